@@ -1,0 +1,279 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace Plexus.Core;
+
+/// <summary>A range of bytes in a <see cref="PointBatch"/>'s text arena.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public readonly record struct TextSlice(int Start, int Length)
+{
+    public bool IsEmpty => Length == 0;
+}
+
+/// <summary>One tag of a point: key and value as unescaped UTF-8 in the batch's text arena.</summary>
+public readonly record struct TagEntry(TextSlice Key, TextSlice Value);
+
+/// <summary>
+/// One field of a point. Numeric and boolean values live in <see cref="Bits"/> so that the entry stays a
+/// small blittable struct; string values live in the text arena.
+/// </summary>
+public readonly record struct FieldEntry(TextSlice Key, FieldType Type, long Bits, TextSlice Text)
+{
+    public double FloatValue => BitConverter.Int64BitsToDouble(Bits);
+    public long IntegerValue => Bits;
+    public ulong UIntegerValue => unchecked((ulong)Bits);
+    public bool BooleanValue => Bits != 0;
+}
+
+/// <summary>A point: its measurement, the ranges of its tags and fields, its time in nanoseconds and where it came from.</summary>
+public readonly record struct PointEntry(
+    TextSlice Measurement,
+    int FirstTag,
+    int TagCount,
+    int FirstField,
+    int FieldCount,
+    long Timestamp,
+    int LineNumber);
+
+/// <summary>
+/// A reusable, caller-owned batch of decoded points. Decoders append into it; the storage writer reads it.
+/// All names and string values are unescaped UTF-8 copied into one text arena, so that a batch holds no
+/// reference into the request buffer and costs no allocation per point once its arrays have grown.
+/// </summary>
+/// <remarks>
+/// Building protocol: <see cref="BeginPoint"/>, then any number of <see cref="AddTag"/> and <c>Add*</c> field
+/// calls, then <see cref="EndPoint"/> to keep the point or <see cref="AbortPoint"/> to drop it (a decoder that
+/// finds an error half-way through a line aborts, so that no partial point is ever stored).
+/// </remarks>
+public sealed class PointBatch
+{
+    private byte[] _text;
+    private int _textLength;
+    private PointEntry[] _points;
+    private int _pointCount;
+    private TagEntry[] _tags;
+    private int _tagCount;
+    private FieldEntry[] _fields;
+    private int _fieldCount;
+
+    // The point being built: valid between BeginPoint and EndPoint/AbortPoint.
+    private bool _building;
+    private TextSlice _pendingMeasurement;
+    private int _pendingFirstTag;
+    private int _pendingFirstField;
+    private int _pendingTextStart;
+    private int _pendingLine;
+
+    public PointBatch(int pointCapacity = 1024)
+    {
+        pointCapacity = Math.Max(pointCapacity, 16);
+        _points = new PointEntry[pointCapacity];
+        _tags = new TagEntry[pointCapacity * 4];
+        _fields = new FieldEntry[pointCapacity * 4];
+        _text = new byte[pointCapacity * 64];
+    }
+
+    public int Count => _pointCount;
+
+    /// <summary>Number of field values across all points: the unit that benchmarks and limits count.</summary>
+    public int FieldValueCount => _fieldCount;
+
+    public int TextBytes => _textLength;
+
+    public ref readonly PointEntry this[int index]
+    {
+        get
+        {
+            if ((uint)index >= (uint)_pointCount)
+            {
+                ThrowIndex(index);
+            }
+
+            return ref _points[index];
+        }
+    }
+
+    public ReadOnlySpan<byte> Text(TextSlice slice) => _text.AsSpan(slice.Start, slice.Length);
+
+    public ReadOnlySpan<TagEntry> Tags(in PointEntry point) => _tags.AsSpan(point.FirstTag, point.TagCount);
+
+    /// <summary>Tags of a point, writable so that a consumer can sort them in place (series keys need a canonical order).</summary>
+    public Span<TagEntry> TagsForUpdate(in PointEntry point) => _tags.AsSpan(point.FirstTag, point.TagCount);
+
+    public ReadOnlySpan<FieldEntry> Fields(in PointEntry point) => _fields.AsSpan(point.FirstField, point.FieldCount);
+
+    public void Reset()
+    {
+        _textLength = 0;
+        _pointCount = 0;
+        _tagCount = 0;
+        _fieldCount = 0;
+        _building = false;
+    }
+
+    /// <summary>Copies <paramref name="bytes"/> into the text arena.</summary>
+    public TextSlice AppendText(ReadOnlySpan<byte> bytes)
+    {
+        EnsureText(bytes.Length);
+        bytes.CopyTo(_text.AsSpan(_textLength));
+        var slice = new TextSlice(_textLength, bytes.Length);
+        _textLength += bytes.Length;
+        return slice;
+    }
+
+    /// <summary>
+    /// Returns room for at most <paramref name="maxLength"/> bytes at the end of the arena, for decoders that
+    /// unescape straight into it; <see cref="CommitText"/> then keeps what was written.
+    /// </summary>
+    public Span<byte> ReserveText(int maxLength)
+    {
+        EnsureText(maxLength);
+        return _text.AsSpan(_textLength, maxLength);
+    }
+
+    public TextSlice CommitText(int length)
+    {
+        Debug.Assert(_textLength + length <= _text.Length, "CommitText past what ReserveText made room for");
+        var slice = new TextSlice(_textLength, length);
+        _textLength += length;
+        return slice;
+    }
+
+    public void BeginPoint(ReadOnlySpan<byte> measurement, int lineNumber)
+    {
+        Debug.Assert(!_building, "BeginPoint while another point is being built");
+        _pendingTextStart = _textLength;
+        _pendingMeasurement = AppendText(measurement);
+        BeginPointCore(lineNumber);
+    }
+
+    /// <summary>Starts a point whose measurement name the decoder already wrote into the arena (after unescaping).</summary>
+    public void BeginPoint(TextSlice measurement, int lineNumber)
+    {
+        Debug.Assert(!_building, "BeginPoint while another point is being built");
+        _pendingTextStart = measurement.Start;
+        _pendingMeasurement = measurement;
+        BeginPointCore(lineNumber);
+    }
+
+    private void BeginPointCore(int lineNumber)
+    {
+        _building = true;
+        _pendingFirstTag = _tagCount;
+        _pendingFirstField = _fieldCount;
+        _pendingLine = lineNumber;
+    }
+
+    public void AddTag(TextSlice key, TextSlice value)
+    {
+        Debug.Assert(_building, "AddTag outside a point");
+        if (_tagCount == _tags.Length)
+        {
+            Array.Resize(ref _tags, _tags.Length * 2);
+        }
+
+        _tags[_tagCount++] = new TagEntry(key, value);
+    }
+
+    public void AddFloat(TextSlice key, double value) => AddField(new FieldEntry(key, FieldType.Float, BitConverter.DoubleToInt64Bits(value), default));
+
+    public void AddInteger(TextSlice key, long value) => AddField(new FieldEntry(key, FieldType.Integer, value, default));
+
+    public void AddUInteger(TextSlice key, ulong value) => AddField(new FieldEntry(key, FieldType.UInteger, unchecked((long)value), default));
+
+    public void AddBoolean(TextSlice key, bool value) => AddField(new FieldEntry(key, FieldType.Boolean, value ? 1 : 0, default));
+
+    public void AddString(TextSlice key, TextSlice value) => AddField(new FieldEntry(key, FieldType.String, 0, value));
+
+    private void AddField(in FieldEntry field)
+    {
+        Debug.Assert(_building, "Add field outside a point");
+        if (_fieldCount == _fields.Length)
+        {
+            Array.Resize(ref _fields, _fields.Length * 2);
+        }
+
+        _fields[_fieldCount++] = field;
+    }
+
+    /// <summary>Number of fields added so far to the point being built.</summary>
+    public int PendingFieldCount => _fieldCount - _pendingFirstField;
+
+    /// <summary>Number of tags added so far to the point being built.</summary>
+    public int PendingTagCount => _tagCount - _pendingFirstTag;
+
+    /// <summary>Fields of the point being built, for decoders that check duplicates before ending it.</summary>
+    public Span<FieldEntry> PendingFields => _fields.AsSpan(_pendingFirstField, _fieldCount - _pendingFirstField);
+
+    /// <summary>Tags of the point being built.</summary>
+    public Span<TagEntry> PendingTags => _tags.AsSpan(_pendingFirstTag, _tagCount - _pendingFirstTag);
+
+    /// <summary>Drops the last field of the point being built (a later duplicate key replaces an earlier one).</summary>
+    public void RemovePendingField(int indexInPoint)
+    {
+        Debug.Assert(_building && indexInPoint < PendingFieldCount, "RemovePendingField out of range");
+        int absolute = _pendingFirstField + indexInPoint;
+        Array.Copy(_fields, absolute + 1, _fields, absolute, _fieldCount - absolute - 1);
+        _fieldCount--;
+    }
+
+    public void EndPoint(long timestampNanoseconds)
+    {
+        Debug.Assert(_building, "EndPoint outside a point");
+        if (_pointCount == _points.Length)
+        {
+            Array.Resize(ref _points, _points.Length * 2);
+        }
+
+        _points[_pointCount++] = new PointEntry(
+            _pendingMeasurement,
+            _pendingFirstTag,
+            _tagCount - _pendingFirstTag,
+            _pendingFirstField,
+            _fieldCount - _pendingFirstField,
+            timestampNanoseconds,
+            _pendingLine);
+        _building = false;
+    }
+
+    /// <summary>Forgets the point being built, including the text it wrote.</summary>
+    public void AbortPoint()
+    {
+        if (!_building)
+        {
+            return;
+        }
+
+        _tagCount = _pendingFirstTag;
+        _fieldCount = _pendingFirstField;
+        _textLength = _pendingTextStart;
+        _building = false;
+    }
+
+    /// <summary>Removes points for which <paramref name="remove"/> is true, keeping order; used to drop rejected points before storage.</summary>
+    public void RemoveWhere<TState>(TState state, Func<TState, int, bool> remove)
+    {
+        ArgumentNullException.ThrowIfNull(remove);
+        int write = 0;
+        for (int read = 0; read < _pointCount; read++)
+        {
+            if (!remove(state, read))
+            {
+                _points[write++] = _points[read];
+            }
+        }
+
+        _pointCount = write;
+    }
+
+    private void EnsureText(int extra)
+    {
+        int needed = _textLength + extra;
+        if (needed > _text.Length)
+        {
+            Array.Resize(ref _text, Math.Max(needed, _text.Length * 2));
+        }
+    }
+
+    private static void ThrowIndex(int index) => throw new ArgumentOutOfRangeException(nameof(index), index, "Point index out of range.");
+}

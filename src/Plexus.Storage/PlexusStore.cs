@@ -1,0 +1,108 @@
+using DuckDB.NET.Data;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Plexus.Storage.Schema;
+using Plexus.Storage.Writing;
+
+namespace Plexus.Storage;
+
+/// <summary>
+/// The embedded store: one DuckDB database file in the data folder, one writer, and any number of read
+/// connections for queries. Only this project and the query project know DuckDB types.
+/// </summary>
+public sealed class PlexusStore : IAsyncDisposable
+{
+    private readonly DuckDBConnection _root;
+    private readonly ILogger _logger;
+    private int _disposed;
+
+    private readonly string _connectionString;
+
+    private PlexusStore(StorageOptions options, string connectionString, DuckDBConnection root, StoreWriter writer, ILogger logger)
+    {
+        _connectionString = connectionString;
+        Options = options;
+        _root = root;
+        Writer = writer;
+        _logger = logger;
+    }
+
+    public StorageOptions Options { get; }
+
+    public StoreWriter Writer { get; }
+
+    /// <summary>Opens (or creates) the store; replays DuckDB's write-ahead log if the last run did not close cleanly.</summary>
+    public static PlexusStore Open(StorageOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Plexus.Storage");
+        Directory.CreateDirectory(options.DataDirectory);
+        var builder = new DuckDBConnectionStringBuilder { DataSource = options.DatabasePath };
+        if (options.MemoryLimit is not null)
+        {
+            builder.MemoryLimit = options.MemoryLimit;
+        }
+
+        if (options.Threads is not null)
+        {
+            builder.Threads = options.Threads;
+        }
+
+        var root = new DuckDBConnection(builder.ConnectionString);
+        try
+        {
+            root.Open();
+            Catalog.EnsureCreated(root);
+            // DuckDB.NET shares one database instance among connections to the same file, which is what
+            // lets the writer and the readers see one another's commits inside this process.
+            var writerConnection = new DuckDBConnection(builder.ConnectionString);
+            writerConnection.Open();
+            var writer = new StoreWriter(writerConnection, options, logger);
+            return new PlexusStore(options, builder.ConnectionString, root, writer, logger);
+        }
+        catch (Exception error) when (error is not StorageException)
+        {
+            root.Dispose();
+            throw new StorageException($"Cannot open the database at {options.DatabasePath}: {error.Message}", error);
+        }
+    }
+
+    /// <summary>A new connection to the same database for one reader; the caller disposes it.</summary>
+    public DuckDBConnection OpenReadConnection()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var connection = new DuckDBConnection(_connectionString);
+        connection.Open();
+        return connection;
+    }
+
+    /// <summary>Folds the write-ahead log into the database file, which also compresses what was appended since.</summary>
+    public void Checkpoint()
+    {
+        using var connection = OpenReadConnection();
+        Catalog.Execute(connection, "CHECKPOINT");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await Writer.DisposeAsync();
+        try
+        {
+            using var command = _root.CreateCommand();
+            command.CommandText = "CHECKPOINT";
+            command.ExecuteNonQuery();
+        }
+        catch (DuckDBException error)
+        {
+            // Not fatal: the log is replayed on the next start.
+            _logger.LogWarning(error, "Checkpoint on shutdown failed");
+        }
+
+        _root.Dispose();
+    }
+}

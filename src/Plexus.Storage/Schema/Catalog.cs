@@ -1,0 +1,222 @@
+using System.Data.Common;
+using System.Text;
+using DuckDB.NET.Data;
+using Plexus.Core;
+
+namespace Plexus.Storage.Schema;
+
+/// <summary>
+/// The writer's map of namespaces and measurements. It is rebuilt from the database at start and after a
+/// failed commit, so the database is the only truth and this is a cache of it.
+/// </summary>
+public sealed class Catalog
+{
+    private readonly Dictionary<string, NamespaceSchema> _namespaces = new(StringComparer.Ordinal);
+    private int _nextMeasurementId = 1;
+
+    public IEnumerable<NamespaceSchema> Namespaces => _namespaces.Values;
+
+    public static void EnsureCreated(DuckDBConnection connection)
+    {
+        Execute(connection, $"CREATE SCHEMA IF NOT EXISTS {SqlNames.InternalSchema}");
+        Execute(connection, $"CREATE TABLE IF NOT EXISTS {SqlNames.InternalSchema}.measurements (id INTEGER NOT NULL, namespace VARCHAR NOT NULL, name VARCHAR NOT NULL)");
+    }
+
+    public NamespaceSchema GetOrAddNamespace(DuckDBConnection connection, string name)
+    {
+        if (!_namespaces.TryGetValue(name, out var schema))
+        {
+            Execute(connection, $"CREATE SCHEMA IF NOT EXISTS {SqlNames.Quote(name)}");
+            schema = new NamespaceSchema(name);
+            _namespaces.Add(name, schema);
+        }
+
+        return schema;
+    }
+
+    public MeasurementSchema CreateMeasurement(DuckDBConnection connection, NamespaceSchema ns, string name)
+    {
+        var measurement = new MeasurementSchema(_nextMeasurementId++, ns.Name, name);
+        Execute(connection, $"INSERT INTO {SqlNames.InternalSchema}.measurements VALUES ({measurement.Id}, {SqlNames.Literal(ns.Name)}, {SqlNames.Literal(name)})");
+        Execute(connection, $"CREATE TABLE {measurement.SeriesTable} ({SqlNames.SeriesIdColumn} INTEGER NOT NULL)");
+        Execute(connection, $"CREATE TABLE {measurement.DataTable} ({SqlNames.SeriesIdColumn} INTEGER NOT NULL, {SqlNames.TimeColumn} TIMESTAMP_NS NOT NULL)");
+        ns.Add(measurement);
+        measurement.ViewIsStale = true;
+        return measurement;
+    }
+
+    public static void AddTagColumn(DuckDBConnection connection, MeasurementSchema measurement, string name)
+    {
+        Execute(connection, $"ALTER TABLE {measurement.SeriesTable} ADD COLUMN {SqlNames.Quote(name)} VARCHAR");
+        measurement.AddTag(name);
+        measurement.ViewIsStale = true;
+    }
+
+    public static void AddFieldColumn(DuckDBConnection connection, MeasurementSchema measurement, string name, FieldType type)
+    {
+        Execute(connection, $"ALTER TABLE {measurement.DataTable} ADD COLUMN {SqlNames.Quote(name)} {SqlType(type)}");
+        measurement.AddField(name, type);
+        measurement.ViewIsStale = true;
+    }
+
+    public static string SqlType(FieldType type) => type switch
+    {
+        FieldType.Float => "DOUBLE",
+        FieldType.Integer => "BIGINT",
+        FieldType.UInteger => "UBIGINT",
+        FieldType.Boolean => "BOOLEAN",
+        FieldType.String => "VARCHAR",
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "No SQL type for this field type."),
+    };
+
+    private static FieldType FromSqlType(string sqlType) => sqlType switch
+    {
+        "DOUBLE" => FieldType.Float,
+        "BIGINT" => FieldType.Integer,
+        "UBIGINT" => FieldType.UInteger,
+        "BOOLEAN" => FieldType.Boolean,
+        "VARCHAR" => FieldType.String,
+        _ => throw new StorageException($"Unexpected column type {sqlType} in a data table."),
+    };
+
+    /// <summary>Reads every measurement, its columns, its series and each series' newest time.</summary>
+    public static Catalog Load(DuckDBConnection connection)
+    {
+        var catalog = new Catalog();
+        var rows = new List<(int Id, string Ns, string Name)>();
+        ForEachRow(connection, $"SELECT id, namespace, name FROM {SqlNames.InternalSchema}.measurements ORDER BY id", reader =>
+            rows.Add((reader.GetInt32(0), reader.GetString(1), reader.GetString(2))));
+
+        foreach (var (id, nsName, name) in rows)
+        {
+            if (!catalog._namespaces.TryGetValue(nsName, out var ns))
+            {
+                ns = new NamespaceSchema(nsName);
+                catalog._namespaces.Add(nsName, ns);
+            }
+
+            var measurement = new MeasurementSchema(id, nsName, name);
+            LoadColumns(connection, measurement);
+            LoadSeries(connection, measurement);
+            ns.Add(measurement);
+            catalog._nextMeasurementId = Math.Max(catalog._nextMeasurementId, id + 1);
+        }
+
+        return catalog;
+    }
+
+    private static void LoadColumns(DuckDBConnection connection, MeasurementSchema measurement)
+    {
+        string sql = $"SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE schema_name = '{SqlNames.InternalSchema}' " +
+            $"AND table_name IN ('{SqlNames.SeriesTable(measurement.Id)}', '{SqlNames.DataTable(measurement.Id)}') ORDER BY table_name, column_index";
+        ForEachRow(connection, sql, reader =>
+        {
+            string table = reader.GetString(0);
+            string column = reader.GetString(1);
+            if (column is SqlNames.SeriesIdColumn or SqlNames.TimeColumn)
+            {
+                return;
+            }
+
+            if (table.StartsWith('s'))
+            {
+                measurement.AddTag(column);
+            }
+            else
+            {
+                measurement.AddField(column, FromSqlType(reader.GetString(2)));
+            }
+        });
+    }
+
+    private static void LoadSeries(DuckDBConnection connection, MeasurementSchema measurement)
+    {
+        var maxTimes = new Dictionary<int, long>();
+        ForEachRow(connection, $"SELECT {SqlNames.SeriesIdColumn}, epoch_ns(max({SqlNames.TimeColumn})) FROM {measurement.DataTable} GROUP BY ALL", reader =>
+            maxTimes[reader.GetInt32(0)] = reader.GetInt64(1));
+
+        // Tags in key order, as BuildSeriesKey sorts the tags of incoming points.
+        var tagOrder = measurement.Tags
+            .Select((tag, index) => (tag.Utf8Name, Index: index))
+            .OrderBy(t => t.Utf8Name, Utf8Order.Instance)
+            .ToArray();
+        var key = new List<byte>();
+        ForEachRow(connection, $"SELECT * FROM {measurement.SeriesTable} ORDER BY {SqlNames.SeriesIdColumn}", reader =>
+        {
+                int seriesId = reader.GetInt32(0);
+                if (seriesId != measurement.SeriesCount)
+                {
+                    throw new StorageException($"Series table of measurement {measurement.Namespace}.{measurement.Name} is not dense at id {seriesId}.");
+                }
+
+                key.Clear();
+                foreach (var (tagName, index) in tagOrder)
+                {
+                    int ordinal = MeasurementSchema.FirstTagOrdinal + index;
+                    if (reader.IsDBNull(ordinal))
+                    {
+                        continue;
+                    }
+
+                    byte[] value = Encoding.UTF8.GetBytes(reader.GetString(ordinal));
+                    key.AddRange(BitConverter.GetBytes(tagName.Length));
+                    key.AddRange(tagName);
+                    key.AddRange(BitConverter.GetBytes(value.Length));
+                    key.AddRange(value);
+                }
+
+                measurement.AddSeries(key.ToArray(), maxTimes.TryGetValue(seriesId, out long max) ? max : long.MinValue);
+        });
+    }
+
+    internal static void Execute(DuckDBConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static void ForEachRow(DuckDBConnection connection, string sql, Action<DbDataReader> row)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            row(reader);
+        }
+    }
+
+    private sealed class Utf8Order : IComparer<byte[]>
+    {
+        public static readonly Utf8Order Instance = new();
+
+        public int Compare(byte[]? x, byte[]? y) => x.AsSpan().SequenceCompareTo(y);
+    }
+}
+
+/// <summary>The measurements of one namespace, found by exact UTF-8 name or by case-folded name for collision checks.</summary>
+public sealed class NamespaceSchema
+{
+    private readonly Utf8Map<MeasurementSchema> _byName = new();
+    private readonly Dictionary<string, MeasurementSchema> _byFoldedName = new(StringComparer.OrdinalIgnoreCase);
+
+    public NamespaceSchema(string name)
+    {
+        Name = name;
+    }
+
+    public string Name { get; }
+
+    public IEnumerable<MeasurementSchema> Measurements => _byFoldedName.Values;
+
+    public MeasurementSchema? Find(ReadOnlySpan<byte> name) => _byName.TryGetValue(name, out var measurement) ? measurement : null;
+
+    public MeasurementSchema? FindFolded(string name) => _byFoldedName.TryGetValue(name, out var measurement) ? measurement : null;
+
+    public void Add(MeasurementSchema measurement)
+    {
+        _byName.Set(measurement.Utf8Name, measurement);
+        _byFoldedName[measurement.Name] = measurement;
+    }
+}

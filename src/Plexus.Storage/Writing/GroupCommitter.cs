@@ -1,0 +1,441 @@
+using System.Text;
+using DuckDB.NET.Data;
+using DuckDB.NET.Native;
+using Plexus.Core;
+using Plexus.Storage.Schema;
+
+namespace Plexus.Storage.Writing;
+
+/// <summary>
+/// Writes one group of requests in one DuckDB transaction: validates each point against the schema (growing
+/// it where a point brings new tags or fields), resolves series, appends the rows and merges duplicates.
+/// Single-threaded: only the store writer's loop calls it.
+/// </summary>
+/// <remarks>
+/// Duplicates (same series and time) follow InfluxDB: the later write wins for the fields it carries. To keep
+/// the common case a plain append, the committer remembers the newest time of every series. A point newer
+/// than that cannot be a duplicate and is appended; an older or equal one ("suspect": late, out of order or a
+/// rewrite) goes through a merge that updates an existing row's fields or inserts a new row. Both happen
+/// before the commit, so a reader never sees two rows for one series and time.
+/// </remarks>
+internal sealed class GroupCommitter
+{
+    private static readonly string[] ReservedColumnNames = [SqlNames.SeriesIdColumn, SqlNames.TimeColumn];
+
+    private readonly DuckDBConnection _connection;
+    private readonly Dictionary<MeasurementSchema, MeasurementStage> _stages = [];
+    private readonly List<MeasurementStage> _touched = [];
+    private readonly List<string> _newNames = [];
+    private byte[] _keyBuffer = new byte[256];
+
+    public GroupCommitter(DuckDBConnection connection, Catalog catalog)
+    {
+        _connection = connection;
+        Catalog = catalog;
+    }
+
+    public Catalog Catalog { get; private set; }
+
+    public void ReloadCatalog() => Catalog = Catalog.Load(_connection);
+
+    public void Commit(IReadOnlyList<WriteRequest> group)
+    {
+        _touched.Clear();
+        using var transaction = _connection.BeginTransaction();
+        foreach (var request in group)
+        {
+            Stage(request);
+        }
+
+        foreach (var stage in _touched)
+        {
+            AppendNewSeries(stage);
+            AppendInOrder(stage);
+            MergeSuspects(stage);
+            if (stage.Measurement.ViewIsStale)
+            {
+                Catalog.Execute(_connection, stage.Measurement.ViewSql());
+                stage.Measurement.ViewIsStale = false;
+            }
+        }
+
+        foreach (var ns in Catalog.Namespaces)
+        {
+            foreach (var measurement in ns.Measurements)
+            {
+                // A measurement whose every point was refused still gets its (empty) view, so the schema stays coherent.
+                if (measurement.ViewIsStale)
+                {
+                    Catalog.Execute(_connection, measurement.ViewSql());
+                    measurement.ViewIsStale = false;
+                }
+            }
+        }
+
+        transaction.Commit();
+        foreach (var stage in _touched)
+        {
+            stage.Clear();
+        }
+    }
+
+    /// <summary>Forgets staged rows after a failed commit (the catalog is reloaded separately).</summary>
+    public void Abandon()
+    {
+        foreach (var stage in _stages.Values)
+        {
+            stage.Clear();
+        }
+
+        _stages.Clear();
+        _touched.Clear();
+    }
+
+    private void Stage(WriteRequest request)
+    {
+        var batch = request.Batch;
+        var ns = Catalog.GetOrAddNamespace(_connection, request.Namespace);
+        for (int i = 0; i < batch.Count; i++)
+        {
+            ref readonly var point = ref batch[i];
+            var measurement = ns.Find(batch.Text(point.Measurement));
+            if (measurement is null)
+            {
+                string name = Encoding.UTF8.GetString(batch.Text(point.Measurement));
+                var folded = ns.FindFolded(name);
+                if (folded is not null)
+                {
+                    request.Reject(point, name, $"measurement \"{name}\" differs only in letter case from existing measurement \"{folded.Name}\" (SQL names ignore case)");
+                    continue;
+                }
+
+                if (Validate(request, batch, point, null, name) is false)
+                {
+                    continue;
+                }
+
+                measurement = Catalog.CreateMeasurement(_connection, ns, name);
+            }
+            else if (!Validate(request, batch, point, measurement, measurement.Name))
+            {
+                continue;
+            }
+
+            AddNewColumns(batch, point, measurement);
+            var stage = StageOf(measurement);
+            int keyLength = MeasurementSchema.BuildSeriesKey(batch, point, ref _keyBuffer);
+            var key = _keyBuffer.AsSpan(0, keyLength);
+            if (!measurement.TryGetSeries(key, out int seriesId))
+            {
+                seriesId = measurement.AddSeries(key, long.MinValue);
+                stage.NewSeries.Add(new RowRef(batch, i, seriesId));
+            }
+
+            var row = new RowRef(batch, i, seriesId);
+            if (point.Timestamp > measurement.MaxTime(seriesId))
+            {
+                measurement.SetMaxTime(seriesId, point.Timestamp);
+                stage.InOrder.Add(row);
+            }
+            else
+            {
+                stage.Suspects.Add(row);
+            }
+
+            request.Written++;
+        }
+    }
+
+    /// <summary>Checks a point's tags and fields against the schema without changing anything.</summary>
+    private bool Validate(WriteRequest request, PointBatch batch, in PointEntry point, MeasurementSchema? measurement, string measurementName)
+    {
+        _newNames.Clear();
+        foreach (ref readonly var tag in batch.Tags(point))
+        {
+            var keyBytes = batch.Text(tag.Key);
+            if (measurement?.FindTag(keyBytes) is not null)
+            {
+                continue;
+            }
+
+            string key = Encoding.UTF8.GetString(keyBytes);
+            string? problem = NewColumnProblem(measurement, key, "tag");
+            if (problem is not null)
+            {
+                request.Reject(point, measurementName, $"measurement \"{measurementName}\": {problem}");
+                return false;
+            }
+
+            _newNames.Add(key);
+        }
+
+        foreach (ref readonly var field in batch.Fields(point))
+        {
+            var keyBytes = batch.Text(field.Key);
+            var existing = measurement?.FindField(keyBytes);
+            if (existing is not null)
+            {
+                if (existing.Type != field.Type)
+                {
+                    request.Reject(point, measurementName,
+                        $"field type conflict: measurement \"{measurementName}\" field \"{existing.Name}\" is {existing.Type.Name()}, this line writes {field.Type.Name()}");
+                    return false;
+                }
+
+                continue;
+            }
+
+            string key = Encoding.UTF8.GetString(keyBytes);
+            string? problem = NewColumnProblem(measurement, key, "field");
+            if (problem is not null)
+            {
+                request.Reject(point, measurementName, $"measurement \"{measurementName}\": {problem}");
+                return false;
+            }
+
+            _newNames.Add(key);
+        }
+
+        return true;
+    }
+
+    private string? NewColumnProblem(MeasurementSchema? measurement, string name, string kind)
+    {
+        foreach (string reserved in ReservedColumnNames)
+        {
+            if (string.Equals(name, reserved, StringComparison.OrdinalIgnoreCase))
+            {
+                return $"{kind} name \"{name}\" is reserved";
+            }
+        }
+
+        string? collision = measurement?.FindFoldedCollision(name);
+        if (collision is null)
+        {
+            foreach (string other in _newNames)
+            {
+                if (string.Equals(other, name, StringComparison.OrdinalIgnoreCase))
+                {
+                    collision = other;
+                    break;
+                }
+            }
+        }
+
+        return collision is null
+            ? null
+            : $"{kind} \"{name}\" collides with column \"{collision}\" (tags and fields share one set of column names, and SQL ignores letter case)";
+    }
+
+    private void AddNewColumns(PointBatch batch, in PointEntry point, MeasurementSchema measurement)
+    {
+        foreach (ref readonly var tag in batch.Tags(point))
+        {
+            if (measurement.FindTag(batch.Text(tag.Key)) is null)
+            {
+                Catalog.AddTagColumn(_connection, measurement, Encoding.UTF8.GetString(batch.Text(tag.Key)));
+            }
+        }
+
+        foreach (ref readonly var field in batch.Fields(point))
+        {
+            if (measurement.FindField(batch.Text(field.Key)) is null)
+            {
+                Catalog.AddFieldColumn(_connection, measurement, Encoding.UTF8.GetString(batch.Text(field.Key)), field.Type);
+            }
+        }
+    }
+
+    private MeasurementStage StageOf(MeasurementSchema measurement)
+    {
+        if (!_stages.TryGetValue(measurement, out var stage))
+        {
+            stage = new MeasurementStage(measurement);
+            _stages.Add(measurement, stage);
+        }
+
+        if (!stage.Touched)
+        {
+            stage.Touched = true;
+            _touched.Add(stage);
+        }
+
+        return stage;
+    }
+
+    private void AppendNewSeries(MeasurementStage stage)
+    {
+        if (stage.NewSeries.Count == 0)
+        {
+            return;
+        }
+
+        var measurement = stage.Measurement;
+        var types = new DuckDBType[MeasurementSchema.FirstTagOrdinal + measurement.Tags.Count];
+        types[0] = DuckDBType.Integer;
+        for (int i = 1; i < types.Length; i++)
+        {
+            types[i] = DuckDBType.Varchar;
+        }
+
+        using var appender = new NativeChunkAppender(_connection, "", SqlNames.InternalSchema, SqlNames.SeriesTable(measurement.Id), types, nonNullLeadingColumns: 1);
+        foreach (var row in stage.NewSeries)
+        {
+            ref readonly var point = ref row.Batch[row.Point];
+            appender.BeginRow();
+            appender.SetInt32(0, row.Series);
+            foreach (ref readonly var tag in row.Batch.Tags(point))
+            {
+                var column = measurement.FindTag(row.Batch.Text(tag.Key))!;
+                appender.SetString(column.Ordinal, row.Batch.Text(tag.Value));
+            }
+
+            appender.EndRow();
+        }
+
+        appender.Close();
+    }
+
+    private void AppendInOrder(MeasurementStage stage)
+    {
+        if (stage.InOrder.Count == 0)
+        {
+            return;
+        }
+
+        using var appender = new NativeChunkAppender(_connection, "", SqlNames.InternalSchema, SqlNames.DataTable(stage.Measurement.Id), DataTypes(stage.Measurement, withSequence: false), nonNullLeadingColumns: 2);
+        AppendRows(appender, stage.Measurement, stage.InOrder, withSequence: false);
+        appender.Close();
+    }
+
+    private static void AppendRows(NativeChunkAppender appender, MeasurementSchema measurement, List<RowRef> rows, bool withSequence)
+    {
+        int sequenceColumn = MeasurementSchema.FirstFieldOrdinal + measurement.Fields.Count;
+        long sequence = 0;
+        foreach (var row in rows)
+        {
+            var batch = row.Batch;
+            ref readonly var point = ref batch[row.Point];
+            appender.BeginRow();
+            appender.SetInt32(0, row.Series);
+            appender.SetInt64(1, point.Timestamp);
+            foreach (ref readonly var field in batch.Fields(point))
+            {
+                var column = measurement.FindField(batch.Text(field.Key))!;
+                switch (field.Type)
+                {
+                    case FieldType.Float:
+                        appender.SetDouble(column.Ordinal, field.FloatValue);
+                        break;
+                    case FieldType.Integer:
+                    case FieldType.UInteger:
+                        appender.SetInt64(column.Ordinal, field.Bits);
+                        break;
+                    case FieldType.Boolean:
+                        appender.SetBoolean(column.Ordinal, field.BooleanValue);
+                        break;
+                    case FieldType.String:
+                        appender.SetString(column.Ordinal, batch.Text(field.Text));
+                        break;
+                }
+            }
+
+            if (withSequence)
+            {
+                appender.SetInt64(sequenceColumn, sequence++);
+            }
+
+            appender.EndRow();
+        }
+    }
+
+    private static DuckDBType[] DataTypes(MeasurementSchema measurement, bool withSequence)
+    {
+        var types = new DuckDBType[MeasurementSchema.FirstFieldOrdinal + measurement.Fields.Count + (withSequence ? 1 : 0)];
+        types[0] = DuckDBType.Integer;
+        types[1] = DuckDBType.TimestampNs;
+        for (int i = 0; i < measurement.Fields.Count; i++)
+        {
+            types[MeasurementSchema.FirstFieldOrdinal + i] = measurement.Fields[i].Type switch
+            {
+                FieldType.Float => DuckDBType.Double,
+                FieldType.Integer => DuckDBType.BigInt,
+                FieldType.UInteger => DuckDBType.UnsignedBigInt,
+                FieldType.Boolean => DuckDBType.Boolean,
+                _ => DuckDBType.Varchar,
+            };
+        }
+
+        if (withSequence)
+        {
+            types[^1] = DuckDBType.BigInt;
+        }
+
+        return types;
+    }
+
+    /// <summary>
+    /// Merges points that may repeat a stored series and time. They are appended to a temporary table with
+    /// their arrival order, folded per key (later non-NULL value wins per field), then used to update
+    /// matching rows; keys with no row yet are inserted.
+    /// </summary>
+    private void MergeSuspects(MeasurementStage stage)
+    {
+        if (stage.Suspects.Count == 0)
+        {
+            return;
+        }
+
+        var measurement = stage.Measurement;
+        string data = measurement.DataTable;
+        string id = SqlNames.SeriesIdColumn;
+        string time = SqlNames.TimeColumn;
+        Catalog.Execute(_connection, $"CREATE OR REPLACE TEMP TABLE plexus_pending AS SELECT *, 0::BIGINT AS _seq FROM {data} LIMIT 0");
+        using (var appender = new NativeChunkAppender(_connection, "temp", "main", "plexus_pending", DataTypes(measurement, withSequence: true), nonNullLeadingColumns: 2))
+        {
+            AppendRows(appender, measurement, stage.Suspects, withSequence: true);
+            appender.Close();
+        }
+
+        var folded = new StringBuilder();
+        var set = new StringBuilder();
+        foreach (var field in measurement.Fields)
+        {
+            string column = SqlNames.Quote(field.Name);
+            folded.Append($", arg_max({column}, _seq) FILTER (WHERE {column} IS NOT NULL) AS {column}");
+            set.Append(set.Length == 0 ? "" : ", ").Append($"{column} = COALESCE(m.{column}, d.{column})");
+        }
+
+        Catalog.Execute(_connection, $"CREATE OR REPLACE TEMP TABLE plexus_merged AS SELECT {id}, {time}{folded} FROM plexus_pending GROUP BY {id}, {time}");
+        Catalog.Execute(_connection,
+            $"UPDATE {data} AS d SET {set} FROM plexus_merged AS m WHERE d.{id} = m.{id} AND d.{time} = m.{time} " +
+            $"AND d.{time} BETWEEN (SELECT min({time}) FROM plexus_merged) AND (SELECT max({time}) FROM plexus_merged)");
+        Catalog.Execute(_connection,
+            $"INSERT INTO {data} BY NAME SELECT m.* FROM plexus_merged AS m WHERE NOT EXISTS " +
+            $"(SELECT 1 FROM {data} AS x WHERE x.{id} = m.{id} AND x.{time} = m.{time})");
+        Catalog.Execute(_connection, "DROP TABLE plexus_pending; DROP TABLE plexus_merged");
+    }
+
+    private readonly record struct RowRef(PointBatch Batch, int Point, int Series);
+
+    private sealed class MeasurementStage(MeasurementSchema measurement)
+    {
+        public MeasurementSchema Measurement { get; } = measurement;
+
+        public bool Touched { get; set; }
+
+        public List<RowRef> NewSeries { get; } = [];
+
+        public List<RowRef> InOrder { get; } = [];
+
+        public List<RowRef> Suspects { get; } = [];
+
+        public void Clear()
+        {
+            Touched = false;
+            NewSeries.Clear();
+            InOrder.Clear();
+            Suspects.Clear();
+        }
+    }
+}

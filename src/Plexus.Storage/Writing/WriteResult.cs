@@ -1,0 +1,48 @@
+using Plexus.Core;
+
+namespace Plexus.Storage.Writing;
+
+/// <summary>What became of a batch: how many points are now durable, and why the others were refused.</summary>
+public sealed record WriteResult(int PointsWritten, IReadOnlyList<LineError> Rejected)
+{
+    public static readonly WriteResult Empty = new(0, []);
+}
+
+/// <summary>Accepts batches of points and completes once they are durable on disk.</summary>
+public interface IPointWriter
+{
+    /// <summary>
+    /// Stores the points of <paramref name="batch"/> in namespace <paramref name="ns"/>. The task completes
+    /// after the commit that holds them is synced; the caller must not touch the batch until then.
+    /// </summary>
+    Task<WriteResult> WriteAsync(string ns, PointBatch batch, CancellationToken cancellationToken = default);
+}
+
+internal sealed class WriteRequest
+{
+    public WriteRequest(string ns, PointBatch batch)
+    {
+        Namespace = ns;
+        Batch = batch;
+    }
+
+    public string Namespace { get; }
+
+    public PointBatch Batch { get; }
+
+    public TaskCompletionSource<WriteResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public List<LineError>? Rejected { get; private set; }
+
+    public int Written { get; set; }
+
+    public void Reject(in PointEntry point, string text, string reason) => (Rejected ??= []).Add(new LineError(point.LineNumber, text, reason));
+
+    public void ResetOutcome()
+    {
+        Rejected = null;
+        Written = 0;
+    }
+
+    public WriteResult ToResult() => Rejected is null && Written == 0 ? WriteResult.Empty : new WriteResult(Written, (IReadOnlyList<LineError>?)Rejected ?? []);
+}
