@@ -1,0 +1,38 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+
+namespace Plexus.Api;
+
+/// <summary>
+/// Error responses in one shape for every endpoint: `code` and `message` as InfluxDB 2.x clients read them,
+/// `error` as 1.x clients read it, and an `error_id` that the server log repeats so an operator can find it.
+/// </summary>
+public static class ApiErrors
+{
+    public static string NewErrorId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+
+    public static async Task WriteAsync(HttpContext context, int status, string code, string message, string? errorId = null, Action<Utf8JsonWriter>? extra = null)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json; charset=utf-8";
+        await using var json = new Utf8JsonWriter(context.Response.Body);
+        json.WriteStartObject();
+        json.WriteString("code", code);
+        json.WriteString("message", message);
+        json.WriteString("error", message);
+        json.WriteString("error_id", errorId ?? NewErrorId());
+        extra?.Invoke(json);
+        json.WriteEndObject();
+        await json.FlushAsync();
+    }
+
+    public static Task UnauthorizedAsync(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        context.Response.Headers.WWWAuthenticate = "Token realm=\"plexus\"";
+        return WriteAsync(context, StatusCodes.Status401Unauthorized, "unauthorized",
+            "a valid token is required: send 'Authorization: Token <token>' (or Bearer, Basic with the token as password, or ?u=&p=)");
+    }
+}

@@ -1,0 +1,43 @@
+using System.Reflection;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Plexus.Api.Endpoints;
+
+/// <summary>`/health` for orchestrators and `/ping` for InfluxDB clients that check the server before writing.</summary>
+internal static class HealthEndpoints
+{
+    private static readonly string Version = typeof(HealthEndpoints).Assembly
+        .GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+
+    public static void Map(IEndpointRouteBuilder endpoints, ApiContext context)
+    {
+        endpoints.MapGet("/health", async http =>
+        {
+            bool ready = context.Phase == ServerPhase.Ready;
+            http.Response.StatusCode = ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
+            http.Response.ContentType = "application/json; charset=utf-8";
+            await using var json = new Utf8JsonWriter(http.Response.Body);
+            json.WriteStartObject();
+            json.WriteString("name", "plexus");
+            json.WriteString("status", context.Phase switch
+            {
+                ServerPhase.Ready => "pass",
+                ServerPhase.Starting => "starting",
+                _ => "stopping",
+            });
+            json.WriteString("version", Version);
+            json.WriteEndObject();
+        });
+
+        endpoints.MapMethods("/ping", ["GET", "HEAD"], http =>
+        {
+            http.Response.Headers["X-Influxdb-Version"] = "1.8-compatible (plexus " + Version + ")";
+            http.Response.Headers["X-Influxdb-Build"] = "OSS";
+            http.Response.StatusCode = context.Phase == ServerPhase.Ready ? StatusCodes.Status204NoContent : StatusCodes.Status503ServiceUnavailable;
+            return Task.CompletedTask;
+        });
+    }
+}

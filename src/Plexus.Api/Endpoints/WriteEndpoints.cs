@@ -1,0 +1,172 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+using Plexus.Core;
+using Plexus.Ingest;
+using Plexus.Ingest.LineProtocol;
+using Plexus.Ingest.Streaming;
+using Plexus.Storage;
+using Plexus.Storage.Schema;
+
+namespace Plexus.Api.Endpoints;
+
+/// <summary>
+/// The InfluxDB-compatible write endpoints, `/write` (1.x: db, rp, precision) and `/api/v2/write`
+/// (2.x: bucket, org, precision). A request is decoded as it streams in, its good lines are stored
+/// durably, and only then is it answered: 204 when every line was stored, 400 listing the lines that
+/// were not (the others are stored, as InfluxDB does).
+/// </summary>
+internal static class WriteEndpoints
+{
+    // Batches and error sinks are reused across requests; a batch keeps its grown arrays.
+    private static readonly ConcurrentBag<PointBatch> Batches = [];
+    private const int MaxPooledBatches = 16;
+
+    public static void Map(IEndpointRouteBuilder endpoints, ApiContext context)
+    {
+        endpoints.MapPost("/write", http => WriteAsync(http, context, http.Request.Query["db"]));
+        endpoints.MapPost("/api/v2/write", http => WriteAsync(http, context, http.Request.Query["bucket"]));
+    }
+
+    private static async Task WriteAsync(HttpContext http, ApiContext context, string? requestedNamespace)
+    {
+        if (!await PlexusApi.AdmitAsync(http, context))
+        {
+            return;
+        }
+
+        if (!Namespaces.TryNormalize(requestedNamespace, out string ns, out string? namespaceError))
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", namespaceError!);
+            return;
+        }
+
+        string? precisionText = http.Request.Query["precision"];
+        if (!TimePrecisions.TryParse(precisionText, out var precision))
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid",
+                $"precision \"{precisionText}\" is not one of ns, us (u), ms, s");
+            return;
+        }
+
+        long maxBytes = context.Options.MaxBodyBytes;
+        if (http.Request.ContentLength > maxBytes)
+        {
+            await TooLargeAsync(http, maxBytes);
+            return;
+        }
+
+        Stream body;
+        try
+        {
+            body = LineProtocolStream.OpenBody(http.Request.Body, http.Request.Headers.ContentEncoding);
+        }
+        catch (UnsupportedContentEncodingException error)
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status415UnsupportedMediaType, "invalid", error.Message);
+            return;
+        }
+
+        var batch = RentBatch();
+        var errors = new LineErrorSink(context.Options.MaxReportedErrors);
+        try
+        {
+            long now = context.Time.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000;
+            var options = new LineProtocolOptions(precision, now);
+            StreamDecodeResult decoded;
+            try
+            {
+                decoded = await LineProtocolStream.DecodeAsync(body, options, batch, errors, maxBytes, http.RequestAborted);
+            }
+            catch (InvalidBodyException error)
+            {
+                await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", error.Message);
+                return;
+            }
+
+            if (decoded.Outcome == StreamDecodeOutcome.TooLarge)
+            {
+                await TooLargeAsync(http, maxBytes);
+                return;
+            }
+
+            int written = 0;
+            var rejected = new List<LineError>();
+            if (batch.Count > 0)
+            {
+                try
+                {
+                    var result = await context.Writer!.WriteAsync(ns, batch, CancellationToken.None);
+                    written = result.PointsWritten;
+                    rejected.AddRange(result.Rejected);
+                }
+                catch (StorageException error)
+                {
+                    string errorId = ApiErrors.NewErrorId();
+                    context.Logger.LogError(error, "Write to namespace {Namespace} failed (error id {ErrorId})", ns, errorId);
+                    await ApiErrors.WriteAsync(http, StatusCodes.Status500InternalServerError, "internal error",
+                        "the data could not be stored; nothing of this request was written: " + error.Message, errorId);
+                    return;
+                }
+            }
+
+            int rejectedCount = errors.Count + rejected.Count;
+            if (rejectedCount == 0)
+            {
+                http.Response.StatusCode = StatusCodes.Status204NoContent;
+                return;
+            }
+
+            await PartialWriteAsync(http, context, ns, written, errors, rejected, rejectedCount);
+        }
+        finally
+        {
+            ReturnBatch(batch);
+        }
+    }
+
+    private static Task PartialWriteAsync(HttpContext http, ApiContext context, string ns, int written, LineErrorSink parseErrors, List<LineError> rejected, int rejectedCount)
+    {
+        var listed = parseErrors.Errors.Concat(rejected).OrderBy(e => e.Line).Take(context.Options.MaxReportedErrors).ToList();
+        string errorId = ApiErrors.NewErrorId();
+        string message = $"partial write: {rejectedCount} line{(rejectedCount == 1 ? "" : "s")} rejected, {written} point{(written == 1 ? "" : "s")} written; first: line {listed[0].Line}: {listed[0].Reason}";
+        context.Logger.LogInformation("Write to {Namespace}: {Message} (error id {ErrorId})", ns, message, errorId);
+        return ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", message, errorId, json =>
+        {
+            json.WriteNumber("written", written);
+            json.WriteNumber("rejected", rejectedCount);
+            json.WriteBoolean("errors_truncated", rejectedCount > listed.Count);
+            json.WriteStartArray("errors");
+            foreach (var error in listed)
+            {
+                json.WriteStartObject();
+                json.WriteNumber("line", error.Line);
+                json.WriteString("text", error.Text);
+                json.WriteString("reason", error.Reason);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+        });
+    }
+
+    private static Task TooLargeAsync(HttpContext http, long maxBytes) =>
+        ApiErrors.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, "request too large",
+            $"the request body is larger than the limit of {maxBytes} bytes (after decompression); split it into smaller batches or raise --max-body-size");
+
+    private static PointBatch RentBatch() => Batches.TryTake(out var batch) ? batch : new PointBatch();
+
+    private static void ReturnBatch(PointBatch batch)
+    {
+        // Keep the pool small, and do not keep a batch grown by one huge request.
+        bool keep = batch.TextBytes < 32 * 1024 * 1024;
+        batch.Reset();
+        if (keep && Batches.Count < MaxPooledBatches)
+        {
+            Batches.Add(batch);
+        }
+    }
+}

@@ -1,0 +1,243 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Plexus.Server;
+
+namespace Plexus.Cli.Commands;
+
+/// <summary>`plexus serve`: runs the server on the embedded store until SIGINT or SIGTERM.</summary>
+internal static class ServeCommand
+{
+    private static readonly Option<string?> Data = new("--data") { Description = $"Data folder (env PLEXUS_DATA, default ./{PlexusServerOptions.DefaultDataDirectory})" };
+    private static readonly Option<string?> Http = new("--http") { Description = $"HTTP listen address host:port (env PLEXUS_HTTP, default {PlexusServerOptions.DefaultHttpEndpoint})" };
+    private static readonly Option<string?> AdminToken = new("--admin-token") { Description = "Admin token to use; its hash replaces the stored one (env PLEXUS_ADMIN_TOKEN; default: generated on first start and printed once)" };
+    private static readonly Option<string?> MaxBodySize = new("--max-body-size") { Description = "Largest write body after decompression, e.g. 25MB (env PLEXUS_MAX_BODY_SIZE)" };
+    private static readonly Option<string?> QueryTimeout = new("--query-timeout") { Description = "Queries running longer are cancelled, e.g. 30s (env PLEXUS_QUERY_TIMEOUT)" };
+    private static readonly Option<string?> QueryMaxRows = new("--query-max-rows") { Description = "Most rows a query returns; more are cut and flagged truncated (env PLEXUS_QUERY_MAX_ROWS, default 100000)" };
+    private static readonly Option<string?> MemoryLimit = new("--memory-limit") { Description = "Storage engine memory limit, e.g. 2GB (env PLEXUS_MEMORY_LIMIT, default 80% of RAM)" };
+    private static readonly Option<string?> LogLevel = new("--log-level") { Description = "trace, debug, information, warning or error (env PLEXUS_LOG_LEVEL, default information)" };
+    private static readonly Option<string?> Config = new("--config") { Description = "JSON config file whose keys are these option names without dashes (env PLEXUS_CONFIG)" };
+
+    public static Command Create()
+    {
+        var command = new Command("serve", "Run the Plexus server with the embedded store.");
+        foreach (var option in new[] { Data, Http, AdminToken, MaxBodySize, QueryTimeout, QueryMaxRows, MemoryLimit, LogLevel, Config })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction(RunAsync);
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        ServeSettings settings;
+        PlexusServerOptions options;
+        try
+        {
+            settings = ServeSettings.Load(parse.GetValue(Config) ?? Environment.GetEnvironmentVariable("PLEXUS_CONFIG"));
+            string? Get(Option<string?> option, string env) => parse.GetValue(option) ?? Environment.GetEnvironmentVariable(env) ?? settings.Get(option.Name.TrimStart('-'));
+            options = new PlexusServerOptions
+            {
+                DataDirectory = Get(Data, "PLEXUS_DATA") ?? PlexusServerOptions.DefaultDataDirectory,
+                HttpEndpoint = Get(Http, "PLEXUS_HTTP") ?? PlexusServerOptions.DefaultHttpEndpoint,
+                AdminToken = Get(AdminToken, "PLEXUS_ADMIN_TOKEN"),
+                MaxBodyBytes = Get(MaxBodySize, "PLEXUS_MAX_BODY_SIZE") is { } size ? Units.ParseBytes(size, "max-body-size") : 25_000_000,
+                QueryTimeout = Get(QueryTimeout, "PLEXUS_QUERY_TIMEOUT") is { } timeout ? Units.ParseDuration(timeout, "query-timeout") : TimeSpan.FromSeconds(30),
+                QueryMaxRows = Get(QueryMaxRows, "PLEXUS_QUERY_MAX_ROWS") is { } rows ? Units.ParsePositiveInt(rows, "query-max-rows") : 100_000,
+                MemoryLimit = Get(MemoryLimit, "PLEXUS_MEMORY_LIMIT"),
+            };
+            PlexusServer.ParseEndpoint(options.HttpEndpoint);
+            settings.LogLevel = Get(LogLevel, "PLEXUS_LOG_LEVEL");
+        }
+        catch (Exception error) when (error is ArgumentException or FormatException or IOException or JsonException)
+        {
+            await Console.Error.WriteLineAsync("plexus serve: " + error.Message);
+            return 2;
+        }
+
+        using var loggerFactory = LoggerFactory.Create(logging => logging
+            .AddSimpleConsole(console =>
+            {
+                console.SingleLine = true;
+                console.TimestampFormat = "yyyy-MM-dd HH:mm:ss ";
+                console.UseUtcTimestamp = true;
+            })
+            .SetMinimumLevel(ParseLevel(settings.LogLevel))
+            .AddFilter("Microsoft", Microsoft.Extensions.Logging.LogLevel.Warning));
+
+        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var registrations = new SignalRegistrations(stop);
+        using var cancelRegistration = cancellationToken.Register(() => stop.TrySetResult());
+
+        PlexusServer server;
+        try
+        {
+            server = await PlexusServer.StartAsync(options, loggerFactory);
+        }
+        catch (Exception error) when (error is IOException or InvalidOperationException or Storage.StorageException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync("plexus serve: cannot start: " + error.Message);
+            return 1;
+        }
+
+        PrintWelcome(server, options);
+        await stop.Task;
+        await server.StopAsync();
+        return 0;
+    }
+
+    private static void PrintWelcome(PlexusServer server, PlexusServerOptions options)
+    {
+        var output = Console.Out;
+        output.WriteLine();
+        output.WriteLine($"  Plexus is running.");
+        output.WriteLine($"  data       {Path.GetFullPath(options.DataDirectory)}");
+        output.WriteLine($"  HTTP       {server.HttpAddress}  (InfluxDB clients and Telegraf: point them here)");
+        output.WriteLine($"  write      POST {server.HttpAddress}api/v2/write?bucket=main   or   POST {server.HttpAddress}write?db=main");
+        output.WriteLine($"  query      POST {server.HttpAddress}api/v1/sql   or   plexus query \"SELECT ...\"");
+        if (server.AdminTokens.GeneratedToken is { } token)
+        {
+            output.WriteLine();
+            output.WriteLine($"  admin token (shown only this once; only its hash is stored):");
+            output.WriteLine($"    {token}");
+            output.WriteLine($"  export PLEXUS_TOKEN={token}");
+        }
+        else
+        {
+            output.WriteLine($"  admin token  as given or stored earlier (hash in {server.AdminTokens.Path}); set a new one with --admin-token");
+        }
+
+        output.WriteLine();
+        output.Flush();
+    }
+
+    private static LogLevel ParseLevel(string? text) => text?.ToLowerInvariant() switch
+    {
+        null or "" or "information" or "info" => Microsoft.Extensions.Logging.LogLevel.Information,
+        "trace" => Microsoft.Extensions.Logging.LogLevel.Trace,
+        "debug" => Microsoft.Extensions.Logging.LogLevel.Debug,
+        "warning" or "warn" => Microsoft.Extensions.Logging.LogLevel.Warning,
+        "error" => Microsoft.Extensions.Logging.LogLevel.Error,
+        _ => throw new ArgumentException($"log level \"{text}\" is not one of trace, debug, information, warning, error"),
+    };
+
+    /// <summary>SIGINT, SIGTERM and SIGQUIT all mean "stop cleanly": finish, commit and close.</summary>
+    private sealed class SignalRegistrations : IDisposable
+    {
+        private readonly PosixSignalRegistration[] _registrations;
+
+        public SignalRegistrations(TaskCompletionSource stop)
+        {
+            void Handler(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                stop.TrySetResult();
+            }
+
+            _registrations =
+            [
+                PosixSignalRegistration.Create(PosixSignal.SIGINT, Handler),
+                PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handler),
+                PosixSignalRegistration.Create(PosixSignal.SIGQUIT, Handler),
+            ];
+        }
+
+        public void Dispose()
+        {
+            foreach (var registration in _registrations)
+            {
+                registration.Dispose();
+            }
+        }
+    }
+
+    /// <summary>The optional JSON config file: keys are option names without dashes, values strings or numbers.</summary>
+    private sealed class ServeSettings
+    {
+        private readonly Dictionary<string, string> _values;
+
+        private ServeSettings(Dictionary<string, string> values) => _values = values;
+
+        public string? LogLevel { get; set; }
+
+        public string? Get(string key) => _values.TryGetValue(key, out var value) ? value : null;
+
+        public static ServeSettings Load(string? path)
+        {
+            var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            if (path is null)
+            {
+                return new ServeSettings(values);
+            }
+
+            using var document = JsonDocument.Parse(File.ReadAllText(path));
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                string value = property.Value.ValueKind switch
+                {
+                    JsonValueKind.String => property.Value.GetString()!,
+                    JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => property.Value.GetRawText(),
+                    _ => throw new FormatException($"config {path}: \"{property.Name}\" must be a string or a number"),
+                };
+                values[property.Name.Replace("_", "-", StringComparison.Ordinal)] = value;
+            }
+
+            return new ServeSettings(values);
+        }
+    }
+}
+
+/// <summary>Parsing of sizes (25MB, 32MiB, 1000) and durations (30s, 500ms, 2m, or plain seconds) in options.</summary>
+internal static class Units
+{
+    public static long ParseBytes(string text, string name)
+    {
+        string trimmed = text.Trim();
+        (string suffix, long factor)[] units = [("KiB", 1L << 10), ("MiB", 1L << 20), ("GiB", 1L << 30), ("KB", 1_000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("B", 1)];
+        foreach (var (suffix, factor) in units)
+        {
+            if (trimmed.EndsWith(suffix, StringComparison.OrdinalIgnoreCase) &&
+                double.TryParse(trimmed[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out double scaled) && scaled > 0)
+            {
+                return (long)(scaled * factor);
+            }
+        }
+
+        if (long.TryParse(trimmed, NumberStyles.None, CultureInfo.InvariantCulture, out long bytes) && bytes > 0)
+        {
+            return bytes;
+        }
+
+        throw new FormatException($"{name}: \"{text}\" is not a size such as 25MB, 32MiB or 1000000");
+    }
+
+    public static TimeSpan ParseDuration(string text, string name)
+    {
+        string trimmed = text.Trim();
+        (string suffix, double seconds)[] units = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)];
+        foreach (var (suffix, seconds) in units)
+        {
+            if (trimmed.EndsWith(suffix, StringComparison.OrdinalIgnoreCase) &&
+                double.TryParse(trimmed[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && value > 0)
+            {
+                return TimeSpan.FromSeconds(value * seconds);
+            }
+        }
+
+        if (double.TryParse(trimmed, NumberStyles.Float, CultureInfo.InvariantCulture, out double plain) && plain > 0)
+        {
+            return TimeSpan.FromSeconds(plain);
+        }
+
+        throw new FormatException($"{name}: \"{text}\" is not a duration such as 30s, 500ms or 2m");
+    }
+
+    public static int ParsePositiveInt(string text, string name) =>
+        int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value > 0
+            ? value
+            : throw new FormatException($"{name}: \"{text}\" is not a positive whole number");
+}

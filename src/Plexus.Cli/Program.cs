@@ -1,0 +1,11 @@
+using System.CommandLine;
+using Plexus.Cli.Commands;
+
+var root = new RootCommand("Plexus: an IoT data platform. Devices in, SQL out.");
+root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(WriteCommand.Create());
+root.Subcommands.Add(QueryCommand.Create());
+
+// `serve` handles SIGINT/SIGTERM itself so that it can finish in-flight writes; System.CommandLine's own
+// handler would give up after a fixed timeout.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

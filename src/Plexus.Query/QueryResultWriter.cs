@@ -1,0 +1,152 @@
+using System.Collections;
+using System.Globalization;
+using System.Numerics;
+using System.Text;
+using System.Text.Json;
+
+namespace Plexus.Query;
+
+/// <summary>Writes query results as the JSON and CSV documents of the query API (docs/sql.md).</summary>
+public static class QueryResultWriter
+{
+    public static void WriteJson(Utf8JsonWriter json, QueryResult result)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        ArgumentNullException.ThrowIfNull(result);
+        json.WriteStartObject();
+        json.WriteStartArray("columns");
+        foreach (var column in result.Columns)
+        {
+            json.WriteStartObject();
+            json.WriteString("name", column.Name);
+            json.WriteString("type", column.Type);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteStartArray("rows");
+        foreach (var row in result.Rows)
+        {
+            json.WriteStartArray();
+            foreach (var value in row)
+            {
+                WriteValue(json, value);
+            }
+
+            json.WriteEndArray();
+        }
+
+        json.WriteEndArray();
+        json.WriteNumber("row_count", result.Rows.Count);
+        json.WriteBoolean("truncated", result.Truncated);
+        json.WriteEndObject();
+    }
+
+    public static async Task WriteCsvAsync(TextWriter writer, QueryResult result)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(result);
+        await writer.WriteLineAsync(string.Join(',', result.Columns.Select(c => CsvField(c.Name))));
+        var line = new StringBuilder();
+        foreach (var row in result.Rows)
+        {
+            line.Clear();
+            for (int i = 0; i < row.Length; i++)
+            {
+                if (i > 0)
+                {
+                    line.Append(',');
+                }
+
+                line.Append(row[i] is null ? "" : CsvField(FormatScalar(row[i]!)));
+            }
+
+            await writer.WriteLineAsync(line.ToString());
+        }
+    }
+
+    private static string CsvField(string value) =>
+        value.AsSpan().IndexOfAny(",\"\r\n") < 0 ? value : "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    private static void WriteValue(Utf8JsonWriter json, object? value)
+    {
+        switch (value)
+        {
+            case null:
+                json.WriteNullValue();
+                break;
+            case bool b:
+                json.WriteBooleanValue(b);
+                break;
+            case double d when double.IsFinite(d):
+                json.WriteNumberValue(d);
+                break;
+            case float f when float.IsFinite(f):
+                json.WriteNumberValue(f);
+                break;
+            case double or float:
+                // JSON has no NaN or infinity; the string spelling is what most JSON readers accept back.
+                json.WriteStringValue(Convert.ToString(value, CultureInfo.InvariantCulture));
+                break;
+            case sbyte or byte or short or ushort or int or uint or long:
+                json.WriteNumberValue(Convert.ToInt64(value, CultureInfo.InvariantCulture));
+                break;
+            case ulong u:
+                json.WriteNumberValue(u);
+                break;
+            case decimal m:
+                json.WriteNumberValue(m);
+                break;
+            case BigInteger big:
+                json.WriteRawValue(big.ToString(CultureInfo.InvariantCulture));
+                break;
+            case string s:
+                json.WriteStringValue(s);
+                break;
+            case IDictionary dictionary:
+                json.WriteStartObject();
+                foreach (DictionaryEntry entry in dictionary)
+                {
+                    json.WritePropertyName(Convert.ToString(entry.Key, CultureInfo.InvariantCulture) ?? "");
+                    WriteValue(json, entry.Value);
+                }
+
+                json.WriteEndObject();
+                break;
+            case Stream stream:
+                using (var copy = new MemoryStream())
+                {
+                    stream.CopyTo(copy);
+                    json.WriteBase64StringValue(copy.ToArray());
+                }
+
+                break;
+            case IEnumerable list:
+                json.WriteStartArray();
+                foreach (var item in list)
+                {
+                    WriteValue(json, item);
+                }
+
+                json.WriteEndArray();
+                break;
+            default:
+                json.WriteStringValue(FormatScalar(value));
+                break;
+        }
+    }
+
+    /// <summary>Text form of a value for CSV and for JSON types that have no JSON equivalent (times, intervals, UUIDs).</summary>
+    public static string FormatScalar(object value) => value switch
+    {
+        DateTime t => t.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture),
+        DateTimeOffset t => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture),
+        DateOnly d => d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+        TimeOnly t => t.ToString("HH:mm:ss.FFFFFFF", CultureInfo.InvariantCulture),
+        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        float f => f.ToString("R", CultureInfo.InvariantCulture),
+        bool b => b ? "true" : "false",
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+}

@@ -1,0 +1,165 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+using Plexus.TestKit;
+
+namespace Plexus.Server.Tests;
+
+/// <summary>
+/// The durability contract end to end: a real `plexus serve` process takes concurrent writes and is killed
+/// with SIGKILL mid-stream. After a restart, every batch that was acknowledged is there exactly once, and
+/// every batch is either wholly there or wholly absent.
+/// </summary>
+public sealed class CrashTests
+{
+    private const string Token = "crash-test-token";
+    private const int PointsPerBatch = 200;
+
+    [Fact]
+    public async Task Killed_server_loses_nothing_it_acknowledged_and_stores_nothing_twice()
+    {
+        using var dir = new TempDirectory("plexus-crash");
+        var acknowledged = new ConcurrentBag<(int Writer, int Batch)>();
+
+        int port = FreePort();
+        using (var first = StartServer(dir.Path, port))
+        {
+            using var client = Client(port);
+            await WaitHealthyAsync(client, first);
+
+            using var stopWriters = new CancellationTokenSource();
+            var writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+            {
+                for (int b = 0; !stopWriters.IsCancellationRequested; b++)
+                {
+                    try
+                    {
+                        using var response = await client.PostAsync("/api/v2/write", new StringContent(Batch(w, b)));
+                        if (response.StatusCode == HttpStatusCode.NoContent)
+                        {
+                            acknowledged.Add((w, b));
+                        }
+                    }
+                    catch (HttpRequestException)
+                    {
+                        return;
+                    }
+                    catch (TaskCanceledException)
+                    {
+                        return;
+                    }
+                }
+            })).ToArray();
+
+            await Eventually.TrueAsync(() => acknowledged.Count >= 60, TimeSpan.FromSeconds(60), "writers got acknowledgements");
+            first.Kill(entireProcessTree: true);
+            await first.WaitForExitAsync();
+            await stopWriters.CancelAsync();
+            await Task.WhenAll(writers);
+        }
+
+        port = FreePort();
+        using var second = StartServer(dir.Path, port);
+        try
+        {
+            using var client = Client(port);
+            await WaitHealthyAsync(client, second);
+            string csv = await QueryCsvAsync(client, "SELECT writer, batch, count(*) AS points, count(DISTINCT seq) AS distinct_points FROM crash GROUP BY ALL");
+            var stored = csv.Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Skip(1)
+                .Select(line => line.Split(','))
+                .ToDictionary(f => (int.Parse(f[0]), int.Parse(f[1])), f => (Points: long.Parse(f[2]), Distinct: long.Parse(f[3])));
+
+            Assert.NotEmpty(acknowledged);
+            foreach (var batch in acknowledged)
+            {
+                Assert.True(stored.TryGetValue(batch, out var count), $"acknowledged batch {batch} is missing after the crash");
+                Assert.Equal(PointsPerBatch, count.Points);
+            }
+
+            Assert.All(stored.Values, c => Assert.Equal((PointsPerBatch, PointsPerBatch), c));
+        }
+        finally
+        {
+            second.Kill(entireProcessTree: true);
+            await second.WaitForExitAsync();
+        }
+    }
+
+    private static string Batch(int writer, int batch)
+    {
+        var text = new StringBuilder();
+        for (int i = 0; i < PointsPerBatch; i++)
+        {
+            long seq = ((long)batch * PointsPerBatch) + i;
+            text.Append("crash,writer=").Append(writer).Append(" batch=").Append(batch).Append("i,seq=").Append(seq).Append("i,v=").Append(i * 0.5)
+                .Append(' ').Append(1_600_000_000_000_000_000L + seq).Append('\n');
+        }
+
+        return text.ToString();
+    }
+
+    private static Process StartServer(string dataDirectory, int port)
+    {
+        string plexus = Path.Combine(AppContext.BaseDirectory, "plexus.dll");
+        var start = new ProcessStartInfo("dotnet", [plexus, "serve", "--data", dataDirectory, "--http", $"127.0.0.1:{port}", "--admin-token", Token, "--log-level", "warning"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        var process = Process.Start(start)!;
+
+        // Drain the pipes so a chatty child never blocks on a full pipe.
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static HttpClient Client(int port)
+    {
+        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Token", Token);
+        return client;
+    }
+
+    private static async Task WaitHealthyAsync(HttpClient client, Process server)
+    {
+        await Eventually.TrueAsync(async () =>
+        {
+            Assert.False(server.HasExited, $"plexus serve exited with code {(server.HasExited ? server.ExitCode : 0)}");
+            try
+            {
+                using var response = await client.GetAsync("/health");
+                return response.StatusCode == HttpStatusCode.OK;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(60), "plexus serve became healthy");
+    }
+
+    private static async Task<string> QueryCsvAsync(HttpClient client, string sql)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/sql")
+        {
+            Content = new StringContent(System.Text.Json.JsonSerializer.Serialize(new { sql }), Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/csv"));
+        using var response = await client.SendAsync(request);
+        string body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, body);
+        return body;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
