@@ -75,11 +75,12 @@ internal sealed class LineProtocolUploader
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var slots = new SemaphoreSlim(_settings.Concurrency);
         var inFlight = new List<Task>();
+        CliException? readFailure = null;
         try
         {
             while (true)
             {
-                // Take a slot before reading, so at most Concurrency batches (plus the one being filled) are in memory.
+                // Take a slot before reading, so no more than Concurrency batches are ever held in memory.
                 await slots.WaitAsync(stop.Token);
                 LineBatch? batch;
                 try
@@ -102,22 +103,27 @@ internal sealed class LineProtocolUploader
                 inFlight.Add(SendInSlotAsync(batch, slots, stop, progress));
             }
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            // A batch failed fatally and cancelled the rest; its error is thrown below.
+            // Stopped by the user (thrown below) or by a batch's fatal failure (its error is thrown below).
         }
         catch (IOException e)
         {
-            stop.Cancel();
-            await Task.WhenAll(inFlight);
-            throw new CliException($"cannot read the input: {e.Message}", e);
+            readFailure = new CliException($"cannot read the input: {e.Message}", e);
+            await stop.CancelAsync();
         }
 
+        // Every send task catches its own exceptions, so this only waits for them to settle.
         await Task.WhenAll(inFlight);
         cancellationToken.ThrowIfCancellationRequested();
         if (_fatal is not null)
         {
             throw _fatal;
+        }
+
+        if (readFailure is not null)
+        {
+            throw readFailure;
         }
     }
 

@@ -76,7 +76,7 @@ internal static class ServeCommand
         PlexusServer server;
         try
         {
-            server = await PlexusServer.StartAsync(options, loggerFactory);
+            server = await PlexusServer.StartAsync(options, loggerFactory, cancellationToken: cancellationToken);
         }
         catch (Exception error) when (error is IOException or InvalidOperationException or Storage.StorageException or UnauthorizedAccessException)
         {

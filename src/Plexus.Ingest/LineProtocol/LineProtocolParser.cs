@@ -145,7 +145,7 @@ public static class LineProtocolParser
         }
 
         // Flooring below long.MinValue would wrap; round up instead at that one extreme.
-        return nanoseconds - long.MinValue < remainder ? nanoseconds + (unit - remainder) : nanoseconds - remainder;
+        return nanoseconds < long.MinValue + remainder ? nanoseconds + (unit - remainder) : nanoseconds - remainder;
     }
 
     private static byte[] WithControls(ReadOnlySpan<byte> extra)

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The test command of the README and of CI: installs what the tests need on a fresh machine with the .NET
+# SDK, checks formatting, builds with warnings as errors, and runs every test project.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The real-client tests run the InfluxDB JavaScript client under Node.js.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "== installing Node.js and npm (Debian packages)"
+  if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm; else sudo apt-get update -qq && sudo apt-get install -y -qq nodejs npm; fi
+fi
+echo "== npm client for the real-client tests"
+(cd tests/clients/node && npm install --no-audit --no-fund --loglevel=error)
+
+echo "== build (warnings are errors)"
+dotnet build Plexus.slnx -c Release -nologo -clp:ErrorsOnly
+
+echo "== format check"
+dotnet format Plexus.slnx --verify-no-changes --no-restore -v quiet
+
+echo "== tests"
+log=$(mktemp)
+status=0
+dotnet test Plexus.slnx -c Release --no-build -nologo "$@" 2>&1 | tee "$log" || status=$?
+
+# One plain closing line for every runner that reads it: N passed, N failed.
+awk '/(Passed|Failed)! +- +Failed:/ {
+       gsub(",", ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) }
+     }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+rm -f "$log"
+exit $status
