@@ -204,6 +204,7 @@ public sealed class FakePlexusServer : IAsyncDisposable
         403 => "Forbidden",
         408 => "Request Timeout",
         413 => "Payload Too Large",
+        500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "Status",
     };

@@ -88,6 +88,70 @@ public sealed class CrashTests
         }
     }
 
+    [Fact]
+    public async Task Sigterm_finishes_requests_in_flight_and_exits_cleanly()
+    {
+        using var dir = new TempDirectory("plexus-sigterm");
+        int port = FreePort();
+        var acknowledged = new ConcurrentBag<(int Writer, int Batch)>();
+        using (var server = StartServer(dir.Path, port))
+        {
+            using var client = Client(port);
+            await WaitHealthyAsync(client, server);
+            var writers = Enumerable.Range(0, 2).Select(w => Task.Run(async () =>
+            {
+                for (int b = 0; ; b++)
+                {
+                    try
+                    {
+                        using var response = await client.PostAsync("/api/v2/write", new StringContent(Batch(w, b)));
+                        if (response.StatusCode != HttpStatusCode.NoContent)
+                        {
+                            return;
+                        }
+
+                        acknowledged.Add((w, b));
+                    }
+                    catch (HttpRequestException)
+                    {
+                        return;
+                    }
+                }
+            })).ToArray();
+
+            await Eventually.TrueAsync(() => acknowledged.Count >= 20, TimeSpan.FromSeconds(60), "writers got acknowledgements");
+            using (var kill = Process.Start("kill", ["-TERM", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            await server.WaitForExitAsync();
+            await Task.WhenAll(writers);
+            Assert.Equal(0, server.ExitCode);
+        }
+
+        // The clean stop checkpointed: the log holds nothing left to replay.
+        string wal = Path.Combine(dir.Path, "plexus.duckdb.wal");
+        Assert.True(!File.Exists(wal) || new FileInfo(wal).Length == 0, "write-ahead log was not checkpointed on shutdown");
+
+        port = FreePort();
+        using var again = StartServer(dir.Path, port);
+        try
+        {
+            using var client = Client(port);
+            await WaitHealthyAsync(client, again);
+            string csv = await QueryCsvAsync(client, "SELECT count(*) FROM crash");
+            long stored = long.Parse(csv.Split("\r\n")[1]);
+            Assert.True(stored >= acknowledged.Count * PointsPerBatch, $"stored {stored} points, acknowledged {acknowledged.Count} batches");
+            Assert.Equal(0, stored % PointsPerBatch);
+        }
+        finally
+        {
+            again.Kill(entireProcessTree: true);
+            await again.WaitForExitAsync();
+        }
+    }
+
     private static string Batch(int writer, int batch)
     {
         var text = new StringBuilder();

@@ -758,6 +758,21 @@ public static class LineProtocolParser
 
     private static LineProtocolErrorKind AddValue(PointBatch batch, TextSlice key, ReadOnlySpan<byte> token)
     {
+        byte first = token[0];
+        if (!LineProtocolNumbers.IsDigit(first) && first is not ((byte)'-' or (byte)'.' or (byte)'+'))
+        {
+            if (LineProtocolNumbers.TryParseBoolean(token, out bool boolean))
+            {
+                batch.AddBoolean(key, boolean);
+                return LineProtocolErrorKind.None;
+            }
+
+            return first is (byte)'t' or (byte)'T' or (byte)'f' or (byte)'F'
+                ? LineProtocolErrorKind.InvalidBoolean
+                : LineProtocolErrorKind.UnrecognizedValue;
+        }
+
+        // Numbers: the suffix picks the type.
         byte last = token[^1];
         if (last == (byte)'i')
         {
@@ -783,28 +798,14 @@ public static class LineProtocolParser
             return status == NumberStatus.OutOfRange ? LineProtocolErrorKind.UnsignedOutOfRange : LineProtocolErrorKind.InvalidUnsigned;
         }
 
-        byte first = token[0];
-        if (LineProtocolNumbers.IsDigit(first) || first is (byte)'-' or (byte)'.')
+        NumberStatus floatStatus = LineProtocolNumbers.ParseFloat(token, out double number);
+        if (floatStatus == NumberStatus.Ok)
         {
-            NumberStatus status = LineProtocolNumbers.ParseFloat(token, out double number);
-            if (status == NumberStatus.Ok)
-            {
-                batch.AddFloat(key, number);
-                return LineProtocolErrorKind.None;
-            }
-
-            return status == NumberStatus.OutOfRange ? LineProtocolErrorKind.FloatOutOfRange : LineProtocolErrorKind.InvalidFloat;
-        }
-
-        if (LineProtocolNumbers.TryParseBoolean(token, out bool boolean))
-        {
-            batch.AddBoolean(key, boolean);
+            batch.AddFloat(key, number);
             return LineProtocolErrorKind.None;
         }
 
-        return first is (byte)'t' or (byte)'T' or (byte)'f' or (byte)'F'
-            ? LineProtocolErrorKind.InvalidBoolean
-            : LineProtocolErrorKind.UnrecognizedValue;
+        return floatStatus == NumberStatus.OutOfRange ? LineProtocolErrorKind.FloatOutOfRange : LineProtocolErrorKind.InvalidFloat;
     }
 
     private static LineProtocolErrorKind ParseTimestamp(ReadOnlySpan<byte> token, TimePrecision precision, out long nanoseconds)

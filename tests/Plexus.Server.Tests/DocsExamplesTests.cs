@@ -1,0 +1,72 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.RegularExpressions;
+using Plexus.TestKit;
+
+namespace Plexus.Server.Tests;
+
+/// <summary>Every ```sql block of docs/sql.md runs against the fleet the page describes, so the docs cannot rot.</summary>
+public sealed partial class DocsExamplesTests
+{
+    public static TheoryData<int, string> Examples()
+    {
+        string markdown = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "docs", "sql.md"));
+        var data = new TheoryData<int, string>();
+        int index = 0;
+        foreach (Match match in SqlBlock().Matches(markdown))
+        {
+            data.Add(++index, match.Groups[1].Value.Trim());
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Examples))]
+    public async Task Sql_example_from_the_docs_runs_and_returns_rows(int example, string sql)
+    {
+        await using var server = await PlexusTestServer.StartAsync();
+        using (var write = await server.WriteAsync(FleetData(), "?bucket=fleet&precision=s"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, write.StatusCode);
+        }
+
+        using var response = await server.Client.PostAsJsonAsync("/api/v1/sql", new { sql });
+        string body = await response.Content.ReadAsStringAsync();
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"example {example} failed: {body}\n{sql}");
+        Assert.DoesNotContain("\"rows\":[]", body);
+    }
+
+    [Fact]
+    public void The_docs_have_examples_to_run() => Assert.True(Examples().Count >= 10);
+
+    // Three trucks in two fleets, a row every 10 s for 20 minutes; status only on every third row.
+    private static string FleetData()
+    {
+        var text = new StringBuilder();
+        long start = 1_451_606_400; // 2016-01-01T00:00:00Z
+        for (int truck = 1; truck <= 3; truck++)
+        {
+            string fleet = truck == 2 ? "West" : "East";
+            for (int tick = 0; tick < 120; tick++)
+            {
+                double velocity = (truck * 10) + (tick % 7);
+                double fuel = 1.0 - (tick * 0.001 * truck);
+                text.Append($"readings,name=truck_{truck},fleet={fleet} velocity={velocity},fuel={fuel:R}");
+                if (tick % 3 == 0)
+                {
+                    text.Append($",status={tick % 4}i");
+                }
+
+                text.Append(' ').Append(start + (tick * 10)).Append('\n');
+            }
+        }
+
+        return text.ToString();
+    }
+
+    [GeneratedRegex("```sql\\n(.*?)```", RegexOptions.Singleline)]
+    private static partial Regex SqlBlock();
+}
