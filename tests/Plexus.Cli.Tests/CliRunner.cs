@@ -11,7 +11,10 @@ internal static class CliRunner
 {
     public static Task<CliResult> RunAsync(params string[] args) => RunWithInputAsync(null, args);
 
-    public static async Task<CliResult> RunWithInputAsync(string? standardInput, params string[] args)
+    public static Task<CliResult> RunWithInputAsync(string? standardInput, params string[] args) =>
+        RunWithInputAsync(standardInput, CancellationToken.None, args);
+
+    public static async Task<CliResult> RunWithInputAsync(string? standardInput, CancellationToken cancellationToken, params string[] args)
     {
         var root = new RootCommand("plexus (test)") { WriteCommand.Create(), QueryCommand.Create() };
         using var output = new StringWriter();
@@ -19,7 +22,7 @@ internal static class CliRunner
         using var input = standardInput is null
             ? null
             : CliConsole.RedirectInput(() => new MemoryStream(System.Text.Encoding.UTF8.GetBytes(standardInput)));
-        int exitCode = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        int exitCode = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
         return new CliResult(exitCode, output.ToString(), error.ToString());
     }
 }

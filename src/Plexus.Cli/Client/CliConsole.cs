@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Spectre.Console;
 
 namespace Plexus.Cli.Client;
@@ -36,6 +37,54 @@ internal static class CliConsole
     /// <summary>A Spectre console that writes to <paramref name="writer"/> with terminal capabilities detected.</summary>
     public static IAnsiConsole CreateAnsiConsole(TextWriter writer) =>
         AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer) });
+
+    /// <summary>
+    /// A token that is cancelled by <paramref name="cancellationToken"/> or by the first Ctrl+C / SIGTERM, so a command
+    /// can stop cleanly and print what it got done. A second signal is left to its default: it ends the process.
+    /// </summary>
+    /// <remarks>
+    /// System.CommandLine only cancels its token when the invocation configuration has a process termination timeout,
+    /// which `InvokeAsync()` without a configuration does not set; the commands should not depend on how they were invoked.
+    /// </remarks>
+    public static TerminationScope CancelOnTermination(CancellationToken cancellationToken) => new(cancellationToken);
+
+    internal sealed class TerminationScope : IDisposable
+    {
+        private readonly CancellationTokenSource _source;
+        private readonly PosixSignalRegistration[] _registrations;
+        private int _signals;
+
+        public TerminationScope(CancellationToken cancellationToken)
+        {
+            _source = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            _registrations =
+            [
+                PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal),
+                PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal),
+            ];
+        }
+
+        public CancellationToken Token => _source.Token;
+
+        public void Dispose()
+        {
+            foreach (var registration in _registrations)
+            {
+                registration.Dispose();
+            }
+
+            _source.Dispose();
+        }
+
+        private void OnSignal(PosixSignalContext context)
+        {
+            if (Interlocked.Increment(ref _signals) == 1)
+            {
+                context.Cancel = true;
+                _source.Cancel();
+            }
+        }
+    }
 
     private sealed class Scope(Action restore) : IDisposable
     {

@@ -11,6 +11,9 @@ namespace Plexus.Cli.Commands;
 /// <summary>`plexus query`: runs one SQL statement on the server and prints the result as a table, CSV or JSON.</summary>
 internal static class QueryCommand
 {
+    private const string TruncatedNote =
+        "note: the result was truncated to the server's row limit; add a LIMIT or narrow the query";
+
     public static Command Create()
     {
         var sql = new Argument<string>("sql")
@@ -34,15 +37,17 @@ internal static class QueryCommand
         {
             sql, database, format, url, token,
         };
-        command.SetAction(async (ParseResult parse, CancellationToken cancellationToken) =>
+        command.SetAction(async (ParseResult parse, CancellationToken invocationToken) =>
         {
+            using var termination = CliConsole.CancelOnTermination(invocationToken);
+            var cancellationToken = termination.Token;
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
             try
             {
                 string statement = await ReadStatementAsync(parse.GetValue(sql) ?? "", cancellationToken);
                 using var client = PlexusApiClient.Create(parse.GetValue(url), parse.GetValue(token));
-                await RunAsync(client, statement, parse.GetValue(database), parse.GetValue(format) ?? "table", output, cancellationToken);
+                await RunAsync(client, statement, parse.GetValue(database), parse.GetValue(format) ?? "table", output, error, cancellationToken);
                 return 0;
             }
             catch (CliException e)
@@ -72,7 +77,8 @@ internal static class QueryCommand
         return statement.Length > 0 ? statement : throw new CliException("no SQL given: pass a statement, or '-' to read one from standard input");
     }
 
-    private static async Task RunAsync(PlexusApiClient client, string statement, string? database, string format, TextWriter output, CancellationToken cancellationToken)
+    private static async Task RunAsync(
+        PlexusApiClient client, string statement, string? database, string format, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "api/v1/sql") { Content = RequestBody(statement, database) };
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(format == "csv" ? "text/csv" : "application/json"));
@@ -82,6 +88,9 @@ internal static class QueryCommand
             throw await client.FailureAsync(response, cancellationToken);
         }
 
+        // CSV has no place for it in the data, so the server says it in a header; tell the person on stderr.
+        bool truncated = response.Headers.TryGetValues("X-Plexus-Truncated", out var values)
+            && values.Any(v => v.Equals("true", StringComparison.OrdinalIgnoreCase));
         if (format == "csv")
         {
             // Passed through as it streams in: a large export never sits in memory.
@@ -95,6 +104,11 @@ internal static class QueryCommand
             }
 
             await output.FlushAsync(cancellationToken);
+            if (truncated)
+            {
+                await error.WriteLineAsync(TruncatedNote);
+            }
+
             return;
         }
 
@@ -116,6 +130,12 @@ internal static class QueryCommand
             if (format == "json")
             {
                 await output.WriteLineAsync(PrettyPrint(document.RootElement));
+                if (truncated || (document.RootElement.ValueKind == JsonValueKind.Object
+                    && document.RootElement.TryGetProperty("truncated", out var flag) && flag.ValueKind == JsonValueKind.True))
+                {
+                    await error.WriteLineAsync(TruncatedNote);
+                }
+
                 return;
             }
 

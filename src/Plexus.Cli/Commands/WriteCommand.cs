@@ -66,6 +66,7 @@ internal static class WriteCommand
         };
         command.SetAction(async (ParseResult parse, CancellationToken cancellationToken) =>
         {
+            using var termination = CliConsole.CancelOnTermination(cancellationToken);
             var settings = new WriteSettings(
                 parse.GetValue(database),
                 parse.GetValue(precision) ?? "ns",
@@ -79,7 +80,7 @@ internal static class WriteCommand
                 parse.GetValue(token),
                 parse.InvocationConfiguration.Output,
                 parse.InvocationConfiguration.Error,
-                cancellationToken);
+                termination.Token);
         });
         return command;
     }
@@ -127,6 +128,7 @@ internal static class WriteCommand
             await error.WriteLineAsync("cancelled");
             if (uploader is not null)
             {
+                await WriteRejectedAsync(uploader.Totals, error);
                 await error.WriteLineAsync($"before cancelling: {Summary(uploader.Totals, started)}");
             }
 

@@ -75,7 +75,8 @@ internal static class LineProtocolErrorText
             _ => "invalid line",
         };
 
-        return reason + Where(input, start, line, position);
+        // Tags are sorted before duplicates are found, so the position of the second one is no longer known.
+        return error.Kind == LineProtocolErrorKind.DuplicateTag ? reason : reason + Where(input, start, line, position);
     }
 
     /// <summary>" at column N", or " at line L, column N" when a multi-line string moved the error down.</summary>

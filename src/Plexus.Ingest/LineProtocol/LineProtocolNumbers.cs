@@ -70,8 +70,28 @@ internal static class LineProtocolNumbers
             return NumberStatus.Invalid;
         }
 
-        const ulong Limit = ulong.MaxValue / 10;
         ulong result = 0;
+
+        // Fast path: up to 19 digits stay below 10^19 < 2^64, so no overflow check per digit (a nanosecond
+        // timestamp has 19).
+        if (digits.Length <= 19)
+        {
+            foreach (byte b in digits)
+            {
+                uint digit = (uint)(b - '0');
+                if (digit > 9)
+                {
+                    return NumberStatus.Invalid;
+                }
+
+                result = (result * 10) + digit;
+            }
+
+            value = result;
+            return NumberStatus.Ok;
+        }
+
+        const ulong Limit = ulong.MaxValue / 10;
         bool overflow = false;
 
         // Every byte is checked even after an overflow, so that "99999999999999999999x" is reported as bad

@@ -91,6 +91,19 @@ public class QueryCommandTests
     }
 
     [Fact]
+    public async Task Truncated_csv_keeps_the_data_clean_and_says_so_on_stderr()
+    {
+        const string Csv = "n\r\n1\r\n";
+        await using var server = new FakePlexusServer(_ => new CannedResponse(200, Csv, "text/csv", ("X-Plexus-Truncated", "true")));
+
+        var result = await CliRunner.RunAsync("query", "SELECT n FROM big", "--format", "csv", "--url", server.Url);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(Csv, result.Output);
+        Assert.Contains("truncated", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Json_is_the_servers_json_pretty_printed()
     {
         await using var server = ServerAnswering(TwoRows);

@@ -288,6 +288,24 @@ public class WriteCommandTests
     }
 
     [Fact]
+    public async Task Cancelling_stops_the_upload_with_exit_code_130_and_says_what_was_written()
+    {
+        using var cancel = new CancellationTokenSource();
+        await using var server = new FakePlexusServer(_ =>
+        {
+            cancel.Cancel(); // as Ctrl+C would, while the first batch is at the server
+            return CannedResponse.NoContent;
+        });
+
+        var result = await CliRunner.RunWithInputAsync(Lines(30), cancel.Token, "write", "--batch-size", "10", "--url", server.Url);
+
+        Assert.Equal(130, result.ExitCode);
+        Assert.Single(server.Requests);
+        Assert.Contains("cancelled", result.Error, StringComparison.Ordinal);
+        Assert.Contains("before cancelling:", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Missing_file_exits_1_and_names_it()
     {
         using var folder = new TempDirectory();

@@ -89,7 +89,9 @@ public sealed class LineProtocolParserTests
 
     [Fact]
     public void Control_characters_are_allowed_in_tag_values_and_string_values()
-        => Case("m,k=a\u0001b v=\"x\u0002y\"", Point("m").Tag("k", "a\u0001b").String("v", "x\u0002y"));
+        => Case(
+            "m,k=a\u0001b,n=\u0000x\u0000,t=a\tb v=\"x\u0002y\u0000\"",
+            Point("m").Tag("k", "a\u0001b").Tag("n", "\u0000x\u0000").Tag("t", "a\tb").String("v", "x\u0002y\u0000"));
 
     // ---- escapes ---------------------------------------------------------------------------------------------
 
@@ -365,7 +367,8 @@ public sealed class LineProtocolParserTests
     [InlineData("cpu, v=1", "missing tag key after ','")]
     [InlineData("cpu,", "missing tag key after ','")]
     [InlineData("cpu,,a=b v=1", "missing tag key after ','")]
-    [InlineData("cpu,a=b,a=c v=1", "duplicate tag \"a\"")]
+    [InlineData("cpu,b=x,a=b,c=y,a=c v=1", "duplicate tag \"a\"")]
+    [InlineData("cpu,a=b,a=b v=1", "duplicate tag \"a\"")]
     [InlineData(@"cpu,a\ b=1,a\ b=2 v=1", "duplicate tag \"a b\"")]
     [InlineData("cpu,a=b=c v=1", @"tag ""a"": unescaped '=' after value ""b""; write it as \= at column 8")]
     [InlineData("cpu,time=x v=1", "tag \"time\": the key \"time\" is reserved for the timestamp; rename the tag")]
@@ -602,13 +605,18 @@ public sealed class LineProtocolParserTests
     {
         var batch = new PointBatch(16);
         var errors = new LineErrorSink(capacity: 3);
-        string input = string.Concat(Enumerable.Repeat("bad\ncpu v=1\n", 10));
-        LineProtocolParser.Parse(Encoding.UTF8.GetBytes(input), 1, new LineProtocolOptions(TimePrecision.Nanoseconds, 0), batch, errors);
+        byte[] input = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("bad\ncpu v=1\n", 10)));
+        for (int run = 0; run < 2; run++)
+        {
+            batch.Reset();
+            errors.Reset();
+            LineProtocolParser.Parse(input, 1, new LineProtocolOptions(TimePrecision.Nanoseconds, 0), batch, errors);
 
-        Assert.Equal(10, errors.Count);
-        Assert.Equal([1, 3, 5], errors.Errors.Select(e => e.Line));
-        Assert.True(errors.IsTruncated);
-        Assert.Equal(10, batch.Count);
+            Assert.Equal(10, errors.Count);
+            Assert.Equal([1, 3, 5], errors.Errors.Select(e => e.Line));
+            Assert.True(errors.IsTruncated);
+            Assert.Equal(10, batch.Count);
+        }
     }
 
     // ---- incremental use -------------------------------------------------------------------------------------
@@ -629,11 +637,16 @@ public sealed class LineProtocolParserTests
     {
         var batch = new PointBatch(16);
         var errors = new LineErrorSink();
-        int parsedLines = LineProtocolParser.Parse(
-            Encoding.UTF8.GetBytes(input), isFinalBlock: false, 1, new LineProtocolOptions(TimePrecision.Nanoseconds, 0), batch, errors, out int bytesConsumed);
+        for (int run = 0; run < 2; run++)
+        {
+            batch.Reset();
+            errors.Reset();
+            int parsedLines = LineProtocolParser.Parse(
+                Encoding.UTF8.GetBytes(input), isFinalBlock: false, 1, new LineProtocolOptions(TimePrecision.Nanoseconds, 0), batch, errors, out int bytesConsumed);
 
-        Assert.Equal(consumed, bytesConsumed);
-        Assert.Equal(lines, parsedLines);
-        Assert.Equal(entries, batch.Count + errors.Count);
+            Assert.Equal(consumed, bytesConsumed);
+            Assert.Equal(lines, parsedLines);
+            Assert.Equal(entries, batch.Count + errors.Count);
+        }
     }
 }

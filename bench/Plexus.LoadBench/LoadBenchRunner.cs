@@ -1,0 +1,255 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime;
+using Plexus.Server;
+using Plexus.Storage;
+using Plexus.Storage.Schema;
+
+namespace Plexus.LoadBench;
+
+/// <summary>
+/// Runs the three targets on one data set. For each run index, and within it for each writer count, the
+/// HTTP floor and Plexus run back to back, then the DuckDB baseline once: interleaving spreads the noise of
+/// a shared machine over all targets instead of letting it land on one.
+/// </summary>
+internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet data, TextWriter log)
+{
+    public const string Namespace = "bench";
+    /// <summary>The HTTP floor and the parser repeat whole passes until this long, to sample the machine's noise over a window like Plexus's.</summary>
+    public static readonly TimeSpan MinFloorDuration = TimeSpan.FromSeconds(1);
+
+    public const string WritePath = "/api/v2/write?bucket=" + Namespace + "&precision=ns";
+    private const string AdminToken = "loadbench-admin-token";
+
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "plexus-loadbench-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public async Task<List<RunResult>> RunAllAsync()
+    {
+        var results = new List<RunResult>();
+        try
+        {
+            await WarmUpAsync();
+            for (int run = 1; run <= options.Runs; run++)
+            {
+                foreach (int writers in options.Writers)
+                {
+                    results.Add(Print(await RunHttpFloorAsync(writers, run, MinFloorDuration)));
+                    results.Add(Print(await RunPlexusAsync(writers, run)));
+                }
+
+                if (options.DuckDbFloor)
+                {
+                    results.Add(Print(await RunDuckDbFloorAsync(run)));
+                }
+
+                results.Add(Print(await RunParseOnlyAsync(run)));
+            }
+        }
+        finally
+        {
+            if (!options.KeepData && Directory.Exists(_root))
+            {
+                Directory.Delete(_root, recursive: true);
+            }
+        }
+
+        return results;
+    }
+
+    // JIT, tiering and first-use costs (Kestrel, the parser, DuckDB) must land here, not in run 1. Methods
+    // reach optimised (tier-1, PGO) code only after ~30 calls and a background compile, so one pass is not
+    // enough: with one, run 1 still spent up to twice the CPU of runs 2-3. Whole passes repeat until one
+    // spends under 2 % of its time in the JIT, at most MaxWarmUpPasses; each timed section then also waits
+    // for the JIT to go quiet (JitQuiet), because every fresh server makes it compile some more.
+    private const int MaxWarmUpPasses = 4;
+
+    private async Task WarmUpAsync()
+    {
+        int writers = options.Writers.Max();
+        for (int pass = 1; pass <= MaxWarmUpPasses; pass++)
+        {
+            var jitBefore = JitInfo.GetCompilationTime();
+            long methodsBefore = JitInfo.GetCompiledMethodCount();
+            long started = Stopwatch.GetTimestamp();
+            await RunHttpFloorAsync(writers, 0, TimeSpan.Zero);
+            await RunPlexusAsync(writers, 0);
+            await ParseOnlyStage.RunAsync(data, TimeSpan.Zero);
+            if (options.DuckDbFloor)
+            {
+                await DuckDbAppenderFloor.RunAsync(data, Path.Combine(_root, string.Create(CultureInfo.InvariantCulture, $"duckdb-warm-{pass}")));
+            }
+
+            var wall = Stopwatch.GetElapsedTime(started);
+            var jit = JitInfo.GetCompilationTime() - jitBefore;
+            long methods = JitInfo.GetCompiledMethodCount() - methodsBefore;
+            log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"warm-up pass {pass} (not counted): {wall.TotalSeconds:F2} s, {methods} methods compiled, {jit.TotalMilliseconds:F0} ms in the JIT"));
+            if (pass >= 2 && jit < wall * 0.02)
+            {
+                break;
+            }
+        }
+    }
+
+    private async Task<RunResult> RunHttpFloorAsync(int writers, int run, TimeSpan minDuration)
+    {
+        await using var server = await DiscardHttpServer.StartAsync();
+        using var client = HttpLoad.CreateClient(server.Address, token: null, writers);
+        await HttpLoad.PrimeAsync(client, WritePath, writers);
+        await JitQuiet.WaitAsync(TimeProvider.System);
+        var sampler = ResourceSampler.Start();
+        await using (sampler)
+        {
+            var load = await HttpLoad.PostAllAsync(client, WritePath, data.Batches, data.LinesPerBatch, data.Batches.Length, writers, minDuration);
+            var usage = await sampler.StopAsync();
+            return RunResult.Create(Targets.HttpFloor, writers, run, load.Rows, FieldValues(load.Rows), load.Wall, usage, load, commits: null, checkpoint: null, bytes: null, dataDirectory: null);
+        }
+    }
+
+    private async Task<RunResult> RunPlexusAsync(int writers, int run)
+    {
+        string directory = Path.Combine(_root, string.Create(CultureInfo.InvariantCulture, $"plexus-w{writers}-r{run}"));
+        long maxBody = data.Batches.Max(b => (long)b.Length);
+        var server = await PlexusServer.StartAsync(new PlexusServerOptions
+        {
+            DataDirectory = directory,
+            HttpEndpoint = "127.0.0.1:0",
+            AdminToken = AdminToken,
+            MaxBodyBytes = Math.Max(25_000_000, 2 * maxBody),
+        });
+        RunResult result;
+        try
+        {
+            using var client = HttpLoad.CreateClient(server.HttpAddress, AdminToken, writers);
+            await HttpLoad.PrimeAsync(client, WritePath, writers);
+            await JitQuiet.WaitAsync(TimeProvider.System);
+            HttpLoadResult load;
+            ResourceUsage usage;
+            var sampler = ResourceSampler.Start();
+            await using (sampler)
+            {
+                load = await HttpLoad.PostAllAsync(client, WritePath, data.Batches, data.LinesPerBatch, data.Batches.Length, writers, TimeSpan.Zero);
+                usage = await sampler.StopAsync();
+            }
+
+            long commits = server.Store.Writer.Commits;
+            long stored = CountRows(server.Store);
+            if (stored != load.Rows)
+            {
+                throw new InvalidOperationException($"Plexus stored {stored} rows, not the {load.Rows} sent (writers {writers}, run {run})");
+            }
+
+            long lateRows = CountLateRows(server.Store);
+            long checkpointStarted = Stopwatch.GetTimestamp();
+            server.Store.Checkpoint();
+            var checkpoint = Stopwatch.GetElapsedTime(checkpointStarted);
+            await server.StopAsync();
+            var bytes = DiskUsage.Measure(directory, StorageOptions.DatabaseFileName);
+            result = RunResult.Create(Targets.Plexus, writers, run, load.Rows, FieldValues(load.Rows), load.Wall, usage, load, commits, checkpoint, bytes, options.KeepData ? directory : null) with { LateRows = lateRows };
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+
+        DeleteUnlessKept(directory);
+        return result;
+    }
+
+    private async Task<RunResult> RunDuckDbFloorAsync(int run)
+    {
+        string directory = Path.Combine(_root, string.Create(CultureInfo.InvariantCulture, $"duckdb-r{run}"));
+        var floor = await DuckDbAppenderFloor.RunAsync(data, directory);
+        var result = RunResult.Create(Targets.DuckDbAppender, 1, run, data.Rows, data.FieldValues, floor.Wall, floor.Usage, load: null, commits: 1, floor.Checkpoint, floor.Bytes, options.KeepData ? directory : null);
+        DeleteUnlessKept(directory);
+        return result;
+    }
+
+    /// <summary>
+    /// Rows that went through the store's merge path: a row older than one already stored for its series is
+    /// appended by the merge's INSERT after it, so in physical (rowid) order it comes after a newer row of
+    /// its series; rows of the plain append path never do. With one writer this is 0; with several, a
+    /// batch committed after a later one makes all its rows late. Reads the internal tables (measurement
+    /// ids in _plexus.measurements, data tables _plexus.d{id}), so it follows the store's layout.
+    /// </summary>
+    private static long CountLateRows(PlexusStore store)
+    {
+        using var connection = store.OpenReadConnection();
+        var ids = new List<int>();
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = $"SELECT id FROM {SqlNames.InternalSchema}.measurements WHERE namespace = {SqlNames.Literal(Namespace)}";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                ids.Add(reader.GetInt32(0));
+            }
+        }
+
+        long late = 0;
+        foreach (int id in ids)
+        {
+            using var command = connection.CreateCommand();
+            string series = SqlNames.SeriesIdColumn;
+            string time = SqlNames.TimeColumn;
+            command.CommandText =
+                $"SELECT count(*) FROM (SELECT {time} < max({time}) OVER (PARTITION BY {series} ORDER BY rowid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS late " +
+                $"FROM {SqlNames.Qualified(SqlNames.DataTable(id))}) WHERE late";
+            late += Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+        }
+
+        return late;
+    }
+
+    private async Task<RunResult> RunParseOnlyAsync(int run)
+    {
+        var (wall, rows, usage) = await ParseOnlyStage.RunAsync(data, MinFloorDuration);
+        return RunResult.Create(Targets.ParseOnly, 1, run, rows, FieldValues(rows), wall, usage, load: null, commits: null, checkpoint: null, bytes: null, dataDirectory: null);
+    }
+
+    private static long CountRows(PlexusStore store)
+    {
+        using var connection = store.OpenReadConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT (SELECT count(*) FROM {Namespace}.{TsbsIotDataSet.ReadingsMeasurement}) + (SELECT count(*) FROM {Namespace}.{TsbsIotDataSet.DiagnosticsMeasurement})";
+        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
+    // Every line of a batch is one row; the field count per row differs by measurement, but the floors
+    // repeat whole passes, so the data set's average per row is exact for them.
+    private long FieldValues(long rows) => rows == data.Rows ? data.FieldValues : (long)Math.Round((double)rows * data.FieldValues / data.Rows);
+
+    private void DeleteUnlessKept(string directory)
+    {
+        if (!options.KeepData && Directory.Exists(directory))
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private RunResult Print(RunResult result)
+    {
+        string bytes = result.BytesPerFieldValue is { } perValue ? string.Create(CultureInfo.InvariantCulture, $"  {perValue:F2} B/value") : "";
+        if (result.LateRows is { } late)
+        {
+            bytes += string.Create(CultureInfo.InvariantCulture, $"  {result.Commits} commits  {late:N0} late rows");
+        }
+
+        log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"run {result.Run} {result.Target,-15} writers {result.Writers}: {result.WallSeconds,7:F3} s  {result.RowsPerSecond,10:N0} rows/s  cpu {result.CpuSeconds,6:F2} s  peak {result.PeakWorkingSetBytes / 1048576.0,6:F0} MiB{bytes}"));
+        if (result.DataDirectory is not null)
+        {
+            log.WriteLine($"  data kept in {result.DataDirectory}");
+        }
+
+        return result;
+    }
+}
+
+internal static class Targets
+{
+    public const string HttpFloor = "http-floor";
+    public const string Plexus = "plexus";
+    public const string DuckDbAppender = "duckdb-appender";
+    public const string ParseOnly = "parse-only";
+}

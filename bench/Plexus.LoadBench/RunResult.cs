@@ -1,0 +1,72 @@
+namespace Plexus.LoadBench;
+
+/// <summary>One timed load of one target; written to the JSON file as is.</summary>
+internal sealed record RunResult(
+    string Target,
+    int Writers,
+    int Run,
+    long Rows,
+    long FieldValues,
+    double WallSeconds,
+    double RowsPerSecond,
+    double FieldValuesPerSecond,
+    double CpuSeconds,
+    double CpuSecondsPerMillionRows,
+    double CoresBusy,
+    long WorkingSetBeforeBytes,
+    long PeakWorkingSetBytes,
+    bool PeakIsKernelHighWaterMark,
+    long AllocatedBytes,
+    double AllocatedBytesPerRow,
+    double GcPauseSeconds,
+    double JitSeconds,
+    int Gen0Collections,
+    int Gen1Collections,
+    int Gen2Collections,
+    double? RequestLatencyP50Ms,
+    double? RequestLatencyP99Ms,
+    double? RequestLatencyMaxMs,
+    long? Commits,
+    double? CheckpointSeconds,
+    long? DatabaseBytes,
+    long? WalBytes,
+    long? OtherFileBytes,
+    double? BytesPerFieldValue,
+    string? DataDirectory)
+{
+    /// <summary>Plexus only: rows that took the store's merge path because a newer row of their series was stored first.</summary>
+    public long? LateRows { get; init; }
+
+    public static RunResult Create(string target, int writers, int run, long rows, long fieldValues, TimeSpan wall, ResourceUsage usage,
+        HttpLoadResult? load, long? commits, TimeSpan? checkpoint, DiskUsage? bytes, string? dataDirectory)
+    {
+        double seconds = wall.TotalSeconds;
+        return new RunResult(
+            target, writers, run, rows, fieldValues, seconds,
+            RowsPerSecond: rows / seconds,
+            FieldValuesPerSecond: fieldValues / seconds,
+            usage.CpuSeconds,
+            CpuSecondsPerMillionRows: usage.CpuSeconds / (rows / 1e6),
+            CoresBusy: usage.CpuSeconds / seconds,
+            usage.WorkingSetBeforeBytes,
+            usage.PeakWorkingSetBytes,
+            usage.PeakIsKernelHighWaterMark,
+            usage.AllocatedBytes,
+            AllocatedBytesPerRow: (double)usage.AllocatedBytes / rows,
+            usage.GcPauseSeconds,
+            usage.JitSeconds,
+            usage.Gen0Collections,
+            usage.Gen1Collections,
+            usage.Gen2Collections,
+            load?.LatencyP50Ms,
+            load?.LatencyP99Ms,
+            load?.LatencyMaxMs,
+            commits,
+            checkpoint?.TotalSeconds,
+            bytes?.DatabaseBytes,
+            bytes?.WalBytes,
+            bytes?.OtherBytes,
+            BytesPerFieldValue: bytes is null ? null : (double)bytes.DataBytes / fieldValues,
+            dataDirectory);
+    }
+}
