@@ -27,6 +27,7 @@ internal static class DuckDbAppenderFloor
         ResourceUsage usage;
         TimeSpan wall;
         TimeSpan checkpoint;
+        long usedBytes;
         using (var connection = new DuckDBConnection($"Data Source={path}"))
         {
             connection.Open();
@@ -89,11 +90,11 @@ internal static class DuckDbAppenderFloor
             long checkpointStarted = Stopwatch.GetTimestamp();
             Execute(connection, "CHECKPOINT");
             checkpoint = Stopwatch.GetElapsedTime(checkpointStarted);
+            usedBytes = DiskUsage.UsedBlockBytesOf(connection);
         }
 
-        // DuckDB.NET keeps the database open while any connection of this process points at it; clearing the
-        // pools is not needed here (one connection, disposed above), so the file is final now.
-        var bytes = DiskUsage.Measure(directory, "floor.duckdb");
+        // The only connection to this file is closed, so the database is closed and the file is final.
+        var bytes = DiskUsage.Measure(directory, "floor.duckdb") with { UsedBlockBytes = usedBytes };
         return new DuckDbFloorResult(wall, usage, checkpoint, bytes);
     }
 

@@ -5,9 +5,9 @@ using System.Net.Http.Headers;
 namespace Plexus.LoadBench;
 
 /// <summary>
-/// Posts every batch once with N concurrent writers: each writer takes the next batch from a shared
-/// counter, posts it and waits for the answer before taking another, so at most N requests are in flight.
-/// Every answer must be 204; anything else stops the run with the server's message.
+/// Posts the batches with N concurrent writers: each writer takes the next batch from a shared counter,
+/// posts it and waits for the answer before taking another, so at most N requests are in flight. Every
+/// answer must be 204; anything else stops the run with the server's message.
 /// </summary>
 internal static class HttpLoad
 {

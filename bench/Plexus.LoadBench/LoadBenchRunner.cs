@@ -8,9 +8,9 @@ using Plexus.Storage.Schema;
 namespace Plexus.LoadBench;
 
 /// <summary>
-/// Runs the three targets on one data set. For each run index, and within it for each writer count, the
-/// HTTP floor and Plexus run back to back, then the DuckDB baseline once: interleaving spreads the noise of
-/// a shared machine over all targets instead of letting it land on one.
+/// Runs every target on one data set. For each run index, and within it for each writer count, the HTTP
+/// floor and Plexus run back to back; then the DuckDB baseline and the parser alone, once each.
+/// Interleaving spreads the noise of a shared machine over all targets instead of letting it land on one.
 /// </summary>
 internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet data, TextWriter log)
 {
@@ -72,7 +72,7 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
             long methodsBefore = JitInfo.GetCompiledMethodCount();
             long started = Stopwatch.GetTimestamp();
             await RunHttpFloorAsync(writers, 0, TimeSpan.Zero);
-            await RunPlexusAsync(writers, 0);
+            await RunPlexusAsync(writers, 0, string.Create(CultureInfo.InvariantCulture, $"warm-{pass}"));
             await ParseOnlyStage.RunAsync(data, TimeSpan.Zero);
             if (options.DuckDbFloor)
             {
@@ -106,9 +106,9 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
         }
     }
 
-    private async Task<RunResult> RunPlexusAsync(int writers, int run)
+    private async Task<RunResult> RunPlexusAsync(int writers, int run, string? label = null)
     {
-        string directory = Path.Combine(_root, string.Create(CultureInfo.InvariantCulture, $"plexus-w{writers}-r{run}"));
+        string directory = Path.Combine(_root, string.Create(CultureInfo.InvariantCulture, $"plexus-w{writers}-{label ?? "r" + run}"));
         long maxBody = data.Batches.Max(b => (long)b.Length);
         var server = await PlexusServer.StartAsync(new PlexusServerOptions
         {
@@ -143,8 +143,14 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
             long checkpointStarted = Stopwatch.GetTimestamp();
             server.Store.Checkpoint();
             var checkpoint = Stopwatch.GetElapsedTime(checkpointStarted);
+            long usedBytes;
+            using (var connection = server.Store.OpenReadConnection())
+            {
+                usedBytes = DiskUsage.UsedBlockBytesOf(connection);
+            }
+
             await server.StopAsync();
-            var bytes = DiskUsage.Measure(directory, StorageOptions.DatabaseFileName);
+            var bytes = DiskUsage.Measure(directory, StorageOptions.DatabaseFileName) with { UsedBlockBytes = usedBytes };
             result = RunResult.Create(Targets.Plexus, writers, run, load.Rows, FieldValues(load.Rows), load.Wall, usage, load, commits, checkpoint, bytes, options.KeepData ? directory : null) with { LateRows = lateRows };
         }
         finally
@@ -229,7 +235,7 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
 
     private RunResult Print(RunResult result)
     {
-        string bytes = result.BytesPerFieldValue is { } perValue ? string.Create(CultureInfo.InvariantCulture, $"  {perValue:F2} B/value") : "";
+        string bytes = result.BytesPerFieldValue is { } perValue ? string.Create(CultureInfo.InvariantCulture, $"  {perValue:F2} B/value ({result.UsedBytesPerFieldValue:F2} used)") : "";
         if (result.LateRows is { } late)
         {
             bytes += string.Create(CultureInfo.InvariantCulture, $"  {result.Commits} commits  {late:N0} late rows");

@@ -57,7 +57,8 @@ internal static class Report
                 Stat.Of(list.Where(r => r.LateRows is not null).Select(r => (double)r.LateRows!.Value)),
                 Stat.Of(list.Where(r => r.CheckpointSeconds is not null).Select(r => r.CheckpointSeconds!.Value)),
                 Stat.Of(list.Where(r => r.DatabaseBytes is not null).Select(r => (double)(r.DatabaseBytes!.Value + r.WalBytes!.Value))),
-                Stat.Of(list.Where(r => r.BytesPerFieldValue is not null).Select(r => r.BytesPerFieldValue!.Value))));
+                Stat.Of(list.Where(r => r.BytesPerFieldValue is not null).Select(r => r.BytesPerFieldValue!.Value)),
+                Stat.Of(list.Where(r => r.UsedBytesPerFieldValue is not null).Select(r => r.UsedBytesPerFieldValue!.Value))));
         }
 
         return summaries;
@@ -78,14 +79,14 @@ internal static class Report
         text.AppendLine();
         text.AppendLine("Cost, median (min–max) over runs; CPU, memory and allocations are the whole process (clients, server, GC)");
         text.AppendLine();
-        text.AppendLine("| target | writers | CPU s / M rows | cores busy | alloc B/row | GC pause s | JIT ms | WS before MiB | peak WS MiB | request p50 / p99 ms | commits | late rows | on disk MiB | B/value | checkpoint s |");
-        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine("| target | writers | CPU s / M rows | cores busy | alloc B/row | GC pause s | JIT ms | WS before MiB | peak WS MiB | request p50 / p99 ms | commits | late rows | file MiB | file B/value | used B/value | checkpoint s |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var s in summaries)
         {
             string latency = s.RequestLatencyP50Ms is null ? "–" : Invariant($"{s.RequestLatencyP50Ms.Median:F1} / {s.RequestLatencyP99Ms!.Median:F1}");
             string disk = s.DataBytes is null ? "–" : Invariant($"{s.DataBytes.Median / 1048576.0:F2}");
             text.AppendLine(Invariant(
-                $"| {s.Target} | {s.Writers} | {s.CpuSecondsPerMillionRows.Format("F2")} | {s.CoresBusy.Median:F2} | {s.AllocatedBytesPerRow.Median:N0} | {s.GcPauseSeconds.Median:F3} | {s.JitMilliseconds.Median:F0} | {s.WorkingSetBeforeMiB.Median:F0} | {s.PeakWorkingSetMiB.Format("F0")} | {latency} | {Median(s.Commits, "F0")} | {Format(s.LateRows, "N0")} | {disk} | {Format(s.BytesPerFieldValue, "F2")} | {Median(s.CheckpointSeconds, "F3")} |"));
+                $"| {s.Target} | {s.Writers} | {s.CpuSecondsPerMillionRows.Format("F2")} | {s.CoresBusy.Median:F2} | {s.AllocatedBytesPerRow.Median:N0} | {s.GcPauseSeconds.Median:F3} | {s.JitMilliseconds.Median:F0} | {s.WorkingSetBeforeMiB.Median:F0} | {s.PeakWorkingSetMiB.Format("F0")} | {latency} | {Median(s.Commits, "F0")} | {Format(s.LateRows, "N0")} | {disk} | {Format(s.BytesPerFieldValue, "F2")} | {Format(s.UsedBytesPerFieldValue, "F2")} | {Median(s.CheckpointSeconds, "F3")} |"));
         }
 
         return text.ToString();
@@ -199,4 +200,5 @@ internal sealed record Summary(
     Stat? LateRows,
     Stat? CheckpointSeconds,
     Stat? DataBytes,
-    Stat? BytesPerFieldValue);
+    Stat? BytesPerFieldValue,
+    Stat? UsedBytesPerFieldValue);

@@ -32,6 +32,8 @@ internal sealed record RunResult(
     long? WalBytes,
     long? OtherFileBytes,
     double? BytesPerFieldValue,
+    long? UsedBlockBytes,
+    double? UsedBytesPerFieldValue,
     string? DataDirectory)
 {
     /// <summary>Plexus only: rows that took the store's merge path because a newer row of their series was stored first.</summary>
@@ -67,6 +69,8 @@ internal sealed record RunResult(
             bytes?.WalBytes,
             bytes?.OtherBytes,
             BytesPerFieldValue: bytes is null ? null : (double)bytes.DataBytes / fieldValues,
+            bytes?.UsedBlockBytes,
+            UsedBytesPerFieldValue: bytes?.UsedBlockBytes is { } used ? (double)used / fieldValues : null,
             dataDirectory);
     }
 }

@@ -87,7 +87,7 @@ public static class LineProtocolParser
                     break;
                 }
 
-                Report(input, position, errorEnd, line, ref reader, batch, errors, options.Precision);
+                Report(input, position, errorEnd, line, reader.Error, batch, errors, options.Precision);
                 batch.AbortPoint();
                 lines += input[position..errorEnd].Count((byte)'\n');
                 position = errorEnd;
@@ -108,7 +108,7 @@ public static class LineProtocolParser
         return lines;
     }
 
-    private static void Report(ReadOnlySpan<byte> input, int start, int end, int line, ref EntryReader reader, PointBatch batch, LineErrorSink errors, TimePrecision precision)
+    private static void Report(ReadOnlySpan<byte> input, int start, int end, int line, in LineProtocolError error, PointBatch batch, LineErrorSink errors, TimePrecision precision)
     {
         if (errors.IsFull)
         {
@@ -127,7 +127,7 @@ public static class LineProtocolParser
             textEnd--;
         }
 
-        string reason = LineProtocolErrorText.Describe(input, start, line, reader.Error, batch, precision);
+        string reason = LineProtocolErrorText.Describe(input, start, line, error, batch, precision);
         errors.Add(line, input[start..textEnd], reason);
     }
 
@@ -445,7 +445,9 @@ public static class LineProtocolParser
                     return Fail(LineProtocolErrorKind.ReservedFieldKey, keyStart, keyStart, keyLength);
                 }
 
-                maybeDuplicate |= seenKeys.AddAndCheck(batch.Text(key));
+                // Hashed as written: unescaping is one-to-one, so equal keys are equal as written too, and the
+                // input is already in cache where the arena copy was only just stored.
+                maybeDuplicate |= seenKeys.AddAndCheck(input.Slice(keyStart, keyLength));
 
                 p++;
                 if (p == input.Length)
@@ -455,18 +457,20 @@ public static class LineProtocolParser
 
                 if (input[p] == (byte)'"')
                 {
-                    int quote = p;
-                    if (!TryReadString(ref p, out TextSlice text))
+                    // Not "ref p": a local whose address is taken lives in memory for the whole method.
+                    int afterString = ReadString(p, out TextSlice text);
+                    if (afterString < 0)
                     {
                         if (!_context.IsFinalBlock)
                         {
                             return EntryOutcome.Incomplete;
                         }
 
-                        return Fail(LineProtocolErrorKind.UnterminatedString, quote, keyStart, keyLength);
+                        return Fail(LineProtocolErrorKind.UnterminatedString, p, keyStart, keyLength);
                     }
 
                     batch.AddString(key, text);
+                    p = afterString;
                 }
                 else
                 {
@@ -604,11 +608,11 @@ public static class LineProtocolParser
             return EntryOutcome.Point;
         }
 
-        /// <summary>Reads a quoted string starting at the opening quote; false when the input ends first.</summary>
-        private bool TryReadString(ref int position, out TextSlice text)
+        /// <summary>Reads a quoted string from its opening quote; returns the offset after the closing one, or -1 when the input ends first.</summary>
+        private int ReadString(int quote, out TextSlice text)
         {
             ReadOnlySpan<byte> input = _input;
-            int p = position + 1;
+            int p = quote + 1;
             int contentStart = p;
             bool escaped = false;
             int newlines = 0;
@@ -618,7 +622,7 @@ public static class LineProtocolParser
                 if (found < 0)
                 {
                     text = default;
-                    return false;
+                    return -1;
                 }
 
                 p += found;
@@ -647,8 +651,7 @@ public static class LineProtocolParser
 
             text = WriteText(input[contentStart..p], escaped, EscapeSet.String);
             Newlines += newlines;
-            position = p + 1;
-            return true;
+            return p + 1;
         }
 
         /// <summary>
