@@ -99,7 +99,10 @@ public sealed class SqlApiTests
     {
         await using var server = await PlexusTestServer.StartAsync(configure: o => new PlexusServerOptions
         {
-            DataDirectory = o.DataDirectory, HttpEndpoint = o.HttpEndpoint, AdminToken = o.AdminToken, QueryTimeout = TimeSpan.FromMilliseconds(300),
+            DataDirectory = o.DataDirectory,
+            HttpEndpoint = o.HttpEndpoint,
+            AdminToken = o.AdminToken,
+            QueryTimeout = TimeSpan.FromMilliseconds(300),
         });
         var started = TimeProvider.System.GetTimestamp();
 
@@ -115,7 +118,10 @@ public sealed class SqlApiTests
     {
         await using var server = await PlexusTestServer.StartAsync(configure: o => new PlexusServerOptions
         {
-            DataDirectory = o.DataDirectory, HttpEndpoint = o.HttpEndpoint, AdminToken = o.AdminToken, QueryMaxRows = 10,
+            DataDirectory = o.DataDirectory,
+            HttpEndpoint = o.HttpEndpoint,
+            AdminToken = o.AdminToken,
+            QueryMaxRows = 10,
         });
 
         var result = await server.SqlAsync("SELECT * FROM range(25)");

@@ -162,7 +162,10 @@ public sealed class WriteApiTests
     {
         await using var server = await PlexusTestServer.StartAsync(configure: o => new Plexus.Server.PlexusServerOptions
         {
-            DataDirectory = o.DataDirectory, HttpEndpoint = o.HttpEndpoint, AdminToken = o.AdminToken, MaxBodyBytes = 1000,
+            DataDirectory = o.DataDirectory,
+            HttpEndpoint = o.HttpEndpoint,
+            AdminToken = o.AdminToken,
+            MaxBodyBytes = 1000,
         });
 
         using var response = await server.WriteAsync(string.Join("\n", Enumerable.Range(0, 200).Select(i => $"m v={i} {i}")));

@@ -143,29 +143,29 @@ public sealed class Catalog
         var key = new List<byte>();
         ForEachRow(connection, $"SELECT * FROM {measurement.SeriesTable} ORDER BY {SqlNames.SeriesIdColumn}", reader =>
         {
-                int seriesId = reader.GetInt32(0);
-                if (seriesId != measurement.SeriesCount)
+            int seriesId = reader.GetInt32(0);
+            if (seriesId != measurement.SeriesCount)
+            {
+                throw new StorageException($"Series table of measurement {measurement.Namespace}.{measurement.Name} is not dense at id {seriesId}.");
+            }
+
+            key.Clear();
+            foreach (var (tagName, index) in tagOrder)
+            {
+                int ordinal = MeasurementSchema.FirstTagOrdinal + index;
+                if (reader.IsDBNull(ordinal))
                 {
-                    throw new StorageException($"Series table of measurement {measurement.Namespace}.{measurement.Name} is not dense at id {seriesId}.");
+                    continue;
                 }
 
-                key.Clear();
-                foreach (var (tagName, index) in tagOrder)
-                {
-                    int ordinal = MeasurementSchema.FirstTagOrdinal + index;
-                    if (reader.IsDBNull(ordinal))
-                    {
-                        continue;
-                    }
+                byte[] value = Encoding.UTF8.GetBytes(reader.GetString(ordinal));
+                key.AddRange(BitConverter.GetBytes(tagName.Length));
+                key.AddRange(tagName);
+                key.AddRange(BitConverter.GetBytes(value.Length));
+                key.AddRange(value);
+            }
 
-                    byte[] value = Encoding.UTF8.GetBytes(reader.GetString(ordinal));
-                    key.AddRange(BitConverter.GetBytes(tagName.Length));
-                    key.AddRange(tagName);
-                    key.AddRange(BitConverter.GetBytes(value.Length));
-                    key.AddRange(value);
-                }
-
-                measurement.AddSeries(key.ToArray(), maxTimes.TryGetValue(seriesId, out long max) ? max : long.MinValue);
+            measurement.AddSeries(key.ToArray(), maxTimes.TryGetValue(seriesId, out long max) ? max : long.MinValue);
         });
     }
 
