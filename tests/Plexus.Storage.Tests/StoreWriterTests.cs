@@ -141,6 +141,32 @@ public sealed class StoreWriterTests : IDisposable
     }
 
     [Fact]
+    public async Task Interleaved_batches_append_new_times_and_merge_only_true_duplicates()
+    {
+        await using var store = Open();
+        await store.Writer.WriteAsync("main", new PointBuilder()
+            .Point("m", 10, [("id", "1")], ("a", 1.0))
+            .Point("m", 30, [("id", "1")], ("a", 3.0))
+            .Point("m", 50, [("id", "1")], ("a", 5.0)).Batch);
+
+        await store.Writer.WriteAsync("main", new PointBuilder()
+            .Point("m", 20, [("id", "1")], ("a", 2.0))
+            .Point("m", 30, [("id", "1")], ("b", 33.0))
+            .Point("m", 40, [("id", "1")], ("a", 4.0)).Batch);
+
+        var rows = Rows(store, "SELECT epoch_ns(time), a, b FROM m ORDER BY time");
+        Assert.Equal(
+            [
+                [10L, 1.0, null],
+                [20L, 2.0, null],
+                [30L, 3.0, 33.0],
+                [40L, 4.0, null],
+                [50L, 5.0, null],
+            ],
+            rows);
+    }
+
+    [Fact]
     public async Task Same_time_in_different_series_is_not_a_duplicate()
     {
         await using var store = Open();

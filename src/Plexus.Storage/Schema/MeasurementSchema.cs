@@ -48,7 +48,7 @@ public sealed class MeasurementSchema
     private readonly List<ColumnSchema> _tags = [];
     private readonly List<ColumnSchema> _fields = [];
     private readonly Utf8Map<int> _seriesIds = new();
-    private readonly List<long> _maxTimeBySeries = [];
+    private readonly List<SeriesTimes> _seriesTimes = [];
 
     public MeasurementSchema(int id, string ns, string name)
     {
@@ -70,7 +70,7 @@ public sealed class MeasurementSchema
 
     public IReadOnlyList<ColumnSchema> Fields => _fields;
 
-    public int SeriesCount => _maxTimeBySeries.Count;
+    public int SeriesCount => _seriesTimes.Count;
 
     /// <summary>Set when columns were added in the current group, so the view is rebuilt before commit.</summary>
     public bool ViewIsStale { get; set; }
@@ -106,17 +106,15 @@ public sealed class MeasurementSchema
 
     public bool TryGetSeries(ReadOnlySpan<byte> seriesKey, out int seriesId) => _seriesIds.TryGetValue(seriesKey, out seriesId);
 
-    public int AddSeries(ReadOnlySpan<byte> seriesKey, long maxTime)
+    public int AddSeries(ReadOnlySpan<byte> seriesKey, long storedMax)
     {
-        int id = _maxTimeBySeries.Count;
-        _maxTimeBySeries.Add(maxTime);
+        int id = _seriesTimes.Count;
+        _seriesTimes.Add(new SeriesTimes(storedMax));
         _seriesIds.Set(seriesKey, id);
         return id;
     }
 
-    public long MaxTime(int seriesId) => _maxTimeBySeries[seriesId];
-
-    public void SetMaxTime(int seriesId, long time) => _maxTimeBySeries[seriesId] = time;
+    public SeriesTimes Times(int seriesId) => _seriesTimes[seriesId];
 
     public string ViewSql()
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using DuckDB.NET.Data;
 using DuckDB.NET.Native;
@@ -26,6 +27,9 @@ internal sealed class GroupCommitter
     private readonly Dictionary<MeasurementSchema, MeasurementStage> _stages = [];
     private readonly List<MeasurementStage> _touched = [];
     private readonly List<string> _newNames = [];
+
+    // Column ordinal of every staged field, in point order; a row refers to its first entry.
+    private readonly List<int> _fieldColumns = [];
     private byte[] _keyBuffer = new byte[256];
 
     public GroupCommitter(DuckDBConnection connection, Catalog catalog)
@@ -77,6 +81,8 @@ internal sealed class GroupCommitter
         {
             stage.Clear();
         }
+
+        _fieldColumns.Clear();
     }
 
     /// <summary>Forgets staged rows after a failed commit (the catalog is reloaded separately).</summary>
@@ -89,6 +95,7 @@ internal sealed class GroupCommitter
 
         _stages.Clear();
         _touched.Clear();
+        _fieldColumns.Clear();
     }
 
     private void Stage(WriteRequest request)
@@ -115,35 +122,76 @@ internal sealed class GroupCommitter
                 }
 
                 measurement = Catalog.CreateMeasurement(_connection, ns, name);
-            }
-            else if (!Validate(request, batch, point, measurement, measurement.Name))
-            {
-                continue;
+                AddNewColumns(batch, point, measurement);
             }
 
-            AddNewColumns(batch, point, measurement);
+            int firstColumn = _fieldColumns.Count;
+            if (!TryResolveColumns(batch, point, measurement))
+            {
+                // Slow path: a new tag or field, a type conflict or a name collision.
+                if (!Validate(request, batch, point, measurement, measurement.Name))
+                {
+                    continue;
+                }
+
+                AddNewColumns(batch, point, measurement);
+                bool resolved = TryResolveColumns(batch, point, measurement);
+                Debug.Assert(resolved, "columns resolve once added");
+            }
+
             var stage = StageOf(measurement);
             int keyLength = MeasurementSchema.BuildSeriesKey(batch, point, ref _keyBuffer);
             var key = _keyBuffer.AsSpan(0, keyLength);
             if (!measurement.TryGetSeries(key, out int seriesId))
             {
                 seriesId = measurement.AddSeries(key, long.MinValue);
-                stage.NewSeries.Add(new RowRef(batch, i, seriesId));
+                stage.NewSeries.Add(new RowRef(batch, i, seriesId, firstColumn));
             }
 
-            var row = new RowRef(batch, i, seriesId);
-            if (point.Timestamp > measurement.MaxTime(seriesId))
-            {
-                measurement.SetMaxTime(seriesId, point.Timestamp);
-                stage.InOrder.Add(row);
-            }
-            else
+            var row = new RowRef(batch, i, seriesId, firstColumn);
+            var times = measurement.Times(seriesId);
+            if (times.MayHold(point.Timestamp))
             {
                 stage.Suspects.Add(row);
             }
+            else
+            {
+                stage.InOrder.Add(row);
+            }
 
+            times.Record(point.Timestamp);
             request.Written++;
         }
+    }
+
+    /// <summary>
+    /// Fast path for the usual point, whose tags and fields are all known columns of the right type: looks
+    /// each field's column up once and remembers its ordinal for the append. False leaves nothing behind.
+    /// </summary>
+    private bool TryResolveColumns(PointBatch batch, in PointEntry point, MeasurementSchema measurement)
+    {
+        foreach (ref readonly var tag in batch.Tags(point))
+        {
+            if (measurement.FindTag(batch.Text(tag.Key)) is null)
+            {
+                return false;
+            }
+        }
+
+        int start = _fieldColumns.Count;
+        foreach (ref readonly var field in batch.Fields(point))
+        {
+            var column = measurement.FindField(batch.Text(field.Key));
+            if (column is null || column.Type != field.Type)
+            {
+                _fieldColumns.RemoveRange(start, _fieldColumns.Count - start);
+                return false;
+            }
+
+            _fieldColumns.Add(column.Ordinal);
+        }
+
+        return true;
     }
 
     /// <summary>Checks a point's tags and fields against the schema without changing anything.</summary>
@@ -308,7 +356,7 @@ internal sealed class GroupCommitter
         appender.Close();
     }
 
-    private static void AppendRows(NativeChunkAppender appender, MeasurementSchema measurement, List<RowRef> rows, bool withSequence)
+    private void AppendRows(NativeChunkAppender appender, MeasurementSchema measurement, List<RowRef> rows, bool withSequence)
     {
         int sequenceColumn = MeasurementSchema.FirstFieldOrdinal + measurement.Fields.Count;
         long sequence = 0;
@@ -319,23 +367,25 @@ internal sealed class GroupCommitter
             appender.BeginRow();
             appender.SetInt32(0, row.Series);
             appender.SetInt64(1, point.Timestamp);
-            foreach (ref readonly var field in batch.Fields(point))
+            var fields = batch.Fields(point);
+            for (int f = 0; f < fields.Length; f++)
             {
-                var column = measurement.FindField(batch.Text(field.Key))!;
+                ref readonly var field = ref fields[f];
+                int column = _fieldColumns[row.FirstColumn + f];
                 switch (field.Type)
                 {
                     case FieldType.Float:
-                        appender.SetDouble(column.Ordinal, field.FloatValue);
+                        appender.SetDouble(column, field.FloatValue);
                         break;
                     case FieldType.Integer:
                     case FieldType.UInteger:
-                        appender.SetInt64(column.Ordinal, field.Bits);
+                        appender.SetInt64(column, field.Bits);
                         break;
                     case FieldType.Boolean:
-                        appender.SetBoolean(column.Ordinal, field.BooleanValue);
+                        appender.SetBoolean(column, field.BooleanValue);
                         break;
                     case FieldType.String:
-                        appender.SetString(column.Ordinal, batch.Text(field.Text));
+                        appender.SetString(column, batch.Text(field.Text));
                         break;
                 }
             }
@@ -416,7 +466,7 @@ internal sealed class GroupCommitter
         Catalog.Execute(_connection, "DROP TABLE plexus_pending; DROP TABLE plexus_merged");
     }
 
-    private readonly record struct RowRef(PointBatch Batch, int Point, int Series);
+    private readonly record struct RowRef(PointBatch Batch, int Point, int Series, int FirstColumn);
 
     private sealed class MeasurementStage(MeasurementSchema measurement)
     {
