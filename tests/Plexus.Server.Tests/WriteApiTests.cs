@@ -236,6 +236,39 @@ public sealed class WriteApiTests
     }
 
     [Fact]
+    public async Task Garbage_and_mutated_bodies_never_break_the_server_or_other_data()
+    {
+        await using var server = await PlexusTestServer.StartAsync();
+        (await server.WriteAsync("keep,k=v x=1 1")).Dispose();
+        var random = new Random(20261127);
+        byte[] valid = Encoding.UTF8.GetBytes("m,host=a\\ b,r=x\\,y f=1.5,i=-3i,u=7u,b=t,s=\"q\\\"x\" 1700000000000000000\nm2 v=2 2\n");
+        for (int i = 0; i < 300; i++)
+        {
+            byte[] body;
+            if (i % 3 == 0)
+            {
+                body = new byte[random.Next(0, 300)];
+                random.NextBytes(body);
+            }
+            else
+            {
+                body = (byte[])valid.Clone();
+                for (int m = 0; m < 1 + (i % 5); m++)
+                {
+                    body[random.Next(body.Length)] = (byte)random.Next(256);
+                }
+            }
+
+            using var response = await server.Client.PostAsync("/api/v2/write", new ByteArrayContent(body));
+            Assert.True(response.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.BadRequest, $"body {i} got {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        }
+
+        Assert.Equal(1.0, (await server.RowsAsync("SELECT x FROM keep"))[0][0].GetDouble());
+        using var health = await server.Client.GetAsync("/health");
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    [Fact]
     public async Task Bad_namespace_names_are_refused()
     {
         await using var server = await PlexusTestServer.StartAsync();
