@@ -73,9 +73,9 @@ public sealed record FleetChaosOptions
             throw new ArgumentException("a missing chance of 1 would drop every row", nameof(FleetSimulationOptions.Chaos));
         }
 
-        if (BatchOutOfOrderChance >= 1 && BatchInsertPreviousChance <= 0)
+        if ((BatchOutOfOrderChance >= 1 && BatchInsertPreviousChance <= 0) || (EntryOutOfOrderChance >= 1 && EntryInsertPreviousChance <= 0))
         {
-            throw new ArgumentException("every batch parked and none ever re-inserted would hold the whole run in memory", nameof(FleetSimulationOptions.Chaos));
+            throw new ArgumentException("everything parked and nothing re-inserted would hold the whole run in memory", nameof(FleetSimulationOptions.Chaos));
         }
 
         static void Check(double value, string name)

@@ -54,6 +54,11 @@ public sealed record FleetSimulationOptions
             throw new ArgumentOutOfRangeException(nameof(Start), Start, "timestamps must lie between 1970-01-01 and 2262-04-11 (Unix nanoseconds in 64 bits)");
         }
 
+        if (Epochs > long.MaxValue / 2 / Trucks)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Interval), Interval, "the run has more rows than a 64-bit count holds: use a longer interval or a shorter run");
+        }
+
         ArgumentNullException.ThrowIfNull(Chaos);
         Chaos.Validate();
     }

@@ -49,8 +49,6 @@ internal sealed class CsvRowFormatter : IFleetRowFormatter
 
     public int MaxRowBytes => 1024;
 
-    public static ReadOnlySpan<byte> Header => s_header;
-
     public int WriteHeader(Span<byte> destination)
     {
         s_header.CopyTo(destination);

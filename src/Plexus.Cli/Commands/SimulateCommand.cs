@@ -1,0 +1,566 @@
+using System.CommandLine;
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Text;
+using Plexus.Cli.Client;
+using Plexus.Simulator;
+using Spectre.Console;
+
+namespace Plexus.Cli.Commands;
+
+/// <summary>
+/// `plexus simulate`: a deterministic TSBS-IoT truck fleet, written as line protocol, CSV or JSON lines to a file or
+/// standard output, or sent live to a server's write API (as fast as possible or in real time). docs/simulate.md.
+/// </summary>
+internal static class SimulateCommand
+{
+    public const int DefaultTrucks = 100;
+    public const int DefaultBatchSize = WriteCommand.DefaultBatchSize;
+
+    // Generation runs ahead of the upload by at most this much line protocol.
+    private const int PipePauseBytes = 16 << 20;
+
+    public static Command Create()
+    {
+        var trucks = new Option<int>("--trucks")
+        {
+            Description = "Number of trucks (TSBS --scale)",
+            DefaultValueFactory = _ => DefaultTrucks,
+        };
+        trucks.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 1)
+            {
+                result.AddError("--trucks must be at least 1");
+            }
+        });
+        var start = new Option<string?>("--start")
+        {
+            Description = "First timestamp, RFC 3339 (default 2016-01-01T00:00:00Z; now, rounded down to the interval, with --realtime)",
+        };
+        var end = new Option<string?>("--end")
+        {
+            Description = "End of the run, exclusive, RFC 3339 (instead of --duration)",
+        };
+        var duration = new Option<string?>("--duration")
+        {
+            Description = "Length of the run, e.g. 30m, 5h, 1h30m, 3d (default 1h)",
+        };
+        var interval = new Option<string>("--interval")
+        {
+            Description = "Time between two rows of a truck, e.g. 10s, 500ms, 1m",
+            DefaultValueFactory = _ => "10s",
+        };
+        var seed = new Option<ulong>("--seed")
+        {
+            Description = "Seed of the random streams; the same seed and options give byte-identical output",
+            DefaultValueFactory = _ => 1,
+        };
+        var format = new Option<string>("--format")
+        {
+            Description = "Output format: lp (line protocol), csv or jsonl",
+            DefaultValueFactory = _ => "lp",
+        };
+        format.AcceptOnlyFromAmong("lp", "csv", "jsonl");
+        var output = new Option<string?>("--out")
+        {
+            Description = "File to write; '-' (the default) writes to standard output",
+        };
+        var noChaos = new Option<bool>("--no-chaos") { Description = "No missing rows, no out-of-order rows, no NULLs: every truck, every tick, in order" };
+        var noMissing = new Option<bool>("--no-missing") { Description = "Keep TSBS's other chaos but drop no rows" };
+        var noOutOfOrder = new Option<bool>("--no-out-of-order") { Description = "Keep TSBS's other chaos but emit every row in order" };
+        var noNulls = new Option<bool>("--no-nulls") { Description = "Keep TSBS's other chaos but leave no field or tag NULL" };
+        var url = ClientOptions.Url();
+        url.Description = "Send line protocol live to this server's write API (http://host:port) instead of writing a file";
+        var token = ClientOptions.Token();
+        var database = new Option<string?>("--db", "--bucket") { Description = "Namespace to write into when sending (the server's default when omitted)" };
+        var batchSize = new Option<int>("--batch-size")
+        {
+            Description = "Lines per request when sending",
+            DefaultValueFactory = _ => DefaultBatchSize,
+        };
+        batchSize.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 1)
+            {
+                result.AddError("--batch-size must be at least 1");
+            }
+        });
+        var gzip = new Option<bool>("--gzip") { Description = "Compress each request body with gzip when sending" };
+        var concurrency = new Option<int>("--concurrency")
+        {
+            Description = "Requests in flight at once when sending as fast as possible",
+            DefaultValueFactory = _ => 1,
+        };
+        concurrency.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 1 or > 64)
+            {
+                result.AddError("--concurrency must be between 1 and 64");
+            }
+        });
+        var realtime = new Option<bool>("--realtime") { Description = "Pace the rows by the clock: each tick goes out at its own time, starting now" };
+
+        var command = new Command("simulate", "Simulate a TSBS-IoT truck fleet: write it as line protocol, CSV or JSON lines, or send it live to a server")
+        {
+            trucks, start, end, duration, interval, seed, format, output, noChaos, noMissing, noOutOfOrder, noNulls,
+            url, token, database, batchSize, gzip, concurrency, realtime,
+        };
+        command.SetAction(async (ParseResult parse, CancellationToken cancellationToken) =>
+        {
+            var error = parse.InvocationConfiguration.Error;
+            SimulateSettings settings;
+            try
+            {
+                settings = SimulateSettings.Resolve(
+                    new SimulateArguments(
+                        parse.GetValue(trucks),
+                        parse.GetValue(start),
+                        parse.GetValue(end),
+                        parse.GetValue(duration),
+                        parse.GetValue(interval) ?? "10s",
+                        parse.GetValue(seed),
+                        parse.GetValue(format) ?? "lp",
+                        parse.GetValue(output),
+                        parse.GetValue(noChaos),
+                        parse.GetValue(noMissing),
+                        parse.GetValue(noOutOfOrder),
+                        parse.GetValue(noNulls),
+                        parse.GetValue(url),
+                        parse.GetValue(realtime)),
+                    TimeProvider.System);
+            }
+            catch (CliException e)
+            {
+                await error.WriteLineAsync($"error: {e.Message}");
+                return e.ExitCode;
+            }
+
+            using var termination = CliConsole.CancelOnTermination(cancellationToken);
+            var send = new WriteSettings(parse.GetValue(database), "ns", parse.GetValue(gzip), parse.GetValue(concurrency));
+            return await RunAsync(
+                settings, send, parse.GetValue(batchSize), parse.GetValue(token), parse.InvocationConfiguration.Output, error, termination.Token);
+        });
+        return command;
+    }
+
+    private static async Task<int> RunAsync(
+        SimulateSettings settings, WriteSettings send, int batchSize, string? token, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        long started = TimeProvider.System.GetTimestamp();
+        var simulator = new FleetSimulator(settings.Options);
+        var formatter = FleetFormatters.Create(settings.Format, simulator.Trucks);
+        var run = new RunState(simulator);
+        try
+        {
+            await WithProgressAsync(run, settings, output, error, async progress =>
+            {
+                if (settings.Url is null)
+                {
+                    await WriteToOutputAsync(run, formatter, settings, progress, output, cancellationToken);
+                }
+                else
+                {
+                    await SendAsync(run, formatter, settings, send, batchSize, token, progress, cancellationToken);
+                }
+            });
+        }
+        catch (CliException e)
+        {
+            await error.WriteLineAsync($"error: {e.Message}");
+            if (run.Writer is { Rows: > 0 })
+            {
+                await error.WriteLineAsync($"before the error: {Summary(run, started)}");
+            }
+
+            return e.ExitCode;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await error.WriteLineAsync("cancelled");
+            await error.WriteLineAsync($"before cancelling: {Summary(run, started)}");
+            return 130;
+        }
+
+        await error.WriteLineAsync(Summary(run, started));
+        await error.WriteLineAsync(ChaosSummary(simulator));
+        if (run.Uploader is { } uploader)
+        {
+            await WriteRejectedAsync(uploader.Totals, error);
+            return uploader.Totals.LinesRejected > 0 ? 2 : 0;
+        }
+
+        return 0;
+    }
+
+    private static async Task WriteToOutputAsync(
+        RunState run, IFleetRowFormatter formatter, SimulateSettings settings, Action? progress, TextWriter output, CancellationToken cancellationToken)
+    {
+        await using var destination = OpenOutput(settings.OutputPath, output);
+        using var writer = new FleetRowWriter(destination, formatter);
+        run.Writer = writer;
+        var options = new FleetRunOptions { Realtime = settings.Realtime ? TimeProvider.System : null, Progress = progress };
+        try
+        {
+            await FleetRun.RunAsync(run.Simulator, writer, options, cancellationToken);
+        }
+        catch (IOException e)
+        {
+            throw new CliException($"cannot write {settings.OutputPath}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// As fast as possible: the simulator writes into a pipe on its own task while the write command's uploader reads
+    /// batches off the other end, so generation and sending overlap. In real time: each tick's lines are uploaded as
+    /// soon as the tick is complete.
+    /// </summary>
+    private static async Task SendAsync(
+        RunState run, IFleetRowFormatter formatter, SimulateSettings settings, WriteSettings send, int batchSize, string? token,
+        Action? progress, CancellationToken cancellationToken)
+    {
+        using var client = PlexusApiClient.Create(settings.Url, token, send.Concurrency);
+        var uploader = new LineProtocolUploader(client, send);
+        run.Uploader = uploader;
+        if (settings.Realtime)
+        {
+            var tick = new MemoryStream();
+            using var writer = new FleetRowWriter(tick, formatter);
+            run.Writer = writer;
+            var options = new FleetRunOptions
+            {
+                Realtime = TimeProvider.System,
+                Progress = progress,
+                AfterFlush = async token =>
+                {
+                    if (tick.Length > 0)
+                    {
+                        var lines = new MemoryStream(tick.GetBuffer(), 0, (int)tick.Length, writable: false);
+                        await uploader.UploadAsync(new LineBatchReader(lines, batchSize), progress: null, token);
+                        tick.SetLength(0);
+                    }
+                },
+            };
+            await FleetRun.RunAsync(run.Simulator, writer, options, cancellationToken);
+            return;
+        }
+
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: PipePauseBytes, resumeWriterThreshold: PipePauseBytes / 2, useSynchronizationContext: false));
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var produce = Task.Run(
+            async () =>
+            {
+                using var writer = new FleetRowWriter(pipe.Writer.AsStream(leaveOpen: true), formatter);
+                run.Writer = writer;
+                try
+                {
+                    await FleetRun.RunAsync(run.Simulator, writer, new FleetRunOptions { Progress = progress }, stop.Token);
+                    await pipe.Writer.CompleteAsync();
+                }
+                catch (Exception e)
+                {
+                    await pipe.Writer.CompleteAsync(e);
+                    throw;
+                }
+            },
+            CancellationToken.None);
+        try
+        {
+            await using var lines = pipe.Reader.AsStream();
+            await uploader.UploadAsync(new LineBatchReader(lines, batchSize), progress: null, cancellationToken);
+        }
+        catch
+        {
+            await stop.CancelAsync(); // The upload failed: stop generating rows nobody will send.
+            try
+            {
+                await produce;
+            }
+            catch (OperationCanceledException)
+            {
+                // Expected: it was stopped above.
+            }
+
+            throw;
+        }
+
+        await produce;
+    }
+
+    private static Stream OpenOutput(string path, TextWriter output)
+    {
+        if (path == "-")
+        {
+            // Straight to the process's stdout as bytes; a test's writer gets the (ASCII) text instead.
+            return ReferenceEquals(output, Console.Out) ? Console.OpenStandardOutput() : new TextWriterStream(output);
+        }
+
+        try
+        {
+            return new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"cannot create {path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>A progress bar on standard error when that is a terminal and the data does not go to the same terminal.</summary>
+    private static async Task WithProgressAsync(RunState run, SimulateSettings settings, TextWriter output, TextWriter error, Func<Action?, Task> body)
+    {
+        bool errorIsTerminal = ReferenceEquals(error, Console.Error) && !Console.IsErrorRedirected;
+        bool dataOnTerminal = settings.Url is null && settings.OutputPath == "-" && CliConsole.IsTerminal(output);
+        if (!errorIsTerminal || dataOnTerminal)
+        {
+            await body(null);
+            return;
+        }
+
+        var console = CliConsole.CreateAnsiConsole(error);
+        await console.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .StartAsync(async context =>
+            {
+                var task = context.AddTask("simulating", maxValue: Math.Max(1, run.Simulator.TotalEntries));
+                await body(() => task.Value = run.Simulator.EntriesGenerated);
+                task.Value = task.MaxValue;
+            });
+    }
+
+    private static string Summary(RunState run, long started)
+    {
+        var elapsed = TimeProvider.System.GetElapsedTime(started);
+        double seconds = Math.Max(elapsed.TotalSeconds, 1e-6);
+        long rows = run.Writer?.Rows ?? 0;
+        long bytes = run.Writer?.Bytes ?? 0;
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"{rows} rows, {run.Writer?.FieldValues ?? 0} field values, {bytes / 1e6:0.0} MB in {elapsed.TotalSeconds:0.00} s ");
+        text.Append(CultureInfo.InvariantCulture, $"({rows / seconds:0} rows/s, {bytes / 1e6 / seconds:0.0} MB/s)");
+        if (run.Uploader is { } uploader)
+        {
+            var totals = uploader.Totals;
+            text.Append(CultureInfo.InvariantCulture, $"; {totals.LinesSent} lines sent in {totals.Requests} requests, {totals.PointsWritten} points written, {totals.LinesRejected} rejected");
+        }
+
+        return text.ToString();
+    }
+
+    private static string ChaosSummary(FleetSimulator simulator)
+    {
+        var counters = simulator.Counters;
+        double total = Math.Max(1, simulator.TotalEntries);
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"{simulator.Trucks.Count} trucks × {simulator.Options.Epochs} ticks × 2 = {simulator.TotalEntries} entries; chaos: {counters.EntriesDropped} dropped ({counters.EntriesDropped / total:P2}), {counters.EntriesParked} entries and {counters.BatchesParked} batches sent late, {counters.NullFields} rows with a NULL field, {counters.NullTags} with a NULL tag");
+    }
+
+    private static async Task WriteRejectedAsync(WriteTotals totals, TextWriter error)
+    {
+        if (totals.LinesRejected == 0)
+        {
+            return;
+        }
+
+        await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{totals.LinesRejected} lines rejected by the server, for example:"));
+        foreach (var rejected in totals.FirstRejected.Take(5))
+        {
+            await error.WriteLineAsync($"  {rejected.Reason}: {rejected.Text}");
+        }
+    }
+
+    /// <summary>What the run produced so far, for the summary (also after an error or Ctrl+C).</summary>
+    private sealed class RunState(FleetSimulator simulator)
+    {
+        public FleetSimulator Simulator { get; } = simulator;
+
+        public FleetRowWriter? Writer { get; set; }
+
+        public LineProtocolUploader? Uploader { get; set; }
+    }
+
+    /// <summary>Bytes to a <see cref="TextWriter"/>, for `--out -` when the invocation's output is not the console.</summary>
+    private sealed class TextWriterStream(TextWriter writer) : Stream
+    {
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Flush() => writer.Flush();
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => writer.FlushAsync(cancellationToken);
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => writer.Write(Encoding.UTF8.GetString(buffer, offset, count));
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+            await writer.WriteAsync(Encoding.UTF8.GetString(buffer.Span).AsMemory(), cancellationToken);
+    }
+}
+
+/// <summary>The raw option values of `plexus simulate`, before they are checked.</summary>
+internal sealed record SimulateArguments(
+    int Trucks,
+    string? Start,
+    string? End,
+    string? Duration,
+    string Interval,
+    ulong Seed,
+    string Format,
+    string? Out,
+    bool NoChaos,
+    bool NoMissing,
+    bool NoOutOfOrder,
+    bool NoNulls,
+    string? Url,
+    bool Realtime);
+
+/// <summary>The checked settings of one `plexus simulate` run.</summary>
+internal sealed record SimulateSettings(FleetSimulationOptions Options, FleetFormat Format, string OutputPath, string? Url, bool Realtime)
+{
+    private static readonly TimeSpan s_defaultDuration = TimeSpan.FromHours(1);
+
+    /// <summary>Checks and combines the options; a bad value is a <see cref="CliException"/> saying which and why.</summary>
+    public static SimulateSettings Resolve(SimulateArguments arguments, TimeProvider clock)
+    {
+        if (!SimulationDuration.TryParse(arguments.Interval, out var interval) || interval <= TimeSpan.Zero)
+        {
+            throw new CliException($"--interval: '{arguments.Interval}' is not a duration such as 10s, 500ms or 1m");
+        }
+
+        if (arguments.End is not null && arguments.Duration is not null)
+        {
+            throw new CliException("give --end or --duration, not both");
+        }
+
+        DateTimeOffset start;
+        if (arguments.Realtime)
+        {
+            if (arguments.Start is not null)
+            {
+                throw new CliException("--realtime starts now; leave out --start");
+            }
+
+            // Now, rounded down to the interval, so ticks fall on round times (…:00, :10, :20 for 10 s).
+            long now = (clock.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks;
+            start = DateTimeOffset.UnixEpoch.AddTicks(now - (now % interval.Ticks));
+        }
+        else
+        {
+            start = arguments.Start is null ? FleetSimulationOptions.DefaultStart : ParseTime(arguments.Start, "--start");
+        }
+
+        DateTimeOffset end;
+        if (arguments.End is not null)
+        {
+            end = ParseTime(arguments.End, "--end");
+            if (end < start)
+            {
+                throw new CliException($"--end {Rfc3339(end)} is before the start {Rfc3339(start)}");
+            }
+        }
+        else
+        {
+            var duration = s_defaultDuration;
+            if (arguments.Duration is not null && (!SimulationDuration.TryParse(arguments.Duration, out duration) || duration <= TimeSpan.Zero))
+            {
+                throw new CliException($"--duration: '{arguments.Duration}' is not a duration such as 30m, 5h, 1h30m or 3d");
+            }
+
+            end = start + duration;
+        }
+
+        if (end > FleetSimulationOptions.MaxTimestamp || start < DateTimeOffset.UnixEpoch)
+        {
+            throw new CliException("the run must lie between 1970-01-01 and 2262-04-11 (nanosecond timestamps in 64 bits)");
+        }
+
+        if (!FleetFormatters.TryParse(arguments.Format, out var format))
+        {
+            throw new CliException($"--format: '{arguments.Format}' is not one of lp, csv, jsonl");
+        }
+
+        // Unlike `write`, PLEXUS_URL alone does not switch to sending: without --url the fleet goes to --out.
+        string? url = arguments.Url;
+        if (url is not null)
+        {
+            if (arguments.Out is not null)
+            {
+                throw new CliException("--out and --url exclude each other: write to a file or send to a server");
+            }
+
+            if (format != FleetFormat.LineProtocol)
+            {
+                throw new CliException("the server takes line protocol: leave out --format (or use --format lp) with --url");
+            }
+        }
+
+        var chaos = FleetChaosOptions.Tsbs;
+        if (arguments.NoChaos)
+        {
+            chaos = FleetChaosOptions.None;
+        }
+
+        if (arguments.NoMissing)
+        {
+            chaos = chaos.WithoutMissing();
+        }
+
+        if (arguments.NoOutOfOrder)
+        {
+            chaos = chaos.WithoutOutOfOrder();
+        }
+
+        if (arguments.NoNulls)
+        {
+            chaos = chaos.WithoutNulls();
+        }
+
+        var options = new FleetSimulationOptions
+        {
+            Trucks = arguments.Trucks,
+            Start = start,
+            End = end,
+            Interval = interval,
+            Seed = arguments.Seed,
+            Chaos = chaos,
+        };
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            // The library names the parameter and value for developers; the person at the prompt needs only the reason.
+            string message = e.Message;
+            int detail = message.IndexOf(" (Parameter", StringComparison.Ordinal);
+            throw new CliException(detail > 0 ? message[..detail] : message, e);
+        }
+
+        return new SimulateSettings(options, format, arguments.Out ?? "-", url, arguments.Realtime);
+    }
+
+    private static string Rfc3339(DateTimeOffset time) =>
+        time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset ParseTime(string text, string option)
+    {
+        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var time))
+        {
+            return time;
+        }
+
+        throw new CliException($"{option}: '{text}' is not a time such as 2016-01-01T00:00:00Z");
+    }
+}
