@@ -136,7 +136,12 @@ public sealed partial class SqlQueryService
             {
                 if (state == DuckDBState.Error)
                 {
-                    throw new QueryFailedException(NativeMethods.PreparedStatements.DuckDBPrepareError(prepared));
+                    string message = NativeMethods.PreparedStatements.DuckDBPrepareError(prepared);
+
+                    // File access is switched off in the engine (see PlexusStore); that is a refusal, not a mistake.
+                    throw message.StartsWith("Permission Error", StringComparison.Ordinal)
+                        ? new QueryRefusedException(message)
+                        : new QueryFailedException(message);
                 }
 
                 int type = PreparedStatementType(prepared.DangerousGetHandle());

@@ -37,7 +37,15 @@ public sealed class PlexusStore : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Plexus.Storage");
         Directory.CreateDirectory(options.DataDirectory);
-        var builder = new DuckDBConnectionStringBuilder { DataSource = options.DatabasePath };
+        var builder = new DuckDBConnectionStringBuilder
+        {
+            DataSource = options.DatabasePath,
+
+            // SQL reaches the data through the query API; it must not read or write the server's files
+            // (read_csv('/etc/...'), COPY, ATTACH) nor load extensions from the network.
+            EnableExternalAccess = false,
+            AutoinstallKnownExtensions = false,
+        };
         if (options.MemoryLimit is not null)
         {
             builder.MemoryLimit = options.MemoryLimit;

@@ -84,6 +84,20 @@ public sealed class SqlApiTests
         Assert.Equal(1L, (await server.RowsAsync("SELECT count(*) FROM _plexus.measurements"))[0][0].GetInt64());
     }
 
+    [Theory]
+    [InlineData("SELECT * FROM read_csv('/etc/hostname')")]
+    [InlineData("SELECT * FROM read_text('/etc/passwd')")]
+    [InlineData("SELECT * FROM glob('/etc/*')")]
+    public async Task Sql_cannot_read_the_servers_files(string sql)
+    {
+        await using var server = await PlexusTestServer.StartAsync();
+
+        using var response = await server.Client.PostAsJsonAsync("/api/v1/sql", new { sql });
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Contains("Permission", await response.Content.ReadAsStringAsync());
+    }
+
     [Fact]
     public async Task More_than_one_statement_is_refused()
     {
