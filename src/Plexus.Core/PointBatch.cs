@@ -250,22 +250,6 @@ public sealed class PointBatch
         _building = false;
     }
 
-    /// <summary>Removes points for which <paramref name="remove"/> is true, keeping order; used to drop rejected points before storage.</summary>
-    public void RemoveWhere<TState>(TState state, Func<TState, int, bool> remove)
-    {
-        ArgumentNullException.ThrowIfNull(remove);
-        int write = 0;
-        for (int read = 0; read < _pointCount; read++)
-        {
-            if (!remove(state, read))
-            {
-                _points[write++] = _points[read];
-            }
-        }
-
-        _pointCount = write;
-    }
-
     private void EnsureText(int extra)
     {
         int needed = _textLength + extra;
