@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -8,6 +9,8 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Plexus.Api;
 using Plexus.Api.Auth;
+using Plexus.Broker;
+using Plexus.Broker.Auth;
 using Plexus.Query;
 using Plexus.Storage;
 
@@ -25,9 +28,12 @@ public sealed class PlexusServer : IAsyncDisposable
     private readonly ILogger _logger;
     private int _stopped;
 
-    private PlexusServer(WebApplication app, ApiContext api, PlexusServerOptions options, PlexusStore store, AdminTokenStore tokens, Uri address, ILogger logger)
+    private readonly PlexusBroker? _broker;
+
+    private PlexusServer(WebApplication app, ApiContext api, PlexusServerOptions options, PlexusStore store, AdminTokenStore tokens, Uri address, PlexusBroker? broker, ILogger logger)
     {
         _app = app;
+        _broker = broker;
         _api = api;
         _options = options;
         Store = store;
@@ -40,6 +46,9 @@ public sealed class PlexusServer : IAsyncDisposable
 
     public PlexusStore Store { get; }
 
+    /// <summary>Where the MQTT broker listens (the bound port when 0 was asked for); null when it is off.</summary>
+    public IPEndPoint? MqttEndpoint => _broker?.Endpoint;
+
     public AdminTokenStore AdminTokens { get; }
 
     public string DataDirectory => _options.DataDirectory;
@@ -51,6 +60,7 @@ public sealed class PlexusServer : IAsyncDisposable
         time ??= TimeProvider.System;
         var logger = loggerFactory.CreateLogger("Plexus.Server");
         var endpoint = ParseEndpoint(options.HttpEndpoint);
+        var mqttEndpoint = IsOff(options.MqttEndpoint) ? null : ParseEndpoint(options.MqttEndpoint!);
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "Plexus" });
         builder.Services.AddSingleton(loggerFactory);
@@ -78,10 +88,37 @@ public sealed class PlexusServer : IAsyncDisposable
         {
             var tokens = AdminTokenStore.Open(options.DataDirectory, options.AdminToken);
             var store = PlexusStore.Open(new StorageOptions { DataDirectory = options.DataDirectory, MemoryLimit = options.MemoryLimit }, loggerFactory);
+            PlexusBroker? broker = null;
+            try
+            {
+                // After the store: the broker's first acknowledgement needs a store to be durable in.
+                if (mqttEndpoint is not null)
+                {
+                    // This slice: API tokens only (the admin token). Device tokens come with the registry (issue 4).
+                    var authenticator = new TokenMqttAuthenticator(token => tokens.IsAdminToken(token));
+                    broker = await PlexusBroker.StartAsync(
+                        new PlexusBrokerOptions { Endpoint = mqttEndpoint, DataDirectory = options.DataDirectory },
+                        authenticator,
+                        store.Writer,
+                        loggerFactory,
+                        time);
+                }
+            }
+            catch (SocketException error)
+            {
+                await store.DisposeAsync();
+                throw new IOException($"cannot listen for MQTT on {mqttEndpoint}: {error.Message}; choose another address with --mqtt host:port, or --mqtt off", error);
+            }
+            catch
+            {
+                await store.DisposeAsync();
+                throw;
+            }
+
             var queries = new SqlQueryService(store, new QueryOptions { Timeout = options.QueryTimeout, MaxRows = options.QueryMaxRows });
             api.MarkReady(new RequestAuthenticator(tokens), store.Writer, queries, options.DataDirectory);
-            logger.LogInformation("Plexus is ready on {Address}; data in {DataDirectory}", address, Path.GetFullPath(options.DataDirectory));
-            return new PlexusServer(app, api, options, store, tokens, address, logger);
+            logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
+            return new PlexusServer(app, api, options, store, tokens, address, broker, logger);
         }
         catch
         {
@@ -105,12 +142,22 @@ public sealed class PlexusServer : IAsyncDisposable
         _api.MarkStopping();
         _logger.LogInformation("Plexus is stopping: finishing requests in flight");
         await _app.StopAsync(CancellationToken.None);
+
+        // Before the store closes: device messages being stored finish and are acknowledged.
+        if (_broker is not null)
+        {
+            await _broker.StopAsync();
+        }
+
         await Store.DisposeAsync();
         await _app.DisposeAsync();
         _logger.LogInformation("Plexus stopped cleanly");
     }
 
     public async ValueTask DisposeAsync() => await StopAsync();
+
+    /// <summary>True for an MQTT endpoint setting that turns the broker off: null, empty or "off".</summary>
+    public static bool IsOff(string? endpoint) => string.IsNullOrWhiteSpace(endpoint) || string.Equals(endpoint.Trim(), PlexusServerOptions.MqttOff, StringComparison.OrdinalIgnoreCase);
 
     public static IPEndPoint ParseEndpoint(string hostPort)
     {

@@ -1,15 +1,20 @@
 namespace Plexus.Server;
 
 /// <summary>Everything `plexus serve` can be told; each has a flag, an environment variable and a config-file key (docs/configuration.md).</summary>
-public sealed class PlexusServerOptions
+public sealed record PlexusServerOptions
 {
     public const string DefaultDataDirectory = "plexus-data";
     public const string DefaultHttpEndpoint = "127.0.0.1:8086";
+    public const string DefaultMqttEndpoint = "127.0.0.1:1883";
+    public const string MqttOff = "off";
 
     public string DataDirectory { get; init; } = DefaultDataDirectory;
 
     /// <summary>host:port to listen on; port 0 picks a free port (tests).</summary>
     public string HttpEndpoint { get; init; } = DefaultHttpEndpoint;
+
+    /// <summary>host:port of the embedded MQTT broker; port 0 picks a free port (tests); "off" (or null) runs no broker.</summary>
+    public string? MqttEndpoint { get; init; } = DefaultMqttEndpoint;
 
     /// <summary>Admin token to use (its hash replaces the stored one); null keeps the stored token or generates one.</summary>
     public string? AdminToken { get; init; }

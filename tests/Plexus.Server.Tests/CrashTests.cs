@@ -168,7 +168,7 @@ public sealed class CrashTests
     private static Process StartServer(string dataDirectory, int port)
     {
         string plexus = Path.Combine(AppContext.BaseDirectory, "plexus.dll");
-        var start = new ProcessStartInfo("dotnet", [plexus, "serve", "--data", dataDirectory, "--http", $"127.0.0.1:{port}", "--admin-token", Token, "--log-level", "warning"])
+        var start = new ProcessStartInfo("dotnet", [plexus, "serve", "--data", dataDirectory, "--http", $"127.0.0.1:{port}", "--admin-token", Token, "--mqtt", "off", "--log-level", "warning"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

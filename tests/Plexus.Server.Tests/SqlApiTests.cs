@@ -111,11 +111,8 @@ public sealed class SqlApiTests
     [Fact]
     public async Task Runaway_queries_are_cancelled_at_the_timeout()
     {
-        await using var server = await PlexusTestServer.StartAsync(configure: o => new PlexusServerOptions
+        await using var server = await PlexusTestServer.StartAsync(configure: o => o with
         {
-            DataDirectory = o.DataDirectory,
-            HttpEndpoint = o.HttpEndpoint,
-            AdminToken = o.AdminToken,
             QueryTimeout = TimeSpan.FromMilliseconds(300),
         });
         var started = TimeProvider.System.GetTimestamp();
@@ -130,11 +127,8 @@ public sealed class SqlApiTests
     [Fact]
     public async Task Results_over_the_row_limit_are_truncated_and_say_so()
     {
-        await using var server = await PlexusTestServer.StartAsync(configure: o => new PlexusServerOptions
+        await using var server = await PlexusTestServer.StartAsync(configure: o => o with
         {
-            DataDirectory = o.DataDirectory,
-            HttpEndpoint = o.HttpEndpoint,
-            AdminToken = o.AdminToken,
             QueryMaxRows = 10,
         });
 

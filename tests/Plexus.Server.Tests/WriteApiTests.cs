@@ -160,11 +160,8 @@ public sealed class WriteApiTests
     [Fact]
     public async Task Body_over_the_limit_is_a_413()
     {
-        await using var server = await PlexusTestServer.StartAsync(configure: o => new Plexus.Server.PlexusServerOptions
+        await using var server = await PlexusTestServer.StartAsync(configure: o => o with
         {
-            DataDirectory = o.DataDirectory,
-            HttpEndpoint = o.HttpEndpoint,
-            AdminToken = o.AdminToken,
             MaxBodyBytes = 1000,
         });
 

@@ -36,6 +36,9 @@ public sealed class PlexusTestServer : IAsyncDisposable
 
     public Uri Address => Server.HttpAddress;
 
+    /// <summary>The embedded MQTT broker's endpoint (127.0.0.1 and a free port); null when a test turned it off.</summary>
+    public System.Net.IPEndPoint? MqttEndpoint => Server.MqttEndpoint;
+
     /// <summary>Errors a test provokes on purpose; they do not fail the test on dispose.</summary>
     public bool AllowErrorLogs { get; set; }
 
@@ -46,6 +49,7 @@ public sealed class PlexusTestServer : IAsyncDisposable
         {
             DataDirectory = dataDirectory ?? owned!.Path,
             HttpEndpoint = "127.0.0.1:0",
+            MqttEndpoint = "127.0.0.1:0",
             AdminToken = AdminToken,
         };
         options = configure?.Invoke(options) ?? options;

@@ -28,7 +28,7 @@ internal sealed class PlexusSystem : BenchSystem
     protected override async Task LaunchAsync(CancellationToken cancellationToken)
     {
         Process = ChildProcess.Start(Name, _executable,
-            ["serve", "--data", DataDirectory, "--http", $"127.0.0.1:{Port}", "--admin-token", _token, "--log-level", "warning"],
+            ["serve", "--data", DataDirectory, "--http", $"127.0.0.1:{Port}", "--admin-token", _token, "--mqtt", "off", "--log-level", "warning"],
             Log(RunDirectory, Name));
         await WaitReadyAsync("health", (response, _) => response.StatusCode == HttpStatusCode.OK, cancellationToken);
     }

@@ -12,6 +12,7 @@ internal static class ServeCommand
 {
     private static readonly Option<string?> Data = new("--data") { Description = $"Data folder (env PLEXUS_DATA, default ./{PlexusServerOptions.DefaultDataDirectory})" };
     private static readonly Option<string?> Http = new("--http") { Description = $"HTTP listen address host:port (env PLEXUS_HTTP, default {PlexusServerOptions.DefaultHttpEndpoint})" };
+    private static readonly Option<string?> Mqtt = new("--mqtt") { Description = $"MQTT broker listen address host:port, or off (env PLEXUS_MQTT, default {PlexusServerOptions.DefaultMqttEndpoint})" };
     private static readonly Option<string?> AdminToken = new("--admin-token") { Description = "Admin token to use; its hash replaces the stored one (env PLEXUS_ADMIN_TOKEN; default: generated on first start and printed once)" };
     private static readonly Option<string?> MaxBodySize = new("--max-body-size") { Description = "Largest write body after decompression, e.g. 25MB (env PLEXUS_MAX_BODY_SIZE)" };
     private static readonly Option<string?> QueryTimeout = new("--query-timeout") { Description = "Queries running longer are cancelled, e.g. 30s (env PLEXUS_QUERY_TIMEOUT)" };
@@ -23,7 +24,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var command = new Command("serve", "Run the Plexus server with the embedded store.");
-        foreach (var option in new[] { Data, Http, AdminToken, MaxBodySize, QueryTimeout, QueryMaxRows, MemoryLimit, LogLevel, Config })
+        foreach (var option in new[] { Data, Http, Mqtt, AdminToken, MaxBodySize, QueryTimeout, QueryMaxRows, MemoryLimit, LogLevel, Config })
         {
             command.Options.Add(option);
         }
@@ -44,6 +45,7 @@ internal static class ServeCommand
             {
                 DataDirectory = Get(Data, "PLEXUS_DATA") ?? PlexusServerOptions.DefaultDataDirectory,
                 HttpEndpoint = Get(Http, "PLEXUS_HTTP") ?? PlexusServerOptions.DefaultHttpEndpoint,
+                MqttEndpoint = Get(Mqtt, "PLEXUS_MQTT") ?? PlexusServerOptions.DefaultMqttEndpoint,
                 AdminToken = Get(AdminToken, "PLEXUS_ADMIN_TOKEN"),
                 MaxBodyBytes = Get(MaxBodySize, "PLEXUS_MAX_BODY_SIZE") is { } size ? Units.ParseBytes(size, "max-body-size") : 25_000_000,
                 QueryTimeout = Get(QueryTimeout, "PLEXUS_QUERY_TIMEOUT") is { } timeout ? Units.ParseDuration(timeout, "query-timeout") : TimeSpan.FromSeconds(30),
@@ -51,6 +53,10 @@ internal static class ServeCommand
                 MemoryLimit = Get(MemoryLimit, "PLEXUS_MEMORY_LIMIT"),
             };
             PlexusServer.ParseEndpoint(options.HttpEndpoint);
+            if (!PlexusServer.IsOff(options.MqttEndpoint))
+            {
+                PlexusServer.ParseEndpoint(options.MqttEndpoint!);
+            }
             settings.LogLevel = Get(LogLevel, "PLEXUS_LOG_LEVEL");
         }
         catch (Exception error) when (error is ArgumentException or FormatException or IOException or JsonException)
@@ -99,6 +105,9 @@ internal static class ServeCommand
         output.WriteLine($"  HTTP       {server.HttpAddress}  (InfluxDB clients and Telegraf: point them here)");
         output.WriteLine($"  write      POST {server.HttpAddress}api/v2/write?bucket=main   or   POST {server.HttpAddress}write?db=main");
         output.WriteLine($"  query      POST {server.HttpAddress}api/v1/sql   or   plexus query \"SELECT ...\"");
+        output.WriteLine(server.MqttEndpoint is { } mqtt
+            ? $"  MQTT       mqtt://{mqtt}  (password: an API token; devices publish to devices/<id>/telemetry)"
+            : "  MQTT       off");
         if (server.AdminTokens.GeneratedToken is { } token)
         {
             output.WriteLine();

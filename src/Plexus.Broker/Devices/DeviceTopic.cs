@@ -1,0 +1,74 @@
+namespace Plexus.Broker.Devices;
+
+/// <summary>The data topics of issue 4 §4 that this slice stores.</summary>
+public enum DeviceTopicKind
+{
+    /// <summary><c>devices/&lt;id&gt;/telemetry[/&lt;measurement&gt;]</c>: JSON, or SenML with MQTT 5 content type <c>application/senml+json</c>.</summary>
+    Telemetry,
+
+    /// <summary><c>devices/&lt;id&gt;/senml</c>: a SenML JSON pack.</summary>
+    SenMl,
+
+    /// <summary><c>devices/&lt;id&gt;/lp</c>: InfluxDB line protocol; the device id is added as the <c>device</c> tag.</summary>
+    LineProtocol,
+}
+
+/// <summary>A parsed device data topic. Any other topic is plain publish/subscribe and is not stored.</summary>
+public readonly record struct DeviceTopic(DeviceTopicKind Kind, string DeviceId, string Measurement)
+{
+    public const string Prefix = "devices/";
+    public const string DefaultTelemetryMeasurement = "telemetry";
+    public const string SenMlMeasurement = "senml";
+
+    /// <summary>
+    /// Recognises <c>devices/&lt;id&gt;/telemetry</c>, <c>devices/&lt;id&gt;/telemetry/&lt;measurement&gt;</c>,
+    /// <c>devices/&lt;id&gt;/senml</c> and <c>devices/&lt;id&gt;/lp</c>, with non-empty levels. Anything else
+    /// (other kinds, deeper topics) is false: the broker forwards it and stores nothing.
+    /// </summary>
+    public static bool TryParse(string? topic, out DeviceTopic result)
+    {
+        result = default;
+        if (topic is null || !topic.StartsWith(Prefix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        ReadOnlySpan<char> rest = topic.AsSpan(Prefix.Length);
+        int slash = rest.IndexOf('/');
+        if (slash <= 0)
+        {
+            return false;
+        }
+
+        ReadOnlySpan<char> id = rest[..slash];
+        ReadOnlySpan<char> kind = rest[(slash + 1)..];
+        string? measurement = null;
+        int next = kind.IndexOf('/');
+        if (next >= 0)
+        {
+            ReadOnlySpan<char> name = kind[(next + 1)..];
+            kind = kind[..next];
+            if (!kind.SequenceEqual("telemetry") || name.IsEmpty || name.Contains('/'))
+            {
+                return false;
+            }
+
+            measurement = name.ToString();
+        }
+
+        switch (kind)
+        {
+            case "telemetry":
+                result = new DeviceTopic(DeviceTopicKind.Telemetry, id.ToString(), measurement ?? DefaultTelemetryMeasurement);
+                return true;
+            case "senml":
+                result = new DeviceTopic(DeviceTopicKind.SenMl, id.ToString(), SenMlMeasurement);
+                return true;
+            case "lp":
+                result = new DeviceTopic(DeviceTopicKind.LineProtocol, id.ToString(), string.Empty);
+                return true;
+            default:
+                return false;
+        }
+    }
+}

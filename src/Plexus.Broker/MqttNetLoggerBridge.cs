@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Logging;
+using MQTTnet.Diagnostics.Logger;
+
+namespace Plexus.Broker;
+
+/// <summary>
+/// MQTTnet's log into ours, under the category <c>Plexus.Broker.MQTTnet</c>. MQTTnet's "info" is per-connection
+/// chatter (session started, connection stopped), so it becomes Debug here.
+/// </summary>
+internal sealed class MqttNetLoggerBridge : IMqttNetLogger
+{
+    private readonly ILogger _logger;
+
+    public MqttNetLoggerBridge(ILoggerFactory loggerFactory) => _logger = loggerFactory.CreateLogger("Plexus.Broker.MQTTnet");
+
+    public bool IsEnabled => _logger.IsEnabled(LogLevel.Debug) || _logger.IsEnabled(LogLevel.Warning);
+
+    public void Publish(MqttNetLogLevel logLevel, string? source, string? message, object?[]? parameters, Exception? exception)
+    {
+        LogLevel level = logLevel switch
+        {
+            MqttNetLogLevel.Verbose => LogLevel.Trace,
+            MqttNetLogLevel.Info => LogLevel.Debug,
+            MqttNetLogLevel.Warning => LogLevel.Warning,
+            _ => LogLevel.Error,
+        };
+        if (!_logger.IsEnabled(level))
+        {
+            return;
+        }
+
+        string text = parameters is { Length: > 0 } && message is not null
+            ? string.Format(System.Globalization.CultureInfo.InvariantCulture, message, parameters)
+            : message ?? string.Empty;
+        _logger.Log(level, exception, "[{Source}] {Message}", source, text);
+    }
+}

@@ -1,0 +1,311 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using MQTTnet.Protocol;
+using MQTTnet.Server;
+using Plexus.Broker.Auth;
+using Plexus.Broker.Devices;
+using Plexus.Broker.Retained;
+using Plexus.Storage.Writing;
+
+namespace Plexus.Broker;
+
+/// <summary>
+/// The embedded MQTT broker (MQTTnet.Server): a general MQTT 3.1.1/5.0 broker whose device data topics are also
+/// stored. Only this project knows MQTTnet types; the server composes it from an authenticator and the store's
+/// <see cref="IPointWriter"/>. Behaviour and evidence: docs/mqtt.md.
+/// </summary>
+/// <remarks>
+/// Design note: the ack follows durability. MQTTnet runs the publish interceptor inside the connection's receive
+/// loop and only enqueues the PUBACK (QoS 1) or PUBREC (QoS 2) after the interceptor's task completed, with the
+/// reason code the interceptor set:
+/// <code>
+///   receive PUBLISH ─▶ InterceptingPublishAsync ─▶ decode ─▶ IPointWriter.WriteAsync ─▶ (group commit, fsync)
+///                                                                                    │
+///   PUBACK/PUBREC ◀─ enqueue ack ◀─ forward to subscribers, retained update ◀────────┘
+/// </code>
+/// Hazard: a connection's publishes are handled one at a time, so one client's QoS 1 throughput is one message per
+/// commit; many devices share commits through the store's group commit.
+/// </remarks>
+public sealed class PlexusBroker : IAsyncDisposable
+{
+    private const int DropLogInterval = 10_000;
+
+    private readonly MqttServer _server;
+    private readonly MqttServerOptions _serverOptions;
+    private readonly PlexusBrokerOptions _options;
+    private readonly IMqttAuthenticator _authenticator;
+    private readonly DeviceIngest _ingest;
+    private readonly RetainedMessageFile _retained;
+    private readonly ILogger _logger;
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _inFlight;
+    private int _stopping;
+    private long _dropped;
+    private List<MQTTnet.MqttApplicationMessage>? _loadedRetained;
+
+    private PlexusBroker(PlexusBrokerOptions options, IMqttAuthenticator authenticator, IPointWriter writer, ILoggerFactory loggerFactory, TimeProvider time)
+    {
+        _options = options;
+        _authenticator = authenticator;
+        _logger = loggerFactory.CreateLogger("Plexus.Broker");
+        _ingest = new DeviceIngest(writer, options.Namespace, time);
+        _retained = new RetainedMessageFile(options.DataDirectory);
+
+        var builder = new MqttServerOptionsBuilder()
+            .WithDefaultEndpoint()
+            .WithDefaultEndpointPort(options.Endpoint.Port)
+            .WithPersistentSessions()
+            .WithMaxPendingMessagesPerClient(options.MaxPendingMessagesPerClient)
+            .WithPendingMessagesOverflowStrategy(MqttPendingMessagesOverflowStrategy.DropOldestQueuedMessage);
+
+        // One listener on the address asked for: MQTTnet otherwise also listens on the other address family, and
+        // with port 0 the two would get different ports.
+        if (options.Endpoint.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            builder.WithDefaultEndpointBoundIPV6Address(options.Endpoint.Address).WithDefaultEndpointBoundIPAddress(IPAddress.None);
+        }
+        else
+        {
+            builder.WithDefaultEndpointBoundIPAddress(options.Endpoint.Address).WithDefaultEndpointBoundIPV6Address(IPAddress.None);
+        }
+
+        _serverOptions = builder.Build();
+        _server = new MqttServerFactory().CreateMqttServer(_serverOptions, new MqttNetLoggerBridge(loggerFactory));
+        _server.ValidatingConnectionAsync += OnValidatingConnectionAsync;
+        _server.InterceptingPublishAsync += OnInterceptingPublishAsync;
+        _server.LoadingRetainedMessageAsync += OnLoadingRetainedMessagesAsync;
+        _server.RetainedMessageChangedAsync += OnRetainedMessageChangedAsync;
+        _server.RetainedMessagesClearedAsync += OnRetainedMessagesClearedAsync;
+        _server.ApplicationMessageEnqueuedOrDroppedAsync += OnEnqueuedOrDroppedAsync;
+    }
+
+    /// <summary>The endpoint the broker listens on, with the port the system chose when 0 was asked for.</summary>
+    public IPEndPoint Endpoint { get; private set; } = new(IPAddress.Loopback, 0);
+
+    /// <summary>Messages dropped because a subscriber fell <see cref="PlexusBrokerOptions.MaxPendingMessagesPerClient"/> behind.</summary>
+    public long DroppedMessages => Interlocked.Read(ref _dropped);
+
+    public static async Task<PlexusBroker> StartAsync(
+        PlexusBrokerOptions options,
+        IMqttAuthenticator authenticator,
+        IPointWriter writer,
+        ILoggerFactory? loggerFactory = null,
+        TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(authenticator);
+        ArgumentNullException.ThrowIfNull(writer);
+        var broker = new PlexusBroker(options, authenticator, writer, loggerFactory ?? NullLoggerFactory.Instance, time ?? TimeProvider.System);
+
+        // Read here, not in MQTTnet's loading event: MQTTnet logs a failing loader and starts empty, and the next
+        // retained publish would then overwrite the damaged file. A damaged file stops the start instead.
+        broker._loadedRetained = broker._retained.Load();
+        await broker._server.StartAsync();
+
+        // MQTTnet writes the port the socket was bound to back into the endpoint options.
+        broker.Endpoint = new IPEndPoint(options.Endpoint.Address, broker._serverOptions.DefaultEndpointOptions.Port);
+        BrokerLog.Listening(broker._logger, broker.Endpoint.ToString());
+        return broker;
+    }
+
+    /// <summary>
+    /// Stops gracefully: publishes being stored finish and are acknowledged, new ones are refused without an ack
+    /// (the client resends them after reconnecting), then every connection is closed. Call before the store closes.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref _stopping, 1) != 0)
+        {
+            return;
+        }
+
+        int inFlight = Volatile.Read(ref _inFlight);
+        BrokerLog.Stopping(_logger, inFlight);
+        if (inFlight == 0)
+        {
+            _drained.TrySetResult();
+        }
+
+        await _drained.Task;
+        await _server.StopAsync();
+        _server.Dispose();
+        BrokerLog.Stopped(_logger);
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync();
+
+    private async Task OnValidatingConnectionAsync(ValidatingConnectionEventArgs e)
+    {
+        AssignClientIdentifierIfEmpty(e);
+        var credentials = new MqttCredentials(e.ClientId, e.UserName, e.Password);
+        MqttAuthenticationResult result = await _authenticator.AuthenticateAsync(credentials, CancellationToken.None);
+
+        // MQTTnet writes the matching MQTT 3.1.1 return code for these (4 and 5).
+        e.ReasonCode = result switch
+        {
+            MqttAuthenticationResult.Accepted => MqttConnectReasonCode.Success,
+            MqttAuthenticationResult.BadUserNameOrPassword => MqttConnectReasonCode.BadUserNameOrPassword,
+            _ => MqttConnectReasonCode.NotAuthorized,
+        };
+        if (result != MqttAuthenticationResult.Accepted)
+        {
+            BrokerLog.ConnectionRefused(_logger, result.ToString(), e.ClientId, e.UserName, e.RemoteEndPoint?.ToString());
+        }
+    }
+
+    /// <summary>
+    /// An empty client id with a clean session must be accepted and given an id by the server (MQTT 3.1.1
+    /// [MQTT-3.1.3-6], MQTT 5 §3.1.3.1); mosquitto_pub and paho send one. MQTTnet 5.2 assigns
+    /// <see cref="ValidatingConnectionEventArgs.AssignedClientIdentifier"/> for MQTT 5 only and refuses 3.1.1 with
+    /// "identifier rejected", so for 3.1.1 the id is written into the CONNECT packet MQTTnet keeps privately.
+    /// If a later MQTTnet renames that field, the accessor throws and the client is refused as before.
+    /// </summary>
+    private static void AssignClientIdentifierIfEmpty(ValidatingConnectionEventArgs e)
+    {
+        if (!string.IsNullOrEmpty(e.ClientId) || e.CleanSession == false)
+        {
+            return;
+        }
+
+        string assigned = "plexus-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+        if (e.ProtocolVersion == MQTTnet.Formatter.MqttProtocolVersion.V500)
+        {
+            e.AssignedClientIdentifier = assigned;
+            return;
+        }
+
+        try
+        {
+            ConnectPacket(e).ClientId = assigned;
+        }
+        catch (MissingFieldException)
+        {
+        }
+    }
+
+    [System.Runtime.CompilerServices.UnsafeAccessor(System.Runtime.CompilerServices.UnsafeAccessorKind.Field, Name = "_connectPacket")]
+    private static extern ref MQTTnet.Packets.MqttConnectPacket ConnectPacket(ValidatingConnectionEventArgs e);
+
+    private async Task OnInterceptingPublishAsync(InterceptingPublishEventArgs e)
+    {
+        var message = e.ApplicationMessage;
+        if (!DeviceTopic.TryParse(message.Topic, out var topic))
+        {
+            return;
+        }
+
+        if (!TryEnter())
+        {
+            BrokerLog.RefusedWhileStopping(_logger, e.ClientId, message.Topic);
+            e.ProcessPublish = false;
+            e.CloseConnection = true;
+            return;
+        }
+
+        try
+        {
+            DeviceIngestOutcome outcome = await _ingest.IngestAsync(topic, message.Payload, message.ContentType);
+            switch (outcome.Status)
+            {
+                case DeviceIngestStatus.Rejected:
+                    // Still forwarded (ProcessPublish stays true): the broker does not judge payloads for subscribers.
+                    BrokerLog.MessageRejected(_logger, topic.DeviceId, message.Topic, e.ClientId, outcome.Reason ?? "rejected");
+                    e.Response.ReasonCode = MqttPubAckReasonCode.PayloadFormatInvalid;
+                    e.Response.ReasonString = Truncate(outcome.Reason);
+                    break;
+                case DeviceIngestStatus.PartlyStored:
+                    BrokerLog.MessagePartlyStored(_logger, outcome.Written, outcome.Refused, topic.DeviceId, message.Topic, outcome.Reason);
+                    e.Response.ReasonString = Truncate(outcome.Reason);
+                    break;
+            }
+        }
+        catch (Exception error)
+        {
+            // The store failed the commit: nothing of the message is stored. Closing the connection instead of
+            // acknowledging makes a QoS 1/2 client resend it (MQTT 3.1.1 has no failure reason in PUBACK).
+            BrokerLog.StoreFailed(_logger, error, topic.DeviceId, message.Topic);
+            e.ProcessPublish = false;
+            e.CloseConnection = true;
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    private Task OnLoadingRetainedMessagesAsync(LoadingRetainedMessagesEventArgs e)
+    {
+        var messages = _loadedRetained ?? [];
+        _loadedRetained = null;
+        e.LoadedRetainedMessages = messages;
+        BrokerLog.RetainedLoaded(_logger, messages.Count, _retained.Path);
+        return Task.CompletedTask;
+    }
+
+    private Task OnRetainedMessageChangedAsync(RetainedMessageChangedEventArgs e)
+    {
+        // Awaited by MQTTnet before the publisher's ack is sent: the retained change is durable when acknowledged.
+        try
+        {
+            _retained.Save(e.StoredRetainedMessages);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            BrokerLog.RetainedSaveFailed(_logger, error, _retained.Path);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private Task OnRetainedMessagesClearedAsync(EventArgs e)
+    {
+        try
+        {
+            _retained.Save([]);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            BrokerLog.RetainedSaveFailed(_logger, error, _retained.Path);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private Task OnEnqueuedOrDroppedAsync(ApplicationMessageEnqueuedEventArgs e)
+    {
+        if (e.IsDropped)
+        {
+            long total = Interlocked.Increment(ref _dropped);
+            if (total == 1 || total % DropLogInterval == 0)
+            {
+                BrokerLog.MessageDropped(_logger, e.ReceiverClientId, _options.MaxPendingMessagesPerClient, e.ApplicationMessage.Topic, total);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private bool TryEnter()
+    {
+        Interlocked.Increment(ref _inFlight);
+        if (Volatile.Read(ref _stopping) == 0)
+        {
+            return true;
+        }
+
+        Exit();
+        return false;
+    }
+
+    private void Exit()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0 && Volatile.Read(ref _stopping) != 0)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    private static string? Truncate(string? reason) => reason is { Length: > 200 } ? reason[..200] + "…" : reason;
+}

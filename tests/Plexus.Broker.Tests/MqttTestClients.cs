@@ -1,0 +1,145 @@
+using System.Net.Sockets;
+using System.Text;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+using Plexus.TestKit;
+
+namespace Plexus.Broker.Tests;
+
+/// <summary>Real MQTT clients against a <see cref="PlexusTestServer"/>'s broker.</summary>
+internal static class MqttTestClients
+{
+    public static async Task<IMqttClient> ConnectAsync(
+        PlexusTestServer server,
+        MqttProtocolVersion version = MqttProtocolVersion.V500,
+        string? clientId = null,
+        string? password = PlexusTestServer.AdminToken,
+        Action<MqttClientOptionsBuilder>? configure = null)
+    {
+        var endpoint = server.MqttEndpoint ?? throw new InvalidOperationException("the test server runs no broker");
+        var builder = new MqttClientOptionsBuilder()
+            .WithTcpServer(endpoint.Address.ToString(), endpoint.Port)
+            .WithProtocolVersion(version)
+            .WithClientId(clientId ?? "test-" + Guid.NewGuid().ToString("N")[..8])
+            .WithTimeout(TimeSpan.FromSeconds(10));
+        if (password is not null)
+        {
+            builder.WithCredentials("app", password);
+        }
+
+        configure?.Invoke(builder);
+        var client = new MqttClientFactory().CreateMqttClient();
+        await client.ConnectAsync(builder.Build());
+        return client;
+    }
+
+    public static Task<MqttClientPublishResult> PublishAsync(this IMqttClient client, string topic, string payload, MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtLeastOnce, bool retain = false, string? contentType = null)
+    {
+        var message = new MqttApplicationMessageBuilder()
+            .WithTopic(topic)
+            .WithPayload(Encoding.UTF8.GetBytes(payload))
+            .WithQualityOfServiceLevel(qos)
+            .WithRetainFlag(retain);
+        if (contentType is not null)
+        {
+            message.WithContentType(contentType);
+        }
+
+        return client.PublishAsync(message.Build());
+    }
+
+    /// <summary>Subscribes and collects every message received, for assertions with <see cref="Eventually"/>.</summary>
+    public static async Task<List<MqttApplicationMessage>> SubscribeCollectingAsync(this IMqttClient client, string filter, MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtLeastOnce)
+    {
+        var received = new List<MqttApplicationMessage>();
+        client.ApplicationMessageReceivedAsync += e =>
+        {
+            lock (received)
+            {
+                received.Add(e.ApplicationMessage);
+            }
+
+            return Task.CompletedTask;
+        };
+        var options = new MqttClientFactory().CreateSubscribeOptionsBuilder().WithTopicFilter(filter, qos).Build();
+        var result = await client.SubscribeAsync(options);
+        Assert.All(result.Items, item => Assert.True((int)item.ResultCode <= 2, $"subscription to {filter} refused: {item.ResultCode}"));
+        return received;
+    }
+
+    public static int Count(List<MqttApplicationMessage> received)
+    {
+        lock (received)
+        {
+            return received.Count;
+        }
+    }
+
+    public static string Text(MqttApplicationMessage message) => Encoding.UTF8.GetString(message.Payload);
+
+    /// <summary>
+    /// A hand-written MQTT 3.1.1 CONNECT (optionally with a will and a password) over a raw socket: the
+    /// connection's CONNACK return code is read byte by byte, not through any client library's mapping.
+    /// </summary>
+    public static async Task<(TcpClient Socket, byte ReturnCode)> RawConnect311Async(PlexusTestServer server, string clientId, string? password, (string Topic, string Payload)? will = null)
+    {
+        var endpoint = server.MqttEndpoint!;
+        var socket = new TcpClient();
+        await socket.ConnectAsync(endpoint.Address, endpoint.Port);
+        var body = new List<byte>();
+        AddString(body, "MQTT");
+        body.Add(4); // protocol level 3.1.1
+        byte flags = 0x02; // clean session
+        if (will is not null)
+        {
+            flags |= 0x04 | 0x08; // will flag, will QoS 1
+        }
+
+        if (password is not null)
+        {
+            flags |= 0x80 | 0x40; // user name and password
+        }
+
+        body.Add(flags);
+        body.Add(0);
+        body.Add(60); // keep alive 60 s
+        AddString(body, clientId);
+        if (will is { } w)
+        {
+            AddString(body, w.Topic);
+            AddString(body, w.Payload);
+        }
+
+        if (password is not null)
+        {
+            AddString(body, "app");
+            AddString(body, password);
+        }
+
+        var packet = new List<byte> { 0x10 };
+        int length = body.Count;
+        do
+        {
+            byte digit = (byte)(length % 128);
+            length /= 128;
+            packet.Add(length > 0 ? (byte)(digit | 0x80) : digit);
+        }
+        while (length > 0);
+        packet.AddRange(body);
+        var stream = socket.GetStream();
+        await stream.WriteAsync(packet.ToArray());
+        var connack = new byte[4];
+        await stream.ReadExactlyAsync(connack);
+        Assert.Equal(0x20, connack[0]);
+        return (socket, connack[3]);
+    }
+
+    private static void AddString(List<byte> bytes, string text)
+    {
+        byte[] utf8 = Encoding.UTF8.GetBytes(text);
+        bytes.Add((byte)(utf8.Length >> 8));
+        bytes.Add((byte)utf8.Length);
+        bytes.AddRange(utf8);
+    }
+}
