@@ -40,6 +40,9 @@ internal sealed class GroupCommitter
 
     public Catalog Catalog { get; private set; }
 
+    /// <summary>Points that went through the duplicate merge instead of a plain append, since start (committed or not).</summary>
+    public long PointsMerged { get; private set; }
+
     public void ReloadCatalog() => Catalog = Catalog.Load(_connection);
 
     public void Commit(IReadOnlyList<WriteRequest> group)
@@ -153,6 +156,7 @@ internal sealed class GroupCommitter
             if (times.MayHold(point.Timestamp))
             {
                 stage.Suspects.Add(row);
+                PointsMerged++;
             }
             else
             {

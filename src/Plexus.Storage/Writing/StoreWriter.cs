@@ -23,6 +23,7 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
     private readonly List<WriteRequest> _group = [];
     private long _commits;
     private long _pointsCommitted;
+    private long _pointsMergedSnapshot;
 
     internal StoreWriter(DuckDBConnection connection, StorageOptions options, ILogger logger)
     {
@@ -41,6 +42,9 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
     public long Commits => Interlocked.Read(ref _commits);
 
     public long PointsCommitted => Interlocked.Read(ref _pointsCommitted);
+
+    /// <summary>Points that were checked against stored rows (late, out of order or rewrites) rather than appended.</summary>
+    public long PointsMerged => Volatile.Read(ref _pointsMergedSnapshot);
 
     public async Task<WriteResult> WriteAsync(string ns, PointBatch batch, CancellationToken cancellationToken = default)
     {
@@ -121,6 +125,7 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
 
         Interlocked.Increment(ref _commits);
         Interlocked.Add(ref _pointsCommitted, points);
+        Volatile.Write(ref _pointsMergedSnapshot, _committer.PointsMerged);
     }
 
     // The transaction is gone, and with it every schema and series change the group made: drop the cache
@@ -137,5 +142,7 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
         _queue.Writer.TryComplete();
         await _loop;
         _connection.Dispose();
+        _logger.LogInformation("Store writer closed: {Commits} commits, {Points} points stored, {Merged} of them merged as possible duplicates",
+            Commits, PointsCommitted, PointsMerged);
     }
 }
