@@ -461,12 +461,23 @@ internal sealed class GroupCommitter
         }
 
         Catalog.Execute(_connection, $"CREATE OR REPLACE TEMP TABLE plexus_merged AS SELECT {id}, {time}{folded} FROM plexus_pending GROUP BY {id}, {time}");
+        // Both statements join against the data table; literal time bounds let DuckDB's zone maps skip every
+        // row group outside the suspects' range, so the cost follows the late data, not the table's size.
+        long minTime = long.MaxValue;
+        long maxTime = long.MinValue;
+        foreach (var row in stage.Suspects)
+        {
+            long t = row.Batch[row.Point].Timestamp;
+            minTime = Math.Min(minTime, t);
+            maxTime = Math.Max(maxTime, t);
+        }
+
+        string range = $"BETWEEN make_timestamp_ns({minTime}) AND make_timestamp_ns({maxTime})";
         Catalog.Execute(_connection,
-            $"UPDATE {data} AS d SET {set} FROM plexus_merged AS m WHERE d.{id} = m.{id} AND d.{time} = m.{time} " +
-            $"AND d.{time} BETWEEN (SELECT min({time}) FROM plexus_merged) AND (SELECT max({time}) FROM plexus_merged)");
+            $"UPDATE {data} AS d SET {set} FROM plexus_merged AS m WHERE d.{id} = m.{id} AND d.{time} = m.{time} AND d.{time} {range}");
         Catalog.Execute(_connection,
             $"INSERT INTO {data} BY NAME SELECT m.* FROM plexus_merged AS m WHERE NOT EXISTS " +
-            $"(SELECT 1 FROM {data} AS x WHERE x.{id} = m.{id} AND x.{time} = m.{time})");
+            $"(SELECT 1 FROM {data} AS x WHERE x.{id} = m.{id} AND x.{time} = m.{time} AND x.{time} {range})");
         Catalog.Execute(_connection, "DROP TABLE plexus_pending; DROP TABLE plexus_merged");
     }
 
