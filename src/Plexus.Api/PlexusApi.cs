@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Plexus.Api.Auth;
 using Plexus.Api.Endpoints;
+using Plexus.Devices;
 using Plexus.Query;
 using Plexus.Storage.Writing;
 
@@ -48,8 +49,11 @@ public sealed class ApiContext
 
     public string? DataDirectory { get; private set; }
 
-    public void MarkReady(RequestAuthenticator authenticator, IPointWriter writer, SqlQueryService queries, string dataDirectory)
+    public DeviceRegistry? Devices { get; private set; }
+
+    public void MarkReady(RequestAuthenticator authenticator, IPointWriter writer, SqlQueryService queries, string dataDirectory, DeviceRegistry? devices = null)
     {
+        Devices = devices;
         Authenticator = authenticator;
         Writer = writer;
         Queries = queries;
@@ -69,6 +73,7 @@ public static class PlexusApi
         HealthEndpoints.Map(endpoints, context);
         WriteEndpoints.Map(endpoints, context);
         SqlEndpoints.Map(endpoints, context);
+        DevicesEndpoints.Map(endpoints, context);
     }
 
     /// <summary>Answers 503 until the server is ready and 401 without a valid token, before any endpoint runs.</summary>

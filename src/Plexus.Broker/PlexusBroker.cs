@@ -39,6 +39,7 @@ public sealed class PlexusBroker : IAsyncDisposable
     private readonly DeviceIngest _ingest;
     private readonly RetainedMessageFile _retained;
     private readonly ILogger _logger;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, MqttPrincipal> _principals = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _inFlight;
     private int _stopping;
@@ -75,6 +76,8 @@ public sealed class PlexusBroker : IAsyncDisposable
         _server = new MqttServerFactory().CreateMqttServer(_serverOptions, new MqttNetLoggerBridge(loggerFactory));
         _server.ValidatingConnectionAsync += OnValidatingConnectionAsync;
         _server.InterceptingPublishAsync += OnInterceptingPublishAsync;
+        _server.InterceptingSubscriptionAsync += OnInterceptingSubscriptionAsync;
+        _server.ClientDisconnectedAsync += OnClientDisconnectedAsync;
         _server.LoadingRetainedMessageAsync += OnLoadingRetainedMessagesAsync;
         _server.RetainedMessageChangedAsync += OnRetainedMessageChangedAsync;
         _server.RetainedMessagesClearedAsync += OnRetainedMessagesClearedAsync;
@@ -140,7 +143,10 @@ public sealed class PlexusBroker : IAsyncDisposable
     {
         AssignClientIdentifierIfEmpty(e);
         var credentials = new MqttCredentials(e.ClientId, e.UserName, e.Password);
-        MqttAuthenticationResult result = await _authenticator.AuthenticateAsync(credentials, CancellationToken.None);
+        MqttAuthentication authentication = await _authenticator.AuthenticateAsync(credentials, CancellationToken.None);
+        MqttAuthenticationResult result = authentication.Result == MqttAuthenticationResult.Accepted && authentication.Principal is null
+            ? MqttAuthenticationResult.NotAuthorized
+            : authentication.Result;
 
         // MQTTnet writes the matching MQTT 3.1.1 return code for these (4 and 5).
         e.ReasonCode = result switch
@@ -152,7 +158,78 @@ public sealed class PlexusBroker : IAsyncDisposable
         if (result != MqttAuthenticationResult.Accepted)
         {
             BrokerLog.ConnectionRefused(_logger, result.ToString(), e.ClientId, e.UserName, e.RemoteEndPoint?.ToString());
+            return;
         }
+
+        // Hazard: MQTTnet keeps the first connection's SessionItems when a persistent session is resumed, so a client
+        // id once used by an application would keep the application's rights for a device that resumes it. The
+        // principal is therefore kept per client id and replaced on every accepted CONNECT; SessionItems only marks
+        // which connection stored it, so a late disconnect of an old connection does not remove its successor's.
+        var principal = authentication.Principal!;
+        string clientId = ClientIdOf(e);
+        _principals[clientId] = principal;
+        e.SessionItems[PrincipalKey] = principal;
+    }
+
+    private const string PrincipalKey = "plexus.principal";
+
+    private static string ClientIdOf(ValidatingConnectionEventArgs e) =>
+        string.IsNullOrEmpty(e.ClientId) && !string.IsNullOrEmpty(e.AssignedClientIdentifier) ? e.AssignedClientIdentifier : e.ClientId;
+
+    private Task OnClientDisconnectedAsync(ClientDisconnectedEventArgs e)
+    {
+        if (e.DisconnectType != MqttClientDisconnectType.Takeover && e.SessionItems?[PrincipalKey] is MqttPrincipal principal)
+        {
+            // Removes only this connection's own entry (value compared by reference).
+            ((ICollection<KeyValuePair<string, MqttPrincipal>>)_principals).Remove(new KeyValuePair<string, MqttPrincipal>(e.ClientId, principal));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Closes every connection of a device whose token stopped working (rotated, or the device removed): MQTT 5
+    /// clients get DISCONNECT reason 0x87 Not authorized. A reconnect with the old token is refused at CONNECT.
+    /// </summary>
+    public async Task DisconnectDeviceAsync(string deviceId)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(deviceId);
+        foreach (var (clientId, principal) in _principals)
+        {
+            if (principal.Kind != MqttPrincipalKind.Device || !string.Equals(principal.DeviceId, deviceId, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            try
+            {
+                await _server.DisconnectClientAsync(clientId, MqttDisconnectReasonCode.NotAuthorized);
+                MqttAclLog.DeviceDisconnected(_logger, deviceId, clientId);
+            }
+            catch (Exception error)
+            {
+                // Called without being awaited: never throw. Usually the client is not connected at the moment (a
+                // persistent session) or already gone; its next CONNECT is refused either way.
+                MqttAclLog.DeviceDisconnectFailed(_logger, deviceId, clientId, error.Message);
+            }
+        }
+    }
+
+    private MqttPrincipal? PrincipalOf(string clientId) => _principals.GetValueOrDefault(clientId);
+
+    /// <summary>The topic ACL for subscriptions: MQTT 5 SUBACK 0x87, MQTT 3.1.1 SUBACK 0x80 (MQTTnet maps it).</summary>
+    private Task OnInterceptingSubscriptionAsync(InterceptingSubscriptionEventArgs e)
+    {
+        var principal = PrincipalOf(e.ClientId);
+        string filter = e.TopicFilter.Topic;
+        if (!MqttTopicAcl.MaySubscribe(principal, filter))
+        {
+            MqttAclLog.SubscribeRefused(_logger, principal?.ToString() ?? "unknown client", e.ClientId, filter);
+            e.ProcessSubscription = false;
+            e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
+        }
+
+        return Task.CompletedTask;
     }
 
     /// <summary>
@@ -191,6 +268,18 @@ public sealed class PlexusBroker : IAsyncDisposable
     private async Task OnInterceptingPublishAsync(InterceptingPublishEventArgs e)
     {
         var message = e.ApplicationMessage;
+
+        // The topic ACL first: a device publishes only under devices/<its id>/, so the id a message is stored
+        // under is the authenticated one. Refused: MQTT 5 PUBACK 0x87; 3.1.1 acknowledges and drops it.
+        var principal = PrincipalOf(e.ClientId);
+        if (!MqttTopicAcl.MayPublish(principal, message.Topic))
+        {
+            MqttAclLog.PublishRefused(_logger, principal?.ToString() ?? "unknown client", e.ClientId, message.Topic);
+            e.ProcessPublish = false;
+            e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
+            return;
+        }
+
         if (!DeviceTopic.TryParse(message.Topic, out var topic))
         {
             return;

@@ -11,6 +11,7 @@ using Plexus.Api;
 using Plexus.Api.Auth;
 using Plexus.Broker;
 using Plexus.Broker.Auth;
+using Plexus.Devices;
 using Plexus.Query;
 using Plexus.Storage;
 
@@ -30,9 +31,10 @@ public sealed class PlexusServer : IAsyncDisposable
 
     private readonly PlexusBroker? _broker;
 
-    private PlexusServer(WebApplication app, ApiContext api, PlexusServerOptions options, PlexusStore store, AdminTokenStore tokens, Uri address, PlexusBroker? broker, ILogger logger)
+    private PlexusServer(WebApplication app, ApiContext api, PlexusServerOptions options, PlexusStore store, AdminTokenStore tokens, DeviceRegistry devices, Uri address, PlexusBroker? broker, ILogger logger)
     {
         _app = app;
+        Devices = devices;
         _broker = broker;
         _api = api;
         _options = options;
@@ -50,6 +52,9 @@ public sealed class PlexusServer : IAsyncDisposable
     public IPEndPoint? MqttEndpoint => _broker?.Endpoint;
 
     public AdminTokenStore AdminTokens { get; }
+
+    /// <summary>The device registry (issue 4 §2): device identities for the broker, metadata for the API and SQL.</summary>
+    public DeviceRegistry Devices { get; }
 
     public string DataDirectory => _options.DataDirectory;
 
@@ -89,36 +94,48 @@ public sealed class PlexusServer : IAsyncDisposable
             var tokens = AdminTokenStore.Open(options.DataDirectory, options.AdminToken);
             var store = PlexusStore.Open(new StorageOptions { DataDirectory = options.DataDirectory, MemoryLimit = options.MemoryLimit }, loggerFactory);
             PlexusBroker? broker = null;
+            DeviceRegistry? devices = null;
+
+            // HTTP and MQTT writes both go through it: main.devices is the registry's view, not a measurement.
+            var writer = new ReservedMeasurementWriter(store.Writer);
             try
             {
+                devices = DeviceRegistry.Open(store, time);
+
                 // After the store: the broker's first acknowledgement needs a store to be durable in.
                 if (mqttEndpoint is not null)
                 {
-                    // This slice: API tokens only (the admin token). Device tokens come with the registry (issue 4).
-                    var authenticator = new TokenMqttAuthenticator(token => tokens.IsAdminToken(token));
+                    // Applications with an API token (the admin token), devices with their id and device token.
+                    var authenticator = new DeviceMqttAuthenticator(token => tokens.IsAdminToken(token), devices.Validate);
                     broker = await PlexusBroker.StartAsync(
                         new PlexusBrokerOptions { Endpoint = mqttEndpoint, DataDirectory = options.DataDirectory },
                         authenticator,
-                        store.Writer,
+                        writer,
                         loggerFactory,
                         time);
+
+                    // A rotated or removed token also ends the device's open connections, not only new CONNECTs.
+                    var started = broker;
+                    devices.TokenRevoked = id => _ = started.DisconnectDeviceAsync(id);
                 }
             }
             catch (SocketException error)
             {
+                devices?.Dispose();
                 await store.DisposeAsync();
                 throw new IOException($"cannot listen for MQTT on {mqttEndpoint}: {error.Message}; choose another address with --mqtt host:port, or --mqtt off", error);
             }
             catch
             {
+                devices?.Dispose();
                 await store.DisposeAsync();
                 throw;
             }
 
             var queries = new SqlQueryService(store, new QueryOptions { Timeout = options.QueryTimeout, MaxRows = options.QueryMaxRows });
-            api.MarkReady(new RequestAuthenticator(tokens), store.Writer, queries, options.DataDirectory);
+            api.MarkReady(new RequestAuthenticator(tokens), writer, queries, options.DataDirectory, devices);
             logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
-            return new PlexusServer(app, api, options, store, tokens, address, broker, logger);
+            return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger);
         }
         catch
         {
@@ -149,6 +166,7 @@ public sealed class PlexusServer : IAsyncDisposable
             await _broker.StopAsync();
         }
 
+        Devices.Dispose();
         await Store.DisposeAsync();
         await _app.DisposeAsync();
         _logger.LogInformation("Plexus stopped cleanly");

@@ -15,17 +15,24 @@ public enum MqttAuthenticationResult
     NotAuthorized,
 }
 
+/// <summary>The answer to a CONNECT: the result, and for an accepted client who it is (which decides its topic ACL).</summary>
+public readonly record struct MqttAuthentication(MqttAuthenticationResult Result, MqttPrincipal? Principal)
+{
+    public static MqttAuthentication Accepted(MqttPrincipal principal) => new(MqttAuthenticationResult.Accepted, principal);
+
+    public static MqttAuthentication Refused(MqttAuthenticationResult result) => new(result, null);
+}
+
 /// <summary>
-/// Decides whether a client may connect. The first slice of issue 4 accepts API tokens only (the admin token,
-/// as the password); the device registry will plug device identities (user name = device id, password = device
-/// token) and topic ACLs in behind this seam without the broker knowing where identities live.
+/// Decides whether a client may connect and as whom. The broker does not know where identities live: the server
+/// composes it with <see cref="DeviceMqttAuthenticator"/> over the device registry and the API tokens.
 /// </summary>
 public interface IMqttAuthenticator
 {
-    ValueTask<MqttAuthenticationResult> AuthenticateAsync(MqttCredentials credentials, CancellationToken cancellationToken);
+    ValueTask<MqttAuthentication> AuthenticateAsync(MqttCredentials credentials, CancellationToken cancellationToken);
 }
 
-/// <summary>An authenticator from a password check: no password is <see cref="MqttAuthenticationResult.NotAuthorized"/>, a wrong one <see cref="MqttAuthenticationResult.BadUserNameOrPassword"/>.</summary>
+/// <summary>An authenticator from an API token check (any user name): no password is <see cref="MqttAuthenticationResult.NotAuthorized"/>, a wrong one <see cref="MqttAuthenticationResult.BadUserNameOrPassword"/>; a valid one is an application.</summary>
 public sealed class TokenMqttAuthenticator : IMqttAuthenticator
 {
     private readonly Func<string, bool> _isValidToken;
@@ -36,13 +43,15 @@ public sealed class TokenMqttAuthenticator : IMqttAuthenticator
         _isValidToken = isValidToken;
     }
 
-    public ValueTask<MqttAuthenticationResult> AuthenticateAsync(MqttCredentials credentials, CancellationToken cancellationToken)
+    public ValueTask<MqttAuthentication> AuthenticateAsync(MqttCredentials credentials, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(credentials.Password))
         {
-            return ValueTask.FromResult(MqttAuthenticationResult.NotAuthorized);
+            return ValueTask.FromResult(MqttAuthentication.Refused(MqttAuthenticationResult.NotAuthorized));
         }
 
-        return ValueTask.FromResult(_isValidToken(credentials.Password) ? MqttAuthenticationResult.Accepted : MqttAuthenticationResult.BadUserNameOrPassword);
+        return ValueTask.FromResult(_isValidToken(credentials.Password)
+            ? MqttAuthentication.Accepted(MqttPrincipal.Application)
+            : MqttAuthentication.Refused(MqttAuthenticationResult.BadUserNameOrPassword));
     }
 }

@@ -1,0 +1,430 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Plexus.Devices;
+
+namespace Plexus.Api.Endpoints;
+
+/// <summary>The device registry over HTTP (issue 4 §2, docs/devices.md); admin token required.</summary>
+internal static class DevicesEndpoints
+{
+    private const int DefaultLimit = 100;
+    private const int MaxLimit = 10_000;
+    private const int MaxBulkItems = 10_000;
+
+    public static void Map(IEndpointRouteBuilder endpoints, ApiContext context)
+    {
+        endpoints.MapPost("/api/v1/devices", http => AddAsync(http, context));
+        endpoints.MapPost("/api/v1/devices/bulk", http => BulkAsync(http, context));
+        endpoints.MapGet("/api/v1/devices", http => ListAsync(http, context));
+        endpoints.MapGet("/api/v1/devices/{id}", http => GetAsync(http, context));
+        endpoints.MapMethods("/api/v1/devices/{id}", ["PATCH"], http => UpdateAsync(http, context));
+        endpoints.MapDelete("/api/v1/devices/{id}", http => RemoveAsync(http, context));
+        endpoints.MapPost("/api/v1/devices/{id}/rotate-token", http => RotateAsync(http, context));
+    }
+
+    private static async Task AddAsync(HttpContext http, ApiContext context)
+    {
+        if (await RegistryAsync(http, context) is not { } registry)
+        {
+            return;
+        }
+
+        using var document = await ReadJsonAsync(http, """{"id": "truck-7", "name": "Truck 7", "tags": {"fleet": "East"}}""");
+        if (document is null)
+        {
+            return;
+        }
+
+        try
+        {
+            var added = registry.Add(ParseNewDevice(document.RootElement));
+            await WriteAsync(http, StatusCodes.Status201Created, json => WriteDevice(json, added.Device, added.Token));
+        }
+        catch (DeviceRegistryException error)
+        {
+            await WriteErrorAsync(http, error);
+        }
+    }
+
+    /// <summary>A JSON array of devices; each item gets its own result, so one bad item does not stop the rest.</summary>
+    private static async Task BulkAsync(HttpContext http, ApiContext context)
+    {
+        if (await RegistryAsync(http, context) is not { } registry)
+        {
+            return;
+        }
+
+        using var document = await ReadJsonAsync(http, """[{"id": "d1"}, {"id": "d2", "tags": {"fleet": "East"}}]""", JsonValueKind.Array);
+        if (document is null)
+        {
+            return;
+        }
+
+        if (document.RootElement.GetArrayLength() > MaxBulkItems)
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", $"at most {MaxBulkItems} devices per bulk request; split the file");
+            return;
+        }
+
+        var results = new List<(int Index, RegisteredDevice? Added, DeviceRegistryException? Error)>();
+        int index = 0;
+        foreach (var item in document.RootElement.EnumerateArray())
+        {
+            try
+            {
+                results.Add((index, registry.Add(ParseNewDevice(item)), null));
+            }
+            catch (DeviceRegistryException error)
+            {
+                results.Add((index, null, error));
+            }
+
+            index++;
+        }
+
+        int created = results.Count(r => r.Added is not null);
+        await WriteAsync(http, StatusCodes.Status200OK, json =>
+        {
+            json.WriteNumber("created", created);
+            json.WriteNumber("failed", results.Count - created);
+            json.WriteStartArray("results");
+            foreach (var (i, added, error) in results)
+            {
+                json.WriteStartObject();
+                json.WriteNumber("index", i);
+                if (added is not null)
+                {
+                    json.WriteString("status", "created");
+                    json.WritePropertyName("device");
+                    json.WriteStartObject();
+                    WriteDevice(json, added.Device, added.Token);
+                    json.WriteEndObject();
+                }
+                else
+                {
+                    json.WriteString("status", "error");
+                    json.WriteString("code", CodeOf(error!.Kind));
+                    if (error.Field is not null)
+                    {
+                        json.WriteString("field", error.Field);
+                    }
+
+                    json.WriteString("message", error.Message);
+                }
+
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+        });
+    }
+
+    private static async Task ListAsync(HttpContext http, ApiContext context)
+    {
+        if (await RegistryAsync(http, context) is not { } registry)
+        {
+            return;
+        }
+
+        var filters = new List<KeyValuePair<string, string>>();
+        foreach (string? tag in http.Request.Query["tag"])
+        {
+            int colon = tag?.IndexOfAny([':', '=']) ?? -1;
+            if (tag is null || colon <= 0)
+            {
+                await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", $"tag: \"{tag}\" is not key:value (or key=value), e.g. ?tag=fleet:East");
+                return;
+            }
+
+            filters.Add(new KeyValuePair<string, string>(tag[..colon], tag[(colon + 1)..]));
+        }
+
+        if (!TryQueryInt(http, "limit", DefaultLimit, MaxLimit, out int limit) || !TryQueryInt(http, "offset", 0, int.MaxValue, out int offset))
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", $"limit must be 0–{MaxLimit} and offset 0 or more, as whole numbers");
+            return;
+        }
+
+        var page = registry.List(filters, limit, offset);
+        await WriteAsync(http, StatusCodes.Status200OK, json =>
+        {
+            json.WriteStartArray("devices");
+            foreach (var device in page.Devices)
+            {
+                json.WriteStartObject();
+                WriteDevice(json, device, token: null);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteNumber("total", page.Total);
+        });
+    }
+
+    private static async Task GetAsync(HttpContext http, ApiContext context)
+    {
+        if (await RegistryAsync(http, context) is not { } registry)
+        {
+            return;
+        }
+
+        string id = IdOf(http);
+        if (registry.Get(id) is not { } device)
+        {
+            await WriteErrorAsync(http, new DeviceRegistryException(DeviceErrorKind.NotFound, "id", $"no device \"{id}\" is registered"));
+            return;
+        }
+
+        await WriteAsync(http, StatusCodes.Status200OK, json => WriteDevice(json, device, token: null));
+    }
+
+    private static async Task UpdateAsync(HttpContext http, ApiContext context)
+    {
+        if (await RegistryAsync(http, context) is not { } registry)
+        {
+            return;
+        }
+
+        using var document = await ReadJsonAsync(http, """{"name": "Truck 7", "tags": {"fleet": "West"}, "parent": null}""");
+        if (document is null)
+        {
+            return;
+        }
+
+        try
+        {
+            var root = document.RootElement;
+            foreach (var property in root.EnumerateObject())
+            {
+                if (property.Name is not ("name" or "type" or "tags" or "parent"))
+                {
+                    throw new DeviceRegistryException(DeviceErrorKind.Invalid, property.Name,
+                        property.Name is "id" or "token" ? $"{property.Name} cannot be changed; remove and add the device, or rotate its token" : $"unknown field \"{property.Name}\"; send name, type, tags or parent");
+                }
+            }
+
+            var changes = new DeviceChanges
+            {
+                NameSet = root.TryGetProperty("name", out _),
+                Name = OptionalString(root, "name"),
+                TypeSet = root.TryGetProperty("type", out _),
+                Type = OptionalString(root, "type"),
+                TagsSet = root.TryGetProperty("tags", out _),
+                Tags = OptionalTags(root),
+                ParentSet = root.TryGetProperty("parent", out _),
+                Parent = OptionalString(root, "parent"),
+            };
+            var updated = registry.Update(IdOf(http), changes);
+            await WriteAsync(http, StatusCodes.Status200OK, json => WriteDevice(json, updated, token: null));
+        }
+        catch (DeviceRegistryException error)
+        {
+            await WriteErrorAsync(http, error);
+        }
+    }
+
+    private static async Task RemoveAsync(HttpContext http, ApiContext context)
+    {
+        if (await RegistryAsync(http, context) is not { } registry)
+        {
+            return;
+        }
+
+        string id = IdOf(http);
+        if (!registry.Remove(id))
+        {
+            await WriteErrorAsync(http, new DeviceRegistryException(DeviceErrorKind.NotFound, "id", $"no device \"{id}\" is registered"));
+            return;
+        }
+
+        http.Response.StatusCode = StatusCodes.Status204NoContent;
+    }
+
+    private static async Task RotateAsync(HttpContext http, ApiContext context)
+    {
+        if (await RegistryAsync(http, context) is not { } registry)
+        {
+            return;
+        }
+
+        try
+        {
+            string id = IdOf(http);
+            string token = registry.RotateToken(id);
+            await WriteAsync(http, StatusCodes.Status200OK, json =>
+            {
+                json.WriteString("id", id);
+                json.WriteString("token", token);
+            });
+        }
+        catch (DeviceRegistryException error)
+        {
+            await WriteErrorAsync(http, error);
+        }
+    }
+
+    private static async Task<DeviceRegistry?> RegistryAsync(HttpContext http, ApiContext context)
+    {
+        if (!await PlexusApi.AdmitAsync(http, context))
+        {
+            return null;
+        }
+
+        if (context.Devices is null)
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "unavailable", "the device registry is not available on this server");
+            return null;
+        }
+
+        return context.Devices;
+    }
+
+    private static string IdOf(HttpContext http) => http.Request.RouteValues["id"] as string ?? string.Empty;
+
+    private static async Task<JsonDocument?> ReadJsonAsync(HttpContext http, string example, JsonValueKind kind = JsonValueKind.Object)
+    {
+        try
+        {
+            var document = await JsonDocument.ParseAsync(http.Request.Body, default, http.RequestAborted);
+            if (document.RootElement.ValueKind != kind)
+            {
+                document.Dispose();
+                throw new JsonException(kind == JsonValueKind.Array ? "expected a JSON array" : "expected a JSON object");
+            }
+
+            return document;
+        }
+        catch (JsonException error)
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", $"the body must be JSON like {example}: {error.Message}");
+            return null;
+        }
+    }
+
+    private static NewDevice ParseNewDevice(JsonElement item)
+    {
+        if (item.ValueKind != JsonValueKind.Object)
+        {
+            throw new DeviceRegistryException(DeviceErrorKind.Invalid, null, "each device must be a JSON object like {\"id\": \"d1\"}");
+        }
+
+        foreach (var property in item.EnumerateObject())
+        {
+            if (property.Name is not ("id" or "name" or "type" or "tags" or "parent"))
+            {
+                throw new DeviceRegistryException(DeviceErrorKind.Invalid, property.Name, $"unknown field \"{property.Name}\"; send id, name, type, tags or parent");
+            }
+        }
+
+        string? id = OptionalString(item, "id");
+        if (!DeviceValidation.IsValidId(id, out string? problem))
+        {
+            throw new DeviceRegistryException(DeviceErrorKind.Invalid, "id", problem!);
+        }
+
+        return new NewDevice(id!, OptionalString(item, "name"), OptionalString(item, "type"), OptionalTags(item), OptionalString(item, "parent"));
+    }
+
+    private static string? OptionalString(JsonElement root, string name)
+    {
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return value.ValueKind == JsonValueKind.String
+            ? value.GetString()
+            : throw new DeviceRegistryException(DeviceErrorKind.Invalid, name, $"{name} must be a string or null, not {value.ValueKind.ToString().ToLowerInvariant()}");
+    }
+
+    private static Dictionary<string, string>? OptionalTags(JsonElement root)
+    {
+        if (!root.TryGetProperty("tags", out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            throw new DeviceRegistryException(DeviceErrorKind.Invalid, "tags", "tags must be an object of strings, like {\"fleet\": \"East\"}");
+        }
+
+        var tags = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var tag in value.EnumerateObject())
+        {
+            if (tag.Value.ValueKind != JsonValueKind.String)
+            {
+                throw new DeviceRegistryException(DeviceErrorKind.Invalid, "tags", $"tag \"{tag.Name}\" must have a string value");
+            }
+
+            tags[tag.Name] = tag.Value.GetString()!;
+        }
+
+        return tags;
+    }
+
+    private static bool TryQueryInt(HttpContext http, string name, int fallback, int max, out int value)
+    {
+        string? text = http.Request.Query[name];
+        if (string.IsNullOrEmpty(text))
+        {
+            value = fallback;
+            return true;
+        }
+
+        return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out value) && value <= max;
+    }
+
+    private static void WriteDevice(Utf8JsonWriter json, Device device, string? token)
+    {
+        json.WriteString("id", device.Id);
+        json.WriteString("name", device.Name);
+        json.WriteString("type", device.Type);
+        json.WritePropertyName("tags");
+        json.WriteStartObject();
+        foreach (var (key, value) in device.Tags)
+        {
+            json.WriteString(key, value);
+        }
+
+        json.WriteEndObject();
+        json.WriteString("parent", device.Parent);
+        json.WriteString("created_at", device.CreatedAt.UtcDateTime);
+        json.WriteString("updated_at", device.UpdatedAt.UtcDateTime);
+        if (token is not null)
+        {
+            json.WriteString("token", token);
+        }
+    }
+
+    private static async Task WriteAsync(HttpContext http, int status, Action<Utf8JsonWriter> body)
+    {
+        http.Response.StatusCode = status;
+        http.Response.ContentType = "application/json; charset=utf-8";
+        await using var json = new Utf8JsonWriter(http.Response.Body, PlexusApi.JsonOptions);
+        json.WriteStartObject();
+        body(json);
+        json.WriteEndObject();
+        await json.FlushAsync(http.RequestAborted);
+    }
+
+    private static Task WriteErrorAsync(HttpContext http, DeviceRegistryException error)
+    {
+        int status = error.Kind switch
+        {
+            DeviceErrorKind.NotFound => StatusCodes.Status404NotFound,
+            DeviceErrorKind.Conflict => StatusCodes.Status409Conflict,
+            _ => StatusCodes.Status400BadRequest,
+        };
+        return ApiErrors.WriteAsync(http, status, CodeOf(error.Kind), error.Message, extra: error.Field is null ? null : json => json.WriteString("field", error.Field));
+    }
+
+    private static string CodeOf(DeviceErrorKind kind) => kind switch
+    {
+        DeviceErrorKind.NotFound => "not_found",
+        DeviceErrorKind.Conflict => "conflict",
+        _ => "invalid",
+    };
+}

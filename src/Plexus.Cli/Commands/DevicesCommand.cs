@@ -1,0 +1,342 @@
+using System.Buffers;
+using System.CommandLine;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Plexus.Cli.Client;
+
+namespace Plexus.Cli.Commands;
+
+/// <summary>`plexus devices add|list|show|update|remove|rotate-token`: the device registry (docs/devices.md).</summary>
+internal static class DevicesCommand
+{
+    private const string TokenNote = "note: the token is shown only now; the server keeps only its hash. Give it to the device as its MQTT password (user name = device id).";
+
+    public static Command Create()
+    {
+        var command = new Command("devices", "Manage the device registry: register devices, list them, rotate their tokens");
+        command.Subcommands.Add(Add());
+        command.Subcommands.Add(List());
+        command.Subcommands.Add(Show());
+        command.Subcommands.Add(Update());
+        command.Subcommands.Add(Remove());
+        command.Subcommands.Add(RotateToken());
+        return command;
+    }
+
+    private static Command Add()
+    {
+        var id = IdArgument();
+        var (name, type, tags, parent) = MetadataOptions();
+        var command = new Command("add", "Register a device and print its token (shown once)") { id, name, type, tags, parent };
+        return WithClient(command, async (parse, client, output, error, cancellationToken) =>
+        {
+            string body = Json(json =>
+            {
+                json.WriteString("id", parse.GetValue(id));
+                WriteOptional(json, "name", parse.GetValue(name));
+                WriteOptional(json, "type", parse.GetValue(type));
+                WriteOptional(json, "parent", parse.GetValue(parent));
+                WriteTags(json, ParseTags(parse.GetValue(tags)));
+            });
+            using var document = await SendAsync(client, HttpMethod.Post, "api/v1/devices", body, cancellationToken);
+            await output.WriteLineAsync(Pretty(document!.RootElement));
+            await error.WriteLineAsync(TokenNote);
+        });
+    }
+
+    private static Command List()
+    {
+        var tags = TagOption("Only devices with this tag (key=value); repeat to require several");
+        var limit = new Option<int?>("--limit") { Description = "At most this many devices (server default 100)" };
+        var offset = new Option<int?>("--offset") { Description = "Skip this many devices first" };
+        var format = FormatOption();
+        var command = new Command("list", "List registered devices in id order") { tags, limit, offset, format };
+        return WithClient(command, async (parse, client, output, error, cancellationToken) =>
+        {
+            var query = new List<string>();
+            foreach (var (key, value) in ParseTags(parse.GetValue(tags)) ?? [])
+            {
+                query.Add("tag=" + Uri.EscapeDataString(key + ":" + value));
+            }
+
+            if (parse.GetValue(limit) is { } l)
+            {
+                query.Add("limit=" + l.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+
+            if (parse.GetValue(offset) is { } o)
+            {
+                query.Add("offset=" + o.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+
+            string path = "api/v1/devices" + (query.Count > 0 ? "?" + string.Join('&', query) : "");
+            using var document = await SendAsync(client, HttpMethod.Get, path, null, cancellationToken);
+            var root = document!.RootElement;
+            if (parse.GetValue(format) == "json")
+            {
+                await output.WriteLineAsync(Pretty(root));
+                return;
+            }
+
+            var devices = root.GetProperty("devices").EnumerateArray().ToList();
+            await WriteTableAsync(output, devices);
+            int total = root.GetProperty("total").GetInt32();
+            await error.WriteLineAsync($"{devices.Count} of {total} device{(total == 1 ? "" : "s")}");
+        });
+    }
+
+    private static Command Show()
+    {
+        var id = IdArgument();
+        var command = new Command("show", "Show one device's metadata") { id };
+        return WithClient(command, async (parse, client, output, error, cancellationToken) =>
+        {
+            using var document = await SendAsync(client, HttpMethod.Get, "api/v1/devices/" + Uri.EscapeDataString(parse.GetValue(id)!), null, cancellationToken);
+            await output.WriteLineAsync(Pretty(document!.RootElement));
+        });
+    }
+
+    private static Command Update()
+    {
+        var id = IdArgument();
+        var (name, type, tags, parent) = MetadataOptions();
+        tags.Description = "Replace the device's tags with these (key=value, repeatable)";
+        var clearTags = new Option<bool>("--clear-tags") { Description = "Remove every tag" };
+        var clearParent = new Option<bool>("--clear-parent") { Description = "Remove the parent" };
+        var command = new Command("update", "Change a device's name, type, tags or parent; what is not given stays") { id, name, type, tags, parent, clearTags, clearParent };
+        return WithClient(command, async (parse, client, output, error, cancellationToken) =>
+        {
+            var newTags = ParseTags(parse.GetValue(tags));
+            string body = Json(json =>
+            {
+                WriteOptional(json, "name", parse.GetValue(name));
+                WriteOptional(json, "type", parse.GetValue(type));
+                if (parse.GetValue(clearParent))
+                {
+                    json.WriteNull("parent");
+                }
+                else
+                {
+                    WriteOptional(json, "parent", parse.GetValue(parent));
+                }
+
+                WriteTags(json, parse.GetValue(clearTags) ? [] : newTags);
+            });
+            using var document = await SendAsync(client, HttpMethod.Patch, "api/v1/devices/" + Uri.EscapeDataString(parse.GetValue(id)!), body, cancellationToken);
+            await output.WriteLineAsync(Pretty(document!.RootElement));
+        });
+    }
+
+    private static Command Remove()
+    {
+        var id = IdArgument();
+        var command = new Command("remove", "Remove a device; its token stops working at once (its stored data stays)") { id };
+        return WithClient(command, async (parse, client, output, error, cancellationToken) =>
+        {
+            string deviceId = parse.GetValue(id)!;
+            using var document = await SendAsync(client, HttpMethod.Delete, "api/v1/devices/" + Uri.EscapeDataString(deviceId), null, cancellationToken);
+            await output.WriteLineAsync($"removed {deviceId}");
+        });
+    }
+
+    private static Command RotateToken()
+    {
+        var id = IdArgument();
+        var command = new Command("rotate-token", "Give a device a new token (shown once); the old one stops working at once") { id };
+        return WithClient(command, async (parse, client, output, error, cancellationToken) =>
+        {
+            using var document = await SendAsync(client, HttpMethod.Post, "api/v1/devices/" + Uri.EscapeDataString(parse.GetValue(id)!) + "/rotate-token", null, cancellationToken);
+            await output.WriteLineAsync(document!.RootElement.GetProperty("token").GetString());
+            await error.WriteLineAsync(TokenNote);
+        });
+    }
+
+    private static Argument<string> IdArgument() => new("id") { Description = "The device id: 1–128 letters, digits, '_', '-', '.', ':'" };
+
+    private static Option<string[]> TagOption(string description) => new("--tag")
+    {
+        Description = description,
+        Arity = ArgumentArity.ZeroOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    private static Option<string> FormatOption()
+    {
+        var format = new Option<string>("--format")
+        {
+            Description = "Output format: table or json",
+            DefaultValueFactory = _ => "table",
+        };
+        format.AcceptOnlyFromAmong("table", "json");
+        return format;
+    }
+
+    private static (Option<string?> Name, Option<string?> Type, Option<string[]> Tags, Option<string?> Parent) MetadataOptions() =>
+        (new Option<string?>("--name") { Description = "A display name" },
+         new Option<string?>("--type") { Description = "The kind of device, e.g. truck or thermostat" },
+         TagOption("A tag as key=value; repeat for several"),
+         new Option<string?>("--parent") { Description = "The id of a registered device this one belongs to (a gateway)" });
+
+    private delegate Task DevicesAction(ParseResult parse, PlexusApiClient client, TextWriter output, TextWriter error, CancellationToken cancellationToken);
+
+    private static Command WithClient(Command command, DevicesAction action)
+    {
+        var url = ClientOptions.Url();
+        var token = ClientOptions.Token();
+        command.Options.Add(url);
+        command.Options.Add(token);
+        command.SetAction(async (ParseResult parse, CancellationToken invocationToken) =>
+        {
+            using var termination = CliConsole.CancelOnTermination(invocationToken);
+            var error = parse.InvocationConfiguration.Error;
+            try
+            {
+                using var client = PlexusApiClient.Create(parse.GetValue(url), parse.GetValue(token));
+                await action(parse, client, parse.InvocationConfiguration.Output, error, termination.Token);
+                return 0;
+            }
+            catch (CliException e)
+            {
+                await error.WriteLineAsync($"error: {e.Message}");
+                return e.ExitCode;
+            }
+            catch (OperationCanceledException) when (termination.Token.IsCancellationRequested)
+            {
+                await error.WriteLineAsync("cancelled");
+                return 130;
+            }
+        });
+        return command;
+    }
+
+    /// <summary>Sends a request; a JSON answer is returned (null for 204), an error becomes a <see cref="CliException"/>.</summary>
+    private static async Task<JsonDocument?> SendAsync(PlexusApiClient client, HttpMethod method, string path, string? body, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
+        }
+
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            // The registry's own 404/409 carry a message about the device; the generic one would blame the address.
+            if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Conflict)
+            {
+                var problem = await PlexusApiClient.ReadErrorAsync(response, cancellationToken);
+                throw problem.Code is "not_found" or "conflict"
+                    ? new CliException($"{(int)response.StatusCode} {problem.Code.Replace('_', ' ')}: {problem.Message}")
+                    : new CliException($"{(int)response.StatusCode} {response.ReasonPhrase}: {problem.Message ?? "no details"} (is {client.DisplayAddress} a Plexus server?)");
+            }
+
+            throw await client.FailureAsync(response, cancellationToken);
+        }
+
+        if (response.StatusCode == HttpStatusCode.NoContent)
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+        }
+        catch (JsonException e)
+        {
+            throw new CliException($"the server's answer is not JSON: {e.Message}", e);
+        }
+    }
+
+    private static List<KeyValuePair<string, string>>? ParseTags(string[]? tags)
+    {
+        if (tags is null || tags.Length == 0)
+        {
+            return null;
+        }
+
+        var parsed = new List<KeyValuePair<string, string>>();
+        foreach (string tag in tags)
+        {
+            int equals = tag.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                throw new CliException($"--tag \"{tag}\" is not key=value, e.g. --tag fleet=East");
+            }
+
+            parsed.Add(new KeyValuePair<string, string>(tag[..equals], tag[(equals + 1)..]));
+        }
+
+        return parsed;
+    }
+
+    private static void WriteOptional(Utf8JsonWriter json, string name, string? value)
+    {
+        if (value is not null)
+        {
+            json.WriteString(name, value);
+        }
+    }
+
+    private static void WriteTags(Utf8JsonWriter json, List<KeyValuePair<string, string>>? tags)
+    {
+        if (tags is null)
+        {
+            return;
+        }
+
+        json.WritePropertyName("tags");
+        json.WriteStartObject();
+        foreach (var (key, value) in tags)
+        {
+            json.WriteString(key, value);
+        }
+
+        json.WriteEndObject();
+    }
+
+    private static string Json(Action<Utf8JsonWriter> body)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            body(json);
+            json.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private static string Pretty(JsonElement root)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            root.WriteTo(json);
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private static async Task WriteTableAsync(TextWriter output, List<JsonElement> devices)
+    {
+        string[] headers = ["ID", "NAME", "TYPE", "TAGS", "PARENT"];
+        var rows = devices.Select(d => new[]
+        {
+            d.GetProperty("id").GetString() ?? "",
+            d.GetProperty("name").GetString() ?? "",
+            d.GetProperty("type").GetString() ?? "",
+            string.Join(',', d.GetProperty("tags").EnumerateObject().Select(t => t.Name + "=" + t.Value.GetString())),
+            d.GetProperty("parent").GetString() ?? "",
+        }).ToList();
+        int[] widths = headers.Select((h, i) => rows.Select(r => r[i].Length).Append(h.Length).Max()).ToArray();
+        foreach (var row in rows.Prepend(headers))
+        {
+            await output.WriteLineAsync(string.Join("  ", row.Select((cell, i) => cell.PadRight(widths[i]))).TrimEnd());
+        }
+    }
+}

@@ -1,0 +1,383 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using DuckDB.NET.Data;
+using Plexus.Storage;
+
+namespace Plexus.Devices;
+
+/// <summary>
+/// The device registry (issue 4 §2): metadata and token hashes in <c>_plexus.devices</c>, a SQL view
+/// <c>main.devices</c> without the hashes, and device token validation for the broker.
+/// </summary>
+/// <remarks>
+/// Design note: the table is the truth; this class also keeps every device in memory (a sorted map by id), loaded
+/// at open and changed after each committed write, so that listing, filtering by tag and — on every MQTT CONNECT —
+/// token validation never touch the database. A registry of 100,000 devices is a few tens of MB.
+/// <code>
+///   add/update/remove/rotate ─▶ lock ─▶ parameterized SQL on the registry's own connection (autocommit)
+///                                      └─▶ then the in-memory map (readers see only committed changes)
+/// </code>
+/// Writes are serialized by one lock; the registry's connection is separate from the store's writer, and DuckDB
+/// runs the two transactions concurrently in-process.
+/// </remarks>
+public sealed class DeviceRegistry : IDisposable
+{
+    public const string TokenPrefix = "plxd_";
+    public const string TableName = "_plexus.devices";
+
+    /// <summary>The SQL view; the measurement name <c>devices</c> in namespace <c>main</c> is therefore reserved.</summary>
+    public const string ViewName = "main.devices";
+
+    private static readonly byte[] NoSuchDeviceHash = SHA256.HashData("no such device"u8);
+
+    private readonly DuckDBConnection _connection;
+    private readonly TimeProvider _time;
+    private readonly Lock _lock = new();
+    private readonly SortedDictionary<string, Device> _devices = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte[]> _tokenHashes = new(StringComparer.Ordinal);
+    private int _disposed;
+
+    private DeviceRegistry(DuckDBConnection connection, TimeProvider time)
+    {
+        _connection = connection;
+        _time = time;
+    }
+
+    /// <summary>
+    /// Called with the device id after its token stopped working (rotated, or the device removed), outside the
+    /// registry's lock; the server uses it to disconnect the device's open MQTT connections.
+    /// </summary>
+    public Action<string>? TokenRevoked { get; set; }
+
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _devices.Count;
+            }
+        }
+    }
+
+    /// <summary>Creates the table and view if needed and loads the registry.</summary>
+    public static DeviceRegistry Open(PlexusStore store, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var connection = store.OpenReadConnection();
+        try
+        {
+            var registry = new DeviceRegistry(connection, time ?? TimeProvider.System);
+            registry.EnsureCreated();
+            registry.Load();
+            return registry;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    public Device? Get(string id)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        lock (_lock)
+        {
+            return _devices.GetValueOrDefault(id);
+        }
+    }
+
+    /// <summary>Devices in id order having every one of <paramref name="tags"/>, paged; <c>Total</c> counts all matches.</summary>
+    public DevicePage List(IReadOnlyList<KeyValuePair<string, string>>? tags = null, int limit = 100, int offset = 0)
+    {
+        if (limit < 0)
+        {
+            throw DeviceRegistryException.Invalid("limit", "limit must be 0 or more");
+        }
+
+        if (offset < 0)
+        {
+            throw DeviceRegistryException.Invalid("offset", "offset must be 0 or more");
+        }
+
+        var page = new List<Device>(Math.Min(limit, 1000));
+        int total = 0;
+        lock (_lock)
+        {
+            foreach (var device in _devices.Values)
+            {
+                if (tags is not null && !HasAll(device, tags))
+                {
+                    continue;
+                }
+
+                if (total >= offset && page.Count < limit)
+                {
+                    page.Add(device);
+                }
+
+                total++;
+            }
+        }
+
+        return new DevicePage(page, total);
+    }
+
+    public RegisteredDevice Add(NewDevice device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        DeviceValidation.RequireId(device.Id);
+        DeviceValidation.CheckText(device.Name, "name", DeviceValidation.MaxNameLength);
+        DeviceValidation.CheckText(device.Type, "type", DeviceValidation.MaxTypeLength);
+        DeviceValidation.CheckTags(device.Tags);
+        string token = NewToken();
+        byte[] hash = Hash(token);
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            if (_devices.ContainsKey(device.Id))
+            {
+                throw new DeviceRegistryException(DeviceErrorKind.Conflict, "id", $"a device \"{device.Id}\" is already registered; rotate its token or remove it first");
+            }
+
+            CheckParent(device.Id, device.Parent);
+            var now = Now();
+            var created = new Device(device.Id, device.Name, device.Type, Copy(device.Tags), device.Parent, now, now);
+            Execute(
+                $"INSERT INTO {TableName} (id, name, type, tags, parent, token_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                created.Id, created.Name, created.Type, TagsJson(created.Tags), created.Parent, Convert.ToHexStringLower(hash), now.UtcDateTime, now.UtcDateTime);
+            _devices.Add(created.Id, created);
+            _tokenHashes[created.Id] = hash;
+            return new RegisteredDevice(created, token);
+        }
+    }
+
+    public Device Update(string id, DeviceChanges changes)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        ArgumentNullException.ThrowIfNull(changes);
+        if (changes.NameSet)
+        {
+            DeviceValidation.CheckText(changes.Name, "name", DeviceValidation.MaxNameLength);
+        }
+
+        if (changes.TypeSet)
+        {
+            DeviceValidation.CheckText(changes.Type, "type", DeviceValidation.MaxTypeLength);
+        }
+
+        if (changes.TagsSet)
+        {
+            DeviceValidation.CheckTags(changes.Tags);
+        }
+
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            var existing = _devices.GetValueOrDefault(id) ?? throw DeviceRegistryException.NotFound(id);
+            if (changes.ParentSet)
+            {
+                CheckParent(id, changes.Parent);
+            }
+
+            var updated = existing with
+            {
+                Name = changes.NameSet ? changes.Name : existing.Name,
+                Type = changes.TypeSet ? changes.Type : existing.Type,
+                Tags = changes.TagsSet ? Copy(changes.Tags) : existing.Tags,
+                Parent = changes.ParentSet ? changes.Parent : existing.Parent,
+                UpdatedAt = Now(),
+            };
+            Execute(
+                $"UPDATE {TableName} SET name = $2, type = $3, tags = $4, parent = $5, updated_at = $6 WHERE id = $1",
+                id, updated.Name, updated.Type, TagsJson(updated.Tags), updated.Parent, updated.UpdatedAt.UtcDateTime);
+            _devices[id] = updated;
+            return updated;
+        }
+    }
+
+    /// <summary>Removes a device; its token stops working at once. False when no such device.</summary>
+    public bool Remove(string id)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            if (!_devices.ContainsKey(id))
+            {
+                return false;
+            }
+
+            Execute($"DELETE FROM {TableName} WHERE id = $1", id);
+            _devices.Remove(id);
+            _tokenHashes.TryRemove(id, out _);
+        }
+
+        TokenRevoked?.Invoke(id);
+        return true;
+    }
+
+    /// <summary>A new token for the device, shown once; the old one stops working at once (new CONNECTs are refused).</summary>
+    public string RotateToken(string id)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        string token = NewToken();
+        byte[] hash = Hash(token);
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            var existing = _devices.GetValueOrDefault(id) ?? throw DeviceRegistryException.NotFound(id);
+            var updated = existing with { UpdatedAt = Now() };
+            Execute($"UPDATE {TableName} SET token_hash = $2, updated_at = $3 WHERE id = $1", id, Convert.ToHexStringLower(hash), updated.UpdatedAt.UtcDateTime);
+            _devices[id] = updated;
+            _tokenHashes[id] = hash;
+        }
+
+        TokenRevoked?.Invoke(id);
+        return token;
+    }
+
+    /// <summary>
+    /// True when <paramref name="token"/> is the device's current token. The hash comparison is constant-time, and
+    /// an unknown device is compared against a dummy hash, so timing tells neither the token nor whether the id exists.
+    /// </summary>
+    public bool Validate(string? deviceId, string? token)
+    {
+        if (string.IsNullOrEmpty(deviceId) || string.IsNullOrEmpty(token) || token.Length > 1024)
+        {
+            return false;
+        }
+
+        bool known = _tokenHashes.TryGetValue(deviceId, out byte[]? expected);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        byte[] utf8 = Encoding.UTF8.GetBytes(token);
+        SHA256.HashData(utf8, hash);
+        bool equal = CryptographicOperations.FixedTimeEquals(hash, known ? expected : NoSuchDeviceHash);
+        return known && equal;
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                _connection.Dispose();
+            }
+        }
+    }
+
+    private void EnsureCreated()
+    {
+        Execute($"""
+            CREATE TABLE IF NOT EXISTS {TableName} (
+                id VARCHAR PRIMARY KEY,
+                name VARCHAR,
+                type VARCHAR,
+                tags VARCHAR NOT NULL,
+                parent VARCHAR,
+                token_hash VARCHAR NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL)
+            """);
+
+        // Tags are stored as JSON text and shown as MAP(VARCHAR, VARCHAR), so SQL can say tags['fleet'].
+        Execute($"""
+            CREATE OR REPLACE VIEW {ViewName} AS
+            SELECT id, name, type, CAST(json(tags) AS MAP(VARCHAR, VARCHAR)) AS tags, parent, created_at, updated_at
+            FROM {TableName}
+            """);
+    }
+
+    private void Load()
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = $"SELECT id, name, type, tags, parent, token_hash, created_at, updated_at FROM {TableName}";
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            string id = reader.GetString(0);
+            var device = new Device(
+                id,
+                reader.IsDBNull(1) ? null : reader.GetString(1),
+                reader.IsDBNull(2) ? null : reader.GetString(2),
+                ParseTags(reader.GetString(3)),
+                reader.IsDBNull(4) ? null : reader.GetString(4),
+                AsUtc(reader.GetDateTime(6)),
+                AsUtc(reader.GetDateTime(7)));
+            _devices[id] = device;
+            _tokenHashes[id] = Convert.FromHexString(reader.GetString(5));
+        }
+    }
+
+    private void CheckParent(string id, string? parent)
+    {
+        if (parent is null)
+        {
+            return;
+        }
+
+        DeviceValidation.RequireId(parent, "parent");
+        if (string.Equals(parent, id, StringComparison.Ordinal))
+        {
+            throw DeviceRegistryException.Invalid("parent", "a device cannot be its own parent");
+        }
+
+        if (!_devices.ContainsKey(parent))
+        {
+            throw DeviceRegistryException.Invalid("parent", $"parent \"{parent}\" is not a registered device; register it first");
+        }
+    }
+
+    private void Execute(string sql, params object?[] parameters)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (object? value in parameters)
+        {
+            command.Parameters.Add(new DuckDBParameter(value ?? DBNull.Value));
+        }
+
+        command.ExecuteNonQuery();
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    private DateTimeOffset Now()
+    {
+        // TIMESTAMP keeps microseconds; round so the in-memory copy equals what a reload reads.
+        var now = _time.GetUtcNow();
+        return new DateTimeOffset(now.Ticks - (now.Ticks % 10), TimeSpan.Zero);
+    }
+
+    private static DateTimeOffset AsUtc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
+
+    private static bool HasAll(Device device, IReadOnlyList<KeyValuePair<string, string>> tags)
+    {
+        foreach (var (key, value) in tags)
+        {
+            if (!device.Tags.TryGetValue(key, out string? actual) || !string.Equals(actual, value, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static SortedDictionary<string, string> Copy(IReadOnlyDictionary<string, string>? tags) =>
+        tags is null ? new SortedDictionary<string, string>(StringComparer.Ordinal) : new SortedDictionary<string, string>(tags.ToDictionary(), StringComparer.Ordinal);
+
+    private static string TagsJson(IReadOnlyDictionary<string, string> tags) => JsonSerializer.Serialize(tags, DevicesJsonContext.Default.IReadOnlyDictionaryStringString);
+
+    private static SortedDictionary<string, string> ParseTags(string json) =>
+        new(JsonSerializer.Deserialize(json, DevicesJsonContext.Default.DictionaryStringString) ?? [], StringComparer.Ordinal);
+
+    private static string NewToken() => TokenPrefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private static byte[] Hash(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
+}

@@ -1,0 +1,85 @@
+namespace Plexus.Devices;
+
+/// <summary>The rules for ids and metadata; every message names the field and the fix.</summary>
+public static class DeviceValidation
+{
+    public const int MaxIdLength = 128;
+    public const int MaxNameLength = 256;
+    public const int MaxTypeLength = 128;
+    public const int MaxTagKeyLength = 128;
+    public const int MaxTagValueLength = 1024;
+    public const int MaxTags = 64;
+
+    /// <summary>
+    /// 1–128 letters, digits, <c>_ - . :</c>. The id is an MQTT topic level (<c>devices/&lt;id&gt;/...</c>), so it
+    /// must never hold <c>/</c>, <c>+</c> or <c>#</c>; the topic ACL relies on that.
+    /// </summary>
+    public static bool IsValidId(string? id, out string? problem)
+    {
+        problem = null;
+        if (string.IsNullOrEmpty(id))
+        {
+            problem = "the device id is required";
+            return false;
+        }
+
+        if (id.Length > MaxIdLength)
+        {
+            problem = $"the device id is {id.Length} characters; at most {MaxIdLength} are allowed";
+            return false;
+        }
+
+        foreach (char c in id)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or ':'))
+            {
+                problem = $"the device id \"{id}\" holds '{c}'; use letters, digits, '_', '-', '.' and ':' only";
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    internal static void RequireId(string? id, string field = "id")
+    {
+        if (!IsValidId(id, out string? problem))
+        {
+            throw DeviceRegistryException.Invalid(field, field == "id" ? problem! : $"{field}: {problem}");
+        }
+    }
+
+    internal static void CheckText(string? value, string field, int maxLength)
+    {
+        if (value is not null && value.Length > maxLength)
+        {
+            throw DeviceRegistryException.Invalid(field, $"{field} is {value.Length} characters; at most {maxLength} are allowed");
+        }
+    }
+
+    internal static void CheckTags(IReadOnlyDictionary<string, string>? tags)
+    {
+        if (tags is null)
+        {
+            return;
+        }
+
+        if (tags.Count > MaxTags)
+        {
+            throw DeviceRegistryException.Invalid("tags", $"{tags.Count} tags; at most {MaxTags} are allowed");
+        }
+
+        foreach (var (key, value) in tags)
+        {
+            if (string.IsNullOrEmpty(key) || key.Length > MaxTagKeyLength)
+            {
+                throw DeviceRegistryException.Invalid("tags", $"tag key \"{key}\" must be 1–{MaxTagKeyLength} characters");
+            }
+
+            if (value is null || value.Length > MaxTagValueLength)
+            {
+                throw DeviceRegistryException.Invalid("tags", $"tag \"{key}\" must have a string value of at most {MaxTagValueLength} characters");
+            }
+        }
+    }
+}

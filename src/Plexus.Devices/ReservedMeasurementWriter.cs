@@ -1,0 +1,100 @@
+using System.Text;
+using Plexus.Core;
+using Plexus.Storage.Writing;
+
+namespace Plexus.Devices;
+
+/// <summary>
+/// Refuses points for measurement <c>devices</c> in namespace <c>main</c>, where the registry's SQL view lives: the
+/// store would otherwise replace the view with the measurement's own. Every other point goes through unchanged.
+/// </summary>
+/// <remarks>
+/// Fast path: one scan of the measurement names and the batch is passed on as it is. Only a batch that holds a
+/// reserved point is copied without it (the writer has no way to skip points), and the refusals are reported like
+/// any other rejected line.
+/// </remarks>
+public sealed class ReservedMeasurementWriter(IPointWriter inner) : IPointWriter
+{
+    public const string Namespace = "main";
+    public const string Measurement = "devices";
+
+    private static readonly string Reason =
+        $"measurement \"{Measurement}\" in namespace \"{Namespace}\" is reserved for the device registry's SQL view; write to another measurement or namespace";
+
+    public async Task<WriteResult> WriteAsync(string ns, PointBatch batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ns);
+        ArgumentNullException.ThrowIfNull(batch);
+        if (!string.Equals(ns, Namespace, StringComparison.OrdinalIgnoreCase) || !HasReserved(batch))
+        {
+            return await inner.WriteAsync(ns, batch, cancellationToken);
+        }
+
+        var kept = new PointBatch(batch.Count);
+        var refused = new List<LineError>();
+        for (int i = 0; i < batch.Count; i++)
+        {
+            ref readonly var point = ref batch[i];
+            if (IsReserved(batch.Text(point.Measurement)))
+            {
+                refused.Add(new LineError(point.LineNumber, LineError.Excerpt(batch.Text(point.Measurement)), Reason));
+                continue;
+            }
+
+            Copy(batch, point, kept);
+        }
+
+        var result = kept.Count == 0 ? WriteResult.Empty : await inner.WriteAsync(ns, kept, cancellationToken);
+        return new WriteResult(result.PointsWritten, [.. result.Rejected.Concat(refused).OrderBy(e => e.Line)]);
+    }
+
+    private static bool HasReserved(PointBatch batch)
+    {
+        for (int i = 0; i < batch.Count; i++)
+        {
+            if (IsReserved(batch.Text(batch[i].Measurement)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // SQL names ignore case, so "Devices" would replace the view as well.
+    private static bool IsReserved(ReadOnlySpan<byte> name) => Ascii.EqualsIgnoreCase(name, "devices"u8);
+
+    private static void Copy(PointBatch from, in PointEntry point, PointBatch to)
+    {
+        to.BeginPoint(from.Text(point.Measurement), point.LineNumber);
+        foreach (ref readonly var tag in from.Tags(point))
+        {
+            to.AddTag(to.AppendText(from.Text(tag.Key)), to.AppendText(from.Text(tag.Value)));
+        }
+
+        foreach (ref readonly var field in from.Fields(point))
+        {
+            var key = to.AppendText(from.Text(field.Key));
+            switch (field.Type)
+            {
+                case FieldType.Float:
+                    to.AddFloat(key, field.FloatValue);
+                    break;
+                case FieldType.Integer:
+                    to.AddInteger(key, field.Bits);
+                    break;
+                case FieldType.UInteger:
+                    to.AddUInteger(key, field.UIntegerValue);
+                    break;
+                case FieldType.Boolean:
+                    to.AddBoolean(key, field.BooleanValue);
+                    break;
+                default:
+                    to.AddString(key, to.AppendText(from.Text(field.Text)));
+                    break;
+            }
+        }
+
+        to.EndPoint(point.Timestamp);
+    }
+}

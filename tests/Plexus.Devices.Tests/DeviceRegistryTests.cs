@@ -1,0 +1,233 @@
+using Microsoft.Extensions.Time.Testing;
+using Plexus.Storage;
+using Plexus.TestKit;
+
+namespace Plexus.Devices.Tests;
+
+/// <summary>The registry on a real DuckDB file: every operation, token validation, id rules, and a reopen.</summary>
+public sealed class DeviceRegistryTests : IAsyncDisposable
+{
+    private readonly TempDirectory _directory = new("plexus-devices");
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero));
+    private PlexusStore? _store;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_store is not null)
+        {
+            await _store.DisposeAsync();
+        }
+
+        _directory.Dispose();
+    }
+
+    [Fact]
+    public void Added_device_is_returned_with_a_token_and_read_back()
+    {
+        using var registry = Open();
+        var added = registry.Add(new NewDevice("truck-7", "Truck 7", "truck", Tags(("fleet", "East")), null));
+
+        Assert.StartsWith(DeviceRegistry.TokenPrefix, added.Token, StringComparison.Ordinal);
+        var device = registry.Get("truck-7");
+        Assert.NotNull(device);
+        Assert.Equal("Truck 7", device.Name);
+        Assert.Equal("truck", device.Type);
+        Assert.Equal("East", device.Tags["fleet"]);
+        Assert.Equal(_time.GetUtcNow(), device.CreatedAt);
+        Assert.Equal(device.CreatedAt, device.UpdatedAt);
+        Assert.Null(registry.Get("truck-8"));
+    }
+
+    [Fact]
+    public void Adding_an_existing_id_is_a_conflict()
+    {
+        using var registry = Open();
+        registry.Add(new NewDevice("d1"));
+
+        var error = Assert.Throws<DeviceRegistryException>(() => registry.Add(new NewDevice("d1")));
+        Assert.Equal(DeviceErrorKind.Conflict, error.Kind);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("a/b")]
+    [InlineData("a+b")]
+    [InlineData("a#")]
+    [InlineData("with space")]
+    [InlineData("ünïcode")]
+    public void Bad_id_is_refused_naming_the_id_field(string id)
+    {
+        using var registry = Open();
+
+        var error = Assert.Throws<DeviceRegistryException>(() => registry.Add(new NewDevice(id)));
+        Assert.Equal(DeviceErrorKind.Invalid, error.Kind);
+        Assert.Equal("id", error.Field);
+        Assert.Equal(0, registry.Count);
+    }
+
+    [Theory]
+    [InlineData("a")]
+    [InlineData("truck-7")]
+    [InlineData("site_1.floor:2")]
+    public void Good_ids_are_accepted(string id)
+    {
+        using var registry = Open();
+        registry.Add(new NewDevice(id));
+        Assert.NotNull(registry.Get(id));
+    }
+
+    [Fact]
+    public void Id_of_128_characters_is_accepted_and_129_refused()
+    {
+        Assert.True(DeviceValidation.IsValidId(new string('a', 128), out _));
+        Assert.False(DeviceValidation.IsValidId(new string('a', 129), out string? problem));
+        Assert.Contains("128", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void List_filters_by_every_tag_given_and_pages_in_id_order()
+    {
+        using var registry = Open();
+        registry.Add(new NewDevice("c", Tags: Tags(("fleet", "East"), ("kind", "truck"))));
+        registry.Add(new NewDevice("a", Tags: Tags(("fleet", "East"))));
+        registry.Add(new NewDevice("b", Tags: Tags(("fleet", "West"))));
+        registry.Add(new NewDevice("d", Tags: Tags(("fleet", "East"), ("kind", "truck"))));
+
+        Assert.Equal(["a", "b", "c", "d"], registry.List().Devices.Select(d => d.Id));
+        var east = registry.List([new("fleet", "East")]);
+        Assert.Equal(["a", "c", "d"], east.Devices.Select(d => d.Id));
+        Assert.Equal(3, east.Total);
+        Assert.Equal(["c", "d"], registry.List([new("fleet", "East"), new("kind", "truck")]).Devices.Select(d => d.Id));
+
+        var page = registry.List([new("fleet", "East")], limit: 1, offset: 1);
+        Assert.Equal(["c"], page.Devices.Select(d => d.Id));
+        Assert.Equal(3, page.Total);
+        Assert.Empty(registry.List(limit: 10, offset: 10).Devices);
+    }
+
+    [Fact]
+    public void Update_changes_only_the_fields_set_and_a_set_null_clears()
+    {
+        using var registry = Open();
+        registry.Add(new NewDevice("parent"));
+        registry.Add(new NewDevice("d1", "old", "sensor", Tags(("fleet", "East"))));
+        _time.Advance(TimeSpan.FromMinutes(1));
+
+        var updated = registry.Update("d1", new DeviceChanges { NameSet = true, Name = "new", ParentSet = true, Parent = "parent" });
+        Assert.Equal("new", updated.Name);
+        Assert.Equal("sensor", updated.Type);
+        Assert.Equal("East", updated.Tags["fleet"]);
+        Assert.Equal("parent", updated.Parent);
+        Assert.Equal(_time.GetUtcNow(), updated.UpdatedAt);
+        Assert.True(updated.UpdatedAt > updated.CreatedAt);
+
+        updated = registry.Update("d1", new DeviceChanges { TypeSet = true, Type = null, TagsSet = true, Tags = Tags(("fleet", "West")) });
+        Assert.Null(updated.Type);
+        Assert.Equal("West", updated.Tags["fleet"]);
+        Assert.Equal("new", updated.Name);
+    }
+
+    [Fact]
+    public void Update_of_an_unknown_device_or_to_an_unknown_parent_is_refused()
+    {
+        using var registry = Open();
+        registry.Add(new NewDevice("d1"));
+
+        Assert.Equal(DeviceErrorKind.NotFound, Assert.Throws<DeviceRegistryException>(() => registry.Update("nope", new DeviceChanges { NameSet = true, Name = "x" })).Kind);
+        var parent = Assert.Throws<DeviceRegistryException>(() => registry.Update("d1", new DeviceChanges { ParentSet = true, Parent = "ghost" }));
+        Assert.Equal("parent", parent.Field);
+        var self = Assert.Throws<DeviceRegistryException>(() => registry.Update("d1", new DeviceChanges { ParentSet = true, Parent = "d1" }));
+        Assert.Equal("parent", self.Field);
+    }
+
+    [Fact]
+    public void Removed_device_is_gone_and_its_token_stops_working()
+    {
+        using var registry = Open();
+        string token = registry.Add(new NewDevice("d1")).Token;
+
+        Assert.True(registry.Remove("d1"));
+        Assert.False(registry.Remove("d1"));
+        Assert.Null(registry.Get("d1"));
+        Assert.False(registry.Validate("d1", token));
+    }
+
+    [Fact]
+    public void Token_validates_only_for_its_own_device_and_a_rotated_out_token_fails_at_once()
+    {
+        using var registry = Open();
+        string token1 = registry.Add(new NewDevice("d1")).Token;
+        string token2 = registry.Add(new NewDevice("d2")).Token;
+
+        Assert.True(registry.Validate("d1", token1));
+        Assert.False(registry.Validate("d2", token1));
+        Assert.False(registry.Validate("d1", token2));
+        Assert.False(registry.Validate("d1", token1 + "x"));
+        Assert.False(registry.Validate("d1", ""));
+        Assert.False(registry.Validate("ghost", token1));
+
+        string rotated = registry.RotateToken("d1");
+        Assert.NotEqual(token1, rotated);
+        Assert.False(registry.Validate("d1", token1));
+        Assert.True(registry.Validate("d1", rotated));
+        Assert.Equal(DeviceErrorKind.NotFound, Assert.Throws<DeviceRegistryException>(() => registry.RotateToken("ghost")).Kind);
+    }
+
+    [Fact]
+    public async Task Registry_survives_a_reopen_and_stores_only_the_token_hash()
+    {
+        string token;
+        DateTimeOffset created;
+        using (var registry = Open())
+        {
+            var added = registry.Add(new NewDevice("d1", "Name 'quoted'", null, Tags(("k\"ey", "va'lue")), null));
+            token = added.Token;
+            created = added.Device.CreatedAt;
+        }
+
+        await _store!.DisposeAsync();
+        _store = null;
+        using (var registry = Open())
+        {
+            var device = registry.Get("d1");
+            Assert.NotNull(device);
+            Assert.Equal("Name 'quoted'", device.Name);
+            Assert.Equal("va'lue", device.Tags["k\"ey"]);
+            Assert.Equal(created, device.CreatedAt);
+            Assert.True(registry.Validate("d1", token));
+        }
+
+        using var connection = _store!.OpenReadConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT token_hash FROM _plexus.devices";
+        string hash = (string)command.ExecuteScalar()!;
+        Assert.Equal(64, hash.Length);
+        Assert.DoesNotContain(token, hash, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Sql_view_has_metadata_and_tags_as_a_map_but_no_hash()
+    {
+        using var registry = Open();
+        registry.Add(new NewDevice("d1", "One", Tags: Tags(("fleet", "East"))));
+
+        using var connection = _store!.OpenReadConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT * FROM main.devices";
+        using var reader = command.ExecuteReader();
+        var columns = Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).ToList();
+        Assert.Equal(["id", "name", "type", "tags", "parent", "created_at", "updated_at"], columns);
+
+        command.CommandText = "SELECT tags['fleet'] FROM devices WHERE id = 'd1'";
+        reader.Dispose();
+        Assert.Equal("East", command.ExecuteScalar()?.ToString());
+    }
+
+    private DeviceRegistry Open()
+    {
+        _store ??= PlexusStore.Open(new StorageOptions { DataDirectory = _directory.Path });
+        return DeviceRegistry.Open(_store, _time);
+    }
+
+    private static Dictionary<string, string> Tags(params (string Key, string Value)[] tags) => tags.ToDictionary(t => t.Key, t => t.Value);
+}
