@@ -36,7 +36,6 @@ public static class LineProtocolParser
     private static readonly SearchValues<byte> CommentInvalid = SearchValues.Create(ControlsExcept("\t\r"u8));
 
     private const int InsertionSortLimit = 16;
-    private const int QuadraticDuplicateLimit = 32;
 
     /// <summary>
     /// Decodes every entry of <paramref name="input"/> (the last line may lack its newline), adding good points to
@@ -599,7 +598,7 @@ public static class LineProtocolParser
 
             if (maybeDuplicate)
             {
-                RemoveEarlierDuplicateFields(batch);
+                PendingFieldDeduplication.KeepLastOfEachKey(batch);
             }
 
             batch.EndPoint(timestamp);
@@ -886,101 +885,6 @@ public static class LineProtocolParser
     }
 
     /// <summary>
-    /// Keeps the last of several fields with the same key, as InfluxDB does; the others are dropped and the
-    /// survivors keep their order.
-    /// </summary>
-    private static void RemoveEarlierDuplicateFields(PointBatch batch)
-    {
-        int count = batch.PendingFieldCount;
-        if (count <= QuadraticDuplicateLimit)
-        {
-            // Fast path: the prefix [0, i) never holds a duplicate, so each field matches at most one before it.
-            int i = 1;
-            while (i < batch.PendingFieldCount)
-            {
-                Span<FieldEntry> fields = batch.PendingFields;
-                TextSlice key = fields[i].Key;
-                int match = -1;
-                for (int j = 0; j < i; j++)
-                {
-                    if (KeysEqual(batch, fields[j].Key, key))
-                    {
-                        match = j;
-                        break;
-                    }
-                }
-
-                if (match >= 0)
-                {
-                    batch.RemovePendingField(match);
-                }
-                else
-                {
-                    i++;
-                }
-            }
-
-            return;
-        }
-
-        RemoveEarlierDuplicateFieldsSorted(batch, count);
-    }
-
-    /// <summary>Slow path for points with many fields: O(n log n) instead of comparing every pair.</summary>
-    private static void RemoveEarlierDuplicateFieldsSorted(PointBatch batch, int count)
-    {
-        int[] order = ArrayPool<int>.Shared.Rent(count);
-        try
-        {
-            Span<int> indexes = order.AsSpan(0, count);
-            for (int i = 0; i < count; i++)
-            {
-                indexes[i] = i;
-            }
-
-            Span<FieldEntry> fields = batch.PendingFields;
-            HeapSort(indexes, new FieldIndexOrder(batch, fields));
-
-            // Within a run of equal keys the sort put the highest index last: that one survives. A removed
-            // field is marked by an empty key, which a real field never has.
-            bool any = false;
-            for (int i = 1; i < count; i++)
-            {
-                if (KeysEqual(batch, fields[indexes[i - 1]].Key, fields[indexes[i]].Key))
-                {
-                    int drop = indexes[i - 1];
-                    fields[drop] = fields[drop] with { Key = default };
-                    any = true;
-                }
-            }
-
-            if (!any)
-            {
-                return;
-            }
-
-            int write = 0;
-            for (int read = 0; read < count; read++)
-            {
-                if (!fields[read].Key.IsEmpty)
-                {
-                    fields[write++] = fields[read];
-                }
-            }
-
-            // Removing from the end costs nothing to shift.
-            while (batch.PendingFieldCount > write)
-            {
-                batch.RemovePendingField(batch.PendingFieldCount - 1);
-            }
-        }
-        finally
-        {
-            ArrayPool<int>.Shared.Return(order);
-        }
-    }
-
-    /// <summary>
     /// A 128-bit Bloom filter with two bits per key, hashed from the key's length and its first, middle and last
     /// bytes. With the handful of fields a point usually has, a false clash is rare (about 2% of 7-field lines),
     /// and a true duplicate always clashes.
@@ -1024,17 +928,6 @@ public static class LineProtocolParser
 
             // Keys are never empty, and most pairs differ in their first byte.
             return a[0] != b[0] ? a[0] < b[0] : a.SequenceCompareTo(b) < 0;
-        }
-    }
-
-    private readonly ref struct FieldIndexOrder(PointBatch batch, Span<FieldEntry> fields) : IOrder<int>
-    {
-        private readonly Span<FieldEntry> _fields = fields;
-
-        public bool Less(in int left, in int right)
-        {
-            int compare = batch.Text(_fields[left].Key).SequenceCompareTo(batch.Text(_fields[right].Key));
-            return compare < 0 || (compare == 0 && left < right);
         }
     }
 

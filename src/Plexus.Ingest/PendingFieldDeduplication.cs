@@ -1,7 +1,7 @@
 using System.Buffers;
 using Plexus.Core;
 
-namespace Plexus.Ingest.Json;
+namespace Plexus.Ingest;
 
 /// <summary>
 /// Keeps the last of several fields with the same key in the point being built, as JSON (last duplicate key
