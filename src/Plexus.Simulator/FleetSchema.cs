@@ -48,7 +48,7 @@ public sealed record TruckModel(string Name, float LoadCapacity, float FuelCapac
 
 /// <summary>
 /// The TSBS IoT schema and value sets, from <c>pkg/data/usecases/iot/{truck,readings,diagnostics}.go</c>
-/// (see /work/shared/reference/performance-anchors.md §1.2). Field order is TSBS order: it is the order of
+/// (see the shared reference performance-anchors.md §1.2). Field order is TSBS order: it is the order of
 /// line-protocol fields and the order a NULL field's index is drawn in.
 /// </summary>
 public static class FleetSchema
