@@ -12,6 +12,7 @@ namespace Plexus.Storage.Schema;
 public sealed class Catalog
 {
     private readonly Dictionary<string, NamespaceSchema> _namespaces = new(StringComparer.Ordinal);
+    private readonly List<MeasurementSchema> _staleViews = [];
     private int _nextMeasurementId = 1;
 
     public IEnumerable<NamespaceSchema> Namespaces => _namespaces.Values;
@@ -41,22 +42,44 @@ public sealed class Catalog
         Execute(connection, $"CREATE TABLE {measurement.SeriesTable} ({SqlNames.SeriesIdColumn} INTEGER NOT NULL)");
         Execute(connection, $"CREATE TABLE {measurement.DataTable} ({SqlNames.SeriesIdColumn} INTEGER NOT NULL, {SqlNames.TimeColumn} TIMESTAMP_NS NOT NULL)");
         ns.Add(measurement);
-        measurement.ViewIsStale = true;
+        MarkViewStale(measurement);
         return measurement;
     }
 
-    public static void AddTagColumn(DuckDBConnection connection, MeasurementSchema measurement, string name)
+    public void AddTagColumn(DuckDBConnection connection, MeasurementSchema measurement, string name)
     {
         Execute(connection, $"ALTER TABLE {measurement.SeriesTable} ADD COLUMN {SqlNames.Quote(name)} VARCHAR");
         measurement.AddTag(name);
-        measurement.ViewIsStale = true;
+        MarkViewStale(measurement);
     }
 
-    public static void AddFieldColumn(DuckDBConnection connection, MeasurementSchema measurement, string name, FieldType type)
+    public void AddFieldColumn(DuckDBConnection connection, MeasurementSchema measurement, string name, FieldType type)
     {
         Execute(connection, $"ALTER TABLE {measurement.DataTable} ADD COLUMN {SqlNames.Quote(name)} {SqlType(type)}");
         measurement.AddField(name, type);
-        measurement.ViewIsStale = true;
+        MarkViewStale(measurement);
+    }
+
+    /// <summary>
+    /// Rebuilds the views of the measurements created or widened since the last call, inside the caller's
+    /// transaction; a measurement whose every point was refused still gets its (empty) view.
+    /// </summary>
+    public void RefreshStaleViews(DuckDBConnection connection)
+    {
+        foreach (var measurement in _staleViews)
+        {
+            Execute(connection, measurement.ViewSql());
+        }
+
+        _staleViews.Clear();
+    }
+
+    private void MarkViewStale(MeasurementSchema measurement)
+    {
+        if (!_staleViews.Contains(measurement))
+        {
+            _staleViews.Add(measurement);
+        }
     }
 
     public static string SqlType(FieldType type) => type switch

@@ -72,8 +72,6 @@ public sealed class MeasurementSchema
 
     public int SeriesCount => _seriesTimes.Count;
 
-    /// <summary>Set when columns were added in the current group, so the view is rebuilt before commit.</summary>
-    public bool ViewIsStale { get; set; }
 
     public string SeriesTable => SqlNames.Qualified(SqlNames.SeriesTable(Id));
 

@@ -59,25 +59,9 @@ internal sealed class GroupCommitter
             AppendNewSeries(stage);
             AppendInOrder(stage);
             MergeSuspects(stage);
-            if (stage.Measurement.ViewIsStale)
-            {
-                Catalog.Execute(_connection, stage.Measurement.ViewSql());
-                stage.Measurement.ViewIsStale = false;
-            }
         }
 
-        foreach (var ns in Catalog.Namespaces)
-        {
-            foreach (var measurement in ns.Measurements)
-            {
-                // A measurement whose every point was refused still gets its (empty) view, so the schema stays coherent.
-                if (measurement.ViewIsStale)
-                {
-                    Catalog.Execute(_connection, measurement.ViewSql());
-                    measurement.ViewIsStale = false;
-                }
-            }
-        }
+        Catalog.RefreshStaleViews(_connection);
 
         transaction.Commit();
         foreach (var stage in _touched)
