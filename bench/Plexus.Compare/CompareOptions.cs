@@ -45,7 +45,8 @@ internal sealed class CompareOptions
           --data-label <text>      how the data set was made, for the report (e.g. the simulate command)
           --plexus <file>          the plexus executable (Release build) (required when plexus is measured)
           --plexus-version <text>  shown in the report (default: dev)
-          --systems <list>         comma-separated: plexus,influxdb,victoriametrics,clickhouse (default: all)
+          --systems <list>         comma-separated: plexus,influxdb,victoriametrics,clickhouse (default: all);
+                                   plexus-tsbs: Plexus with all twelve TSBS IoT queries of docs/cross-data.md
           --writers <list>         concurrent HTTP writers per load (default: 1,2)
           --runs <n>               loads per writer count, each on a fresh empty data folder (default: 3)
           --batch-size <n>         lines (rows) per write request (default: 10000)
@@ -94,13 +95,13 @@ internal sealed class CompareOptions
 
         foreach (var system in o.Systems)
         {
-            if (system is not ("plexus" or "influxdb" or "victoriametrics" or "clickhouse"))
+            if (system is not ("plexus" or "plexus-tsbs" or "influxdb" or "victoriametrics" or "clickhouse"))
             {
                 throw new ArgumentException($"--systems: unknown system '{system}'");
             }
         }
 
-        if (o.Systems.Contains("plexus") && o.PlexusExecutable.Length == 0)
+        if ((o.Systems.Contains("plexus") || o.Systems.Contains("plexus-tsbs")) && o.PlexusExecutable.Length == 0)
         {
             throw new ArgumentException("--plexus is required to measure plexus");
         }

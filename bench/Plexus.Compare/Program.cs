@@ -45,6 +45,7 @@ try
         BenchSystem system = name switch
         {
             "plexus" => new PlexusSystem(http, options.PlexusExecutable, options.AdminToken, options.PlexusVersion),
+            "plexus-tsbs" => new PlexusTsbsSystem(http, options.PlexusExecutable, options.AdminToken, options.PlexusVersion),
             "influxdb" => new InfluxDbSystem(http, options.InfluxdExecutable, Machine.PackageVersion("influxdb")),
             "victoriametrics" => new VictoriaMetricsSystem(http, options.VictoriaMetricsExecutable, Machine.PackageVersion("victoria-metrics")),
             _ => new ClickHouseSystem(http, options.ClickHouseExecutable, Machine.PackageVersion("clickhouse-server")),

@@ -13,6 +13,7 @@ using Plexus.Broker;
 using Plexus.Broker.Auth;
 using Plexus.Devices;
 using Plexus.Query;
+using Plexus.Query.Functions;
 using Plexus.Storage;
 
 namespace Plexus.Server;
@@ -93,6 +94,8 @@ public sealed class PlexusServer : IAsyncDisposable
         {
             var tokens = AdminTokenStore.Open(options.DataDirectory, options.AdminToken);
             var store = PlexusStore.Open(new StorageOptions { DataDirectory = options.DataDirectory, MemoryLimit = options.MemoryLimit }, loggerFactory);
+            // SQL macros for time alignment (docs/sql.md), in main so that every namespace sees them.
+            TimeFunctions.Install(store);
             PlexusBroker? broker = null;
             DeviceRegistry? devices = null;
 

@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace Plexus.Compare.Systems;
 
 /// <summary>The real <c>plexus serve</c> as a child process; SQL over <c>POST /api/v1/sql</c>.</summary>
-internal sealed class PlexusSystem : BenchSystem
+internal class PlexusSystem : BenchSystem
 {
     private const string Tags = "name, fleet, driver, model, device_version";
     private readonly string _executable;
