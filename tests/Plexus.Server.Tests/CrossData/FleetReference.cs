@@ -56,6 +56,8 @@ internal static class FleetReference
             ["gapfill-none"] = f => GapFill(f, locf: false, linear: false),
             ["gapfill-locf"] = f => GapFill(f, locf: true, linear: false),
             ["gapfill-linear"] = f => GapFill(f, locf: false, linear: true),
+            ["gapfill-macros"] = f => GapFill(f, locf: true, linear: false)
+                .Zip(GapFill(f, locf: false, linear: true), (l, i) => Row(l[0], l[1], l[2], i[2])).ToList(),
         };
 
     private static object?[] Row(params object?[] cells) => cells;
