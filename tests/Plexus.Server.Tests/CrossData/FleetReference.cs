@@ -56,6 +56,7 @@ internal static class FleetReference
             ["gapfill-none"] = f => GapFill(f, locf: false, linear: false),
             ["gapfill-locf"] = f => GapFill(f, locf: true, linear: false),
             ["gapfill-linear"] = f => GapFill(f, locf: false, linear: true),
+            ["gapfill-per-device"] = GapFillPerDevice,
             ["gapfill-macros"] = f => GapFill(f, locf: true, linear: false)
                 .Zip(GapFill(f, locf: false, linear: true), (l, i) => Row(l[0], l[1], l[2], i[2])).ToList(),
         };
@@ -220,6 +221,41 @@ internal static class FleetReference
                 var p = positions.LastOrDefault(p => p.Time <= d.Time);
                 return Row("truck_13", new Ts(d.Time), d.Status, p is null ? null : new Ts(p.Time), p?.Lat, p?.Lon);
             }).ToList();
+    }
+
+    private static List<object?[]> GapFillPerDevice(SimulatedFleet f)
+    {
+        long from = SimulatedFleet.Ns(Start.AddHours(12));
+        long to = SimulatedFleet.Ns(Start.AddHours(13));
+        var slots = Enumerable.Range(0, 60).Select(k => from + (k * 60 * Second)).ToList();
+        var rows = new List<object?[]>();
+        int gaps = 0;
+        foreach (string device in new[] { "truck_1", "truck_4" })
+        {
+            var samples = f.Positions.Where(p => p.Device == device && p.Time >= from && p.Time < to)
+                .GroupBy(p => Bucket(p.Time, 60 * Second))
+                .ToDictionary(g => g.Key, g => Avg(g.Select(p => (double?)p.Lat)));
+            var values = slots.Select(s => samples.GetValueOrDefault(s)).ToList();
+            for (int i = 0; i < slots.Count; i++)
+            {
+                int previous = values.FindLastIndex(i, v => v is not null);
+                int next = values.FindIndex(i, v => v is not null);
+                double? filled = values[i];
+                if (filled is null)
+                {
+                    gaps++;
+                    if (previous >= 0 && next >= 0)
+                    {
+                        filled = values[previous] + ((values[next] - values[previous]) * (slots[i] - slots[previous]) / (slots[next] - slots[previous]));
+                    }
+                }
+
+                rows.Add(Row(device, new Ts(slots[i]), values[i], filled));
+            }
+        }
+
+        Assert.True(gaps > 0, "the positions have gaps to fill");
+        return rows;
     }
 
     private static List<object?[]> GapFill(SimulatedFleet f, bool locf, bool linear)
