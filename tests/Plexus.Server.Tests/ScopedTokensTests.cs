@@ -83,6 +83,17 @@ public sealed class ScopedTokensTests
         Assert.Equal(HttpStatusCode.NoContent, write.StatusCode);
     }
 
+    [Fact]
+    public async Task A_damaged_token_file_stops_the_start_naming_the_file()
+    {
+        using var data = new TempDirectory("plexus-tokens");
+        await File.WriteAllTextAsync(Path.Combine(data.Path, "api-tokens.json"), "{\"tokens\": [{\"name\": 1}]");
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => PlexusTestServer.StartAsync(data.Path));
+
+        Assert.Contains("api-tokens.json is damaged", error.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>Every endpoint against every kind of credential: read, write, admin and a device token.</summary>
     [Theory]
     [InlineData("read", "GET /api/v1/devices", 200)]
