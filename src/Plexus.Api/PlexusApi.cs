@@ -51,9 +51,13 @@ public sealed class ApiContext
 
     public DeviceRegistry? Devices { get; private set; }
 
-    public void MarkReady(RequestAuthenticator authenticator, IPointWriter writer, SqlQueryService queries, string dataDirectory, DeviceRegistry? devices = null)
+    /// <summary>The scoped API tokens; null on a server that only knows the admin token.</summary>
+    public ApiTokenStore? ApiTokens { get; private set; }
+
+    public void MarkReady(RequestAuthenticator authenticator, IPointWriter writer, SqlQueryService queries, string dataDirectory, DeviceRegistry? devices = null, ApiTokenStore? apiTokens = null)
     {
         Devices = devices;
+        ApiTokens = apiTokens;
         Authenticator = authenticator;
         Writer = writer;
         Queries = queries;
@@ -74,26 +78,45 @@ public static class PlexusApi
         WriteEndpoints.Map(endpoints, context);
         SqlEndpoints.Map(endpoints, context);
         DevicesEndpoints.Map(endpoints, context);
+        TokensEndpoints.Map(endpoints, context);
     }
 
     /// <summary>Answers 503 until the server is ready and 401 without a valid token, before any endpoint runs.</summary>
-    internal static async Task<bool> AdmitAsync(HttpContext http, ApiContext context)
+    internal static async Task<bool> AdmitAsync(HttpContext http, ApiContext context) =>
+        await AdmitAsync(http, context, ApiScope.Admin) is not null;
+
+    /// <summary>
+    /// As above, then 403 unless the token has <paramref name="scope"/> (a device token only where
+    /// <paramref name="allowDevice"/>); the message names the scope needed. Returns who is asking, or null when answered.
+    /// </summary>
+    internal static async Task<ApiPrincipal?> AdmitAsync(HttpContext http, ApiContext context, ApiScope scope, bool allowDevice = false)
     {
         if (context.Phase != ServerPhase.Ready || context.Authenticator is null)
         {
             http.Response.Headers.RetryAfter = "1";
             await ApiErrors.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "unavailable",
                 context.Phase == ServerPhase.Stopping ? "the server is shutting down" : "the server is starting");
-            return false;
+            return null;
         }
 
-        if (context.Authenticator.Authenticate(http.Request) == Principal.Anonymous)
+        var principal = context.Authenticator.Authenticate(http.Request);
+        if (principal.Kind == ApiPrincipalKind.Anonymous)
         {
             await ApiErrors.UnauthorizedAsync(http);
-            return false;
+            return null;
         }
 
-        return true;
+        if (principal.Has(scope) || (allowDevice && principal.Kind == ApiPrincipalKind.Device))
+        {
+            return principal;
+        }
+
+        string endpoint = http.Request.Method + " " + http.Request.Path;
+        string message = principal.Kind == ApiPrincipalKind.Device
+            ? $"{endpoint} needs a token with scope {ApiScopes.Name(scope)}; a device token may only write its own data (POST /api/v2/write or /write to namespace main)"
+            : $"{endpoint} needs a token with scope {ApiScopes.Name(scope)}; {principal} may not";
+        await ApiErrors.WriteAsync(http, StatusCodes.Status403Forbidden, "forbidden", message);
+        return null;
     }
 
     internal static readonly JsonWriterOptions JsonOptions = new() { Indented = false };

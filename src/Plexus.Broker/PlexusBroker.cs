@@ -191,12 +191,30 @@ public sealed class PlexusBroker : IAsyncDisposable
     /// Closes every connection of a device whose token stopped working (rotated, or the device removed): MQTT 5
     /// clients get DISCONNECT reason 0x87 Not authorized. A reconnect with the old token is refused at CONNECT.
     /// </summary>
-    public async Task DisconnectDeviceAsync(string deviceId)
+    public Task DisconnectDeviceAsync(string deviceId)
     {
         ArgumentException.ThrowIfNullOrEmpty(deviceId);
+        return DisconnectWhereAsync(
+            p => p.Kind == MqttPrincipalKind.Device && string.Equals(p.DeviceId, deviceId, StringComparison.Ordinal),
+            clientId => MqttAclLog.DeviceDisconnected(_logger, deviceId, clientId),
+            (clientId, reason) => MqttAclLog.DeviceDisconnectFailed(_logger, deviceId, clientId, reason));
+    }
+
+    /// <summary>Closes every connection of an application whose API token was revoked (MQTT 5: DISCONNECT 0x87).</summary>
+    public Task DisconnectApplicationAsync(string tokenName)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(tokenName);
+        return DisconnectWhereAsync(
+            p => p.Kind == MqttPrincipalKind.Application && string.Equals(p.TokenName, tokenName, StringComparison.Ordinal),
+            clientId => MqttAclLog.ApplicationDisconnected(_logger, tokenName, clientId),
+            (clientId, reason) => MqttAclLog.DeviceDisconnectFailed(_logger, tokenName, clientId, reason));
+    }
+
+    private async Task DisconnectWhereAsync(Func<MqttPrincipal, bool> matches, Action<string> disconnected, Action<string, string> failed)
+    {
         foreach (var (clientId, principal) in _principals)
         {
-            if (principal.Kind != MqttPrincipalKind.Device || !string.Equals(principal.DeviceId, deviceId, StringComparison.Ordinal))
+            if (!matches(principal))
             {
                 continue;
             }
@@ -204,13 +222,13 @@ public sealed class PlexusBroker : IAsyncDisposable
             try
             {
                 await _server.DisconnectClientAsync(clientId, MqttDisconnectReasonCode.NotAuthorized);
-                MqttAclLog.DeviceDisconnected(_logger, deviceId, clientId);
+                disconnected(clientId);
             }
             catch (Exception error)
             {
                 // Called without being awaited: never throw. Usually the client is not connected at the moment (a
                 // persistent session) or already gone; its next CONNECT is refused either way.
-                MqttAclLog.DeviceDisconnectFailed(_logger, deviceId, clientId, error.Message);
+                failed(clientId, error.Message);
             }
         }
     }

@@ -38,6 +38,9 @@ public sealed class DeviceRegistry : IDisposable
     private readonly Lock _lock = new();
     private readonly SortedDictionary<string, Device> _devices = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte[]> _tokenHashes = new(StringComparer.Ordinal);
+
+    // Token hash (hex) to device id, for HTTP writes whose token alone names the device.
+    private readonly ConcurrentDictionary<string, string> _idsByHash = new(StringComparer.Ordinal);
     private int _disposed;
 
     private DeviceRegistry(DuckDBConnection connection, TimeProvider time)
@@ -127,14 +130,36 @@ public sealed class DeviceRegistry : IDisposable
         return new DevicePage(page, total);
     }
 
-    public RegisteredDevice Add(NewDevice device)
+    public RegisteredDevice Add(NewDevice device) => Add(device, NewToken());
+
+    /// <summary>
+    /// Registers a device whose token the caller chose (auto-provisioning derives it from the provisioning key);
+    /// the token must be long and random enough to be a secret, which is the caller's duty.
+    /// </summary>
+    public RegisteredDevice AddWithToken(NewDevice device, string token)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(token);
+        return Add(device, token);
+    }
+
+    /// <summary>The id of the device whose current token this is, or null; for HTTP writes with a device token.</summary>
+    public string? FindByToken(string? token)
+    {
+        if (string.IsNullOrEmpty(token) || token.Length > 1024)
+        {
+            return null;
+        }
+
+        return _idsByHash.GetValueOrDefault(Convert.ToHexStringLower(Hash(token)));
+    }
+
+    private RegisteredDevice Add(NewDevice device, string token)
     {
         ArgumentNullException.ThrowIfNull(device);
         DeviceValidation.RequireId(device.Id);
         DeviceValidation.CheckText(device.Name, "name", DeviceValidation.MaxNameLength);
         DeviceValidation.CheckText(device.Type, "type", DeviceValidation.MaxTypeLength);
         DeviceValidation.CheckTags(device.Tags);
-        string token = NewToken();
         byte[] hash = Hash(token);
         lock (_lock)
         {
@@ -152,6 +177,7 @@ public sealed class DeviceRegistry : IDisposable
                 created.Id, created.Name, created.Type, TagsJson(created.Tags), created.Parent, Convert.ToHexStringLower(hash), now.UtcDateTime, now.UtcDateTime);
             _devices.Add(created.Id, created);
             _tokenHashes[created.Id] = hash;
+            _idsByHash[Convert.ToHexStringLower(hash)] = created.Id;
             return new RegisteredDevice(created, token);
         }
     }
@@ -214,7 +240,10 @@ public sealed class DeviceRegistry : IDisposable
 
             Execute($"DELETE FROM {TableName} WHERE id = $1", id);
             _devices.Remove(id);
-            _tokenHashes.TryRemove(id, out _);
+            if (_tokenHashes.TryRemove(id, out byte[]? removed))
+            {
+                _idsByHash.TryRemove(Convert.ToHexStringLower(removed), out _);
+            }
         }
 
         TokenRevoked?.Invoke(id);
@@ -234,7 +263,13 @@ public sealed class DeviceRegistry : IDisposable
             var updated = existing with { UpdatedAt = Now() };
             Execute($"UPDATE {TableName} SET token_hash = $2, updated_at = $3 WHERE id = $1", id, Convert.ToHexStringLower(hash), updated.UpdatedAt.UtcDateTime);
             _devices[id] = updated;
+            if (_tokenHashes.TryGetValue(id, out byte[]? old))
+            {
+                _idsByHash.TryRemove(Convert.ToHexStringLower(old), out _);
+            }
+
             _tokenHashes[id] = hash;
+            _idsByHash[Convert.ToHexStringLower(hash)] = id;
         }
 
         TokenRevoked?.Invoke(id);
@@ -311,6 +346,7 @@ public sealed class DeviceRegistry : IDisposable
                 AsUtc(reader.GetDateTime(7)));
             _devices[id] = device;
             _tokenHashes[id] = Convert.FromHexString(reader.GetString(5));
+            _idsByHash[reader.GetString(5).ToLowerInvariant()] = id;
         }
     }
 

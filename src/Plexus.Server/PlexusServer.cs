@@ -54,6 +54,9 @@ public sealed class PlexusServer : IAsyncDisposable
 
     public AdminTokenStore AdminTokens { get; }
 
+    /// <summary>The scoped API tokens (read, write, admin).</summary>
+    public ApiTokenStore ApiTokens => _api.ApiTokens!;
+
     /// <summary>The device registry (issue 4 §2): device identities for the broker, metadata for the API and SQL.</summary>
     public DeviceRegistry Devices { get; }
 
@@ -93,6 +96,7 @@ public sealed class PlexusServer : IAsyncDisposable
         try
         {
             var tokens = AdminTokenStore.Open(options.DataDirectory, options.AdminToken);
+            var apiTokens = ApiTokenStore.Open(options.DataDirectory, time);
             var store = PlexusStore.Open(new StorageOptions { DataDirectory = options.DataDirectory, MemoryLimit = options.MemoryLimit }, loggerFactory);
             // SQL macros for time alignment (docs/sql.md), in main so that every namespace sees them.
             TimeFunctions.Install(store);
@@ -108,8 +112,13 @@ public sealed class PlexusServer : IAsyncDisposable
                 // After the store: the broker's first acknowledgement needs a store to be durable in.
                 if (mqttEndpoint is not null)
                 {
-                    // Applications with an API token (the admin token), devices with their id and device token.
-                    var authenticator = new DeviceMqttAuthenticator(token => tokens.IsAdminToken(token), devices.Validate);
+                    // Applications with an API token (its scope decides), devices with their id and device token.
+                    var registry = devices;
+                    var authenticator = new DeviceMqttAuthenticator(
+                        token => ApplicationOf(tokens, apiTokens, token),
+                        devices.Validate,
+                        string.IsNullOrEmpty(options.ProvisioningKey) ? null : new DeviceProvisioning(options.ProvisioningKey, id => registry.Get(id) is not null, (id, token) => Provision(registry, id, token)),
+                        loggerFactory.CreateLogger("Plexus.Broker"));
                     broker = await PlexusBroker.StartAsync(
                         new PlexusBrokerOptions { Endpoint = mqttEndpoint, DataDirectory = options.DataDirectory },
                         authenticator,
@@ -120,6 +129,7 @@ public sealed class PlexusServer : IAsyncDisposable
                     // A rotated or removed token also ends the device's open connections, not only new CONNECTs.
                     var started = broker;
                     devices.TokenRevoked = id => _ = started.DisconnectDeviceAsync(id);
+                    apiTokens.TokenRevoked = name => _ = started.DisconnectApplicationAsync(name);
                 }
             }
             catch (SocketException error)
@@ -136,7 +146,7 @@ public sealed class PlexusServer : IAsyncDisposable
             }
 
             var queries = new SqlQueryService(store, new QueryOptions { Timeout = options.QueryTimeout, MaxRows = options.QueryMaxRows });
-            api.MarkReady(new RequestAuthenticator(tokens), writer, queries, options.DataDirectory, devices);
+            api.MarkReady(new RequestAuthenticator(tokens, apiTokens, devices), writer, queries, options.DataDirectory, devices, apiTokens);
             logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
             return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger);
         }
@@ -176,6 +186,35 @@ public sealed class PlexusServer : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await StopAsync();
+
+    private static MqttPrincipal? ApplicationOf(AdminTokenStore adminToken, ApiTokenStore apiTokens, string token)
+    {
+        if (adminToken.IsAdminToken(token))
+        {
+            return MqttPrincipal.AdminApplication;
+        }
+
+        return apiTokens.Find(token) is { } info ? MqttPrincipal.Application(info.Name, (MqttApplicationScope)(int)info.Scope) : null;
+    }
+
+    /// <summary>Registers an auto-provisioned device, tagged <c>provisioned=auto</c>; null when done, else why not.</summary>
+    private static string? Provision(DeviceRegistry devices, string id, string token)
+    {
+        if (!DeviceValidation.IsValidId(id, out string? problem))
+        {
+            return "invalid device id: " + problem;
+        }
+
+        try
+        {
+            devices.AddWithToken(new NewDevice(id, Tags: new Dictionary<string, string> { ["provisioned"] = "auto" }), token);
+            return null;
+        }
+        catch (DeviceRegistryException error)
+        {
+            return error.Message;
+        }
+    }
 
     /// <summary>True for an MQTT endpoint setting that turns the broker off: null, empty or "off".</summary>
     public static bool IsOff(string? endpoint) => string.IsNullOrWhiteSpace(endpoint) || string.Equals(endpoint.Trim(), PlexusServerOptions.MqttOff, StringComparison.OrdinalIgnoreCase);

@@ -19,6 +19,12 @@ public sealed record PlexusServerOptions
     /// <summary>Admin token to use (its hash replaces the stored one); null keeps the stored token or generates one.</summary>
     public string? AdminToken { get; init; }
 
+    /// <summary>
+    /// Auto-provisioning: an unknown device connecting over MQTT with user name = its id and password = this key is
+    /// registered (docs/devices.md#auto-provisioning). Null (the default) turns it off.
+    /// </summary>
+    public string? ProvisioningKey { get; init; }
+
     public long MaxBodyBytes { get; init; } = 25_000_000;
 
     public TimeSpan QueryTimeout { get; init; } = TimeSpan.FromSeconds(30);

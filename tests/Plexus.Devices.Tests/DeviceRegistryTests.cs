@@ -223,6 +223,39 @@ public sealed class DeviceRegistryTests : IAsyncDisposable
         Assert.Equal("East", command.ExecuteScalar()?.ToString());
     }
 
+    [Fact]
+    public async Task A_token_alone_finds_its_device_until_rotated_or_removed_and_after_a_reopen()
+    {
+        string d1, d2, chosen;
+        using (var registry = Open())
+        {
+            d1 = registry.Add(new NewDevice("d1")).Token;
+            d2 = registry.Add(new NewDevice("d2")).Token;
+            chosen = registry.AddWithToken(new NewDevice("d3"), "plxp_chosen-by-the-caller").Token;
+            Assert.Equal("d1", registry.FindByToken(d1));
+            Assert.Equal("d3", registry.FindByToken(chosen));
+            Assert.Null(registry.FindByToken("plxd_unknown"));
+            Assert.Null(registry.FindByToken(null));
+
+            string rotated = registry.RotateToken("d1");
+            Assert.Null(registry.FindByToken(d1));
+            Assert.Equal("d1", registry.FindByToken(rotated));
+            d1 = rotated;
+            Assert.True(registry.Remove("d2"));
+            Assert.Null(registry.FindByToken(d2));
+        }
+
+        await _store!.DisposeAsync();
+        _store = null;
+        using (var registry = Open())
+        {
+            Assert.Equal("d1", registry.FindByToken(d1));
+            Assert.Equal("d3", registry.FindByToken(chosen));
+            Assert.True(registry.Validate("d3", chosen));
+            Assert.Null(registry.FindByToken(d2));
+        }
+    }
+
     private DeviceRegistry Open()
     {
         _store ??= PlexusStore.Open(new StorageOptions { DataDirectory = _directory.Path });

@@ -1,31 +1,41 @@
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using Plexus.Devices;
 
 namespace Plexus.Api.Auth;
 
-/// <summary>Who sent a request. Device and scoped tokens come with the device registry; today a caller is the admin or nobody.</summary>
-public enum Principal
-{
-    Anonymous,
-    Admin,
-}
-
 /// <summary>
 /// Finds the token in the places InfluxDB clients put it: `Authorization: Token t` (v2 clients, Telegraf),
-/// `Authorization: Bearer t`, HTTP Basic with the token as password, and v1 query parameters `u`/`p`.
+/// `Authorization: Bearer t`, HTTP Basic with the token as password, and v1 query parameters `u`/`p` — and says
+/// whose it is: the admin token, a scoped API token, or a device token.
 /// </summary>
-public sealed class RequestAuthenticator(AdminTokenStore adminTokens)
+public sealed class RequestAuthenticator(AdminTokenStore adminTokens, ApiTokenStore? apiTokens = null, DeviceRegistry? devices = null)
 {
-    public Principal Authenticate(HttpRequest request)
+    public ApiPrincipal Authenticate(HttpRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
         string? token = FindToken(request);
-        if (token is not null && adminTokens.IsAdminToken(token))
+        if (string.IsNullOrEmpty(token))
         {
-            return Principal.Admin;
+            return ApiPrincipal.Anonymous;
         }
 
-        return Principal.Anonymous;
+        if (adminTokens.IsAdminToken(token))
+        {
+            return ApiPrincipal.Admin;
+        }
+
+        if (apiTokens?.Find(token) is { } info)
+        {
+            return ApiPrincipal.Token(info.Name, info.Scope);
+        }
+
+        if (devices?.FindByToken(token) is { } deviceId)
+        {
+            return ApiPrincipal.Device(deviceId);
+        }
+
+        return ApiPrincipal.Anonymous;
     }
 
     public static string? FindToken(HttpRequest request)

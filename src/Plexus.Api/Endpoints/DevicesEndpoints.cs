@@ -2,11 +2,12 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Plexus.Api.Auth;
 using Plexus.Devices;
 
 namespace Plexus.Api.Endpoints;
 
-/// <summary>The device registry over HTTP (issue 4 §2, docs/devices.md); admin token required.</summary>
+/// <summary>The device registry over HTTP (issue 4 §2, docs/devices.md): reading needs scope read, changing scope admin.</summary>
 internal static class DevicesEndpoints
 {
     private const int DefaultLimit = 100;
@@ -48,7 +49,10 @@ internal static class DevicesEndpoints
         }
     }
 
-    /// <summary>A JSON array of devices; each item gets its own result, so one bad item does not stop the rest.</summary>
+    /// <summary>
+    /// A JSON array of devices, or with <c>Content-Type: text/csv</c> a CSV file (<see cref="DeviceCsv"/>); each item
+    /// gets its own result, so one bad item does not stop the rest.
+    /// </summary>
     private static async Task BulkAsync(HttpContext http, ApiContext context)
     {
         if (await RegistryAsync(http, context) is not { } registry)
@@ -56,29 +60,91 @@ internal static class DevicesEndpoints
             return;
         }
 
-        using var document = await ReadJsonAsync(http, """[{"id": "d1"}, {"id": "d2", "tags": {"fleet": "East"}}]""", JsonValueKind.Array);
-        if (document is null)
+        var items = new List<(int? Line, Func<NewDevice> Parse)>();
+        JsonDocument? document = null;
+        try
         {
-            return;
+            if (http.Request.ContentType?.StartsWith("text/csv", StringComparison.OrdinalIgnoreCase) == true)
+            {
+                if (await ReadCsvAsync(http, context) is not { } rows)
+                {
+                    return;
+                }
+
+                foreach (var row in rows)
+                {
+                    items.Add((row.Line, () => row.Device ?? throw row.Error!));
+                }
+            }
+            else
+            {
+                document = await ReadJsonAsync(http, """[{"id": "d1"}, {"id": "d2", "tags": {"fleet": "East"}}]""", JsonValueKind.Array);
+                if (document is null)
+                {
+                    return;
+                }
+
+                if (document.RootElement.GetArrayLength() > MaxBulkItems)
+                {
+                    await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", $"at most {MaxBulkItems} devices per bulk request; split the file");
+                    return;
+                }
+
+                foreach (var item in document.RootElement.EnumerateArray())
+                {
+                    items.Add((null, () => ParseNewDevice(item)));
+                }
+            }
+
+            await RegisterAllAsync(http, registry, items);
+        }
+        finally
+        {
+            document?.Dispose();
+        }
+    }
+
+    private static async Task<List<DeviceCsvRow>?> ReadCsvAsync(HttpContext http, ApiContext context)
+    {
+        long max = context.Options.MaxBodyBytes;
+        using var reader = new StreamReader(http.Request.Body, System.Text.Encoding.UTF8);
+        var buffer = new char[16 * 1024];
+        var text = new System.Text.StringBuilder();
+        int read;
+        while ((read = await reader.ReadAsync(buffer, http.RequestAborted)) > 0)
+        {
+            text.Append(buffer, 0, read);
+            if (text.Length > max)
+            {
+                await ApiErrors.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, "request too large", $"the CSV file is larger than the limit of {max} bytes; split it");
+                return null;
+            }
         }
 
-        if (document.RootElement.GetArrayLength() > MaxBulkItems)
+        try
         {
-            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", $"at most {MaxBulkItems} devices per bulk request; split the file");
-            return;
+            return DeviceCsv.Parse(text.ToString(), MaxBulkItems);
         }
+        catch (FormatException error)
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", "CSV: " + error.Message + $" (expected a header and rows like: {DeviceCsv.Example.Replace("\n", " / ", StringComparison.Ordinal)})");
+            return null;
+        }
+    }
 
-        var results = new List<(int Index, RegisteredDevice? Added, DeviceRegistryException? Error)>();
+    private static async Task RegisterAllAsync(HttpContext http, DeviceRegistry registry, List<(int? Line, Func<NewDevice> Parse)> items)
+    {
+        var results = new List<(int Index, int? Line, RegisteredDevice? Added, DeviceRegistryException? Error)>();
         int index = 0;
-        foreach (var item in document.RootElement.EnumerateArray())
+        foreach (var (line, parse) in items)
         {
             try
             {
-                results.Add((index, registry.Add(ParseNewDevice(item)), null));
+                results.Add((index, line, registry.Add(parse()), null));
             }
             catch (DeviceRegistryException error)
             {
-                results.Add((index, null, error));
+                results.Add((index, line, null, error));
             }
 
             index++;
@@ -90,10 +156,15 @@ internal static class DevicesEndpoints
             json.WriteNumber("created", created);
             json.WriteNumber("failed", results.Count - created);
             json.WriteStartArray("results");
-            foreach (var (i, added, error) in results)
+            foreach (var (i, line, added, error) in results)
             {
                 json.WriteStartObject();
                 json.WriteNumber("index", i);
+                if (line is not null)
+                {
+                    json.WriteNumber("line", line.Value);
+                }
+
                 if (added is not null)
                 {
                     json.WriteString("status", "created");
@@ -123,7 +194,7 @@ internal static class DevicesEndpoints
 
     private static async Task ListAsync(HttpContext http, ApiContext context)
     {
-        if (await RegistryAsync(http, context) is not { } registry)
+        if (await RegistryAsync(http, context, ApiScope.Read) is not { } registry)
         {
             return;
         }
@@ -165,7 +236,7 @@ internal static class DevicesEndpoints
 
     private static async Task GetAsync(HttpContext http, ApiContext context)
     {
-        if (await RegistryAsync(http, context) is not { } registry)
+        if (await RegistryAsync(http, context, ApiScope.Read) is not { } registry)
         {
             return;
         }
@@ -265,9 +336,9 @@ internal static class DevicesEndpoints
         }
     }
 
-    private static async Task<DeviceRegistry?> RegistryAsync(HttpContext http, ApiContext context)
+    private static async Task<DeviceRegistry?> RegistryAsync(HttpContext http, ApiContext context, ApiScope scope = ApiScope.Admin)
     {
-        if (!await PlexusApi.AdmitAsync(http, context))
+        if (await PlexusApi.AdmitAsync(http, context, scope) is null)
         {
             return null;
         }

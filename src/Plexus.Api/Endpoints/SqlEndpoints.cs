@@ -18,7 +18,7 @@ internal static class SqlEndpoints
 
     private static async Task QueryAsync(HttpContext http, ApiContext context)
     {
-        if (!await PlexusApi.AdmitAsync(http, context))
+        if (await PlexusApi.AdmitAsync(http, context, Auth.ApiScope.Read) is null)
         {
             return;
         }

@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
+using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
+using Plexus.Api.Auth;
 using Plexus.Core;
 using Plexus.Ingest;
 using Plexus.Ingest.LineProtocol;
@@ -33,7 +35,7 @@ internal static class WriteEndpoints
 
     private static async Task WriteAsync(HttpContext http, ApiContext context, string? requestedNamespace)
     {
-        if (!await PlexusApi.AdmitAsync(http, context))
+        if (await PlexusApi.AdmitAsync(http, context, ApiScope.Write, allowDevice: true) is not { } principal)
         {
             return;
         }
@@ -41,6 +43,14 @@ internal static class WriteEndpoints
         if (!Namespaces.TryNormalize(requestedNamespace, out string ns, out string? namespaceError))
         {
             await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", namespaceError!);
+            return;
+        }
+
+        // A device's data lives where its MQTT data lives, so that one `device` column joins the registry.
+        if (principal.Kind == ApiPrincipalKind.Device && ns != Namespaces.Default)
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status403Forbidden, "forbidden",
+                $"a device token writes only to namespace {Namespaces.Default}, not \"{ns}\"; leave out bucket/db or use an API token with scope write");
             return;
         }
 
@@ -71,6 +81,7 @@ internal static class WriteEndpoints
         }
 
         var batch = RentBatch();
+        PointBatch? attributed = null;
         var errors = new LineErrorSink(context.Options.MaxReportedErrors);
         try
         {
@@ -95,11 +106,17 @@ internal static class WriteEndpoints
 
             int written = 0;
             var rejected = new List<LineError>();
+            if (principal.Kind == ApiPrincipalKind.Device && batch.Count > 0)
+            {
+                attributed = RentBatch();
+                DeviceAttribution.CopyWithDevice(batch, Encoding.UTF8.GetBytes(principal.DeviceId!), attributed);
+            }
+
             if (batch.Count > 0)
             {
                 try
                 {
-                    var result = await context.Writer!.WriteAsync(ns, batch, CancellationToken.None);
+                    var result = await context.Writer!.WriteAsync(ns, attributed ?? batch, CancellationToken.None);
                     written = result.PointsWritten;
                     rejected.AddRange(result.Rejected);
                 }
@@ -125,6 +142,10 @@ internal static class WriteEndpoints
         finally
         {
             ReturnBatch(batch);
+            if (attributed is not null)
+            {
+                ReturnBatch(attributed);
+            }
         }
     }
 

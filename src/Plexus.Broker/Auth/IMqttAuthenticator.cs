@@ -51,7 +51,7 @@ public sealed class TokenMqttAuthenticator : IMqttAuthenticator
         }
 
         return ValueTask.FromResult(_isValidToken(credentials.Password)
-            ? MqttAuthentication.Accepted(MqttPrincipal.Application)
+            ? MqttAuthentication.Accepted(MqttPrincipal.AdminApplication)
             : MqttAuthentication.Refused(MqttAuthenticationResult.BadUserNameOrPassword));
     }
 }

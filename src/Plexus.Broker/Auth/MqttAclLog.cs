@@ -16,4 +16,13 @@ internal static partial class MqttAclLog
 
     [LoggerMessage(EventId = 2104, Level = LogLevel.Debug, Message = "MQTT device {DeviceId} (client {ClientId}) not disconnected: {Reason}")]
     public static partial void DeviceDisconnectFailed(ILogger logger, string deviceId, string clientId, string reason);
+
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Information, Message = "MQTT application {TokenName} disconnected (client {ClientId}): its API token was revoked")]
+    public static partial void ApplicationDisconnected(ILogger logger, string tokenName, string clientId);
+
+    [LoggerMessage(EventId = 2106, Level = LogLevel.Information, Message = "MQTT device {DeviceId} auto-provisioned (client {ClientId}): registered with the provisioning key")]
+    public static partial void DeviceProvisioned(ILogger logger, string deviceId, string clientId);
+
+    [LoggerMessage(EventId = 2107, Level = LogLevel.Warning, Message = "MQTT auto-provisioning refused for device id \"{DeviceId}\" (client {ClientId}): {Reason}")]
+    public static partial void ProvisioningRefused(ILogger logger, string deviceId, string clientId, string reason);
 }

@@ -2,34 +2,66 @@ namespace Plexus.Broker.Auth;
 
 public enum MqttPrincipalKind
 {
-    /// <summary>An integration or dashboard with an API token: any topic.</summary>
+    /// <summary>An integration or dashboard with an API token: any topic, as its scope allows.</summary>
     Application,
 
     /// <summary>A registered device (user name = device id, password = its token): only <c>devices/&lt;id&gt;/...</c>.</summary>
     Device,
 }
 
+/// <summary>An application's rights over MQTT, from its API token's scope.</summary>
+public enum MqttApplicationScope
+{
+    /// <summary>Subscribe to any topic; no publishing.</summary>
+    Read = 1,
+
+    /// <summary>Publish and subscribe to any topic.</summary>
+    Write = 2,
+
+    /// <summary>Everything.</summary>
+    Admin = 3,
+}
+
 /// <summary>Who a connected client is. A class, so the broker can tell one connection's principal from another's by reference.</summary>
 public sealed class MqttPrincipal
 {
-    private MqttPrincipal(MqttPrincipalKind kind, string? deviceId)
+    public const string AdminTokenName = "admin";
+
+    private MqttPrincipal(MqttPrincipalKind kind, string? deviceId, string? tokenName, MqttApplicationScope scope)
     {
         Kind = kind;
         DeviceId = deviceId;
+        TokenName = tokenName;
+        Scope = scope;
     }
 
-    public static MqttPrincipal Application => new(MqttPrincipalKind.Application, null);
+    /// <summary>An application with the admin token.</summary>
+    public static MqttPrincipal AdminApplication => new(MqttPrincipalKind.Application, null, AdminTokenName, MqttApplicationScope.Admin);
 
     public MqttPrincipalKind Kind { get; }
 
     /// <summary>The device id for <see cref="MqttPrincipalKind.Device"/>; null for an application.</summary>
     public string? DeviceId { get; }
 
+    /// <summary>The API token's name for an application (<c>admin</c> for the admin token); null for a device.</summary>
+    public string? TokenName { get; }
+
+    /// <summary>An application's scope; 0 for a device.</summary>
+    public MqttApplicationScope Scope { get; }
+
     public static MqttPrincipal Device(string deviceId)
     {
         ArgumentException.ThrowIfNullOrEmpty(deviceId);
-        return new MqttPrincipal(MqttPrincipalKind.Device, deviceId);
+        return new MqttPrincipal(MqttPrincipalKind.Device, deviceId, null, 0);
     }
 
-    public override string ToString() => Kind == MqttPrincipalKind.Device ? "device " + DeviceId : "application";
+    public static MqttPrincipal Application(string tokenName, MqttApplicationScope scope)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(tokenName);
+        return new MqttPrincipal(MqttPrincipalKind.Application, null, tokenName, scope);
+    }
+
+    public override string ToString() => Kind == MqttPrincipalKind.Device
+        ? "device " + DeviceId
+        : $"application {TokenName} (scope {Scope.ToString().ToLowerInvariant()})";
 }

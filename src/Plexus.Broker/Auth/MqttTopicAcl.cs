@@ -1,13 +1,15 @@
 namespace Plexus.Broker.Auth;
 
 /// <summary>
-/// The topic ACL (issue 4 §3): an application may publish and subscribe anywhere; a device only under
-/// <c>devices/&lt;its id&gt;/</c>. Device ids never hold <c>/</c>, <c>+</c> or <c>#</c> (the registry refuses them), so
-/// a filter that starts with the device's own prefix cannot reach another device's topics.
+/// The topic ACL (issue 4 §3): an application may subscribe anywhere and, with scope write or admin, publish
+/// anywhere; a device only under <c>devices/&lt;its id&gt;/</c>. Device ids never hold <c>/</c>, <c>+</c> or <c>#</c> (the
+/// registry refuses them), so a filter that starts with the device's own prefix cannot reach another device's topics.
 /// </summary>
 public static class MqttTopicAcl
 {
-    public static bool MayPublish(MqttPrincipal? principal, string? topic) => principal is not null && (principal.Kind == MqttPrincipalKind.Application || IsUnderOwnPrefix(principal, topic));
+    public static bool MayPublish(MqttPrincipal? principal, string? topic) => principal is not null && (principal.Kind == MqttPrincipalKind.Application
+        ? principal.Scope >= MqttApplicationScope.Write
+        : IsUnderOwnPrefix(principal, topic));
 
     /// <summary>
     /// A device may subscribe to filters under its own prefix only: <c>devices/d1/#</c> yes, <c>devices/+/telemetry</c>,

@@ -9,7 +9,7 @@ using Plexus.Cli.Client;
 
 namespace Plexus.Cli.Commands;
 
-/// <summary>`plexus devices add|list|show|update|remove|rotate-token`: the device registry (docs/devices.md).</summary>
+/// <summary>`plexus devices add|list|show|update|remove|rotate-token|import`: the device registry (docs/devices.md).</summary>
 internal static class DevicesCommand
 {
     private const string TokenNote = "note: the token is shown only now; the server keeps only its hash. Give it to the device as its MQTT password (user name = device id).";
@@ -23,7 +23,103 @@ internal static class DevicesCommand
         command.Subcommands.Add(Update());
         command.Subcommands.Add(Remove());
         command.Subcommands.Add(RotateToken());
+        command.Subcommands.Add(Import());
         return command;
+    }
+
+    /// <summary>Registers every device of a CSV or JSON file through the bulk endpoint and prints each new device's token once.</summary>
+    private static Command Import()
+    {
+        var file = new Argument<string>("file") { Description = "A .csv file (header id,name,type,parent,tags,tag:<key>...) or a .json array of devices" };
+        var outFile = new Option<string?>("--out") { Description = "Write id,token of the new devices to this CSV file (mode 0600) instead of printing the tokens" };
+        var command = new Command("import", "Register the devices of a CSV or JSON file; prints each new device's token once") { file, outFile };
+        return WithClient(command, async (parse, client, output, error, cancellationToken) =>
+        {
+            string path = parse.GetValue(file)!;
+            string text;
+            try
+            {
+                text = await File.ReadAllTextAsync(path, cancellationToken);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CliException($"cannot read {path}: {e.Message}", e);
+            }
+
+            bool json = path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
+                || (!path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) && text.TrimStart().StartsWith('['));
+            using var request = new HttpRequestMessage(HttpMethod.Post, "api/v1/devices/bulk")
+            {
+                Content = new StringContent(text, Encoding.UTF8, new MediaTypeHeaderValue(json ? "application/json" : "text/csv")),
+            };
+            using var document = await SendAsync(client, request, cancellationToken);
+            var root = document!.RootElement;
+            var created = new List<(string Id, string Token)>();
+            int failed = 0;
+            foreach (var result in root.GetProperty("results").EnumerateArray())
+            {
+                if (result.GetProperty("status").GetString() == "created")
+                {
+                    var device = result.GetProperty("device");
+                    created.Add((device.GetProperty("id").GetString()!, device.GetProperty("token").GetString()!));
+                    continue;
+                }
+
+                failed++;
+                string where = result.TryGetProperty("line", out var line) ? $"line {line.GetInt32()}" : $"item {result.GetProperty("index").GetInt32() + 1}";
+                string field = result.TryGetProperty("field", out var f) ? $" ({f.GetString()})" : "";
+                await error.WriteLineAsync($"{path}: {where}{field}: {result.GetProperty("message").GetString()}");
+            }
+
+            string? outPath = parse.GetValue(outFile);
+            if (outPath is not null)
+            {
+                await WriteTokensFileAsync(outPath, created, cancellationToken);
+                await error.WriteLineAsync($"wrote the tokens of {created.Count} new device{(created.Count == 1 ? "" : "s")} to {outPath}; keep it secret, the server keeps only hashes");
+            }
+            else
+            {
+                foreach (var (id, token) in created)
+                {
+                    await output.WriteLineAsync($"{id}\t{token}");
+                }
+
+                if (created.Count > 0)
+                {
+                    await error.WriteLineAsync("note: the tokens are shown only now; the server keeps only their hashes.");
+                }
+            }
+
+            await error.WriteLineAsync($"{created.Count} created, {failed} failed");
+            if (failed > 0)
+            {
+                throw new CliException($"{failed} device{(failed == 1 ? "" : "s")} of {path} not registered (see above)");
+            }
+        });
+    }
+
+    private static async Task WriteTokensFileAsync(string path, List<(string Id, string Token)> created, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            await using var writer = new StreamWriter(path, new UTF8Encoding(false), options);
+            await writer.WriteLineAsync("id,token");
+            foreach (var (id, token) in created)
+            {
+                // Ids and tokens hold no commas or quotes (their character sets exclude them).
+                await writer.WriteLineAsync($"{id},{token}".AsMemory(), cancellationToken);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"cannot write {path}: {e.Message}; the devices are registered, rotate their tokens to get new ones", e);
+        }
     }
 
     private static Command Add()
@@ -163,7 +259,7 @@ internal static class DevicesCommand
         AllowMultipleArgumentsPerToken = false,
     };
 
-    private static Option<string> FormatOption()
+    internal static Option<string> FormatOption()
     {
         var format = new Option<string>("--format")
         {
@@ -180,9 +276,9 @@ internal static class DevicesCommand
          TagOption("A tag as key=value; repeat for several"),
          new Option<string?>("--parent") { Description = "The id of a registered device this one belongs to (a gateway)" });
 
-    private delegate Task DevicesAction(ParseResult parse, PlexusApiClient client, TextWriter output, TextWriter error, CancellationToken cancellationToken);
+    internal delegate Task DevicesAction(ParseResult parse, PlexusApiClient client, TextWriter output, TextWriter error, CancellationToken cancellationToken);
 
-    private static Command WithClient(Command command, DevicesAction action)
+    internal static Command WithClient(Command command, DevicesAction action)
     {
         var url = ClientOptions.Url();
         var token = ClientOptions.Token();
@@ -213,7 +309,7 @@ internal static class DevicesCommand
     }
 
     /// <summary>Sends a request; a JSON answer is returned (null for 204), an error becomes a <see cref="CliException"/>.</summary>
-    private static async Task<JsonDocument?> SendAsync(PlexusApiClient client, HttpMethod method, string path, string? body, CancellationToken cancellationToken)
+    internal static async Task<JsonDocument?> SendAsync(PlexusApiClient client, HttpMethod method, string path, string? body, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, path);
         if (body is not null)
@@ -221,6 +317,11 @@ internal static class DevicesCommand
             request.Content = new StringContent(body, Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
         }
 
+        return await SendAsync(client, request, cancellationToken);
+    }
+
+    internal static async Task<JsonDocument?> SendAsync(PlexusApiClient client, HttpRequestMessage request, CancellationToken cancellationToken)
+    {
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
         if (!response.IsSuccessStatusCode)
         {
@@ -298,7 +399,7 @@ internal static class DevicesCommand
         json.WriteEndObject();
     }
 
-    private static string Json(Action<Utf8JsonWriter> body)
+    internal static string Json(Action<Utf8JsonWriter> body)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var json = new Utf8JsonWriter(buffer))
@@ -311,7 +412,7 @@ internal static class DevicesCommand
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    private static string Pretty(JsonElement root)
+    internal static string Pretty(JsonElement root)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))

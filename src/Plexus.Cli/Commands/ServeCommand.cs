@@ -14,6 +14,7 @@ internal static class ServeCommand
     private static readonly Option<string?> Http = new("--http") { Description = $"HTTP listen address host:port (env PLEXUS_HTTP, default {PlexusServerOptions.DefaultHttpEndpoint})" };
     private static readonly Option<string?> Mqtt = new("--mqtt") { Description = $"MQTT broker listen address host:port, or off (env PLEXUS_MQTT, default {PlexusServerOptions.DefaultMqttEndpoint})" };
     private static readonly Option<string?> AdminToken = new("--admin-token") { Description = "Admin token to use; its hash replaces the stored one (env PLEXUS_ADMIN_TOKEN; default: generated on first start and printed once)" };
+    private static readonly Option<string?> ProvisioningKey = new("--provisioning-key") { Description = "Turns on auto-provisioning: an unknown device connecting over MQTT with its id as user name and this key as password is registered (env PLEXUS_PROVISIONING_KEY; default off)" };
     private static readonly Option<string?> MaxBodySize = new("--max-body-size") { Description = "Largest write body after decompression, e.g. 25MB (env PLEXUS_MAX_BODY_SIZE)" };
     private static readonly Option<string?> QueryTimeout = new("--query-timeout") { Description = "Queries running longer are cancelled, e.g. 30s (env PLEXUS_QUERY_TIMEOUT)" };
     private static readonly Option<string?> QueryMaxRows = new("--query-max-rows") { Description = "Most rows a query returns; more are cut and flagged truncated (env PLEXUS_QUERY_MAX_ROWS, default 100000)" };
@@ -24,7 +25,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var command = new Command("serve", "Run the Plexus server with the embedded store.");
-        foreach (var option in new[] { Data, Http, Mqtt, AdminToken, MaxBodySize, QueryTimeout, QueryMaxRows, MemoryLimit, LogLevel, Config })
+        foreach (var option in new[] { Data, Http, Mqtt, AdminToken, ProvisioningKey, MaxBodySize, QueryTimeout, QueryMaxRows, MemoryLimit, LogLevel, Config })
         {
             command.Options.Add(option);
         }
@@ -47,12 +48,18 @@ internal static class ServeCommand
                 HttpEndpoint = Get(Http, "PLEXUS_HTTP") ?? PlexusServerOptions.DefaultHttpEndpoint,
                 MqttEndpoint = Get(Mqtt, "PLEXUS_MQTT") ?? PlexusServerOptions.DefaultMqttEndpoint,
                 AdminToken = Get(AdminToken, "PLEXUS_ADMIN_TOKEN"),
+                ProvisioningKey = Get(ProvisioningKey, "PLEXUS_PROVISIONING_KEY") is { Length: > 0 } key ? key : null,
                 MaxBodyBytes = Get(MaxBodySize, "PLEXUS_MAX_BODY_SIZE") is { } size ? Units.ParseBytes(size, "max-body-size") : 25_000_000,
                 QueryTimeout = Get(QueryTimeout, "PLEXUS_QUERY_TIMEOUT") is { } timeout ? Units.ParseDuration(timeout, "query-timeout") : TimeSpan.FromSeconds(30),
                 QueryMaxRows = Get(QueryMaxRows, "PLEXUS_QUERY_MAX_ROWS") is { } rows ? Units.ParsePositiveInt(rows, "query-max-rows") : 100_000,
                 MemoryLimit = Get(MemoryLimit, "PLEXUS_MEMORY_LIMIT"),
             };
             PlexusServer.ParseEndpoint(options.HttpEndpoint);
+            if (options.ProvisioningKey is { Length: < 16 })
+            {
+                throw new ArgumentException("provisioning-key: the key must be at least 16 characters; it is the one secret that lets unknown devices register (e.g. openssl rand -base64 32)");
+            }
+
             if (!PlexusServer.IsOff(options.MqttEndpoint))
             {
                 PlexusServer.ParseEndpoint(options.MqttEndpoint!);
@@ -108,6 +115,11 @@ internal static class ServeCommand
         output.WriteLine(server.MqttEndpoint is { } mqtt
             ? $"  MQTT       mqtt://{mqtt}  (password: an API token; devices publish to devices/<id>/telemetry)"
             : "  MQTT       off");
+        if (server.MqttEndpoint is not null && !string.IsNullOrEmpty(options.ProvisioningKey))
+        {
+            output.WriteLine("  provisioning  on: unknown devices connecting with the provisioning key are registered");
+        }
+
         if (server.AdminTokens.GeneratedToken is { } token)
         {
             output.WriteLine();

@@ -1,0 +1,234 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace Plexus.Api.Auth;
+
+/// <summary>A scoped API token as listed: never its secret.</summary>
+public sealed record ApiTokenInfo(string Name, ApiScope Scope, DateTimeOffset CreatedAt);
+
+/// <summary>A token just made: the secret is shown once and never stored.</summary>
+public sealed record CreatedApiToken(ApiTokenInfo Info, string Token);
+
+public sealed class ApiTokenException(string message, bool conflict = false, string? field = null) : Exception(message)
+{
+    public bool Conflict { get; } = conflict;
+
+    public string? Field { get; } = field;
+}
+
+/// <summary>
+/// Scoped API tokens (read, write, admin) kept as SHA-256 hashes in <c>&lt;data&gt;/api-tokens.json</c> (mode 0600),
+/// like the admin token. The file is rewritten whole (temporary file, flush, rename) on every change; tokens are few
+/// and change rarely. In memory they are looked up by hash, so checking a request costs one SHA-256.
+/// </summary>
+public sealed class ApiTokenStore
+{
+    public const string FileName = "api-tokens.json";
+    public const string TokenPrefix = "plxa_";
+    public const int MaxNameLength = 64;
+
+    private readonly Lock _lock = new();
+    private readonly TimeProvider _time;
+
+    // Replaced whole on each change, so readers need no lock.
+    private volatile Dictionary<string, Entry> _byHash = new(StringComparer.Ordinal);
+
+    private ApiTokenStore(string path, TimeProvider time)
+    {
+        Path = path;
+        _time = time;
+    }
+
+    public string Path { get; }
+
+    /// <summary>Called with a token's name after it was revoked (outside the lock): the server closes its MQTT connections.</summary>
+    public Action<string>? TokenRevoked { get; set; }
+
+    public static ApiTokenStore Open(string dataDirectory, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(dataDirectory);
+        Directory.CreateDirectory(dataDirectory);
+        var store = new ApiTokenStore(System.IO.Path.Combine(dataDirectory, FileName), time ?? TimeProvider.System);
+        if (File.Exists(store.Path))
+        {
+            store._byHash = Load(store.Path);
+        }
+
+        return store;
+    }
+
+    /// <summary>Checks a name: 1–64 letters, digits, <c>_ - .</c>; <c>admin</c> is the admin token's.</summary>
+    public static bool IsValidName(string? name, out string? problem)
+    {
+        problem = null;
+        if (string.IsNullOrEmpty(name))
+        {
+            problem = "the token name is required";
+        }
+        else if (name.Length > MaxNameLength)
+        {
+            problem = $"the token name is {name.Length} characters; at most {MaxNameLength} are allowed";
+        }
+        else if (name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.')))
+        {
+            problem = $"the token name \"{name}\" holds '{name.First(c => !(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.'))}'; use letters, digits, '_', '-' and '.' only";
+        }
+        else if (string.Equals(name, ApiPrincipal.AdminTokenName, StringComparison.OrdinalIgnoreCase))
+        {
+            problem = "the name \"admin\" is the admin token's (set it with --admin-token); choose another name";
+        }
+
+        return problem is null;
+    }
+
+    public CreatedApiToken Create(string name, ApiScope scope)
+    {
+        if (!IsValidName(name, out string? problem))
+        {
+            throw new ApiTokenException(problem!, field: "name");
+        }
+
+        if (scope is not (ApiScope.Read or ApiScope.Write or ApiScope.Admin))
+        {
+            throw new ApiTokenException("scope must be read, write or admin", field: "scope");
+        }
+
+        string token = TokenPrefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var now = _time.GetUtcNow();
+        var info = new ApiTokenInfo(name, scope, new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero));
+        lock (_lock)
+        {
+            if (_byHash.Values.Any(e => string.Equals(e.Info.Name, name, StringComparison.OrdinalIgnoreCase)))
+            {
+                throw new ApiTokenException($"a token named \"{name}\" exists; revoke it first or choose another name", conflict: true, field: "name");
+            }
+
+            var next = new Dictionary<string, Entry>(_byHash, StringComparer.Ordinal) { [HashHex(token)] = new Entry(info) };
+            Save(next);
+            _byHash = next;
+        }
+
+        return new CreatedApiToken(info, token);
+    }
+
+    public IReadOnlyList<ApiTokenInfo> List() => [.. _byHash.Values.Select(e => e.Info).OrderBy(i => i.Name, StringComparer.Ordinal)];
+
+    /// <summary>Revokes a token by name; it stops working at once. False when there is none.</summary>
+    public bool Revoke(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ApiTokenInfo? revoked = null;
+        lock (_lock)
+        {
+            var next = new Dictionary<string, Entry>(StringComparer.Ordinal);
+            foreach (var (hash, entry) in _byHash)
+            {
+                if (string.Equals(entry.Info.Name, name, StringComparison.OrdinalIgnoreCase))
+                {
+                    revoked = entry.Info;
+                    continue;
+                }
+
+                next[hash] = entry;
+            }
+
+            if (revoked is null)
+            {
+                return false;
+            }
+
+            Save(next);
+            _byHash = next;
+        }
+
+        TokenRevoked?.Invoke(revoked.Name);
+        return true;
+    }
+
+    /// <summary>The token with this secret, or null.</summary>
+    public ApiTokenInfo? Find(ReadOnlySpan<char> token)
+    {
+        // Only our own format can match; other secrets (device tokens, the admin token) skip the hash.
+        if (!token.StartsWith(TokenPrefix, StringComparison.Ordinal) || token.Length > 256 || _byHash.Count == 0)
+        {
+            return null;
+        }
+
+        return _byHash.GetValueOrDefault(HashHex(token))?.Info;
+    }
+
+    private static string HashHex(ReadOnlySpan<char> token)
+    {
+        Span<byte> utf8 = stackalloc byte[Encoding.UTF8.GetMaxByteCount(token.Length)];
+        int length = Encoding.UTF8.GetBytes(token, utf8);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(utf8[..length], hash);
+        return Convert.ToHexStringLower(hash);
+    }
+
+    private static Dictionary<string, Entry> Load(string path)
+    {
+        var tokens = new Dictionary<string, Entry>(StringComparer.Ordinal);
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+            foreach (var item in document.RootElement.GetProperty("tokens").EnumerateArray())
+            {
+                string name = item.GetProperty("name").GetString()!;
+                if (!ApiScopes.TryParse(item.GetProperty("scope").GetString(), out var scope))
+                {
+                    throw new FormatException($"token \"{name}\" has an unknown scope");
+                }
+
+                string hash = item.GetProperty("hash").GetString()!.ToLowerInvariant();
+                tokens[hash] = new Entry(new ApiTokenInfo(name, scope, item.GetProperty("created_at").GetDateTimeOffset()));
+            }
+        }
+        catch (Exception error) when (error is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidOperationException($"The API token file {path} is damaged ({error.Message}); restore it from a backup, or delete it to revoke every scoped token.", error);
+        }
+
+        return tokens;
+    }
+
+    private void Save(Dictionary<string, Entry> tokens)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            json.WriteStartArray("tokens");
+            foreach (var (hash, entry) in tokens.OrderBy(t => t.Value.Info.Name, StringComparer.Ordinal))
+            {
+                json.WriteStartObject();
+                json.WriteString("name", entry.Info.Name);
+                json.WriteString("scope", ApiScopes.Name(entry.Info.Scope));
+                json.WriteString("hash", hash);
+                json.WriteString("created_at", entry.Info.CreatedAt);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        string temp = Path + ".tmp";
+        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+
+            file.Write(buffer.WrittenSpan);
+            file.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, Path, overwrite: true);
+    }
+
+    private sealed record Entry(ApiTokenInfo Info);
+}
