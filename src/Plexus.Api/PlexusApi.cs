@@ -51,6 +51,9 @@ public sealed class ApiContext
 
     public DeviceRegistry? Devices { get; private set; }
 
+    /// <summary>Live device state for <c>GET /api/v1/devices/{id}</c> and the dead-letter stats; set before <see cref="MarkReady"/>.</summary>
+    public DeviceLiveState? DeviceState { get; set; }
+
     public void MarkReady(RequestAuthenticator authenticator, IPointWriter writer, SqlQueryService queries, string dataDirectory, DeviceRegistry? devices = null)
     {
         Devices = devices;
