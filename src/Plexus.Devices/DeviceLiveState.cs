@@ -290,6 +290,16 @@ public sealed class DeviceLiveState : IAsyncDisposable
             return;
         }
 
+        // Connections the broker closed while stopping are not reported by MQTTnet; close their history here.
+        try
+        {
+            await MarkOfflineAsync(ConnectivityReasons.ServerStop);
+        }
+        catch (Exception error)
+        {
+            DeviceStateLog.ConnectivityFailed(_logger, error, "(all online)", ConnectivityReasons.ServerStop);
+        }
+
         await _stop.CancelAsync();
         try
         {
@@ -315,6 +325,11 @@ public sealed class DeviceLiveState : IAsyncDisposable
 
     private async Task RecordConnectivityAsync(string device, int delta, string reason)
     {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+
         try
         {
             var entry = EntryOf(device);
@@ -543,7 +558,9 @@ public sealed class DeviceLiveState : IAsyncDisposable
         _ => ReportedKind.String,
     };
 
-    private async Task MarkRestartedOfflineAsync()
+    private Task MarkRestartedOfflineAsync() => MarkOfflineAsync(ConnectivityReasons.ServerRestart);
+
+    private async Task MarkOfflineAsync(string reason)
     {
         var online = _entries.Where(e => e.Value.Online).Select(e => e.Key).Order(StringComparer.Ordinal).ToList();
         if (online.Count == 0)
@@ -557,15 +574,21 @@ public sealed class DeviceLiveState : IAsyncDisposable
         {
             var entry = _entries[device];
             long time = NextTime(entry, now);
-            AddHistoryPoint(batch, device, DeviceDataNames.OnlineProperty, "false", 0, ConnectivityReasons.ServerRestart, time);
+            AddHistoryPoint(batch, device, DeviceDataNames.OnlineProperty, "false", 0, reason, time);
             entry.Online = false;
-            entry.LastReason = ConnectivityReasons.ServerRestart;
+            entry.Connections = 0;
+            entry.LastReason = reason;
             entry.LastReasonNs = time;
             entry.LastHistoryNs = time;
         }
 
         await WriteAsync(batch);
-        DeviceStateLog.MarkedOffline(_logger, online.Count);
+        foreach (string device in online)
+        {
+            MarkDirty(device);
+        }
+
+        DeviceStateLog.MarkedOffline(_logger, online.Count, reason);
     }
 
     private void RewriteSnapshot()
@@ -736,6 +759,6 @@ internal static partial class DeviceStateLog
     [LoggerMessage(Level = LogLevel.Warning, Message = "Device state snapshot could not be written; retried with the next flush")]
     public static partial void FlushFailed(ILogger logger, Exception error);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Count} devices were online when the server last stopped; recorded online=false reason=server-restart")]
-    public static partial void MarkedOffline(ILogger logger, int count);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Count} devices were online; recorded online=false reason={Reason}")]
+    public static partial void MarkedOffline(ILogger logger, int count, string reason);
 }
