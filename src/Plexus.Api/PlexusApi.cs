@@ -54,6 +54,9 @@ public sealed class ApiContext
     /// <summary>The scoped API tokens; null on a server that only knows the admin token.</summary>
     public ApiTokenStore? ApiTokens { get; private set; }
 
+    /// <summary>Live device state for <c>GET /api/v1/devices/{id}</c> and the dead-letter stats; set before <see cref="MarkReady"/>.</summary>
+    public DeviceLiveState? DeviceState { get; set; }
+
     public void MarkReady(RequestAuthenticator authenticator, IPointWriter writer, SqlQueryService queries, string dataDirectory, DeviceRegistry? devices = null, ApiTokenStore? apiTokens = null)
     {
         Devices = devices;

@@ -37,6 +37,7 @@ public sealed class PlexusBroker : IAsyncDisposable
     private readonly PlexusBrokerOptions _options;
     private readonly IMqttAuthenticator _authenticator;
     private readonly DeviceIngest _ingest;
+    private readonly DeviceConnectivity? _connectivity;
     private readonly RetainedMessageFile _retained;
     private readonly ILogger _logger;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, MqttPrincipal> _principals = new(StringComparer.Ordinal);
@@ -51,7 +52,8 @@ public sealed class PlexusBroker : IAsyncDisposable
         _options = options;
         _authenticator = authenticator;
         _logger = loggerFactory.CreateLogger("Plexus.Broker");
-        _ingest = new DeviceIngest(writer, options.Namespace, time);
+        _ingest = new DeviceIngest(writer, options.Namespace, time, options.DeviceState);
+        _connectivity = options.DeviceState is null ? null : new DeviceConnectivity(options.DeviceState, time);
         _retained = new RetainedMessageFile(options.DataDirectory);
 
         var builder = new MqttServerOptionsBuilder()
@@ -78,6 +80,7 @@ public sealed class PlexusBroker : IAsyncDisposable
         _server.InterceptingPublishAsync += OnInterceptingPublishAsync;
         _server.InterceptingSubscriptionAsync += OnInterceptingSubscriptionAsync;
         _server.ClientDisconnectedAsync += OnClientDisconnectedAsync;
+        _server.ClientConnectedAsync += OnClientConnectedAsync;
         _server.LoadingRetainedMessageAsync += OnLoadingRetainedMessagesAsync;
         _server.RetainedMessageChangedAsync += OnRetainedMessageChangedAsync;
         _server.RetainedMessagesClearedAsync += OnRetainedMessagesClearedAsync;
@@ -169,6 +172,27 @@ public sealed class PlexusBroker : IAsyncDisposable
         string clientId = ClientIdOf(e);
         _principals[clientId] = principal;
         e.SessionItems[PrincipalKey] = principal;
+        _connectivity?.Accepted(clientId, principal, e.KeepAlivePeriod ?? 0, HasWill(e));
+    }
+
+    private static bool HasWill(ValidatingConnectionEventArgs e)
+    {
+        try
+        {
+            return ConnectPacket(e).WillFlag;
+        }
+        catch (MissingFieldException)
+        {
+            return false;
+        }
+    }
+
+    private async Task OnClientConnectedAsync(ClientConnectedEventArgs e)
+    {
+        if (_connectivity is not null)
+        {
+            await _connectivity.ConnectedAsync(e.ClientId);
+        }
     }
 
     private const string PrincipalKey = "plexus.principal";
@@ -176,15 +200,18 @@ public sealed class PlexusBroker : IAsyncDisposable
     private static string ClientIdOf(ValidatingConnectionEventArgs e) =>
         string.IsNullOrEmpty(e.ClientId) && !string.IsNullOrEmpty(e.AssignedClientIdentifier) ? e.AssignedClientIdentifier : e.ClientId;
 
-    private Task OnClientDisconnectedAsync(ClientDisconnectedEventArgs e)
+    private async Task OnClientDisconnectedAsync(ClientDisconnectedEventArgs e)
     {
+        if (_connectivity is not null)
+        {
+            await _connectivity.DisconnectedAsync(e);
+        }
+
         if (e.DisconnectType != MqttClientDisconnectType.Takeover && e.SessionItems?[PrincipalKey] is MqttPrincipal principal)
         {
             // Removes only this connection's own entry (value compared by reference).
             ((ICollection<KeyValuePair<string, MqttPrincipal>>)_principals).Remove(new KeyValuePair<string, MqttPrincipal>(e.ClientId, principal));
         }
-
-        return Task.CompletedTask;
     }
 
     /// <summary>
@@ -303,6 +330,8 @@ public sealed class PlexusBroker : IAsyncDisposable
             return;
         }
 
+        _connectivity?.Activity(e.ClientId);
+
         if (!TryEnter())
         {
             BrokerLog.RefusedWhileStopping(_logger, e.ClientId, message.Topic);
@@ -321,6 +350,7 @@ public sealed class PlexusBroker : IAsyncDisposable
                     BrokerLog.MessageRejected(_logger, topic.DeviceId, message.Topic, e.ClientId, outcome.Reason ?? "rejected");
                     e.Response.ReasonCode = MqttPubAckReasonCode.PayloadFormatInvalid;
                     e.Response.ReasonString = Truncate(outcome.Reason);
+                    await _ingest.RecordDeadLetterAsync(topic, message.Topic, message.Payload, message.ContentType, outcome.Reason);
                     break;
                 case DeviceIngestStatus.PartlyStored:
                     BrokerLog.MessagePartlyStored(_logger, outcome.Written, outcome.Refused, topic.DeviceId, message.Topic, outcome.Reason);

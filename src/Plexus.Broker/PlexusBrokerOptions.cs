@@ -21,4 +21,7 @@ public sealed class PlexusBrokerOptions
     public string Namespace { get; init; } = "main";
 
     public int MaxPendingMessagesPerClient { get; init; } = DefaultMaxPendingMessagesPerClient;
+
+    /// <summary>Device live state: positions, reported properties, connectivity history, dead letters (docs/devices.md). Null keeps none.</summary>
+    public Plexus.Devices.DeviceLiveState? DeviceState { get; init; }
 }

@@ -5,8 +5,11 @@ using Plexus.Storage.Writing;
 namespace Plexus.Devices;
 
 /// <summary>
-/// Refuses points for measurement <c>devices</c> in namespace <c>main</c>, where the registry's SQL view lives: the
-/// store would otherwise replace the view with the measurement's own. Every other point goes through unchanged.
+/// Refuses points for the measurements in namespace <c>main</c> that only the server writes: <c>devices</c> and
+/// <c>device_state</c> (SQL views the store would otherwise replace with the measurement's own), and
+/// <c>state_history</c> and <c>dead_letters</c> (written by the broker; a foreign row would corrupt the live state
+/// loaded from them, or its field types would break the contract). <c>positions</c> stays open: other sources may
+/// write positions, with FLOAT lat/lon. Every other point goes through unchanged.
 /// </summary>
 /// <remarks>
 /// Fast path: one scan of the measurement names and the batch is passed on as it is. Only a batch that holds a
@@ -20,6 +23,8 @@ public sealed class ReservedMeasurementWriter(IPointWriter inner) : IPointWriter
 
     private static readonly string Reason =
         $"measurement \"{Measurement}\" in namespace \"{Namespace}\" is reserved for the device registry's SQL view; write to another measurement or namespace";
+
+    private static readonly string[] DeviceDataReserved = [DeviceDataNames.DeviceState, DeviceDataNames.StateHistory, DeviceDataNames.DeadLetters];
 
     public async Task<WriteResult> WriteAsync(string ns, PointBatch batch, CancellationToken cancellationToken = default)
     {
@@ -37,7 +42,7 @@ public sealed class ReservedMeasurementWriter(IPointWriter inner) : IPointWriter
             ref readonly var point = ref batch[i];
             if (IsReserved(batch.Text(point.Measurement)))
             {
-                refused.Add(new LineError(point.LineNumber, LineError.Excerpt(batch.Text(point.Measurement)), Reason));
+                refused.Add(new LineError(point.LineNumber, LineError.Excerpt(batch.Text(point.Measurement)), ReasonFor(batch.Text(point.Measurement))));
                 continue;
             }
 
@@ -62,7 +67,34 @@ public sealed class ReservedMeasurementWriter(IPointWriter inner) : IPointWriter
     }
 
     // SQL names ignore case, so "Devices" would replace the view as well.
-    private static bool IsReserved(ReadOnlySpan<byte> name) => Ascii.EqualsIgnoreCase(name, "devices"u8);
+    private static bool IsReserved(ReadOnlySpan<byte> name)
+    {
+        if (Ascii.EqualsIgnoreCase(name, "devices"u8))
+        {
+            return true;
+        }
+
+        foreach (string reserved in DeviceDataReserved)
+        {
+            if (Ascii.EqualsIgnoreCase(name, reserved))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string ReasonFor(ReadOnlySpan<byte> name)
+    {
+        if (Ascii.EqualsIgnoreCase(name, "devices"u8))
+        {
+            return Reason;
+        }
+
+        string text = Encoding.UTF8.GetString(name).ToLowerInvariant();
+        return $"measurement \"{text}\" in namespace \"{Namespace}\" is reserved for device data the broker writes (docs/sql.md#device-data); write to another measurement or namespace";
+    }
 
     private static void Copy(PointBatch from, in PointEntry point, PointBatch to)
     {

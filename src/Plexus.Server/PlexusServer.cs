@@ -32,6 +32,8 @@ public sealed class PlexusServer : IAsyncDisposable
 
     private readonly PlexusBroker? _broker;
 
+    private DeviceLiveState? _deviceState;
+
     private PlexusServer(WebApplication app, ApiContext api, PlexusServerOptions options, PlexusStore store, AdminTokenStore tokens, DeviceRegistry devices, Uri address, PlexusBroker? broker, ILogger logger)
     {
         _app = app;
@@ -59,6 +61,9 @@ public sealed class PlexusServer : IAsyncDisposable
 
     /// <summary>The device registry (issue 4 §2): device identities for the broker, metadata for the API and SQL.</summary>
     public DeviceRegistry Devices { get; }
+
+    /// <summary>Live device state: online, last seen, reported properties, last position, dead letters (docs/devices.md).</summary>
+    public DeviceLiveState DeviceState => _deviceState!;
 
     public string DataDirectory => _options.DataDirectory;
 
@@ -102,12 +107,16 @@ public sealed class PlexusServer : IAsyncDisposable
             TimeFunctions.Install(store);
             PlexusBroker? broker = null;
             DeviceRegistry? devices = null;
+            DeviceLiveState? deviceState = null;
 
             // HTTP and MQTT writes both go through it: main.devices is the registry's view, not a measurement.
             var writer = new ReservedMeasurementWriter(store.Writer);
             try
             {
                 devices = DeviceRegistry.Open(store, time);
+
+                // The store's own writer: state_history and dead_letters are reserved for it, not for HTTP writes.
+                deviceState = await DeviceLiveState.OpenAsync(store, store.Writer, time, loggerFactory.CreateLogger("Plexus.Devices"));
 
                 // After the store: the broker's first acknowledgement needs a store to be durable in.
                 if (mqttEndpoint is not null)
@@ -120,7 +129,7 @@ public sealed class PlexusServer : IAsyncDisposable
                         string.IsNullOrEmpty(options.ProvisioningKey) ? null : new DeviceProvisioning(options.ProvisioningKey, id => registry.Get(id) is not null, (id, token) => Provision(registry, id, token)),
                         loggerFactory.CreateLogger("Plexus.Broker"));
                     broker = await PlexusBroker.StartAsync(
-                        new PlexusBrokerOptions { Endpoint = mqttEndpoint, DataDirectory = options.DataDirectory },
+                        new PlexusBrokerOptions { Endpoint = mqttEndpoint, DataDirectory = options.DataDirectory, DeviceState = deviceState },
                         authenticator,
                         writer,
                         loggerFactory,
@@ -134,21 +143,33 @@ public sealed class PlexusServer : IAsyncDisposable
             }
             catch (SocketException error)
             {
+                if (deviceState is not null)
+                {
+                    await deviceState.DisposeAsync();
+                }
+
                 devices?.Dispose();
                 await store.DisposeAsync();
                 throw new IOException($"cannot listen for MQTT on {mqttEndpoint}: {error.Message}; choose another address with --mqtt host:port, or --mqtt off", error);
             }
             catch
             {
+                if (deviceState is not null)
+                {
+                    await deviceState.DisposeAsync();
+                }
+
                 devices?.Dispose();
                 await store.DisposeAsync();
                 throw;
             }
 
+            api.DeviceState = deviceState;
+
             var queries = new SqlQueryService(store, new QueryOptions { Timeout = options.QueryTimeout, MaxRows = options.QueryMaxRows });
             api.MarkReady(new RequestAuthenticator(tokens, apiTokens, devices), writer, queries, options.DataDirectory, devices, apiTokens);
             logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
-            return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger);
+            return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger) { _deviceState = deviceState };
         }
         catch
         {
@@ -174,9 +195,15 @@ public sealed class PlexusServer : IAsyncDisposable
         await _app.StopAsync(CancellationToken.None);
 
         // Before the store closes: device messages being stored finish and are acknowledged.
+        _deviceState?.MarkStopping();
         if (_broker is not null)
         {
             await _broker.StopAsync();
+        }
+
+        if (_deviceState is not null)
+        {
+            await _deviceState.DisposeAsync();
         }
 
         Devices.Dispose();

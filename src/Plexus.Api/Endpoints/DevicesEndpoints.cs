@@ -23,6 +23,7 @@ internal static class DevicesEndpoints
         endpoints.MapMethods("/api/v1/devices/{id}", ["PATCH"], http => UpdateAsync(http, context));
         endpoints.MapDelete("/api/v1/devices/{id}", http => RemoveAsync(http, context));
         endpoints.MapPost("/api/v1/devices/{id}/rotate-token", http => RotateAsync(http, context));
+        endpoints.MapGet("/api/v1/dead-letters", http => DeviceStateEndpoints.DeadLettersAsync(http, context));
     }
 
     private static async Task AddAsync(HttpContext http, ApiContext context)
@@ -248,7 +249,13 @@ internal static class DevicesEndpoints
             return;
         }
 
-        await WriteAsync(http, StatusCodes.Status200OK, json => WriteDevice(json, device, token: null));
+        // Live state computed now: SQL for the last values, memory for the rest (docs/devices.md#live-state).
+        var live = DeviceStateEndpoints.Read(context, id);
+        await WriteAsync(http, StatusCodes.Status200OK, json =>
+        {
+            WriteDevice(json, device, token: null);
+            DeviceStateEndpoints.Write(json, live);
+        });
     }
 
     private static async Task UpdateAsync(HttpContext http, ApiContext context)

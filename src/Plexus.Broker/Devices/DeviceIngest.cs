@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text;
 using Plexus.Core;
+using Plexus.Devices;
 using Plexus.Ingest;
 using Plexus.Ingest.Json;
 using Plexus.Ingest.LineProtocol;
@@ -45,8 +46,11 @@ public sealed class DeviceIngest
     private readonly TimeProvider _time;
     private readonly ConcurrentQueue<PointBatch> _batches = new();
     private readonly ConcurrentQueue<LineErrorSink> _sinks = new();
+    private readonly DeviceLiveState? _state;
 
-    public DeviceIngest(IPointWriter writer, string ns, TimeProvider time)
+    /// <param name="state">The live state (last seen, positions, reported properties, dead letters); null stores
+    /// data topics only and refuses <c>state</c> messages.</param>
+    public DeviceIngest(IPointWriter writer, string ns, TimeProvider time, DeviceLiveState? state = null)
     {
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentException.ThrowIfNullOrEmpty(ns);
@@ -54,7 +58,17 @@ public sealed class DeviceIngest
         _writer = writer;
         _namespace = ns;
         _time = time;
+        _state = state;
     }
+
+    /// <summary>
+    /// Keeps a rejected message as a dead letter (row in <c>dead_letters</c>, counters). Never throws, so a failing
+    /// dead-letter write cannot change what the publisher is answered nor break the connection.
+    /// </summary>
+    public Task RecordDeadLetterAsync(DeviceTopic topic, string topicName, ReadOnlySequence<byte> payload, string? contentType, string? reason) =>
+        _state is null
+            ? Task.CompletedTask
+            : _state.RecordDeadLetterAsync(topic.DeviceId, topicName, reason ?? "rejected", payload, contentType);
 
     /// <summary>
     /// Decodes and stores one message. Completes after the commit that holds its points is synced; throws the
@@ -62,11 +76,20 @@ public sealed class DeviceIngest
     /// </summary>
     public async Task<DeviceIngestOutcome> IngestAsync(DeviceTopic topic, ReadOnlySequence<byte> payload, string? contentType)
     {
+        _state?.Touch(topic.DeviceId);
+        if (topic.Kind == DeviceTopicKind.State)
+        {
+            return await IngestStateAsync(topic, payload);
+        }
+
         PointBatch batch = RentBatch();
         try
         {
             long now = _time.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000;
-            string? error = Decode(topic, payload, contentType, now, batch);
+            LocationFix newest = default;
+            string? error = topic.Kind == DeviceTopicKind.Location
+                ? DecodeLocation(topic.DeviceId, payload, now, batch, out newest)
+                : Decode(topic, payload, contentType, now, batch);
             if (error is not null)
             {
                 return new DeviceIngestOutcome(DeviceIngestStatus.Rejected, 0, 0, error);
@@ -80,6 +103,11 @@ public sealed class DeviceIngest
             // Not cancellable on purpose: once queued, the write is committed or failed as a whole, and the
             // acknowledgement must follow that outcome, not the connection's.
             WriteResult result = await _writer.WriteAsync(_namespace, batch, CancellationToken.None);
+            if (topic.Kind == DeviceTopicKind.Location && result.Rejected.Count == 0)
+            {
+                _state?.NotePosition(topic.DeviceId, newest.Lat, newest.Lon, newest.TimeNs);
+            }
+
             if (result.Rejected.Count == 0)
             {
                 return new DeviceIngestOutcome(DeviceIngestStatus.Stored, result.PointsWritten, 0, null);
@@ -96,6 +124,52 @@ public sealed class DeviceIngest
         finally
         {
             ReturnBatch(batch);
+        }
+    }
+
+    private async Task<DeviceIngestOutcome> IngestStateAsync(DeviceTopic topic, ReadOnlySequence<byte> payload)
+    {
+        if (_state is null)
+        {
+            return new DeviceIngestOutcome(DeviceIngestStatus.Rejected, 0, 0, "device state is not kept by this broker");
+        }
+
+        byte[] bytes = payload.ToArray();
+        if (!StatePayload.TryParse(bytes, out var properties, out long? time, out string? error))
+        {
+            return new DeviceIngestOutcome(DeviceIngestStatus.Rejected, 0, 0, error);
+        }
+
+        StateChangeResult result = await _state.ApplyReportedAsync(topic.DeviceId, properties, time);
+        return new DeviceIngestOutcome(DeviceIngestStatus.Stored, result.Changed, 0, null);
+    }
+
+    private static string? DecodeLocation(string deviceId, ReadOnlySequence<byte> payload, long now, PointBatch batch, out LocationFix newest)
+    {
+        byte[]? rented = null;
+        try
+        {
+            ReadOnlySpan<byte> bytes;
+            if (payload.IsSingleSegment)
+            {
+                bytes = payload.FirstSpan;
+            }
+            else
+            {
+                rented = ArrayPool<byte>.Shared.Rent(checked((int)payload.Length));
+                payload.CopyTo(rented);
+                bytes = rented.AsSpan(0, (int)payload.Length);
+            }
+
+            LocationDecoder.TryDecode(bytes, deviceId, now, batch, out newest, out string? error);
+            return error;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
         }
     }
 

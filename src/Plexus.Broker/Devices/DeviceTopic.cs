@@ -11,6 +11,12 @@ public enum DeviceTopicKind
 
     /// <summary><c>devices/&lt;id&gt;/lp</c>: InfluxDB line protocol; the device id is added as the <c>device</c> tag.</summary>
     LineProtocol,
+
+    /// <summary><c>devices/&lt;id&gt;/location</c>: a JSON position (or an array of them), stored in <c>positions</c>.</summary>
+    Location,
+
+    /// <summary><c>devices/&lt;id&gt;/state</c>: a JSON object of reported properties, merged into the live state.</summary>
+    State,
 }
 
 /// <summary>A parsed device data topic. Any other topic is plain publish/subscribe and is not stored.</summary>
@@ -22,7 +28,8 @@ public readonly record struct DeviceTopic(DeviceTopicKind Kind, string DeviceId,
 
     /// <summary>
     /// Recognises <c>devices/&lt;id&gt;/telemetry</c>, <c>devices/&lt;id&gt;/telemetry/&lt;measurement&gt;</c>,
-    /// <c>devices/&lt;id&gt;/senml</c> and <c>devices/&lt;id&gt;/lp</c>, with non-empty levels. Anything else
+    /// <c>devices/&lt;id&gt;/senml</c>, <c>devices/&lt;id&gt;/lp</c>, <c>devices/&lt;id&gt;/location</c> and
+    /// <c>devices/&lt;id&gt;/state</c>, with non-empty levels. Anything else
     /// (other kinds, deeper topics) is false: the broker forwards it and stores nothing.
     /// </summary>
     public static bool TryParse(string? topic, out DeviceTopic result)
@@ -66,6 +73,12 @@ public readonly record struct DeviceTopic(DeviceTopicKind Kind, string DeviceId,
                 return true;
             case "lp":
                 result = new DeviceTopic(DeviceTopicKind.LineProtocol, id.ToString(), string.Empty);
+                return true;
+            case "location":
+                result = new DeviceTopic(DeviceTopicKind.Location, id.ToString(), Plexus.Devices.DeviceDataNames.Positions);
+                return true;
+            case "state":
+                result = new DeviceTopic(DeviceTopicKind.State, id.ToString(), Plexus.Devices.DeviceDataNames.StateHistory);
                 return true;
             default:
                 return false;

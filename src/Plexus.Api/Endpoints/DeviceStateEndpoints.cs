@@ -1,0 +1,193 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Plexus.Devices;
+using Plexus.Api.Auth;
+
+namespace Plexus.Api.Endpoints;
+
+/// <summary>The live-state part of <c>GET /api/v1/devices/{id}</c> and <c>GET /api/v1/dead-letters</c> (docs/devices.md#live-state).</summary>
+internal static class DeviceStateEndpoints
+{
+    private const int MaxDeadLetterDevices = 10_000;
+
+    public sealed record LiveView(DeviceStateSnapshot? State, IReadOnlyList<LastValue> LastValues);
+
+    public static LiveView? Read(ApiContext context, string id) =>
+        context.DeviceState is not { } state ? null : new LiveView(state.Get(id), state.LastValues(id));
+
+    public static void Write(Utf8JsonWriter json, LiveView? live)
+    {
+        if (live is null)
+        {
+            return;
+        }
+
+        var state = live.State;
+        json.WriteBoolean("online", state?.Online ?? false);
+        WriteTime(json, "last_seen", state?.LastSeen);
+        json.WritePropertyName("connectivity");
+        if (state?.LastConnectivityReason is { } reason)
+        {
+            json.WriteStartObject();
+            json.WriteString("reason", reason);
+            WriteTime(json, "time", state.LastConnectivityTime);
+            json.WriteEndObject();
+        }
+        else
+        {
+            json.WriteNullValue();
+        }
+
+        json.WritePropertyName("position");
+        if (state?.Position is { } position)
+        {
+            json.WriteStartObject();
+            json.WriteNumber("lat", position.Lat);
+            json.WriteNumber("lon", position.Lon);
+            WriteTime(json, "time", position.Time);
+            json.WriteEndObject();
+        }
+        else
+        {
+            json.WriteNullValue();
+        }
+
+        json.WritePropertyName("properties");
+        json.WriteStartObject();
+        foreach (var (name, property) in state?.Properties ?? new Dictionary<string, PropertySnapshot>())
+        {
+            json.WritePropertyName(name);
+            json.WriteStartObject();
+            json.WritePropertyName("value");
+            switch (property.Kind)
+            {
+                case ReportedKind.Number or ReportedKind.Json:
+                    json.WriteRawValue(property.Value);
+                    break;
+                case ReportedKind.Boolean:
+                    json.WriteBooleanValue(property.Number == 1);
+                    break;
+                case ReportedKind.Null:
+                    json.WriteNullValue();
+                    break;
+                default:
+                    json.WriteStringValue(property.Value);
+                    break;
+            }
+
+            WriteTime(json, "time", property.Time);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndObject();
+
+        json.WritePropertyName("last_values");
+        json.WriteStartObject();
+        foreach (var measurement in live.LastValues.GroupBy(v => v.Measurement, StringComparer.Ordinal))
+        {
+            json.WritePropertyName(measurement.Key);
+            json.WriteStartObject();
+            foreach (var value in measurement)
+            {
+                json.WritePropertyName(value.Field);
+                json.WriteStartObject();
+                json.WritePropertyName("value");
+                WriteValue(json, value.Value);
+                WriteTime(json, "time", value.Time);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndObject();
+        }
+
+        json.WriteEndObject();
+        json.WriteNumber("dead_letters", state?.DeadLetters ?? 0);
+    }
+
+    /// <summary>Dead-letter counters: the total and per device, highest first.</summary>
+    public static async Task DeadLettersAsync(HttpContext http, ApiContext context)
+    {
+        if (await PlexusApi.AdmitAsync(http, context, ApiScope.Read) is null)
+        {
+            return;
+        }
+
+        if (context.DeviceState is not { } state)
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "unavailable", "device state is not available on this server");
+            return;
+        }
+
+        string? limitText = http.Request.Query["limit"];
+        int limit = 100;
+        if (!string.IsNullOrEmpty(limitText) && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit > MaxDeadLetterDevices))
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", $"limit must be a whole number 0–{MaxDeadLetterDevices}");
+            return;
+        }
+
+        var perDevice = state.DeadLettersPerDevice();
+        http.Response.StatusCode = StatusCodes.Status200OK;
+        http.Response.ContentType = "application/json; charset=utf-8";
+        await using var json = new Utf8JsonWriter(http.Response.Body, PlexusApi.JsonOptions);
+        json.WriteStartObject();
+        json.WriteNumber("total", state.DeadLettersTotal);
+        json.WriteNumber("device_count", perDevice.Count);
+        json.WriteStartArray("devices");
+        foreach (var (device, count) in perDevice.Take(limit))
+        {
+            json.WriteStartObject();
+            json.WriteString("device", device);
+            json.WriteNumber("dead_letters", count);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
+        await json.FlushAsync(http.RequestAborted);
+    }
+
+    private static void WriteTime(Utf8JsonWriter json, string name, DateTimeOffset? time)
+    {
+        if (time is { } t)
+        {
+            json.WriteString(name, t.UtcDateTime);
+        }
+        else
+        {
+            json.WriteNull(name);
+        }
+    }
+
+    private static void WriteValue(Utf8JsonWriter json, object value)
+    {
+        switch (value)
+        {
+            case double d when double.IsFinite(d):
+                json.WriteNumberValue(d);
+                break;
+            case float f when float.IsFinite(f):
+                json.WriteNumberValue(f);
+                break;
+            case long l:
+                json.WriteNumberValue(l);
+                break;
+            case ulong u:
+                json.WriteNumberValue(u);
+                break;
+            case int i:
+                json.WriteNumberValue(i);
+                break;
+            case bool b:
+                json.WriteBooleanValue(b);
+                break;
+            case DateTime dt:
+                json.WriteStringValue(dt);
+                break;
+            default:
+                json.WriteStringValue(Convert.ToString(value, CultureInfo.InvariantCulture));
+                break;
+        }
+    }
+}

@@ -1,0 +1,96 @@
+using System.Text;
+using DuckDB.NET.Data;
+using Plexus.Storage;
+using Plexus.Storage.Schema;
+
+namespace Plexus.Devices;
+
+/// <summary>The newest non-null value of one field of one measurement for a device, and its time.</summary>
+public sealed record LastValue(string Measurement, string Field, object Value, DateTimeOffset Time);
+
+/// <summary>
+/// The last value of every field of every measurement in <c>main</c> with a <c>device</c> tag, for one device,
+/// computed with SQL when asked: the newest by time, not by arrival, so late data and restarts change nothing.
+/// </summary>
+/// <remarks>
+/// Cost: one aggregate query per measurement that carries a device tag, filtered on the device (the filter reaches
+/// the series table first). Fine for a device page; not meant for every device at once — use SQL for that.
+/// </remarks>
+public static class DeviceLastValues
+{
+    private static readonly HashSet<string> Excluded = new(StringComparer.OrdinalIgnoreCase)
+    {
+        DeviceDataNames.StateHistory, DeviceDataNames.DeadLetters,
+    };
+
+    public static IReadOnlyList<LastValue> Query(PlexusStore store, string device)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(device);
+        using var connection = store.OpenReadConnection();
+        var fields = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = $"""
+                SELECT m.name, c.column_name
+                FROM {SqlNames.InternalSchema}.measurements m
+                JOIN duckdb_columns() c ON c.schema_name = '{SqlNames.InternalSchema}' AND c.table_name = 'd' || m.id
+                WHERE m.namespace = $1 AND c.column_name NOT IN ('{SqlNames.SeriesIdColumn}', '{SqlNames.TimeColumn}')
+                  AND EXISTS (SELECT 1 FROM duckdb_columns() t
+                              WHERE t.schema_name = '{SqlNames.InternalSchema}' AND t.table_name = 's' || m.id AND t.column_name = 'device')
+                ORDER BY m.name, c.column_index
+                """;
+            command.Parameters.Add(new DuckDBParameter(DeviceDataNames.Namespace));
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                string measurement = reader.GetString(0);
+                if (Excluded.Contains(measurement))
+                {
+                    continue;
+                }
+
+                if (!fields.TryGetValue(measurement, out var list))
+                {
+                    fields[measurement] = list = [];
+                }
+
+                list.Add(reader.GetString(1));
+            }
+        }
+
+        var values = new List<LastValue>();
+        foreach (var (measurement, columns) in fields)
+        {
+            var sql = new StringBuilder("SELECT ");
+            for (int i = 0; i < columns.Count; i++)
+            {
+                string column = SqlNames.Quote(columns[i]);
+                sql.Append(i == 0 ? string.Empty : ", ")
+                    .Append($"arg_max({column}, time) FILTER (WHERE {column} IS NOT NULL), epoch_ns(max(time) FILTER (WHERE {column} IS NOT NULL))");
+            }
+
+            sql.Append($" FROM {SqlNames.Quote(DeviceDataNames.Namespace)}.{SqlNames.Quote(measurement)} WHERE device = $1");
+            using var command = connection.CreateCommand();
+            command.CommandText = sql.ToString();
+            command.Parameters.Add(new DuckDBParameter(device));
+            using var reader = command.ExecuteReader();
+            if (!reader.Read())
+            {
+                continue;
+            }
+
+            for (int i = 0; i < columns.Count; i++)
+            {
+                if (reader.IsDBNull(2 * i) || reader.IsDBNull((2 * i) + 1))
+                {
+                    continue;
+                }
+
+                values.Add(new LastValue(measurement, columns[i], reader.GetValue(2 * i), DateTimeOffset.UnixEpoch.AddTicks(reader.GetInt64((2 * i) + 1) / 100)));
+            }
+        }
+
+        return values;
+    }
+}

@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+using Plexus.TestKit;
+
+namespace Plexus.Devices.Tests;
+
+/// <summary>MQTT clients for the device data tests: MQTTnet, a hand-made raw connection, mosquitto_pub.</summary>
+internal static class DeviceDataTestClients
+{
+    public static async Task<IMqttClient> ConnectAsync(
+        PlexusTestServer server, string userName, string password, MqttProtocolVersion version = MqttProtocolVersion.V500, string? clientId = null, Action<MqttClientOptionsBuilder>? configure = null)
+    {
+        var endpoint = server.MqttEndpoint!;
+        var builder = new MqttClientOptionsBuilder()
+            .WithTcpServer(endpoint.Address.ToString(), endpoint.Port)
+            .WithProtocolVersion(version)
+            .WithClientId(clientId ?? "test-" + Guid.NewGuid().ToString("N")[..8])
+            .WithCredentials(userName, password)
+            .WithTimeout(TimeSpan.FromSeconds(10));
+        configure?.Invoke(builder);
+        var client = new MqttClientFactory().CreateMqttClient();
+        var result = await client.ConnectAsync(builder.Build());
+        Assert.Equal(MqttClientConnectResultCode.Success, result.ResultCode);
+        return client;
+    }
+
+    public static Task<MqttClientPublishResult> PublishAsync(IMqttClient client, string topic, string payload, string? contentType = null)
+    {
+        var builder = new MqttApplicationMessageBuilder()
+            .WithTopic(topic)
+            .WithPayload(Encoding.UTF8.GetBytes(payload))
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce);
+        if (contentType is not null)
+        {
+            builder.WithContentType(contentType);
+        }
+
+        return client.PublishAsync(builder.Build());
+    }
+
+    /// <summary>
+    /// A raw MQTT 3.1.1 CONNECT on a socket, so a test can stay silent past the keep-alive or drop the connection
+    /// without a DISCONNECT (an MQTTnet client pings and disconnects cleanly on its own). Returns after the CONNACK.
+    /// </summary>
+    public static async Task<Socket> RawConnectAsync(PlexusTestServer server, string clientId, string userName, string password, ushort keepAliveSeconds, (string Topic, string Message)? will = null)
+    {
+        var payload = new List<byte>();
+        AddString(payload, clientId);
+        byte flags = 0xC2; // user name, password, clean session
+        if (will is { } w)
+        {
+            flags |= 0x04;
+            AddString(payload, w.Topic);
+            AddString(payload, w.Message);
+        }
+
+        AddString(payload, userName);
+        AddString(payload, password);
+        var variable = new List<byte> { 0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 4, flags, (byte)(keepAliveSeconds >> 8), (byte)keepAliveSeconds };
+        var packet = new List<byte> { 0x10 };
+        int remaining = variable.Count + payload.Count;
+        do
+        {
+            byte digit = (byte)(remaining % 128);
+            remaining /= 128;
+            packet.Add(remaining > 0 ? (byte)(digit | 0x80) : digit);
+        }
+        while (remaining > 0);
+        packet.AddRange(variable);
+        packet.AddRange(payload);
+
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(server.MqttEndpoint!);
+        await socket.SendAsync(packet.ToArray());
+        var connack = new byte[4];
+        int read = 0;
+        while (read < 4)
+        {
+            int n = await socket.ReceiveAsync(connack.AsMemory(read));
+            Assert.True(n > 0, "the broker closed the connection before CONNACK");
+            read += n;
+        }
+
+        Assert.Equal(0x20, connack[0]);
+        Assert.Equal(0, connack[3]);
+        return socket;
+    }
+
+    private static void AddString(List<byte> packet, string text)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        packet.Add((byte)(bytes.Length >> 8));
+        packet.Add((byte)bytes.Length);
+        packet.AddRange(bytes);
+    }
+
+    /// <summary>The connectivity rows of a device, oldest first: (value, reason).</summary>
+    public static async Task<List<(string Value, string Reason)>> OnlineRowsAsync(PlexusTestServer server, string device)
+    {
+        // Before the first row the measurement does not exist yet.
+        if ((await server.RowsAsync("SELECT 1 FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'state_history'")).Count == 0)
+        {
+            return [];
+        }
+
+        var rows = await server.RowsAsync($"SELECT value, reason FROM state_history WHERE device = '{device}' AND property = 'online' ORDER BY time");
+        return rows.Select(r => (r[0].GetString()!, r[1].GetString()!)).ToList();
+    }
+
+    public static async Task<JsonElement> GetDeviceAsync(PlexusTestServer server, string id)
+    {
+        using var response = await server.Client.GetAsync($"/api/v1/devices/{id}");
+        string body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, body);
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    public static async Task<(int ExitCode, string Error)> MosquittoPubAsync(PlexusTestServer server, string user, string password, string topic, string message)
+    {
+        var start = new ProcessStartInfo("mosquitto_pub", ["-h", "127.0.0.1", "-p", server.MqttEndpoint!.Port.ToString(), "-u", user, "-P", password, "-q", "1", "-t", topic, "-m", message])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        string error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, error);
+    }
+}
