@@ -51,7 +51,7 @@ public sealed class PlexusBroker : IAsyncDisposable
         _options = options;
         _authenticator = authenticator;
         _logger = loggerFactory.CreateLogger("Plexus.Broker");
-        _ingest = new DeviceIngest(writer, options.Namespace, time);
+        _ingest = new DeviceIngest(writer, options.Namespace, time, _logger);
         _retained = new RetainedMessageFile(options.DataDirectory);
 
         var builder = new MqttServerOptionsBuilder()
@@ -132,6 +132,7 @@ public sealed class PlexusBroker : IAsyncDisposable
         }
 
         await _drained.Task;
+        await _ingest.DrainQueueAsync();
         await _server.StopAsync();
         _server.Dispose();
         BrokerLog.Stopped(_logger);
@@ -295,7 +296,10 @@ public sealed class PlexusBroker : IAsyncDisposable
 
         try
         {
-            DeviceIngestOutcome outcome = await _ingest.IngestAsync(topic, message.Payload, message.ContentType);
+            // QoS 0 has no acknowledgement to hold back until the commit: queue it and read the device's next message.
+            DeviceIngestOutcome outcome = message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce
+                ? await _ingest.QueueAsync(topic, message.Payload, message.ContentType, message.Topic)
+                : await _ingest.IngestAsync(topic, message.Payload, message.ContentType);
             switch (outcome.Status)
             {
                 case DeviceIngestStatus.Rejected:

@@ -132,10 +132,48 @@ public sealed class MqttCrashTests
         }
     }
 
-    private static MqttApplicationMessage Message(string device, int seq) => new MqttApplicationMessageBuilder()
+    /// <summary>
+    /// QoS 0 messages are queued for the store without waiting for their commit (docs/mqtt.md), in order: a QoS 1
+    /// message published after them on the same connection is acknowledged only once they are all committed too.
+    /// </summary>
+    [Fact]
+    public async Task Qos0_messages_are_stored_in_order_before_a_later_qos1_message_is_acknowledged()
+    {
+        using var dir = new TempDirectory("plexus-mqtt-qos0");
+        var (http, mqtt) = (FreePort(), FreePort());
+        using var server = StartServer(dir.Path, http, mqtt);
+        try
+        {
+            using var client = Client(http);
+            await WaitHealthyAsync(client, server);
+            var (id, token) = (await RegisterDevicesAsync(client)).First();
+            using var device = await ConnectAsync(mqtt, id, token, MqttProtocolVersion.V500);
+
+            const int Messages = 3000;
+            for (int seq = 0; seq < Messages; seq++)
+            {
+                await device.PublishAsync(Message(id, seq, MqttQualityOfServiceLevel.AtMostOnce));
+            }
+
+            var barrier = await device.PublishAsync(Message(id, Messages));
+            Assert.True(barrier.IsSuccess, $"QoS 1 PUBACK {barrier.ReasonCode}");
+
+            // Queried at once: the PUBACK came after the QoS 1 commit, which follows every earlier message's.
+            var stored = await StoredAsync(client);
+            Assert.Equal(Messages + 1, stored.Count);
+            Assert.All(stored, s => Assert.Equal(1, s.Value));
+        }
+        finally
+        {
+            server.Kill(entireProcessTree: true);
+            await server.WaitForExitAsync();
+        }
+    }
+
+    private static MqttApplicationMessage Message(string device, int seq, MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtLeastOnce) => new MqttApplicationMessageBuilder()
         .WithTopic($"devices/{device}/telemetry")
         .WithPayload(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $$"""{"ts": {{BaseTimeMs + seq}}, "seq": {{seq}}, "temp": {{20 + (seq % 10)}}.5}""")))
-        .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+        .WithQualityOfServiceLevel(qos)
         .Build();
 
     /// <summary>Rows per (device, seq): a message stored twice shows as 2 (or as a row whose seq repeats).</summary>
