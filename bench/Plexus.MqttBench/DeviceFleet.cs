@@ -80,24 +80,25 @@ internal sealed class DeviceFleet : IAsyncDisposable
         return new DeviceFleet(clients);
     }
 
-    public async Task<PublishOutcome> PublishAsync(MqttQualityOfServiceLevel qos, int messagesPerDevice)
+    /// <summary>Each device publishes messages <paramref name="firstSeq"/> … <paramref name="firstSeq"/> + <paramref name="messagesPerDevice"/> − 1.</summary>
+    public async Task<PublishOutcome> PublishAsync(MqttQualityOfServiceLevel qos, int messagesPerDevice, int firstSeq = 0)
     {
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         long start = Stopwatch.GetTimestamp();
-        var counts = await Task.WhenAll(_clients.Select(c => Task.Run(() => PublishDeviceAsync(c.Device, c.Client, qos, messagesPerDevice))));
+        var counts = await Task.WhenAll(_clients.Select(c => Task.Run(() => PublishDeviceAsync(c.Device, c.Client, qos, firstSeq, messagesPerDevice))));
         long end = Stopwatch.GetTimestamp();
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
         return new PublishOutcome(counts.Sum(c => c.Published), counts.Sum(c => c.Failed), start, end, cpu);
     }
 
-    private static async Task<(long Published, long Failed)> PublishDeviceAsync(DeviceIdentity device, IMqttClient client, MqttQualityOfServiceLevel qos, int messages)
+    private static async Task<(long Published, long Failed)> PublishDeviceAsync(DeviceIdentity device, IMqttClient client, MqttQualityOfServiceLevel qos, int firstSeq, int messages)
     {
         var buffer = new byte[512];
         var message = new MqttApplicationMessage { Topic = $"devices/{device.Id}/telemetry", QualityOfServiceLevel = qos };
         int deviceNumber = device.Id.GetHashCode(StringComparison.Ordinal) & 0xffff;
         long published = 0;
         long failed = 0;
-        for (int seq = 0; seq < messages; seq++)
+        for (int seq = firstSeq; seq < firstSeq + messages; seq++)
         {
             int length = FormatPayload(buffer, deviceNumber, seq);
             message.Payload = new ReadOnlySequence<byte>(buffer, 0, length);
@@ -115,7 +116,7 @@ internal sealed class DeviceFleet : IAsyncDisposable
             }
             catch (Exception error) when (error is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException or InvalidOperationException)
             {
-                failed += messages - seq;
+                failed += firstSeq + messages - seq;
                 break;
             }
         }

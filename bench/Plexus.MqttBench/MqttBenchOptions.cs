@@ -10,6 +10,7 @@ internal sealed class MqttBenchOptions
           --mosquitto PATH     the mosquitto broker (default: /usr/sbin/mosquitto)
           --devices N          concurrent devices, one MQTT connection each (default 100)
           --messages N         messages per device per load (default 1000)
+          --warmup N           messages per device published before each timed load, not counted (default 300)
           --qos LIST           0,1 (default)
           --runs N             loads per target and QoS, interleaved (default 3)
           --targets LIST       generator,mosquitto,plexus (default: all)
@@ -24,6 +25,8 @@ internal sealed class MqttBenchOptions
     public int Devices { get; private set; } = 100;
 
     public int MessagesPerDevice { get; private set; } = 1000;
+
+    public int WarmupMessages { get; private set; } = 300;
 
     public IReadOnlyList<int> QosLevels { get; private set; } = [0, 1];
 
@@ -51,6 +54,7 @@ internal sealed class MqttBenchOptions
                 case "--mosquitto": options.MosquittoExecutable = Next(); break;
                 case "--devices": options.Devices = Positive(args[i], Next()); break;
                 case "--messages": options.MessagesPerDevice = Positive(args[i], Next()); break;
+                case "--warmup": options.WarmupMessages = int.TryParse(Next(), NumberStyles.None, CultureInfo.InvariantCulture, out int w) ? w : throw new ArgumentException("--warmup needs a number"); break;
                 case "--runs": options.Runs = Positive(args[i], Next()); break;
                 case "--out": options.OutFile = Next(); break;
                 case "--keep-data": options.KeepData = true; break;

@@ -83,7 +83,15 @@ internal sealed class Targets(MqttBenchOptions options, HttpClient http)
             }
 
             await using var fleet = await DeviceFleet.ConnectAsync(port, devices);
-            var outcome = await fleet.PublishAsync((MqttQualityOfServiceLevel)qos, options.MessagesPerDevice);
+            if (options.WarmupMessages > 0)
+            {
+                var warm = await fleet.PublishAsync((MqttQualityOfServiceLevel)qos, options.WarmupMessages);
+                await WaitQuietAsync(() => subscriber ? Interlocked.Read(ref received) : warm.Published, warm.Published, cancellation);
+                Interlocked.Exchange(ref received, 0);
+            }
+
+            cpuBefore = server.CpuSeconds();
+            var outcome = await fleet.PublishAsync((MqttQualityOfServiceLevel)qos, options.MessagesPerDevice, options.WarmupMessages);
             long delivered = outcome.Published;
             long endTimestamp = outcome.EndTimestamp;
             if (sub is not null)
@@ -122,7 +130,17 @@ internal sealed class Targets(MqttBenchOptions options, HttpClient http)
             var devices = await RegisterDevicesAsync(api, cancellation);
             double cpuBefore = server.CpuSeconds();
             await using var fleet = await DeviceFleet.ConnectAsync(mqttPort, devices);
-            var outcome = await fleet.PublishAsync((MqttQualityOfServiceLevel)qos, options.MessagesPerDevice);
+
+            // The warm-up lets the server's JIT and pools settle; its rows are counted and subtracted.
+            long baseline = 0;
+            if (options.WarmupMessages > 0)
+            {
+                var warm = await fleet.PublishAsync((MqttQualityOfServiceLevel)qos, options.WarmupMessages);
+                await WaitQuietAsync(async () => baseline = await CountAsync(api, cancellation), warm.Published, cancellation);
+            }
+
+            cpuBefore = server.CpuSeconds();
+            var outcome = await fleet.PublishAsync((MqttQualityOfServiceLevel)qos, options.MessagesPerDevice, options.WarmupMessages);
 
             // Durable rows are what counts: the count is read back with SQL. QoS 1 rows are committed before their
             // PUBACK, so the count is final at once; QoS 0 messages may still sit in socket buffers and the writer's
@@ -131,7 +149,7 @@ internal sealed class Targets(MqttBenchOptions options, HttpClient http)
             long storedAt = outcome.EndTimestamp;
             await WaitQuietAsync(async () =>
             {
-                long count = await CountAsync(api, cancellation);
+                long count = await CountAsync(api, cancellation) - baseline;
                 if (count != stored)
                 {
                     stored = count;
