@@ -34,7 +34,7 @@ scripts/bench.sh [options]
 
 scripts/bench.sh --mqtt [options]
   MQTT ingest: 100 devices publishing JSON telemetry at QoS 0 and 1, Plexus (rows stored) beside Mosquitto
-  (messages forwarded to one subscriber). Options after --mqtt go to bench/Plexus.MqttBench (--devices,
+  (messages forwarded to one subscriber). Options after --mqtt go to bench/Plexus.MqttBench (--devices, --warmup,
   --messages, --qos, --runs, --targets, --out, --keep-data; --no-install as above).
 USAGE
 }
