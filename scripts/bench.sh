@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command: Plexus beside InfluxDB 1.6, VictoriaMetrics and ClickHouse on the same TSBS-iot data, same run.
 # See docs/benchmarks.md. Usage: scripts/bench.sh [--reference] [--scale N] [options]
+#        scripts/bench.sh --mqtt [Plexus.MqttBench options]: MQTT device ingest beside Mosquitto instead.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,8 +31,40 @@ scripts/bench.sh [options]
   --query-runs N        timed runs per query after a warm-up (default 5)
   --out FILE            JSON results (default bench/results/compare-<UTC>.json, plus a .md table beside it)
   --keep-data           keep the servers' data folders (under $TMPDIR/plexus-compare)
+
+scripts/bench.sh --mqtt [options]
+  MQTT ingest: 100 devices publishing JSON telemetry at QoS 0 and 1, Plexus (rows stored) beside Mosquitto
+  (messages forwarded to one subscriber). Options after --mqtt go to bench/Plexus.MqttBench (--devices, --warmup,
+  --messages, --qos, --runs, --targets, --out, --keep-data; --no-install as above).
 USAGE
 }
+
+# 0. The MQTT benchmark is its own harness; everything after --mqtt is its options.
+if [[ "${1:-}" == "--mqtt" ]]; then
+  shift
+  mqtt_args=()
+  for arg in "$@"; do
+    case "$arg" in
+      --no-install) install=0 ;;
+      -h|--help) usage; exit 0 ;;
+      *) mqtt_args+=("$arg") ;;
+    esac
+  done
+  if [[ ! -x /usr/sbin/mosquitto ]] && ! command -v mosquitto >/dev/null; then
+    if [[ $install -eq 0 ]]; then echo "bench.sh: mosquitto is missing (and --no-install)" >&2; exit 1; fi
+    sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+    echo "== installing mosquitto"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mosquitto
+  fi
+  mosquitto="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
+  echo "== building (Release)"
+  dotnet build "$root/src/Plexus.Cli/Plexus.Cli.csproj" -c Release -v quiet -nologo
+  dotnet build "$root/bench/Plexus.MqttBench/Plexus.MqttBench.csproj" -c Release -v quiet -nologo
+  cd "$root"
+  exec dotnet "$root/bench/Plexus.MqttBench/bin/Release/net10.0/Plexus.MqttBench.dll" \
+    --plexus "$root/src/Plexus.Cli/bin/Release/net10.0/plexus" --mosquitto "$mosquitto" "${mqtt_args[@]}"
+fi
 
 while [[ $# -gt 0 ]]; do
   case "$1" in

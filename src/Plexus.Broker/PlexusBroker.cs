@@ -52,7 +52,7 @@ public sealed class PlexusBroker : IAsyncDisposable
         _options = options;
         _authenticator = authenticator;
         _logger = loggerFactory.CreateLogger("Plexus.Broker");
-        _ingest = new DeviceIngest(writer, options.Namespace, time, options.DeviceState);
+        _ingest = new DeviceIngest(writer, options.Namespace, time, options.DeviceState, _logger);
         _connectivity = options.DeviceState is null ? null : new DeviceConnectivity(options.DeviceState, time);
         _retained = new RetainedMessageFile(options.DataDirectory);
 
@@ -135,6 +135,7 @@ public sealed class PlexusBroker : IAsyncDisposable
         }
 
         await _drained.Task;
+        await _ingest.DrainQueueAsync();
         await _server.StopAsync();
         _server.Dispose();
         BrokerLog.Stopped(_logger);
@@ -342,7 +343,11 @@ public sealed class PlexusBroker : IAsyncDisposable
 
         try
         {
-            DeviceIngestOutcome outcome = await _ingest.IngestAsync(topic, message.Payload, message.ContentType);
+            // QoS 0 has no acknowledgement to hold back until the commit: queue it and read the device's next message.
+            // Location and state update the live state after their commit, so they always take the awaited path.
+            DeviceIngestOutcome outcome = message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce && topic.Kind is DeviceTopicKind.Telemetry or DeviceTopicKind.SenMl or DeviceTopicKind.LineProtocol
+                ? await _ingest.QueueAsync(topic, message.Payload, message.ContentType, message.Topic)
+                : await _ingest.IngestAsync(topic, message.Payload, message.ContentType);
             switch (outcome.Status)
             {
                 case DeviceIngestStatus.Rejected:

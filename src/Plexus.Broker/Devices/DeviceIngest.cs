@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Plexus.Core;
 using Plexus.Devices;
 using Plexus.Ingest;
@@ -22,6 +24,9 @@ public enum DeviceIngestStatus
 
     /// <summary>Nothing stored: the payload does not decode, or the store refused every point.</summary>
     Rejected,
+
+    /// <summary>Decoded and handed to the store, not yet committed (<see cref="DeviceIngest.QueueAsync"/>); the outcome is logged later.</summary>
+    Queued,
 }
 
 public readonly record struct DeviceIngestOutcome(DeviceIngestStatus Status, int Written, int Refused, string? Reason);
@@ -32,11 +37,16 @@ public readonly record struct DeviceIngestOutcome(DeviceIngestStatus Status, int
 /// rejected message never duplicates the part that was accepted). Batches are pooled: a message costs no batch
 /// allocation once the pool is warm.
 /// </summary>
-public sealed class DeviceIngest
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The queue's SemaphoreSlim never creates its wait handle, so it holds nothing to dispose.")]
+public sealed partial class DeviceIngest
 {
     public const string SenMlContentType = "application/senml+json";
 
-    private const int MaxPooledBatches = 256;
+    /// <summary>Messages queued by <see cref="QueueAsync"/> and not yet committed; beyond it a connection waits (back-pressure).</summary>
+    public const int MaxQueuedMessages = 4096;
+
+    // Enough for every queued message plus the ones awaited: under sustained QoS 0 load all are in use at once.
+    private const int MaxPooledBatches = MaxQueuedMessages + 256;
     private const int MaxPooledTextBytes = 1 << 20;
 
     private static readonly byte[] DeviceKey = "device"u8.ToArray();
@@ -46,11 +56,17 @@ public sealed class DeviceIngest
     private readonly TimeProvider _time;
     private readonly ConcurrentQueue<PointBatch> _batches = new();
     private readonly ConcurrentQueue<LineErrorSink> _sinks = new();
-    private readonly DeviceLiveState? _state;
+    private readonly SemaphoreSlim _queueSlots = new(MaxQueuedMessages, MaxQueuedMessages);
+    private readonly TaskCompletionSource _queueDrained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ILogger _logger;
+    private int _queued;
+    private int _draining;
+
+        private readonly DeviceLiveState? _state;
 
     /// <param name="state">The live state (last seen, positions, reported properties, dead letters); null stores
     /// data topics only and refuses <c>state</c> messages.</param>
-    public DeviceIngest(IPointWriter writer, string ns, TimeProvider time, DeviceLiveState? state = null)
+    public DeviceIngest(IPointWriter writer, string ns, TimeProvider time, DeviceLiveState? state = null, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentException.ThrowIfNullOrEmpty(ns);
@@ -59,6 +75,100 @@ public sealed class DeviceIngest
         _namespace = ns;
         _time = time;
         _state = state;
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>
+    /// For a message nobody acknowledges (QoS 0): decodes it now and hands its points to the store, completing as
+    /// soon as they are queued instead of after their commit. The connection can then read the device's next
+    /// message while this one waits, so a commit takes many messages of each device instead of one; for QoS 1/2 the
+    /// acknowledgement must follow the commit and <see cref="IngestAsync"/> is the only way. A payload that does not
+    /// decode is returned as <see cref="DeviceIngestStatus.Rejected"/> at once; what the store later refuses or
+    /// fails is logged here (<paramref name="topicName"/> names the message). At most
+    /// <see cref="MaxQueuedMessages"/> wait for a commit; beyond that the caller waits for a slot, which stops its
+    /// connection reading, so a fast publisher is slowed by TCP rather than buffered without bound.
+    /// </summary>
+    public async Task<DeviceIngestOutcome> QueueAsync(DeviceTopic topic, ReadOnlySequence<byte> payload, string? contentType, string topicName)
+    {
+        await _queueSlots.WaitAsync();
+        Interlocked.Increment(ref _queued);
+        _state?.Touch(topic.DeviceId);
+        PointBatch? batch = RentBatch();
+        try
+        {
+            long now = _time.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000;
+            string? error = Decode(topic, payload, contentType, now, batch);
+            if (error is not null || batch.Count == 0)
+            {
+                return new DeviceIngestOutcome(DeviceIngestStatus.Rejected, 0, 0, error ?? "the message holds no points");
+            }
+
+            Task<WriteResult> write = _writer.WriteAsync(_namespace, batch, CancellationToken.None);
+            _ = ReportQueuedAsync(write, batch, topic.DeviceId, topicName);
+            batch = null;
+            return new DeviceIngestOutcome(DeviceIngestStatus.Queued, 0, 0, null);
+        }
+        finally
+        {
+            if (batch is not null)
+            {
+                ReturnBatch(batch);
+                LeaveQueue();
+            }
+        }
+    }
+
+    /// <summary>Completes once every message <see cref="QueueAsync"/> took is committed or failed; call when no more are queued.</summary>
+    public Task DrainQueueAsync()
+    {
+        Volatile.Write(ref _draining, 1);
+        if (Volatile.Read(ref _queued) == 0)
+        {
+            _queueDrained.TrySetResult();
+        }
+
+        return _queueDrained.Task;
+    }
+
+    private async Task ReportQueuedAsync(Task<WriteResult> write, PointBatch batch, string deviceId, string topicName)
+    {
+        try
+        {
+            WriteResult result = await write;
+            if (result.Rejected.Count > 0)
+            {
+                var first = result.Rejected[0];
+                string reason = result.Rejected.Count == 1 ? first.Reason : $"{result.Rejected.Count} points refused; first: {first.Reason}";
+                QueuedLog.Refused(_logger, result.PointsWritten, result.Rejected.Count, deviceId, topicName, reason);
+            }
+        }
+        catch (Exception error)
+        {
+            QueuedLog.Failed(_logger, error, deviceId, topicName);
+        }
+        finally
+        {
+            ReturnBatch(batch);
+            LeaveQueue();
+        }
+    }
+
+    private void LeaveQueue()
+    {
+        _queueSlots.Release();
+        if (Interlocked.Decrement(ref _queued) == 0 && Volatile.Read(ref _draining) != 0)
+        {
+            _queueDrained.TrySetResult();
+        }
+    }
+
+    private static partial class QueuedLog
+    {
+        [LoggerMessage(40, LogLevel.Warning, "MQTT QoS 0 message refused by the store ({Written} points stored, {Refused} refused): device {DeviceId}, topic {Topic}: {Reason}")]
+        public static partial void Refused(ILogger logger, int written, int refused, string deviceId, string topic, string reason);
+
+        [LoggerMessage(41, LogLevel.Error, "MQTT QoS 0 message could not be stored (lost: QoS 0 is never resent): device {DeviceId}, topic {Topic}")]
+        public static partial void Failed(ILogger logger, Exception error, string deviceId, string topic);
     }
 
     /// <summary>
