@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
-using Plexus.Devices;
 using Plexus.Api.Auth;
+using Plexus.Devices;
 
 namespace Plexus.Api.Endpoints;
 

@@ -62,7 +62,7 @@ public sealed partial class DeviceIngest
     private int _queued;
     private int _draining;
 
-        private readonly DeviceLiveState? _state;
+    private readonly DeviceLiveState? _state;
 
     /// <param name="state">The live state (last seen, positions, reported properties, dead letters); null stores
     /// data topics only and refuses <c>state</c> messages.</param>
