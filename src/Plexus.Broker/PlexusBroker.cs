@@ -28,7 +28,7 @@ namespace Plexus.Broker;
 /// Hazard: a connection's publishes are handled one at a time, so one client's QoS 1 throughput is one message per
 /// commit; many devices share commits through the store's group commit.
 /// </remarks>
-public sealed class PlexusBroker : IAsyncDisposable
+public sealed partial class PlexusBroker : IAsyncDisposable
 {
     private const int DropLogInterval = 10_000;
 
@@ -72,8 +72,11 @@ public sealed class PlexusBroker : IAsyncDisposable
             builder.WithDefaultEndpointBoundIPAddress(options.Endpoint.Address).WithDefaultEndpointBoundIPV6Address(IPAddress.None);
         }
 
+        ConfigureTls(builder, options);
         _serverOptions = builder.Build();
-        _server = new MqttServerFactory().CreateMqttServer(_serverOptions, new MqttNetLoggerBridge(loggerFactory));
+        var factory = new MqttServerFactory();
+        factory.DefaultServerAdapters.Add(_ => _webSockets);
+        _server = factory.CreateMqttServer(_serverOptions, new MqttNetLoggerBridge(loggerFactory));
         _server.ValidatingConnectionAsync += OnValidatingConnectionAsync;
         _server.InterceptingPublishAsync += OnInterceptingPublishAsync;
         _server.InterceptingSubscriptionAsync += OnInterceptingSubscriptionAsync;
@@ -82,6 +85,7 @@ public sealed class PlexusBroker : IAsyncDisposable
         _server.RetainedMessageChangedAsync += OnRetainedMessageChangedAsync;
         _server.RetainedMessagesClearedAsync += OnRetainedMessagesClearedAsync;
         _server.ApplicationMessageEnqueuedOrDroppedAsync += OnEnqueuedOrDroppedAsync;
+        AttachProtocolHandlers(time);
     }
 
     /// <summary>The endpoint the broker listens on, with the port the system chose when 0 was asked for.</summary>
@@ -110,6 +114,7 @@ public sealed class PlexusBroker : IAsyncDisposable
         // MQTTnet writes the port the socket was bound to back into the endpoint options.
         broker.Endpoint = new IPEndPoint(options.Endpoint.Address, broker._serverOptions.DefaultEndpointOptions.Port);
         BrokerLog.Listening(broker._logger, broker.Endpoint.ToString());
+        broker.SetTlsEndpoint();
         return broker;
     }
 
@@ -221,13 +226,16 @@ public sealed class PlexusBroker : IAsyncDisposable
     private Task OnInterceptingSubscriptionAsync(InterceptingSubscriptionEventArgs e)
     {
         var principal = PrincipalOf(e.ClientId);
-        string filter = e.TopicFilter.Topic;
+        string filter = SharedSubscriptions.AclFilter(e.TopicFilter.Topic);
         if (!MqttTopicAcl.MaySubscribe(principal, filter))
         {
             MqttAclLog.SubscribeRefused(_logger, principal?.ToString() ?? "unknown client", e.ClientId, filter);
             e.ProcessSubscription = false;
             e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
+            return Task.CompletedTask;
         }
+
+        SubscribeShared(e);
 
         return Task.CompletedTask;
     }

@@ -51,6 +51,9 @@ public sealed class PlexusServer : IAsyncDisposable
     /// <summary>Where the MQTT broker listens (the bound port when 0 was asked for); null when it is off.</summary>
     public IPEndPoint? MqttEndpoint => _broker?.Endpoint;
 
+    /// <summary>Where the MQTT-over-TLS listener listens; null when there is none.</summary>
+    public IPEndPoint? MqttTlsEndpoint => _broker?.TlsEndpoint;
+
     public AdminTokenStore AdminTokens { get; }
 
     /// <summary>The device registry (issue 4 §2): device identities for the broker, metadata for the API and SQL.</summary>
@@ -85,6 +88,7 @@ public sealed class PlexusServer : IAsyncDisposable
         var app = builder.Build();
         app.UseRouting();
         app.MapPlexusApi(api);
+        var mqttWebSocket = app.MapMqttWebSocket(brokerOff: mqttEndpoint is null);
 
         // Listen first: /health answers 503 while the store opens (replaying its log can take a while).
         await app.StartAsync(cancellationToken);
@@ -108,7 +112,17 @@ public sealed class PlexusServer : IAsyncDisposable
                     // Applications with an API token (the admin token), devices with their id and device token.
                     var authenticator = new DeviceMqttAuthenticator(token => tokens.IsAdminToken(token), devices.Validate);
                     broker = await PlexusBroker.StartAsync(
-                        new PlexusBrokerOptions { Endpoint = mqttEndpoint, DataDirectory = options.DataDirectory },
+                        new PlexusBrokerOptions
+                        {
+                            Endpoint = mqttEndpoint,
+                            DataDirectory = options.DataDirectory,
+                            TlsEndpoint = IsOff(options.MqttTlsEndpoint) ? null : ParseEndpoint(options.MqttTlsEndpoint!),
+                            TlsCertificatePath = options.MqttTlsCertificate,
+                            TlsKeyPath = options.MqttTlsKey,
+                            MaxMessageSize = (int)Math.Min(options.MqttMaxMessageSize, 268_435_455),
+                            MaxMessagesPerSecond = options.MqttMaxRate,
+                            MaxBurst = options.MqttMaxBurst,
+                        },
                         authenticator,
                         writer,
                         loggerFactory,
@@ -117,6 +131,7 @@ public sealed class PlexusServer : IAsyncDisposable
                     // A rotated or removed token also ends the device's open connections, not only new CONNECTs.
                     var started = broker;
                     devices.TokenRevoked = id => _ = started.DisconnectDeviceAsync(id);
+                    mqttWebSocket.Broker = started;
                 }
             }
             catch (SocketException error)
