@@ -20,6 +20,8 @@ public sealed partial class PlexusBroker
     private readonly WebSocketServerAdapter _webSockets = new();
     private readonly ConcurrentDictionary<string, ClientState> _clients = new(StringComparer.Ordinal);
     private ClientRateLimiter _rateLimiter = null!;
+    private OutboundRules _outbound = null!;
+    private WillKeeper _wills = null!;
     private TimeProvider _time = TimeProvider.System;
     private long _tooLarge;
 
@@ -68,6 +70,13 @@ public sealed partial class PlexusBroker
     {
         _time = time;
         _rateLimiter = new ClientRateLimiter(_options.MaxMessagesPerSecond, _options.MaxBurst, time);
+        _outbound = new OutboundRules(time);
+        _wills = new WillKeeper(time, PublishWillAsync);
+        _server.StoppedAsync += _ =>
+        {
+            _wills.Dispose();
+            return Task.CompletedTask;
+        };
         _server.InterceptingInboundPacketAsync += OnInboundPacketAsync;
         _server.InterceptingOutboundPacketAsync += OnOutboundPacketAsync;
         _server.InterceptingUnsubscriptionAsync += OnInterceptingUnsubscriptionAsync;
@@ -98,6 +107,13 @@ public sealed partial class PlexusBroker
                 break;
             case MqttSubscribePacket subscribe:
                 SharedSubscriptions.MarkSharedFilters(subscribe);
+                break;
+            case MqttPubAckPacket or MqttPubCompPacket:
+                if (_clients.TryGetValue(e.ClientId, out var state))
+                {
+                    state.Window?.Acknowledged();
+                }
+
                 break;
         }
     }
@@ -175,16 +191,46 @@ public sealed partial class PlexusBroker
         return size;
     }
 
-    private Task OnOutboundPacketAsync(InterceptingPacketEventArgs e)
+    private async Task OnOutboundPacketAsync(InterceptingPacketEventArgs e)
     {
         if (e.Packet is MqttConnAckPacket connAck)
         {
             // MQTTnet advertises "no shared subscriptions" and no size limit; this broker has both.
             connAck.SharedSubscriptionAvailable = true;
             connAck.MaximumPacketSize = (uint)_options.MaxMessageSize;
+            return;
         }
 
-        return Task.CompletedTask;
+        if (e.Packet is not MqttPublishPacket publish)
+        {
+            return;
+        }
+
+        if (!_outbound.ApplyExpiry(publish))
+        {
+            e.ProcessPacket = false;
+            ProtocolLog.ExpiredNotSent(_logger, e.ClientId, publish.Topic);
+            return;
+        }
+
+        if (!_clients.TryGetValue(e.ClientId, out var state))
+        {
+            return;
+        }
+
+        if (state.MaximumPacketSize > 0 && OutboundRules.MaximumPacketSize(publish) > state.MaximumPacketSize)
+        {
+            // MQTT 5 §3.1.2.11.4: a message the client cannot take is discarded as if sent.
+            e.ProcessPacket = false;
+            ProtocolLog.TooLargeForClient(_logger, e.ClientId, publish.Topic, state.MaximumPacketSize);
+            return;
+        }
+
+        if (state.Window is { } window && publish.QualityOfServiceLevel != MqttQualityOfServiceLevel.AtMostOnce)
+        {
+            // Holds this client's send loop only, until it acknowledges an earlier message.
+            await window.WaitAsync(e.CancellationToken);
+        }
     }
 
     /// <summary>Called from the subscription interceptor once the ACL allowed the (inner) filter.</summary>
@@ -221,6 +267,7 @@ public sealed partial class PlexusBroker
 
     private Task OnSharedPublishAsync(InterceptingPublishEventArgs e)
     {
+        _outbound.Arrived(e.ApplicationMessage);
         if (e.ProcessPublish && !e.CloseConnection && _shared.GroupCount > 0)
         {
             _shared.Deliver(e.ApplicationMessage);
@@ -244,13 +291,26 @@ public sealed partial class PlexusBroker
             _shared.RemoveClient(clientId);
         }
 
-        _clients[clientId] = new ClientState(persistent);
+        bool v5 = e.ProtocolVersion == MqttProtocolVersion.V500;
+        var window = v5 && e.ReceiveMaximum is > 0 and < ushort.MaxValue ? new InFlightWindow(e.ReceiveMaximum) : null;
+        _clients[clientId] = new ClientState(persistent, v5 ? e.MaximumPacketSize : 0, window);
+        if (v5)
+        {
+            _wills.TakeOver(clientId, ConnectionOf(e.RemoteEndPoint), ConnectPacket(e), e.SessionItems);
+        }
+
         return Task.CompletedTask;
     }
+
+    private static string ConnectionOf(EndPoint? remote) => remote?.ToString() ?? "";
+
+    private Task PublishWillAsync(string clientId, MQTTnet.MqttApplicationMessage message, System.Collections.IDictionary items) =>
+        _server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = clientId, CustomSessionItems = items });
 
     private Task OnProtocolClientConnectedAsync(ClientConnectedEventArgs e)
     {
         _shared.SetConnected(e.ClientId, connected: true);
+        _wills.Connected(e.ClientId);
         return Task.CompletedTask;
     }
 
@@ -262,6 +322,7 @@ public sealed partial class PlexusBroker
         }
 
         _rateLimiter.Forget(e.ClientId);
+        _wills.Disconnected(e.ClientId, ConnectionOf(e.RemoteEndPoint), e.DisconnectType, e.ReasonCode);
         if (_clients.TryRemove(e.ClientId, out var state) && state.Persistent)
         {
             _shared.SetConnected(e.ClientId, connected: false);
@@ -280,5 +341,5 @@ public sealed partial class PlexusBroker
         return Task.CompletedTask;
     }
 
-    private sealed record ClientState(bool Persistent);
+    private sealed record ClientState(bool Persistent, uint MaximumPacketSize, InFlightWindow? Window);
 }

@@ -279,7 +279,7 @@ public sealed partial class PlexusBroker : IAsyncDisposable
 
         // The topic ACL first: a device publishes only under devices/<its id>/, so the id a message is stored
         // under is the authenticated one. Refused: MQTT 5 PUBACK 0x87; 3.1.1 acknowledges and drops it.
-        var principal = PrincipalOf(e.ClientId);
+        var principal = PrincipalOf(e.ClientId) ?? e.SessionItems?[PrincipalKey] as MqttPrincipal; // the latter: a delayed will (WillKeeper)
         if (!MqttTopicAcl.MayPublish(principal, message.Topic))
         {
             MqttAclLog.PublishRefused(_logger, principal?.ToString() ?? "unknown client", e.ClientId, message.Topic);

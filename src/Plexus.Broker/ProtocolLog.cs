@@ -18,4 +18,10 @@ internal static partial class ProtocolLog
 
     [LoggerMessage(EventId = 2205, Level = LogLevel.Debug, Message = "MQTT client {ClientId} joined shared subscription group {Group} for {Filter}")]
     public static partial void SharedSubscribed(ILogger logger, string clientId, string group, string filter);
+
+    [LoggerMessage(EventId = 2206, Level = LogLevel.Debug, Message = "MQTT message not sent to client {ClientId} (topic {Topic}): its message expiry interval ran out while queued")]
+    public static partial void ExpiredNotSent(ILogger logger, string clientId, string? topic);
+
+    [LoggerMessage(EventId = 2207, Level = LogLevel.Debug, Message = "MQTT message not sent to client {ClientId} (topic {Topic}): larger than the {Maximum} bytes the client accepts")]
+    public static partial void TooLargeForClient(ILogger logger, string clientId, string? topic, uint maximum);
 }
