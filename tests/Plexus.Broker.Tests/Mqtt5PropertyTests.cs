@@ -30,6 +30,54 @@ public sealed class Mqtt5PropertyTests
     }
 
     [Fact]
+    public async Task A_delayed_will_is_dropped_when_the_client_returns_in_time_and_never_sent_after_a_normal_disconnect()
+    {
+        await using var server = await PlexusTestServer.StartAsync();
+        using var watcher = await MqttTestClients.ConnectAsync(server);
+        var wills = await watcher.SubscribeCollectingAsync("wills/+");
+        string clientId = "returning-" + Guid.NewGuid().ToString("N")[..8];
+        void WithWill(MqttClientOptionsBuilder b, string topic) => b.WithWillTopic(topic).WithWillPayload("gone").WithWillDelayInterval(3).WithSessionExpiryInterval(60).WithCleanStart(false);
+
+        // Dropped without DISCONNECT, back within the delay: no will.
+        var first = await MqttTestClients.ConnectAsync(server, clientId: clientId, configure: b => WithWill(b, "wills/returning"));
+        first.Dispose();
+        using var back = await MqttTestClients.ConnectAsync(server, clientId: clientId, configure: b => WithWill(b, "wills/returning"));
+
+        // A normal DISCONNECT (reason 0x00) never sends the will.
+        using var polite = await MqttTestClients.ConnectAsync(server, configure: b => b.WithWillTopic("wills/polite").WithWillPayload("gone"));
+        await polite.DisconnectAsync();
+
+        // An abrupt drop without delay sends it at once: the marker that the others had their chance.
+        var dropped = await MqttTestClients.ConnectAsync(server, configure: b => b.WithWillTopic("wills/dropped").WithWillPayload("gone"));
+        dropped.Dispose();
+        await Eventually.TrueAsync(() => MqttTestClients.Count(wills) >= 1);
+
+        // A negative: the returning client's will would have come 3 s after its drop.
+        await Task.Delay(TimeSpan.FromSeconds(3.5), TimeProvider.System);
+        Assert.Equal(["wills/dropped"], wills.Select(m => m.Topic));
+    }
+
+    [Fact]
+    public async Task A_device_will_is_published_under_its_topic_acl()
+    {
+        await using var server = await PlexusTestServer.StartAsync();
+        var device = server.Server.Devices.Add(new Plexus.Devices.NewDevice("gw-9"));
+        using var watcher = await MqttTestClients.ConnectAsync(server);
+        var wills = await watcher.SubscribeCollectingAsync("devices/+/status");
+
+        var own = await MqttTestClients.ConnectAsync(server, clientId: "gw-9-a", password: null, configure: b => b.WithCredentials("gw-9", device.Token)
+            .WithWillTopic("devices/gw-9/status").WithWillPayload("offline").WithWillDelayInterval(1).WithSessionExpiryInterval(30));
+        var foreign = await MqttTestClients.ConnectAsync(server, clientId: "gw-9-b", password: null, configure: b => b.WithCredentials("gw-9", device.Token)
+            .WithWillTopic("devices/other/status").WithWillPayload("spoofed"));
+        own.Dispose();
+        foreign.Dispose();
+
+        await Eventually.TrueAsync(() => MqttTestClients.Count(wills) >= 1);
+        await Eventually.TrueAsync(() => server.Logs.Entries.Any(e => e.Message.Contains("may not publish to devices/other/status", StringComparison.Ordinal)), because: "the foreign will was refused by the ACL");
+        Assert.Equal(["offline"], wills.Select(MqttTestClients.Text));
+    }
+
+    [Fact]
     public async Task An_expired_queued_message_is_not_delivered_and_the_rest_carry_their_remaining_lifetime()
     {
         await using var server = await PlexusTestServer.StartAsync();

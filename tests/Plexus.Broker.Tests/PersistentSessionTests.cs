@@ -42,6 +42,36 @@ public sealed class PersistentSessionTests
         }
     }
 
+    [Theory]
+    [InlineData("mqttv311")]
+    [InlineData("mqttv5")]
+    public async Task Mosquitto_sub_with_a_persistent_session_gets_what_was_published_while_it_was_away(string protocol)
+    {
+        await using var server = await PlexusTestServer.StartAsync();
+        string clientId = "mosq-" + Guid.NewGuid().ToString("N")[..8];
+        string[] common = ["-h", "127.0.0.1", "-p", server.MqttEndpoint!.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-u", "app", "-P", PlexusTestServer.AdminToken,
+            "-V", protocol, "-c", "-i", clientId, "-q", "1", "-t", "away/#"];
+        string[] expiry = protocol == "mqttv5" ? ["-x", "300"] : [];
+
+        // -E: subscribe, then leave (the session stays).
+        await RunAsync("mosquitto_sub", [.. common, .. expiry, "-E"]);
+        using var publisher = await MqttTestClients.ConnectAsync(server);
+        await publisher.PublishAsync("away/1", "one");
+        await publisher.PublishAsync("away/2", "two");
+        string output = await RunAsync("mosquitto_sub", [.. common, .. expiry, "-C", "2", "-W", "20", "-v"]);
+
+        Assert.Equal(["away/1 one", "away/2 two"], output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    private static async Task<string> RunAsync(string program, string[] arguments)
+    {
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        string output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"{program} exited with {process.ExitCode}: {await process.StandardError.ReadToEndAsync()}");
+        return output;
+    }
+
     [Fact]
     public async Task A_clean_session_reconnect_starts_empty()
     {
