@@ -100,6 +100,35 @@ public sealed class SharedSubscriptionTests
     }
 
     [Fact]
+    public async Task A_member_with_a_persistent_session_gets_the_group_messages_queued_while_all_members_were_away()
+    {
+        await using var server = await PlexusTestServer.StartAsync();
+        string clientId = "shared-persistent-" + Guid.NewGuid().ToString("N")[..8];
+        var (first, _, _) = await PersistentSessionTests.ConnectPersistentAsync(server, MqttProtocolVersion.V500, clientId, 300);
+        await first.SubscribeAsync("$share/g/queue/#", MqttQualityOfServiceLevel.AtLeastOnce);
+        await first.DisconnectAsync();
+        first.Dispose();
+        using var publisher = await MqttTestClients.ConnectAsync(server);
+        await publisher.PublishAsync("queue/a", "while away 1");
+        await publisher.PublishAsync("queue/b", "while away 2");
+
+        var (second, received, connack) = await PersistentSessionTests.ConnectPersistentAsync(server, MqttProtocolVersion.V500, clientId, 300);
+        using (second)
+        {
+            Assert.True(connack.IsSessionPresent);
+            await Eventually.TrueAsync(() => MqttTestClients.Count(received) == 2);
+
+            // Still a member after coming back.
+            await publisher.PublishAsync("queue/c", "live");
+            await Eventually.TrueAsync(() => MqttTestClients.Count(received) == 3);
+            lock (received)
+            {
+                Assert.Equal(["while away 1", "while away 2", "live"], received.Select(MqttTestClients.Text));
+            }
+        }
+    }
+
+    [Fact]
     public async Task The_topic_acl_judges_the_inner_filter_of_a_shared_subscription()
     {
         await using var server = await PlexusTestServer.StartAsync();
