@@ -73,6 +73,10 @@ internal static class ServeCommand
             if (!PlexusServer.IsOff(options.MqttTlsEndpoint))
             {
                 PlexusServer.ParseEndpoint(options.MqttTlsEndpoint!);
+                if (PlexusServer.IsOff(options.MqttEndpoint))
+                {
+                    throw new ArgumentException("mqtt-tls: the TLS listener is part of the MQTT broker, which --mqtt off turns off");
+                }
             }
             settings.LogLevel = Get(LogLevel, "PLEXUS_LOG_LEVEL");
         }
