@@ -86,7 +86,7 @@ public sealed partial class PlexusBroker
         _server.SessionDeletedAsync += OnSessionDeletedAsync;
 
         // After the storing interceptor: a message it refused is not delivered to shared groups either.
-        _server.InterceptingPublishAsync += OnSharedPublishAsync;
+        _server.InterceptingPublishAsync += OnProtocolPublishAsync;
     }
 
     private void SetTlsEndpoint()
@@ -265,7 +265,7 @@ public sealed partial class PlexusBroker
         return Task.CompletedTask;
     }
 
-    private Task OnSharedPublishAsync(InterceptingPublishEventArgs e)
+    private Task OnProtocolPublishAsync(InterceptingPublishEventArgs e)
     {
         _outbound.Arrived(e.ApplicationMessage);
         if (e.ProcessPublish && !e.CloseConnection && _shared.GroupCount > 0)
