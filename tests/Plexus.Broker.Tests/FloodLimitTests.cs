@@ -49,7 +49,7 @@ public sealed class FloodLimitTests
 
         Assert.True(elapsed >= TimeSpan.FromSeconds(1.6), $"110 messages at 50/s (burst 10) took only {elapsed.TotalSeconds:F2} s");
         Assert.True(latencies.Count >= 5, "the other client published while the flood ran");
-        Assert.True(latencies.Max() < TimeSpan.FromMilliseconds(500), $"the other client waited up to {latencies.Max().TotalMilliseconds:F0} ms");
+        Assert.True(latencies.Max() < TimeSpan.FromSeconds(1), $"the other client waited up to {latencies.Max().TotalMilliseconds:F0} ms");
         await Eventually.TrueAsync(() => Snapshot(received).Count(m => m.Topic == "flood/t") == 110, because: "QoS 1 over the rate is delayed, not lost");
         Assert.Contains(server.Logs.Entries, e => e.Message.Contains("publishes faster than 50 messages/s", StringComparison.Ordinal));
     }
