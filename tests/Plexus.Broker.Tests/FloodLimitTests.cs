@@ -3,11 +3,12 @@ using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
 using Plexus.TestKit;
+using Xunit.Abstractions;
 
 namespace Plexus.Broker.Tests;
 
 /// <summary>Per-client flood limits: message rate (token bucket) and packet size.</summary>
-public sealed class FloodLimitTests
+public sealed class FloodLimitTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task A_flooding_qos1_client_is_slowed_to_the_rate_while_another_client_goes_through_promptly()
@@ -46,6 +47,7 @@ public sealed class FloodLimitTests
 
         await flooding;
         var elapsed = clock.Elapsed;
+        output.WriteLine($"flooder: 110 QoS 1 in {elapsed.TotalSeconds:F2} s = {110 / elapsed.TotalSeconds:F1} msg/s (limit 50/s, burst 10); other client: {latencies.Count} acks, max {latencies.Max().TotalMilliseconds:F0} ms, median {latencies.Order().ElementAt(latencies.Count / 2).TotalMilliseconds:F0} ms");
 
         Assert.True(elapsed >= TimeSpan.FromSeconds(1.6), $"110 messages at 50/s (burst 10) took only {elapsed.TotalSeconds:F2} s");
         Assert.True(latencies.Count >= 5, "the other client published while the flood ran");
@@ -76,6 +78,7 @@ public sealed class FloodLimitTests
         });
         double seconds = clock.Elapsed.TotalSeconds;
         int delivered = Snapshot(received).Count(m => m.Topic == "burst/t");
+        output.WriteLine($"300 QoS 0 in {seconds:F2} s at 20/s (burst 20): {delivered} delivered, {300 - delivered} dropped");
 
         // Burst 20 plus 20/s for the time it took, with slack for the markers.
         Assert.InRange(delivered, 20, 20 + (int)(20 * seconds) + 5);
