@@ -136,6 +136,21 @@ public sealed class BrokerTransportTests
     }
 
     [Fact]
+    public async Task Server_stops_promptly_with_a_websocket_client_connected()
+    {
+        var server = await PlexusTestServer.StartAsync();
+        using var client = await MqttTestClients.ConnectAsync(server, configure: b => b.WithWebSocketServer(o => o.WithUri($"ws://127.0.0.1:{server.Address.Port}/mqtt")));
+        Assert.True(client.IsConnected);
+
+        var clock = Stopwatch.StartNew();
+        await server.DisposeAsync();
+
+        // An open WebSocket must not hold the HTTP shutdown for its full timeout (15 s).
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"stopping took {clock.Elapsed.TotalSeconds:F1} s");
+        await Eventually.TrueAsync(() => !client.IsConnected);
+    }
+
+    [Fact]
     public async Task WebSocket_endpoint_answers_404_when_the_broker_is_off()
     {
         await using var server = await PlexusTestServer.StartAsync(configure: o => o with { MqttEndpoint = "off" });
