@@ -22,6 +22,10 @@ internal sealed class MqttNetLoggerBridge : IMqttNetLogger
             MqttNetLogLevel.Verbose => LogLevel.Trace,
             MqttNetLogLevel.Info => LogLevel.Debug,
             MqttNetLogLevel.Warning => LogLevel.Warning,
+
+            // A client that fails the TLS handshake (plain MQTT on the TLS port, an untrusted certificate) is the
+            // client's fault, not the broker's.
+            _ when exception is System.Security.Authentication.AuthenticationException => LogLevel.Warning,
             _ => LogLevel.Error,
         };
         if (!_logger.IsEnabled(level))

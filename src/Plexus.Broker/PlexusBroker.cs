@@ -28,7 +28,7 @@ namespace Plexus.Broker;
 /// Hazard: a connection's publishes are handled one at a time, so one client's QoS 1 throughput is one message per
 /// commit; many devices share commits through the store's group commit.
 /// </remarks>
-public sealed class PlexusBroker : IAsyncDisposable
+public sealed partial class PlexusBroker : IAsyncDisposable
 {
     private const int DropLogInterval = 10_000;
 
@@ -74,8 +74,11 @@ public sealed class PlexusBroker : IAsyncDisposable
             builder.WithDefaultEndpointBoundIPAddress(options.Endpoint.Address).WithDefaultEndpointBoundIPV6Address(IPAddress.None);
         }
 
+        ConfigureTls(builder, options);
         _serverOptions = builder.Build();
-        _server = new MqttServerFactory().CreateMqttServer(_serverOptions, new MqttNetLoggerBridge(loggerFactory));
+        var factory = new MqttServerFactory();
+        factory.DefaultServerAdapters.Add(_ => _webSockets);
+        _server = factory.CreateMqttServer(_serverOptions, new MqttNetLoggerBridge(loggerFactory));
         _server.ValidatingConnectionAsync += OnValidatingConnectionAsync;
         _server.InterceptingPublishAsync += OnInterceptingPublishAsync;
         _server.InterceptingSubscriptionAsync += OnInterceptingSubscriptionAsync;
@@ -85,6 +88,7 @@ public sealed class PlexusBroker : IAsyncDisposable
         _server.RetainedMessageChangedAsync += OnRetainedMessageChangedAsync;
         _server.RetainedMessagesClearedAsync += OnRetainedMessagesClearedAsync;
         _server.ApplicationMessageEnqueuedOrDroppedAsync += OnEnqueuedOrDroppedAsync;
+        AttachProtocolHandlers(time);
     }
 
     /// <summary>The endpoint the broker listens on, with the port the system chose when 0 was asked for.</summary>
@@ -113,6 +117,7 @@ public sealed class PlexusBroker : IAsyncDisposable
         // MQTTnet writes the port the socket was bound to back into the endpoint options.
         broker.Endpoint = new IPEndPoint(options.Endpoint.Address, broker._serverOptions.DefaultEndpointOptions.Port);
         BrokerLog.Listening(broker._logger, broker.Endpoint.ToString());
+        broker.SetTlsEndpoint();
         return broker;
     }
 
@@ -267,13 +272,16 @@ public sealed class PlexusBroker : IAsyncDisposable
     private Task OnInterceptingSubscriptionAsync(InterceptingSubscriptionEventArgs e)
     {
         var principal = PrincipalOf(e.ClientId);
-        string filter = e.TopicFilter.Topic;
+        string filter = SharedSubscriptions.AclFilter(e.TopicFilter.Topic);
         if (!MqttTopicAcl.MaySubscribe(principal, filter))
         {
             MqttAclLog.SubscribeRefused(_logger, principal?.ToString() ?? "unknown client", e.ClientId, filter);
             e.ProcessSubscription = false;
             e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
+            return Task.CompletedTask;
         }
+
+        SubscribeShared(e);
 
         return Task.CompletedTask;
     }
@@ -317,7 +325,7 @@ public sealed class PlexusBroker : IAsyncDisposable
 
         // The topic ACL first: a device publishes only under devices/<its id>/, so the id a message is stored
         // under is the authenticated one. Refused: MQTT 5 PUBACK 0x87; 3.1.1 acknowledges and drops it.
-        var principal = PrincipalOf(e.ClientId);
+        var principal = PrincipalOf(e.ClientId) ?? e.SessionItems?[PrincipalKey] as MqttPrincipal; // the latter: a delayed will (WillKeeper)
         if (!MqttTopicAcl.MayPublish(principal, message.Topic))
         {
             MqttAclLog.PublishRefused(_logger, principal?.ToString() ?? "unknown client", e.ClientId, message.Topic);

@@ -24,4 +24,28 @@ public sealed class PlexusBrokerOptions
 
     /// <summary>Device live state: positions, reported properties, connectivity history, dead letters (docs/devices.md). Null keeps none.</summary>
     public Plexus.Devices.DeviceLiveState? DeviceState { get; init; }
+
+    /// <summary>Default largest packet a client may send (256 KiB); advertised to MQTT 5 clients as Maximum Packet Size.</summary>
+    public const int DefaultMaxMessageSize = 256 * 1024;
+
+    /// <summary>The MQTT-over-TLS endpoint; null runs none. Needs <see cref="TlsCertificatePath"/> and <see cref="TlsKeyPath"/>.</summary>
+    public IPEndPoint? TlsEndpoint { get; init; }
+
+    /// <summary>PEM file with the server certificate (and optionally its chain).</summary>
+    public string? TlsCertificatePath { get; init; }
+
+    /// <summary>PEM file with the certificate's private key.</summary>
+    public string? TlsKeyPath { get; init; }
+
+    /// <summary>
+    /// Largest PUBLISH packet (topic, properties and payload) a client may send. MQTT 5 clients over it are
+    /// disconnected with reason 0x95 Packet too large, MQTT 3.1.1 clients are disconnected.
+    /// </summary>
+    public int MaxMessageSize { get; init; } = DefaultMaxMessageSize;
+
+    /// <summary>Messages per second one client may publish on average; 0 is unlimited (docs/mqtt.md, flood limits).</summary>
+    public double MaxMessagesPerSecond { get; init; }
+
+    /// <summary>Messages a client may publish at once above the rate; 0 means one second's worth of the rate.</summary>
+    public int MaxBurst { get; init; }
 }

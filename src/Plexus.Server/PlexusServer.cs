@@ -54,6 +54,9 @@ public sealed class PlexusServer : IAsyncDisposable
     /// <summary>Where the MQTT broker listens (the bound port when 0 was asked for); null when it is off.</summary>
     public IPEndPoint? MqttEndpoint => _broker?.Endpoint;
 
+    /// <summary>Where the MQTT-over-TLS listener listens; null when there is none.</summary>
+    public IPEndPoint? MqttTlsEndpoint => _broker?.TlsEndpoint;
+
     public AdminTokenStore AdminTokens { get; }
 
     /// <summary>The scoped API tokens (read, write, admin).</summary>
@@ -94,6 +97,7 @@ public sealed class PlexusServer : IAsyncDisposable
         var app = builder.Build();
         app.UseRouting();
         app.MapPlexusApi(api);
+        var mqttWebSocket = app.MapMqttWebSocket(brokerOff: mqttEndpoint is null);
 
         // Listen first: /health answers 503 while the store opens (replaying its log can take a while).
         await app.StartAsync(cancellationToken);
@@ -129,7 +133,18 @@ public sealed class PlexusServer : IAsyncDisposable
                         string.IsNullOrEmpty(options.ProvisioningKey) ? null : new DeviceProvisioning(options.ProvisioningKey, id => registry.Get(id) is not null, (id, token) => Provision(registry, id, token)),
                         loggerFactory.CreateLogger("Plexus.Broker"));
                     broker = await PlexusBroker.StartAsync(
-                        new PlexusBrokerOptions { Endpoint = mqttEndpoint, DataDirectory = options.DataDirectory, DeviceState = deviceState },
+                        new PlexusBrokerOptions
+                        {
+                            Endpoint = mqttEndpoint,
+                            DataDirectory = options.DataDirectory,
+                            DeviceState = deviceState,
+                            TlsEndpoint = IsOff(options.MqttTlsEndpoint) ? null : ParseEndpoint(options.MqttTlsEndpoint!),
+                            TlsCertificatePath = options.MqttTlsCertificate,
+                            TlsKeyPath = options.MqttTlsKey,
+                            MaxMessageSize = (int)Math.Min(options.MqttMaxMessageSize, 268_435_455),
+                            MaxMessagesPerSecond = options.MqttMaxRate,
+                            MaxBurst = options.MqttMaxBurst,
+                        },
                         authenticator,
                         writer,
                         loggerFactory,
@@ -139,6 +154,7 @@ public sealed class PlexusServer : IAsyncDisposable
                     var started = broker;
                     devices.TokenRevoked = id => _ = started.DisconnectDeviceAsync(id);
                     apiTokens.TokenRevoked = name => _ = started.DisconnectApplicationAsync(name);
+                    mqttWebSocket.Broker = started;
                 }
             }
             catch (SocketException error)

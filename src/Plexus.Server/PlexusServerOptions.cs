@@ -16,6 +16,24 @@ public sealed record PlexusServerOptions
     /// <summary>host:port of the embedded MQTT broker; port 0 picks a free port (tests); "off" (or null) runs no broker.</summary>
     public string? MqttEndpoint { get; init; } = DefaultMqttEndpoint;
 
+    /// <summary>host:port of the MQTT-over-TLS listener; null or "off" runs none (needs <see cref="MqttTlsCertificate"/> and <see cref="MqttTlsKey"/>).</summary>
+    public string? MqttTlsEndpoint { get; init; }
+
+    /// <summary>PEM file with the MQTT TLS server certificate.</summary>
+    public string? MqttTlsCertificate { get; init; }
+
+    /// <summary>PEM file with the MQTT TLS certificate's private key.</summary>
+    public string? MqttTlsKey { get; init; }
+
+    /// <summary>Largest MQTT packet a client may send, in bytes (docs/mqtt.md, flood limits).</summary>
+    public long MqttMaxMessageSize { get; init; } = 256 * 1024;
+
+    /// <summary>Messages per second one MQTT client may publish; 0 is unlimited.</summary>
+    public double MqttMaxRate { get; init; }
+
+    /// <summary>Messages a client may publish at once above the rate; 0 is one second's worth.</summary>
+    public int MqttMaxBurst { get; init; }
+
     /// <summary>Admin token to use (its hash replaces the stored one); null keeps the stored token or generates one.</summary>
     public string? AdminToken { get; init; }
 

@@ -7,7 +7,7 @@ using Plexus.TestKit;
 
 namespace Plexus.Broker.Tests;
 
-/// <summary>The broker as a broker: authentication, publish/subscribe, retained, wills, shared subscriptions.</summary>
+/// <summary>The broker as a broker: authentication, publish/subscribe, retained, wills (shared subscriptions: SharedSubscriptionTests).</summary>
 public sealed class BrokerProtocolTests
 {
     [Theory]
@@ -111,20 +111,6 @@ public sealed class BrokerProtocolTests
 
         await Eventually.TrueAsync(() => MqttTestClients.Count(received) == 1, because: "the will was published");
         Assert.Equal("offline", MqttTestClients.Text(received[0]));
-    }
-
-    [Fact]
-    public async Task Shared_subscription_is_refused_as_not_supported_by_this_broker_yet()
-    {
-        // MQTTnet.Server 5.2 does not implement shared subscriptions; it answers the MQTT 5 reason 0x9E, as the
-        // specification asks of a server without them (docs/mqtt.md lists them as missing).
-        await using var server = await PlexusTestServer.StartAsync();
-        using var client = await MqttTestClients.ConnectAsync(server);
-
-        var result = await client.SubscribeAsync(new MqttClientFactory().CreateSubscribeOptionsBuilder().WithTopicFilter("$share/g/devices/+/telemetry").Build());
-
-        Assert.Equal(MqttClientSubscribeResultCode.SharedSubscriptionsNotSupported, Assert.Single(result.Items).ResultCode);
-        Assert.True(client.IsConnected);
     }
 
     [Fact]

@@ -13,6 +13,12 @@ internal static class ServeCommand
     private static readonly Option<string?> Data = new("--data") { Description = $"Data folder (env PLEXUS_DATA, default ./{PlexusServerOptions.DefaultDataDirectory})" };
     private static readonly Option<string?> Http = new("--http") { Description = $"HTTP listen address host:port (env PLEXUS_HTTP, default {PlexusServerOptions.DefaultHttpEndpoint})" };
     private static readonly Option<string?> Mqtt = new("--mqtt") { Description = $"MQTT broker listen address host:port, or off (env PLEXUS_MQTT, default {PlexusServerOptions.DefaultMqttEndpoint})" };
+    private static readonly Option<string?> MqttTls = new("--mqtt-tls") { Description = "MQTT over TLS listen address host:port, or off (env PLEXUS_MQTT_TLS, default off); needs --mqtt-tls-cert and --mqtt-tls-key" };
+    private static readonly Option<string?> MqttTlsCert = new("--mqtt-tls-cert") { Description = "PEM certificate for the MQTT TLS listener (env PLEXUS_MQTT_TLS_CERT)" };
+    private static readonly Option<string?> MqttTlsKey = new("--mqtt-tls-key") { Description = "PEM private key of that certificate, not encrypted (env PLEXUS_MQTT_TLS_KEY)" };
+    private static readonly Option<string?> MqttMaxMessageSize = new("--mqtt-max-message-size") { Description = "Largest MQTT packet a client may send, e.g. 256KiB (env PLEXUS_MQTT_MAX_MESSAGE_SIZE, default 256KiB)" };
+    private static readonly Option<string?> MqttMaxRate = new("--mqtt-max-rate") { Description = "Messages per second one MQTT client may publish; 0 is unlimited (env PLEXUS_MQTT_MAX_RATE, default 0)" };
+    private static readonly Option<string?> MqttMaxBurst = new("--mqtt-max-burst") { Description = "Messages a client may publish at once above --mqtt-max-rate (env PLEXUS_MQTT_MAX_BURST, default one second's worth)" };
     private static readonly Option<string?> AdminToken = new("--admin-token") { Description = "Admin token to use; its hash replaces the stored one (env PLEXUS_ADMIN_TOKEN; default: generated on first start and printed once)" };
     private static readonly Option<string?> ProvisioningKey = new("--provisioning-key") { Description = "Turns on auto-provisioning: an unknown device connecting over MQTT with its id as user name and this key as password is registered (env PLEXUS_PROVISIONING_KEY; default off)" };
     private static readonly Option<string?> MaxBodySize = new("--max-body-size") { Description = "Largest write body after decompression, e.g. 25MB (env PLEXUS_MAX_BODY_SIZE)" };
@@ -25,7 +31,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var command = new Command("serve", "Run the Plexus server with the embedded store.");
-        foreach (var option in new[] { Data, Http, Mqtt, AdminToken, ProvisioningKey, MaxBodySize, QueryTimeout, QueryMaxRows, MemoryLimit, LogLevel, Config })
+        foreach (var option in new[] { Data, Http, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxRate, MqttMaxBurst, AdminToken, ProvisioningKey, MaxBodySize, QueryTimeout, QueryMaxRows, MemoryLimit, LogLevel, Config })
         {
             command.Options.Add(option);
         }
@@ -47,6 +53,12 @@ internal static class ServeCommand
                 DataDirectory = Get(Data, "PLEXUS_DATA") ?? PlexusServerOptions.DefaultDataDirectory,
                 HttpEndpoint = Get(Http, "PLEXUS_HTTP") ?? PlexusServerOptions.DefaultHttpEndpoint,
                 MqttEndpoint = Get(Mqtt, "PLEXUS_MQTT") ?? PlexusServerOptions.DefaultMqttEndpoint,
+                MqttTlsEndpoint = Get(MqttTls, "PLEXUS_MQTT_TLS"),
+                MqttTlsCertificate = Get(MqttTlsCert, "PLEXUS_MQTT_TLS_CERT"),
+                MqttTlsKey = Get(MqttTlsKey, "PLEXUS_MQTT_TLS_KEY"),
+                MqttMaxMessageSize = Get(MqttMaxMessageSize, "PLEXUS_MQTT_MAX_MESSAGE_SIZE") is { } mqttSize ? Units.ParseBytes(mqttSize, "mqtt-max-message-size") : 256 * 1024,
+                MqttMaxRate = Get(MqttMaxRate, "PLEXUS_MQTT_MAX_RATE") is { } rate ? Units.ParseRate(rate, "mqtt-max-rate") : 0,
+                MqttMaxBurst = Get(MqttMaxBurst, "PLEXUS_MQTT_MAX_BURST") is { } burst ? Units.ParsePositiveInt(burst, "mqtt-max-burst") : 0,
                 AdminToken = Get(AdminToken, "PLEXUS_ADMIN_TOKEN"),
                 ProvisioningKey = Get(ProvisioningKey, "PLEXUS_PROVISIONING_KEY") is { Length: > 0 } key ? key : null,
                 MaxBodyBytes = Get(MaxBodySize, "PLEXUS_MAX_BODY_SIZE") is { } size ? Units.ParseBytes(size, "max-body-size") : 25_000_000,
@@ -63,6 +75,15 @@ internal static class ServeCommand
             if (!PlexusServer.IsOff(options.MqttEndpoint))
             {
                 PlexusServer.ParseEndpoint(options.MqttEndpoint!);
+            }
+
+            if (!PlexusServer.IsOff(options.MqttTlsEndpoint))
+            {
+                PlexusServer.ParseEndpoint(options.MqttTlsEndpoint!);
+                if (PlexusServer.IsOff(options.MqttEndpoint))
+                {
+                    throw new ArgumentException("mqtt-tls: the TLS listener is part of the MQTT broker, which --mqtt off turns off");
+                }
             }
             settings.LogLevel = Get(LogLevel, "PLEXUS_LOG_LEVEL");
         }
@@ -115,6 +136,16 @@ internal static class ServeCommand
         output.WriteLine(server.MqttEndpoint is { } mqtt
             ? $"  MQTT       mqtt://{mqtt}  (password: an API token; devices publish to devices/<id>/telemetry)"
             : "  MQTT       off");
+        if (server.MqttTlsEndpoint is { } mqttTls)
+        {
+            output.WriteLine($"  MQTT TLS   mqtts://{mqttTls}");
+        }
+
+        if (server.MqttEndpoint is not null)
+        {
+            output.WriteLine($"  MQTT WS    {server.HttpAddress.ToString().Replace("http", "ws", StringComparison.Ordinal)}mqtt  (subprotocol mqtt)");
+        }
+
         if (server.MqttEndpoint is not null && !string.IsNullOrEmpty(options.ProvisioningKey))
         {
             output.WriteLine("  provisioning  on: unknown devices connecting with the provisioning key are registered");
@@ -256,6 +287,11 @@ internal static class Units
 
         throw new FormatException($"{name}: \"{text}\" is not a duration such as 30s, 500ms or 2m");
     }
+
+    public static double ParseRate(string text, string name) =>
+        double.TryParse(text.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && value >= 0 && double.IsFinite(value)
+            ? value
+            : throw new FormatException($"{name}: \"{text}\" is not a rate in messages per second such as 100 or 0.5 (0 is unlimited)");
 
     public static int ParsePositiveInt(string text, string name) =>
         int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value > 0

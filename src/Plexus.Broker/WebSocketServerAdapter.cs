@@ -1,0 +1,45 @@
+using System.Net;
+using System.Net.WebSockets;
+using MQTTnet.Adapter;
+using MQTTnet.Diagnostics.Logger;
+using MQTTnet.Formatter;
+using MQTTnet.Implementations;
+using MQTTnet.Server;
+
+namespace Plexus.Broker;
+
+/// <summary>
+/// MQTT over WebSocket: the HTTP server accepts the WebSocket (subprotocol <c>mqtt</c>) and hands it here; MQTTnet
+/// then runs the connection like a TCP one (same authentication, ACL, limits). No listener of its own: the adapter
+/// only passes connections the HTTP endpoint gives it to the server's client handler.
+/// </summary>
+internal sealed class WebSocketServerAdapter : IMqttServerAdapter
+{
+    private IMqttNetLogger _logger = MqttNetNullLogger.Instance;
+
+    public Func<IMqttChannelAdapter, Task>? ClientHandler { get; set; }
+
+    public Task StartAsync(MqttServerOptions options, IMqttNetLogger logger)
+    {
+        _logger = logger;
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync() => Task.CompletedTask;
+
+    public void Dispose()
+    {
+    }
+
+    /// <summary>Runs one MQTT connection over an accepted WebSocket until it ends.</summary>
+    public async Task RunAsync(WebSocket webSocket, EndPoint? remoteEndPoint, bool isSecure, CancellationToken cancellationToken)
+    {
+        var handler = ClientHandler ?? throw new InvalidOperationException("the MQTT broker is not running");
+
+        // The HTTP server stops before the broker: end the connection then, or the HTTP shutdown would wait for it.
+        await using var abort = cancellationToken.Register(webSocket.Abort);
+        using var channel = new MqttWebSocketChannel(webSocket, remoteEndPoint ?? new IPEndPoint(IPAddress.None, 0), isSecure, clientCertificate: null);
+        using var adapter = new MqttChannelAdapter(channel, new MqttPacketFormatterAdapter(new MqttBufferWriter(4096, 65535)), _logger);
+        await handler(adapter);
+    }
+}
