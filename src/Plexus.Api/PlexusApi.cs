@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Plexus.Api.Auth;
 using Plexus.Api.Endpoints;
 using Plexus.Devices;
+using Plexus.Geo;
 using Plexus.Query;
 using Plexus.Storage.Writing;
 
@@ -51,6 +52,12 @@ public sealed class ApiContext
 
     public DeviceRegistry? Devices { get; private set; }
 
+    /// <summary>Named geofences (docs/geo.md); set before <see cref="MarkReady"/>, null when the server has none.</summary>
+    public GeofenceRegistry? Geofences { get; set; }
+
+    /// <summary>Device tracks from main.positions (docs/geo.md); set before <see cref="MarkReady"/>.</summary>
+    public TrackReader? Tracks { get; set; }
+
     public void MarkReady(RequestAuthenticator authenticator, IPointWriter writer, SqlQueryService queries, string dataDirectory, DeviceRegistry? devices = null)
     {
         Devices = devices;
@@ -74,6 +81,8 @@ public static class PlexusApi
         WriteEndpoints.Map(endpoints, context);
         SqlEndpoints.Map(endpoints, context);
         DevicesEndpoints.Map(endpoints, context);
+        GeofencesEndpoints.Map(endpoints, context);
+        TrackEndpoints.Map(endpoints, context);
     }
 
     /// <summary>Answers 503 until the server is ready and 401 without a valid token, before any endpoint runs.</summary>

@@ -12,6 +12,7 @@ using Plexus.Api.Auth;
 using Plexus.Broker;
 using Plexus.Broker.Auth;
 using Plexus.Devices;
+using Plexus.Geo;
 using Plexus.Query;
 using Plexus.Storage;
 
@@ -58,6 +59,9 @@ public sealed class PlexusServer : IAsyncDisposable
 
     public string DataDirectory => _options.DataDirectory;
 
+    /// <summary>Named geofences and the geo SQL functions (docs/geo.md).</summary>
+    public GeofenceRegistry Geofences { get; private init; } = null!;
+
     public static async Task<PlexusServer> StartAsync(PlexusServerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -95,12 +99,16 @@ public sealed class PlexusServer : IAsyncDisposable
             var store = PlexusStore.Open(new StorageOptions { DataDirectory = options.DataDirectory, MemoryLimit = options.MemoryLimit }, loggerFactory);
             PlexusBroker? broker = null;
             DeviceRegistry? devices = null;
+            GeofenceRegistry? geofences = null;
 
             // HTTP and MQTT writes both go through it: main.devices is the registry's view, not a measurement.
             var writer = new ReservedMeasurementWriter(store.Writer);
             try
             {
                 devices = DeviceRegistry.Open(store, time);
+
+                // Geo SQL functions and geofences (docs/geo.md), before any request or message can query them.
+                geofences = GeofenceRegistry.Open(store, time);
 
                 // After the store: the broker's first acknowledgement needs a store to be durable in.
                 if (mqttEndpoint is not null)
@@ -122,20 +130,24 @@ public sealed class PlexusServer : IAsyncDisposable
             catch (SocketException error)
             {
                 devices?.Dispose();
+                geofences?.Dispose();
                 await store.DisposeAsync();
                 throw new IOException($"cannot listen for MQTT on {mqttEndpoint}: {error.Message}; choose another address with --mqtt host:port, or --mqtt off", error);
             }
             catch
             {
                 devices?.Dispose();
+                geofences?.Dispose();
                 await store.DisposeAsync();
                 throw;
             }
 
             var queries = new SqlQueryService(store, new QueryOptions { Timeout = options.QueryTimeout, MaxRows = options.QueryMaxRows });
+            api.Geofences = geofences;
+            api.Tracks = new TrackReader(store);
             api.MarkReady(new RequestAuthenticator(tokens), writer, queries, options.DataDirectory, devices);
             logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
-            return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger);
+            return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger) { Geofences = geofences! };
         }
         catch
         {
@@ -167,6 +179,7 @@ public sealed class PlexusServer : IAsyncDisposable
         }
 
         Devices.Dispose();
+        Geofences.Dispose();
         await Store.DisposeAsync();
         await _app.DisposeAsync();
         _logger.LogInformation("Plexus stopped cleanly");
