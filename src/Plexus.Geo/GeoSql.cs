@@ -33,12 +33,20 @@ public static class GeoSql
 
     private static readonly ConcurrentDictionary<string, GeoPolygons> ShapeCache = new(StringComparer.Ordinal);
 
-    /// <summary>The SQL of every macro, in creation order (also used by the docs and tests).</summary>
+    /// <summary>
+    /// The SQL of every macro, in creation order. A macro's arguments are substituted into its body as written, so
+    /// names inside subqueries are chosen (<c>_gf_*</c>) not to capture a caller's column such as <c>name</c>.
+    /// </summary>
     public static readonly IReadOnlyList<string> Macros =
     [
+        // Rounding can push the haversine term a hair above 1 for antipodal points, and asin(>1) is an error.
+        // Not least(1, h): DuckDB's least() skips NULLs, so a NULL coordinate would give a distance.
+        """
+        CREATE OR REPLACE MACRO main.geo_haversine_clamp(h) AS CASE WHEN h > 1 THEN 1.0 ELSE h END
+        """,
         $"""
         CREATE OR REPLACE MACRO main.geo_distance_m(lat1, lon1, lat2, lon2) AS
-            2 * {GeoMath.EarthRadiusM.ToString(System.Globalization.CultureInfo.InvariantCulture)} * asin(sqrt(least(1.0,
+            2 * {GeoMath.EarthRadiusM.ToString(System.Globalization.CultureInfo.InvariantCulture)} * asin(sqrt(geo_haversine_clamp(
                 pow(sin(radians(lat2 - lat1) / 2), 2)
                 + cos(radians(lat1)) * cos(radians(lat2)) * pow(sin(radians(lon2 - lon1) / 2), 2))))
         """,
@@ -54,12 +62,15 @@ public static class GeoSql
         """,
         $"""
         CREATE OR REPLACE MACRO main.inside_geofence(lat, lon, fence_name) AS (
-            SELECT CASE WHEN g.kind = 'circle'
-                        THEN geo_distance_m(lat, lon, g.center_lat, g.center_lon) <= g.radius_m
-                        ELSE geo_in_bbox(lat, lon, g.min_lat, g.min_lon, g.max_lat, g.max_lon)
-                             AND geo_in_polygon(lat, lon, g.geometry) END
-            FROM {GeofenceTable} g
-            WHERE g.name = fence_name)
+            SELECT CASE WHEN _gf._gf_kind = 'circle'
+                        THEN geo_distance_m(lat, lon, _gf._gf_center_lat, _gf._gf_center_lon) <= _gf._gf_radius_m
+                        ELSE geo_in_bbox(lat, lon, _gf._gf_min_lat, _gf._gf_min_lon, _gf._gf_max_lat, _gf._gf_max_lon)
+                             AND geo_in_polygon(lat, lon, _gf._gf_geometry) END
+            FROM (SELECT name AS _gf_name, kind AS _gf_kind, geometry AS _gf_geometry, center_lat AS _gf_center_lat,
+                         center_lon AS _gf_center_lon, radius_m AS _gf_radius_m, min_lat AS _gf_min_lat,
+                         min_lon AS _gf_min_lon, max_lat AS _gf_max_lat, max_lon AS _gf_max_lon
+                  FROM {GeofenceTable}) AS _gf
+            WHERE _gf._gf_name = fence_name)
         """,
         """
         CREATE OR REPLACE MACRO main.geo_distance_travelled(from_time := NULL, to_time := NULL, source := 'positions') AS TABLE
