@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using DuckDB.NET.Data;
+using DuckDB.NET.Data.DataChunk.Reader;
 
 namespace Plexus.Geo;
 
@@ -33,10 +34,7 @@ public static class GeoSql
 
     private static readonly ConcurrentDictionary<string, GeoPolygons> ShapeCache = new(StringComparer.Ordinal);
 
-    /// <summary>
-    /// The SQL of every macro, in creation order. A macro's arguments are substituted into its body as written, so
-    /// names inside subqueries are chosen (<c>_gf_*</c>) not to capture a caller's column such as <c>name</c>.
-    /// </summary>
+    /// <summary>The SQL of every macro, in creation order.</summary>
     public static readonly IReadOnlyList<string> Macros =
     [
         // Rounding can push the haversine term a hair above 1 for antipodal points, and asin(>1) is an error.
@@ -60,17 +58,8 @@ public static class GeoSql
             AND CASE WHEN min_lon <= max_lon THEN lon BETWEEN min_lon AND max_lon
                      ELSE lon >= min_lon OR lon <= max_lon END
         """,
-        $"""
-        CREATE OR REPLACE MACRO main.inside_geofence(lat, lon, fence_name) AS (
-            SELECT CASE WHEN _gf._gf_kind = 'circle'
-                        THEN geo_distance_m(lat, lon, _gf._gf_center_lat, _gf._gf_center_lon) <= _gf._gf_radius_m
-                        ELSE geo_in_bbox(lat, lon, _gf._gf_min_lat, _gf._gf_min_lon, _gf._gf_max_lat, _gf._gf_max_lon)
-                             AND geo_in_polygon(lat, lon, _gf._gf_geometry) END
-            FROM (SELECT name AS _gf_name, kind AS _gf_kind, geometry AS _gf_geometry, center_lat AS _gf_center_lat,
-                         center_lon AS _gf_center_lon, radius_m AS _gf_radius_m, min_lat AS _gf_min_lat,
-                         min_lon AS _gf_min_lon, max_lat AS _gf_max_lat, max_lon AS _gf_max_lon
-                  FROM {GeofenceTable}) AS _gf
-            WHERE _gf._gf_name = fence_name)
+        """
+        CREATE OR REPLACE MACRO main.inside_geofence(lat, lon, fence_name) AS geo_geofence_contains(lat, lon, fence_name)
         """,
         """
         CREATE OR REPLACE MACRO main.geo_distance_travelled(from_time := NULL, to_time := NULL, source := 'positions') AS TABLE
@@ -113,11 +102,15 @@ public static class GeoSql
         """,
     ];
 
-    /// <summary>Registers the C# function and creates the table, view and macros (idempotent; call at every open).</summary>
-    public static void Install(DuckDBConnection connection)
+    /// <summary>
+    /// Registers the C# functions and creates the table, view and macros (idempotent; call at every open).
+    /// <paramref name="geofence"/> finds a geofence's shape by name for <c>inside_geofence</c> (null: no such geofence).
+    /// </summary>
+    public static void Install(DuckDBConnection connection, Func<string, GeoShape?> geofence)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        RegisterFunctions(connection);
+        ArgumentNullException.ThrowIfNull(geofence);
+        RegisterFunctions(connection, geofence);
         Execute(connection, $"""
             CREATE TABLE IF NOT EXISTS {GeofenceTable} (
                 name VARCHAR PRIMARY KEY,
@@ -166,7 +159,7 @@ public static class GeoSql
         return parsed;
     }
 
-    private static void RegisterFunctions(DuckDBConnection connection)
+    private static void RegisterFunctions(DuckDBConnection connection, Func<string, GeoShape?> geofence)
     {
         connection.RegisterScalarFunction<double, double, string, bool>(
             "geo_in_polygon",
@@ -175,6 +168,11 @@ public static class GeoSql
                 var lats = inputs[0];
                 var lons = inputs[1];
                 var texts = inputs[2];
+                var strings = StringSlots(texts, count);
+                var latValues = Doubles(lats, count);
+                var lonValues = Doubles(lons, count);
+                var last = default(StringSlot);
+                GeoPolygons? shape = null;
                 for (ulong i = 0; i < count; i++)
                 {
                     if (!lats.IsValid(i) || !lons.IsValid(i) || !texts.IsValid(i))
@@ -183,21 +181,106 @@ public static class GeoSql
                         continue;
                     }
 
-                    GeoPolygons shape;
-                    try
+                    // A constant polygon (the usual case) is the same heap string in every row: decoding and hashing
+                    // kilobytes of GeoJSON per row would cost more than the containment test itself.
+                    var slot = strings.IsEmpty ? default : strings[(int)i];
+                    if (shape is null || !slot.IsHeapString || slot != last)
                     {
-                        shape = CachedPolygon(texts.GetValue<string>(i));
-                    }
-                    catch (GeoJsonException error)
-                    {
-                        // DuckDB reports the message as "Invalid Input Error: geo_in_polygon: ...".
-                        throw new InvalidOperationException($"geo_in_polygon: the GeoJSON is not a valid Polygon or MultiPolygon: {error.Message}", error);
+                        shape = Polygon(texts.GetValue<string>(i));
+                        last = slot;
                     }
 
-                    output.WriteValue(shape.Contains(lats.GetValue<double>(i), lons.GetValue<double>(i)), i);
+                    output.WriteValue(shape.Contains(Value(latValues, lats, i), Value(lonValues, lons, i)), i);
                 }
             },
             new ScalarFunctionOptions { IsPureFunction = true, HandlesNulls = true });
+
+        // Not pure: its answer changes when a geofence is added, replaced or removed.
+        connection.RegisterScalarFunction<double, double, string, bool>(
+            "geo_geofence_contains",
+            (inputs, output, count) =>
+            {
+                var lats = inputs[0];
+                var lons = inputs[1];
+                var names = inputs[2];
+                var latValues = Doubles(lats, count);
+                var lonValues = Doubles(lons, count);
+                string? lastName = null;
+                GeoShape? shape = null;
+                for (ulong i = 0; i < count; i++)
+                {
+                    if (!lats.IsValid(i) || !lons.IsValid(i) || !names.IsValid(i))
+                    {
+                        output.WriteNull(i);
+                        continue;
+                    }
+
+                    string name = names.GetValue<string>(i);
+                    if (!string.Equals(name, lastName, StringComparison.Ordinal))
+                    {
+                        shape = geofence(name);
+                        lastName = name;
+                    }
+
+                    if (shape is null)
+                    {
+                        output.WriteNull(i);
+                        continue;
+                    }
+
+                    output.WriteValue(shape.Contains(Value(latValues, lats, i), Value(lonValues, lons, i)), i);
+                }
+            },
+            new ScalarFunctionOptions { IsPureFunction = false, HandlesNulls = true });
+    }
+
+    private static GeoPolygons Polygon(string text)
+    {
+        try
+        {
+            return CachedPolygon(text);
+        }
+        catch (GeoJsonException error)
+        {
+            // DuckDB reports the message as "Invalid Input Error: geo_in_polygon: ...".
+            throw new InvalidOperationException($"geo_in_polygon: the GeoJSON is not a valid Polygon or MultiPolygon: {error.Message}", error);
+        }
+    }
+
+    /// <summary>
+    /// The vector's <c>duckdb_string_t</c> slots (16 bytes each: length, then 12 inline bytes or a 4-byte prefix and
+    /// a pointer), read through DuckDB.NET's internal data pointer. Null when that is not reachable (another
+    /// DuckDB.NET version): every row is then decoded, which is slower but equally right.
+    /// </summary>
+    private static ReadOnlySpan<StringSlot> StringSlots(object reader, ulong count) => Slots<StringSlot>(reader, count);
+
+    /// <summary>A DOUBLE vector's values, or empty when the data pointer is not reachable (then GetValue is used).</summary>
+    private static ReadOnlySpan<double> Doubles(object reader, ulong count) => Slots<double>(reader, count);
+
+    private static unsafe ReadOnlySpan<T> Slots<T>(object reader, ulong count)
+        where T : unmanaged
+    {
+        if (DataPointer is null || DataPointer.GetValue(reader) is not { } boxed)
+        {
+            return default;
+        }
+
+        void* data = System.Reflection.Pointer.Unbox(boxed);
+        return data is null ? default : new ReadOnlySpan<T>(data, (int)count);
+    }
+
+    private static double Value(ReadOnlySpan<double> values, IDuckDBDataReader reader, ulong i) =>
+        values.IsEmpty ? reader.GetValue<double>(i) : values[(int)i];
+
+    private static readonly System.Reflection.PropertyInfo? DataPointer = typeof(DuckDBConnection).Assembly
+        .GetType("DuckDB.NET.Data.DataChunk.Reader.VectorDataReaderBase")
+        ?.GetProperty("DataPointer", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic);
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private readonly record struct StringSlot(uint Length, uint Prefix, ulong Pointer)
+    {
+        /// <summary>Strings of more than 12 bytes are stored elsewhere and the slot holds their address.</summary>
+        public bool IsHeapString => Length > 12;
     }
 
     private static void Execute(DuckDBConnection connection, string sql)

@@ -60,6 +60,7 @@ public sealed class GeofenceRegistry : IDisposable
     private readonly TimeProvider _time;
     private readonly Lock _lock = new();
     private readonly SortedDictionary<string, Geofence> _fences = new(StringComparer.Ordinal);
+    private volatile Dictionary<string, GeoShape> _shapes = new(StringComparer.Ordinal);
     private int _disposed;
 
     private GeofenceRegistry(DuckDBConnection connection, TimeProvider time)
@@ -75,8 +76,8 @@ public sealed class GeofenceRegistry : IDisposable
         var connection = store.OpenReadConnection();
         try
         {
-            GeoSql.Install(connection);
             var registry = new GeofenceRegistry(connection, time ?? TimeProvider.System);
+            GeoSql.Install(connection, registry.ShapeOf);
             registry.Load();
             return registry;
         }
@@ -86,6 +87,12 @@ public sealed class GeofenceRegistry : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// The shape of a geofence, for SQL's <c>inside_geofence</c>: read lock-free from a snapshot replaced on every
+    /// change, because it is called for every row a query tests.
+    /// </summary>
+    public GeoShape? ShapeOf(string name) => _shapes.GetValueOrDefault(name);
 
     public IReadOnlyList<Geofence> List()
     {
@@ -123,6 +130,7 @@ public sealed class GeofenceRegistry : IDisposable
 
             Execute($"DELETE FROM {GeoSql.GeofenceTable} WHERE name = $1", name);
             _fences.Remove(name);
+            PublishShapes();
             return true;
         }
     }
@@ -191,6 +199,7 @@ public sealed class GeofenceRegistry : IDisposable
                 name, fence.Kind, GeoJson.GeometryText(shape), feature.PropertiesJson, circle?.Lat, circle?.Lon, circle?.RadiusM,
                 shape.MinLat, shape.MinLon, shape.MaxLat, shape.MaxLon, fence.CreatedAt.UtcDateTime, fence.UpdatedAt.UtcDateTime);
             _fences[name] = fence;
+            PublishShapes();
             return (fence, existing is null);
         }
     }
@@ -208,7 +217,11 @@ public sealed class GeofenceRegistry : IDisposable
                 : ParseStored(reader.GetString(2));
             _fences[name] = new Geofence(name, shape, reader.GetString(3), AsUtc(reader.GetDateTime(7)), AsUtc(reader.GetDateTime(8)));
         }
+
+        PublishShapes();
     }
+
+    private void PublishShapes() => _shapes = _fences.ToDictionary(f => f.Key, f => f.Value.Shape, StringComparer.Ordinal);
 
     private static GeoShape ParseStored(string geometry)
     {

@@ -270,6 +270,45 @@ public sealed class GeoSqlTests(GeoStoreFixture db) : IClassFixture<GeoStoreFixt
         Assert.Equal((long)rows.Count(r => (bool)r[1]!), Convert.ToInt64(joined[1][1]));
     }
 
+    [Fact]
+    public async Task Polygon_text_that_differs_row_by_row_is_read_for_each_row()
+    {
+        double[][][] left = [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]];
+        double[][][] right = [[[2, 0], [3, 0], [3, 1], [2, 1], [2, 0]]];
+        db.Execute($"CREATE TABLE main.shapes AS SELECT * FROM (VALUES ('left', {Literal(PolygonJson(left))}), ('right', {Literal(PolygonJson(right))})) v(name, geojson)");
+        var random = new Random(12);
+        var points = Enumerable.Range(0, 3000).Select(_ => (Lat: random.NextDouble() * 1.2, Lon: random.NextDouble() * 3.2)).ToList();
+        var table = db.PointsTable(points);
+
+        // Rows alternate between the two texts within every vector DuckDB passes to the function.
+        var rows = await db.RowsAsync($"SELECT p.id, s.name, geo_in_polygon(p.lat, p.lon, s.geojson) FROM {table} p CROSS JOIN main.shapes s ORDER BY p.id, s.name");
+
+        Assert.Equal(points.Count * 2, rows.Count);
+        foreach (var row in rows)
+        {
+            var (lat, lon) = points[(int)row[0]!];
+            Assert.Equal(Reference.InPolygon((string)row[1]! == "left" ? left : right, lat, lon), (bool)row[2]!);
+        }
+    }
+
+    [Fact]
+    public async Task Inside_geofence_sees_changes_at_once_and_works_in_a_left_join()
+    {
+        var table = db.PointsTable([(52.1, 4.3), (10, 10)]);
+        db.Geofences.Put("sql-moving", Feature(new GeoCircle(52.1, 4.3, 100), "sql-moving"));
+        Assert.Equal(true, (await db.RowsAsync($"SELECT inside_geofence(lat, lon, 'sql-moving') FROM {table} WHERE id = 0"))[0][0]);
+
+        db.Geofences.Put("sql-moving", Feature(new GeoCircle(10, 10, 100), "sql-moving"));
+        var moved = await db.RowsAsync($"SELECT id, inside_geofence(lat, lon, 'sql-moving') FROM {table} ORDER BY id");
+        Assert.Equal([false, true], moved.Select(r => (bool)r[1]!));
+
+        var left = await db.RowsAsync($"SELECT p.id, g.name FROM {table} p LEFT JOIN geofences g ON inside_geofence(p.lat, p.lon, g.name) AND g.name = 'sql-moving' ORDER BY p.id");
+        Assert.Equal([null, "sql-moving"], left.Select(r => r[1]));
+
+        Assert.True(db.Geofences.Remove("sql-moving"));
+        Assert.Null((await db.RowsAsync($"SELECT inside_geofence(lat, lon, 'sql-moving') FROM {table} WHERE id = 1"))[0][0]);
+    }
+
     private static GeofenceFeature Feature(GeoShape shape, string name) => new(shape, name, "{}");
 
     private static double Lat(Random random) => (random.NextDouble() * 180) - 90;
