@@ -260,7 +260,7 @@ public static class GeoSql
     private static unsafe ReadOnlySpan<T> Slots<T>(object reader, ulong count)
         where T : unmanaged
     {
-        if (DataPointer is null || DataPointer.GetValue(reader) is not { } boxed)
+        if (DataPointer is null || !DataPointer.DeclaringType!.IsInstanceOfType(reader) || DataPointer.GetValue(reader) is not { } boxed)
         {
             return default;
         }
