@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Plexus.Api.Auth;
 using Plexus.Api.Endpoints;
 using Plexus.Devices;
+using Plexus.Geo;
 using Plexus.Query;
 using Plexus.Storage.Writing;
 
@@ -57,6 +58,12 @@ public sealed class ApiContext
     /// <summary>Live device state for <c>GET /api/v1/devices/{id}</c> and the dead-letter stats; set before <see cref="MarkReady"/>.</summary>
     public DeviceLiveState? DeviceState { get; set; }
 
+    /// <summary>Named geofences (docs/geo.md); set before <see cref="MarkReady"/>, null when the server has none.</summary>
+    public GeofenceRegistry? Geofences { get; set; }
+
+    /// <summary>Device tracks from main.positions (docs/geo.md); set before <see cref="MarkReady"/>.</summary>
+    public TrackReader? Tracks { get; set; }
+
     public void MarkReady(RequestAuthenticator authenticator, IPointWriter writer, SqlQueryService queries, string dataDirectory, DeviceRegistry? devices = null, ApiTokenStore? apiTokens = null)
     {
         Devices = devices;
@@ -82,6 +89,8 @@ public static class PlexusApi
         SqlEndpoints.Map(endpoints, context);
         DevicesEndpoints.Map(endpoints, context);
         TokensEndpoints.Map(endpoints, context);
+        GeofencesEndpoints.Map(endpoints, context);
+        TrackEndpoints.Map(endpoints, context);
     }
 
     /// <summary>Answers 503 until the server is ready and 401 without a valid token, before any endpoint runs.</summary>

@@ -12,6 +12,7 @@ using Plexus.Api.Auth;
 using Plexus.Broker;
 using Plexus.Broker.Auth;
 using Plexus.Devices;
+using Plexus.Geo;
 using Plexus.Query;
 using Plexus.Query.Functions;
 using Plexus.Storage;
@@ -70,6 +71,9 @@ public sealed class PlexusServer : IAsyncDisposable
 
     public string DataDirectory => _options.DataDirectory;
 
+    /// <summary>Named geofences and the geo SQL functions (docs/geo.md).</summary>
+    public GeofenceRegistry Geofences { get; private init; } = null!;
+
     public static async Task<PlexusServer> StartAsync(PlexusServerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -112,6 +116,7 @@ public sealed class PlexusServer : IAsyncDisposable
             PlexusBroker? broker = null;
             DeviceRegistry? devices = null;
             DeviceLiveState? deviceState = null;
+            GeofenceRegistry? geofences = null;
 
             // HTTP and MQTT writes both go through it: main.devices is the registry's view, not a measurement.
             var writer = new ReservedMeasurementWriter(store.Writer);
@@ -121,6 +126,9 @@ public sealed class PlexusServer : IAsyncDisposable
 
                 // The store's own writer: state_history and dead_letters are reserved for it, not for HTTP writes.
                 deviceState = await DeviceLiveState.OpenAsync(store, store.Writer, time, loggerFactory.CreateLogger("Plexus.Devices"));
+
+                // Geo SQL functions and geofences (docs/geo.md), before any request or message can query them.
+                geofences = GeofenceRegistry.Open(store, time);
 
                 // After the store: the broker's first acknowledgement needs a store to be durable in.
                 if (mqttEndpoint is not null)
@@ -165,6 +173,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 }
 
                 devices?.Dispose();
+                geofences?.Dispose();
                 await store.DisposeAsync();
                 throw new IOException($"cannot listen for MQTT on {mqttEndpoint}: {error.Message}; choose another address with --mqtt host:port, or --mqtt off", error);
             }
@@ -176,6 +185,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 }
 
                 devices?.Dispose();
+                geofences?.Dispose();
                 await store.DisposeAsync();
                 throw;
             }
@@ -183,9 +193,11 @@ public sealed class PlexusServer : IAsyncDisposable
             api.DeviceState = deviceState;
 
             var queries = new SqlQueryService(store, new QueryOptions { Timeout = options.QueryTimeout, MaxRows = options.QueryMaxRows });
+            api.Geofences = geofences;
+            api.Tracks = new TrackReader(store);
             api.MarkReady(new RequestAuthenticator(tokens, apiTokens, devices), writer, queries, options.DataDirectory, devices, apiTokens);
             logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
-            return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger) { _deviceState = deviceState };
+            return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger) { _deviceState = deviceState, Geofences = geofences! };
         }
         catch
         {
@@ -223,6 +235,7 @@ public sealed class PlexusServer : IAsyncDisposable
         }
 
         Devices.Dispose();
+        Geofences.Dispose();
         await Store.DisposeAsync();
         await _app.DisposeAsync();
         _logger.LogInformation("Plexus stopped cleanly");

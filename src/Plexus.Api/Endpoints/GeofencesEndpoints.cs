@@ -1,0 +1,246 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Plexus.Api.Auth;
+using Plexus.Geo;
+
+namespace Plexus.Api.Endpoints;
+
+/// <summary>Named geofences over HTTP, GeoJSON in and out (docs/geo.md#geofences).</summary>
+internal static class GeofencesEndpoints
+{
+    /// <summary>Largest request body: GeoJSON of <see cref="GeoJson.MaxPositions"/> positions fits well within it.</summary>
+    private const int MaxBodyBytes = 16 * 1024 * 1024;
+
+    private const string Example = """{"type": "Feature", "properties": {"name": "depot-7"}, "geometry": {"type": "Polygon", "coordinates": [[[4.30, 52.10], [4.32, 52.10], [4.32, 52.12], [4.30, 52.10]]]}}""";
+
+    public static void Map(IEndpointRouteBuilder endpoints, ApiContext context)
+    {
+        endpoints.MapPost("/api/v1/geofences", http => AddAsync(http, context));
+        endpoints.MapGet("/api/v1/geofences", http => ListAsync(http, context));
+        endpoints.MapGet("/api/v1/geofences/{name}", http => GetAsync(http, context));
+        endpoints.MapPut("/api/v1/geofences/{name}", http => PutAsync(http, context));
+        endpoints.MapDelete("/api/v1/geofences/{name}", http => RemoveAsync(http, context));
+    }
+
+    private static async Task AddAsync(HttpContext http, ApiContext context)
+    {
+        if (await RegistryAsync(http, context) is not { } registry || await ReadFeatureAsync(http) is not { } feature)
+        {
+            return;
+        }
+
+        try
+        {
+            var fence = registry.Add(feature.Name ?? string.Empty, feature);
+            http.Response.Headers.Location = "/api/v1/geofences/" + Uri.EscapeDataString(fence.Name);
+            await WriteAsync(http, StatusCodes.Status201Created, json => WriteFeature(json, fence));
+        }
+        catch (GeofenceException error)
+        {
+            await WriteErrorAsync(http, error);
+        }
+    }
+
+    private static async Task PutAsync(HttpContext http, ApiContext context)
+    {
+        if (await RegistryAsync(http, context) is not { } registry || await ReadFeatureAsync(http) is not { } feature)
+        {
+            return;
+        }
+
+        try
+        {
+            var (fence, created) = registry.Put(NameOf(http), feature);
+            await WriteAsync(http, created ? StatusCodes.Status201Created : StatusCodes.Status200OK, json => WriteFeature(json, fence));
+        }
+        catch (GeofenceException error)
+        {
+            await WriteErrorAsync(http, error);
+        }
+    }
+
+    private static async Task ListAsync(HttpContext http, ApiContext context)
+    {
+        if (await RegistryAsync(http, context, ApiScope.Read) is not { } registry)
+        {
+            return;
+        }
+
+        var fences = registry.List();
+        await WriteAsync(http, StatusCodes.Status200OK, json =>
+        {
+            json.WriteStartObject();
+            json.WriteString("type", "FeatureCollection");
+            json.WriteStartArray("features");
+            foreach (var fence in fences)
+            {
+                WriteFeature(json, fence);
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        });
+    }
+
+    private static async Task GetAsync(HttpContext http, ApiContext context)
+    {
+        if (await RegistryAsync(http, context, ApiScope.Read) is not { } registry)
+        {
+            return;
+        }
+
+        string name = NameOf(http);
+        if (registry.Get(name) is not { } fence)
+        {
+            await WriteErrorAsync(http, NotFound(name));
+            return;
+        }
+
+        await WriteAsync(http, StatusCodes.Status200OK, json => WriteFeature(json, fence));
+    }
+
+    private static async Task RemoveAsync(HttpContext http, ApiContext context)
+    {
+        if (await RegistryAsync(http, context) is not { } registry)
+        {
+            return;
+        }
+
+        string name = NameOf(http);
+        if (!registry.Remove(name))
+        {
+            await WriteErrorAsync(http, NotFound(name));
+            return;
+        }
+
+        http.Response.StatusCode = StatusCodes.Status204NoContent;
+    }
+
+    private static GeofenceException NotFound(string name) => new(GeofenceErrorKind.NotFound, "name", $"no geofence \"{name}\"");
+
+    private static string NameOf(HttpContext http) => http.Request.RouteValues["name"] as string ?? string.Empty;
+
+    private static async Task<GeofenceRegistry?> RegistryAsync(HttpContext http, ApiContext context, ApiScope scope = ApiScope.Admin)
+    {
+        if (await PlexusApi.AdmitAsync(http, context, scope) is null)
+        {
+            return null;
+        }
+
+        if (context.Geofences is null)
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "unavailable", "geofences are not available on this server");
+            return null;
+        }
+
+        return context.Geofences;
+    }
+
+    private static async Task<GeofenceFeature?> ReadFeatureAsync(HttpContext http)
+    {
+        if (http.Request.ContentLength > MaxBodyBytes)
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, "too_large", $"a geofence may be at most {MaxBodyBytes / (1024 * 1024)} MB of GeoJSON; simplify the shape");
+            return null;
+        }
+
+        using var buffer = new MemoryStream();
+        var chunk = new byte[64 * 1024];
+        int read;
+        while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
+        {
+            if (buffer.Length + read > MaxBodyBytes)
+            {
+                await ApiErrors.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, "too_large", $"a geofence may be at most {MaxBodyBytes / (1024 * 1024)} MB of GeoJSON; simplify the shape");
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
+        }
+        catch (JsonException error)
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", $"the body must be a GeoJSON Feature like {Example}: {error.Message}");
+            return null;
+        }
+
+        using (document)
+        {
+            try
+            {
+                return GeoJson.ParseFeature(document.RootElement);
+            }
+            catch (GeoJsonException error)
+            {
+                await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", error.Message, extra: error.Path is null ? null : json => json.WriteString("field", error.Path));
+                return null;
+            }
+        }
+    }
+
+    /// <summary>A geofence as a GeoJSON Feature: id = name, bbox as [west, south, east, north], our fields in properties.</summary>
+    internal static void WriteFeature(Utf8JsonWriter json, Geofence fence)
+    {
+        json.WriteStartObject();
+        json.WriteString("type", "Feature");
+        json.WriteString("id", fence.Name);
+        json.WriteStartArray("bbox");
+        json.WriteNumberValue(fence.Shape.MinLon);
+        json.WriteNumberValue(fence.Shape.MinLat);
+        json.WriteNumberValue(fence.Shape.MaxLon);
+        json.WriteNumberValue(fence.Shape.MaxLat);
+        json.WriteEndArray();
+        json.WritePropertyName("geometry");
+        GeoJson.WriteGeometry(json, fence.Shape);
+        json.WriteStartObject("properties");
+        using (var properties = JsonDocument.Parse(fence.PropertiesJson))
+        {
+            foreach (var property in properties.RootElement.EnumerateObject())
+            {
+                if (property.Name is not ("name" or "kind" or "radius_m" or "created_at" or "updated_at"))
+                {
+                    property.WriteTo(json);
+                }
+            }
+        }
+
+        json.WriteString("name", fence.Name);
+        json.WriteString("kind", fence.Kind);
+        if (fence.Shape is GeoCircle circle)
+        {
+            json.WriteNumber("radius_m", circle.RadiusM);
+        }
+
+        json.WriteString("created_at", fence.CreatedAt.UtcDateTime);
+        json.WriteString("updated_at", fence.UpdatedAt.UtcDateTime);
+        json.WriteEndObject();
+        json.WriteEndObject();
+    }
+
+    private static async Task WriteAsync(HttpContext http, int status, Action<Utf8JsonWriter> body)
+    {
+        http.Response.StatusCode = status;
+        http.Response.ContentType = "application/geo+json; charset=utf-8";
+        await using var json = new Utf8JsonWriter(http.Response.Body, PlexusApi.JsonOptions);
+        body(json);
+        await json.FlushAsync(http.RequestAborted);
+    }
+
+    private static Task WriteErrorAsync(HttpContext http, GeofenceException error)
+    {
+        var (status, code) = error.Kind switch
+        {
+            GeofenceErrorKind.NotFound => (StatusCodes.Status404NotFound, "not_found"),
+            GeofenceErrorKind.Conflict => (StatusCodes.Status409Conflict, "conflict"),
+            _ => (StatusCodes.Status400BadRequest, "invalid"),
+        };
+        return ApiErrors.WriteAsync(http, status, code, error.Message, extra: error.Field is null ? null : json => json.WriteString("field", error.Field));
+    }
+}

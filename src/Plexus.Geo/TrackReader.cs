@@ -1,0 +1,88 @@
+using DuckDB.NET.Data;
+using Plexus.Storage;
+
+namespace Plexus.Geo;
+
+/// <summary>One position of a track: time in nanoseconds since the Unix epoch, degrees.</summary>
+public readonly record struct TrackPoint(long TimeNs, double Lat, double Lon);
+
+/// <summary>A device's positions in time order; <see cref="Truncated"/> when the limit cut it short.</summary>
+public sealed record Track(string Device, IReadOnlyList<TrackPoint> Points, bool Truncated)
+{
+    /// <summary>Sum of the great-circle distances between consecutive positions, in metres.</summary>
+    public double DistanceM
+    {
+        get
+        {
+            double total = 0;
+            for (int i = 1; i < Points.Count; i++)
+            {
+                total += GeoMath.DistanceM(Points[i - 1].Lat, Points[i - 1].Lon, Points[i].Lat, Points[i].Lon);
+            }
+
+            return total;
+        }
+    }
+}
+
+/// <summary>Reads device tracks from <c>main.positions</c> (time, device, lat, lon) with parameters, not SQL text.</summary>
+public sealed class TrackReader(PlexusStore store)
+{
+    public const string PositionsView = "main.positions";
+    public const int DefaultLimit = 10_000;
+    public const int MaxLimit = 100_000;
+
+    /// <summary>Positions with <paramref name="fromNs"/> ≤ time &lt; <paramref name="toNs"/>, oldest first, at most <paramref name="limit"/>.</summary>
+    public Track Read(string device, long fromNs, long toNs, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        using var connection = store.OpenReadConnection();
+        if (!PositionsExist(connection))
+        {
+            return new Track(device, [], false);
+        }
+
+        using var interrupt = cancellationToken.Register(() => connection.NativeConnection.Interrupt());
+        using var command = connection.CreateCommand();
+
+        // Late or out-of-order writes land anywhere in the table; ORDER BY time is what makes the line a track.
+        command.CommandText = $"""
+            SELECT epoch_ns(time), lat, lon FROM {PositionsView}
+            WHERE device = $1 AND time >= make_timestamp_ns($2) AND time < make_timestamp_ns($3)
+              AND lat IS NOT NULL AND lon IS NOT NULL
+            ORDER BY time
+            LIMIT $4
+            """;
+        command.Parameters.Add(new DuckDBParameter(device));
+        command.Parameters.Add(new DuckDBParameter(fromNs));
+        command.Parameters.Add(new DuckDBParameter(toNs));
+        command.Parameters.Add(new DuckDBParameter((long)limit + 1));
+        var points = new List<TrackPoint>();
+        bool truncated = false;
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            if (points.Count == limit)
+            {
+                truncated = true;
+                break;
+            }
+
+            points.Add(new TrackPoint(reader.GetInt64(0), Convert.ToDouble(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture), Convert.ToDouble(reader.GetValue(2), System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        return new Track(device, points, truncated);
+    }
+
+    private static bool PositionsExist(DuckDBConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT count(*) FROM duckdb_columns()
+            WHERE schema_name = 'main' AND table_name = 'positions' AND column_name IN ('time', 'device', 'lat', 'lon')
+            """;
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 4;
+    }
+}
