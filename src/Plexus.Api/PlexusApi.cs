@@ -51,6 +51,9 @@ public sealed class ApiContext
 
     public DeviceRegistry? Devices { get; private set; }
 
+    /// <summary>Set before <see cref="MarkReady"/> when the server has assets (issue 5).</summary>
+    public AssetRegistry? Assets { get; set; }
+
     public void MarkReady(RequestAuthenticator authenticator, IPointWriter writer, SqlQueryService queries, string dataDirectory, DeviceRegistry? devices = null)
     {
         Devices = devices;
@@ -74,6 +77,7 @@ public static class PlexusApi
         WriteEndpoints.Map(endpoints, context);
         SqlEndpoints.Map(endpoints, context);
         DevicesEndpoints.Map(endpoints, context);
+        AssetsEndpoints.Map(endpoints, context);
     }
 
     /// <summary>Answers 503 until the server is ready and 401 without a valid token, before any endpoint runs.</summary>

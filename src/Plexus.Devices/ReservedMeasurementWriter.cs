@@ -18,8 +18,16 @@ public sealed class ReservedMeasurementWriter(IPointWriter inner) : IPointWriter
     public const string Namespace = "main";
     public const string Measurement = "devices";
 
-    private static readonly string Reason =
-        $"measurement \"{Measurement}\" in namespace \"{Namespace}\" is reserved for the device registry's SQL view; write to another measurement or namespace";
+    /// <summary>Every name of a registry view in <c>main</c> (devices, assets, their history and ancestry).</summary>
+    public static readonly IReadOnlyList<string> ReservedNames = [.. DeviceLinks.ViewNames.Concat(RelationsSql.ViewNames).Distinct()];
+
+    private static readonly byte[][] ReservedUtf8 = [.. ReservedNames.Select(Encoding.UTF8.GetBytes)];
+
+    /// <summary>True when <paramref name="name"/> is one of <see cref="ReservedNames"/>, in any letter case.</summary>
+    public static bool IsReservedName(string name) => IsReserved(Encoding.UTF8.GetBytes(name));
+
+    private static string Reason(ReadOnlySpan<byte> name) =>
+        $"measurement \"{Encoding.UTF8.GetString(name)}\" in namespace \"{Namespace}\" is reserved for the device registry's SQL view; write to another measurement or namespace";
 
     public async Task<WriteResult> WriteAsync(string ns, PointBatch batch, CancellationToken cancellationToken = default)
     {
@@ -37,7 +45,7 @@ public sealed class ReservedMeasurementWriter(IPointWriter inner) : IPointWriter
             ref readonly var point = ref batch[i];
             if (IsReserved(batch.Text(point.Measurement)))
             {
-                refused.Add(new LineError(point.LineNumber, LineError.Excerpt(batch.Text(point.Measurement)), Reason));
+                refused.Add(new LineError(point.LineNumber, LineError.Excerpt(batch.Text(point.Measurement)), Reason(batch.Text(point.Measurement))));
                 continue;
             }
 
@@ -62,7 +70,18 @@ public sealed class ReservedMeasurementWriter(IPointWriter inner) : IPointWriter
     }
 
     // SQL names ignore case, so "Devices" would replace the view as well.
-    private static bool IsReserved(ReadOnlySpan<byte> name) => Ascii.EqualsIgnoreCase(name, "devices"u8);
+    private static bool IsReserved(ReadOnlySpan<byte> name)
+    {
+        foreach (byte[] reserved in ReservedUtf8)
+        {
+            if (Ascii.EqualsIgnoreCase(name, reserved))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private static void Copy(PointBatch from, in PointEntry point, PointBatch to)
     {

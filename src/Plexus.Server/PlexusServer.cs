@@ -14,6 +14,7 @@ using Plexus.Broker.Auth;
 using Plexus.Devices;
 using Plexus.Query;
 using Plexus.Storage;
+using Plexus.Storage.Writing;
 
 namespace Plexus.Server;
 
@@ -56,6 +57,11 @@ public sealed class PlexusServer : IAsyncDisposable
     /// <summary>The device registry (issue 4 §2): device identities for the broker, metadata for the API and SQL.</summary>
     public DeviceRegistry Devices { get; }
 
+    /// <summary>Assets (sites, buildings, fleets...) that devices belong to (issue 5).</summary>
+    public AssetRegistry? Assets { get; private set; }
+
+    private DeviceLinks? Links { get; set; }
+
     public string DataDirectory => _options.DataDirectory;
 
     public static async Task<PlexusServer> StartAsync(PlexusServerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
@@ -66,6 +72,7 @@ public sealed class PlexusServer : IAsyncDisposable
         var logger = loggerFactory.CreateLogger("Plexus.Server");
         var endpoint = ParseEndpoint(options.HttpEndpoint);
         var mqttEndpoint = IsOff(options.MqttEndpoint) ? null : ParseEndpoint(options.MqttEndpoint!);
+        var deviceTags = DeviceTagMap.Parse(options.DeviceTag);
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "Plexus" });
         builder.Services.AddSingleton(loggerFactory);
@@ -95,12 +102,19 @@ public sealed class PlexusServer : IAsyncDisposable
             var store = PlexusStore.Open(new StorageOptions { DataDirectory = options.DataDirectory, MemoryLimit = options.MemoryLimit }, loggerFactory);
             PlexusBroker? broker = null;
             DeviceRegistry? devices = null;
+            AssetRegistry? assets = null;
+            DeviceLinks? links = null;
 
             // HTTP and MQTT writes both go through it: main.devices is the registry's view, not a measurement.
-            var writer = new ReservedMeasurementWriter(store.Writer);
+            IPointWriter writer = new ReservedMeasurementWriter(store.Writer);
             try
             {
                 devices = DeviceRegistry.Open(store, time);
+                assets = AssetRegistry.Open(store, devices, time);
+                links = DeviceLinks.Open(store, deviceTags, time, loggerFactory);
+
+                // Device keys first seen in new data appear in main.devices (registered = false).
+                writer = links.Watch(writer);
 
                 // After the store: the broker's first acknowledgement needs a store to be durable in.
                 if (mqttEndpoint is not null)
@@ -121,21 +135,26 @@ public sealed class PlexusServer : IAsyncDisposable
             }
             catch (SocketException error)
             {
+                links?.Dispose();
+                assets?.Dispose();
                 devices?.Dispose();
                 await store.DisposeAsync();
                 throw new IOException($"cannot listen for MQTT on {mqttEndpoint}: {error.Message}; choose another address with --mqtt host:port, or --mqtt off", error);
             }
             catch
             {
+                links?.Dispose();
+                assets?.Dispose();
                 devices?.Dispose();
                 await store.DisposeAsync();
                 throw;
             }
 
             var queries = new SqlQueryService(store, new QueryOptions { Timeout = options.QueryTimeout, MaxRows = options.QueryMaxRows });
+            api.Assets = assets;
             api.MarkReady(new RequestAuthenticator(tokens), writer, queries, options.DataDirectory, devices);
             logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
-            return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger);
+            return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger) { Assets = assets, Links = links };
         }
         catch
         {
@@ -166,6 +185,8 @@ public sealed class PlexusServer : IAsyncDisposable
             await _broker.StopAsync();
         }
 
+        Links?.Dispose();
+        Assets?.Dispose();
         Devices.Dispose();
         await Store.DisposeAsync();
         await _app.DisposeAsync();
