@@ -204,13 +204,17 @@ public sealed class DeviceLinks : IDisposable
     /// </summary>
     private void CreateMacros()
     {
-        var keyTag = new StringBuilder("CASE lower(CASE WHEN contains(tbl, '.') THEN trim(split_part(tbl, '.', 1), '\"') ELSE current_schema() END)");
-        foreach (var (ns, tag) in Tags.ByNamespace.OrderBy(p => p.Key, StringComparer.Ordinal))
+        var keyTag = new StringBuilder(SqlNames.Literal(Tags.Default));
+        if (Tags.ByNamespace.Count > 0)
         {
-            keyTag.Append($" WHEN {SqlNames.Literal(ns)} THEN {SqlNames.Literal(tag)}");
-        }
+            keyTag.Clear().Append("CASE lower(CASE WHEN contains(tbl, '.') THEN trim(split_part(tbl, '.', 1), '\"') ELSE current_schema() END)");
+            foreach (var (ns, tag) in Tags.ByNamespace.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                keyTag.Append($" WHEN {SqlNames.Literal(ns)} THEN {SqlNames.Literal(tag)}");
+            }
 
-        keyTag.Append($" ELSE {SqlNames.Literal(Tags.Default)} END");
+            keyTag.Append($" ELSE {SqlNames.Literal(Tags.Default)} END");
+        }
         string measurement = $"SELECT *, CAST(COLUMNS(c -> lower(c) = lower(coalesce(key, {keyTag}))) AS VARCHAR) AS _device_key FROM query_table(tbl)";
 
         Execute($"""
