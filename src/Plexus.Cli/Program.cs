@@ -6,6 +6,7 @@ root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(WriteCommand.Create());
 root.Subcommands.Add(QueryCommand.Create());
 root.Subcommands.Add(DevicesCommand.Create());
+root.Subcommands.Add(AssetsCommand.Create());
 root.Subcommands.Add(SimulateCommand.Create());
 
 // `serve` handles SIGINT/SIGTERM itself so that it can finish in-flight writes; System.CommandLine's own
