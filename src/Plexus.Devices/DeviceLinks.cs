@@ -37,31 +37,29 @@ public sealed class DeviceLinks : IDisposable
     public static readonly string[] ViewNames = ["devices", "device_links"];
 
     private readonly DuckDBConnection _connection;
-    private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private string _linksKey = "\0";
     private int _scheduled;
     private int _disposed;
 
-    private DeviceLinks(DuckDBConnection connection, DeviceTagMap tags, TimeProvider time, ILogger logger)
+    private DeviceLinks(DuckDBConnection connection, DeviceTagMap tags, ILogger logger)
     {
         _connection = connection;
         Tags = tags;
-        _time = time;
         _logger = logger;
     }
 
     public DeviceTagMap Tags { get; }
 
     /// <summary>Creates the macros and the views for what is stored now. Open after <see cref="DeviceRegistry"/> and <see cref="AssetRegistry"/>.</summary>
-    public static DeviceLinks Open(PlexusStore store, DeviceTagMap? tags = null, TimeProvider? time = null, ILoggerFactory? loggerFactory = null)
+    public static DeviceLinks Open(PlexusStore store, DeviceTagMap? tags = null, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         var connection = store.OpenReadConnection();
         try
         {
-            var links = new DeviceLinks(connection, tags ?? DeviceTagMap.Standard, time ?? TimeProvider.System, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Plexus.Devices"));
+            var links = new DeviceLinks(connection, tags ?? DeviceTagMap.Standard, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Plexus.Devices"));
             links.CreateMacros();
             links.Refresh();
             return links;
@@ -126,7 +124,8 @@ public sealed class DeviceLinks : IDisposable
         {
             try
             {
-                await Task.Delay(RefreshInterval, _time);
+                // A rate limit on real time, not registry time: a test's fake clock must not stall it.
+                await Task.Delay(RefreshInterval, TimeProvider.System);
                 Volatile.Write(ref _scheduled, 0);
                 Refresh();
             }

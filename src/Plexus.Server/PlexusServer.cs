@@ -111,7 +111,7 @@ public sealed class PlexusServer : IAsyncDisposable
             {
                 devices = DeviceRegistry.Open(store, time);
                 assets = AssetRegistry.Open(store, devices, time);
-                links = DeviceLinks.Open(store, deviceTags, time, loggerFactory);
+                links = DeviceLinks.Open(store, deviceTags, loggerFactory);
 
                 // Device keys first seen in new data appear in main.devices (registered = false).
                 writer = links.Watch(writer);

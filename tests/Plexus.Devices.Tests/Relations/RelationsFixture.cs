@@ -16,7 +16,7 @@ internal sealed class RelationsFixture : IAsyncDisposable
         Store = PlexusStore.Open(new StorageOptions { DataDirectory = _directory.Path });
         Devices = DeviceRegistry.Open(Store, Time);
         Assets = AssetRegistry.Open(Store, Devices, Time);
-        Links = DeviceLinks.Open(Store, DeviceTagMap.Parse(deviceTag), Time);
+        Links = DeviceLinks.Open(Store, DeviceTagMap.Parse(deviceTag));
     }
 
     public FakeTimeProvider Time { get; } = new(Start);
@@ -39,7 +39,7 @@ internal sealed class RelationsFixture : IAsyncDisposable
         Store = PlexusStore.Open(new StorageOptions { DataDirectory = _directory.Path });
         Devices = DeviceRegistry.Open(Store, Time);
         Assets = AssetRegistry.Open(Store, Devices, Time);
-        Links = DeviceLinks.Open(Store, Links.Tags, Time);
+        Links = DeviceLinks.Open(Store, Links.Tags);
     }
 
     public List<object?[]> Rows(string sql)
