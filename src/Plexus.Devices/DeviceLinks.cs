@@ -27,7 +27,7 @@ namespace Plexus.Devices;
 /// <see cref="RefreshInterval"/>, off the write path: a write only sets a flag). Regeneration is one small catalog
 /// query, and DDL only when the set of linked measurements changed. A key column that first appears is therefore
 /// visible in <c>devices</c> within about <see cref="RefreshInterval"/> of its commit; the macros read the
-/// measurement itself and need no refresh.
+/// measurement and the registry themselves and need no refresh.
 /// </remarks>
 public sealed class DeviceLinks : IDisposable
 {
@@ -229,8 +229,9 @@ public sealed class DeviceLinks : IDisposable
                     FROM main.device_ancestors)
                 GROUP BY device_id)
             SELECT m.* EXCLUDE (_device_key), m._device_key AS device_id, d.name AS device_name, d.type AS device_type, d.tags AS device_tags,
-                   d.parent AS device_parent, d.registered AS device_registered, l.ancestors AS device_ancestors, l.assets AS device_assets
-            FROM m LEFT JOIN main.devices d ON d.id = m._device_key LEFT JOIN lineage l ON l.device_id = m._device_key
+                   d.parent AS device_parent, CASE WHEN m._device_key IS NOT NULL THEN d.id IS NOT NULL END AS device_registered,
+                   l.ancestors AS device_ancestors, l.assets AS device_assets
+            FROM m LEFT JOIN (SELECT * FROM main.devices WHERE registered) d ON d.id = m._device_key LEFT JOIN lineage l ON l.device_id = m._device_key
             """);
 
         // ASOF picks the newest version that started at or before the row; a version that had already ended (the
