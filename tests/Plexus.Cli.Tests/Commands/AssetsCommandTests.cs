@@ -53,9 +53,19 @@ public sealed class AssetsCommandTests
         Assert.Contains("404 not found: no asset \"room-1\" exists", missing.Error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Serve_refuses_a_bad_device_tag_before_starting()
+    {
+        using var directory = new TempDirectory("plexus-serve-device-tag");
+        var result = await RunAsync(null, ["serve", "--data", directory.Path, "--http", "127.0.0.1:0", "--mqtt", "off", "--device-tag", "device,fleet="]);
+
+        // Exit code 2 is the option check's (the message goes to the process's stderr); a started server would not return.
+        Assert.Equal(2, result.ExitCode);
+    }
+
     private static async Task<CliResult> RunAsync(string? input, string[] args)
     {
-        var root = new RootCommand("plexus (test)") { AssetsCommand.Create() };
+        var root = new RootCommand("plexus (test)") { AssetsCommand.Create(), ServeCommand.Create() };
         using var output = new StringWriter();
         using var error = new StringWriter();
         using var redirect = input is null ? null : CliConsole.RedirectInput(() => new MemoryStream(System.Text.Encoding.UTF8.GetBytes(input)));
