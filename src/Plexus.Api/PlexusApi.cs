@@ -64,6 +64,9 @@ public sealed class ApiContext
     /// <summary>Device tracks from main.positions (docs/geo.md); set before <see cref="MarkReady"/>.</summary>
     public TrackReader? Tracks { get; set; }
 
+    /// <summary>Set before <see cref="MarkReady"/> when the server has assets (issue 5).</summary>
+    public AssetRegistry? Assets { get; set; }
+
     public void MarkReady(RequestAuthenticator authenticator, IPointWriter writer, SqlQueryService queries, string dataDirectory, DeviceRegistry? devices = null, ApiTokenStore? apiTokens = null)
     {
         Devices = devices;
@@ -91,6 +94,7 @@ public static class PlexusApi
         TokensEndpoints.Map(endpoints, context);
         GeofencesEndpoints.Map(endpoints, context);
         TrackEndpoints.Map(endpoints, context);
+        AssetsEndpoints.Map(endpoints, context);
     }
 
     /// <summary>Answers 503 until the server is ready and 401 without a valid token, before any endpoint runs.</summary>

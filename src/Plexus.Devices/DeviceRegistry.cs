@@ -55,6 +55,11 @@ public sealed class DeviceRegistry : IDisposable
     /// </summary>
     public Action<string>? TokenRevoked { get; set; }
 
+    /// <summary>Assets share the lock and the id space with devices, and may be a device's parent.</summary>
+    internal AssetRegistry? Assets { get; set; }
+
+    internal Lock SyncRoot => _lock;
+
     public int Count
     {
         get
@@ -169,12 +174,21 @@ public sealed class DeviceRegistry : IDisposable
                 throw new DeviceRegistryException(DeviceErrorKind.Conflict, "id", $"a device \"{device.Id}\" is already registered; rotate its token or remove it first");
             }
 
+            if (Assets?.ContainsUnlocked(device.Id) == true)
+            {
+                throw new DeviceRegistryException(DeviceErrorKind.Conflict, "id", $"an asset \"{device.Id}\" exists; devices and assets share one id space, choose another id");
+            }
+
             CheckParent(device.Id, device.Parent);
             var now = Now();
             var created = new Device(device.Id, device.Name, device.Type, Copy(device.Tags), device.Parent, now, now);
-            Execute(
-                $"INSERT INTO {TableName} (id, name, type, tags, parent, token_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                created.Id, created.Name, created.Type, TagsJson(created.Tags), created.Parent, Convert.ToHexStringLower(hash), now.UtcDateTime, now.UtcDateTime);
+            RegistryHistory.InTransaction(_connection, () =>
+            {
+                Execute(
+                    $"INSERT INTO {TableName} (id, name, type, tags, parent, token_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    created.Id, created.Name, created.Type, TagsJson(created.Tags), created.Parent, Convert.ToHexStringLower(hash), now.UtcDateTime, now.UtcDateTime);
+                RegistryHistory.Record(_connection, RegistryHistory.DeviceTable, created.Id, created.Name, created.Type, TagsJson(created.Tags), created.Parent, now.UtcDateTime);
+            });
             _devices.Add(created.Id, created);
             _tokenHashes[created.Id] = hash;
             _idsByHash[Convert.ToHexStringLower(hash)] = created.Id;
@@ -216,11 +230,15 @@ public sealed class DeviceRegistry : IDisposable
                 Type = changes.TypeSet ? changes.Type : existing.Type,
                 Tags = changes.TagsSet ? Copy(changes.Tags) : existing.Tags,
                 Parent = changes.ParentSet ? changes.Parent : existing.Parent,
-                UpdatedAt = Now(),
+                UpdatedAt = Now(existing.UpdatedAt),
             };
-            Execute(
-                $"UPDATE {TableName} SET name = $2, type = $3, tags = $4, parent = $5, updated_at = $6 WHERE id = $1",
-                id, updated.Name, updated.Type, TagsJson(updated.Tags), updated.Parent, updated.UpdatedAt.UtcDateTime);
+            RegistryHistory.InTransaction(_connection, () =>
+            {
+                Execute(
+                    $"UPDATE {TableName} SET name = $2, type = $3, tags = $4, parent = $5, updated_at = $6 WHERE id = $1",
+                    id, updated.Name, updated.Type, TagsJson(updated.Tags), updated.Parent, updated.UpdatedAt.UtcDateTime);
+                RegistryHistory.Record(_connection, RegistryHistory.DeviceTable, id, updated.Name, updated.Type, TagsJson(updated.Tags), updated.Parent, updated.UpdatedAt.UtcDateTime);
+            });
             _devices[id] = updated;
             return updated;
         }
@@ -233,12 +251,16 @@ public sealed class DeviceRegistry : IDisposable
         lock (_lock)
         {
             ThrowIfDisposed();
-            if (!_devices.ContainsKey(id))
+            if (!_devices.TryGetValue(id, out var existing))
             {
                 return false;
             }
 
-            Execute($"DELETE FROM {TableName} WHERE id = $1", id);
+            RegistryHistory.InTransaction(_connection, () =>
+            {
+                Execute($"DELETE FROM {TableName} WHERE id = $1", id);
+                RegistryHistory.Close(_connection, RegistryHistory.DeviceTable, id, Now(existing.UpdatedAt).UtcDateTime);
+            });
             _devices.Remove(id);
             if (_tokenHashes.TryRemove(id, out byte[]? removed))
             {
@@ -326,7 +348,15 @@ public sealed class DeviceRegistry : IDisposable
             SELECT id, name, type, CAST(json(tags) AS MAP(VARCHAR, VARCHAR)) AS tags, parent, created_at, updated_at
             FROM {TableName}
             """);
+        Execute(RegistryHistory.CreateSql(RegistryHistory.DeviceTable));
+        Execute(RegistryHistory.BackfillSql(RegistryHistory.DeviceTable, TableName));
     }
+
+    internal bool ContainsUnlocked(string id) => _devices.ContainsKey(id);
+
+    /// <summary>Ids of the devices whose parent is <paramref name="parent"/>; the caller holds <see cref="SyncRoot"/>.</summary>
+    internal List<string> ChildrenOfUnlocked(string parent) =>
+        [.. _devices.Values.Where(d => string.Equals(d.Parent, parent, StringComparison.Ordinal)).Select(d => d.Id)];
 
     private void Load()
     {
@@ -363,9 +393,25 @@ public sealed class DeviceRegistry : IDisposable
             throw DeviceRegistryException.Invalid("parent", "a device cannot be its own parent");
         }
 
-        if (!_devices.ContainsKey(parent))
+        if (!_devices.TryGetValue(parent, out var parentDevice))
         {
-            throw DeviceRegistryException.Invalid("parent", $"parent \"{parent}\" is not a registered device; register it first");
+            // Assets only ever hang from assets, so a device under an asset cannot close a cycle.
+            if (Assets?.ContainsUnlocked(parent) == true)
+            {
+                return;
+            }
+
+            throw DeviceRegistryException.Invalid("parent", $"parent \"{parent}\" is neither a registered device nor an asset; register it first");
+        }
+
+        var path = new List<string> { id, parent };
+        for (string? next = parentDevice.Parent; next is not null && _devices.TryGetValue(next, out var ancestor); next = ancestor.Parent)
+        {
+            path.Add(next);
+            if (string.Equals(next, id, StringComparison.Ordinal) || path.Count > _devices.Count + 1)
+            {
+                throw DeviceRegistryException.Invalid("parent", $"parent \"{parent}\" would make a cycle: {string.Join(" → ", path)}");
+            }
         }
     }
 
@@ -383,11 +429,14 @@ public sealed class DeviceRegistry : IDisposable
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
-    private DateTimeOffset Now()
+    private DateTimeOffset Now(DateTimeOffset? notBefore = null)
     {
         // TIMESTAMP keeps microseconds; round so the in-memory copy equals what a reload reads.
         var now = _time.GetUtcNow();
-        return new DateTimeOffset(now.Ticks - (now.Ticks % 10), TimeSpan.Zero);
+        var rounded = new DateTimeOffset(now.Ticks - (now.Ticks % 10), TimeSpan.Zero);
+
+        // A clock stepping back must not give a version that ends before it starts.
+        return notBefore is { } floor && floor > rounded ? floor : rounded;
     }
 
     private static DateTimeOffset AsUtc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));

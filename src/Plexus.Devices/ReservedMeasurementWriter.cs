@@ -5,11 +5,8 @@ using Plexus.Storage.Writing;
 namespace Plexus.Devices;
 
 /// <summary>
-/// Refuses points for the measurements in namespace <c>main</c> that only the server writes: <c>devices</c> and
-/// <c>device_state</c> (SQL views the store would otherwise replace with the measurement's own), and
-/// <c>state_history</c> and <c>dead_letters</c> (written by the broker; a foreign row would corrupt the live state
-/// loaded from them, or its field types would break the contract). <c>positions</c> stays open: other sources may
-/// write positions, with FLOAT lat/lon. Every other point goes through unchanged.
+/// Refuses points for the reserved measurement names in namespace <c>main</c> (<see cref="ReservedNames"/>): the
+/// store would otherwise replace a Plexus view with the measurement's own, or mix foreign rows into device data. Every other point goes through unchanged.
 /// </summary>
 /// <remarks>
 /// Fast path: one scan of the measurement names and the batch is passed on as it is. Only a batch that holds a
@@ -21,10 +18,27 @@ public sealed class ReservedMeasurementWriter(IPointWriter inner) : IPointWriter
     public const string Namespace = "main";
     public const string Measurement = "devices";
 
-    private static readonly string Reason =
-        $"measurement \"{Measurement}\" in namespace \"{Namespace}\" is reserved for the device registry's SQL view; write to another measurement or namespace";
-
+    /// <summary>The measurements the broker writes itself; a foreign row would corrupt the live state they feed.</summary>
     private static readonly string[] DeviceDataReserved = [DeviceDataNames.DeviceState, DeviceDataNames.StateHistory, DeviceDataNames.DeadLetters];
+
+    /// <summary>
+    /// Every name of a Plexus SQL view in <c>main</c> (devices, assets, their history and ancestry, geofences) and of
+    /// the device data the broker writes.
+    /// </summary>
+    public static readonly IReadOnlyList<string> ReservedNames = [.. DeviceLinks.ViewNames.Concat(RelationsSql.ViewNames).Append("geofences").Concat(DeviceDataReserved).Distinct()];
+
+    private static readonly byte[][] ReservedUtf8 = [.. ReservedNames.Select(Encoding.UTF8.GetBytes)];
+
+    /// <summary>True when <paramref name="name"/> is one of <see cref="ReservedNames"/>, in any letter case.</summary>
+    public static bool IsReservedName(string name) => IsReserved(Encoding.UTF8.GetBytes(name));
+
+    private static string Reason(ReadOnlySpan<byte> name)
+    {
+        string text = Encoding.UTF8.GetString(name);
+        return DeviceDataReserved.Contains(text, StringComparer.OrdinalIgnoreCase)
+            ? $"measurement \"{text.ToLowerInvariant()}\" in namespace \"{Namespace}\" is reserved for device data the broker writes (docs/sql.md#device-data); write to another measurement or namespace"
+            : $"measurement \"{text}\" in namespace \"{Namespace}\" is reserved for the device registry's SQL view; write to another measurement or namespace";
+    }
 
     public async Task<WriteResult> WriteAsync(string ns, PointBatch batch, CancellationToken cancellationToken = default)
     {
@@ -42,7 +56,7 @@ public sealed class ReservedMeasurementWriter(IPointWriter inner) : IPointWriter
             ref readonly var point = ref batch[i];
             if (IsReserved(batch.Text(point.Measurement)))
             {
-                refused.Add(new LineError(point.LineNumber, LineError.Excerpt(batch.Text(point.Measurement)), ReasonFor(batch.Text(point.Measurement))));
+                refused.Add(new LineError(point.LineNumber, LineError.Excerpt(batch.Text(point.Measurement)), Reason(batch.Text(point.Measurement))));
                 continue;
             }
 
@@ -69,12 +83,7 @@ public sealed class ReservedMeasurementWriter(IPointWriter inner) : IPointWriter
     // SQL names ignore case, so "Devices" would replace the view as well.
     private static bool IsReserved(ReadOnlySpan<byte> name)
     {
-        if (Ascii.EqualsIgnoreCase(name, "devices"u8))
-        {
-            return true;
-        }
-
-        foreach (string reserved in DeviceDataReserved)
+        foreach (byte[] reserved in ReservedUtf8)
         {
             if (Ascii.EqualsIgnoreCase(name, reserved))
             {
@@ -83,17 +92,6 @@ public sealed class ReservedMeasurementWriter(IPointWriter inner) : IPointWriter
         }
 
         return false;
-    }
-
-    private static string ReasonFor(ReadOnlySpan<byte> name)
-    {
-        if (Ascii.EqualsIgnoreCase(name, "devices"u8))
-        {
-            return Reason;
-        }
-
-        string text = Encoding.UTF8.GetString(name).ToLowerInvariant();
-        return $"measurement \"{text}\" in namespace \"{Namespace}\" is reserved for device data the broker writes (docs/sql.md#device-data); write to another measurement or namespace";
     }
 
     private static void Copy(PointBatch from, in PointEntry point, PointBatch to)

@@ -16,6 +16,7 @@ using Plexus.Geo;
 using Plexus.Query;
 using Plexus.Query.Functions;
 using Plexus.Storage;
+using Plexus.Storage.Writing;
 
 namespace Plexus.Server;
 
@@ -69,6 +70,11 @@ public sealed class PlexusServer : IAsyncDisposable
     /// <summary>Live device state: online, last seen, reported properties, last position, dead letters (docs/devices.md).</summary>
     public DeviceLiveState DeviceState => _deviceState!;
 
+    /// <summary>Assets (sites, buildings, fleets...) that devices belong to (issue 5).</summary>
+    public AssetRegistry? Assets { get; private set; }
+
+    private DeviceLinks? Links { get; set; }
+
     public string DataDirectory => _options.DataDirectory;
 
     /// <summary>Named geofences and the geo SQL functions (docs/geo.md).</summary>
@@ -82,6 +88,7 @@ public sealed class PlexusServer : IAsyncDisposable
         var logger = loggerFactory.CreateLogger("Plexus.Server");
         var endpoint = ParseEndpoint(options.HttpEndpoint);
         var mqttEndpoint = IsOff(options.MqttEndpoint) ? null : ParseEndpoint(options.MqttEndpoint!);
+        var deviceTags = DeviceTagMap.Parse(options.DeviceTag);
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "Plexus" });
         builder.Services.AddSingleton(loggerFactory);
@@ -117,12 +124,19 @@ public sealed class PlexusServer : IAsyncDisposable
             DeviceRegistry? devices = null;
             DeviceLiveState? deviceState = null;
             GeofenceRegistry? geofences = null;
+            AssetRegistry? assets = null;
+            DeviceLinks? links = null;
 
             // HTTP and MQTT writes both go through it: main.devices is the registry's view, not a measurement.
-            var writer = new ReservedMeasurementWriter(store.Writer);
+            IPointWriter writer = new ReservedMeasurementWriter(store.Writer);
             try
             {
                 devices = DeviceRegistry.Open(store, time);
+                assets = AssetRegistry.Open(store, devices, time);
+                links = DeviceLinks.Open(store, deviceTags, loggerFactory);
+
+                // Device keys first seen in new data appear in main.devices (registered = false).
+                writer = links.Watch(writer);
 
                 // The store's own writer: state_history and dead_letters are reserved for it, not for HTTP writes.
                 deviceState = await DeviceLiveState.OpenAsync(store, store.Writer, time, loggerFactory.CreateLogger("Plexus.Devices"));
@@ -172,6 +186,8 @@ public sealed class PlexusServer : IAsyncDisposable
                     await deviceState.DisposeAsync();
                 }
 
+                links?.Dispose();
+                assets?.Dispose();
                 devices?.Dispose();
                 geofences?.Dispose();
                 await store.DisposeAsync();
@@ -184,6 +200,8 @@ public sealed class PlexusServer : IAsyncDisposable
                     await deviceState.DisposeAsync();
                 }
 
+                links?.Dispose();
+                assets?.Dispose();
                 devices?.Dispose();
                 geofences?.Dispose();
                 await store.DisposeAsync();
@@ -193,11 +211,12 @@ public sealed class PlexusServer : IAsyncDisposable
             api.DeviceState = deviceState;
 
             var queries = new SqlQueryService(store, new QueryOptions { Timeout = options.QueryTimeout, MaxRows = options.QueryMaxRows });
+            api.Assets = assets;
             api.Geofences = geofences;
             api.Tracks = new TrackReader(store);
             api.MarkReady(new RequestAuthenticator(tokens, apiTokens, devices), writer, queries, options.DataDirectory, devices, apiTokens);
             logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
-            return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger) { _deviceState = deviceState, Geofences = geofences! };
+            return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger) { _deviceState = deviceState, Geofences = geofences!, Assets = assets, Links = links };
         }
         catch
         {
@@ -234,6 +253,8 @@ public sealed class PlexusServer : IAsyncDisposable
             await _deviceState.DisposeAsync();
         }
 
+        Links?.Dispose();
+        Assets?.Dispose();
         Devices.Dispose();
         Geofences.Dispose();
         await Store.DisposeAsync();

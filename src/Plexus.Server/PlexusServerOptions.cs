@@ -52,6 +52,12 @@ public sealed record PlexusServerOptions
     /// <summary>DuckDB memory limit such as "2GB"; null is DuckDB's default (80 % of RAM).</summary>
     public string? MemoryLimit { get; init; }
 
+    /// <summary>
+    /// The tag whose value is the device key in measurements (issue 5): <c>device</c>, or per namespace
+    /// <c>device,fleet=name</c> (see <c>Plexus.Devices.DeviceTagMap</c>).
+    /// </summary>
+    public string DeviceTag { get; init; } = "device";
+
     /// <summary>How long shutdown waits for requests in flight before closing their connections.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(15);
 }

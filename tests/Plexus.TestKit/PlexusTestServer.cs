@@ -42,7 +42,7 @@ public sealed class PlexusTestServer : IAsyncDisposable
     /// <summary>Errors a test provokes on purpose; they do not fail the test on dispose.</summary>
     public bool AllowErrorLogs { get; set; }
 
-    public static async Task<PlexusTestServer> StartAsync(string? dataDirectory = null, Func<PlexusServerOptions, PlexusServerOptions>? configure = null)
+    public static async Task<PlexusTestServer> StartAsync(string? dataDirectory = null, Func<PlexusServerOptions, PlexusServerOptions>? configure = null, TimeProvider? time = null)
     {
         var owned = dataDirectory is null ? new TempDirectory("plexus-server") : null;
         var options = new PlexusServerOptions
@@ -55,7 +55,7 @@ public sealed class PlexusTestServer : IAsyncDisposable
         options = configure?.Invoke(options) ?? options;
         var logs = new CollectingLoggerProvider();
         var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
-        var server = await PlexusServer.StartAsync(options, loggerFactory);
+        var server = await PlexusServer.StartAsync(options, loggerFactory, time);
         return new PlexusTestServer(server, owned, logs, loggerFactory);
     }
 

@@ -1,0 +1,697 @@
+using Plexus.Api.Auth;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Plexus.Devices;
+
+namespace Plexus.Api.Endpoints;
+
+/// <summary>Assets over HTTP (issue 5, docs/assets.md): sites, buildings, fleets... that devices belong to; admin token required.</summary>
+internal static class AssetsEndpoints
+{
+    private const int DefaultLimit = 100;
+    private const int MaxLimit = 10_000;
+    private const int MaxImportItems = 10_000;
+    private const string Example = """{"id": "site-1", "name": "Plant 1", "type": "site", "tags": {"region": "EU"}, "parent": null}""";
+
+    public static void Map(IEndpointRouteBuilder endpoints, ApiContext context)
+    {
+        endpoints.MapPost("/api/v1/assets", http => AddAsync(http, context));
+        endpoints.MapPost("/api/v1/assets/import", http => ImportAsync(http, context));
+        endpoints.MapGet("/api/v1/assets", http => ListAsync(http, context));
+        endpoints.MapGet("/api/v1/assets/{id}", http => GetAsync(http, context));
+        endpoints.MapMethods("/api/v1/assets/{id}", ["PATCH"], http => UpdateAsync(http, context));
+        endpoints.MapDelete("/api/v1/assets/{id}", http => RemoveAsync(http, context));
+    }
+
+    private static async Task AddAsync(HttpContext http, ApiContext context)
+    {
+        if (await RegistryAsync(http, context) is not { } assets)
+        {
+            return;
+        }
+
+        using var document = await ReadJsonAsync(http, JsonValueKind.Object);
+        if (document is null)
+        {
+            return;
+        }
+
+        try
+        {
+            var added = assets.Add(ParseNewAsset(document.RootElement));
+            await WriteAsync(http, StatusCodes.Status201Created, json => WriteAsset(json, added, null));
+        }
+        catch (DeviceRegistryException error)
+        {
+            await WriteErrorAsync(http, error);
+        }
+    }
+
+    /// <summary>
+    /// A JSON array of assets, or CSV (<c>Content-Type: text/csv</c>) with a header row. Each item stands alone; an item
+    /// whose parent comes later in the same request is created after it, so a file need not be sorted.
+    /// </summary>
+    private static async Task ImportAsync(HttpContext http, ApiContext context)
+    {
+        if (await RegistryAsync(http, context) is not { } assets)
+        {
+            return;
+        }
+
+        var items = new List<ImportItem>();
+        bool csv = http.Request.ContentType?.Contains("csv", StringComparison.OrdinalIgnoreCase) == true;
+        if (csv)
+        {
+            using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
+            string text = await reader.ReadToEndAsync(http.RequestAborted);
+            if (!TryParseCsv(text, items, out string? problem))
+            {
+                await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", problem!);
+                return;
+            }
+        }
+        else
+        {
+            using var document = await ReadJsonAsync(http, JsonValueKind.Array);
+            if (document is null)
+            {
+                return;
+            }
+
+            int index = 0;
+            foreach (var element in document.RootElement.EnumerateArray())
+            {
+                try
+                {
+                    items.Add(new ImportItem(index, null, ParseNewAsset(element), null));
+                }
+                catch (DeviceRegistryException error)
+                {
+                    items.Add(new ImportItem(index, null, null, error));
+                }
+
+                index++;
+            }
+        }
+
+        if (items.Count > MaxImportItems)
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", $"at most {MaxImportItems} assets per import; split the file");
+            return;
+        }
+
+        var results = Import(assets, items);
+        int created = results.Count(r => r.Created is not null);
+        await WriteAsync(http, StatusCodes.Status200OK, json =>
+        {
+            json.WriteNumber("created", created);
+            json.WriteNumber("failed", results.Count - created);
+            json.WriteStartArray("results");
+            foreach (var result in results)
+            {
+                json.WriteStartObject();
+                json.WriteNumber("index", result.Item.Index);
+                if (result.Item.Line is { } line)
+                {
+                    json.WriteNumber("line", line);
+                }
+
+                if (result.Created is not null)
+                {
+                    json.WriteString("status", "created");
+                    json.WriteString("id", result.Created.Id);
+                }
+                else
+                {
+                    json.WriteString("status", "error");
+                    json.WriteString("code", CodeOf(result.Error!.Kind));
+                    if (result.Error.Field is not null)
+                    {
+                        json.WriteString("field", result.Error.Field);
+                    }
+
+                    json.WriteString("message", result.Error.Message);
+                }
+
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+        });
+    }
+
+    private static List<(ImportItem Item, Asset? Created, DeviceRegistryException? Error)> Import(AssetRegistry assets, List<ImportItem> items)
+    {
+        var results = new List<(ImportItem Item, Asset? Created, DeviceRegistryException? Error)>();
+        var pending = new List<ImportItem>();
+        foreach (var item in items)
+        {
+            if (item.Asset is null)
+            {
+                results.Add((item, null, item.Error));
+            }
+            else
+            {
+                pending.Add(item);
+            }
+        }
+
+        // Passes until nothing more can be created; what is left then fails with the registry's own reason.
+        while (pending.Count > 0)
+        {
+            var waitingIds = pending.Select(p => p.Asset!.Id).ToHashSet(StringComparer.Ordinal);
+            var deferred = new List<ImportItem>();
+            foreach (var item in pending)
+            {
+                string? parent = item.Asset!.Parent;
+                if (parent is not null && assets.Get(parent) is null && waitingIds.Contains(parent) && parent != item.Asset.Id)
+                {
+                    deferred.Add(item);
+                    continue;
+                }
+
+                results.Add(TryAdd(assets, item));
+                waitingIds.Remove(item.Asset.Id);
+            }
+
+            if (deferred.Count == pending.Count)
+            {
+                results.AddRange(deferred.Select(item => TryAdd(assets, item)));
+                break;
+            }
+
+            pending = deferred;
+        }
+
+        results.Sort((a, b) => a.Item.Index.CompareTo(b.Item.Index));
+        return results;
+    }
+
+    private static (ImportItem, Asset?, DeviceRegistryException?) TryAdd(AssetRegistry assets, ImportItem item)
+    {
+        try
+        {
+            return (item, assets.Add(item.Asset!), null);
+        }
+        catch (DeviceRegistryException error)
+        {
+            return (item, null, error);
+        }
+    }
+
+    /// <summary>CSV with a header: <c>id</c> (required), <c>name</c>, <c>type</c>, <c>parent</c>, and <c>tags.KEY</c> columns.</summary>
+    private static bool TryParseCsv(string text, List<ImportItem> items, out string? problem)
+    {
+        problem = null;
+        var rows = Csv.Parse(text);
+        if (rows.Count == 0)
+        {
+            problem = "the CSV is empty; send a header row such as id,name,type,parent,tags.region and one row per asset";
+            return false;
+        }
+
+        var header = rows[0].Fields;
+        int id = -1;
+        for (int i = 0; i < header.Count; i++)
+        {
+            string column = header[i].Trim();
+            if (column == "id")
+            {
+                id = i;
+            }
+            else if (column is not ("name" or "type" or "parent") && !(column.StartsWith("tags.", StringComparison.Ordinal) && column.Length > 5))
+            {
+                problem = $"CSV header column {i + 1} \"{column}\" is unknown; use id, name, type, parent and tags.KEY";
+                return false;
+            }
+        }
+
+        if (id < 0)
+        {
+            problem = "the CSV header has no id column; send a header row such as id,name,type,parent,tags.region";
+            return false;
+        }
+
+        for (int r = 1; r < rows.Count; r++)
+        {
+            var (line, fields) = rows[r];
+            if (fields.Count == 1 && fields[0].Length == 0)
+            {
+                continue;
+            }
+
+            if (fields.Count != header.Count)
+            {
+                items.Add(new ImportItem(items.Count, line, null, new DeviceRegistryException(DeviceErrorKind.Invalid, null, $"line {line} has {fields.Count} fields; the header has {header.Count}")));
+                continue;
+            }
+
+            string? name = null, type = null, parent = null;
+            var tags = new Dictionary<string, string>(StringComparer.Ordinal);
+            for (int i = 0; i < header.Count; i++)
+            {
+                string column = header[i].Trim();
+                string? value = fields[i].Length == 0 ? null : fields[i];
+                switch (column)
+                {
+                    case "id":
+                        break;
+                    case "name":
+                        name = value;
+                        break;
+                    case "type":
+                        type = value;
+                        break;
+                    case "parent":
+                        parent = value;
+                        break;
+                    default:
+                        if (value is not null)
+                        {
+                            tags[column[5..]] = value;
+                        }
+
+                        break;
+                }
+            }
+
+            string assetId = fields[id].Trim();
+            if (!DeviceValidation.IsValidId(assetId, out string? idProblem))
+            {
+                items.Add(new ImportItem(items.Count, line, null, new DeviceRegistryException(DeviceErrorKind.Invalid, "id", $"line {line}: {idProblem!.Replace("device id", "asset id", StringComparison.Ordinal)}")));
+                continue;
+            }
+
+            items.Add(new ImportItem(items.Count, line, new NewAsset(assetId, name, type, tags, parent), null));
+        }
+
+        return true;
+    }
+
+    private static async Task ListAsync(HttpContext http, ApiContext context)
+    {
+        if (await RegistryAsync(http, context, ApiScope.Read) is not { } assets)
+        {
+            return;
+        }
+
+        var filters = new List<KeyValuePair<string, string>>();
+        foreach (string? tag in http.Request.Query["tag"])
+        {
+            int colon = tag?.IndexOfAny([':', '=']) ?? -1;
+            if (tag is null || colon <= 0)
+            {
+                await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", $"tag: \"{tag}\" is not key:value (or key=value), e.g. ?tag=region:EU");
+                return;
+            }
+
+            filters.Add(new KeyValuePair<string, string>(tag[..colon], tag[(colon + 1)..]));
+        }
+
+        if (!TryQueryInt(http, "limit", DefaultLimit, MaxLimit, out int limit) || !TryQueryInt(http, "offset", 0, int.MaxValue, out int offset))
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", $"limit must be 0–{MaxLimit} and offset 0 or more, as whole numbers");
+            return;
+        }
+
+        string? type = http.Request.Query["type"];
+        string? parent = http.Request.Query["parent"];
+        var page = assets.List(string.IsNullOrEmpty(type) ? null : type, filters, string.IsNullOrEmpty(parent) ? null : parent, limit, offset);
+        await WriteAsync(http, StatusCodes.Status200OK, json =>
+        {
+            json.WriteStartArray("assets");
+            foreach (var asset in page.Assets)
+            {
+                json.WriteStartObject();
+                WriteAsset(json, asset, null);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteNumber("total", page.Total);
+        });
+    }
+
+    private static async Task GetAsync(HttpContext http, ApiContext context)
+    {
+        if (await RegistryAsync(http, context, ApiScope.Read) is not { } assets)
+        {
+            return;
+        }
+
+        string id = IdOf(http);
+        if (assets.Get(id) is not { } asset)
+        {
+            await WriteErrorAsync(http, AssetRegistryNotFound(id));
+            return;
+        }
+
+        var children = assets.Children(id);
+        await WriteAsync(http, StatusCodes.Status200OK, json => WriteAsset(json, asset, children));
+    }
+
+    private static async Task UpdateAsync(HttpContext http, ApiContext context)
+    {
+        if (await RegistryAsync(http, context) is not { } assets)
+        {
+            return;
+        }
+
+        using var document = await ReadJsonAsync(http, JsonValueKind.Object);
+        if (document is null)
+        {
+            return;
+        }
+
+        try
+        {
+            var root = document.RootElement;
+            foreach (var property in root.EnumerateObject())
+            {
+                if (property.Name is not ("name" or "type" or "tags" or "parent"))
+                {
+                    throw new DeviceRegistryException(DeviceErrorKind.Invalid, property.Name,
+                        property.Name == "id" ? "id cannot be changed; add a new asset and move the children" : $"unknown field \"{property.Name}\"; send name, type, tags or parent");
+                }
+            }
+
+            var changes = new AssetChanges
+            {
+                NameSet = root.TryGetProperty("name", out _),
+                Name = OptionalString(root, "name"),
+                TypeSet = root.TryGetProperty("type", out _),
+                Type = OptionalString(root, "type"),
+                TagsSet = root.TryGetProperty("tags", out _),
+                Tags = OptionalTags(root),
+                ParentSet = root.TryGetProperty("parent", out _),
+                Parent = OptionalString(root, "parent"),
+            };
+            var updated = assets.Update(IdOf(http), changes);
+            await WriteAsync(http, StatusCodes.Status200OK, json => WriteAsset(json, updated, null));
+        }
+        catch (DeviceRegistryException error)
+        {
+            await WriteErrorAsync(http, error);
+        }
+    }
+
+    private static async Task RemoveAsync(HttpContext http, ApiContext context)
+    {
+        if (await RegistryAsync(http, context) is not { } assets)
+        {
+            return;
+        }
+
+        string? cascadeText = http.Request.Query["cascade"];
+        AssetCascade cascade;
+        switch (cascadeText)
+        {
+            case null or "" or "none":
+                cascade = AssetCascade.None;
+                break;
+            case "detach":
+                cascade = AssetCascade.Detach;
+                break;
+            case "delete":
+                cascade = AssetCascade.Delete;
+                break;
+            default:
+                await WriteErrorAsync(http, new DeviceRegistryException(DeviceErrorKind.Invalid, "cascade", $"cascade \"{cascadeText}\" is not detach or delete"));
+                return;
+        }
+
+        string id = IdOf(http);
+        try
+        {
+            if (!assets.Remove(id, cascade))
+            {
+                await WriteErrorAsync(http, AssetRegistryNotFound(id));
+                return;
+            }
+        }
+        catch (DeviceRegistryException error)
+        {
+            await WriteErrorAsync(http, error);
+            return;
+        }
+
+        http.Response.StatusCode = StatusCodes.Status204NoContent;
+    }
+
+    private static DeviceRegistryException AssetRegistryNotFound(string id) => new(DeviceErrorKind.NotFound, "id", $"no asset \"{id}\" exists");
+
+    private static async Task<AssetRegistry?> RegistryAsync(HttpContext http, ApiContext context, ApiScope scope = ApiScope.Admin)
+    {
+        if (await PlexusApi.AdmitAsync(http, context, scope) is null)
+        {
+            return null;
+        }
+
+        if (context.Assets is null)
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "unavailable", "assets are not available on this server");
+            return null;
+        }
+
+        return context.Assets;
+    }
+
+    private static string IdOf(HttpContext http) => http.Request.RouteValues["id"] as string ?? string.Empty;
+
+    private static async Task<JsonDocument?> ReadJsonAsync(HttpContext http, JsonValueKind kind)
+    {
+        try
+        {
+            var document = await JsonDocument.ParseAsync(http.Request.Body, default, http.RequestAborted);
+            if (document.RootElement.ValueKind != kind)
+            {
+                document.Dispose();
+                throw new JsonException(kind == JsonValueKind.Array ? "expected a JSON array" : "expected a JSON object");
+            }
+
+            return document;
+        }
+        catch (JsonException error)
+        {
+            string example = kind == JsonValueKind.Array ? $"[{Example}]" : Example;
+            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", $"the body must be JSON like {example}: {error.Message}");
+            return null;
+        }
+    }
+
+    private static NewAsset ParseNewAsset(JsonElement item)
+    {
+        if (item.ValueKind != JsonValueKind.Object)
+        {
+            throw new DeviceRegistryException(DeviceErrorKind.Invalid, null, "each asset must be a JSON object like {\"id\": \"site-1\"}");
+        }
+
+        foreach (var property in item.EnumerateObject())
+        {
+            if (property.Name is not ("id" or "name" or "type" or "tags" or "parent"))
+            {
+                throw new DeviceRegistryException(DeviceErrorKind.Invalid, property.Name, $"unknown field \"{property.Name}\"; send id, name, type, tags or parent");
+            }
+        }
+
+        string? id = OptionalString(item, "id");
+        if (!DeviceValidation.IsValidId(id, out string? problem))
+        {
+            throw new DeviceRegistryException(DeviceErrorKind.Invalid, "id", problem!.Replace("device id", "asset id", StringComparison.Ordinal));
+        }
+
+        return new NewAsset(id!, OptionalString(item, "name"), OptionalString(item, "type"), OptionalTags(item), OptionalString(item, "parent"));
+    }
+
+    private static string? OptionalString(JsonElement root, string name)
+    {
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return value.ValueKind == JsonValueKind.String
+            ? value.GetString()
+            : throw new DeviceRegistryException(DeviceErrorKind.Invalid, name, $"{name} must be a string or null, not {value.ValueKind.ToString().ToLowerInvariant()}");
+    }
+
+    private static Dictionary<string, string>? OptionalTags(JsonElement root)
+    {
+        if (!root.TryGetProperty("tags", out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            throw new DeviceRegistryException(DeviceErrorKind.Invalid, "tags", "tags must be an object of strings, like {\"region\": \"EU\"}");
+        }
+
+        var tags = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var tag in value.EnumerateObject())
+        {
+            if (tag.Value.ValueKind != JsonValueKind.String)
+            {
+                throw new DeviceRegistryException(DeviceErrorKind.Invalid, "tags", $"tag \"{tag.Name}\" must have a string value");
+            }
+
+            tags[tag.Name] = tag.Value.GetString()!;
+        }
+
+        return tags;
+    }
+
+    private static bool TryQueryInt(HttpContext http, string name, int fallback, int max, out int value)
+    {
+        string? text = http.Request.Query[name];
+        if (string.IsNullOrEmpty(text))
+        {
+            value = fallback;
+            return true;
+        }
+
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value) && value <= max;
+    }
+
+    private static void WriteAsset(Utf8JsonWriter json, Asset asset, AssetChildren? children)
+    {
+        json.WriteString("id", asset.Id);
+        json.WriteString("name", asset.Name);
+        json.WriteString("type", asset.Type);
+        json.WritePropertyName("tags");
+        json.WriteStartObject();
+        foreach (var (key, value) in asset.Tags)
+        {
+            json.WriteString(key, value);
+        }
+
+        json.WriteEndObject();
+        json.WriteString("parent", asset.Parent);
+        json.WriteString("created_at", asset.CreatedAt.UtcDateTime);
+        json.WriteString("updated_at", asset.UpdatedAt.UtcDateTime);
+        if (children is not null)
+        {
+            json.WritePropertyName("children");
+            json.WriteStartObject();
+            WriteIds(json, "assets", children.Assets);
+            WriteIds(json, "devices", children.Devices);
+            json.WriteEndObject();
+        }
+    }
+
+    private static void WriteIds(Utf8JsonWriter json, string name, IReadOnlyList<string> ids)
+    {
+        json.WriteStartArray(name);
+        foreach (string id in ids)
+        {
+            json.WriteStringValue(id);
+        }
+
+        json.WriteEndArray();
+    }
+
+    private static async Task WriteAsync(HttpContext http, int status, Action<Utf8JsonWriter> body)
+    {
+        http.Response.StatusCode = status;
+        http.Response.ContentType = "application/json; charset=utf-8";
+        await using var json = new Utf8JsonWriter(http.Response.Body, PlexusApi.JsonOptions);
+        json.WriteStartObject();
+        body(json);
+        json.WriteEndObject();
+        await json.FlushAsync(http.RequestAborted);
+    }
+
+    private static Task WriteErrorAsync(HttpContext http, DeviceRegistryException error)
+    {
+        int status = error.Kind switch
+        {
+            DeviceErrorKind.NotFound => StatusCodes.Status404NotFound,
+            DeviceErrorKind.Conflict => StatusCodes.Status409Conflict,
+            _ => StatusCodes.Status400BadRequest,
+        };
+        return ApiErrors.WriteAsync(http, status, CodeOf(error.Kind), error.Message, extra: error.Field is null ? null : json => json.WriteString("field", error.Field));
+    }
+
+    private static string CodeOf(DeviceErrorKind kind) => kind switch
+    {
+        DeviceErrorKind.NotFound => "not_found",
+        DeviceErrorKind.Conflict => "conflict",
+        _ => "invalid",
+    };
+
+    private sealed record ImportItem(int Index, int? Line, NewAsset? Asset, DeviceRegistryException? Error);
+
+    /// <summary>RFC 4180 CSV: quoted fields may hold commas, quotes (doubled) and line breaks.</summary>
+    internal static class Csv
+    {
+        public static List<(int Line, List<string> Fields)> Parse(string text)
+        {
+            var rows = new List<(int, List<string>)>();
+            var fields = new List<string>();
+            var field = new StringBuilder();
+            bool quoted = false;
+            int line = 1;
+            int rowLine = 1;
+            for (int i = 0; i < text.Length; i++)
+            {
+                char c = text[i];
+                if (quoted)
+                {
+                    if (c == '"' && i + 1 < text.Length && text[i + 1] == '"')
+                    {
+                        field.Append('"');
+                        i++;
+                    }
+                    else if (c == '"')
+                    {
+                        quoted = false;
+                    }
+                    else
+                    {
+                        line += c == '\n' ? 1 : 0;
+                        field.Append(c);
+                    }
+                }
+                else if (c == '"' && field.Length == 0)
+                {
+                    quoted = true;
+                }
+                else if (c == ',')
+                {
+                    fields.Add(field.ToString());
+                    field.Clear();
+                }
+                else if (c is '\n' or '\r')
+                {
+                    if (c == '\r' && i + 1 < text.Length && text[i + 1] == '\n')
+                    {
+                        i++;
+                    }
+
+                    fields.Add(field.ToString());
+                    field.Clear();
+                    rows.Add((rowLine, fields));
+                    fields = [];
+                    line++;
+                    rowLine = line;
+                }
+                else
+                {
+                    field.Append(c);
+                }
+            }
+
+            if (field.Length > 0 || fields.Count > 0)
+            {
+                fields.Add(field.ToString());
+                rows.Add((rowLine, fields));
+            }
+
+            return rows;
+        }
+    }
+}
