@@ -1,10 +1,10 @@
-using Plexus.Api.Auth;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Plexus.Api.Auth;
 using Plexus.Devices;
 
 namespace Plexus.Api.Endpoints;
