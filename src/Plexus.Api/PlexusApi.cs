@@ -61,6 +61,9 @@ public sealed class ApiContext
     /// <summary>Named geofences (docs/geo.md); set before <see cref="MarkReady"/>, null when the server has none.</summary>
     public GeofenceRegistry? Geofences { get; set; }
 
+    /// <summary>Declared position sources (docs/geo.md#position-sources); set before <see cref="MarkReady"/>.</summary>
+    public PositionSourceRegistry? PositionSources { get; set; }
+
     /// <summary>Device tracks from main.positions (docs/geo.md); set before <see cref="MarkReady"/>.</summary>
     public TrackReader? Tracks { get; set; }
 
@@ -94,6 +97,7 @@ public static class PlexusApi
         TokensEndpoints.Map(endpoints, context);
         GeofencesEndpoints.Map(endpoints, context);
         TrackEndpoints.Map(endpoints, context);
+        PositionSourcesEndpoints.Map(endpoints, context);
         AssetsEndpoints.Map(endpoints, context);
     }
 

@@ -22,10 +22,10 @@ public sealed class ReservedMeasurementWriter(IPointWriter inner) : IPointWriter
     private static readonly string[] DeviceDataReserved = [DeviceDataNames.DeviceState, DeviceDataNames.StateHistory, DeviceDataNames.DeadLetters];
 
     /// <summary>
-    /// Every name of a Plexus SQL view in <c>main</c> (devices, assets, their history and ancestry, geofences) and of
-    /// the device data the broker writes.
+    /// Every name of a Plexus SQL view in <c>main</c> (devices, assets, their history and ancestry, geofences,
+    /// device_positions) and of the device data the broker writes.
     /// </summary>
-    public static readonly IReadOnlyList<string> ReservedNames = [.. DeviceLinks.ViewNames.Concat(RelationsSql.ViewNames).Append("geofences").Concat(DeviceDataReserved).Distinct()];
+    public static readonly IReadOnlyList<string> ReservedNames = [.. DeviceLinks.ViewNames.Concat(RelationsSql.ViewNames).Append("geofences").Append("device_positions").Concat(DeviceDataReserved).Distinct()];
 
     private static readonly byte[][] ReservedUtf8 = [.. ReservedNames.Select(Encoding.UTF8.GetBytes)];
 

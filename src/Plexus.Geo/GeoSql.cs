@@ -21,8 +21,9 @@ namespace Plexus.Geo;
 /// <c>RegisterScalarFunction</c>) keeps parsed shapes in a cache keyed by the text. It is registered in DuckDB's
 /// system catalog of the database instance, so every connection (the query service opens one per request) sees
 /// it; it is not persisted, so it is registered again at every open.</item>
-/// <item>Table macros are bound when they are created, and <c>main.positions</c> may not exist yet; they read
-/// through <c>query_table(source)</c>, which is bound when called.</item>
+/// <item>Table macros are bound when they are created; they read through <c>query_table(source)</c>, which is bound
+/// when called, so that any relation with the columns can be the source. The default, <c>device_positions</c>, is the
+/// view of <see cref="PositionSourceRegistry"/>: <c>main.positions</c> and every declared position source.</item>
 /// </list>
 /// </remarks>
 public static class GeoSql
@@ -62,7 +63,7 @@ public static class GeoSql
         CREATE OR REPLACE MACRO main.inside_geofence(lat, lon, fence_name) AS geo_geofence_contains(lat, lon, fence_name)
         """,
         """
-        CREATE OR REPLACE MACRO main.geo_distance_travelled(from_time := NULL, to_time := NULL, source := 'positions') AS TABLE
+        CREATE OR REPLACE MACRO main.geo_distance_travelled(from_time := NULL, to_time := NULL, source := 'device_positions') AS TABLE
         WITH p AS (
             SELECT device, time, lat, lon FROM query_table(source)
             WHERE lat IS NOT NULL AND lon IS NOT NULL
@@ -75,7 +76,7 @@ public static class GeoSql
         FROM steps GROUP BY device ORDER BY device
         """,
         """
-        CREATE OR REPLACE MACRO main.geo_stops(radius_m, min_duration, from_time := NULL, to_time := NULL, source := 'positions') AS TABLE
+        CREATE OR REPLACE MACRO main.geo_stops(radius_m, min_duration, from_time := NULL, to_time := NULL, source := 'device_positions') AS TABLE
         WITH p AS (
             SELECT device, time, lat, lon FROM query_table(source)
             WHERE lat IS NOT NULL AND lon IS NOT NULL

@@ -25,10 +25,13 @@ public sealed record Track(string Device, IReadOnlyList<TrackPoint> Points, bool
     }
 }
 
-/// <summary>Reads device tracks from <c>main.positions</c> (time, device, lat, lon) with parameters, not SQL text.</summary>
+/// <summary>
+/// Reads device tracks from <c>main.device_positions</c> (<c>main.positions</c> and the declared position sources) with
+/// parameters, not SQL text.
+/// </summary>
 public sealed class TrackReader(PlexusStore store)
 {
-    public const string PositionsView = "main.positions";
+    public const string PositionsView = PositionSourceRegistry.View;
     public const int DefaultLimit = 10_000;
     public const int MaxLimit = 100_000;
 
@@ -81,7 +84,7 @@ public sealed class TrackReader(PlexusStore store)
         using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT count(*) FROM duckdb_columns()
-            WHERE schema_name = 'main' AND table_name = 'positions' AND column_name IN ('time', 'device', 'lat', 'lon')
+            WHERE schema_name = 'main' AND table_name = 'device_positions' AND column_name IN ('time', 'device', 'lat', 'lon')
             """;
         return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 4;
     }

@@ -80,6 +80,11 @@ public sealed class PlexusServer : IAsyncDisposable
     /// <summary>Named geofences and the geo SQL functions (docs/geo.md).</summary>
     public GeofenceRegistry Geofences { get; private init; } = null!;
 
+    /// <summary>Declared position sources and the view main.device_positions (docs/geo.md#position-sources).</summary>
+    public PositionSourceRegistry PositionSources { get; private init; } = null!;
+
+    private DeviceStateSql? _deviceStateSql;
+
     public static async Task<PlexusServer> StartAsync(PlexusServerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -126,6 +131,8 @@ public sealed class PlexusServer : IAsyncDisposable
             GeofenceRegistry? geofences = null;
             AssetRegistry? assets = null;
             DeviceLinks? links = null;
+            PositionSourceRegistry? positionSources = null;
+            DeviceStateSql? deviceStateSql = null;
 
             // HTTP and MQTT writes both go through it: main.devices is the registry's view, not a measurement.
             IPointWriter writer = new ReservedMeasurementWriter(store.Writer);
@@ -138,8 +145,18 @@ public sealed class PlexusServer : IAsyncDisposable
                 // Device keys first seen in new data appear in main.devices (registered = false).
                 writer = links.Watch(writer);
 
+                // main.device_positions and device_state_asof (docs/geo.md, docs/devices.md), refreshed after writes of what they wait for.
+                positionSources = PositionSourceRegistry.Open(store, deviceTags.TagFor, time);
+                deviceStateSql = DeviceStateSql.Install(store);
+                SqlRefreshWriter.Watch[] watches =
+                [
+                    new(() => positionSources.IsWaiting, positionSources.IsWaitingFor, positionSources.Refresh),
+                    new(() => deviceStateSql.IsWaiting, deviceStateSql.IsWaitingFor, deviceStateSql.Refresh),
+                ];
+                writer = new SqlRefreshWriter(writer, watches, logger);
+
                 // The store's own writer: state_history and dead_letters are reserved for it, not for HTTP writes.
-                deviceState = await DeviceLiveState.OpenAsync(store, store.Writer, time, loggerFactory.CreateLogger("Plexus.Devices"));
+                deviceState = await DeviceLiveState.OpenAsync(store, new SqlRefreshWriter(store.Writer, watches, logger), time, loggerFactory.CreateLogger("Plexus.Devices"));
 
                 // Geo SQL functions and geofences (docs/geo.md), before any request or message can query them.
                 geofences = GeofenceRegistry.Open(store, time);
@@ -190,6 +207,8 @@ public sealed class PlexusServer : IAsyncDisposable
                 assets?.Dispose();
                 devices?.Dispose();
                 geofences?.Dispose();
+                positionSources?.Dispose();
+                deviceStateSql?.Dispose();
                 await store.DisposeAsync();
                 throw new IOException($"cannot listen for MQTT on {mqttEndpoint}: {error.Message}; choose another address with --mqtt host:port, or --mqtt off", error);
             }
@@ -204,6 +223,8 @@ public sealed class PlexusServer : IAsyncDisposable
                 assets?.Dispose();
                 devices?.Dispose();
                 geofences?.Dispose();
+                positionSources?.Dispose();
+                deviceStateSql?.Dispose();
                 await store.DisposeAsync();
                 throw;
             }
@@ -213,10 +234,11 @@ public sealed class PlexusServer : IAsyncDisposable
             var queries = new SqlQueryService(store, new QueryOptions { Timeout = options.QueryTimeout, MaxRows = options.QueryMaxRows });
             api.Assets = assets;
             api.Geofences = geofences;
+            api.PositionSources = positionSources;
             api.Tracks = new TrackReader(store);
             api.MarkReady(new RequestAuthenticator(tokens, apiTokens, devices), writer, queries, options.DataDirectory, devices, apiTokens);
             logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
-            return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger) { _deviceState = deviceState, Geofences = geofences!, Assets = assets, Links = links };
+            return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger) { _deviceState = deviceState, Geofences = geofences!, Assets = assets, Links = links, PositionSources = positionSources!, _deviceStateSql = deviceStateSql };
         }
         catch
         {
@@ -257,6 +279,8 @@ public sealed class PlexusServer : IAsyncDisposable
         Assets?.Dispose();
         Devices.Dispose();
         Geofences.Dispose();
+        PositionSources.Dispose();
+        _deviceStateSql?.Dispose();
         await Store.DisposeAsync();
         await _app.DisposeAsync();
         _logger.LogInformation("Plexus stopped cleanly");
