@@ -87,9 +87,17 @@ public sealed class DeviceStateAsOfTests
     private static async Task PublishOkAsync(IMqttClient client, string topic, string payload) =>
         Assert.True((await PublishAsync(client, topic, payload)).IsSuccess, topic);
 
-    /// <summary>Connectivity rows are written after the CONNACK: wait until the store has every one the model expects.</summary>
+    /// <summary>
+    /// Connectivity rows are written after the CONNACK: wait until the store has every one the model expects (the
+    /// first one creates state_history, so until then there is nothing to count).
+    /// </summary>
     private static Task WaitForHistoryAsync(PlexusTestServer server, Model model) =>
-        Eventually.TrueAsync(async () => (await server.RowsAsync("SELECT count(*) FROM state_history WHERE property = 'online'"))[0][0].GetInt64() == model.OnlineRows);
+        Eventually.TrueAsync(async () =>
+        {
+            var exists = await server.RowsAsync("SELECT count(*) FROM duckdb_views() WHERE schema_name = 'main' AND view_name = 'state_history'");
+            return exists[0][0].GetInt64() == 1
+                && (await server.RowsAsync("SELECT count(*) FROM state_history WHERE property = 'online'"))[0][0].GetInt64() == model.OnlineRows;
+        });
 
     private static async Task<List<string>> AsOfAsync(PlexusTestServer server, DateTimeOffset t)
     {
