@@ -50,9 +50,13 @@ public sealed class DeviceStateSql : IDisposable
     /// <summary>True while the macro reads a stand-in for <c>state_history</c>.</summary>
     public bool IsWaiting => _waiting;
 
-    /// <summary>True when a write of <paramref name="measurement"/> in <paramref name="ns"/> may create what the macro waits for.</summary>
-    public bool IsWaitingFor(string ns, ReadOnlySpan<byte> measurement) =>
-        _waiting && string.Equals(ns, DeviceDataNames.Namespace, StringComparison.OrdinalIgnoreCase) && System.Text.Ascii.EqualsIgnoreCase(measurement, StateHistoryUtf8);
+    /// <summary>True when point <paramref name="index"/> of a write to <paramref name="ns"/> may create what the macro waits for.</summary>
+    public bool IsWaitingFor(string ns, Plexus.Core.PointBatch batch, int index)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        return _waiting && string.Equals(ns, DeviceDataNames.Namespace, StringComparison.OrdinalIgnoreCase)
+            && System.Text.Ascii.EqualsIgnoreCase(batch.Text(batch[index].Measurement), StateHistoryUtf8);
+    }
 
     /// <summary>(Re)creates the macro over the tables that exist now.</summary>
     public void Refresh()

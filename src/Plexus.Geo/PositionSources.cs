@@ -1,5 +1,6 @@
 using System.Text;
 using DuckDB.NET.Data;
+using Plexus.Core;
 using Plexus.Storage;
 using Plexus.Storage.Schema;
 
@@ -46,6 +47,9 @@ public sealed class PositionSourceRegistry : IDisposable
 
     private const string PositionsKey = "main.positions";
 
+    private static readonly string[] OptionalPositionColumns = ["alt", "speed", "heading"];
+    private static readonly string[] RequiredPositionColumns = ["time", "device", "lat", "lon"];
+
     private static readonly HashSet<string> NumericTypes = new(StringComparer.OrdinalIgnoreCase)
     {
         "DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT", "HUGEINT", "UHUGEINT",
@@ -58,8 +62,9 @@ public sealed class PositionSourceRegistry : IDisposable
     private readonly SortedDictionary<string, (PositionSource Source, DateTimeOffset CreatedAt)> _sources = new(StringComparer.Ordinal);
     private Dictionary<string, string?> _unavailable = new(StringComparer.Ordinal);
 
-    // Namespace and measurement names the view waits for, lower case; read without the lock on every write batch.
-    private volatile (string Namespace, byte[] Measurement)[] _waiting = [];
+    // What the view waits for: a measurement that does not exist (Columns null) or columns it lacks. Read without
+    // the lock for write batches.
+    private volatile Waiting[] _waiting = [];
     private int _disposed;
 
     private PositionSourceRegistry(DuckDBConnection connection, Func<string, string> deviceTagFor, TimeProvider time)
@@ -175,14 +180,53 @@ public sealed class PositionSourceRegistry : IDisposable
     }
 
     /// <summary>
-    /// True when a write of <paramref name="measurement"/> (UTF-8) in <paramref name="ns"/> may make a waiting source
-    /// (or <c>main.positions</c>) available. Called for every write batch: no allocation, no lock.
+    /// True when point <paramref name="index"/> of <paramref name="batch"/>, written to <paramref name="ns"/>, may make
+    /// a waiting source (or a column of <c>main.positions</c>) available: its measurement is waited for and it creates
+    /// the measurement or carries a missing column. Called for write batches while <see cref="IsWaiting"/>: no
+    /// allocation, no lock.
     /// </summary>
-    public bool IsWaitingFor(string ns, ReadOnlySpan<byte> measurement)
+    public bool IsWaitingFor(string ns, PointBatch batch, int index)
     {
-        foreach (var (waitNs, waitMeasurement) in _waiting)
+        ArgumentNullException.ThrowIfNull(batch);
+        ref readonly var point = ref batch[index];
+        var measurement = batch.Text(point.Measurement);
+        foreach (var waiting in _waiting)
         {
-            if (string.Equals(ns, waitNs, StringComparison.OrdinalIgnoreCase) && System.Text.Ascii.EqualsIgnoreCase(measurement, waitMeasurement))
+            if (!string.Equals(ns, waiting.Namespace, StringComparison.OrdinalIgnoreCase) || !System.Text.Ascii.EqualsIgnoreCase(measurement, waiting.Measurement))
+            {
+                continue;
+            }
+
+            if (waiting.Columns is null)
+            {
+                return true;
+            }
+
+            foreach (ref readonly var tag in batch.Tags(point))
+            {
+                if (IsOneOf(batch.Text(tag.Key), waiting.Columns))
+                {
+                    return true;
+                }
+            }
+
+            foreach (ref readonly var field in batch.Fields(point))
+            {
+                if (IsOneOf(batch.Text(field.Key), waiting.Columns))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private static bool IsOneOf(ReadOnlySpan<byte> name, byte[][] names)
+    {
+        foreach (byte[] candidate in names)
+        {
+            if (System.Text.Ascii.EqualsIgnoreCase(name, candidate))
             {
                 return true;
             }
@@ -350,7 +394,7 @@ public sealed class PositionSourceRegistry : IDisposable
     {
         var parts = new List<string>();
         var unavailable = new Dictionary<string, string?>(StringComparer.Ordinal);
-        var waiting = new List<(string, byte[])>();
+        var waiting = new List<Waiting>();
 
         var positions = Columns(Namespaces.Default, "positions");
         if (positions.ContainsKey("time") && positions.ContainsKey("device") && positions.ContainsKey("lat") && positions.ContainsKey("lon"))
@@ -361,25 +405,32 @@ public sealed class PositionSourceRegistry : IDisposable
                        '{PositionsKey}' AS source
                 FROM main.positions
                 """);
-            if (!positions.ContainsKey("alt") || !positions.ContainsKey("speed") || !positions.ContainsKey("heading"))
+            string[] missing = [.. OptionalPositionColumns.Where(c => !positions.ContainsKey(c))];
+            if (missing.Length > 0)
             {
-                waiting.Add((Namespaces.Default, "positions"u8.ToArray()));
+                waiting.Add(Waiting.For(Namespaces.Default, "positions", missing));
             }
         }
         else
         {
-            waiting.Add((Namespaces.Default, "positions"u8.ToArray()));
+            waiting.Add(Waiting.For(Namespaces.Default, "positions", positions.Count == 0 ? null : RequiredPositionColumns));
         }
 
         foreach (var (source, _) in _sources.Values)
         {
             var columns = Columns(source.Namespace, source.Measurement);
             string device = DeviceColumnOf(source);
-            string? reason = Missing(source, columns, device);
+            var (reason, missingColumns) = Missing(source, columns, device);
             if (reason is not null)
             {
                 unavailable[source.Key] = reason;
-                waiting.Add((source.Namespace, Encoding.UTF8.GetBytes(source.Measurement)));
+
+                // A column of the wrong type stays so; only a missing measurement or column can still come.
+                if (columns.Count == 0 || missingColumns.Count > 0)
+                {
+                    waiting.Add(Waiting.For(source.Namespace, source.Measurement, columns.Count == 0 ? null : missingColumns));
+                }
+
                 continue;
             }
 
@@ -409,29 +460,35 @@ public sealed class PositionSourceRegistry : IDisposable
 
     private static string Cast(string? column) => column is null ? "CAST(NULL AS DOUBLE)" : $"CAST({SqlNames.Quote(column)} AS DOUBLE)";
 
-    private static string? Missing(PositionSource source, Dictionary<string, string> columns, string device)
+    private static (string? Reason, List<string> MissingColumns) Missing(PositionSource source, Dictionary<string, string> columns, string device)
     {
         if (columns.Count == 0)
         {
-            return $"measurement {source.Key} does not exist yet";
+            return ($"measurement {source.Key} does not exist yet", []);
         }
 
         var missing = NumericColumns(source).Select(c => c.Column).Append(device)
-            .Where(c => c is not null && !columns.ContainsKey(c)).ToList();
+            .Where(c => c is not null && !columns.ContainsKey(c)).Select(c => c!).ToList();
         if (missing.Count > 0)
         {
-            return $"{source.Key} has no column {string.Join(", ", missing.Select(c => $"\"{c}\""))} yet";
+            return ($"{source.Key} has no column {string.Join(", ", missing.Select(c => $"\"{c}\""))} yet", missing);
         }
 
         foreach (var (field, column) in NumericColumns(source))
         {
             if (column is not null && !NumericTypes.Contains(columns[column]))
             {
-                return $"{field} column \"{column}\" is {columns[column]}, not numeric";
+                return ($"{field} column \"{column}\" is {columns[column]}, not numeric", []);
             }
         }
 
-        return null;
+        return (null, []);
+    }
+
+    private sealed record Waiting(string Namespace, byte[] Measurement, byte[][]? Columns)
+    {
+        public static Waiting For(string ns, string measurement, IEnumerable<string>? columns) =>
+            new(ns, Encoding.UTF8.GetBytes(measurement), columns?.Select(Encoding.UTF8.GetBytes).ToArray());
     }
 
     private void Load()

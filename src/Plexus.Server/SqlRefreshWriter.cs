@@ -11,11 +11,12 @@ namespace Plexus.Server;
 /// </summary>
 /// <remarks>
 /// Nothing waits in the usual case: then the cost is one volatile read per batch. While something waits, one scan of
-/// the batch's measurement names (no allocation), and a catalog query only when a waited-for name is in it.
+/// the batch (no allocation), and catalog queries only when a point creates a waited-for measurement or carries a
+/// waited-for column.
 /// </remarks>
 internal sealed class SqlRefreshWriter(IPointWriter inner, IReadOnlyList<SqlRefreshWriter.Watch> watches, ILogger logger) : IPointWriter
 {
-    public delegate bool WaitingFor(string ns, ReadOnlySpan<byte> measurement);
+    public delegate bool WaitingFor(string ns, PointBatch batch, int index);
 
     public sealed record Watch(Func<bool> IsWaiting, WaitingFor Matches, Action Refresh);
 
@@ -55,7 +56,7 @@ internal sealed class SqlRefreshWriter(IPointWriter inner, IReadOnlyList<SqlRefr
     {
         for (int i = 0; i < batch.Count; i++)
         {
-            if (watch.Matches(ns, batch.Text(batch[i].Measurement)))
+            if (watch.Matches(ns, batch, i))
             {
                 return true;
             }

@@ -101,6 +101,30 @@ public sealed class PositionSourcesTests
         }
     }
 
+    [Fact]
+    public async Task A_source_waiting_for_a_column_joins_the_view_with_the_write_that_brings_it()
+    {
+        await using var server = await PlexusTestServer.StartAsync(configure: o => o with { DeviceTag = "device,fleet=name" });
+        await WriteOkAsync(server, "readings,name=a fuel=1 1000\n", "?bucket=fleet");
+        var declared = await SendAsync(server, HttpMethod.Post, "/api/v1/position-sources", """{"namespace": "fleet", "measurement": "readings", "lat": "latitude", "lon": "longitude"}""", HttpStatusCode.Created);
+        Assert.Equal("fleet.readings has no column \"latitude\", \"longitude\" yet", declared.GetProperty("reason").GetString());
+
+        await WriteOkAsync(server, "readings,name=a fuel=2 2000\n", "?bucket=fleet");
+        await WriteOkAsync(server, "readings,name=a latitude=1.5 3000\n", "?bucket=fleet");
+        Assert.Equal(0, (await server.RowsAsync("SELECT count(*) FROM device_positions"))[0][0].GetInt64());
+
+        // No listing in between: the write itself regenerates the view before it is acknowledged.
+        await WriteOkAsync(server, "readings,name=a longitude=2.5 4000\nreadings,name=b latitude=3.5,longitude=4.5 5000\n", "?bucket=fleet");
+        var rows = await server.RowsAsync("SELECT device, lat, lon, epoch_ns(time) FROM device_positions ORDER BY time");
+        Assert.Equal(["b|3.5|4.5|5000"], rows.Select(r => string.Join("|", r.Select(v => v.ToString()))));
+
+        // main.positions without alt joins at once too, and alt when it first comes.
+        await WriteOkAsync(server, "positions,device=c lat=1,lon=2 6000\n");
+        await WriteOkAsync(server, "positions,device=c lat=1,lon=2,alt=30 7000\n");
+        var c = await server.RowsAsync("SELECT epoch_ns(time), alt, source FROM device_positions WHERE device = 'c' ORDER BY time");
+        Assert.Equal(["6000||main.positions", "7000|30|main.positions"], c.Select(r => string.Join("|", r.Select(v => v.ToString()))));
+    }
+
     [Theory]
     [InlineData("""{"namespace": "fleet", "measurement": "readings", "lon": "longitude"}""", "lat", "missing")]
     [InlineData("""{"namespace": "fleet/x", "measurement": "readings", "lat": "a", "lon": "b"}""", "namespace", "not a namespace")]
