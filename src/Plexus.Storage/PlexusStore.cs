@@ -75,10 +75,18 @@ public sealed class PlexusStore : IAsyncDisposable
         }
     }
 
-    /// <summary>A new connection to the same database for one reader; the caller disposes it.</summary>
+    /// <summary>
+    /// A new connection to the same database for one reader; the caller disposes it. It sees every write
+    /// acknowledged before the call: if some are still only in the write log, they are applied first.
+    /// </summary>
     public DuckDBConnection OpenReadConnection()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (!Writer.WaitForAcknowledgedWrites(Options.ReadWaitTimeout))
+        {
+            _logger.LogWarning("A reader waited {Timeout} for acknowledged writes to reach the database and reads without them", Options.ReadWaitTimeout);
+        }
+
         var connection = new DuckDBConnection(_connectionString);
         connection.Open();
         return connection;

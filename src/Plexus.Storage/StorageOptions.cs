@@ -19,5 +19,20 @@ public sealed class StorageOptions
     /// <summary>DuckDB worker threads; null means one per core.</summary>
     public int? Threads { get; init; }
 
+    /// <summary>
+    /// Acknowledge writes once they are synced to Plexus's write log (`plexus.log`) and apply them to DuckDB
+    /// in larger transactions behind it; false commits every group to DuckDB before acknowledging it.
+    /// </summary>
+    public bool WriteLog { get; init; } = true;
+
+    /// <summary>Longest time a logged write waits before it is applied to DuckDB (readers never wait for it: a query applies the log first).</summary>
+    public TimeSpan LogApplyInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Logged points that trigger an apply before <see cref="LogApplyInterval"/> is up.</summary>
+    public int MaxPointsPerApply { get; init; } = 100_000;
+
+    /// <summary>Longest time a new read connection waits for acknowledged writes to be applied before it reads without them.</summary>
+    public TimeSpan ReadWaitTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     public string DatabasePath => Path.Combine(DataDirectory, DatabaseFileName);
 }
