@@ -86,6 +86,9 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
 
     public long PointsCommitted => Interlocked.Read(ref _pointsCommitted);
 
+    /// <summary>Acknowledged points that the last run left only in the write log and this one applied at open.</summary>
+    public long PointsReplayed { get; private set; }
+
     /// <summary>Points that were checked against stored rows (late, out of order or rewrites) rather than appended.</summary>
     public long PointsMerged => Volatile.Read(ref _pointsMergedSnapshot);
 
@@ -368,6 +371,8 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
                 points += request.Written;
             }
 
+            PointsReplayed = points;
+            _pointsMergedSnapshot = _committer.PointsMerged;
             _logger.LogInformation("Replayed {Points} acknowledged points from the write log (up to record {Lsn})", points, last);
         }
 
