@@ -208,7 +208,7 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
 
     private void WriteGroup(List<WriteRequest> group, int points)
     {
-        if (_log is not null && CanLog(group))
+        if (_log is not null && points < _options.MinPointsForDirectCommit && CanLog(group))
         {
             LogGroup(group, points);
             return;
