@@ -417,12 +417,16 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
         foreach (var request in group)
         {
             points += request.Written;
-            request.Completion.TrySetResult(request.ToResult());
         }
 
+        // Counted before anyone is answered, so that a caller who got its answer sees its commit counted.
         Interlocked.Increment(ref _commits);
         Interlocked.Add(ref _pointsCommitted, points);
         Volatile.Write(ref _pointsMergedSnapshot, _committer.PointsMerged);
+        foreach (var request in group)
+        {
+            request.Completion.TrySetResult(request.ToResult());
+        }
     }
 
     // The transaction is gone, and with it every schema and series change the group made: drop the cache
