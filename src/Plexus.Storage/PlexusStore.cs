@@ -31,7 +31,10 @@ public sealed class PlexusStore : IAsyncDisposable
 
     public StoreWriter Writer { get; }
 
-    /// <summary>Opens (or creates) the store; replays DuckDB's write-ahead log if the last run did not close cleanly.</summary>
+    /// <summary>
+    /// Opens (or creates) the store. If the last run did not close cleanly, DuckDB replays its own log and the
+    /// writer then applies the acknowledged writes that were only in Plexus's write log, before this returns.
+    /// </summary>
     public static PlexusStore Open(StorageOptions options, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -64,21 +67,45 @@ public sealed class PlexusStore : IAsyncDisposable
             // DuckDB.NET shares one database instance among connections to the same file, which is what
             // lets the writer and the readers see one another's commits inside this process.
             var writerConnection = new DuckDBConnection(builder.ConnectionString);
-            writerConnection.Open();
-            var writer = new StoreWriter(writerConnection, options, logger);
+            StoreWriter writer;
+            try
+            {
+                writerConnection.Open();
+                writer = new StoreWriter(writerConnection, options, logger);
+            }
+            catch
+            {
+                // A failed replay must not leave the database open in this process.
+                writerConnection.Dispose();
+                throw;
+            }
+
             return new PlexusStore(options, builder.ConnectionString, root, writer, logger);
         }
-        catch (Exception error) when (error is not StorageException)
+        catch (Exception error)
         {
             root.Dispose();
+            if (error is StorageException)
+            {
+                throw;
+            }
+
             throw new StorageException($"Cannot open the database at {options.DatabasePath}: {error.Message}", error);
         }
     }
 
-    /// <summary>A new connection to the same database for one reader; the caller disposes it.</summary>
+    /// <summary>
+    /// A new connection to the same database for one reader; the caller disposes it. It sees every write
+    /// acknowledged before the call: if some are still only in the write log, they are applied first.
+    /// </summary>
     public DuckDBConnection OpenReadConnection()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (!Writer.WaitForAcknowledgedWrites(Options.ReadWaitTimeout))
+        {
+            _logger.LogWarning("A reader waited {Timeout} for acknowledged writes to reach the database and reads without them", Options.ReadWaitTimeout);
+        }
+
         var connection = new DuckDBConnection(_connectionString);
         connection.Open();
         return connection;

@@ -19,5 +19,26 @@ public sealed class StorageOptions
     /// <summary>DuckDB worker threads; null means one per core.</summary>
     public int? Threads { get; init; }
 
+    /// <summary>
+    /// Acknowledge writes once they are synced to Plexus's write log (`plexus.log`) and apply them to DuckDB
+    /// in larger transactions behind it; false commits every group to DuckDB before acknowledging it.
+    /// </summary>
+    public bool WriteLog { get; init; } = true;
+
+    /// <summary>Longest time a logged write waits before it is applied to DuckDB (readers never wait for it: a query applies the log first).</summary>
+    public TimeSpan LogApplyInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Logged points that trigger an apply before <see cref="LogApplyInterval"/> is up.</summary>
+    public int MaxPointsPerApply { get; init; } = 20_000;
+
+    /// <summary>
+    /// Groups of at least this many points skip the write log and are committed to DuckDB directly: a
+    /// commit's fixed cost (~1.5 ms) is small beside theirs, and logging would only add copying.
+    /// </summary>
+    public int MinPointsForDirectCommit { get; init; } = 2_000;
+
+    /// <summary>Longest time a new read connection waits for acknowledged writes to be applied before it reads without them.</summary>
+    public TimeSpan ReadWaitTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     public string DatabasePath => Path.Combine(DataDirectory, DatabaseFileName);
 }

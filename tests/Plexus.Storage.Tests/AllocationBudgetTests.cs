@@ -39,6 +39,37 @@ public sealed class AllocationBudgetTests : IDisposable
         Assert.True(allocated < Points, $"commit of {Points} points allocated {allocated} bytes");
     }
 
+    [Fact]
+    public void Logging_and_decoding_ten_thousand_points_allocates_less_than_a_byte_per_point()
+    {
+        var batch = new PointBatch(Points);
+        var log = new LogBuffer();
+        var segments = new ApplySegments();
+
+        // Warm-up: grows the buffers and the decoded batch to size, and JIT-compiles the path.
+        Fill(batch, 0);
+        for (int round = 0; round < 2; round++)
+        {
+            log.Clear();
+            log.Encode("main", batch);
+            segments.Clear();
+            LogBuffer.Decode(log.Written, segments);
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        log.Clear();
+        log.Encode("main", batch);
+        segments.Clear();
+        LogBuffer.Decode(log.Written, segments);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        var decoded = Assert.Single(segments.Requests).Batch;
+        Assert.Equal(Points, decoded.Count);
+        Assert.Equal(batch[Points - 1].Timestamp, decoded[Points - 1].Timestamp);
+        Assert.Equal(batch.Fields(batch[7])[0].FloatValue, decoded.Fields(decoded[7])[0].FloatValue);
+        Assert.True(allocated < Points, $"logging and decoding {Points} points allocated {allocated} bytes");
+    }
+
     private static void Fill(PointBatch batch, int round)
     {
         batch.Reset();

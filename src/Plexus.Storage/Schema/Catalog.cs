@@ -21,7 +21,22 @@ public sealed class Catalog
     {
         Execute(connection, $"CREATE SCHEMA IF NOT EXISTS {SqlNames.InternalSchema}");
         Execute(connection, $"CREATE TABLE IF NOT EXISTS {SqlNames.InternalSchema}.measurements (id INTEGER NOT NULL, namespace VARCHAR NOT NULL, name VARCHAR NOT NULL)");
+        // The last write-log record whose points are in the tables; updated in the transaction that applies them.
+        Execute(connection, $"CREATE TABLE IF NOT EXISTS {SqlNames.InternalSchema}.log_state (applied_lsn BIGINT NOT NULL)");
+        Execute(connection, $"INSERT INTO {SqlNames.InternalSchema}.log_state SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM {SqlNames.InternalSchema}.log_state)");
     }
+
+    public static long ReadAppliedLsn(DuckDBConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT max(applied_lsn) FROM {SqlNames.InternalSchema}.log_state";
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public static void WriteAppliedLsn(DuckDBConnection connection, long lsn) =>
+        Execute(connection, $"UPDATE {SqlNames.InternalSchema}.log_state SET applied_lsn = {lsn}");
+
+    public NamespaceSchema? FindNamespace(string name) => _namespaces.TryGetValue(name, out var schema) ? schema : null;
 
     public NamespaceSchema GetOrAddNamespace(DuckDBConnection connection, string name)
     {

@@ -45,7 +45,52 @@ internal sealed class GroupCommitter
 
     public void ReloadCatalog() => Catalog = Catalog.Load(_connection);
 
-    public void Commit(IReadOnlyList<WriteRequest> group)
+    /// <summary>
+    /// True when every point of <paramref name="request"/> names a known namespace, measurement, tags and
+    /// fields of the right types: such a request cannot be refused and changes no schema, so it may be
+    /// acknowledged from the write log before DuckDB sees it. Changes nothing.
+    /// </summary>
+    public bool CanLog(WriteRequest request)
+    {
+        var ns = Catalog.FindNamespace(request.Namespace);
+        if (ns is null)
+        {
+            return false;
+        }
+
+        var batch = request.Batch;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            ref readonly var point = ref batch[i];
+            var measurement = ns.Find(batch.Text(point.Measurement));
+            if (measurement is null)
+            {
+                return false;
+            }
+
+            foreach (ref readonly var tag in batch.Tags(point))
+            {
+                if (measurement.FindTag(batch.Text(tag.Key)) is null)
+                {
+                    return false;
+                }
+            }
+
+            foreach (ref readonly var field in batch.Fields(point))
+            {
+                var column = measurement.FindField(batch.Text(field.Key));
+                if (column is null || column.Type != field.Type)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Commits a group; with <paramref name="appliedLsn"/> ≥ 0 the same transaction records that the write log is applied up to it.</summary>
+    public void Commit(IReadOnlyList<WriteRequest> group, long appliedLsn = -1)
     {
         _touched.Clear();
         using var transaction = _connection.BeginTransaction();
@@ -62,6 +107,10 @@ internal sealed class GroupCommitter
         }
 
         Catalog.RefreshStaleViews(_connection);
+        if (appliedLsn >= 0)
+        {
+            Catalog.WriteAppliedLsn(_connection, appliedLsn);
+        }
 
         transaction.Commit();
         foreach (var stage in _touched)
