@@ -139,7 +139,34 @@ internal static class CommandSupport
         return parsed;
     }
 
-    internal static void WriteOptional(Utf8JsonWriter json, string name, string? value)
+    /// <summary>The POST body of a new registry entry (device or asset); what is not given is left out.</summary>
+    internal static string NewEntryJson(string? id, string? name, string? type, string? parent, List<KeyValuePair<string, string>>? tags) => Json(json =>
+    {
+        json.WriteString("id", id);
+        WriteOptional(json, "name", name);
+        WriteOptional(json, "type", type);
+        WriteOptional(json, "parent", parent);
+        WriteTags(json, tags);
+    });
+
+    /// <summary>The PATCH body of a metadata change: only what was given changes; clearing sends a null parent or no tags.</summary>
+    internal static string ChangesJson(string? name, string? type, string? parent, bool clearParent, List<KeyValuePair<string, string>>? tags, bool clearTags) => Json(json =>
+    {
+        WriteOptional(json, "name", name);
+        WriteOptional(json, "type", type);
+        if (clearParent)
+        {
+            json.WriteNull("parent");
+        }
+        else
+        {
+            WriteOptional(json, "parent", parent);
+        }
+
+        WriteTags(json, clearTags ? [] : tags);
+    });
+
+    private static void WriteOptional(Utf8JsonWriter json, string name, string? value)
     {
         if (value is not null)
         {
@@ -147,7 +174,7 @@ internal static class CommandSupport
         }
     }
 
-    internal static void WriteTags(Utf8JsonWriter json, List<KeyValuePair<string, string>>? tags)
+    private static void WriteTags(Utf8JsonWriter json, List<KeyValuePair<string, string>>? tags)
     {
         if (tags is null)
         {
@@ -199,8 +226,23 @@ internal static class CommandSupport
         }
     }
 
+    /// <summary>Prints a page of registry entries: the JSON answer, or a table with "N of total" on standard error.</summary>
+    internal static async Task WriteEntriesPageAsync(JsonElement root, string? format, string property, string noun, TextWriter output, TextWriter error)
+    {
+        if (format == "json")
+        {
+            await output.WriteLineAsync(Pretty(root));
+            return;
+        }
+
+        var entries = root.GetProperty(property).EnumerateArray().ToList();
+        await WriteEntriesTableAsync(output, entries);
+        int total = root.GetProperty("total").GetInt32();
+        await error.WriteLineAsync($"{entries.Count} of {total} {noun}{(total == 1 ? "" : "s")}");
+    }
+
     /// <summary>The table of registry entries (devices or assets): id, name, type, tags, parent.</summary>
-    internal static Task WriteEntriesTableAsync(TextWriter output, List<JsonElement> entries) =>
+    private static Task WriteEntriesTableAsync(TextWriter output, List<JsonElement> entries) =>
         WriteTableAsync(output, ["ID", "NAME", "TYPE", "TAGS", "PARENT"], entries.Select(e => new[]
         {
             e.GetProperty("id").GetString() ?? "",

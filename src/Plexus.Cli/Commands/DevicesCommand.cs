@@ -126,14 +126,7 @@ internal static class DevicesCommand
         var command = new Command("add", "Register a device and print its token (shown once)") { id, name, type, tags, parent };
         return WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
-            string body = Json(json =>
-            {
-                json.WriteString("id", parse.GetValue(id));
-                WriteOptional(json, "name", parse.GetValue(name));
-                WriteOptional(json, "type", parse.GetValue(type));
-                WriteOptional(json, "parent", parse.GetValue(parent));
-                WriteTags(json, ParseTags(parse.GetValue(tags)));
-            });
+            string body = NewEntryJson(parse.GetValue(id), parse.GetValue(name), parse.GetValue(type), parse.GetValue(parent), ParseTags(parse.GetValue(tags)));
             using var document = await SendAsync(client, HttpMethod.Post, "api/v1/devices", body, cancellationToken);
             await output.WriteLineAsync(Pretty(document!.RootElement));
             await error.WriteLineAsync(TokenNote);
@@ -167,17 +160,7 @@ internal static class DevicesCommand
 
             string path = "api/v1/devices" + (query.Count > 0 ? "?" + string.Join('&', query) : "");
             using var document = await SendAsync(client, HttpMethod.Get, path, null, cancellationToken);
-            var root = document!.RootElement;
-            if (parse.GetValue(format) == "json")
-            {
-                await output.WriteLineAsync(Pretty(root));
-                return;
-            }
-
-            var devices = root.GetProperty("devices").EnumerateArray().ToList();
-            await WriteEntriesTableAsync(output, devices);
-            int total = root.GetProperty("total").GetInt32();
-            await error.WriteLineAsync($"{devices.Count} of {total} device{(total == 1 ? "" : "s")}");
+            await WriteEntriesPageAsync(document!.RootElement, parse.GetValue(format), "devices", "device", output, error);
         });
     }
 
@@ -203,21 +186,7 @@ internal static class DevicesCommand
         return WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
             var newTags = ParseTags(parse.GetValue(tags));
-            string body = Json(json =>
-            {
-                WriteOptional(json, "name", parse.GetValue(name));
-                WriteOptional(json, "type", parse.GetValue(type));
-                if (parse.GetValue(clearParent))
-                {
-                    json.WriteNull("parent");
-                }
-                else
-                {
-                    WriteOptional(json, "parent", parse.GetValue(parent));
-                }
-
-                WriteTags(json, parse.GetValue(clearTags) ? [] : newTags);
-            });
+            string body = ChangesJson(parse.GetValue(name), parse.GetValue(type), parse.GetValue(parent), parse.GetValue(clearParent), newTags, parse.GetValue(clearTags));
             using var document = await SendAsync(client, HttpMethod.Patch, "api/v1/devices/" + Uri.EscapeDataString(parse.GetValue(id)!), body, cancellationToken);
             await output.WriteLineAsync(Pretty(document!.RootElement));
         });
