@@ -307,19 +307,7 @@ internal static class AssetsEndpoints
         string? type = http.Request.Query["type"];
         string? parent = http.Request.Query["parent"];
         var page = assets.List(string.IsNullOrEmpty(type) ? null : type, filters, string.IsNullOrEmpty(parent) ? null : parent, limit, offset);
-        await WriteAsync(http, StatusCodes.Status200OK, json =>
-        {
-            json.WriteStartArray("assets");
-            foreach (var asset in page.Assets)
-            {
-                json.WriteStartObject();
-                WriteAsset(json, asset, null);
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
-            json.WriteNumber("total", page.Total);
-        });
+        await WritePageAsync(http, "assets", page.Assets, page.Total, (json, asset) => WriteAsset(json, asset, null));
     }
 
     private static async Task GetAsync(HttpContext http, ApiContext context)

@@ -207,19 +207,7 @@ internal static class DevicesEndpoints
         }
 
         var page = registry.List(filters, limit, offset);
-        await WriteAsync(http, StatusCodes.Status200OK, json =>
-        {
-            json.WriteStartArray("devices");
-            foreach (var device in page.Devices)
-            {
-                json.WriteStartObject();
-                WriteDevice(json, device, token: null);
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
-            json.WriteNumber("total", page.Total);
-        });
+        await WritePageAsync(http, "devices", page.Devices, page.Total, (json, device) => WriteDevice(json, device, token: null));
     }
 
     private static async Task GetAsync(HttpContext http, ApiContext context)

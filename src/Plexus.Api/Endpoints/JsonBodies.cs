@@ -144,6 +144,22 @@ internal static class JsonBodies
         await json.FlushAsync(http.RequestAborted);
     }
 
+    /// <summary>Answers 200 with a page of a list: the entries under <paramref name="property"/> and how many matched in all.</summary>
+    public static Task WritePageAsync<T>(HttpContext http, string property, IReadOnlyList<T> entries, int total, Action<Utf8JsonWriter, T> writeEntry) =>
+        WriteAsync(http, StatusCodes.Status200OK, json =>
+        {
+            json.WriteStartArray(property);
+            foreach (var entry in entries)
+            {
+                json.WriteStartObject();
+                writeEntry(json, entry);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteNumber("total", total);
+        });
+
     public static Task WriteErrorAsync(HttpContext http, DeviceRegistryException error)
     {
         int status = error.Kind switch
