@@ -1,6 +1,6 @@
-using System.Text.Json;
 using DuckDB.NET.Data;
 using Plexus.Storage;
+using static Plexus.Devices.RegistryFields;
 
 namespace Plexus.Devices;
 
@@ -131,9 +131,7 @@ public sealed class AssetRegistry : IDisposable
     {
         ArgumentNullException.ThrowIfNull(asset);
         RequireId(asset.Id, "id");
-        DeviceValidation.CheckText(asset.Name, "name", DeviceValidation.MaxNameLength);
-        DeviceValidation.CheckText(asset.Type, "type", DeviceValidation.MaxTypeLength);
-        DeviceValidation.CheckTags(asset.Tags);
+        DeviceValidation.CheckMetadata(asset.Name, asset.Type, asset.Tags);
         lock (SyncRoot)
         {
             ThrowIfDisposed();
@@ -166,20 +164,7 @@ public sealed class AssetRegistry : IDisposable
     {
         ArgumentNullException.ThrowIfNull(id);
         ArgumentNullException.ThrowIfNull(changes);
-        if (changes.NameSet)
-        {
-            DeviceValidation.CheckText(changes.Name, "name", DeviceValidation.MaxNameLength);
-        }
-
-        if (changes.TypeSet)
-        {
-            DeviceValidation.CheckText(changes.Type, "type", DeviceValidation.MaxTypeLength);
-        }
-
-        if (changes.TagsSet)
-        {
-            DeviceValidation.CheckTags(changes.Tags);
-        }
+        DeviceValidation.CheckChanges(changes.NameSet, changes.Name, changes.TypeSet, changes.Type, changes.TagsSet, changes.Tags);
 
         lock (SyncRoot)
         {
@@ -372,37 +357,7 @@ public sealed class AssetRegistry : IDisposable
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
-    private DateTimeOffset Now(DateTimeOffset? notBefore)
-    {
-        // TIMESTAMP keeps microseconds; round so the in-memory copy equals what a reload reads, and never go back
-        // before the last version so that no version ends before it starts.
-        var now = _time.GetUtcNow();
-        var rounded = new DateTimeOffset(now.Ticks - (now.Ticks % 10), TimeSpan.Zero);
-        return notBefore is { } floor && floor > rounded ? floor : rounded;
-    }
+    private DateTimeOffset Now(DateTimeOffset? notBefore) => RegistryFields.Now(_time, notBefore);
 
     internal static DeviceRegistryException NotFound(string id) => new(DeviceErrorKind.NotFound, "id", $"no asset \"{id}\" exists");
-
-    private static DateTimeOffset AsUtc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
-
-    private static bool HasAll(IReadOnlyDictionary<string, string> actual, IReadOnlyList<KeyValuePair<string, string>> wanted)
-    {
-        foreach (var (key, value) in wanted)
-        {
-            if (!actual.TryGetValue(key, out string? found) || !string.Equals(found, value, StringComparison.Ordinal))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    private static SortedDictionary<string, string> Copy(IReadOnlyDictionary<string, string>? tags) =>
-        tags is null ? new SortedDictionary<string, string>(StringComparer.Ordinal) : new SortedDictionary<string, string>(tags.ToDictionary(), StringComparer.Ordinal);
-
-    private static string TagsJson(IReadOnlyDictionary<string, string> tags) => JsonSerializer.Serialize(tags, DevicesJsonContext.Default.IReadOnlyDictionaryStringString);
-
-    private static SortedDictionary<string, string> ParseTags(string json) =>
-        new(JsonSerializer.Deserialize(json, DevicesJsonContext.Default.DictionaryStringString) ?? [], StringComparer.Ordinal);
 }

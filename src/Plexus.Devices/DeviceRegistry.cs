@@ -2,9 +2,9 @@ using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using DuckDB.NET.Data;
 using Plexus.Storage;
+using static Plexus.Devices.RegistryFields;
 
 namespace Plexus.Devices;
 
@@ -118,7 +118,7 @@ public sealed class DeviceRegistry : IDisposable
         {
             foreach (var device in _devices.Values)
             {
-                if (tags is not null && !HasAll(device, tags))
+                if (tags is not null && !HasAll(device.Tags, tags))
                 {
                     continue;
                 }
@@ -162,9 +162,7 @@ public sealed class DeviceRegistry : IDisposable
     {
         ArgumentNullException.ThrowIfNull(device);
         DeviceValidation.RequireId(device.Id);
-        DeviceValidation.CheckText(device.Name, "name", DeviceValidation.MaxNameLength);
-        DeviceValidation.CheckText(device.Type, "type", DeviceValidation.MaxTypeLength);
-        DeviceValidation.CheckTags(device.Tags);
+        DeviceValidation.CheckMetadata(device.Name, device.Type, device.Tags);
         byte[] hash = Hash(token);
         lock (_lock)
         {
@@ -200,20 +198,7 @@ public sealed class DeviceRegistry : IDisposable
     {
         ArgumentNullException.ThrowIfNull(id);
         ArgumentNullException.ThrowIfNull(changes);
-        if (changes.NameSet)
-        {
-            DeviceValidation.CheckText(changes.Name, "name", DeviceValidation.MaxNameLength);
-        }
-
-        if (changes.TypeSet)
-        {
-            DeviceValidation.CheckText(changes.Type, "type", DeviceValidation.MaxTypeLength);
-        }
-
-        if (changes.TagsSet)
-        {
-            DeviceValidation.CheckTags(changes.Tags);
-        }
+        DeviceValidation.CheckChanges(changes.NameSet, changes.Name, changes.TypeSet, changes.Type, changes.TagsSet, changes.Tags);
 
         lock (_lock)
         {
@@ -429,38 +414,7 @@ public sealed class DeviceRegistry : IDisposable
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
-    private DateTimeOffset Now(DateTimeOffset? notBefore = null)
-    {
-        // TIMESTAMP keeps microseconds; round so the in-memory copy equals what a reload reads.
-        var now = _time.GetUtcNow();
-        var rounded = new DateTimeOffset(now.Ticks - (now.Ticks % 10), TimeSpan.Zero);
-
-        // A clock stepping back must not give a version that ends before it starts.
-        return notBefore is { } floor && floor > rounded ? floor : rounded;
-    }
-
-    private static DateTimeOffset AsUtc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
-
-    private static bool HasAll(Device device, IReadOnlyList<KeyValuePair<string, string>> tags)
-    {
-        foreach (var (key, value) in tags)
-        {
-            if (!device.Tags.TryGetValue(key, out string? actual) || !string.Equals(actual, value, StringComparison.Ordinal))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    private static SortedDictionary<string, string> Copy(IReadOnlyDictionary<string, string>? tags) =>
-        tags is null ? new SortedDictionary<string, string>(StringComparer.Ordinal) : new SortedDictionary<string, string>(tags.ToDictionary(), StringComparer.Ordinal);
-
-    private static string TagsJson(IReadOnlyDictionary<string, string> tags) => JsonSerializer.Serialize(tags, DevicesJsonContext.Default.IReadOnlyDictionaryStringString);
-
-    private static SortedDictionary<string, string> ParseTags(string json) =>
-        new(JsonSerializer.Deserialize(json, DevicesJsonContext.Default.DictionaryStringString) ?? [], StringComparer.Ordinal);
+    private DateTimeOffset Now(DateTimeOffset? notBefore = null) => RegistryFields.Now(_time, notBefore);
 
     private static string NewToken() => TokenPrefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 

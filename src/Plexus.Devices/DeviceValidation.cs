@@ -57,6 +57,33 @@ public static class DeviceValidation
         }
     }
 
+    /// <summary>The name, type and tags of a new device or asset.</summary>
+    internal static void CheckMetadata(string? name, string? type, IReadOnlyDictionary<string, string>? tags)
+    {
+        CheckText(name, "name", MaxNameLength);
+        CheckText(type, "type", MaxTypeLength);
+        CheckTags(tags);
+    }
+
+    /// <summary>The parts of a metadata change (PATCH) that are set.</summary>
+    internal static void CheckChanges(bool nameSet, string? name, bool typeSet, string? type, bool tagsSet, IReadOnlyDictionary<string, string>? tags)
+    {
+        if (nameSet)
+        {
+            CheckText(name, "name", MaxNameLength);
+        }
+
+        if (typeSet)
+        {
+            CheckText(type, "type", MaxTypeLength);
+        }
+
+        if (tagsSet)
+        {
+            CheckTags(tags);
+        }
+    }
+
     internal static void CheckTags(IReadOnlyDictionary<string, string>? tags)
     {
         if (tags is null)

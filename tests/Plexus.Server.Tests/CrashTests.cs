@@ -5,6 +5,7 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using Plexus.TestKit;
+using static Plexus.Server.Tests.ServerProcess;
 
 namespace Plexus.Server.Tests;
 
@@ -165,65 +166,8 @@ public sealed class CrashTests
         return text.ToString();
     }
 
-    private static Process StartServer(string dataDirectory, int port)
-    {
-        string plexus = Path.Combine(AppContext.BaseDirectory, "plexus.dll");
-        var start = new ProcessStartInfo("dotnet", [plexus, "serve", "--data", dataDirectory, "--http", $"127.0.0.1:{port}", "--admin-token", Token, "--mqtt", "off", "--log-level", "warning"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        var process = Process.Start(start)!;
+    private static Process StartServer(string dataDirectory, int port) =>
+        ServerProcess.Start(["--data", dataDirectory, "--http", $"127.0.0.1:{port}", "--admin-token", Token, "--mqtt", "off", "--log-level", "warning"]);
 
-        // Drain the pipes so a chatty child never blocks on a full pipe.
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    private static HttpClient Client(int port)
-    {
-        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Token", Token);
-        return client;
-    }
-
-    private static async Task WaitHealthyAsync(HttpClient client, Process server)
-    {
-        await Eventually.TrueAsync(async () =>
-        {
-            Assert.False(server.HasExited, $"plexus serve exited with code {(server.HasExited ? server.ExitCode : 0)}");
-            try
-            {
-                using var response = await client.GetAsync("/health");
-                return response.StatusCode == HttpStatusCode.OK;
-            }
-            catch (HttpRequestException)
-            {
-                return false;
-            }
-        }, TimeSpan.FromSeconds(60), "plexus serve became healthy");
-    }
-
-    private static async Task<string> QueryCsvAsync(HttpClient client, string sql)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/sql")
-        {
-            Content = new StringContent(System.Text.Json.JsonSerializer.Serialize(new { sql }), Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/csv"));
-        using var response = await client.SendAsync(request);
-        string body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, body);
-        return body;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static HttpClient Client(int port) => ServerProcess.Client(port, Token);
 }

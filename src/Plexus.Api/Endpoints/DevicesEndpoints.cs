@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Plexus.Api.Auth;
 using Plexus.Devices;
+using static Plexus.Api.Endpoints.JsonBodies;
 
 namespace Plexus.Api.Endpoints;
 
@@ -200,39 +201,13 @@ internal static class DevicesEndpoints
             return;
         }
 
-        var filters = new List<KeyValuePair<string, string>>();
-        foreach (string? tag in http.Request.Query["tag"])
+        if (await ReadTagFiltersAsync(http, "fleet:East") is not { } filters || await ReadPageAsync(http, DefaultLimit, MaxLimit) is not (int limit, int offset))
         {
-            int colon = tag?.IndexOfAny([':', '=']) ?? -1;
-            if (tag is null || colon <= 0)
-            {
-                await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", $"tag: \"{tag}\" is not key:value (or key=value), e.g. ?tag=fleet:East");
-                return;
-            }
-
-            filters.Add(new KeyValuePair<string, string>(tag[..colon], tag[(colon + 1)..]));
-        }
-
-        if (!TryQueryInt(http, "limit", DefaultLimit, MaxLimit, out int limit) || !TryQueryInt(http, "offset", 0, int.MaxValue, out int offset))
-        {
-            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", $"limit must be 0–{MaxLimit} and offset 0 or more, as whole numbers");
             return;
         }
 
         var page = registry.List(filters, limit, offset);
-        await WriteAsync(http, StatusCodes.Status200OK, json =>
-        {
-            json.WriteStartArray("devices");
-            foreach (var device in page.Devices)
-            {
-                json.WriteStartObject();
-                WriteDevice(json, device, token: null);
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
-            json.WriteNumber("total", page.Total);
-        });
+        await WritePageAsync(http, "devices", page.Devices, page.Total, (json, device) => WriteDevice(json, device, token: null));
     }
 
     private static async Task GetAsync(HttpContext http, ApiContext context)
@@ -361,26 +336,6 @@ internal static class DevicesEndpoints
 
     private static string IdOf(HttpContext http) => http.Request.RouteValues["id"] as string ?? string.Empty;
 
-    private static async Task<JsonDocument?> ReadJsonAsync(HttpContext http, string example, JsonValueKind kind = JsonValueKind.Object)
-    {
-        try
-        {
-            var document = await JsonDocument.ParseAsync(http.Request.Body, default, http.RequestAborted);
-            if (document.RootElement.ValueKind != kind)
-            {
-                document.Dispose();
-                throw new JsonException(kind == JsonValueKind.Array ? "expected a JSON array" : "expected a JSON object");
-            }
-
-            return document;
-        }
-        catch (JsonException error)
-        {
-            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", $"the body must be JSON like {example}: {error.Message}");
-            return null;
-        }
-    }
-
     private static NewDevice ParseNewDevice(JsonElement item)
     {
         if (item.ValueKind != JsonValueKind.Object)
@@ -405,104 +360,15 @@ internal static class DevicesEndpoints
         return new NewDevice(id!, OptionalString(item, "name"), OptionalString(item, "type"), OptionalTags(item), OptionalString(item, "parent"));
     }
 
-    private static string? OptionalString(JsonElement root, string name)
-    {
-        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        return value.ValueKind == JsonValueKind.String
-            ? value.GetString()
-            : throw new DeviceRegistryException(DeviceErrorKind.Invalid, name, $"{name} must be a string or null, not {value.ValueKind.ToString().ToLowerInvariant()}");
-    }
-
-    private static Dictionary<string, string>? OptionalTags(JsonElement root)
-    {
-        if (!root.TryGetProperty("tags", out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        if (value.ValueKind != JsonValueKind.Object)
-        {
-            throw new DeviceRegistryException(DeviceErrorKind.Invalid, "tags", "tags must be an object of strings, like {\"fleet\": \"East\"}");
-        }
-
-        var tags = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var tag in value.EnumerateObject())
-        {
-            if (tag.Value.ValueKind != JsonValueKind.String)
-            {
-                throw new DeviceRegistryException(DeviceErrorKind.Invalid, "tags", $"tag \"{tag.Name}\" must have a string value");
-            }
-
-            tags[tag.Name] = tag.Value.GetString()!;
-        }
-
-        return tags;
-    }
-
-    private static bool TryQueryInt(HttpContext http, string name, int fallback, int max, out int value)
-    {
-        string? text = http.Request.Query[name];
-        if (string.IsNullOrEmpty(text))
-        {
-            value = fallback;
-            return true;
-        }
-
-        return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out value) && value <= max;
-    }
+    private static Dictionary<string, string>? OptionalTags(JsonElement root) => JsonBodies.OptionalTags(root, """{"fleet": "East"}""");
 
     private static void WriteDevice(Utf8JsonWriter json, Device device, string? token)
     {
-        json.WriteString("id", device.Id);
-        json.WriteString("name", device.Name);
-        json.WriteString("type", device.Type);
-        json.WritePropertyName("tags");
-        json.WriteStartObject();
-        foreach (var (key, value) in device.Tags)
-        {
-            json.WriteString(key, value);
-        }
-
-        json.WriteEndObject();
-        json.WriteString("parent", device.Parent);
-        json.WriteString("created_at", device.CreatedAt.UtcDateTime);
-        json.WriteString("updated_at", device.UpdatedAt.UtcDateTime);
+        WriteMetadata(json, device.Id, device.Name, device.Type, device.Tags, device.Parent, device.CreatedAt, device.UpdatedAt);
         if (token is not null)
         {
             json.WriteString("token", token);
         }
     }
 
-    private static async Task WriteAsync(HttpContext http, int status, Action<Utf8JsonWriter> body)
-    {
-        http.Response.StatusCode = status;
-        http.Response.ContentType = "application/json; charset=utf-8";
-        await using var json = new Utf8JsonWriter(http.Response.Body, PlexusApi.JsonOptions);
-        json.WriteStartObject();
-        body(json);
-        json.WriteEndObject();
-        await json.FlushAsync(http.RequestAborted);
-    }
-
-    private static Task WriteErrorAsync(HttpContext http, DeviceRegistryException error)
-    {
-        int status = error.Kind switch
-        {
-            DeviceErrorKind.NotFound => StatusCodes.Status404NotFound,
-            DeviceErrorKind.Conflict => StatusCodes.Status409Conflict,
-            _ => StatusCodes.Status400BadRequest,
-        };
-        return ApiErrors.WriteAsync(http, status, CodeOf(error.Kind), error.Message, extra: error.Field is null ? null : json => json.WriteString("field", error.Field));
-    }
-
-    private static string CodeOf(DeviceErrorKind kind) => kind switch
-    {
-        DeviceErrorKind.NotFound => "not_found",
-        DeviceErrorKind.Conflict => "conflict",
-        _ => "invalid",
-    };
 }

@@ -259,18 +259,7 @@ public sealed partial class DeviceIngest
         byte[]? rented = null;
         try
         {
-            ReadOnlySpan<byte> bytes;
-            if (payload.IsSingleSegment)
-            {
-                bytes = payload.FirstSpan;
-            }
-            else
-            {
-                rented = ArrayPool<byte>.Shared.Rent(checked((int)payload.Length));
-                payload.CopyTo(rented);
-                bytes = rented.AsSpan(0, (int)payload.Length);
-            }
-
+            ReadOnlySpan<byte> bytes = Contiguous(payload, out rented);
             LocationDecoder.TryDecode(bytes, deviceId, now, batch, out newest, out string? error);
             return error;
         }
@@ -288,18 +277,7 @@ public sealed partial class DeviceIngest
         byte[]? rented = null;
         try
         {
-            ReadOnlySpan<byte> bytes;
-            if (payload.IsSingleSegment)
-            {
-                bytes = payload.FirstSpan;
-            }
-            else
-            {
-                rented = ArrayPool<byte>.Shared.Rent(checked((int)payload.Length));
-                payload.CopyTo(rented);
-                bytes = rented.AsSpan(0, (int)payload.Length);
-            }
-
+            ReadOnlySpan<byte> bytes = Contiguous(payload, out rented);
             return DecodeSpan(topic, bytes, contentType, now, batch);
         }
         finally
@@ -309,6 +287,20 @@ public sealed partial class DeviceIngest
                 ArrayPool<byte>.Shared.Return(rented);
             }
         }
+    }
+
+    /// <summary>The payload as one span: its only segment, or a copy into <paramref name="rented"/> (return it to the pool).</summary>
+    private static ReadOnlySpan<byte> Contiguous(ReadOnlySequence<byte> payload, out byte[]? rented)
+    {
+        if (payload.IsSingleSegment)
+        {
+            rented = null;
+            return payload.FirstSpan;
+        }
+
+        rented = ArrayPool<byte>.Shared.Rent(checked((int)payload.Length));
+        payload.CopyTo(rented);
+        return rented.AsSpan(0, (int)payload.Length);
     }
 
     private string? DecodeSpan(DeviceTopic topic, ReadOnlySpan<byte> payload, string? contentType, long now, PointBatch batch)

@@ -1,12 +1,8 @@
-using System.Buffers;
 using System.CommandLine;
 using System.Globalization;
-using System.Net;
-using System.Net.Http.Headers;
 using System.Text;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using Plexus.Cli.Client;
+using static Plexus.Cli.Commands.CommandSupport;
 
 namespace Plexus.Cli.Commands;
 
@@ -32,15 +28,8 @@ internal static class AssetsCommand
         var command = new Command("add", "Create an asset") { id, name, type, tags, parent };
         return WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
-            string body = Json(json =>
-            {
-                json.WriteString("id", parse.GetValue(id));
-                WriteOptional(json, "name", parse.GetValue(name));
-                WriteOptional(json, "type", parse.GetValue(type));
-                WriteOptional(json, "parent", parse.GetValue(parent));
-                WriteTags(json, ParseTags(parse.GetValue(tags)));
-            });
-            using var document = await SendAsync(client, HttpMethod.Post, "api/v1/assets", body, "application/json", cancellationToken);
+            string body = NewEntryJson(parse.GetValue(id), parse.GetValue(name), parse.GetValue(type), parse.GetValue(parent), ParseTags(parse.GetValue(tags)));
+            using var document = await SendAsync(client, HttpMethod.Post, "api/v1/assets", body, cancellationToken);
             await output.WriteLineAsync(Pretty(document!.RootElement));
         });
     }
@@ -52,8 +41,7 @@ internal static class AssetsCommand
         var parent = new Option<string?>("--parent") { Description = "Only the direct children of this asset" };
         var limit = new Option<int?>("--limit") { Description = "At most this many assets (server default 100)" };
         var offset = new Option<int?>("--offset") { Description = "Skip this many assets first" };
-        var format = new Option<string>("--format") { Description = "Output format: table or json", DefaultValueFactory = _ => "table" };
-        format.AcceptOnlyFromAmong("table", "json");
+        var format = FormatOption();
         var command = new Command("list", "List assets in id order") { tags, type, parent, limit, offset, format };
         return WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
@@ -84,18 +72,8 @@ internal static class AssetsCommand
             }
 
             string path = "api/v1/assets" + (query.Count > 0 ? "?" + string.Join('&', query) : "");
-            using var document = await SendAsync(client, HttpMethod.Get, path, null, null, cancellationToken);
-            var root = document!.RootElement;
-            if (parse.GetValue(format) == "json")
-            {
-                await output.WriteLineAsync(Pretty(root));
-                return;
-            }
-
-            var assets = root.GetProperty("assets").EnumerateArray().ToList();
-            await WriteTableAsync(output, assets);
-            int total = root.GetProperty("total").GetInt32();
-            await error.WriteLineAsync($"{assets.Count} of {total} asset{(total == 1 ? "" : "s")}");
+            using var document = await SendAsync(client, HttpMethod.Get, path, null, cancellationToken);
+            await WriteEntriesPageAsync(document!.RootElement, parse.GetValue(format), "assets", "asset", output, error);
         });
     }
 
@@ -105,7 +83,7 @@ internal static class AssetsCommand
         var command = new Command("show", "Show one asset with its direct children") { id };
         return WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
-            using var document = await SendAsync(client, HttpMethod.Get, "api/v1/assets/" + Uri.EscapeDataString(parse.GetValue(id)!), null, null, cancellationToken);
+            using var document = await SendAsync(client, HttpMethod.Get, "api/v1/assets/" + Uri.EscapeDataString(parse.GetValue(id)!), null, cancellationToken);
             await output.WriteLineAsync(Pretty(document!.RootElement));
         });
     }
@@ -121,22 +99,8 @@ internal static class AssetsCommand
         return WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
             var newTags = ParseTags(parse.GetValue(tags));
-            string body = Json(json =>
-            {
-                WriteOptional(json, "name", parse.GetValue(name));
-                WriteOptional(json, "type", parse.GetValue(type));
-                if (parse.GetValue(clearParent))
-                {
-                    json.WriteNull("parent");
-                }
-                else
-                {
-                    WriteOptional(json, "parent", parse.GetValue(parent));
-                }
-
-                WriteTags(json, parse.GetValue(clearTags) ? [] : newTags);
-            });
-            using var document = await SendAsync(client, HttpMethod.Patch, "api/v1/assets/" + Uri.EscapeDataString(parse.GetValue(id)!), body, "application/json", cancellationToken);
+            string body = ChangesJson(parse.GetValue(name), parse.GetValue(type), parse.GetValue(parent), parse.GetValue(clearParent), newTags, parse.GetValue(clearTags));
+            using var document = await SendAsync(client, HttpMethod.Patch, "api/v1/assets/" + Uri.EscapeDataString(parse.GetValue(id)!), body, cancellationToken);
             await output.WriteLineAsync(Pretty(document!.RootElement));
         });
     }
@@ -151,7 +115,7 @@ internal static class AssetsCommand
         {
             string assetId = parse.GetValue(id)!;
             string path = "api/v1/assets/" + Uri.EscapeDataString(assetId) + (parse.GetValue(cascade) is { } c ? "?cascade=" + c : "");
-            using var document = await SendAsync(client, HttpMethod.Delete, path, null, null, cancellationToken);
+            using var document = await SendAsync(client, HttpMethod.Delete, path, null, cancellationToken);
             await output.WriteLineAsync($"removed {assetId}");
         });
     }
@@ -182,7 +146,7 @@ internal static class AssetsCommand
             }
 
             string contentType = path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? "text/csv" : "application/json";
-            using var document = await SendAsync(client, HttpMethod.Post, "api/v1/assets/import", body, contentType, cancellationToken);
+            using var document = await SendAsync(client, HttpMethod.Post, "api/v1/assets/import", body, cancellationToken, contentType);
             var root = document!.RootElement;
             foreach (var result in root.GetProperty("results").EnumerateArray())
             {
@@ -204,175 +168,8 @@ internal static class AssetsCommand
 
     private static Argument<string> IdArgument() => new("id") { Description = "The asset id: 1–128 letters, digits, '_', '-', '.', ':' (shared with device ids)" };
 
-    private static Option<string[]> TagOption(string description) => new("--tag")
-    {
-        Description = description,
-        Arity = ArgumentArity.ZeroOrMore,
-        AllowMultipleArgumentsPerToken = false,
-    };
-
     private static (Option<string?> Name, Option<string?> Type, Option<string[]> Tags, Option<string?> Parent) MetadataOptions() =>
-        (new Option<string?>("--name") { Description = "A display name" },
-         new Option<string?>("--type") { Description = "The kind of asset, e.g. site, building, floor, room, fleet, truck" },
-         TagOption("A tag as key=value; repeat for several"),
-         new Option<string?>("--parent") { Description = "The id of the asset this one belongs to" });
+        CommandSupport.MetadataOptions("The kind of asset, e.g. site, building, floor, room, fleet, truck", "The id of the asset this one belongs to");
 
-    private delegate Task AssetsAction(ParseResult parse, PlexusApiClient client, TextWriter output, TextWriter error, CancellationToken cancellationToken);
-
-    private static Command WithClient(Command command, AssetsAction action)
-    {
-        var url = ClientOptions.Url();
-        var token = ClientOptions.Token();
-        command.Options.Add(url);
-        command.Options.Add(token);
-        command.SetAction(async (ParseResult parse, CancellationToken invocationToken) =>
-        {
-            using var termination = CliConsole.CancelOnTermination(invocationToken);
-            var error = parse.InvocationConfiguration.Error;
-            try
-            {
-                using var client = PlexusApiClient.Create(parse.GetValue(url), parse.GetValue(token));
-                await action(parse, client, parse.InvocationConfiguration.Output, error, termination.Token);
-                return 0;
-            }
-            catch (CliException e)
-            {
-                await error.WriteLineAsync($"error: {e.Message}");
-                return e.ExitCode;
-            }
-            catch (OperationCanceledException) when (termination.Token.IsCancellationRequested)
-            {
-                await error.WriteLineAsync("cancelled");
-                return 130;
-            }
-        });
-        return command;
-    }
-
-    private static async Task<JsonDocument?> SendAsync(PlexusApiClient client, HttpMethod method, string path, string? body, string? contentType, CancellationToken cancellationToken)
-    {
-        using var request = new HttpRequestMessage(method, path);
-        if (body is not null)
-        {
-            request.Content = new StringContent(body, Encoding.UTF8, new MediaTypeHeaderValue(contentType ?? "application/json"));
-        }
-
-        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
-        if (!response.IsSuccessStatusCode)
-        {
-            // The registry's own 404/409 carry a message about the asset; the generic one would blame the address.
-            if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Conflict)
-            {
-                var problem = await PlexusApiClient.ReadErrorAsync(response, cancellationToken);
-                throw problem.Code is "not_found" or "conflict"
-                    ? new CliException($"{(int)response.StatusCode} {problem.Code.Replace('_', ' ')}: {problem.Message}")
-                    : new CliException($"{(int)response.StatusCode} {response.ReasonPhrase}: {problem.Message ?? "no details"} (is {client.DisplayAddress} a Plexus server?)");
-            }
-
-            throw await client.FailureAsync(response, cancellationToken);
-        }
-
-        if (response.StatusCode == HttpStatusCode.NoContent)
-        {
-            return null;
-        }
-
-        try
-        {
-            return JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
-        }
-        catch (JsonException e)
-        {
-            throw new CliException($"the server's answer is not JSON: {e.Message}", e);
-        }
-    }
-
-    private static List<KeyValuePair<string, string>>? ParseTags(string[]? tags)
-    {
-        if (tags is null || tags.Length == 0)
-        {
-            return null;
-        }
-
-        var parsed = new List<KeyValuePair<string, string>>();
-        foreach (string tag in tags)
-        {
-            int equals = tag.IndexOf('=', StringComparison.Ordinal);
-            if (equals <= 0)
-            {
-                throw new CliException($"--tag \"{tag}\" is not key=value, e.g. --tag region=EU");
-            }
-
-            parsed.Add(new KeyValuePair<string, string>(tag[..equals], tag[(equals + 1)..]));
-        }
-
-        return parsed;
-    }
-
-    private static void WriteOptional(Utf8JsonWriter json, string name, string? value)
-    {
-        if (value is not null)
-        {
-            json.WriteString(name, value);
-        }
-    }
-
-    private static void WriteTags(Utf8JsonWriter json, List<KeyValuePair<string, string>>? tags)
-    {
-        if (tags is null)
-        {
-            return;
-        }
-
-        json.WritePropertyName("tags");
-        json.WriteStartObject();
-        foreach (var (key, value) in tags)
-        {
-            json.WriteString(key, value);
-        }
-
-        json.WriteEndObject();
-    }
-
-    private static string Json(Action<Utf8JsonWriter> body)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            json.WriteStartObject();
-            body(json);
-            json.WriteEndObject();
-        }
-
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
-
-    private static string Pretty(JsonElement root)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            root.WriteTo(json);
-        }
-
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
-
-    private static async Task WriteTableAsync(TextWriter output, List<JsonElement> assets)
-    {
-        string[] headers = ["ID", "NAME", "TYPE", "TAGS", "PARENT"];
-        var rows = assets.Select(a => new[]
-        {
-            a.GetProperty("id").GetString() ?? "",
-            a.GetProperty("name").GetString() ?? "",
-            a.GetProperty("type").GetString() ?? "",
-            string.Join(',', a.GetProperty("tags").EnumerateObject().Select(t => t.Name + "=" + t.Value.GetString())),
-            a.GetProperty("parent").GetString() ?? "",
-        }).ToList();
-        int[] widths = headers.Select((h, i) => rows.Select(r => r[i].Length).Append(h.Length).Max()).ToArray();
-        foreach (var row in rows.Prepend(headers))
-        {
-            await output.WriteLineAsync(string.Join("  ", row.Select((cell, i) => cell.PadRight(widths[i]))).TrimEnd());
-        }
-    }
+    private static List<KeyValuePair<string, string>>? ParseTags(string[]? tags) => CommandSupport.ParseTags(tags, "region=EU");
 }

@@ -1,11 +1,8 @@
-using System.Buffers;
 using System.CommandLine;
-using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using Plexus.Cli.Client;
+using static Plexus.Cli.Commands.CommandSupport;
 
 namespace Plexus.Cli.Commands;
 
@@ -129,14 +126,7 @@ internal static class DevicesCommand
         var command = new Command("add", "Register a device and print its token (shown once)") { id, name, type, tags, parent };
         return WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
-            string body = Json(json =>
-            {
-                json.WriteString("id", parse.GetValue(id));
-                WriteOptional(json, "name", parse.GetValue(name));
-                WriteOptional(json, "type", parse.GetValue(type));
-                WriteOptional(json, "parent", parse.GetValue(parent));
-                WriteTags(json, ParseTags(parse.GetValue(tags)));
-            });
+            string body = NewEntryJson(parse.GetValue(id), parse.GetValue(name), parse.GetValue(type), parse.GetValue(parent), ParseTags(parse.GetValue(tags)));
             using var document = await SendAsync(client, HttpMethod.Post, "api/v1/devices", body, cancellationToken);
             await output.WriteLineAsync(Pretty(document!.RootElement));
             await error.WriteLineAsync(TokenNote);
@@ -170,17 +160,7 @@ internal static class DevicesCommand
 
             string path = "api/v1/devices" + (query.Count > 0 ? "?" + string.Join('&', query) : "");
             using var document = await SendAsync(client, HttpMethod.Get, path, null, cancellationToken);
-            var root = document!.RootElement;
-            if (parse.GetValue(format) == "json")
-            {
-                await output.WriteLineAsync(Pretty(root));
-                return;
-            }
-
-            var devices = root.GetProperty("devices").EnumerateArray().ToList();
-            await WriteTableAsync(output, devices);
-            int total = root.GetProperty("total").GetInt32();
-            await error.WriteLineAsync($"{devices.Count} of {total} device{(total == 1 ? "" : "s")}");
+            await WriteEntriesPageAsync(document!.RootElement, parse.GetValue(format), "devices", "device", output, error);
         });
     }
 
@@ -206,21 +186,7 @@ internal static class DevicesCommand
         return WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
             var newTags = ParseTags(parse.GetValue(tags));
-            string body = Json(json =>
-            {
-                WriteOptional(json, "name", parse.GetValue(name));
-                WriteOptional(json, "type", parse.GetValue(type));
-                if (parse.GetValue(clearParent))
-                {
-                    json.WriteNull("parent");
-                }
-                else
-                {
-                    WriteOptional(json, "parent", parse.GetValue(parent));
-                }
-
-                WriteTags(json, parse.GetValue(clearTags) ? [] : newTags);
-            });
+            string body = ChangesJson(parse.GetValue(name), parse.GetValue(type), parse.GetValue(parent), parse.GetValue(clearParent), newTags, parse.GetValue(clearTags));
             using var document = await SendAsync(client, HttpMethod.Patch, "api/v1/devices/" + Uri.EscapeDataString(parse.GetValue(id)!), body, cancellationToken);
             await output.WriteLineAsync(Pretty(document!.RootElement));
         });
@@ -252,192 +218,8 @@ internal static class DevicesCommand
 
     private static Argument<string> IdArgument() => new("id") { Description = "The device id: 1–128 letters, digits, '_', '-', '.', ':'" };
 
-    private static Option<string[]> TagOption(string description) => new("--tag")
-    {
-        Description = description,
-        Arity = ArgumentArity.ZeroOrMore,
-        AllowMultipleArgumentsPerToken = false,
-    };
-
-    internal static Option<string> FormatOption()
-    {
-        var format = new Option<string>("--format")
-        {
-            Description = "Output format: table or json",
-            DefaultValueFactory = _ => "table",
-        };
-        format.AcceptOnlyFromAmong("table", "json");
-        return format;
-    }
-
     private static (Option<string?> Name, Option<string?> Type, Option<string[]> Tags, Option<string?> Parent) MetadataOptions() =>
-        (new Option<string?>("--name") { Description = "A display name" },
-         new Option<string?>("--type") { Description = "The kind of device, e.g. truck or thermostat" },
-         TagOption("A tag as key=value; repeat for several"),
-         new Option<string?>("--parent") { Description = "The id of a registered device this one belongs to (a gateway)" });
+        CommandSupport.MetadataOptions("The kind of device, e.g. truck or thermostat", "The id of a registered device this one belongs to (a gateway)");
 
-    internal delegate Task DevicesAction(ParseResult parse, PlexusApiClient client, TextWriter output, TextWriter error, CancellationToken cancellationToken);
-
-    internal static Command WithClient(Command command, DevicesAction action)
-    {
-        var url = ClientOptions.Url();
-        var token = ClientOptions.Token();
-        command.Options.Add(url);
-        command.Options.Add(token);
-        command.SetAction(async (ParseResult parse, CancellationToken invocationToken) =>
-        {
-            using var termination = CliConsole.CancelOnTermination(invocationToken);
-            var error = parse.InvocationConfiguration.Error;
-            try
-            {
-                using var client = PlexusApiClient.Create(parse.GetValue(url), parse.GetValue(token));
-                await action(parse, client, parse.InvocationConfiguration.Output, error, termination.Token);
-                return 0;
-            }
-            catch (CliException e)
-            {
-                await error.WriteLineAsync($"error: {e.Message}");
-                return e.ExitCode;
-            }
-            catch (OperationCanceledException) when (termination.Token.IsCancellationRequested)
-            {
-                await error.WriteLineAsync("cancelled");
-                return 130;
-            }
-        });
-        return command;
-    }
-
-    /// <summary>Sends a request; a JSON answer is returned (null for 204), an error becomes a <see cref="CliException"/>.</summary>
-    internal static async Task<JsonDocument?> SendAsync(PlexusApiClient client, HttpMethod method, string path, string? body, CancellationToken cancellationToken)
-    {
-        using var request = new HttpRequestMessage(method, path);
-        if (body is not null)
-        {
-            request.Content = new StringContent(body, Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
-        }
-
-        return await SendAsync(client, request, cancellationToken);
-    }
-
-    internal static async Task<JsonDocument?> SendAsync(PlexusApiClient client, HttpRequestMessage request, CancellationToken cancellationToken)
-    {
-        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
-        if (!response.IsSuccessStatusCode)
-        {
-            // The registry's own 404/409 carry a message about the device; the generic one would blame the address.
-            if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Conflict)
-            {
-                var problem = await PlexusApiClient.ReadErrorAsync(response, cancellationToken);
-                throw problem.Code is "not_found" or "conflict"
-                    ? new CliException($"{(int)response.StatusCode} {problem.Code.Replace('_', ' ')}: {problem.Message}")
-                    : new CliException($"{(int)response.StatusCode} {response.ReasonPhrase}: {problem.Message ?? "no details"} (is {client.DisplayAddress} a Plexus server?)");
-            }
-
-            throw await client.FailureAsync(response, cancellationToken);
-        }
-
-        if (response.StatusCode == HttpStatusCode.NoContent)
-        {
-            return null;
-        }
-
-        try
-        {
-            return JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
-        }
-        catch (JsonException e)
-        {
-            throw new CliException($"the server's answer is not JSON: {e.Message}", e);
-        }
-    }
-
-    private static List<KeyValuePair<string, string>>? ParseTags(string[]? tags)
-    {
-        if (tags is null || tags.Length == 0)
-        {
-            return null;
-        }
-
-        var parsed = new List<KeyValuePair<string, string>>();
-        foreach (string tag in tags)
-        {
-            int equals = tag.IndexOf('=', StringComparison.Ordinal);
-            if (equals <= 0)
-            {
-                throw new CliException($"--tag \"{tag}\" is not key=value, e.g. --tag fleet=East");
-            }
-
-            parsed.Add(new KeyValuePair<string, string>(tag[..equals], tag[(equals + 1)..]));
-        }
-
-        return parsed;
-    }
-
-    private static void WriteOptional(Utf8JsonWriter json, string name, string? value)
-    {
-        if (value is not null)
-        {
-            json.WriteString(name, value);
-        }
-    }
-
-    private static void WriteTags(Utf8JsonWriter json, List<KeyValuePair<string, string>>? tags)
-    {
-        if (tags is null)
-        {
-            return;
-        }
-
-        json.WritePropertyName("tags");
-        json.WriteStartObject();
-        foreach (var (key, value) in tags)
-        {
-            json.WriteString(key, value);
-        }
-
-        json.WriteEndObject();
-    }
-
-    internal static string Json(Action<Utf8JsonWriter> body)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            json.WriteStartObject();
-            body(json);
-            json.WriteEndObject();
-        }
-
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
-
-    internal static string Pretty(JsonElement root)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            root.WriteTo(json);
-        }
-
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
-
-    private static async Task WriteTableAsync(TextWriter output, List<JsonElement> devices)
-    {
-        string[] headers = ["ID", "NAME", "TYPE", "TAGS", "PARENT"];
-        var rows = devices.Select(d => new[]
-        {
-            d.GetProperty("id").GetString() ?? "",
-            d.GetProperty("name").GetString() ?? "",
-            d.GetProperty("type").GetString() ?? "",
-            string.Join(',', d.GetProperty("tags").EnumerateObject().Select(t => t.Name + "=" + t.Value.GetString())),
-            d.GetProperty("parent").GetString() ?? "",
-        }).ToList();
-        int[] widths = headers.Select((h, i) => rows.Select(r => r[i].Length).Append(h.Length).Max()).ToArray();
-        foreach (var row in rows.Prepend(headers))
-        {
-            await output.WriteLineAsync(string.Join("  ", row.Select((cell, i) => cell.PadRight(widths[i]))).TrimEnd());
-        }
-    }
+    private static List<KeyValuePair<string, string>>? ParseTags(string[]? tags) => CommandSupport.ParseTags(tags, "fleet=East");
 }

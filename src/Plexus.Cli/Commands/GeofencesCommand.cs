@@ -1,12 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Plexus.Cli.Client;
+using static Plexus.Cli.Commands.CommandSupport;
 
 namespace Plexus.Cli.Commands;
 
@@ -103,12 +100,7 @@ internal static class GeofencesCommand
                     string.Join(',', bbox),
                 };
             }).ToList();
-            string[] headers = ["NAME", "KIND", "RADIUS_M", "BBOX (W,S,E,N)"];
-            int[] widths = headers.Select((h, i) => rows.Select(r => r[i].Length).Append(h.Length).Max()).ToArray();
-            foreach (var row in rows.Prepend(headers))
-            {
-                await output.WriteLineAsync(string.Join("  ", row.Select((cell, i) => cell.PadRight(widths[i]))).TrimEnd());
-            }
+            await WriteTableAsync(output, ["NAME", "KIND", "RADIUS_M", "BBOX (W,S,E,N)"], rows);
 
             await error.WriteLineAsync($"{rows.Count} geofence{(rows.Count == 1 ? "" : "s")}");
         });
@@ -137,87 +129,7 @@ internal static class GeofencesCommand
         });
     }
 
-    private delegate Task GeofencesAction(ParseResult parse, PlexusApiClient client, TextWriter output, TextWriter error, CancellationToken cancellationToken);
-
-    private static Command WithClient(Command command, GeofencesAction action)
-    {
-        var url = ClientOptions.Url();
-        var token = ClientOptions.Token();
-        command.Options.Add(url);
-        command.Options.Add(token);
-        command.SetAction(async (ParseResult parse, CancellationToken invocationToken) =>
-        {
-            using var termination = CliConsole.CancelOnTermination(invocationToken);
-            var error = parse.InvocationConfiguration.Error;
-            try
-            {
-                using var client = PlexusApiClient.Create(parse.GetValue(url), parse.GetValue(token));
-                await action(parse, client, parse.InvocationConfiguration.Output, error, termination.Token);
-                return 0;
-            }
-            catch (CliException e)
-            {
-                await error.WriteLineAsync($"error: {e.Message}");
-                return e.ExitCode;
-            }
-            catch (OperationCanceledException) when (termination.Token.IsCancellationRequested)
-            {
-                await error.WriteLineAsync("cancelled");
-                return 130;
-            }
-        });
-        return command;
-    }
-
-    private static async Task<JsonDocument?> SendAsync(PlexusApiClient client, HttpMethod method, string path, string? body, CancellationToken cancellationToken)
-    {
-        using var request = new HttpRequestMessage(method, path);
-        if (body is not null)
-        {
-            request.Content = new StringContent(body, Encoding.UTF8, new MediaTypeHeaderValue("application/geo+json"));
-        }
-
-        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
-        if (!response.IsSuccessStatusCode)
-        {
-            // The registry's own 400/404/409 carry a message about the geofence; the generic one would blame the address.
-            if (response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.NotFound or HttpStatusCode.Conflict)
-            {
-                var problem = await PlexusApiClient.ReadErrorAsync(response, cancellationToken);
-                if (problem.Code is "invalid" or "not_found" or "conflict")
-                {
-                    throw new CliException($"{(int)response.StatusCode} {problem.Code.Replace('_', ' ')}: {problem.Message}");
-                }
-
-                throw new CliException($"{(int)response.StatusCode} {response.ReasonPhrase}: {problem.Message ?? "no details"} (is {client.DisplayAddress} a Plexus server?)");
-            }
-
-            throw await client.FailureAsync(response, cancellationToken);
-        }
-
-        if (response.StatusCode == HttpStatusCode.NoContent)
-        {
-            return null;
-        }
-
-        try
-        {
-            return JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
-        }
-        catch (JsonException e)
-        {
-            throw new CliException($"the server's answer is not JSON: {e.Message}", e);
-        }
-    }
-
-    private static string Pretty(JsonElement root)
-    {
-        using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            root.WriteTo(json);
-        }
-
-        return Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length);
-    }
+    // Geofences travel as GeoJSON, and the endpoint's own 400 explains what is wrong with the shape.
+    private static Task<JsonDocument?> SendAsync(PlexusApiClient client, HttpMethod method, string path, string? body, CancellationToken cancellationToken) =>
+        CommandSupport.SendAsync(client, method, path, body, cancellationToken, "application/geo+json", ownBadRequest: true);
 }

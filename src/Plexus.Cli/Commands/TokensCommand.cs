@@ -25,14 +25,14 @@ internal static class TokensCommand
         };
         scope.AcceptOnlyFromAmong("read", "write", "admin");
         var command = new Command("create", "Make a token and print it (shown once; the server keeps only its hash)") { name, scope };
-        return DevicesCommand.WithClient(command, async (parse, client, output, error, cancellationToken) =>
+        return CommandSupport.WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
-            string body = DevicesCommand.Json(json =>
+            string body = CommandSupport.Json(json =>
             {
                 json.WriteString("name", parse.GetValue(name));
                 json.WriteString("scope", parse.GetValue(scope));
             });
-            using var document = await DevicesCommand.SendAsync(client, HttpMethod.Post, "api/v1/tokens", body, cancellationToken);
+            using var document = await CommandSupport.SendAsync(client, HttpMethod.Post, "api/v1/tokens", body, cancellationToken);
             await output.WriteLineAsync(document!.RootElement.GetProperty("token").GetString());
             await error.WriteLineAsync($"note: token \"{parse.GetValue(name)}\" (scope {parse.GetValue(scope)}) is shown only now; the server keeps only its hash.");
         });
@@ -40,15 +40,15 @@ internal static class TokensCommand
 
     private static Command List()
     {
-        var format = DevicesCommand.FormatOption();
+        var format = CommandSupport.FormatOption();
         var command = new Command("list", "List the tokens: name, scope, creation time (never the secrets)") { format };
-        return DevicesCommand.WithClient(command, async (parse, client, output, error, cancellationToken) =>
+        return CommandSupport.WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
-            using var document = await DevicesCommand.SendAsync(client, HttpMethod.Get, "api/v1/tokens", null, cancellationToken);
+            using var document = await CommandSupport.SendAsync(client, HttpMethod.Get, "api/v1/tokens", null, cancellationToken);
             var root = document!.RootElement;
             if (parse.GetValue(format) == "json")
             {
-                await output.WriteLineAsync(DevicesCommand.Pretty(root));
+                await output.WriteLineAsync(CommandSupport.Pretty(root));
                 return;
             }
 
@@ -70,10 +70,10 @@ internal static class TokensCommand
     {
         var name = NameArgument();
         var command = new Command("revoke", "Revoke a token: it stops working at once and its MQTT connections are closed") { name };
-        return DevicesCommand.WithClient(command, async (parse, client, output, error, cancellationToken) =>
+        return CommandSupport.WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
             string tokenName = parse.GetValue(name)!;
-            using var document = await DevicesCommand.SendAsync(client, HttpMethod.Delete, "api/v1/tokens/" + Uri.EscapeDataString(tokenName), null, cancellationToken);
+            using var document = await CommandSupport.SendAsync(client, HttpMethod.Delete, "api/v1/tokens/" + Uri.EscapeDataString(tokenName), null, cancellationToken);
             await output.WriteLineAsync($"revoked {tokenName}");
         });
     }

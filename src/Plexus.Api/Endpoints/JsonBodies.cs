@@ -1,0 +1,180 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Plexus.Devices;
+
+namespace Plexus.Api.Endpoints;
+
+/// <summary>Reading request bodies and writing answers for the registry endpoints (devices, assets), so both speak alike.</summary>
+internal static class JsonBodies
+{
+    /// <summary>Parses the body as a JSON value of <paramref name="kind"/>; otherwise answers 400 with <paramref name="example"/> and returns null.</summary>
+    public static async Task<JsonDocument?> ReadJsonAsync(HttpContext http, string example, JsonValueKind kind = JsonValueKind.Object)
+    {
+        try
+        {
+            var document = await JsonDocument.ParseAsync(http.Request.Body, default, http.RequestAborted);
+            if (document.RootElement.ValueKind != kind)
+            {
+                document.Dispose();
+                throw new JsonException(kind == JsonValueKind.Array ? "expected a JSON array" : "expected a JSON object");
+            }
+
+            return document;
+        }
+        catch (JsonException error)
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", $"the body must be JSON like {example}: {error.Message}");
+            return null;
+        }
+    }
+
+    /// <summary>A string property; absent or null is null, any other kind is a <see cref="DeviceRegistryException"/> naming the field.</summary>
+    public static string? OptionalString(JsonElement root, string name)
+    {
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return value.ValueKind == JsonValueKind.String
+            ? value.GetString()
+            : throw new DeviceRegistryException(DeviceErrorKind.Invalid, name, $"{name} must be a string or null, not {value.ValueKind.ToString().ToLowerInvariant()}");
+    }
+
+    /// <param name="example">A tags object shown when the value is not one, e.g. {"fleet": "East"}.</param>
+    public static Dictionary<string, string>? OptionalTags(JsonElement root, string example)
+    {
+        if (!root.TryGetProperty("tags", out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            throw new DeviceRegistryException(DeviceErrorKind.Invalid, "tags", $"tags must be an object of strings, like {example}");
+        }
+
+        var tags = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var tag in value.EnumerateObject())
+        {
+            if (tag.Value.ValueKind != JsonValueKind.String)
+            {
+                throw new DeviceRegistryException(DeviceErrorKind.Invalid, "tags", $"tag \"{tag.Name}\" must have a string value");
+            }
+
+            tags[tag.Name] = tag.Value.GetString()!;
+        }
+
+        return tags;
+    }
+
+    /// <summary>The ?tag=key:value (or key=value) filters; a malformed one is answered 400 showing <paramref name="example"/> and null is returned.</summary>
+    public static async Task<List<KeyValuePair<string, string>>?> ReadTagFiltersAsync(HttpContext http, string example)
+    {
+        var filters = new List<KeyValuePair<string, string>>();
+        foreach (string? tag in http.Request.Query["tag"])
+        {
+            int colon = tag?.IndexOfAny([':', '=']) ?? -1;
+            if (tag is null || colon <= 0)
+            {
+                await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", $"tag: \"{tag}\" is not key:value (or key=value), e.g. ?tag={example}");
+                return null;
+            }
+
+            filters.Add(new KeyValuePair<string, string>(tag[..colon], tag[(colon + 1)..]));
+        }
+
+        return filters;
+    }
+
+    /// <summary>The ?limit= and ?offset= of a list; out of range is answered 400 and null is returned.</summary>
+    public static async Task<(int Limit, int Offset)?> ReadPageAsync(HttpContext http, int defaultLimit, int maxLimit)
+    {
+        if (!TryQueryInt(http, "limit", defaultLimit, maxLimit, out int limit) || !TryQueryInt(http, "offset", 0, int.MaxValue, out int offset))
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", $"limit must be 0–{maxLimit} and offset 0 or more, as whole numbers");
+            return null;
+        }
+
+        return (limit, offset);
+    }
+
+    /// <summary>A non-negative integer query parameter up to <paramref name="max"/>; absent is <paramref name="fallback"/>.</summary>
+    private static bool TryQueryInt(HttpContext http, string name, int fallback, int max, out int value)
+    {
+        string? text = http.Request.Query[name];
+        if (string.IsNullOrEmpty(text))
+        {
+            value = fallback;
+            return true;
+        }
+
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value) && value <= max;
+    }
+
+    /// <summary>The metadata properties devices and assets share: id, name, type, tags, parent and the two times.</summary>
+    public static void WriteMetadata(Utf8JsonWriter json, string id, string? name, string? type, IReadOnlyDictionary<string, string> tags, string? parent, DateTimeOffset createdAt, DateTimeOffset updatedAt)
+    {
+        json.WriteString("id", id);
+        json.WriteString("name", name);
+        json.WriteString("type", type);
+        json.WritePropertyName("tags");
+        json.WriteStartObject();
+        foreach (var (key, value) in tags)
+        {
+            json.WriteString(key, value);
+        }
+
+        json.WriteEndObject();
+        json.WriteString("parent", parent);
+        json.WriteString("created_at", createdAt.UtcDateTime);
+        json.WriteString("updated_at", updatedAt.UtcDateTime);
+    }
+
+    /// <summary>Answers with a JSON object whose properties <paramref name="body"/> writes.</summary>
+    public static async Task WriteAsync(HttpContext http, int status, Action<Utf8JsonWriter> body)
+    {
+        http.Response.StatusCode = status;
+        http.Response.ContentType = "application/json; charset=utf-8";
+        await using var json = new Utf8JsonWriter(http.Response.Body, PlexusApi.JsonOptions);
+        json.WriteStartObject();
+        body(json);
+        json.WriteEndObject();
+        await json.FlushAsync(http.RequestAborted);
+    }
+
+    /// <summary>Answers 200 with a page of a list: the entries under <paramref name="property"/> and how many matched in all.</summary>
+    public static Task WritePageAsync<T>(HttpContext http, string property, IReadOnlyList<T> entries, int total, Action<Utf8JsonWriter, T> writeEntry) =>
+        WriteAsync(http, StatusCodes.Status200OK, json =>
+        {
+            json.WriteStartArray(property);
+            foreach (var entry in entries)
+            {
+                json.WriteStartObject();
+                writeEntry(json, entry);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteNumber("total", total);
+        });
+
+    public static Task WriteErrorAsync(HttpContext http, DeviceRegistryException error)
+    {
+        int status = error.Kind switch
+        {
+            DeviceErrorKind.NotFound => StatusCodes.Status404NotFound,
+            DeviceErrorKind.Conflict => StatusCodes.Status409Conflict,
+            _ => StatusCodes.Status400BadRequest,
+        };
+        return ApiErrors.WriteAsync(http, status, CodeOf(error.Kind), error.Message, extra: error.Field is null ? null : json => json.WriteString("field", error.Field));
+    }
+
+    public static string CodeOf(DeviceErrorKind kind) => kind switch
+    {
+        DeviceErrorKind.NotFound => "not_found",
+        DeviceErrorKind.Conflict => "conflict",
+        _ => "invalid",
+    };
+}
