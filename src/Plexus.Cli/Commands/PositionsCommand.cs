@@ -36,7 +36,7 @@ internal static class PositionsCommand
         var heading = new Option<string?>("--heading") { Description = "The heading column, if any" };
         var device = new Option<string?>("--device") { Description = "The column that holds the device key (default: the server's --device-tag for the namespace)" };
         var command = new Command("add", "Declare (or replace) a position source") { source, lat, lon, alt, speed, heading, device };
-        return WithClient(command, async (parse, client, output, error, cancellationToken) =>
+        return CommandSupport.WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
             var (ns, measurement) = Split(parse.GetValue(source)!);
             var body = new JsonObject
@@ -50,7 +50,7 @@ internal static class PositionsCommand
                 ["heading"] = parse.GetValue(heading),
                 ["device"] = parse.GetValue(device),
             };
-            using var document = await SendAsync(client, HttpMethod.Post, ApiPath, body.ToJsonString(), cancellationToken);
+            using var document = await CommandSupport.SendAsync(client, HttpMethod.Post, ApiPath, body.ToJsonString(), cancellationToken, ownBadRequest: true);
             var answer = document!.RootElement;
             await output.WriteLineAsync($"declared {answer.GetProperty("source").GetString()} (device column {answer.GetProperty("device").GetString()})");
             if (!answer.GetProperty("available").GetBoolean())
@@ -63,9 +63,9 @@ internal static class PositionsCommand
     private static Command List()
     {
         var command = new Command("list", "List position sources and whether main.device_positions includes them yet");
-        return WithClient(command, async (parse, client, output, error, cancellationToken) =>
+        return CommandSupport.WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
-            using var document = await SendAsync(client, HttpMethod.Get, ApiPath, null, cancellationToken);
+            using var document = await CommandSupport.SendAsync(client, HttpMethod.Get, ApiPath, null, cancellationToken, ownBadRequest: true);
             var rows = document!.RootElement.GetProperty("sources").EnumerateArray().Select(s => new[]
             {
                 s.GetProperty("source").GetString() ?? "",
@@ -90,10 +90,10 @@ internal static class PositionsCommand
     {
         var source = new Argument<string>("source") { Description = "namespace.measurement, e.g. fleet.readings" };
         var command = new Command("remove", "Remove a position source: its rows leave main.device_positions (the data stays)") { source };
-        return WithClient(command, async (parse, client, output, error, cancellationToken) =>
+        return CommandSupport.WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
             var (ns, measurement) = Split(parse.GetValue(source)!);
-            using var document = await SendAsync(client, HttpMethod.Delete, ApiPath + "/" + Uri.EscapeDataString(ns + "." + measurement), null, cancellationToken);
+            using var document = await CommandSupport.SendAsync(client, HttpMethod.Delete, ApiPath + "/" + Uri.EscapeDataString(ns + "." + measurement), null, cancellationToken, ownBadRequest: true);
             await output.WriteLineAsync($"removed {ns}.{measurement}");
         });
     }
@@ -102,78 +102,5 @@ internal static class PositionsCommand
     {
         int dot = source.IndexOf('.', StringComparison.Ordinal);
         return dot < 0 ? ("main", source) : (source[..dot], source[(dot + 1)..]);
-    }
-
-    private delegate Task PositionsAction(ParseResult parse, PlexusApiClient client, TextWriter output, TextWriter error, CancellationToken cancellationToken);
-
-    private static Command WithClient(Command command, PositionsAction action)
-    {
-        var url = ClientOptions.Url();
-        var token = ClientOptions.Token();
-        command.Options.Add(url);
-        command.Options.Add(token);
-        command.SetAction(async (ParseResult parse, CancellationToken invocationToken) =>
-        {
-            using var termination = CliConsole.CancelOnTermination(invocationToken);
-            var error = parse.InvocationConfiguration.Error;
-            try
-            {
-                using var client = PlexusApiClient.Create(parse.GetValue(url), parse.GetValue(token));
-                await action(parse, client, parse.InvocationConfiguration.Output, error, termination.Token);
-                return 0;
-            }
-            catch (CliException e)
-            {
-                await error.WriteLineAsync($"error: {e.Message}");
-                return e.ExitCode;
-            }
-            catch (OperationCanceledException) when (termination.Token.IsCancellationRequested)
-            {
-                await error.WriteLineAsync("cancelled");
-                return 130;
-            }
-        });
-        return command;
-    }
-
-    private static async Task<JsonDocument?> SendAsync(PlexusApiClient client, HttpMethod method, string path, string? body, CancellationToken cancellationToken)
-    {
-        using var request = new HttpRequestMessage(method, path);
-        if (body is not null)
-        {
-            request.Content = new StringContent(body, Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
-        }
-
-        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
-        if (!response.IsSuccessStatusCode)
-        {
-            // The registry's own 400/404 name the field at fault; the generic message would blame the address.
-            if (response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.NotFound)
-            {
-                var problem = await PlexusApiClient.ReadErrorAsync(response, cancellationToken);
-                if (problem.Code is "invalid" or "not_found")
-                {
-                    throw new CliException($"{(int)response.StatusCode} {problem.Code.Replace('_', ' ')}: {problem.Message}");
-                }
-
-                throw new CliException($"{(int)response.StatusCode} {response.ReasonPhrase}: {problem.Message ?? "no details"} (is {client.DisplayAddress} a Plexus server?)");
-            }
-
-            throw await client.FailureAsync(response, cancellationToken);
-        }
-
-        if (response.StatusCode == HttpStatusCode.NoContent)
-        {
-            return null;
-        }
-
-        try
-        {
-            return JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
-        }
-        catch (JsonException e)
-        {
-            throw new CliException($"the server's answer is not JSON: {e.Message}", e);
-        }
     }
 }
