@@ -68,7 +68,8 @@ public static class QueryResultWriter
     private static string CsvField(string value) =>
         value.AsSpan().IndexOfAny(",\"\r\n") < 0 ? value : "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
-    private static void WriteValue(Utf8JsonWriter json, object? value)
+    /// <summary>One SQL value as JSON, as query results spell it; also used by endpoints that show stored values.</summary>
+    public static void WriteValue(Utf8JsonWriter json, object? value)
     {
         switch (value)
         {

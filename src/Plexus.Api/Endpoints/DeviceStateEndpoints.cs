@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Plexus.Api.Auth;
 using Plexus.Devices;
+using Plexus.Query;
 
 namespace Plexus.Api.Endpoints;
 
@@ -93,7 +94,7 @@ internal static class DeviceStateEndpoints
                 json.WritePropertyName(value.Field);
                 json.WriteStartObject();
                 json.WritePropertyName("value");
-                WriteValue(json, value.Value);
+                QueryResultWriter.WriteValue(json, value.Value);
                 WriteTime(json, "time", value.Time);
                 json.WriteEndObject();
             }
@@ -157,37 +158,6 @@ internal static class DeviceStateEndpoints
         else
         {
             json.WriteNull(name);
-        }
-    }
-
-    private static void WriteValue(Utf8JsonWriter json, object value)
-    {
-        switch (value)
-        {
-            case double d when double.IsFinite(d):
-                json.WriteNumberValue(d);
-                break;
-            case float f when float.IsFinite(f):
-                json.WriteNumberValue(f);
-                break;
-            case long l:
-                json.WriteNumberValue(l);
-                break;
-            case ulong u:
-                json.WriteNumberValue(u);
-                break;
-            case int i:
-                json.WriteNumberValue(i);
-                break;
-            case bool b:
-                json.WriteBooleanValue(b);
-                break;
-            case DateTime dt:
-                json.WriteStringValue(dt);
-                break;
-            default:
-                json.WriteStringValue(Convert.ToString(value, CultureInfo.InvariantCulture));
-                break;
         }
     }
 }
