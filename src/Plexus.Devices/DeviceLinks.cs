@@ -23,8 +23,9 @@ namespace Plexus.Devices;
 /// <remarks>
 /// Design note: the unregistered keys come from the series tables (one row per tag set, so small), but which series
 /// tables carry the key column is only known once data arrives, and the store's writer knows nothing of devices. So
-/// the <c>devices</c> view is regenerated from the catalog: at start, and after writes (at most every
-/// <see cref="RefreshInterval"/>, off the write path: a write only sets a flag). Regeneration is one small catalog
+/// the <c>devices</c> view is regenerated from the catalog: at start, and after writes that created a measurement or a
+/// column (<see cref="StoreWriter.SchemaVersion"/> moved; at most every <see cref="RefreshInterval"/>, off the write
+/// path: a write only compares a number and sets a flag). Regeneration is one small catalog
 /// query, and DDL only when the set of linked measurements changed. A key column that first appears is therefore
 /// visible in <c>devices</c> within about <see cref="RefreshInterval"/> of its commit; the macros read the
 /// measurement and the registry themselves and need no refresh.
@@ -40,12 +41,15 @@ public sealed class DeviceLinks : IDisposable
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private string _linksKey = "\0";
+    private readonly StoreWriter _writer;
+    private long _refreshedSchemaVersion = -1;
     private int _scheduled;
     private int _disposed;
 
-    private DeviceLinks(DuckDBConnection connection, DeviceTagMap tags, ILogger logger)
+    private DeviceLinks(DuckDBConnection connection, StoreWriter writer, DeviceTagMap tags, ILogger logger)
     {
         _connection = connection;
+        _writer = writer;
         Tags = tags;
         _logger = logger;
     }
@@ -59,9 +63,9 @@ public sealed class DeviceLinks : IDisposable
         var connection = store.OpenReadConnection();
         try
         {
-            var links = new DeviceLinks(connection, tags ?? DeviceTagMap.Standard, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Plexus.Devices"));
+            var links = new DeviceLinks(connection, store.Writer, tags ?? DeviceTagMap.Standard, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Plexus.Devices"));
             links.CreateMacros();
-            links.Refresh();
+            links.RefreshForSchema();
             return links;
         }
         catch
@@ -113,6 +117,14 @@ public sealed class DeviceLinks : IDisposable
         }
     }
 
+    /// <summary>Refreshes and remembers the schema it saw, read first so that a change during the refresh is not missed.</summary>
+    private void RefreshForSchema()
+    {
+        long version = _writer.SchemaVersion;
+        Refresh();
+        Volatile.Write(ref _refreshedSchemaVersion, version);
+    }
+
     private void ScheduleRefresh()
     {
         if (Volatile.Read(ref _disposed) != 0 || Interlocked.CompareExchange(ref _scheduled, 1, 0) != 0)
@@ -127,7 +139,7 @@ public sealed class DeviceLinks : IDisposable
                 // A rate limit on real time, not registry time: a test's fake clock must not stall it.
                 await Task.Delay(RefreshInterval, TimeProvider.System);
                 Volatile.Write(ref _scheduled, 0);
-                Refresh();
+                RefreshForSchema();
             }
             catch (Exception error) when (error is DuckDBException or ObjectDisposedException or InvalidOperationException)
             {
@@ -260,7 +272,9 @@ public sealed class DeviceLinks : IDisposable
         public async Task<WriteResult> WriteAsync(string ns, PointBatch batch, CancellationToken cancellationToken = default)
         {
             var result = await inner.WriteAsync(ns, batch, cancellationToken);
-            if (result.PointsWritten > 0)
+
+            // Which measurements carry a device key changes only with the schema; rows alone need no refresh.
+            if (result.PointsWritten > 0 && links._writer.SchemaVersion != Volatile.Read(ref links._refreshedSchemaVersion))
             {
                 links.ScheduleRefresh();
             }

@@ -79,14 +79,17 @@ public sealed class Catalog
     /// Rebuilds the views of the measurements created or widened since the last call, inside the caller's
     /// transaction; a measurement whose every point was refused still gets its (empty) view.
     /// </summary>
-    public void RefreshStaleViews(DuckDBConnection connection)
+    /// <returns>True when a measurement was created or widened since the last call.</returns>
+    public bool RefreshStaleViews(DuckDBConnection connection)
     {
+        bool any = _staleViews.Count > 0;
         foreach (var measurement in _staleViews)
         {
             Execute(connection, measurement.ViewSql());
         }
 
         _staleViews.Clear();
+        return any;
     }
 
     private void MarkViewStale(MeasurementSchema measurement)

@@ -24,6 +24,7 @@ internal sealed class GroupCommitter
     private static readonly string[] ReservedColumnNames = [SqlNames.SeriesIdColumn, SqlNames.TimeColumn];
 
     private readonly DuckDBConnection _connection;
+    private long _schemaVersion;
     private readonly Dictionary<MeasurementSchema, MeasurementStage> _stages = [];
     private readonly List<MeasurementStage> _touched = [];
     private readonly List<string> _newNames = [];
@@ -39,6 +40,9 @@ internal sealed class GroupCommitter
     }
 
     public Catalog Catalog { get; private set; }
+
+    /// <summary>Grows with every group that created a measurement or a column (counted before its commit).</summary>
+    public long SchemaVersion => Interlocked.Read(ref _schemaVersion);
 
     /// <summary>Points that went through the duplicate merge instead of a plain append, since start (committed or not).</summary>
     public long PointsMerged { get; private set; }
@@ -106,7 +110,11 @@ internal sealed class GroupCommitter
             MergeSuspects(stage);
         }
 
-        Catalog.RefreshStaleViews(_connection);
+        if (Catalog.RefreshStaleViews(_connection))
+        {
+            Interlocked.Increment(ref _schemaVersion);
+        }
+
         if (appliedLsn >= 0)
         {
             Catalog.WriteAppliedLsn(_connection, appliedLsn);

@@ -81,6 +81,12 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
     /// <summary>Groups made durable: write-log syncs plus direct DuckDB commits.</summary>
     public long Commits => Interlocked.Read(ref _commits);
 
+    /// <summary>
+    /// Changes whenever a write created a measurement or a column, by the time that write is acknowledged: whoever
+    /// generates SQL from the schema compares it instead of reading the catalog after every write.
+    /// </summary>
+    public long SchemaVersion => _committer.SchemaVersion;
+
     /// <summary>DuckDB transactions that applied write-log records.</summary>
     public long LogApplies => Interlocked.Read(ref _applies);
 
