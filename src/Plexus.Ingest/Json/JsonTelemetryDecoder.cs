@@ -49,7 +49,7 @@ public static class JsonTelemetryDecoder
         // One level for the array of points and one of slack, so that the decoder's own depth check (with a
         // better message) always comes before the reader's.
         var readerOptions = new JsonReaderOptions { MaxDepth = options.MaxDepth + 2 };
-        var before = new BatchMark(batch);
+        var before = new BatchFill(batch);
         JsonTelemetryError failure;
         try
         {

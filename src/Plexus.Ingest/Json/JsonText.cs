@@ -224,7 +224,7 @@ internal static class JsonText
 }
 
 /// <summary>How full a batch was, so that a decoder can assert a rejected message left nothing behind.</summary>
-internal readonly struct BatchMark(PointBatch batch)
+internal readonly struct BatchFill(PointBatch batch)
 {
     private readonly int _points = batch.Count;
     private readonly int _fields = batch.FieldValueCount;

@@ -52,7 +52,7 @@ public static class SenMlDecoder
 
         int bom = JsonText.BomLength(payload);
         ReadOnlySpan<byte> json = payload[bom..];
-        var before = new BatchMark(batch);
+        var before = new BatchFill(batch);
         SenMlRecord[] records = ArrayPool<SenMlRecord>.Shared.Rent(16);
         try
         {
