@@ -289,6 +289,7 @@ public sealed partial class PlexusBroker
         {
             // A clean start drops the old session's subscriptions, shared ones included.
             _shared.RemoveClient(clientId);
+            _subscriptions.RemoveClient(clientId);
         }
 
         bool v5 = e.ProtocolVersion == MqttProtocolVersion.V500;
@@ -330,6 +331,7 @@ public sealed partial class PlexusBroker
         else
         {
             _shared.RemoveClient(e.ClientId);
+            _subscriptions.RemoveClient(e.ClientId);
         }
 
         return Task.CompletedTask;

@@ -7,6 +7,7 @@ using MQTTnet.Server;
 using Plexus.Broker.Auth;
 using Plexus.Broker.Devices;
 using Plexus.Broker.Retained;
+using Plexus.Broker.Transport;
 using Plexus.Storage.Writing;
 
 namespace Plexus.Broker;
@@ -33,6 +34,7 @@ public sealed partial class PlexusBroker : IAsyncDisposable
     private const int DropLogInterval = 10_000;
 
     private readonly MqttServer _server;
+    private readonly DeviceTcpServerAdapter _tcp;
     private readonly MqttServerOptions _serverOptions;
     private readonly PlexusBrokerOptions _options;
     private readonly IMqttAuthenticator _authenticator;
@@ -56,27 +58,19 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         _connectivity = options.DeviceState is null ? null : new DeviceConnectivity(options.DeviceState, time);
         _retained = new RetainedMessageFile(options.DataDirectory);
 
+        // Plain TCP is served by Plexus's own listener (DeviceTcpServerAdapter, for the device fast path); MQTTnet's
+        // listener only serves TLS, when configured.
         var builder = new MqttServerOptionsBuilder()
-            .WithDefaultEndpoint()
-            .WithDefaultEndpointPort(options.Endpoint.Port)
+            .WithoutDefaultEndpoint()
             .WithPersistentSessions()
             .WithMaxPendingMessagesPerClient(options.MaxPendingMessagesPerClient)
             .WithPendingMessagesOverflowStrategy(MqttPendingMessagesOverflowStrategy.DropOldestQueuedMessage);
 
-        // One listener on the address asked for: MQTTnet otherwise also listens on the other address family, and
-        // with port 0 the two would get different ports.
-        if (options.Endpoint.AddressFamily == AddressFamily.InterNetworkV6)
-        {
-            builder.WithDefaultEndpointBoundIPV6Address(options.Endpoint.Address).WithDefaultEndpointBoundIPAddress(IPAddress.None);
-        }
-        else
-        {
-            builder.WithDefaultEndpointBoundIPAddress(options.Endpoint.Address).WithDefaultEndpointBoundIPV6Address(IPAddress.None);
-        }
-
         ConfigureTls(builder, options);
         _serverOptions = builder.Build();
+        _tcp = new DeviceTcpServerAdapter(options.Endpoint, this, _logger);
         var factory = new MqttServerFactory();
+        factory.DefaultServerAdapters.Add(_ => _tcp);
         factory.DefaultServerAdapters.Add(_ => _webSockets);
         _server = factory.CreateMqttServer(_serverOptions, new MqttNetLoggerBridge(loggerFactory));
         _server.ValidatingConnectionAsync += OnValidatingConnectionAsync;
@@ -89,6 +83,7 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         _server.RetainedMessagesClearedAsync += OnRetainedMessagesClearedAsync;
         _server.ApplicationMessageEnqueuedOrDroppedAsync += OnEnqueuedOrDroppedAsync;
         AttachProtocolHandlers(time);
+        AttachFastPath();
     }
 
     /// <summary>The endpoint the broker listens on, with the port the system chose when 0 was asked for.</summary>
@@ -114,8 +109,7 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         broker._loadedRetained = broker._retained.Load();
         await broker._server.StartAsync();
 
-        // MQTTnet writes the port the socket was bound to back into the endpoint options.
-        broker.Endpoint = new IPEndPoint(options.Endpoint.Address, broker._serverOptions.DefaultEndpointOptions.Port);
+        broker.Endpoint = broker._tcp.Endpoint;
         BrokerLog.Listening(broker._logger, broker.Endpoint.ToString());
         broker.SetTlsEndpoint();
         return broker;
@@ -282,6 +276,11 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         }
 
         SubscribeShared(e);
+        if (e.ProcessSubscription)
+        {
+            // Before MQTTnet stores it, so the device fast path never misses a subscriber that has its SUBACK.
+            _subscriptions.Add(e.ClientId, e.TopicFilter.Topic);
+        }
 
         return Task.CompletedTask;
     }

@@ -56,6 +56,9 @@ public sealed class PlexusServer : IAsyncDisposable
     /// <summary>Where the MQTT broker listens (the bound port when 0 was asked for); null when it is off.</summary>
     public IPEndPoint? MqttEndpoint => _broker?.Endpoint;
 
+    /// <summary>The embedded MQTT broker; null when it is switched off.</summary>
+    public PlexusBroker? Broker => _broker;
+
     /// <summary>Where the MQTT-over-TLS listener listens; null when there is none.</summary>
     public IPEndPoint? MqttTlsEndpoint => _broker?.TlsEndpoint;
 

@@ -88,7 +88,7 @@ internal static class MqttTestClients
         var socket = new TcpClient();
         await socket.ConnectAsync(endpoint.Address, endpoint.Port);
         var body = new List<byte>();
-        AddString(body, "MQTT");
+        MqttBytes.AddString(body, "MQTT");
         body.Add(4); // protocol level 3.1.1
         byte flags = 0x02; // clean session
         if (will is not null)
@@ -104,42 +104,25 @@ internal static class MqttTestClients
         body.Add(flags);
         body.Add(0);
         body.Add(60); // keep alive 60 s
-        AddString(body, clientId);
+        MqttBytes.AddString(body, clientId);
         if (will is { } w)
         {
-            AddString(body, w.Topic);
-            AddString(body, w.Payload);
+            MqttBytes.AddString(body, w.Topic);
+            MqttBytes.AddString(body, w.Payload);
         }
 
         if (password is not null)
         {
-            AddString(body, "app");
-            AddString(body, password);
+            MqttBytes.AddString(body, "app");
+            MqttBytes.AddString(body, password);
         }
 
-        var packet = new List<byte> { 0x10 };
-        int length = body.Count;
-        do
-        {
-            byte digit = (byte)(length % 128);
-            length /= 128;
-            packet.Add(length > 0 ? (byte)(digit | 0x80) : digit);
-        }
-        while (length > 0);
-        packet.AddRange(body);
         var stream = socket.GetStream();
-        await stream.WriteAsync(packet.ToArray());
+        await stream.WriteAsync(MqttBytes.Packet(0x10, body));
         var connack = new byte[4];
         await stream.ReadExactlyAsync(connack);
         Assert.Equal(0x20, connack[0]);
         return (socket, connack[3]);
     }
 
-    private static void AddString(List<byte> bytes, string text)
-    {
-        byte[] utf8 = Encoding.UTF8.GetBytes(text);
-        bytes.Add((byte)(utf8.Length >> 8));
-        bytes.Add((byte)utf8.Length);
-        bytes.AddRange(utf8);
-    }
 }

@@ -50,33 +50,23 @@ internal static class DeviceDataTestClients
     public static async Task<Socket> RawConnectAsync(PlexusTestServer server, string clientId, string userName, string password, ushort keepAliveSeconds, (string Topic, string Message)? will = null)
     {
         var payload = new List<byte>();
-        AddString(payload, clientId);
+        MqttBytes.AddString(payload, clientId);
         byte flags = 0xC2; // user name, password, clean session
         if (will is { } w)
         {
             flags |= 0x04;
-            AddString(payload, w.Topic);
-            AddString(payload, w.Message);
+            MqttBytes.AddString(payload, w.Topic);
+            MqttBytes.AddString(payload, w.Message);
         }
 
-        AddString(payload, userName);
-        AddString(payload, password);
+        MqttBytes.AddString(payload, userName);
+        MqttBytes.AddString(payload, password);
         var variable = new List<byte> { 0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 4, flags, (byte)(keepAliveSeconds >> 8), (byte)keepAliveSeconds };
-        var packet = new List<byte> { 0x10 };
-        int remaining = variable.Count + payload.Count;
-        do
-        {
-            byte digit = (byte)(remaining % 128);
-            remaining /= 128;
-            packet.Add(remaining > 0 ? (byte)(digit | 0x80) : digit);
-        }
-        while (remaining > 0);
-        packet.AddRange(variable);
-        packet.AddRange(payload);
+        byte[] packet = MqttBytes.Packet(0x10, [.. variable, .. payload]);
 
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(server.MqttEndpoint!);
-        await socket.SendAsync(packet.ToArray());
+        await socket.SendAsync(packet);
         var connack = new byte[4];
         int read = 0;
         while (read < 4)
@@ -91,13 +81,6 @@ internal static class DeviceDataTestClients
         return socket;
     }
 
-    private static void AddString(List<byte> packet, string text)
-    {
-        byte[] bytes = Encoding.UTF8.GetBytes(text);
-        packet.Add((byte)(bytes.Length >> 8));
-        packet.Add((byte)bytes.Length);
-        packet.AddRange(bytes);
-    }
 
     /// <summary>The connectivity rows of a device, oldest first: (value, reason).</summary>
     public static async Task<List<(string Value, string Reason)>> OnlineRowsAsync(PlexusTestServer server, string device)

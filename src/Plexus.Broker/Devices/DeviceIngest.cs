@@ -118,14 +118,11 @@ public sealed partial class DeviceIngest
         }
     }
 
-    /// <summary>Completes once every message <see cref="QueueAsync"/> took is committed or failed; call when no more are queued.</summary>
+    /// <summary>Completes once every message <see cref="QueueAsync"/> or <see cref="Append"/> took is committed or failed; later appends are refused.</summary>
     public Task DrainQueueAsync()
     {
         Volatile.Write(ref _draining, 1);
-        if (Volatile.Read(ref _queued) == 0)
-        {
-            _queueDrained.TrySetResult();
-        }
+        SignalIfDrained();
 
         return _queueDrained.Task;
     }
@@ -156,9 +153,9 @@ public sealed partial class DeviceIngest
     private void LeaveQueue()
     {
         _queueSlots.Release();
-        if (Interlocked.Decrement(ref _queued) == 0 && Volatile.Read(ref _draining) != 0)
+        if (Interlocked.Decrement(ref _queued) == 0)
         {
-            _queueDrained.TrySetResult();
+            SignalIfDrained();
         }
     }
 

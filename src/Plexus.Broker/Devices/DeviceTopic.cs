@@ -32,6 +32,17 @@ public readonly record struct DeviceTopic(DeviceTopicKind Kind, string DeviceId,
     /// <c>devices/&lt;id&gt;/state</c>, with non-empty levels. Anything else
     /// (other kinds, deeper topics) is false: the broker forwards it and stores nothing.
     /// </summary>
+    /// <summary>The topic this was parsed from (for a measurement named like the default, its shorter spelling).</summary>
+    public string Name() => Kind switch
+    {
+        DeviceTopicKind.Telemetry when Measurement == DefaultTelemetryMeasurement => $"{Prefix}{DeviceId}/telemetry",
+        DeviceTopicKind.Telemetry => $"{Prefix}{DeviceId}/telemetry/{Measurement}",
+        DeviceTopicKind.SenMl => $"{Prefix}{DeviceId}/senml",
+        DeviceTopicKind.LineProtocol => $"{Prefix}{DeviceId}/lp",
+        DeviceTopicKind.Location => $"{Prefix}{DeviceId}/location",
+        _ => $"{Prefix}{DeviceId}/state",
+    };
+
     public static bool TryParse(string? topic, out DeviceTopic result)
     {
         result = default;

@@ -1,0 +1,380 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Plexus.Core;
+using Plexus.Storage.Writing;
+
+namespace Plexus.Broker.Devices;
+
+/// <summary>Where the outcome of a shared-batch message that wants an acknowledgement (QoS 1) goes.</summary>
+internal interface IIngestAcknowledger
+{
+    /// <summary>Called once, in the order the connection's messages were appended, after their commit.</summary>
+    void Acknowledge(ushort packetId, in DeviceIngestOutcome outcome);
+
+    /// <summary>The commit failed: nothing of the message is stored and it must not be acknowledged.</summary>
+    void Fail(Exception error);
+}
+
+/// <summary>What <see cref="DeviceIngest.Append"/> did with a message.</summary>
+internal enum AppendStatus
+{
+    /// <summary>In the shared batch; it is committed (and acknowledged) with the others.</summary>
+    Appended,
+
+    /// <summary>Not decodable here; nothing was added. The caller takes the ordinary path, which reports why.</summary>
+    NotDecoded,
+
+    /// <summary>The broker is stopping; nothing was added.</summary>
+    Stopping,
+}
+
+/// <summary>
+/// The shared batch: messages from every connection are decoded straight into one open <see cref="PointBatch"/>,
+/// which goes to the store as one write when the store has room (at most <see cref="MaxWritesInFlight"/> writes
+/// outstanding). A message therefore costs a decode and a few stores into arrays, not a write request, a task and
+/// a trip through the writer's queue of its own. QoS 1 acknowledgements are sent after the write's commit, in
+/// append order; each message's points carry its ordinal as their line number, so a refusal by the store is
+/// traced back to the message it came from.
+/// </summary>
+public sealed partial class DeviceIngest
+{
+    /// <summary>
+    /// Writes handed to the store and not yet committed; more messages wait in the open batch. One: what arrives
+    /// during a commit goes into the next as one write (measured: a second write in flight made batches smaller
+    /// and cost 10–30 % of the MQTT throughput, docs/mqtt.md).
+    /// </summary>
+    public const int MaxWritesInFlight = 1;
+
+    /// <summary>Points the open batch takes while writes are in flight before appending connections wait.</summary>
+    public const int MaxOpenPoints = 32_768;
+
+    private readonly Lock _shared = new();
+    private readonly Channel<SharedWrite> _sharedWrites = Channel.CreateUnbounded<SharedWrite>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConcurrentStack<SharedWrite> _sharedPool = new();
+    private readonly List<(long Sequence, TaskCompletionSource Done)> _storedWaiters = [];
+    private SharedWrite _open = new() { Sequence = 1 };
+    private long _lastSequence = 1;
+    private long _storedSequence;
+    private int _writesInFlight;
+    private TaskCompletionSource? _roomForMore;
+    private Task? _sharedLoop;
+
+    /// <summary>
+    /// Decodes a data message (telemetry, SenML, line protocol) into the shared batch. <paramref name="acknowledger"/>
+    /// is null for QoS 0. <paramref name="wait"/> is set when the open batch is full: the caller should stop reading
+    /// its connection until it completes (back-pressure through TCP).
+    /// </summary>
+    internal AppendStatus Append(DeviceTopic topic, ReadOnlySpan<byte> payload, IIngestAcknowledger? acknowledger, ushort packetId, out Task? wait, out long sequence)
+    {
+        wait = null;
+        sequence = 0;
+        long now = _time.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000;
+        SharedWrite? toWrite = null;
+        lock (_shared)
+        {
+            if (Volatile.Read(ref _draining) != 0)
+            {
+                return AppendStatus.Stopping;
+            }
+
+            SharedWrite open = _open;
+            BatchMark mark = open.Batch.Mark();
+            string? error = DecodeSpan(topic, payload, contentType: null, now, open.Batch);
+            if (error is not null || open.Batch.Count == mark.Points)
+            {
+                open.Batch.Truncate(mark);
+                return AppendStatus.NotDecoded;
+            }
+
+            open.Add(topic, acknowledger, packetId, payload, mark.Points);
+            sequence = open.Sequence;
+            if (_writesInFlight < MaxWritesInFlight)
+            {
+                toWrite = TakeOpen();
+            }
+            else if (open.Batch.Count >= MaxOpenPoints)
+            {
+                _roomForMore ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                wait = _roomForMore.Task;
+            }
+        }
+
+        _state?.Touch(topic.DeviceId);
+        if (toWrite is not null)
+        {
+            StartWrite(toWrite);
+        }
+
+        return AppendStatus.Appended;
+    }
+
+    // Under _shared.
+    private SharedWrite TakeOpen()
+    {
+        SharedWrite full = _open;
+        _open = _sharedPool.TryPop(out var next) ? next : new SharedWrite();
+        _open.Sequence = ++_lastSequence;
+        _writesInFlight++;
+        _sharedLoop ??= Task.Run(CompleteSharedWritesAsync);
+        return full;
+    }
+
+    private void StartWrite(SharedWrite write)
+    {
+        try
+        {
+            // Not cancellable on purpose: once handed over, a write is committed or failed as a whole.
+            write.Write = _writer.WriteAsync(_namespace, write.Batch, CancellationToken.None);
+        }
+        catch (Exception error)
+        {
+            write.Write = Task.FromException<WriteResult>(error);
+        }
+
+        // Queued in the order taken, so acknowledgements leave in append order whatever order commits finish in.
+        _sharedWrites.Writer.TryWrite(write);
+    }
+
+    private async Task CompleteSharedWritesAsync()
+    {
+        await foreach (SharedWrite write in _sharedWrites.Reader.ReadAllAsync())
+        {
+            WriteResult? result = null;
+            Exception? failure = null;
+            try
+            {
+                result = await write.Write!;
+            }
+            catch (Exception error)
+            {
+                failure = error;
+            }
+
+            SharedWrite? next = null;
+            TaskCompletionSource? room = null;
+            lock (_shared)
+            {
+                _writesInFlight--;
+                if (_open.Messages > 0)
+                {
+                    next = TakeOpen();
+                }
+
+                if (_open.Batch.Count < MaxOpenPoints)
+                {
+                    room = _roomForMore;
+                    _roomForMore = null;
+                }
+            }
+
+            if (next is not null)
+            {
+                StartWrite(next);
+            }
+
+            room?.TrySetResult();
+            await ReportAsync(write, result, failure);
+            MarkStored(write.Sequence);
+            write.Reset();
+            _sharedPool.Push(write);
+            SignalIfDrained();
+        }
+    }
+
+    /// <summary>
+    /// Completes once the shared write <paramref name="sequence"/> (from <see cref="Append"/>) and every earlier one
+    /// are committed or failed: a connection's message that takes another path waits for it, so that its own
+    /// acknowledgement cannot overtake the commit of an earlier QoS 0 message of the same connection.
+    /// </summary>
+    internal Task WhenStoredAsync(long sequence)
+    {
+        if (Volatile.Read(ref _storedSequence) >= sequence)
+        {
+            return Task.CompletedTask;
+        }
+
+        lock (_shared)
+        {
+            if (_storedSequence >= sequence)
+            {
+                return Task.CompletedTask;
+            }
+
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _storedWaiters.Add((sequence, done));
+            return done.Task;
+        }
+    }
+
+    private void MarkStored(long sequence)
+    {
+        List<TaskCompletionSource>? ready = null;
+        lock (_shared)
+        {
+            Volatile.Write(ref _storedSequence, sequence);
+            for (int i = _storedWaiters.Count - 1; i >= 0; i--)
+            {
+                if (_storedWaiters[i].Sequence <= sequence)
+                {
+                    (ready ??= []).Add(_storedWaiters[i].Done);
+                    _storedWaiters.RemoveAt(i);
+                }
+            }
+        }
+
+        ready?.ForEach(done => done.TrySetResult());
+    }
+
+    private async Task ReportAsync(SharedWrite write, WriteResult? result, Exception? failure)
+    {
+        if (failure is not null)
+        {
+            SharedLog.Failed(_logger, failure, write.Messages);
+            foreach (ref readonly SharedMessage message in write.MessageSpan)
+            {
+                message.Acknowledger?.Fail(failure);
+            }
+
+            return;
+        }
+
+        Dictionary<int, (int Refused, string Reason)>? refused = null;
+        if (result!.Rejected.Count > 0)
+        {
+            refused = [];
+            foreach (LineError rejected in result.Rejected)
+            {
+                refused[rejected.Line] = refused.TryGetValue(rejected.Line, out var seen) ? (seen.Refused + 1, seen.Reason) : (1, rejected.Reason);
+            }
+        }
+
+        if (refused is null)
+        {
+            foreach (ref readonly SharedMessage message in write.MessageSpan)
+            {
+                message.Acknowledger?.Acknowledge(message.PacketId, new DeviceIngestOutcome(DeviceIngestStatus.Stored, message.Points, 0, null));
+            }
+
+            return;
+        }
+
+        // Rare: the store refused points. Dead letters are written before any acknowledgement of this write goes
+        // out, as on the ordinary path (a publisher that has its PUBACK can query its dead letter).
+        var outcomes = new DeviceIngestOutcome[write.Messages];
+        List<Task>? deadLetters = null;
+        for (int i = 0; i < outcomes.Length; i++)
+        {
+            SharedMessage message = write.MessageSpan[i];
+            var outcome = new DeviceIngestOutcome(DeviceIngestStatus.Stored, message.Points, 0, null);
+            if (refused.TryGetValue(i + 1, out var refusal))
+            {
+                string reason = refusal.Refused == 1 ? refusal.Reason : $"{refusal.Refused} points refused; first: {refusal.Reason}";
+                int written = message.Points - refusal.Refused;
+                outcome = new DeviceIngestOutcome(written == 0 ? DeviceIngestStatus.Rejected : DeviceIngestStatus.PartlyStored, written, refusal.Refused, reason);
+                string topicName = message.Topic.Name();
+                if (message.Acknowledger is null)
+                {
+                    QueuedLog.Refused(_logger, written, refusal.Refused, message.Topic.DeviceId, topicName, reason);
+                }
+                else
+                {
+                    SharedLog.Refused(_logger, written, refusal.Refused, message.Topic.DeviceId, topicName, reason);
+                    if (written == 0)
+                    {
+                        var payload = new ReadOnlySequence<byte>(write.Payloads.WrittenMemory.Slice(message.PayloadStart, message.PayloadLength).ToArray());
+                        (deadLetters ??= []).Add(RecordDeadLetterAsync(message.Topic, topicName, payload, contentType: null, reason));
+                    }
+                }
+            }
+
+            outcomes[i] = outcome;
+        }
+
+        if (deadLetters is not null)
+        {
+            await Task.WhenAll(deadLetters);
+        }
+
+        for (int i = 0; i < outcomes.Length; i++)
+        {
+            SharedMessage message = write.MessageSpan[i];
+            message.Acknowledger?.Acknowledge(message.PacketId, outcomes[i]);
+        }
+    }
+
+    /// <summary>Messages in the shared batch or in its writes, not yet reported.</summary>
+    private bool SharedIdle()
+    {
+        lock (_shared)
+        {
+            return _writesInFlight == 0 && _open.Messages == 0;
+        }
+    }
+
+    private void SignalIfDrained()
+    {
+        if (Volatile.Read(ref _draining) != 0 && Volatile.Read(ref _queued) == 0 && SharedIdle())
+        {
+            _queueDrained.TrySetResult();
+        }
+    }
+
+    private static partial class SharedLog
+    {
+        [LoggerMessage(42, LogLevel.Error, "MQTT messages could not be stored ({Messages} messages; QoS 1 publishers are disconnected unacknowledged and resend)")]
+        public static partial void Failed(ILogger logger, Exception error, int messages);
+
+        [LoggerMessage(43, LogLevel.Warning, "MQTT message refused by the store ({Written} points stored, {Refused} refused): device {DeviceId}, topic {Topic}: {Reason}")]
+        public static partial void Refused(ILogger logger, int written, int refused, string deviceId, string topic, string reason);
+    }
+
+    private readonly record struct SharedMessage(DeviceTopic Topic, IIngestAcknowledger? Acknowledger, ushort PacketId, int Points, int PayloadStart, int PayloadLength);
+
+    /// <summary>One shared batch and the messages in it; pooled, so a warm broker allocates none.</summary>
+    private sealed class SharedWrite
+    {
+        private SharedMessage[] _messages = new SharedMessage[256];
+
+        public PointBatch Batch { get; } = new(pointCapacity: 4096);
+
+        /// <summary>QoS 1 payloads, kept for a dead letter should the store refuse every point of one.</summary>
+        public ArrayBufferWriter<byte> Payloads { get; } = new(16 * 1024);
+
+        public int Messages { get; private set; }
+
+        public Task<WriteResult>? Write { get; set; }
+
+        /// <summary>Shared writes are numbered in the order they are taken (and reported).</summary>
+        public long Sequence { get; set; }
+
+        public ReadOnlySpan<SharedMessage> MessageSpan => _messages.AsSpan(0, Messages);
+
+        public void Add(DeviceTopic topic, IIngestAcknowledger? acknowledger, ushort packetId, ReadOnlySpan<byte> payload, int firstPoint)
+        {
+            if (Messages == _messages.Length)
+            {
+                Array.Resize(ref _messages, _messages.Length * 2);
+            }
+
+            int payloadStart = Payloads.WrittenCount;
+            if (acknowledger is not null)
+            {
+                Payloads.Write(payload);
+            }
+
+            Batch.Renumber(firstPoint, Messages + 1);
+            _messages[Messages++] = new SharedMessage(topic, acknowledger, packetId, Batch.Count - firstPoint, payloadStart, acknowledger is null ? 0 : payload.Length);
+        }
+
+        public void Reset()
+        {
+            Array.Clear(_messages, 0, Messages);
+            Messages = 0;
+            Batch.Reset();
+            Payloads.ResetWrittenCount();
+            Write = null;
+        }
+    }
+}

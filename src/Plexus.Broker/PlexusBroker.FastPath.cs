@@ -1,0 +1,131 @@
+using System.Text;
+using System.Text.Unicode;
+using MQTTnet.Server;
+using Plexus.Broker.Auth;
+using Plexus.Broker.Devices;
+using Plexus.Broker.Transport;
+
+namespace Plexus.Broker;
+
+/// <summary>
+/// The device fast path: which PUBLISH packets may be stored without MQTTnet seeing them. Only what MQTTnet would
+/// have nothing to do with qualifies, so the two paths store and answer alike:
+/// <list type="bullet">
+/// <item>a device connection over plain TCP, publishing to its own <c>telemetry</c>, <c>telemetry/&lt;m&gt;</c>,
+/// <c>senml</c> or <c>lp</c> topic (the ACL holds by construction);</item>
+/// <item>QoS 0 or 1, not retained, no MQTT 5 properties (no topic alias, content type or expiry to honour);</item>
+/// <item>no subscription, shared or not, matches the topic, so there is nobody to forward it to;</item>
+/// <item>within the size limit, no rate limit configured, the broker not stopping, and the payload decodes.</item>
+/// </list>
+/// Anything else, including every payload that does not decode, goes to MQTTnet and the ordinary interceptor, which
+/// refuses, dead-letters or forwards as before.
+/// </summary>
+public sealed partial class PlexusBroker : IDevicePublishHandler
+{
+    private readonly SubscriptionIndex _subscriptions = new();
+    private long _fastPathMessages;
+
+    /// <summary>Device messages stored through the fast path (the rest went through MQTTnet).</summary>
+    public long FastPathMessages => Interlocked.Read(ref _fastPathMessages);
+
+    private void AttachFastPath()
+    {
+        _server.ClientConnectedAsync += OnFastPathClientConnectedAsync;
+        _server.ClientUnsubscribedTopicAsync += e =>
+        {
+            _subscriptions.Remove(e.ClientId, e.TopicFilter);
+            return Task.CompletedTask;
+        };
+        _server.SessionDeletedAsync += e =>
+        {
+            _subscriptions.RemoveClient(e.Id);
+            return Task.CompletedTask;
+        };
+    }
+
+    private Task OnFastPathClientConnectedAsync(ClientConnectedEventArgs e)
+    {
+        if (PrincipalOf(e.ClientId) is { Kind: MqttPrincipalKind.Device, DeviceId: { } deviceId }
+            && _tcp.ChannelOf(e.RemoteEndPoint) is { } channel)
+        {
+            uint maximumPacketSize = _clients.TryGetValue(e.ClientId, out var state) ? state.MaximumPacketSize : 0;
+            channel.Enable(new FastPathIdentity(e.ClientId, deviceId, maximumPacketSize));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    Task IDevicePublishHandler.WhenStoredAsync(long sequence) => _ingest.WhenStoredAsync(sequence);
+
+    bool IDevicePublishHandler.TryTake(DevicePublishChannel channel, FastPathIdentity identity, in PublishView publish, out Task? wait, out long sequence)
+    {
+        wait = null;
+        sequence = 0;
+        if (publish.Retain || publish.HasProperties || publish.Qos > 1 || publish.PacketSize > _options.MaxMessageSize
+            || _rateLimiter.Enabled || Volatile.Read(ref _stopping) != 0 || _shared.GroupCount > 0
+            || !TryParseOwnDataTopic(identity, publish.Topic, out DeviceTopic topic)
+            || (_subscriptions.Count > 0 && _subscriptions.AnyMatch(publish.Topic)))
+        {
+            return false;
+        }
+
+        AppendStatus status = _ingest.Append(topic, publish.Payload, publish.Qos == 1 ? channel : null, publish.PacketId, out wait, out sequence);
+        if (status != AppendStatus.Appended)
+        {
+            return false;
+        }
+
+        _connectivity?.Activity(identity.ClientId);
+        Interlocked.Increment(ref _fastPathMessages);
+        return true;
+    }
+
+    /// <summary>The device's own data topics, read from UTF-8 without allocating (a measurement name is cached per connection).</summary>
+    private static bool TryParseOwnDataTopic(FastPathIdentity identity, ReadOnlySpan<byte> topic, out DeviceTopic result)
+    {
+        result = default;
+        if (!topic.StartsWith(identity.TopicPrefix))
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> kind = topic[identity.TopicPrefix.Length..];
+        if (kind.SequenceEqual("telemetry"u8))
+        {
+            result = new DeviceTopic(DeviceTopicKind.Telemetry, identity.DeviceId, DeviceTopic.DefaultTelemetryMeasurement);
+            return true;
+        }
+
+        if (kind.SequenceEqual("senml"u8))
+        {
+            result = new DeviceTopic(DeviceTopicKind.SenMl, identity.DeviceId, DeviceTopic.SenMlMeasurement);
+            return true;
+        }
+
+        if (kind.SequenceEqual("lp"u8))
+        {
+            result = new DeviceTopic(DeviceTopicKind.LineProtocol, identity.DeviceId, string.Empty);
+            return true;
+        }
+
+        if (!kind.StartsWith("telemetry/"u8))
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> name = kind["telemetry/".Length..];
+        if (name.IsEmpty || name.IndexOfAny("/+#\0"u8) >= 0 || !Utf8.IsValid(name))
+        {
+            return false;
+        }
+
+        if (identity.LastMeasurement is not { } last || !last.Bytes.AsSpan().SequenceEqual(name))
+        {
+            last = (name.ToArray(), Encoding.UTF8.GetString(name));
+            identity.LastMeasurement = last;
+        }
+
+        result = new DeviceTopic(DeviceTopicKind.Telemetry, identity.DeviceId, last.Name);
+        return true;
+    }
+}
