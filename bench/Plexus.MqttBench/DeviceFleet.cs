@@ -18,11 +18,11 @@ internal readonly record struct PublishOutcome(long Published, long Failed, long
 }
 
 /// <summary>
-/// The load generator: one MQTTnet client per device, each publishing its messages one after another (QoS 1 waits
+/// The MQTTnet generator (<c>--generator mqttnet</c>): one MQTTnet client per device, each publishing its messages one after another (QoS 1 waits
 /// for the PUBACK before the next, as a device does). The ~200-byte JSON payload is formatted into one buffer per
 /// device and the message object is reused, so the generator allocates little beyond what MQTTnet itself does.
 /// </summary>
-internal sealed class DeviceFleet : IAsyncDisposable
+internal sealed class DeviceFleet : IDeviceFleet
 {
     /// <summary>2023-11-14T22:13:20Z; message n of a device gets this + n ms, so every message is its own row.</summary>
     public const long BaseTimeMs = 1_700_000_000_000;
@@ -79,6 +79,9 @@ internal sealed class DeviceFleet : IAsyncDisposable
 
         return new DeviceFleet(clients);
     }
+
+    public Task<PublishOutcome> PublishAsync(int qos, int messagesPerDevice, int firstSeq = 0) =>
+        PublishAsync((MqttQualityOfServiceLevel)qos, messagesPerDevice, firstSeq);
 
     /// <summary>Each device publishes messages <paramref name="firstSeq"/> … <paramref name="firstSeq"/> + <paramref name="messagesPerDevice"/> − 1.</summary>
     public async Task<PublishOutcome> PublishAsync(MqttQualityOfServiceLevel qos, int messagesPerDevice, int firstSeq = 0)

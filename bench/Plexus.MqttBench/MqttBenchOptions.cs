@@ -14,6 +14,8 @@ internal sealed class MqttBenchOptions
           --qos LIST           0,1 (default)
           --runs N             loads per target and QoS, interleaved (default 3)
           --targets LIST       generator,mosquitto,plexus (default: all)
+          --generator KIND     raw (default: each device a socket speaking MQTT 5 directly, the leanest load) or
+                               mqttnet (one MQTTnet client per device); the subscriber is an MQTTnet client either way
           --out FILE           JSON results (default bench/results/mqtt-<UTC>.json, a .md table beside it)
           --keep-data          keep the data folders (under $TMPDIR/plexus-mqttbench)
         """;
@@ -33,6 +35,8 @@ internal sealed class MqttBenchOptions
     public int Runs { get; private set; } = 3;
 
     public IReadOnlyList<string> Targets { get; private set; } = ["generator", "mosquitto", "plexus"];
+
+    public string Generator { get; private set; } = "raw";
 
     public string OutFile { get; private set; } = "";
 
@@ -58,6 +62,9 @@ internal sealed class MqttBenchOptions
                 case "--runs": options.Runs = Positive(args[i], Next()); break;
                 case "--out": options.OutFile = Next(); break;
                 case "--keep-data": options.KeepData = true; break;
+                case "--generator":
+                    options.Generator = Next() is "raw" or "mqttnet" ? args[i] : throw new ArgumentException($"--generator: \"{args[i]}\" is not raw or mqttnet");
+                    break;
                 case "--qos":
                     options.QosLevels = [.. Next().Split(',').Select(q => q.Trim() is "0" or "1" ? int.Parse(q, CultureInfo.InvariantCulture) : throw new ArgumentException($"--qos: \"{q}\" is not 0 or 1"))];
                     break;

@@ -35,7 +35,7 @@ using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
 Directory.CreateDirectory(options.WorkDirectory);
 var targets = new Targets(options, http);
 var results = new List<RunResult>();
-Console.WriteLine($"{options.Devices} devices × {options.MessagesPerDevice:N0} messages, QoS {string.Join(",", options.QosLevels)}, {options.Runs} runs, {Environment.ProcessorCount} cores");
+Console.WriteLine($"{options.Devices} devices × {options.MessagesPerDevice:N0} messages, QoS {string.Join(",", options.QosLevels)}, {options.Runs} runs, {options.Generator} generator, {Environment.ProcessorCount} cores");
 try
 {
     // Interleaved (run 1 of every target, then run 2 ...) so a noisy neighbour hits all of them, not one.
@@ -93,7 +93,7 @@ static string Report(List<RunResult> results, MqttBenchOptions options)
 {
     var text = new StringBuilder();
     var inv = CultureInfo.InvariantCulture;
-    text.AppendLine(inv, $"{options.Devices} devices, one MQTT 5 connection each, {options.MessagesPerDevice:N0} messages of {PayloadBytes()} B JSON per device and load; median (min–max) of {options.Runs} runs.");
+    text.AppendLine(inv, $"{options.Devices} devices, one MQTT 5 connection each ({options.Generator} generator), {options.MessagesPerDevice:N0} messages of {PayloadBytes()} B JSON per device and load; median (min–max) of {options.Runs} runs.");
     text.AppendLine();
     text.AppendLine("| QoS | target | delivered msgs/s | delivered / published | CPU s per 100k msgs (server / generator) | server peak RSS MiB |");
     text.AppendLine("|---|---|---:|---:|---|---:|");

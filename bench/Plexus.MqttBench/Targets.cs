@@ -82,16 +82,16 @@ internal sealed class Targets(MqttBenchOptions options, HttpClient http)
                 await sub.SubscribeAsync(new MqttClientFactory().CreateSubscribeOptionsBuilder().WithTopicFilter("devices/+/telemetry", (MqttQualityOfServiceLevel)qos).Build(), cancellation);
             }
 
-            await using var fleet = await DeviceFleet.ConnectAsync(port, devices);
+            await using var fleet = await ConnectFleetAsync(port, devices);
             if (options.WarmupMessages > 0)
             {
-                var warm = await fleet.PublishAsync((MqttQualityOfServiceLevel)qos, options.WarmupMessages);
+                var warm = await fleet.PublishAsync(qos, options.WarmupMessages);
                 await WaitQuietAsync(() => subscriber ? Interlocked.Read(ref received) : warm.Published, warm.Published, cancellation);
                 Interlocked.Exchange(ref received, 0);
             }
 
             cpuBefore = server.CpuSeconds();
-            var outcome = await fleet.PublishAsync((MqttQualityOfServiceLevel)qos, options.MessagesPerDevice, options.WarmupMessages);
+            var outcome = await fleet.PublishAsync(qos, options.MessagesPerDevice, options.WarmupMessages);
             long delivered = outcome.Published;
             long endTimestamp = outcome.EndTimestamp;
             if (sub is not null)
@@ -129,18 +129,18 @@ internal sealed class Targets(MqttBenchOptions options, HttpClient http)
             await WaitHealthyAsync(api, server, cancellation);
             var devices = await RegisterDevicesAsync(api, cancellation);
             double cpuBefore = server.CpuSeconds();
-            await using var fleet = await DeviceFleet.ConnectAsync(mqttPort, devices);
+            await using var fleet = await ConnectFleetAsync(mqttPort, devices);
 
             // The warm-up lets the server's JIT and pools settle; its rows are counted and subtracted.
             long baseline = 0;
             if (options.WarmupMessages > 0)
             {
-                var warm = await fleet.PublishAsync((MqttQualityOfServiceLevel)qos, options.WarmupMessages);
+                var warm = await fleet.PublishAsync(qos, options.WarmupMessages);
                 await WaitQuietAsync(async () => baseline = await CountAsync(api, cancellation), warm.Published, cancellation);
             }
 
             cpuBefore = server.CpuSeconds();
-            var outcome = await fleet.PublishAsync((MqttQualityOfServiceLevel)qos, options.MessagesPerDevice, options.WarmupMessages);
+            var outcome = await fleet.PublishAsync(qos, options.MessagesPerDevice, options.WarmupMessages);
 
             // Durable rows are what counts: the count is read back with SQL. QoS 1 rows are committed before their
             // PUBACK, so the count is final at once; QoS 0 messages may still sit in socket buffers and the writer's
@@ -169,6 +169,9 @@ internal sealed class Targets(MqttBenchOptions options, HttpClient http)
             Cleanup(dir);
         }
     }
+
+    private async Task<IDeviceFleet> ConnectFleetAsync(int port, IReadOnlyList<DeviceIdentity> devices) =>
+        options.Generator == "mqttnet" ? await DeviceFleet.ConnectAsync(port, devices) : await RawDeviceFleet.ConnectAsync(port, devices);
 
     private static string DeviceId(int i) => "bench-" + i.ToString("D4", CultureInfo.InvariantCulture);
 
