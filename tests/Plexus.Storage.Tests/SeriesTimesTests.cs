@@ -65,4 +65,44 @@ public sealed class SeriesTimesTests
 
         Assert.False(times.MayHold(times.Max + 1));
     }
+
+    [Fact]
+    public void A_window_that_slid_far_still_knows_its_last_times_exactly_and_covers_the_rest()
+    {
+        // In-order times (the device case) slide the window through its array many times over; out-of-order ones
+        // in between exercise insertion after the window moved.
+        var times = new SeriesTimes(long.MinValue);
+        var stored = new List<long>();
+        for (long t = 1; t <= 1_000; t++)
+        {
+            long time = t * 10;
+            times.Record(time);
+            stored.Add(time);
+            if (t % 7 == 0)
+            {
+                times.Record(time - 5);
+                stored.Add(time - 5);
+            }
+        }
+
+        stored.Sort();
+        long[] recent = [.. stored.TakeLast(SeriesTimes.WindowSize)];
+        Assert.Equal(10_000, times.Max);
+        Assert.True(times.CoveredAbove < recent[0], $"covered above {times.CoveredAbove}, oldest in the window {recent[0]}");
+        foreach (long t in stored)
+        {
+            Assert.True(times.MayHold(t), $"time {t} is stored but was reported absent");
+        }
+
+        // Inside the window, times never recorded are known to be absent.
+        for (long t = recent[0] + 1; t < 10_000; t++)
+        {
+            if (Array.BinarySearch(recent, t) < 0 && t > times.CoveredAbove)
+            {
+                Assert.False(times.MayHold(t), $"time {t} was never stored but may be held");
+            }
+        }
+
+        Assert.False(times.MayHold(10_001));
+    }
 }

@@ -20,7 +20,11 @@ public sealed class SeriesTimes
 {
     public const int WindowSize = 64;
 
+    // The window is _recent[_start .. _start + _count), sorted. The array has room for two windows, so that the
+    // usual case, a time newer than every other, appends at the end and the window slides without moving the
+    // other 63 times (that shift was most of the writer's per-row cost for in-order device data).
     private long[]? _recent;
+    private int _start;
     private int _count;
 
     /// <summary>A series read back from the database: nothing below or at its newest time is known in detail.</summary>
@@ -47,7 +51,7 @@ public sealed class SeriesTimes
             return true;
         }
 
-        return _recent is not null && _recent.AsSpan(0, _count).BinarySearch(time) >= 0;
+        return _recent is not null && _recent.AsSpan(_start, _count).BinarySearch(time) >= 0;
     }
 
     /// <summary>Notes that a row at <paramref name="time"/> is (or is about to be) stored.</summary>
@@ -58,8 +62,24 @@ public sealed class SeriesTimes
             return;
         }
 
-        _recent ??= new long[WindowSize];
-        var window = _recent.AsSpan(0, _count);
+        _recent ??= new long[WindowSize * 2];
+        if (time > Max)
+        {
+            if (_count == WindowSize)
+            {
+                // Dropping the oldest time narrows the covered range to what the window still holds.
+                CoveredAbove = _recent[_start];
+                _start++;
+                _count--;
+            }
+
+            MakeRoomAtEnd();
+            _recent[_start + _count++] = time;
+            Max = time;
+            return;
+        }
+
+        var window = _recent.AsSpan(_start, _count);
         int index = window.BinarySearch(time);
         if (index >= 0)
         {
@@ -76,21 +96,25 @@ public sealed class SeriesTimes
                 return;
             }
 
-            // Dropping the oldest time narrows the covered range to what the window still holds.
-            CoveredAbove = _recent[0];
-            Array.Copy(_recent, 1, _recent, 0, index - 1);
-            _recent[index - 1] = time;
-        }
-        else
-        {
-            Array.Copy(_recent, index, _recent, index + 1, _count - index);
-            _recent[index] = time;
-            _count++;
+            CoveredAbove = window[0];
+            window[1..index].CopyTo(window);
+            window[index - 1] = time;
+            return;
         }
 
-        if (time > Max)
+        MakeRoomAtEnd();
+        window = _recent.AsSpan(_start, _count + 1);
+        window[index.._count].CopyTo(window[(index + 1)..]);
+        window[index] = time;
+        _count++;
+    }
+
+    private void MakeRoomAtEnd()
+    {
+        if (_start + _count == _recent!.Length)
         {
-            Max = time;
+            Array.Copy(_recent, _start, _recent, 0, _count);
+            _start = 0;
         }
     }
 }
