@@ -67,13 +67,17 @@ public sealed class PointBatch
     private int _pendingTextStart;
     private int _pendingLine;
 
-    public PointBatch(int pointCapacity = 1024)
+    /// <param name="pointCapacity">Points before the arrays grow.</param>
+    /// <param name="fieldsPerPoint">Fields per point the arrays have room for.</param>
+    /// <param name="textBytesPerPoint">Bytes of names and string values per point the arena has room for.</param>
+    /// <param name="tagsPerPoint">Tags per point the arrays have room for.</param>
+    public PointBatch(int pointCapacity = 1024, int fieldsPerPoint = 4, int textBytesPerPoint = 64, int tagsPerPoint = 4)
     {
         pointCapacity = Math.Max(pointCapacity, 16);
         _points = new PointEntry[pointCapacity];
-        _tags = new TagEntry[pointCapacity * 4];
-        _fields = new FieldEntry[pointCapacity * 4];
-        _text = new byte[pointCapacity * 64];
+        _tags = new TagEntry[pointCapacity * Math.Max(tagsPerPoint, 1)];
+        _fields = new FieldEntry[pointCapacity * Math.Max(fieldsPerPoint, 4)];
+        _text = new byte[pointCapacity * Math.Max(textBytesPerPoint, 64)];
     }
 
     public int Count => _pointCount;
@@ -251,6 +255,55 @@ public sealed class PointBatch
         _fieldCount = _pendingFirstField;
         _textLength = _pendingTextStart;
         _building = false;
+    }
+
+    /// <summary>
+    /// Appends every point of <paramref name="source"/>, its line number raised by <paramref name="lineOffset"/>: one
+    /// copy of its text arena and a pass over its entries, so a decoder can work in a batch of its own and a shared
+    /// one is held only for the copy.
+    /// </summary>
+    public void AppendFrom(PointBatch source, int lineOffset)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        Debug.Assert(!_building && !source._building, "AppendFrom while a point is being built");
+        int textDelta = _textLength;
+        EnsureText(source._textLength);
+        source._text.AsSpan(0, source._textLength).CopyTo(_text.AsSpan(_textLength));
+        _textLength += source._textLength;
+
+        int tagDelta = _tagCount;
+        EnsureCapacity(ref _tags, _tagCount + source._tagCount);
+        for (int i = 0; i < source._tagCount; i++)
+        {
+            TagEntry tag = source._tags[i];
+            _tags[_tagCount++] = new TagEntry(Shift(tag.Key, textDelta), Shift(tag.Value, textDelta));
+        }
+
+        int fieldDelta = _fieldCount;
+        EnsureCapacity(ref _fields, _fieldCount + source._fieldCount);
+        for (int i = 0; i < source._fieldCount; i++)
+        {
+            FieldEntry field = source._fields[i];
+            _fields[_fieldCount++] = new FieldEntry(Shift(field.Key, textDelta), field.Type, field.Bits, Shift(field.Text, textDelta));
+        }
+
+        EnsureCapacity(ref _points, _pointCount + source._pointCount);
+        for (int i = 0; i < source._pointCount; i++)
+        {
+            PointEntry point = source._points[i];
+            _points[_pointCount++] = new PointEntry(
+                Shift(point.Measurement, textDelta), point.FirstTag + tagDelta, point.TagCount, point.FirstField + fieldDelta, point.FieldCount, point.Timestamp, point.LineNumber + lineOffset);
+        }
+    }
+
+    private static TextSlice Shift(TextSlice slice, int delta) => slice.Length == 0 ? slice : new TextSlice(slice.Start + delta, slice.Length);
+
+    private static void EnsureCapacity<T>(ref T[] array, int needed)
+    {
+        if (needed > array.Length)
+        {
+            Array.Resize(ref array, Math.Max(needed, array.Length * 2));
+        }
     }
 
     /// <summary>Where the batch ends now; <see cref="Truncate"/> returns to it, so several messages can share one batch and a bad one leaves nothing behind.</summary>

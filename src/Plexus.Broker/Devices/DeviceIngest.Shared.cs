@@ -47,48 +47,88 @@ public sealed partial class DeviceIngest
     /// </summary>
     public const int MaxWritesInFlight = 1;
 
-    /// <summary>Points the open batch takes while writes are in flight before appending connections wait.</summary>
-    public const int MaxOpenPoints = 32_768;
+    /// <summary>
+    /// Points the open batch takes while a write is in flight before appending connections wait. Its arrays are
+    /// sized for this many from the start (they are pooled): grown under load, they were copied through the large
+    /// object heap while other connections waited on the lock, and cost full collections.
+    /// </summary>
+    public const int MaxOpenPoints = 8_192;
+
+    private const int OpenBatchSlack = 4_096;
 
     private readonly Lock _shared = new();
     private readonly Channel<SharedWrite> _sharedWrites = Channel.CreateUnbounded<SharedWrite>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentStack<SharedWrite> _sharedPool = new();
     private readonly List<(long Sequence, TaskCompletionSource Done)> _storedWaiters = [];
-    private SharedWrite _open = new() { Sequence = 1 };
-    private long _lastSequence = 1;
+    private SharedWrite? _open;
+    private long _lastSequence;
     private long _storedSequence;
     private int _writesInFlight;
     private TaskCompletionSource? _roomForMore;
     private Task? _sharedLoop;
 
     /// <summary>
-    /// Decodes a data message (telemetry, SenML, line protocol) into the shared batch. <paramref name="acknowledger"/>
-    /// is null for QoS 0. <paramref name="wait"/> is set when the open batch is full: the caller should stop reading
-    /// its connection until it completes (back-pressure through TCP).
+    /// Allocates the shared batches now (the open one, the one being written, the one being reported): some MB
+    /// each, allocated at start rather than under the first load, where the full collections they trigger stalled
+    /// every connection.
     /// </summary>
-    internal AppendStatus Append(DeviceTopic topic, ReadOnlySpan<byte> payload, IIngestAcknowledger? acknowledger, ushort packetId, out Task? wait, out long sequence)
+    internal void PrepareSharedBatches()
     {
-        wait = null;
-        sequence = 0;
+        lock (_shared)
+        {
+            while (_sharedPool.Count < MaxWritesInFlight + 2)
+            {
+                _sharedPool.Push(new SharedWrite());
+            }
+        }
+    }
+
+    /// <summary>
+    /// Decodes a data message (telemetry, SenML, line protocol) into a connection's <paramref name="staging"/>;
+    /// <see cref="Commit"/> then moves everything staged into the shared batch under one lock, so a connection
+    /// that read many messages at once takes the lock once. <paramref name="acknowledger"/> is null for QoS 0.
+    /// </summary>
+    internal AppendStatus Stage(IngestStaging staging, DeviceTopic topic, ReadOnlySpan<byte> payload, IIngestAcknowledger? acknowledger, ushort packetId)
+    {
+        if (Volatile.Read(ref _draining) != 0)
+        {
+            return AppendStatus.Stopping;
+        }
+
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000;
+        BatchMark mark = staging.Batch.Mark();
+        string? error = DecodeSpan(topic, payload, contentType: null, now, staging.Batch);
+        if (error is not null || staging.Batch.Count == mark.Points)
+        {
+            staging.Batch.Truncate(mark);
+            return AppendStatus.NotDecoded;
+        }
+
+        staging.Add(topic, acknowledger, packetId, payload, mark.Points);
+        return AppendStatus.Appended;
+    }
+
+    /// <summary>
+    /// Moves what <paramref name="staging"/> holds into the shared batch (in staging order, after everything
+    /// committed before) and empties it. Returns a task when the open batch is full: the connection should stop
+    /// reading until it completes (back-pressure through TCP). <paramref name="sequence"/> names the shared write
+    /// the messages went into (see <see cref="WhenStoredAsync"/>).
+    /// </summary>
+    internal Task? Commit(IngestStaging staging, out long sequence)
+    {
+        sequence = 0;
+        if (staging.Messages == 0)
+        {
+            return null;
+        }
+
+        Task? wait = null;
         SharedWrite? toWrite = null;
         lock (_shared)
         {
-            if (Volatile.Read(ref _draining) != 0)
-            {
-                return AppendStatus.Stopping;
-            }
-
-            SharedWrite open = _open;
-            BatchMark mark = open.Batch.Mark();
-            string? error = DecodeSpan(topic, payload, contentType: null, now, open.Batch);
-            if (error is not null || open.Batch.Count == mark.Points)
-            {
-                open.Batch.Truncate(mark);
-                return AppendStatus.NotDecoded;
-            }
-
-            open.Add(topic, acknowledger, packetId, payload, mark.Points);
+            // Taken even while stopping: these messages were read and their connection moved on; the drain waits for them.
+            SharedWrite open = _open ??= NextOpen();
+            open.AddAll(staging);
             sequence = open.Sequence;
             if (_writesInFlight < MaxWritesInFlight)
             {
@@ -101,21 +141,31 @@ public sealed partial class DeviceIngest
             }
         }
 
-        _state?.Touch(topic.DeviceId);
+        staging.Reset();
         if (toWrite is not null)
         {
             StartWrite(toWrite);
         }
 
-        return AppendStatus.Appended;
+        return wait;
+    }
+
+    /// <summary>Marks the device as seen now (its live state's last-seen time).</summary>
+    internal void Touch(string deviceId) => _state?.Touch(deviceId);
+
+    // Under _shared. Created on the first message, so a broker no device publishes to holds none.
+    private SharedWrite NextOpen()
+    {
+        SharedWrite open = _sharedPool.TryPop(out var pooled) ? pooled : new SharedWrite();
+        open.Sequence = ++_lastSequence;
+        return open;
     }
 
     // Under _shared.
     private SharedWrite TakeOpen()
     {
-        SharedWrite full = _open;
-        _open = _sharedPool.TryPop(out var next) ? next : new SharedWrite();
-        _open.Sequence = ++_lastSequence;
+        SharedWrite full = _open!;
+        _open = null;
         _writesInFlight++;
         _sharedLoop ??= Task.Run(CompleteSharedWritesAsync);
         return full;
@@ -157,12 +207,12 @@ public sealed partial class DeviceIngest
             lock (_shared)
             {
                 _writesInFlight--;
-                if (_open.Messages > 0)
+                if (_open is { Messages: > 0 })
                 {
                     next = TakeOpen();
                 }
 
-                if (_open.Batch.Count < MaxOpenPoints)
+                if (_open is null || _open.Batch.Count < MaxOpenPoints)
                 {
                     room = _roomForMore;
                     _roomForMore = null;
@@ -309,7 +359,7 @@ public sealed partial class DeviceIngest
     {
         lock (_shared)
         {
-            return _writesInFlight == 0 && _open.Messages == 0;
+            return _writesInFlight == 0 && _open is not { Messages: > 0 };
         }
     }
 
@@ -330,14 +380,57 @@ public sealed partial class DeviceIngest
         public static partial void Refused(ILogger logger, int written, int refused, string deviceId, string topic, string reason);
     }
 
+    /// <summary>One connection's messages decoded since its last <see cref="Commit"/>; reused for the connection's life.</summary>
+    internal sealed class IngestStaging
+    {
+        private StagedMessage[] _messages = new StagedMessage[48];
+        private readonly ArrayBufferWriter<byte> _payloads = new(1024);
+
+        public PointBatch Batch { get; } = new(pointCapacity: 48, fieldsPerPoint: 16, textBytesPerPoint: 160, tagsPerPoint: 2);
+
+        public int Messages { get; private set; }
+
+        public ReadOnlySpan<StagedMessage> MessageSpan => _messages.AsSpan(0, Messages);
+
+        public ReadOnlySpan<byte> PayloadOf(in StagedMessage message) => _payloads.WrittenSpan.Slice(message.PayloadStart, message.PayloadLength);
+
+        public void Add(DeviceTopic topic, IIngestAcknowledger? acknowledger, ushort packetId, ReadOnlySpan<byte> payload, int firstPoint)
+        {
+            if (Messages == _messages.Length)
+            {
+                Array.Resize(ref _messages, _messages.Length * 2);
+            }
+
+            int payloadStart = _payloads.WrittenCount;
+            if (acknowledger is not null)
+            {
+                _payloads.Write(payload);
+            }
+
+            Batch.Renumber(firstPoint, Messages + 1);
+            _messages[Messages++] = new StagedMessage(topic, acknowledger, packetId, Batch.Count - firstPoint, payloadStart, acknowledger is null ? 0 : payload.Length);
+        }
+
+        public void Reset()
+        {
+            Array.Clear(_messages, 0, Messages);
+            Messages = 0;
+            Batch.Reset();
+            _payloads.ResetWrittenCount();
+        }
+    }
+
+    internal readonly record struct StagedMessage(DeviceTopic Topic, IIngestAcknowledger? Acknowledger, ushort PacketId, int Points, int PayloadStart, int PayloadLength);
+
     private readonly record struct SharedMessage(DeviceTopic Topic, IIngestAcknowledger? Acknowledger, ushort PacketId, int Points, int PayloadStart, int PayloadLength);
 
     /// <summary>One shared batch and the messages in it; pooled, so a warm broker allocates none.</summary>
     private sealed class SharedWrite
     {
-        private SharedMessage[] _messages = new SharedMessage[256];
+        // Room for MaxOpenPoints of ~16 fields, plus what a hundred connections commit before they see the wait.
+        private SharedMessage[] _messages = new SharedMessage[MaxOpenPoints + OpenBatchSlack];
 
-        public PointBatch Batch { get; } = new(pointCapacity: 4096);
+        public PointBatch Batch { get; } = new(pointCapacity: MaxOpenPoints + OpenBatchSlack, fieldsPerPoint: 16, textBytesPerPoint: 160, tagsPerPoint: 2);
 
         /// <summary>QoS 1 payloads, kept for a dead letter should the store refuse every point of one.</summary>
         public ArrayBufferWriter<byte> Payloads { get; } = new(16 * 1024);
@@ -351,21 +444,26 @@ public sealed partial class DeviceIngest
 
         public ReadOnlySpan<SharedMessage> MessageSpan => _messages.AsSpan(0, Messages);
 
-        public void Add(DeviceTopic topic, IIngestAcknowledger? acknowledger, ushort packetId, ReadOnlySpan<byte> payload, int firstPoint)
+        /// <summary>Appends every staged message; their points keep their staged ordinals, shifted past this write's messages.</summary>
+        public void AddAll(IngestStaging staged)
         {
-            if (Messages == _messages.Length)
+            int needed = Messages + staged.Messages;
+            if (needed > _messages.Length)
             {
-                Array.Resize(ref _messages, _messages.Length * 2);
+                Array.Resize(ref _messages, Math.Max(needed, _messages.Length * 2));
             }
 
-            int payloadStart = Payloads.WrittenCount;
-            if (acknowledger is not null)
+            Batch.AppendFrom(staged.Batch, lineOffset: Messages);
+            foreach (StagedMessage message in staged.MessageSpan)
             {
-                Payloads.Write(payload);
-            }
+                int payloadStart = Payloads.WrittenCount;
+                if (message.Acknowledger is not null)
+                {
+                    Payloads.Write(staged.PayloadOf(message));
+                }
 
-            Batch.Renumber(firstPoint, Messages + 1);
-            _messages[Messages++] = new SharedMessage(topic, acknowledger, packetId, Batch.Count - firstPoint, payloadStart, acknowledger is null ? 0 : payload.Length);
+                _messages[Messages++] = new SharedMessage(message.Topic, message.Acknowledger, message.PacketId, message.Points, payloadStart, message.PayloadLength);
+            }
         }
 
         public void Reset()

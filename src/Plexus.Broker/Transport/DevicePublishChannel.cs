@@ -21,6 +21,9 @@ internal sealed class FastPathIdentity(string clientId, string deviceId, uint ma
     /// <summary>The client's MQTT 5 Maximum Packet Size (0: none), which a PUBACK reason string must respect.</summary>
     public uint MaximumPacketSize { get; } = maximumPacketSize;
 
+    /// <summary>When the fast path next records the device as seen (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
+    public long NextActivityUpdate { get; set; }
+
     /// <summary>The last <c>telemetry/&lt;measurement&gt;</c> name and its bytes: a device usually repeats one.</summary>
     public (byte[] Bytes, string Name)? LastMeasurement { get; set; }
 }
@@ -29,13 +32,21 @@ internal sealed class FastPathIdentity(string clientId, string deviceId, uint ma
 internal interface IDevicePublishHandler
 {
     /// <summary>
-    /// True when the message is dealt with (stored in the shared batch, or dropped as the rules say); false hands it
-    /// to MQTTnet unchanged. <paramref name="wait"/>: the connection should read nothing more until it completes.
+    /// True when the message is dealt with: decoded into the connection's staging (or dropped as the rules say);
+    /// false hands it to MQTTnet unchanged.
     /// </summary>
-    bool TryTake(DevicePublishChannel channel, FastPathIdentity identity, in PublishView publish, out Task? wait, out long sequence);
+    bool TryTake(DevicePublishChannel channel, FastPathIdentity identity, in PublishView publish);
 
-    /// <summary>Completes once the shared write <paramref name="sequence"/> that <see cref="TryTake"/> reported is committed (or failed).</summary>
+    /// <summary>
+    /// Moves what the connection staged into the shared batch. Returns a task when the connection should read
+    /// nothing more until it completes; <paramref name="sequence"/> names the shared write they went into.
+    /// </summary>
+    Task? Commit(DevicePublishChannel channel, out long sequence);
+
+    /// <summary>Completes once the shared write <paramref name="sequence"/> that <see cref="Commit"/> reported is committed (or failed).</summary>
     Task WhenStoredAsync(long sequence);
+
+    DeviceIngest.IngestStaging CreateStaging();
 }
 
 /// <summary>
@@ -54,9 +65,13 @@ internal interface IDevicePublishHandler
 /// </remarks>
 internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
 {
-    private const int BufferSize = 64 * 1024;
+    private const int BufferSize = 32 * 1024;
     private const int MaxRetainedOutgoingBytes = 1 << 20;
     private const int MaxReasonLength = 200;
+
+    // Taken messages committed to the shared batch at once, at most: enough to take the lock once per many
+    // messages, few enough that a hundred connections committing together overshoot the open batch only a little.
+    internal const int MaxStagedMessages = 32;
 
     private readonly Socket _socket;
     private readonly IDevicePublishHandler _handler;
@@ -94,6 +109,7 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
     {
         _socket = socket;
         _handler = handler;
+        Staging = handler.CreateStaging();
         RemoteEndPoint = socket.RemoteEndPoint!;
         LocalEndPoint = socket.LocalEndPoint!;
     }
@@ -105,6 +121,9 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
     public EndPoint LocalEndPoint { get; }
 
     public bool IsSecureConnection => false;
+
+    /// <summary>Messages the fast path took since the last commit into the shared batch (see <see cref="NextPacket"/>).</summary>
+    internal DeviceIngest.IngestStaging Staging { get; }
 
     /// <summary>The protocol level of the CONNECT (4 or 5), 0 before it or for one the fast path does not know.</summary>
     public byte ProtocolLevel { get; private set; }
@@ -152,9 +171,15 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
                 return n;
             }
 
-            switch (NextPacket(out Task? wait))
+            switch (NextPacket())
             {
                 case Step.NeedMore:
+                    // Everything taken from what was read goes to the shared batch before the next read.
+                    if (CommitStaged() is { } wait)
+                    {
+                        await wait.WaitAsync(cancellationToken);
+                    }
+
                     if (!await FillAsync(cancellationToken))
                     {
                         return 0;
@@ -162,9 +187,9 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
 
                     break;
                 case Step.Taken:
-                    if (wait is not null)
+                    if (Staging.Messages >= MaxStagedMessages && CommitStaged() is { } full)
                     {
-                        await wait.WaitAsync(cancellationToken);
+                        await full.WaitAsync(cancellationToken);
                     }
 
                     break;
@@ -187,10 +212,16 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
         WaitForEarlier,
     }
 
-    /// <summary>At a packet boundary: takes the next packet, hands it over, or says what it waits for.</summary>
-    private Step NextPacket(out Task? wait)
+    private Task? CommitStaged()
     {
-        wait = null;
+        Task? wait = _handler.Commit(this, out long sequence);
+        _lastWriteSequence = Math.Max(_lastWriteSequence, sequence);
+        return wait;
+    }
+
+    /// <summary>At a packet boundary: takes the next packet, hands it over, or says what it waits for.</summary>
+    private Step NextPacket()
+    {
         ReadOnlySpan<byte> available = _buffer.AsSpan(_start, _end - _start);
         if (available.Length < 2 || !MqttWire.TryReadFixedHeader(available, out int headerLength, out int remaining, out bool malformed))
         {
@@ -251,9 +282,8 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
             }
         }
 
-        if (_handler.TryTake(this, identity!, in publish, out wait, out long sequence))
+        if (_handler.TryTake(this, identity!, in publish))
         {
-            _lastWriteSequence = Math.Max(_lastWriteSequence, sequence);
             _start += total;
             if (_pingInterval > 0 && Stopwatch.GetTimestamp() - _lastHandedOver >= _pingInterval)
             {
@@ -270,9 +300,13 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
             AcksResolved(1);
         }
 
-        if (publish.Qos > 0 && (Volatile.Read(ref _unacknowledged) > 0 || _lastWriteSequence > 0))
+        if (publish.Qos > 0)
         {
-            return Step.WaitForEarlier;
+            CommitStaged();
+            if (Volatile.Read(ref _unacknowledged) > 0 || _lastWriteSequence > 0)
+            {
+                return Step.WaitForEarlier;
+            }
         }
 
         HandOver(total);
@@ -287,6 +321,9 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
 
     private void HandOver(int packetLength)
     {
+        // What was taken before this packet is in the shared batch before MQTTnet sees the packet (its wait for
+        // room, if any, is skipped: the packet handed over is one message).
+        CommitStaged();
         _passThrough = packetLength;
         _lastHandedOver = Stopwatch.GetTimestamp();
     }
