@@ -9,8 +9,8 @@ internal sealed class MqttBenchOptions
           --plexus PATH        the plexus executable (default: src/Plexus.Cli/bin/Release/net10.0/plexus)
           --mosquitto PATH     the mosquitto broker (default: /usr/sbin/mosquitto)
           --devices N          concurrent devices, one MQTT connection each (default 100)
-          --messages N         messages per device per load (default 1000)
-          --warmup N           messages per device published before each timed load, not counted (default 300)
+          --messages N         messages per device per load (default 2000)
+          --warmup N           messages per device published before each timed load, not counted (default 1000)
           --qos LIST           0,1 (default)
           --runs N             loads per target and QoS, interleaved (default 3)
           --targets LIST       generator,mosquitto,plexus (default: all)
@@ -26,9 +26,9 @@ internal sealed class MqttBenchOptions
 
     public int Devices { get; private set; } = 100;
 
-    public int MessagesPerDevice { get; private set; } = 1000;
+    public int MessagesPerDevice { get; private set; } = 2000;
 
-    public int WarmupMessages { get; private set; } = 300;
+    public int WarmupMessages { get; private set; } = 1000;
 
     public IReadOnlyList<int> QosLevels { get; private set; } = [0, 1];
 
