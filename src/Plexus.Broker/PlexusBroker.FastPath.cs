@@ -48,11 +48,20 @@ public sealed partial class PlexusBroker : IDevicePublishHandler
 
     private Task OnFastPathClientConnectedAsync(ClientConnectedEventArgs e)
     {
-        if (PrincipalOf(e.ClientId) is { Kind: MqttPrincipalKind.Device, DeviceId: { } deviceId }
-            && _tcp.ChannelOf(e.RemoteEndPoint) is { } channel)
+        if (_tcp.ChannelOf(e.RemoteEndPoint) is not { } channel)
         {
-            uint maximumPacketSize = _clients.TryGetValue(e.ClientId, out var state) ? state.MaximumPacketSize : 0;
-            channel.Enable(new FastPathIdentity(e.ClientId, deviceId, maximumPacketSize));
+            return Task.CompletedTask;
+        }
+
+        uint maximumPacketSize = _clients.TryGetValue(e.ClientId, out var state) ? state.MaximumPacketSize : 0;
+        switch (PrincipalOf(e.ClientId))
+        {
+            case { Kind: MqttPrincipalKind.Device, DeviceId: { } deviceId }:
+                channel.Enable(FastPathIdentity.ForDevice(e.ClientId, deviceId, maximumPacketSize));
+                break;
+            case { Kind: MqttPrincipalKind.Application } application when MqttTopicAcl.MayPublish(application, DeviceTopic.Prefix):
+                channel.Enable(FastPathIdentity.ForApplication(e.ClientId, maximumPacketSize));
+                break;
         }
 
         return Task.CompletedTask;
@@ -68,7 +77,7 @@ public sealed partial class PlexusBroker : IDevicePublishHandler
     {
         if (publish.Retain || publish.HasProperties || publish.Qos > 1 || publish.PacketSize > _options.MaxMessageSize
             || _rateLimiter.Enabled || Volatile.Read(ref _stopping) != 0 || _shared.GroupCount > 0
-            || !TryParseOwnDataTopic(identity, publish.Topic, out DeviceTopic topic)
+            || !TryParseDataTopic(identity, publish.Topic, out DeviceTopic topic)
             || (_subscriptions.Count > 0 && _subscriptions.AnyMatch(publish.Topic)))
         {
             return false;
@@ -80,13 +89,23 @@ public sealed partial class PlexusBroker : IDevicePublishHandler
             return false;
         }
 
-        // Last seen and connection activity at most every 50 ms per connection: two dictionary updates per message
-        // were a few per cent of the CPU of a QoS 1 message, for a precision nobody reads.
+        // A device's last seen and its connection's activity at most every 50 ms: two dictionary updates per message
+        // were a few per cent of the CPU of a QoS 1 message, for a precision nobody reads. An application speaks for
+        // many devices, so each of its messages marks its device.
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (identity.DeviceId is null)
+        {
+            _ingest.Touch(topic.DeviceId);
+        }
+
         if (now >= identity.NextActivityUpdate)
         {
             identity.NextActivityUpdate = now + ActivityUpdateInterval;
-            _ingest.Touch(identity.DeviceId);
+            if (identity.DeviceId is not null)
+            {
+                _ingest.Touch(identity.DeviceId);
+            }
+
             _connectivity?.Activity(identity.ClientId);
         }
 
@@ -94,8 +113,11 @@ public sealed partial class PlexusBroker : IDevicePublishHandler
         return true;
     }
 
-    /// <summary>The device's own data topics, read from UTF-8 without allocating (a measurement name is cached per connection).</summary>
-    private static bool TryParseOwnDataTopic(FastPathIdentity identity, ReadOnlySpan<byte> topic, out DeviceTopic result)
+    /// <summary>
+    /// A device's own data topics, or any device's for an application, read from UTF-8 (a measurement name and an
+    /// application's device id are cached per connection, so a repeated one allocates nothing).
+    /// </summary>
+    private static bool TryParseDataTopic(FastPathIdentity identity, ReadOnlySpan<byte> topic, out DeviceTopic result)
     {
         result = default;
         if (!topic.StartsWith(identity.TopicPrefix))
@@ -104,21 +126,37 @@ public sealed partial class PlexusBroker : IDevicePublishHandler
         }
 
         ReadOnlySpan<byte> kind = topic[identity.TopicPrefix.Length..];
+        string deviceId;
+        if (identity.DeviceId is { } own)
+        {
+            deviceId = own;
+        }
+        else
+        {
+            int slash = kind.IndexOf((byte)'/');
+            if (slash <= 0 || !TryDeviceId(identity, kind[..slash], out deviceId))
+            {
+                return false;
+            }
+
+            kind = kind[(slash + 1)..];
+        }
+
         if (kind.SequenceEqual("telemetry"u8))
         {
-            result = new DeviceTopic(DeviceTopicKind.Telemetry, identity.DeviceId, DeviceTopic.DefaultTelemetryMeasurement);
+            result = new DeviceTopic(DeviceTopicKind.Telemetry, deviceId, DeviceTopic.DefaultTelemetryMeasurement);
             return true;
         }
 
         if (kind.SequenceEqual("senml"u8))
         {
-            result = new DeviceTopic(DeviceTopicKind.SenMl, identity.DeviceId, DeviceTopic.SenMlMeasurement);
+            result = new DeviceTopic(DeviceTopicKind.SenMl, deviceId, DeviceTopic.SenMlMeasurement);
             return true;
         }
 
         if (kind.SequenceEqual("lp"u8))
         {
-            result = new DeviceTopic(DeviceTopicKind.LineProtocol, identity.DeviceId, string.Empty);
+            result = new DeviceTopic(DeviceTopicKind.LineProtocol, deviceId, string.Empty);
             return true;
         }
 
@@ -139,7 +177,27 @@ public sealed partial class PlexusBroker : IDevicePublishHandler
             identity.LastMeasurement = last;
         }
 
-        result = new DeviceTopic(DeviceTopicKind.Telemetry, identity.DeviceId, last.Name);
+        result = new DeviceTopic(DeviceTopicKind.Telemetry, deviceId, last.Name);
+        return true;
+    }
+
+    private static bool TryDeviceId(FastPathIdentity identity, ReadOnlySpan<byte> id, out string deviceId)
+    {
+        if (identity.LastDevice is { } last && last.Bytes.AsSpan().SequenceEqual(id))
+        {
+            deviceId = last.Id;
+            return true;
+        }
+
+        // What the ordinary path could not take as a device id is left to it (wildcards, control characters, bad UTF-8).
+        deviceId = "";
+        if (id.IndexOfAny("+#"u8) >= 0 || id.IndexOfAnyInRange((byte)0, (byte)0x1F) >= 0 || id.Contains((byte)0x7F) || !Utf8.IsValid(id))
+        {
+            return false;
+        }
+
+        deviceId = Encoding.UTF8.GetString(id);
+        identity.LastDevice = (id.ToArray(), deviceId);
         return true;
     }
 }

@@ -8,24 +8,43 @@ using Plexus.Broker.Devices;
 
 namespace Plexus.Broker.Transport;
 
-/// <summary>Who a connection's fast path publishes for, set once MQTTnet accepted the CONNECT.</summary>
-internal sealed class FastPathIdentity(string clientId, string deviceId, uint maximumPacketSize)
+/// <summary>
+/// Who a connection's fast path publishes for, set once MQTTnet accepted the CONNECT: a device (its own topics
+/// only) or an application whose token may write (any device's topics, e.g. a gateway or Telegraf).
+/// </summary>
+internal sealed class FastPathIdentity
 {
-    public string ClientId { get; } = clientId;
+    private FastPathIdentity(string clientId, string? deviceId, uint maximumPacketSize)
+    {
+        ClientId = clientId;
+        DeviceId = deviceId;
+        TopicPrefix = System.Text.Encoding.UTF8.GetBytes(DeviceTopic.Prefix + deviceId + (deviceId is null ? "" : "/"));
+        MaximumPacketSize = maximumPacketSize;
+    }
 
-    public string DeviceId { get; } = deviceId;
+    public static FastPathIdentity ForDevice(string clientId, string deviceId, uint maximumPacketSize) => new(clientId, deviceId, maximumPacketSize);
 
-    /// <summary><c>devices/&lt;id&gt;/</c> in UTF-8: the only topics the device may publish to.</summary>
-    public byte[] TopicPrefix { get; } = System.Text.Encoding.UTF8.GetBytes(DeviceTopic.Prefix + deviceId + "/");
+    public static FastPathIdentity ForApplication(string clientId, uint maximumPacketSize) => new(clientId, null, maximumPacketSize);
+
+    public string ClientId { get; }
+
+    /// <summary>The device this connection is; null for an application, which names the device in each topic.</summary>
+    public string? DeviceId { get; }
+
+    /// <summary><c>devices/&lt;id&gt;/</c> in UTF-8 for a device (the only topics it may publish to), <c>devices/</c> for an application.</summary>
+    public byte[] TopicPrefix { get; }
 
     /// <summary>The client's MQTT 5 Maximum Packet Size (0: none), which a PUBACK reason string must respect.</summary>
-    public uint MaximumPacketSize { get; } = maximumPacketSize;
+    public uint MaximumPacketSize { get; }
 
     /// <summary>When the fast path next records the device as seen (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
     public long NextActivityUpdate { get; set; }
 
     /// <summary>The last <c>telemetry/&lt;measurement&gt;</c> name and its bytes: a device usually repeats one.</summary>
     public (byte[] Bytes, string Name)? LastMeasurement { get; set; }
+
+    /// <summary>An application's last device id and its bytes: a gateway often sends several messages of one device in a row.</summary>
+    public (byte[] Bytes, string Id)? LastDevice { get; set; }
 }
 
 /// <summary>Takes (or declines) a device's PUBLISH before MQTTnet decodes it.</summary>
