@@ -17,10 +17,10 @@ internal interface IIngestAcknowledger
     void Fail(Exception error);
 }
 
-/// <summary>What <see cref="DeviceIngest.Append"/> did with a message.</summary>
+/// <summary>What <see cref="DeviceIngest.Stage"/> did with a message.</summary>
 internal enum AppendStatus
 {
-    /// <summary>In the shared batch; it is committed (and acknowledged) with the others.</summary>
+    /// <summary>In the connection's staging; <see cref="DeviceIngest.Commit"/> moves it into the shared batch, committed (and acknowledged) with the others.</summary>
     Appended,
 
     /// <summary>Not decodable here; nothing was added. The caller takes the ordinary path, which reports why.</summary>
@@ -31,10 +31,10 @@ internal enum AppendStatus
 }
 
 /// <summary>
-/// The shared batch: messages from every connection are decoded straight into one open <see cref="PointBatch"/>,
-/// which goes to the store as one write when the store has room (at most <see cref="MaxWritesInFlight"/> writes
-/// outstanding). A message therefore costs a decode and a few stores into arrays, not a write request, a task and
-/// a trip through the writer's queue of its own. QoS 1 acknowledgements are sent after the write's commit, in
+/// The shared batch: each connection decodes its messages into its own staging batch and moves them, several at a
+/// time, into one open <see cref="PointBatch"/>, which goes to the store as one write when the store has room (at
+/// most <see cref="MaxWritesInFlight"/> writes outstanding). A message therefore costs a decode and a copy into
+/// arrays, not a write request, a task and a trip through the writer's queue of its own. QoS 1 acknowledgements are sent after the write's commit, in
 /// append order; each message's points carry its ordinal as their line number, so a refusal by the store is
 /// traced back to the message it came from.
 /// </summary>
@@ -43,7 +43,7 @@ public sealed partial class DeviceIngest
     /// <summary>
     /// Writes handed to the store and not yet committed; more messages wait in the open batch. One: what arrives
     /// during a commit goes into the next as one write (measured: a second write in flight made batches smaller
-    /// and cost 10–30 % of the MQTT throughput, docs/mqtt.md).
+    /// and cost 10–30 % of the MQTT throughput, docs/architecture.md).
     /// </summary>
     public const int MaxWritesInFlight = 1;
 
@@ -234,7 +234,7 @@ public sealed partial class DeviceIngest
     }
 
     /// <summary>
-    /// Completes once the shared write <paramref name="sequence"/> (from <see cref="Append"/>) and every earlier one
+    /// Completes once the shared write <paramref name="sequence"/> (from <see cref="Commit"/>) and every earlier one
     /// are committed or failed: a connection's message that takes another path waits for it, so that its own
     /// acknowledgement cannot overtake the commit of an earlier QoS 0 message of the same connection.
     /// </summary>

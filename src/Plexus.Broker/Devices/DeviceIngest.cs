@@ -118,7 +118,7 @@ public sealed partial class DeviceIngest
         }
     }
 
-    /// <summary>Completes once every message <see cref="QueueAsync"/> or <see cref="Append"/> took is committed or failed; later appends are refused.</summary>
+    /// <summary>Completes once every message <see cref="QueueAsync"/> or <see cref="Commit"/> took is committed or failed; later messages are refused.</summary>
     public Task DrainQueueAsync()
     {
         Volatile.Write(ref _draining, 1);

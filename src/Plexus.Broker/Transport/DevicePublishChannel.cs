@@ -69,10 +69,10 @@ internal interface IDevicePublishHandler
 }
 
 /// <summary>
-/// The byte stream MQTTnet reads a TCP connection through, with a fast path in front of it: a device's data PUBLISH
-/// that needs nothing from MQTTnet (no subscriber, no retain, no properties, QoS 0 or 1) is decoded straight from
-/// the receive buffer into the shared batch and never reaches MQTTnet; every other packet is handed over byte for
-/// byte. Reading many packets per system call and skipping MQTTnet's packet objects, dispatch and per-message tasks
+/// The byte stream MQTTnet reads a TCP connection through, with a fast path in front of it: a data PUBLISH that
+/// needs nothing from MQTTnet (no subscriber, no retain, no properties, QoS 0 or 1) is decoded straight from the
+/// receive buffer into the connection's staging, moved into the shared batch before the next read, and never
+/// reaches MQTTnet; every other packet is handed over byte for byte. Reading many packets per system call and skipping MQTTnet's packet objects, dispatch and per-message tasks
 /// is what makes device ingest cheaper than forwarding.
 /// </summary>
 /// <remarks>
