@@ -11,8 +11,9 @@ namespace Plexus.Broker;
 /// The device fast path: which PUBLISH packets may be stored without MQTTnet seeing them. Only what MQTTnet would
 /// have nothing to do with qualifies, so the two paths store and answer alike:
 /// <list type="bullet">
-/// <item>a device connection over plain TCP, publishing to its own <c>telemetry</c>, <c>telemetry/&lt;m&gt;</c>,
-/// <c>senml</c> or <c>lp</c> topic (the ACL holds by construction);</item>
+/// <item>a connection over plain TCP of a device publishing to its own <c>telemetry</c>, <c>telemetry/&lt;m&gt;</c>,
+/// <c>senml</c> or <c>lp</c> topic, or of an application whose token may write to any device's (the ACL holds by
+/// construction);</item>
 /// <item>QoS 0 or 1, not retained, no MQTT 5 properties (no topic alias, content type or expiry to honour);</item>
 /// <item>no subscription, shared or not, matches the topic, so there is nobody to forward it to;</item>
 /// <item>within the size limit, no rate limit configured, the broker not stopping, and the payload decodes.</item>
@@ -78,7 +79,7 @@ public sealed partial class PlexusBroker : IDevicePublishHandler
         if (publish.Retain || publish.HasProperties || publish.Qos > 1 || publish.PacketSize > _options.MaxMessageSize
             || _rateLimiter.Enabled || Volatile.Read(ref _stopping) != 0 || _shared.GroupCount > 0
             || !TryParseDataTopic(identity, publish.Topic, out DeviceTopic topic)
-            || (_subscriptions.Count > 0 && _subscriptions.AnyMatch(publish.Topic)))
+            || _subscriptions.AnyMatch(publish.Topic))
         {
             return false;
         }
@@ -93,20 +94,16 @@ public sealed partial class PlexusBroker : IDevicePublishHandler
         // were a few per cent of the CPU of a QoS 1 message, for a precision nobody reads. An application speaks for
         // many devices, so each of its messages marks its device.
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
-        if (identity.DeviceId is null)
-        {
-            _ingest.Touch(topic.DeviceId);
-        }
-
-        if (now >= identity.NextActivityUpdate)
+        bool due = now >= identity.NextActivityUpdate;
+        if (due)
         {
             identity.NextActivityUpdate = now + ActivityUpdateInterval;
-            if (identity.DeviceId is not null)
-            {
-                _ingest.Touch(identity.DeviceId);
-            }
-
             _connectivity?.Activity(identity.ClientId);
+        }
+
+        if (due || identity.DeviceId is null)
+        {
+            _ingest.Touch(topic.DeviceId);
         }
 
         Interlocked.Increment(ref _fastPathMessages);
@@ -134,10 +131,12 @@ public sealed partial class PlexusBroker : IDevicePublishHandler
         else
         {
             int slash = kind.IndexOf((byte)'/');
-            if (slash <= 0 || !TryDeviceId(identity, kind[..slash], out deviceId))
+            if (slash < 0 || !IsPlainLevel(kind[..slash]))
             {
                 return false;
             }
+
+            deviceId = CachedString(ref identity.LastDevice, kind[..slash]);
 
             kind = kind[(slash + 1)..];
         }
@@ -166,38 +165,28 @@ public sealed partial class PlexusBroker : IDevicePublishHandler
         }
 
         ReadOnlySpan<byte> name = kind["telemetry/".Length..];
-        if (name.IsEmpty || name.IndexOfAny("/+#\0"u8) >= 0 || !Utf8.IsValid(name))
+        if (!IsPlainLevel(name))
         {
             return false;
         }
 
-        if (identity.LastMeasurement is not { } last || !last.Bytes.AsSpan().SequenceEqual(name))
-        {
-            last = (name.ToArray(), Encoding.UTF8.GetString(name));
-            identity.LastMeasurement = last;
-        }
-
-        result = new DeviceTopic(DeviceTopicKind.Telemetry, deviceId, last.Name);
+        result = new DeviceTopic(DeviceTopicKind.Telemetry, deviceId, CachedString(ref identity.LastMeasurement, name));
         return true;
     }
 
-    private static bool TryDeviceId(FastPathIdentity identity, ReadOnlySpan<byte> id, out string deviceId)
+    /// <summary>One non-empty topic level the ordinary path would take as it is: no wildcard, no control character, valid UTF-8.</summary>
+    private static bool IsPlainLevel(ReadOnlySpan<byte> level) =>
+        !level.IsEmpty && level.IndexOfAny("/+#"u8) < 0 && level.IndexOfAnyInRange((byte)0, (byte)0x1F) < 0 && !level.Contains((byte)0x7F) && Utf8.IsValid(level);
+
+    /// <summary>The text of <paramref name="utf8"/>, from <paramref name="last"/> when it repeats: a connection usually does.</summary>
+    private static string CachedString(ref (byte[] Bytes, string Text)? last, ReadOnlySpan<byte> utf8)
     {
-        if (identity.LastDevice is { } last && last.Bytes.AsSpan().SequenceEqual(id))
+        if (last is not { } cached || !cached.Bytes.AsSpan().SequenceEqual(utf8))
         {
-            deviceId = last.Id;
-            return true;
+            cached = (utf8.ToArray(), Encoding.UTF8.GetString(utf8));
+            last = cached;
         }
 
-        // What the ordinary path could not take as a device id is left to it (wildcards, control characters, bad UTF-8).
-        deviceId = "";
-        if (id.IndexOfAny("+#"u8) >= 0 || id.IndexOfAnyInRange((byte)0, (byte)0x1F) >= 0 || id.Contains((byte)0x7F) || !Utf8.IsValid(id))
-        {
-            return false;
-        }
-
-        deviceId = Encoding.UTF8.GetString(id);
-        identity.LastDevice = (id.ToArray(), deviceId);
-        return true;
+        return cached.Text;
     }
 }

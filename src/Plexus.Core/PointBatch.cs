@@ -25,10 +25,10 @@ public readonly record struct FieldEntry(TextSlice Key, FieldType Type, long Bit
     public bool BooleanValue => Bits != 0;
 }
 
-/// <summary>A point: its measurement, the ranges of its tags and fields, its time in nanoseconds and where it came from.</summary>
-/// <summary>A position in a <see cref="PointBatch"/>, from <see cref="PointBatch.Mark"/>.</summary>
+/// <summary>How far a <see cref="PointBatch"/> is filled, from <see cref="PointBatch.Mark"/>.</summary>
 public readonly record struct BatchMark(int Points, int Tags, int Fields, int TextBytes);
 
+/// <summary>A point: its measurement, the ranges of its tags and fields, its time in nanoseconds and where it came from.</summary>
 public readonly record struct PointEntry(
     TextSlice Measurement,
     int FirstTag,
@@ -306,27 +306,8 @@ public sealed class PointBatch
         }
     }
 
-    /// <summary>Where the batch ends now; <see cref="Truncate"/> returns to it, so several messages can share one batch and a bad one leaves nothing behind.</summary>
-    public BatchMark Mark()
-    {
-        Debug.Assert(!_building, "Mark while a point is being built");
-        return new BatchMark(_pointCount, _tagCount, _fieldCount, _textLength);
-    }
-
-    /// <summary>Forgets every point (and its text) added after <paramref name="mark"/>.</summary>
-    public void Truncate(BatchMark mark)
-    {
-        if (mark.Points > _pointCount || mark.TextBytes > _textLength)
-        {
-            throw new ArgumentOutOfRangeException(nameof(mark), "the mark is past the end of the batch");
-        }
-
-        _pointCount = mark.Points;
-        _tagCount = mark.Tags;
-        _fieldCount = mark.Fields;
-        _textLength = mark.TextBytes;
-        _building = false;
-    }
+    /// <summary>How far the batch is filled now: a decoder compares marks to check that a rejected message left nothing behind.</summary>
+    public BatchMark Mark() => new(_pointCount, _tagCount, _fieldCount, _textLength);
 
     /// <summary>Gives every point from <paramref name="firstPoint"/> on the line number <paramref name="lineNumber"/>: a store's refusal then names the message, not the line inside it.</summary>
     public void Renumber(int firstPoint, int lineNumber)

@@ -95,16 +95,16 @@ public sealed partial class DeviceIngest
             return AppendStatus.Stopping;
         }
 
+        // The decoders add nothing for a message they reject, so the batch needs no rolling back.
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000;
-        BatchMark mark = staging.Batch.Mark();
+        int firstPoint = staging.Batch.Count;
         string? error = DecodeSpan(topic, payload, contentType: null, now, staging.Batch);
-        if (error is not null || staging.Batch.Count == mark.Points)
+        if (error is not null || staging.Batch.Count == firstPoint)
         {
-            staging.Batch.Truncate(mark);
             return AppendStatus.NotDecoded;
         }
 
-        staging.Add(topic, acknowledger, packetId, payload, mark.Points);
+        staging.Add(topic, acknowledger, packetId, payload, firstPoint);
         return AppendStatus.Appended;
     }
 
@@ -282,7 +282,7 @@ public sealed partial class DeviceIngest
         if (failure is not null)
         {
             SharedLog.Failed(_logger, failure, write.Messages);
-            foreach (ref readonly SharedMessage message in write.MessageSpan)
+            foreach (ref readonly IngestMessage message in write.MessageSpan)
             {
                 message.Acknowledger?.Fail(failure);
             }
@@ -302,7 +302,7 @@ public sealed partial class DeviceIngest
 
         if (refused is null)
         {
-            foreach (ref readonly SharedMessage message in write.MessageSpan)
+            foreach (ref readonly IngestMessage message in write.MessageSpan)
             {
                 message.Acknowledger?.Acknowledge(message.PacketId, new DeviceIngestOutcome(DeviceIngestStatus.Stored, message.Points, 0, null));
             }
@@ -316,7 +316,7 @@ public sealed partial class DeviceIngest
         List<Task>? deadLetters = null;
         for (int i = 0; i < outcomes.Length; i++)
         {
-            SharedMessage message = write.MessageSpan[i];
+            IngestMessage message = write.MessageSpan[i];
             var outcome = new DeviceIngestOutcome(DeviceIngestStatus.Stored, message.Points, 0, null);
             if (refused.TryGetValue(i + 1, out var refusal))
             {
@@ -333,7 +333,7 @@ public sealed partial class DeviceIngest
                     SharedLog.Refused(_logger, written, refusal.Refused, message.Topic.DeviceId, topicName, reason);
                     if (written == 0)
                     {
-                        var payload = new ReadOnlySequence<byte>(write.Payloads.WrittenMemory.Slice(message.PayloadStart, message.PayloadLength).ToArray());
+                        var payload = new ReadOnlySequence<byte>(write.PayloadOf(message).ToArray());
                         (deadLetters ??= []).Add(RecordDeadLetterAsync(message.Topic, topicName, payload, contentType: null, reason));
                     }
                 }
@@ -349,7 +349,7 @@ public sealed partial class DeviceIngest
 
         for (int i = 0; i < outcomes.Length; i++)
         {
-            SharedMessage message = write.MessageSpan[i];
+            IngestMessage message = write.MessageSpan[i];
             message.Acknowledger?.Acknowledge(message.PacketId, outcomes[i]);
         }
     }
@@ -380,21 +380,62 @@ public sealed partial class DeviceIngest
         public static partial void Refused(ILogger logger, int written, int refused, string deviceId, string topic, string reason);
     }
 
-    /// <summary>One connection's messages decoded since its last <see cref="Commit"/>; reused for the connection's life.</summary>
-    internal sealed class IngestStaging
+    /// <summary>
+    /// Decoded messages in one <see cref="PointBatch"/>, each message's points numbered by its ordinal, and the
+    /// payloads of those that wait for a PUBACK (for a dead letter should the store refuse them). A connection's
+    /// staging is one; a shared write is one that staging is moved into. Reused, so a warm broker allocates none.
+    /// </summary>
+    internal class IngestStaging
     {
-        private StagedMessage[] _messages = new StagedMessage[48];
-        private readonly ArrayBufferWriter<byte> _payloads = new(1024);
+        private IngestMessage[] _messages;
+        private readonly ArrayBufferWriter<byte> _payloads;
 
-        public PointBatch Batch { get; } = new(pointCapacity: 48, fieldsPerPoint: 16, textBytesPerPoint: 160, tagsPerPoint: 2);
+        public IngestStaging()
+            : this(pointCapacity: 48)
+        {
+        }
+
+        protected IngestStaging(int pointCapacity)
+        {
+            _messages = new IngestMessage[pointCapacity];
+            _payloads = new ArrayBufferWriter<byte>(Math.Max(1024, pointCapacity * 2));
+            Batch = new PointBatch(pointCapacity, fieldsPerPoint: 16, textBytesPerPoint: 160, tagsPerPoint: 2);
+        }
+
+        public PointBatch Batch { get; }
 
         public int Messages { get; private set; }
 
-        public ReadOnlySpan<StagedMessage> MessageSpan => _messages.AsSpan(0, Messages);
+        public ReadOnlySpan<IngestMessage> MessageSpan => _messages.AsSpan(0, Messages);
 
-        public ReadOnlySpan<byte> PayloadOf(in StagedMessage message) => _payloads.WrittenSpan.Slice(message.PayloadStart, message.PayloadLength);
+        public ReadOnlySpan<byte> PayloadOf(in IngestMessage message) => _payloads.WrittenSpan.Slice(message.PayloadStart, message.PayloadLength);
 
+        /// <summary>Records the message whose points were just decoded into <see cref="Batch"/> from <paramref name="firstPoint"/> on.</summary>
         public void Add(DeviceTopic topic, IIngestAcknowledger? acknowledger, ushort packetId, ReadOnlySpan<byte> payload, int firstPoint)
+        {
+            Batch.Renumber(firstPoint, Messages + 1);
+            Record(new IngestMessage(topic, acknowledger, packetId, Batch.Count - firstPoint, 0, 0), acknowledger is null ? default : payload);
+        }
+
+        /// <summary>Appends every message of <paramref name="staged"/>; their points keep their ordinals, shifted past these messages.</summary>
+        public void AddAll(IngestStaging staged)
+        {
+            Batch.AppendFrom(staged.Batch, lineOffset: Messages);
+            foreach (IngestMessage message in staged.MessageSpan)
+            {
+                Record(message, staged.PayloadOf(message));
+            }
+        }
+
+        public virtual void Reset()
+        {
+            Array.Clear(_messages, 0, Messages);
+            Messages = 0;
+            Batch.Reset();
+            _payloads.ResetWrittenCount();
+        }
+
+        private void Record(IngestMessage message, ReadOnlySpan<byte> payload)
         {
             if (Messages == _messages.Length)
             {
@@ -402,76 +443,26 @@ public sealed partial class DeviceIngest
             }
 
             int payloadStart = _payloads.WrittenCount;
-            if (acknowledger is not null)
-            {
-                _payloads.Write(payload);
-            }
-
-            Batch.Renumber(firstPoint, Messages + 1);
-            _messages[Messages++] = new StagedMessage(topic, acknowledger, packetId, Batch.Count - firstPoint, payloadStart, acknowledger is null ? 0 : payload.Length);
-        }
-
-        public void Reset()
-        {
-            Array.Clear(_messages, 0, Messages);
-            Messages = 0;
-            Batch.Reset();
-            _payloads.ResetWrittenCount();
+            _payloads.Write(payload);
+            _messages[Messages++] = message with { PayloadStart = payloadStart, PayloadLength = payload.Length };
         }
     }
 
-    internal readonly record struct StagedMessage(DeviceTopic Topic, IIngestAcknowledger? Acknowledger, ushort PacketId, int Points, int PayloadStart, int PayloadLength);
+    internal readonly record struct IngestMessage(DeviceTopic Topic, IIngestAcknowledger? Acknowledger, ushort PacketId, int Points, int PayloadStart, int PayloadLength);
 
-    private readonly record struct SharedMessage(DeviceTopic Topic, IIngestAcknowledger? Acknowledger, ushort PacketId, int Points, int PayloadStart, int PayloadLength);
-
-    /// <summary>One shared batch and the messages in it; pooled, so a warm broker allocates none.</summary>
-    private sealed class SharedWrite
+    /// <summary>One shared batch on its way to the store; pooled.</summary>
+    private sealed class SharedWrite()
+        // Room for MaxOpenPoints, plus what a hundred connections commit before they see the wait.
+        : IngestStaging(MaxOpenPoints + OpenBatchSlack)
     {
-        // Room for MaxOpenPoints of ~16 fields, plus what a hundred connections commit before they see the wait.
-        private SharedMessage[] _messages = new SharedMessage[MaxOpenPoints + OpenBatchSlack];
-
-        public PointBatch Batch { get; } = new(pointCapacity: MaxOpenPoints + OpenBatchSlack, fieldsPerPoint: 16, textBytesPerPoint: 160, tagsPerPoint: 2);
-
-        /// <summary>QoS 1 payloads, kept for a dead letter should the store refuse every point of one.</summary>
-        public ArrayBufferWriter<byte> Payloads { get; } = new(16 * 1024);
-
-        public int Messages { get; private set; }
-
         public Task<WriteResult>? Write { get; set; }
 
         /// <summary>Shared writes are numbered in the order they are taken (and reported).</summary>
         public long Sequence { get; set; }
 
-        public ReadOnlySpan<SharedMessage> MessageSpan => _messages.AsSpan(0, Messages);
-
-        /// <summary>Appends every staged message; their points keep their staged ordinals, shifted past this write's messages.</summary>
-        public void AddAll(IngestStaging staged)
+        public override void Reset()
         {
-            int needed = Messages + staged.Messages;
-            if (needed > _messages.Length)
-            {
-                Array.Resize(ref _messages, Math.Max(needed, _messages.Length * 2));
-            }
-
-            Batch.AppendFrom(staged.Batch, lineOffset: Messages);
-            foreach (StagedMessage message in staged.MessageSpan)
-            {
-                int payloadStart = Payloads.WrittenCount;
-                if (message.Acknowledger is not null)
-                {
-                    Payloads.Write(staged.PayloadOf(message));
-                }
-
-                _messages[Messages++] = new SharedMessage(message.Topic, message.Acknowledger, message.PacketId, message.Points, payloadStart, message.PayloadLength);
-            }
-        }
-
-        public void Reset()
-        {
-            Array.Clear(_messages, 0, Messages);
-            Messages = 0;
-            Batch.Reset();
-            Payloads.ResetWrittenCount();
+            base.Reset();
             Write = null;
         }
     }

@@ -40,11 +40,10 @@ internal sealed class FastPathIdentity
     /// <summary>When the fast path next records the device as seen (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
     public long NextActivityUpdate { get; set; }
 
-    /// <summary>The last <c>telemetry/&lt;measurement&gt;</c> name and its bytes: a device usually repeats one.</summary>
-    public (byte[] Bytes, string Name)? LastMeasurement { get; set; }
-
-    /// <summary>An application's last device id and its bytes: a gateway often sends several messages of one device in a row.</summary>
-    public (byte[] Bytes, string Id)? LastDevice { get; set; }
+    // The last measurement name and (for an application) device id read from a topic, with their UTF-8: a
+    // connection usually repeats them. Fields, as the topic parser updates them by reference.
+    internal (byte[] Bytes, string Text)? LastMeasurement;
+    internal (byte[] Bytes, string Text)? LastDevice;
 }
 
 /// <summary>Takes (or declines) a device's PUBLISH before MQTTnet decodes it.</summary>
@@ -250,7 +249,7 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
         if (malformed)
         {
             // MQTTnet reads the same bytes and reports the protocol violation.
-            _passThrough = headerLength;
+            HandOver(headerLength);
             return Step.HandedOver;
         }
 
@@ -293,16 +292,17 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
             return Step.HandedOver;
         }
 
-        if (publish.Qos == 1)
-        {
-            lock (_ackSync)
-            {
-                _unacknowledged++;
-            }
-        }
-
         if (_handler.TryTake(this, identity!, in publish))
         {
+            // Counted before its commit, the only thing that can acknowledge it, can start: Commit runs on this thread.
+            if (publish.Qos == 1)
+            {
+                lock (_ackSync)
+                {
+                    _unacknowledged++;
+                }
+            }
+
             _start += total;
             if (_pingInterval > 0 && Stopwatch.GetTimestamp() - _lastHandedOver >= _pingInterval)
             {
@@ -312,11 +312,6 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
             }
 
             return Step.Taken;
-        }
-
-        if (publish.Qos == 1)
-        {
-            AcksResolved(1);
         }
 
         if (publish.Qos > 0)

@@ -14,8 +14,6 @@ internal sealed class SubscriptionIndex
     private readonly Dictionary<string, HashSet<string>> _byClient = new(StringComparer.Ordinal);
     private byte[][] _snapshot = [];
 
-    public int Count => Volatile.Read(ref _snapshot).Length;
-
     public void Add(string clientId, string filter)
     {
         lock (_sync)

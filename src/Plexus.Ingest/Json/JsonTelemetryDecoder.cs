@@ -49,7 +49,7 @@ public static class JsonTelemetryDecoder
         // One level for the array of points and one of slack, so that the decoder's own depth check (with a
         // better message) always comes before the reader's.
         var readerOptions = new JsonReaderOptions { MaxDepth = options.MaxDepth + 2 };
-        var before = new BatchFill(batch);
+        BatchMark before = batch.Mark();
         JsonTelemetryError failure;
         try
         {
@@ -58,7 +58,7 @@ public static class JsonTelemetryDecoder
         catch (JsonException exception)
         {
             batch.AbortPoint();
-            Debug.Assert(before.IsUnchanged(batch), "a rejected message leaves nothing in the batch");
+            Debug.Assert(batch.Mark() == before, "a rejected message leaves nothing in the batch");
             error = JsonText.InvalidJson(json, bom, exception);
             return false;
         }
@@ -66,7 +66,7 @@ public static class JsonTelemetryDecoder
         if (failure.Kind != JsonTelemetryErrorKind.None)
         {
             batch.AbortPoint();
-            Debug.Assert(before.IsUnchanged(batch), "a rejected message leaves nothing in the batch");
+            Debug.Assert(batch.Mark() == before, "a rejected message leaves nothing in the batch");
             error = JsonTelemetryErrorText.Describe(json, readerOptions, failure, options.MaxDepth);
             return false;
         }

@@ -222,13 +222,3 @@ internal static class JsonText
         _ => "nothing",
     };
 }
-
-/// <summary>How full a batch was, so that a decoder can assert a rejected message left nothing behind.</summary>
-internal readonly struct BatchFill(PointBatch batch)
-{
-    private readonly int _points = batch.Count;
-    private readonly int _fields = batch.FieldValueCount;
-    private readonly int _textBytes = batch.TextBytes;
-
-    public bool IsUnchanged(PointBatch batch) => batch.Count == _points && batch.FieldValueCount == _fields && batch.TextBytes == _textBytes;
-}

@@ -52,7 +52,7 @@ public static class SenMlDecoder
 
         int bom = JsonText.BomLength(payload);
         ReadOnlySpan<byte> json = payload[bom..];
-        var before = new BatchFill(batch);
+        BatchMark before = batch.Mark();
         SenMlRecord[] records = ArrayPool<SenMlRecord>.Shared.Rent(16);
         try
         {
@@ -62,13 +62,13 @@ public static class SenMlDecoder
                 var pack = new PackReader(json, options, batch);
                 if (!pack.Read(ref records, out count, out error))
                 {
-                    Debug.Assert(before.IsUnchanged(batch), "pass 1 writes nothing");
+                    Debug.Assert(batch.Mark() == before, "pass 1 writes nothing");
                     return false;
                 }
             }
             catch (JsonException exception)
             {
-                Debug.Assert(before.IsUnchanged(batch), "pass 1 writes nothing");
+                Debug.Assert(batch.Mark() == before, "pass 1 writes nothing");
                 error = JsonText.InvalidJson(json, bom, exception);
                 return false;
             }
