@@ -106,6 +106,27 @@ public static class PlexusApi
         await AdmitAsync(http, context, ApiScope.Admin) is not null;
 
     /// <summary>
+    /// Admits the request with <paramref name="scope"/>, then answers 503 when the server runs without
+    /// <paramref name="service"/> (<paramref name="what"/> names it: "assets are not available on this server").
+    /// Returns the service, or null when the request is answered.
+    /// </summary>
+    internal static async Task<T?> AdmitServiceAsync<T>(HttpContext http, ApiContext context, ApiScope scope, T? service, string what)
+        where T : class
+    {
+        if (await AdmitAsync(http, context, scope) is null)
+        {
+            return null;
+        }
+
+        if (service is null)
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "unavailable", $"{what} not available on this server");
+        }
+
+        return service;
+    }
+
+    /// <summary>
     /// As above, then 403 unless the token has <paramref name="scope"/> (a device token only where
     /// <paramref name="allowDevice"/>); the message names the scope needed. Returns who is asking, or null when answered.
     /// </summary>

@@ -306,15 +306,7 @@ public sealed class AssetRegistry : IDisposable
                 : $"parent \"{parent}\" is not an asset; create it first");
         }
 
-        var path = new List<string> { id, parent };
-        for (string? next = parentAsset.Parent; next is not null && _assets.TryGetValue(next, out var ancestor); next = ancestor.Parent)
-        {
-            path.Add(next);
-            if (string.Equals(next, id, StringComparison.Ordinal) || path.Count > _assets.Count + 1)
-            {
-                throw DeviceRegistryException.Invalid("parent", $"parent \"{parent}\" would make a cycle: {string.Join(" → ", path)}");
-            }
-        }
+        RegistryFields.CheckNoCycle(id, parent, parentAsset, _assets, a => a.Parent);
     }
 
     private void EnsureCreated()

@@ -389,28 +389,10 @@ public sealed class DeviceRegistry : IDisposable
             throw DeviceRegistryException.Invalid("parent", $"parent \"{parent}\" is neither a registered device nor an asset; register it first");
         }
 
-        var path = new List<string> { id, parent };
-        for (string? next = parentDevice.Parent; next is not null && _devices.TryGetValue(next, out var ancestor); next = ancestor.Parent)
-        {
-            path.Add(next);
-            if (string.Equals(next, id, StringComparison.Ordinal) || path.Count > _devices.Count + 1)
-            {
-                throw DeviceRegistryException.Invalid("parent", $"parent \"{parent}\" would make a cycle: {string.Join(" → ", path)}");
-            }
-        }
+        RegistryFields.CheckNoCycle(id, parent, parentDevice, _devices, d => d.Parent);
     }
 
-    private void Execute(string sql, params object?[] parameters)
-    {
-        using var command = _connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (object? value in parameters)
-        {
-            command.Parameters.Add(new DuckDBParameter(value ?? DBNull.Value));
-        }
-
-        command.ExecuteNonQuery();
-    }
+    private void Execute(string sql, params object?[] parameters) => RegistryHistory.Execute(_connection, sql, parameters);
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 

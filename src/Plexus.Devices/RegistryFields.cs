@@ -39,4 +39,21 @@ internal static class RegistryFields
 
     public static SortedDictionary<string, string> ParseTags(string json) =>
         new(JsonSerializer.Deserialize(json, DevicesJsonContext.Default.DictionaryStringString) ?? [], StringComparer.Ordinal);
+
+    /// <summary>
+    /// Refuses a parent whose own ancestry leads back to <paramref name="id"/>; the error names the path. Bounded by
+    /// the entity count, so a cycle already in the data cannot loop forever.
+    /// </summary>
+    public static void CheckNoCycle<T>(string id, string parent, T parentEntity, IReadOnlyDictionary<string, T> all, Func<T, string?> parentOf)
+    {
+        var path = new List<string> { id, parent };
+        for (string? next = parentOf(parentEntity); next is not null && all.TryGetValue(next, out var ancestor); next = parentOf(ancestor))
+        {
+            path.Add(next);
+            if (string.Equals(next, id, StringComparison.Ordinal) || path.Count > all.Count + 1)
+            {
+                throw DeviceRegistryException.Invalid("parent", $"parent \"{parent}\" would make a cycle: {string.Join(" → ", path)}");
+            }
+        }
+    }
 }

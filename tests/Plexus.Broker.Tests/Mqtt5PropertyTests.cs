@@ -157,7 +157,8 @@ public sealed class Mqtt5PropertyTests
 
         await Eventually.TrueAsync(() => Count(pending) == 2);
 
-        // Nothing more until an ack: a negative, so it is given a moment to go wrong.
+        // Nothing more until an ack: a negative, so it is given a moment to go wrong (no marker message can end the
+        // wait early: the receive maximum holds a marker back too).
         await Task.Delay(TimeSpan.FromMilliseconds(500), TimeProvider.System);
         Assert.Equal(2, Count(pending));
         for (int acked = 0; acked < 6; acked++)

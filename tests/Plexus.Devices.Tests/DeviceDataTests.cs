@@ -35,7 +35,9 @@ public sealed class DeviceDataTests
         Assert.Equal(-180, rows[2][3].GetDouble());
 
         var types = await server.RowsAsync("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' AND table_name = 'positions' ORDER BY column_name");
-        Assert.All(types.Where(t => t[0].GetString() is "lat" or "lon" or "alt" or "speed" or "heading" or "accuracy"), t => Assert.Equal("DOUBLE", t[1].GetString()));
+        var numeric = types.Where(t => t[0].GetString() is "lat" or "lon" or "alt" or "speed" or "heading" or "accuracy").ToList();
+        Assert.Equal(6, numeric.Count);
+        Assert.All(numeric, t => Assert.Equal("DOUBLE", t[1].GetString()));
 
         // The newest by position time.
         var live = server.Server.DeviceState.Get("truck-7")!;

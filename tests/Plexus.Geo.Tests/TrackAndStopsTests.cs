@@ -122,6 +122,7 @@ public sealed class TrackAndStopsTests
         Assert.Equal(6, shorter[0][0].GetInt32());
 
         var travelled = await server.RowsAsync("SELECT device, positions, distance_m FROM geo_distance_travelled()");
+        Assert.Equal(positions.Select(p => p.Device).Distinct().Count(), travelled.Count);
         foreach (var row in travelled)
         {
             var own = positions.Where(p => p.Device == row[0].GetString()).Select(p => (p.TimeNs, p.Lat, p.Lon)).ToList();

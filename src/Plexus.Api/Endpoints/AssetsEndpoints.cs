@@ -207,14 +207,24 @@ internal static class AssetsEndpoints
     private static bool TryParseCsv(string text, List<ImportItem> items, out string? problem)
     {
         problem = null;
-        var rows = Csv.Parse(text);
+        List<(int Line, List<string> Cells)> rows;
+        try
+        {
+            rows = DeviceCsv.ReadRecords(text);
+        }
+        catch (FormatException error)
+        {
+            problem = error.Message;
+            return false;
+        }
+
         if (rows.Count == 0)
         {
             problem = "the CSV is empty; send a header row such as id,name,type,parent,tags.region and one row per asset";
             return false;
         }
 
-        var header = rows[0].Fields;
+        var header = rows[0].Cells;
         int id = -1;
         for (int i = 0; i < header.Count; i++)
         {
@@ -239,11 +249,6 @@ internal static class AssetsEndpoints
         for (int r = 1; r < rows.Count; r++)
         {
             var (line, fields) = rows[r];
-            if (fields.Count == 1 && fields[0].Length == 0)
-            {
-                continue;
-            }
-
             if (fields.Count != header.Count)
             {
                 items.Add(new ImportItem(items.Count, line, null, new DeviceRegistryException(DeviceErrorKind.Invalid, null, $"line {line} has {fields.Count} fields; the header has {header.Count}")));
@@ -418,21 +423,8 @@ internal static class AssetsEndpoints
 
     private static DeviceRegistryException AssetRegistryNotFound(string id) => new(DeviceErrorKind.NotFound, "id", $"no asset \"{id}\" exists");
 
-    private static async Task<AssetRegistry?> RegistryAsync(HttpContext http, ApiContext context, ApiScope scope = ApiScope.Admin)
-    {
-        if (await PlexusApi.AdmitAsync(http, context, scope) is null)
-        {
-            return null;
-        }
-
-        if (context.Assets is null)
-        {
-            await ApiErrors.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "unavailable", "assets are not available on this server");
-            return null;
-        }
-
-        return context.Assets;
-    }
+    private static Task<AssetRegistry?> RegistryAsync(HttpContext http, ApiContext context, ApiScope scope = ApiScope.Admin) =>
+        PlexusApi.AdmitServiceAsync(http, context, scope, context.Assets, "assets are");
 
     private static string IdOf(HttpContext http) => http.Request.RouteValues["id"] as string ?? string.Empty;
 
@@ -490,74 +482,4 @@ internal static class AssetsEndpoints
     }
 
     private sealed record ImportItem(int Index, int? Line, NewAsset? Asset, DeviceRegistryException? Error);
-
-    /// <summary>RFC 4180 CSV: quoted fields may hold commas, quotes (doubled) and line breaks.</summary>
-    internal static class Csv
-    {
-        public static List<(int Line, List<string> Fields)> Parse(string text)
-        {
-            var rows = new List<(int, List<string>)>();
-            var fields = new List<string>();
-            var field = new StringBuilder();
-            bool quoted = false;
-            int line = 1;
-            int rowLine = 1;
-            for (int i = 0; i < text.Length; i++)
-            {
-                char c = text[i];
-                if (quoted)
-                {
-                    if (c == '"' && i + 1 < text.Length && text[i + 1] == '"')
-                    {
-                        field.Append('"');
-                        i++;
-                    }
-                    else if (c == '"')
-                    {
-                        quoted = false;
-                    }
-                    else
-                    {
-                        line += c == '\n' ? 1 : 0;
-                        field.Append(c);
-                    }
-                }
-                else if (c == '"' && field.Length == 0)
-                {
-                    quoted = true;
-                }
-                else if (c == ',')
-                {
-                    fields.Add(field.ToString());
-                    field.Clear();
-                }
-                else if (c is '\n' or '\r')
-                {
-                    if (c == '\r' && i + 1 < text.Length && text[i + 1] == '\n')
-                    {
-                        i++;
-                    }
-
-                    fields.Add(field.ToString());
-                    field.Clear();
-                    rows.Add((rowLine, fields));
-                    fields = [];
-                    line++;
-                    rowLine = line;
-                }
-                else
-                {
-                    field.Append(c);
-                }
-            }
-
-            if (field.Length > 0 || fields.Count > 0)
-            {
-                fields.Add(field.ToString());
-                rows.Add((rowLine, fields));
-            }
-
-            return rows;
-        }
-    }
 }

@@ -136,8 +136,11 @@ internal static class DeviceCsv
         return new NewDevice(id!, name, type, tags.Count == 0 ? null : tags, parent);
     }
 
-    /// <summary>RFC 4180 records with the physical line each starts on; blank lines are skipped.</summary>
-    private static List<(int Line, List<string> Cells)> ReadRecords(string text)
+    /// <summary>
+    /// RFC 4180 records with the physical line each starts on; blank lines are skipped. Throws
+    /// <see cref="FormatException"/> naming the line for a stray or unclosed quote. Asset CSV reads through it too.
+    /// </summary>
+    internal static List<(int Line, List<string> Cells)> ReadRecords(string text)
     {
         var records = new List<(int, List<string>)>();
         var cells = new List<string>();

@@ -109,14 +109,8 @@ internal static class DeviceStateEndpoints
     /// <summary>Dead-letter counters: the total and per device, highest first.</summary>
     public static async Task DeadLettersAsync(HttpContext http, ApiContext context)
     {
-        if (await PlexusApi.AdmitAsync(http, context, ApiScope.Read) is null)
+        if (await PlexusApi.AdmitServiceAsync(http, context, ApiScope.Read, context.DeviceState, "device state is") is not { } state)
         {
-            return;
-        }
-
-        if (context.DeviceState is not { } state)
-        {
-            await ApiErrors.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "unavailable", "device state is not available on this server");
             return;
         }
 

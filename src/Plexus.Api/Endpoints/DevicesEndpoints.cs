@@ -318,21 +318,8 @@ internal static class DevicesEndpoints
         }
     }
 
-    private static async Task<DeviceRegistry?> RegistryAsync(HttpContext http, ApiContext context, ApiScope scope = ApiScope.Admin)
-    {
-        if (await PlexusApi.AdmitAsync(http, context, scope) is null)
-        {
-            return null;
-        }
-
-        if (context.Devices is null)
-        {
-            await ApiErrors.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "unavailable", "the device registry is not available on this server");
-            return null;
-        }
-
-        return context.Devices;
-    }
+    private static Task<DeviceRegistry?> RegistryAsync(HttpContext http, ApiContext context, ApiScope scope = ApiScope.Admin) =>
+        PlexusApi.AdmitServiceAsync(http, context, scope, context.Devices, "the device registry is");
 
     private static string IdOf(HttpContext http) => http.Request.RouteValues["id"] as string ?? string.Empty;
 

@@ -122,48 +122,20 @@ internal static class GeofencesEndpoints
 
     private static string NameOf(HttpContext http) => http.Request.RouteValues["name"] as string ?? string.Empty;
 
-    private static async Task<GeofenceRegistry?> RegistryAsync(HttpContext http, ApiContext context, ApiScope scope = ApiScope.Admin)
-    {
-        if (await PlexusApi.AdmitAsync(http, context, scope) is null)
-        {
-            return null;
-        }
-
-        if (context.Geofences is null)
-        {
-            await ApiErrors.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "unavailable", "geofences are not available on this server");
-            return null;
-        }
-
-        return context.Geofences;
-    }
+    private static Task<GeofenceRegistry?> RegistryAsync(HttpContext http, ApiContext context, ApiScope scope = ApiScope.Admin) =>
+        PlexusApi.AdmitServiceAsync(http, context, scope, context.Geofences, "geofences are");
 
     private static async Task<GeofenceFeature?> ReadFeatureAsync(HttpContext http)
     {
-        if (http.Request.ContentLength > MaxBodyBytes)
+        if (await JsonBodies.ReadBoundedAsync(http, MaxBodyBytes, $"a geofence may be at most {MaxBodyBytes / (1024 * 1024)} MB of GeoJSON; simplify the shape") is not { } body)
         {
-            await ApiErrors.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, "too_large", $"a geofence may be at most {MaxBodyBytes / (1024 * 1024)} MB of GeoJSON; simplify the shape");
             return null;
-        }
-
-        using var buffer = new MemoryStream();
-        var chunk = new byte[64 * 1024];
-        int read;
-        while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
-        {
-            if (buffer.Length + read > MaxBodyBytes)
-            {
-                await ApiErrors.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, "too_large", $"a geofence may be at most {MaxBodyBytes / (1024 * 1024)} MB of GeoJSON; simplify the shape");
-                return null;
-            }
-
-            buffer.Write(chunk, 0, read);
         }
 
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
+            document = JsonDocument.Parse(body);
         }
         catch (JsonException error)
         {

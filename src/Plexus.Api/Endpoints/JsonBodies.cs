@@ -29,6 +29,35 @@ internal static class JsonBodies
         }
     }
 
+    /// <summary>
+    /// The whole body, or null after answering 413 with <paramref name="tooLarge"/> once it passes
+    /// <paramref name="maxBytes"/>: a declared length is refused before reading, a chunked body as soon as it is over.
+    /// </summary>
+    public static async Task<byte[]?> ReadBoundedAsync(HttpContext http, int maxBytes, string tooLarge)
+    {
+        if (http.Request.ContentLength > maxBytes)
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, "too_large", tooLarge);
+            return null;
+        }
+
+        using var buffer = new MemoryStream();
+        var chunk = new byte[Math.Min(maxBytes, 64 * 1024)];
+        int read;
+        while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
+        {
+            if (buffer.Length + read > maxBytes)
+            {
+                await ApiErrors.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, "too_large", tooLarge);
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+
     /// <summary>A string property; absent or null is null, any other kind is a <see cref="DeviceRegistryException"/> naming the field.</summary>
     public static string? OptionalString(JsonElement root, string name)
     {

@@ -104,42 +104,20 @@ internal static class PositionSourcesEndpoints
 
     private static string KeyOf(HttpContext http) => PositionSourceRegistry.NormalizeKey(http.Request.RouteValues["key"] as string ?? string.Empty);
 
-    private static async Task<PositionSourceRegistry?> RegistryAsync(HttpContext http, ApiContext context, ApiScope scope)
-    {
-        if (await PlexusApi.AdmitAsync(http, context, scope) is null)
-        {
-            return null;
-        }
-
-        if (context.PositionSources is null)
-        {
-            await ApiErrors.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "unavailable", "position sources are not available on this server");
-            return null;
-        }
-
-        return context.PositionSources;
-    }
+    private static Task<PositionSourceRegistry?> RegistryAsync(HttpContext http, ApiContext context, ApiScope scope) =>
+        PlexusApi.AdmitServiceAsync(http, context, scope, context.PositionSources, "position sources are");
 
     private static async Task<PositionSource?> ReadSourceAsync(HttpContext http)
     {
-        if (http.Request.ContentLength > MaxBodyBytes)
+        if (await JsonBodies.ReadBoundedAsync(http, MaxBodyBytes, $"the body is larger than {MaxBodyBytes} bytes; a position source is a small JSON object, e.g. {Example}") is not { } body)
         {
-            await ApiErrors.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, "too_large", $"the body is larger than {MaxBodyBytes} bytes; a position source is a small JSON object, e.g. {Example}");
             return null;
         }
 
         JsonDocument document;
         try
         {
-            using var buffer = new MemoryStream();
-            await http.Request.Body.CopyToAsync(buffer, http.RequestAborted);
-            if (buffer.Length > MaxBodyBytes)
-            {
-                await ApiErrors.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, "too_large", $"the body is larger than {MaxBodyBytes} bytes");
-                return null;
-            }
-
-            document = JsonDocument.Parse(buffer.ToArray());
+            document = JsonDocument.Parse(body);
         }
         catch (JsonException error)
         {

@@ -18,14 +18,8 @@ internal static class TrackEndpoints
 
     private static async Task TrackAsync(HttpContext http, ApiContext context)
     {
-        if (await PlexusApi.AdmitAsync(http, context, ApiScope.Read) is null)
+        if (await PlexusApi.AdmitServiceAsync(http, context, ApiScope.Read, context.Tracks, "tracks are") is not { } tracks)
         {
-            return;
-        }
-
-        if (context.Tracks is not { } tracks)
-        {
-            await ApiErrors.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "unavailable", "tracks are not available on this server");
             return;
         }
 

@@ -4,9 +4,10 @@ using Plexus.TestKit;
 namespace Plexus.Devices.Tests.Relations;
 
 /// <summary>
-/// Metadata as of time t (<c>devices_asof</c>, <c>assets_asof</c>, <c>with_device_asof</c>) against an independent
-/// model: a snapshot of the whole registry taken after every change, the answer at t being the last snapshot at or
-/// before t.
+/// Metadata as of time t (<c>devices_asof</c>, <c>assets_asof</c>, <c>with_device_asof</c>) against a model built
+/// outside SQL: a snapshot of the in-memory registry taken after every change, the answer at t being the last
+/// snapshot at or before t. It checks that history agrees with what the registry said at each moment; the registry's
+/// own behaviour is <c>DeviceRegistryTests</c>' and <c>AssetRegistryTests</c>'.
 /// </summary>
 public sealed class MetadataHistoryTests : IAsyncDisposable
 {
