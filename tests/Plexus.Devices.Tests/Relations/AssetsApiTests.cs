@@ -149,6 +149,12 @@ public sealed class AssetsApiTests
         using var badHeader = await server.Client.PostAsync("/api/v1/assets/import", new StringContent("id,colour\nx,red\n", Encoding.UTF8, "text/csv"));
         Assert.Equal(HttpStatusCode.BadRequest, badHeader.StatusCode);
         Assert.Contains("colour", (await JsonAsync(badHeader)).GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        // A quote left open would swallow the rest of the file into one cell: refused, naming where it opened.
+        using var openQuote = await server.Client.PostAsync("/api/v1/assets/import", new StringContent("id,name\nsite-9,\"Site 9\nsite-10,Ten\n", Encoding.UTF8, "text/csv"));
+        Assert.Equal(HttpStatusCode.BadRequest, openQuote.StatusCode);
+        Assert.Contains("line 2", (await JsonAsync(openQuote)).GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await server.Client.GetAsync("/api/v1/assets/site-10")).StatusCode);
     }
 
     private static async Task<JsonElement> JsonAsync(HttpResponseMessage response) =>
