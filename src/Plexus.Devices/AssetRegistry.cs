@@ -51,7 +51,7 @@ public sealed class AssetRegistry : IDisposable
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(devices);
-        var connection = store.OpenReadConnection();
+        var connection = store.OpenMetadataConnection();
         try
         {
             var registry = new AssetRegistry(connection, devices, time ?? TimeProvider.System);

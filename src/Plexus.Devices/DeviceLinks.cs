@@ -60,7 +60,7 @@ public sealed class DeviceLinks : IDisposable
     public static DeviceLinks Open(PlexusStore store, DeviceTagMap? tags = null, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(store);
-        var connection = store.OpenReadConnection();
+        var connection = store.OpenMetadataConnection();
         try
         {
             var links = new DeviceLinks(connection, store.Writer, tags ?? DeviceTagMap.Standard, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Plexus.Devices"));

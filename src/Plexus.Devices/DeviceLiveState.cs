@@ -62,7 +62,7 @@ public sealed class DeviceLiveState : IAsyncDisposable
         _time = time;
         _logger = logger;
         FlushInterval = flushInterval;
-        _connection = store.OpenReadConnection();
+        _connection = store.OpenMetadataConnection();
     }
 
     /// <summary>How often changes reach <c>main.device_state</c> in SQL.</summary>

@@ -75,7 +75,7 @@ public sealed class DeviceRegistry : IDisposable
     public static DeviceRegistry Open(PlexusStore store, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(store);
-        var connection = store.OpenReadConnection();
+        var connection = store.OpenMetadataConnection();
         try
         {
             var registry = new DeviceRegistry(connection, time ?? TimeProvider.System);

@@ -34,7 +34,7 @@ public sealed class DeviceStateSql : IDisposable
     public static DeviceStateSql Install(PlexusStore store)
     {
         ArgumentNullException.ThrowIfNull(store);
-        var sql = new DeviceStateSql(store.OpenReadConnection());
+        var sql = new DeviceStateSql(store.OpenMetadataConnection());
         try
         {
             sql.Refresh();

@@ -73,7 +73,7 @@ public sealed class GeofenceRegistry : IDisposable
     public static GeofenceRegistry Open(PlexusStore store, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(store);
-        var connection = store.OpenReadConnection();
+        var connection = store.OpenMetadataConnection();
         try
         {
             var registry = new GeofenceRegistry(connection, time ?? TimeProvider.System);

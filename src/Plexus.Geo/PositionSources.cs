@@ -78,7 +78,7 @@ public sealed class PositionSourceRegistry : IDisposable
     public static PositionSourceRegistry Open(PlexusStore store, Func<string, string>? deviceTagFor = null, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(store);
-        var connection = store.OpenReadConnection();
+        var connection = store.OpenMetadataConnection();
         try
         {
             var registry = new PositionSourceRegistry(connection, deviceTagFor ?? (_ => "device"), time ?? TimeProvider.System);

@@ -64,6 +64,10 @@ public sealed class PlexusStore : IAsyncDisposable
         {
             root.Open();
             Catalog.EnsureCreated(root);
+
+            // Settings are the server's: no statement, however wrapped, may raise the memory limit, turn file
+            // access back on or unlock them again. Session-local ones (search_path for a request's namespace) stay free.
+            Catalog.Execute(root, "SET lock_configuration = true");
             // DuckDB.NET shares one database instance among connections to the same file, which is what
             // lets the writer and the readers see one another's commits inside this process.
             var writerConnection = new DuckDBConnection(builder.ConnectionString);
@@ -95,13 +99,44 @@ public sealed class PlexusStore : IAsyncDisposable
     }
 
     /// <summary>
-    /// A new connection to the same database for one reader; the caller disposes it. It sees every write
-    /// acknowledged before the call: if some are still only in the write log, they are applied first.
+    /// A new connection for one reader, inside a read-only transaction: DuckDB refuses any change to any table,
+    /// view, macro, sequence or type made through it, whatever statement wraps the change. The caller disposes it
+    /// (which ends the transaction). It sees every write acknowledged before the call: if some are still only in
+    /// the write log, they are applied first.
     /// </summary>
     public DuckDBConnection OpenReadConnection()
     {
+        var connection = OpenConnection(waitForWrites: true);
+        try
+        {
+            Catalog.Execute(connection, "BEGIN TRANSACTION READ ONLY");
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+
+        return connection;
+    }
+
+    /// <summary>
+    /// A connection that may write, for Plexus's own metadata: registries, live-state snapshots, views and macros.
+    /// Never hand it to user SQL; queries use <see cref="OpenReadConnection"/>. It sees every acknowledged write.
+    /// </summary>
+    public DuckDBConnection OpenMetadataConnection() => OpenConnection(waitForWrites: true);
+
+    /// <summary>Folds the write-ahead log into the database file, which also compresses what was appended since.</summary>
+    public void Checkpoint()
+    {
+        using var connection = OpenMetadataConnection();
+        Catalog.Execute(connection, "CHECKPOINT");
+    }
+
+    private DuckDBConnection OpenConnection(bool waitForWrites)
+    {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (!Writer.WaitForAcknowledgedWrites(Options.ReadWaitTimeout))
+        if (waitForWrites && !Writer.WaitForAcknowledgedWrites(Options.ReadWaitTimeout))
         {
             _logger.LogWarning("A reader waited {Timeout} for acknowledged writes to reach the database and reads without them", Options.ReadWaitTimeout);
         }
@@ -109,13 +144,6 @@ public sealed class PlexusStore : IAsyncDisposable
         var connection = new DuckDBConnection(_connectionString);
         connection.Open();
         return connection;
-    }
-
-    /// <summary>Folds the write-ahead log into the database file, which also compresses what was appended since.</summary>
-    public void Checkpoint()
-    {
-        using var connection = OpenReadConnection();
-        Catalog.Execute(connection, "CHECKPOINT");
     }
 
     public async ValueTask DisposeAsync()

@@ -38,7 +38,7 @@ public sealed class GeoStoreFixture : IAsyncLifetime, IDisposable
 
     public void Execute(string sql)
     {
-        using var connection = Store.OpenReadConnection();
+        using var connection = Store.OpenMetadataConnection();
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         command.ExecuteNonQuery();
@@ -48,7 +48,7 @@ public sealed class GeoStoreFixture : IAsyncLifetime, IDisposable
     public string PointsTable(IReadOnlyList<(double Lat, double Lon)> points)
     {
         string name = $"main.points_{Interlocked.Increment(ref _tables)}";
-        using var connection = Store.OpenReadConnection();
+        using var connection = Store.OpenMetadataConnection();
         using (var create = connection.CreateCommand())
         {
             create.CommandText = $"CREATE TABLE {name} (id INTEGER, lat DOUBLE, lon DOUBLE)";

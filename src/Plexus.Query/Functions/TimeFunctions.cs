@@ -44,7 +44,7 @@ public static class TimeFunctions
     public static void Install(PlexusStore store)
     {
         ArgumentNullException.ThrowIfNull(store);
-        using var connection = store.OpenReadConnection();
+        using var connection = store.OpenMetadataConnection();
         foreach (var (_, sql) in Macros)
         {
             using var command = connection.CreateCommand();
