@@ -9,15 +9,17 @@ using static Plexus.Devices.RegistryFields;
 namespace Plexus.Devices;
 
 /// <summary>
-/// The device registry (issue 4 §2): metadata and token hashes in <c>_plexus.devices</c>, a SQL view
-/// <c>main.devices</c> without the hashes, and device token validation for the broker.
+/// The device registry: metadata in <c>_plexus.devices</c> and the SQL view <c>main.devices</c>; token hashes in
+/// <see cref="DeviceCredentialFile"/>, outside the database, where no query can read them; device token validation for
+/// the broker and HTTP writes.
 /// </summary>
 /// <remarks>
 /// Design note: the table is the truth; this class also keeps every device in memory (a sorted map by id), loaded
 /// at open and changed after each committed write, so that listing, filtering by tag and — on every MQTT CONNECT —
 /// token validation never touch the database. A registry of 100,000 devices is a few tens of MB.
 /// <code>
-///   add/update/remove/rotate ─▶ lock ─▶ parameterized SQL on the registry's own connection (autocommit)
+///   add/update/remove/rotate ─▶ lock ─▶ token hash to the credential journal (synced) when it changes
+///                                      └─▶ parameterized SQL on the registry's own connection (autocommit)
 ///                                      └─▶ then the in-memory map (readers see only committed changes)
 /// </code>
 /// Writes are serialized by one lock; the registry's connection is separate from the store's writer, and DuckDB
@@ -34,6 +36,8 @@ public sealed class DeviceRegistry : IDisposable
     private static readonly byte[] NoSuchDeviceHash = SHA256.HashData("no such device"u8);
 
     private readonly DuckDBConnection _connection;
+    private readonly DeviceCredentialFile _credentials;
+    private readonly Dictionary<string, byte[]> _storedHashes;
     private readonly TimeProvider _time;
     private readonly Lock _lock = new();
     private readonly SortedDictionary<string, Device> _devices = new(StringComparer.Ordinal);
@@ -43,9 +47,11 @@ public sealed class DeviceRegistry : IDisposable
     private readonly ConcurrentDictionary<string, string> _idsByHash = new(StringComparer.Ordinal);
     private int _disposed;
 
-    private DeviceRegistry(DuckDBConnection connection, TimeProvider time)
+    private DeviceRegistry(DuckDBConnection connection, DeviceCredentialFile credentials, Dictionary<string, byte[]> storedHashes, TimeProvider time)
     {
         _connection = connection;
+        _credentials = credentials;
+        _storedHashes = storedHashes;
         _time = time;
     }
 
@@ -76,15 +82,18 @@ public sealed class DeviceRegistry : IDisposable
     {
         ArgumentNullException.ThrowIfNull(store);
         var connection = store.OpenMetadataConnection();
+        DeviceCredentialFile? credentials = null;
         try
         {
-            var registry = new DeviceRegistry(connection, time ?? TimeProvider.System);
+            credentials = DeviceCredentialFile.Open(store.Options.DataDirectory, out var hashes);
+            var registry = new DeviceRegistry(connection, credentials, hashes, time ?? TimeProvider.System);
             registry.EnsureCreated();
             registry.Load();
             return registry;
         }
         catch
         {
+            credentials?.Dispose();
             connection.Dispose();
             throw;
         }
@@ -180,13 +189,26 @@ public sealed class DeviceRegistry : IDisposable
             CheckParent(device.Id, device.Parent);
             var now = Now();
             var created = new Device(device.Id, device.Name, device.Type, Copy(device.Tags), device.Parent, now, now);
-            RegistryHistory.InTransaction(_connection, () =>
+
+            // The hash first: a device row without its credential could not connect, a credential without its row is
+            // ignored at load. If the row cannot be written, the credential is taken back.
+            _credentials.Set(created.Id, hash);
+            try
             {
-                Execute(
-                    $"INSERT INTO {TableName} (id, name, type, tags, parent, token_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    created.Id, created.Name, created.Type, TagsJson(created.Tags), created.Parent, Convert.ToHexStringLower(hash), now.UtcDateTime, now.UtcDateTime);
-                RegistryHistory.Record(_connection, RegistryHistory.DeviceTable, created.Id, created.Name, created.Type, TagsJson(created.Tags), created.Parent, now.UtcDateTime);
-            });
+                RegistryHistory.InTransaction(_connection, () =>
+                {
+                    Execute(
+                        $"INSERT INTO {TableName} (id, name, type, tags, parent, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        created.Id, created.Name, created.Type, TagsJson(created.Tags), created.Parent, now.UtcDateTime, now.UtcDateTime);
+                    RegistryHistory.Record(_connection, RegistryHistory.DeviceTable, created.Id, created.Name, created.Type, TagsJson(created.Tags), created.Parent, now.UtcDateTime);
+                });
+            }
+            catch
+            {
+                _credentials.Remove(created.Id);
+                throw;
+            }
+
             _devices.Add(created.Id, created);
             _tokenHashes[created.Id] = hash;
             _idsByHash[Convert.ToHexStringLower(hash)] = created.Id;
@@ -246,6 +268,7 @@ public sealed class DeviceRegistry : IDisposable
                 Execute($"DELETE FROM {TableName} WHERE id = $1", id);
                 RegistryHistory.Close(_connection, RegistryHistory.DeviceTable, id, Now(existing.UpdatedAt).UtcDateTime);
             });
+            _credentials.Remove(id);
             _devices.Remove(id);
             if (_tokenHashes.TryRemove(id, out byte[]? removed))
             {
@@ -268,7 +291,8 @@ public sealed class DeviceRegistry : IDisposable
             ThrowIfDisposed();
             var existing = _devices.GetValueOrDefault(id) ?? throw DeviceRegistryException.NotFound(id);
             var updated = existing with { UpdatedAt = Now() };
-            Execute($"UPDATE {TableName} SET token_hash = $2, updated_at = $3 WHERE id = $1", id, Convert.ToHexStringLower(hash), updated.UpdatedAt.UtcDateTime);
+            _credentials.Set(id, hash);
+            Execute($"UPDATE {TableName} SET updated_at = $2 WHERE id = $1", id, updated.UpdatedAt.UtcDateTime);
             _devices[id] = updated;
             if (_tokenHashes.TryGetValue(id, out byte[]? old))
             {
@@ -309,6 +333,7 @@ public sealed class DeviceRegistry : IDisposable
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
                 _connection.Dispose();
+                _credentials.Dispose();
             }
         }
     }
@@ -322,10 +347,10 @@ public sealed class DeviceRegistry : IDisposable
                 type VARCHAR,
                 tags VARCHAR NOT NULL,
                 parent VARCHAR,
-                token_hash VARCHAR NOT NULL,
                 created_at TIMESTAMP NOT NULL,
                 updated_at TIMESTAMP NOT NULL)
             """);
+        MoveTokenHashesOutOfTheDatabase();
 
         // Tags are stored as JSON text and shown as MAP(VARCHAR, VARCHAR), so SQL can say tags['fleet'].
         Execute($"""
@@ -343,10 +368,47 @@ public sealed class DeviceRegistry : IDisposable
     internal List<string> ChildrenOfUnlocked(string parent) =>
         [.. _devices.Values.Where(d => string.Equals(d.Parent, parent, StringComparison.Ordinal)).Select(d => d.Id)];
 
+    /// <summary>
+    /// Data folders from before kept the hashes in a column of the registry table, where any read token could select
+    /// them: they move to the credential journal (synced) before the column is dropped, so a crash in between only
+    /// repeats the move. A checkpoint then takes them out of the database's own log.
+    /// </summary>
+    private void MoveTokenHashesOutOfTheDatabase()
+    {
+        using (var probe = _connection.CreateCommand())
+        {
+            probe.CommandText = $"SELECT count(*) FROM duckdb_columns() WHERE schema_name = '_plexus' AND table_name = 'devices' AND column_name = 'token_hash'";
+            if (Convert.ToInt64(probe.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
+            {
+                return;
+            }
+        }
+
+        var moved = new List<KeyValuePair<string, byte[]>>();
+        using (var command = _connection.CreateCommand())
+        {
+            command.CommandText = $"SELECT id, token_hash FROM {TableName}";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                moved.Add(new(reader.GetString(0), Convert.FromHexString(reader.GetString(1))));
+            }
+        }
+
+        _credentials.SetAll(moved);
+        foreach (var (id, hash) in moved)
+        {
+            _storedHashes[id] = hash;
+        }
+
+        Execute($"ALTER TABLE {TableName} DROP COLUMN token_hash");
+        Execute("CHECKPOINT");
+    }
+
     private void Load()
     {
         using var command = _connection.CreateCommand();
-        command.CommandText = $"SELECT id, name, type, tags, parent, token_hash, created_at, updated_at FROM {TableName}";
+        command.CommandText = $"SELECT id, name, type, tags, parent, created_at, updated_at FROM {TableName}";
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
@@ -357,12 +419,20 @@ public sealed class DeviceRegistry : IDisposable
                 reader.IsDBNull(2) ? null : reader.GetString(2),
                 ParseTags(reader.GetString(3)),
                 reader.IsDBNull(4) ? null : reader.GetString(4),
-                AsUtc(reader.GetDateTime(6)),
-                AsUtc(reader.GetDateTime(7)));
+                AsUtc(reader.GetDateTime(5)),
+                AsUtc(reader.GetDateTime(6)));
             _devices[id] = device;
-            _tokenHashes[id] = Convert.FromHexString(reader.GetString(5));
-            _idsByHash[reader.GetString(5).ToLowerInvariant()] = id;
+
+            // A device whose credential is missing (a journal restored from an older backup) cannot connect until
+            // its token is rotated; a credential without a device is left over from a removal and ignored.
+            if (_storedHashes.TryGetValue(id, out byte[]? hash))
+            {
+                _tokenHashes[id] = hash;
+                _idsByHash[Convert.ToHexStringLower(hash)] = id;
+            }
         }
+
+        _storedHashes.Clear();
     }
 
     private void CheckParent(string id, string? parent)

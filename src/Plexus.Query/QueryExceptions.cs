@@ -54,3 +54,29 @@ public sealed class QueryTimeoutException : Exception
     {
     }
 }
+
+/// <summary>Every query slot stayed taken; the client should try again after <see cref="RetryAfter"/>.</summary>
+public sealed class QueryBusyException : Exception
+{
+    public QueryBusyException(string message, TimeSpan retryAfter)
+        : base(message)
+    {
+        RetryAfter = retryAfter;
+    }
+
+    public QueryBusyException()
+    {
+    }
+
+    public QueryBusyException(string message)
+        : base(message)
+    {
+    }
+
+    public QueryBusyException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+
+    public TimeSpan RetryAfter { get; } = TimeSpan.FromSeconds(1);
+}

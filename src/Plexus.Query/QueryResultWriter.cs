@@ -6,68 +6,9 @@ using System.Text.Json;
 
 namespace Plexus.Query;
 
-/// <summary>Writes query results as the JSON and CSV documents of the query API (docs/sql.md).</summary>
+/// <summary>How the query API spells values in JSON and CSV (docs/http-api.md#querying-post-apiv1sql).</summary>
 public static class QueryResultWriter
 {
-    public static void WriteJson(Utf8JsonWriter json, QueryResult result)
-    {
-        ArgumentNullException.ThrowIfNull(json);
-        ArgumentNullException.ThrowIfNull(result);
-        json.WriteStartObject();
-        json.WriteStartArray("columns");
-        foreach (var column in result.Columns)
-        {
-            json.WriteStartObject();
-            json.WriteString("name", column.Name);
-            json.WriteString("type", column.Type);
-            json.WriteEndObject();
-        }
-
-        json.WriteEndArray();
-        json.WriteStartArray("rows");
-        foreach (var row in result.Rows)
-        {
-            json.WriteStartArray();
-            foreach (var value in row)
-            {
-                WriteValue(json, value);
-            }
-
-            json.WriteEndArray();
-        }
-
-        json.WriteEndArray();
-        json.WriteNumber("row_count", result.Rows.Count);
-        json.WriteBoolean("truncated", result.Truncated);
-        json.WriteEndObject();
-    }
-
-    public static async Task WriteCsvAsync(TextWriter writer, QueryResult result)
-    {
-        ArgumentNullException.ThrowIfNull(writer);
-        ArgumentNullException.ThrowIfNull(result);
-        await writer.WriteLineAsync(string.Join(',', result.Columns.Select(c => CsvField(c.Name))));
-        var line = new StringBuilder();
-        foreach (var row in result.Rows)
-        {
-            line.Clear();
-            for (int i = 0; i < row.Length; i++)
-            {
-                if (i > 0)
-                {
-                    line.Append(',');
-                }
-
-                line.Append(row[i] is null ? "" : CsvField(FormatScalar(row[i]!)));
-            }
-
-            await writer.WriteLineAsync(line.ToString());
-        }
-    }
-
-    private static string CsvField(string value) =>
-        value.AsSpan().IndexOfAny(",\"\r\n") < 0 ? value : "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
-
     /// <summary>One SQL value as JSON, as query results spell it; also used by endpoints that show stored values.</summary>
     public static void WriteValue(Utf8JsonWriter json, object? value)
     {

@@ -1,169 +1,260 @@
-using System.Data.Common;
-using System.Runtime.InteropServices;
+using System.IO.Pipelines;
+using System.Text.Json;
 using DuckDB.NET.Data;
-using DuckDB.NET.Native;
+using Plexus.Query.ReadOnly;
+using Plexus.Query.Results;
 using Plexus.Storage;
 using Plexus.Storage.Schema;
 
 namespace Plexus.Query;
 
-/// <summary>A column of a query result: its name and its SQL type name (as DuckDB spells it).</summary>
-public sealed record QueryColumn(string Name, string Type);
-
-/// <summary>A finished query: columns, rows (at most the configured limit) and whether rows were left out.</summary>
-public sealed record QueryResult(IReadOnlyList<QueryColumn> Columns, IReadOnlyList<object?[]> Rows, bool Truncated);
+/// <summary>A query whose first rows are ready: its columns, and the end of its answer.</summary>
+public sealed record RunningQuery(IReadOnlyList<QueryColumn> Columns, Task<QueryOutcome> Completion);
 
 /// <summary>
-/// Runs read-only SQL against the store. Each query gets its own connection, a time limit and a row limit;
-/// statements that could change data, schema, settings or files are refused before anything runs.
+/// Runs read-only SQL against the store. Each query gets its own read-only connection, its own thread, a time limit,
+/// a row limit and a byte budget, and waits for one of a fixed number of slots; its answer streams out as the engine
+/// produces it.
 /// </summary>
-public sealed partial class SqlQueryService
+/// <remarks>
+/// Why a thread of its own: the engine's calls block (planning, fetching a chunk, a long aggregate), and on the
+/// request pool they would hold workers that HTTP writes and MQTT acknowledgements need. A query's thread lives as
+/// long as the query, and the number of them is the number of slots.
+/// </remarks>
+public sealed class SqlQueryService : IDisposable
 {
-    // duckdb_statement_type values of the C API (duckdb.h). DuckDB.NET's own enum is numbered differently,
-    // so the raw values are used. Only these two cannot change anything.
-    private const int StatementSelect = 1;
-    private const int StatementExplain = 4;
-
     private readonly PlexusStore _store;
     private readonly QueryOptions _options;
+    private readonly SemaphoreSlim _slots;
 
     public SqlQueryService(PlexusStore store, QueryOptions options)
     {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxConcurrent);
         _store = store;
         _options = options;
+        _slots = new SemaphoreSlim(options.MaxConcurrent, options.MaxConcurrent);
     }
 
     public QueryOptions Options => _options;
 
-    public Task<QueryResult> ExecuteAsync(string sql, string? defaultNamespace, CancellationToken cancellationToken) =>
-        Task.Run(() => Execute(sql, defaultNamespace, cancellationToken), cancellationToken);
+    /// <summary>Queries running now (holding a slot).</summary>
+    public int Running => _options.MaxConcurrent - _slots.CurrentCount;
 
-    private QueryResult Execute(string sql, string? defaultNamespace, CancellationToken cancellationToken)
+    /// <summary>
+    /// Plans and starts a query, and returns once its first rows are ready; the answer is written to
+    /// <paramref name="output"/> (completed when the answer ends) while the caller drains it. Errors found before the
+    /// first row (refusal, syntax, timeout, no slot) are thrown, with nothing written.
+    /// </summary>
+    /// <exception cref="QueryRefusedException">Not a read, or beyond the caller's namespaces.</exception>
+    /// <exception cref="QueryFailedException">The engine rejected the statement.</exception>
+    /// <exception cref="QueryTimeoutException">It ran past the timeout before its first row.</exception>
+    /// <exception cref="QueryBusyException">Every slot stayed taken for <see cref="QueryOptions.QueueWait"/>.</exception>
+    public Task<RunningQuery> StartAsync(QueryRequest request, QueryResultFormat format, PipeWriter output, JsonWriterOptions jsonOptions, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrWhiteSpace(sql))
+        ArgumentNullException.ThrowIfNull(output);
+        RowSink sink = format == QueryResultFormat.Csv
+            ? new CsvRowSink(output, _options.MaxBytes, cancellationToken)
+            : new JsonRowSink(output, _options.MaxBytes, jsonOptions, cancellationToken);
+        return StartAsync(request, sink, cancellationToken);
+    }
+
+    /// <summary>Call once the HTTP server has stopped: no query may be running.</summary>
+    public void Dispose() => _slots.Dispose();
+
+    /// <summary>Runs a query and keeps its whole result (up to the row limit), for callers inside the server and tests.</summary>
+    public async Task<QueryResult> ExecuteAsync(string sql, string? defaultNamespace, CancellationToken cancellationToken)
+    {
+        var sink = new CollectingRowSink();
+        var running = await StartAsync(new QueryRequest(sql, defaultNamespace), sink, cancellationToken);
+        var outcome = await running.Completion;
+        if (outcome.End == QueryEnd.Timeout)
+        {
+            throw new QueryTimeoutException(_options.Timeout);
+        }
+
+        if (outcome.End is QueryEnd.Failed)
+        {
+            throw new QueryFailedException(outcome.Error ?? "the query failed");
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        return new QueryResult(sink.Columns, sink.Rows, outcome.Truncated);
+    }
+
+    private async Task<RunningQuery> StartAsync(QueryRequest request, RowSink sink, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (string.IsNullOrWhiteSpace(request.Sql))
         {
             throw new QueryFailedException("the request has no SQL: send {\"sql\": \"SELECT ...\"}");
         }
 
-        using var connection = _store.OpenReadConnection();
-        if (!string.IsNullOrEmpty(defaultNamespace))
+        if (!await _slots.WaitAsync(_options.QueueWait, cancellationToken))
         {
-            if (!Namespaces.TryNormalize(defaultNamespace, out string ns, out string? error))
+            throw new QueryBusyException(
+                $"{_options.MaxConcurrent} queries are running, as many as --query-concurrency allows; try again in a moment",
+                TimeSpan.FromSeconds(1));
+        }
+
+        var run = new QueryRun(this, request, sink, cancellationToken);
+        try
+        {
+            var thread = new Thread(run.Run) { IsBackground = true, Name = "plexus-query" };
+            thread.Start();
+        }
+        catch
+        {
+            _slots.Release();
+            throw;
+        }
+
+        var columns = await run.Started.Task;
+        return new RunningQuery(columns, run.Done.Task);
+    }
+
+    /// <summary>One query on its own thread: plan, check, run, hand rows to the sink, and give the slot back.</summary>
+    private sealed class QueryRun(SqlQueryService service, QueryRequest request, RowSink sink, CancellationToken aborted)
+    {
+        public TaskCompletionSource<IReadOnlyList<QueryColumn>> Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource<QueryOutcome> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Run()
+        {
+            var options = service._options;
+            long rows = 0;
+            var end = QueryEnd.Complete;
+            string? error = null;
+            bool begun = false;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+            timeout.CancelAfter(options.Timeout);
+            try
+            {
+                using var connection = service._store.OpenReadConnection();
+                using var interrupt = timeout.Token.Register(() => connection.NativeConnection.Interrupt());
+                UseNamespace(connection, request.Namespace);
+                string sql = ReadOnlyQuery.Check(connection, request.Sql, request.Namespaces);
+                timeout.Token.ThrowIfCancellationRequested();
+                using var command = connection.CreateCommand();
+                command.CommandText = sql;
+                command.UseStreamingMode = true;
+                using var reader = command.ExecuteReader();
+                bool hasRow = reader.Read();
+                var columns = Columns(reader);
+                sink.Begin(reader, columns);
+                begun = true;
+                Started.TrySetResult(columns);
+                while (hasRow)
+                {
+                    if (rows == options.MaxRows)
+                    {
+                        end = QueryEnd.RowLimit;
+                        break;
+                    }
+
+                    if (!sink.TryAdd(reader))
+                    {
+                        end = sink.StopReason;
+                        break;
+                    }
+
+                    rows++;
+                    hasRow = reader.Read();
+                }
+            }
+            catch (Exception failure) when (failure is not OutOfMemoryException)
+            {
+                var mapped = Map(failure, timeout.Token);
+                if (!begun)
+                {
+                    Started.TrySetException(mapped);
+                }
+                else
+                {
+                    end = aborted.IsCancellationRequested ? QueryEnd.Cancelled : mapped is QueryTimeoutException ? QueryEnd.Timeout : QueryEnd.Failed;
+                    error = mapped.Message;
+                }
+            }
+            finally
+            {
+                var outcome = new QueryOutcome(rows, sink.Bytes, end, error);
+                if (begun)
+                {
+                    try
+                    {
+                        sink.End(outcome);
+                    }
+                    catch (Exception failure) when (failure is not OutOfMemoryException)
+                    {
+                        // This thread is the query's own: nothing may escape it, or the process ends.
+                        outcome = outcome with { End = QueryEnd.Cancelled };
+                    }
+                }
+
+                sink.Dispose();
+                service._slots.Release();
+                Done.TrySetResult(outcome);
+            }
+        }
+
+        private Exception Map(Exception failure, CancellationToken timeout)
+        {
+            if (aborted.IsCancellationRequested)
+            {
+                return new OperationCanceledException("the client went away", failure, aborted);
+            }
+
+            if (timeout.IsCancellationRequested)
+            {
+                return new QueryTimeoutException(service._options.Timeout);
+            }
+
+            if (failure is DuckDBException engine)
+            {
+                // The engine's own refusals: a write in the read-only transaction, a file outside SQL's reach.
+                return engine.Message.Contains("read-only mode", StringComparison.Ordinal) || engine.Message.StartsWith("Permission Error", StringComparison.Ordinal)
+                    ? new QueryRefusedException("only read-only statements run here: " + engine.Message)
+                    : new QueryFailedException(engine.Message, engine);
+            }
+
+            return failure;
+        }
+
+        private static void UseNamespace(DuckDBConnection connection, string? name)
+        {
+            if (string.IsNullOrEmpty(name))
+            {
+                return;
+            }
+
+            if (!Namespaces.TryNormalize(name, out string ns, out string? error))
             {
                 throw new QueryFailedException(error!);
             }
 
-            Run(connection, $"USE {SqlNames.Quote(ns)}", $"namespace \"{ns}\" does not exist");
-        }
-
-        EnsureReadOnly(connection, sql);
-
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.Timeout);
-        using var interrupt = timeout.Token.Register(() => connection.NativeConnection.Interrupt());
-        try
-        {
-            using var command = connection.CreateCommand();
-            command.CommandText = sql;
-            using var reader = command.ExecuteReader();
-            return ReadAll(reader, timeout.Token);
-        }
-        catch (Exception error) when (error is DuckDBException or OperationCanceledException)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (timeout.IsCancellationRequested)
+            try
             {
-                throw new QueryTimeoutException(_options.Timeout);
+                using var command = connection.CreateCommand();
+                command.CommandText = $"USE {SqlNames.Quote(ns)}";
+                command.ExecuteNonQuery();
             }
-
-            throw new QueryFailedException(error.Message, error);
-        }
-    }
-
-    private QueryResult ReadAll(DbDataReader reader, CancellationToken cancellationToken)
-    {
-        var columns = new QueryColumn[reader.FieldCount];
-        for (int i = 0; i < columns.Length; i++)
-        {
-            columns[i] = new QueryColumn(reader.GetName(i), SqlTypeName(reader.GetDataTypeName(i)));
-        }
-
-        var rows = new List<object?[]>();
-        bool truncated = false;
-        while (reader.Read())
-        {
-            if (rows.Count == _options.MaxRows)
+            catch (DuckDBException failure)
             {
-                truncated = true;
-                break;
-            }
-
-            cancellationToken.ThrowIfCancellationRequested();
-            var row = new object?[columns.Length];
-            for (int i = 0; i < row.Length; i++)
-            {
-                row[i] = reader.IsDBNull(i) ? null : reader.GetValue(i);
-            }
-
-            rows.Add(row);
-        }
-
-        return new QueryResult(columns, rows, truncated);
-    }
-
-    /// <summary>
-    /// Prepares each statement (which plans it without running it) and refuses anything but SELECT and
-    /// EXPLAIN. DESCRIBE, SHOW, SUMMARIZE and read-only PRAGMAs are SELECTs to DuckDB and pass.
-    /// </summary>
-    private static void EnsureReadOnly(DuckDBConnection connection, string sql)
-    {
-        int count = NativeMethods.ExtractStatements.DuckDBExtractStatements(connection.NativeConnection, sql, out var statements);
-        using (statements)
-        {
-            if (count <= 0)
-            {
-                string message = NativeMethods.ExtractStatements.DuckDBExtractStatementsError(statements);
-                throw new QueryFailedException(string.IsNullOrEmpty(message) ? "the SQL holds no statement" : message);
-            }
-
-            if (count > 1)
-            {
-                throw new QueryFailedException($"send one statement per request (this SQL holds {count})");
-            }
-
-            var state = NativeMethods.ExtractStatements.DuckDBPrepareExtractedStatement(connection.NativeConnection, statements, 0, out var prepared);
-            using (prepared)
-            {
-                if (state == DuckDBState.Error)
-                {
-                    string message = NativeMethods.PreparedStatements.DuckDBPrepareError(prepared);
-
-                    // File access is switched off in the engine (see PlexusStore); that is a refusal, not a mistake.
-                    throw message.StartsWith("Permission Error", StringComparison.Ordinal)
-                        ? new QueryRefusedException(message)
-                        : new QueryFailedException(message);
-                }
-
-                int type = PreparedStatementType(prepared.DangerousGetHandle());
-                if (type is not (StatementSelect or StatementExplain))
-                {
-                    throw new QueryRefusedException("only read-only statements (SELECT, EXPLAIN, DESCRIBE, SHOW) are allowed on the query API; data is written through the write API");
-                }
+                throw new QueryFailedException($"namespace \"{ns}\" does not exist", failure);
             }
         }
-    }
 
-    private static void Run(DuckDBConnection connection, string sql, string failure)
-    {
-        try
+        private static QueryColumn[] Columns(DuckDBDataReader reader)
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = sql;
-            command.ExecuteNonQuery();
-        }
-        catch (DuckDBException error)
-        {
-            throw new QueryFailedException(failure, error);
+            var columns = new QueryColumn[reader.FieldCount];
+            for (int i = 0; i < columns.Length; i++)
+            {
+                columns[i] = new QueryColumn(reader.GetName(i), SqlTypeName(reader.GetDataTypeName(i)));
+            }
+
+            return columns;
         }
     }
 
@@ -188,7 +279,4 @@ public sealed partial class SqlQueryService
         "SqlNull" => "NULL",
         _ => duckDbNetName.ToUpperInvariant(),
     };
-
-    [LibraryImport("duckdb", EntryPoint = "duckdb_prepared_statement_type")]
-    private static partial int PreparedStatementType(IntPtr preparedStatement);
 }

@@ -64,6 +64,9 @@ public sealed class PlexusServer : IAsyncDisposable
 
     public AdminTokenStore AdminTokens { get; }
 
+    /// <summary>The query service behind <c>POST /api/v1/sql</c>.</summary>
+    public SqlQueryService Queries => _api.Queries!;
+
     /// <summary>The scoped API tokens (read, write, admin).</summary>
     public ApiTokenStore ApiTokens => _api.ApiTokens!;
 
@@ -234,7 +237,13 @@ public sealed class PlexusServer : IAsyncDisposable
 
             api.DeviceState = deviceState;
 
-            var queries = new SqlQueryService(store, new QueryOptions { Timeout = options.QueryTimeout, MaxRows = options.QueryMaxRows });
+            var queries = new SqlQueryService(store, new QueryOptions
+            {
+                Timeout = options.QueryTimeout,
+                MaxRows = options.QueryMaxRows,
+                MaxBytes = options.QueryMaxBytes,
+                MaxConcurrent = options.QueryConcurrency,
+            });
             api.Assets = assets;
             api.Geofences = geofences;
             api.PositionSources = positionSources;
@@ -284,6 +293,7 @@ public sealed class PlexusServer : IAsyncDisposable
         Geofences.Dispose();
         PositionSources.Dispose();
         _deviceStateSql?.Dispose();
+        _api.Queries?.Dispose();
         await Store.DisposeAsync();
         await _app.DisposeAsync();
         _logger.LogInformation("Plexus stopped cleanly");

@@ -49,6 +49,12 @@ public sealed record PlexusServerOptions
 
     public int QueryMaxRows { get; init; } = 100_000;
 
+    /// <summary>Bytes one query answer may hold; past it the answer ends flagged truncated.</summary>
+    public long QueryMaxBytes { get; init; } = Query.QueryOptions.DefaultMaxBytes;
+
+    /// <summary>Queries running at once; more wait briefly, then get 503 with Retry-After.</summary>
+    public int QueryConcurrency { get; init; } = Query.QueryOptions.DefaultMaxConcurrent;
+
     /// <summary>DuckDB memory limit such as "2GB"; null is DuckDB's default (80 % of RAM).</summary>
     public string? MemoryLimit { get; init; }
 

@@ -197,12 +197,94 @@ public sealed class DeviceRegistryTests : IAsyncDisposable
             Assert.True(registry.Validate("d1", token));
         }
 
-        using var connection = _store!.OpenReadConnection();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT token_hash FROM _plexus.devices";
-        string hash = (string)command.ExecuteScalar()!;
-        Assert.Equal(64, hash.Length);
-        Assert.DoesNotContain(token, hash, StringComparison.Ordinal);
+        // Only the hash, and only in the credential journal: no table SQL can read holds it.
+        string journal = await File.ReadAllTextAsync(Path.Combine(_directory.Path, DeviceCredentialFile.FileName));
+        Assert.DoesNotContain(token, journal, StringComparison.Ordinal);
+        Assert.Contains("set d1 " + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token))), journal, StringComparison.Ordinal);
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_directory.Path, DeviceCredentialFile.FileName)));
+        }
+        Assert.Empty(Rows("SELECT column_name FROM duckdb_columns() WHERE column_name ILIKE '%hash%' OR column_name ILIKE '%token%'"));
+    }
+
+    [Fact]
+    public async Task A_data_folder_with_hashes_in_the_table_moves_them_out_on_open_and_devices_still_connect()
+    {
+        string token;
+        using (var registry = Open())
+        {
+            token = registry.Add(new NewDevice("old-1")).Token;
+        }
+
+        // The layout of earlier releases: the hash as a column of the registry table, no journal.
+        string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)));
+        using (var connection = _store!.OpenMetadataConnection())
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = $"ALTER TABLE _plexus.devices ADD COLUMN token_hash VARCHAR; UPDATE _plexus.devices SET token_hash = '{hash}'";
+            command.ExecuteNonQuery();
+        }
+
+        File.Delete(Path.Combine(_directory.Path, DeviceCredentialFile.FileName));
+        await _store.DisposeAsync();
+        _store = null;
+
+        using (var registry = Open())
+        {
+            Assert.True(registry.Validate("old-1", token));
+            Assert.False(registry.Validate("old-1", token + "x"));
+        }
+
+        Assert.Empty(Rows("SELECT column_name FROM duckdb_columns() WHERE table_name = 'devices' AND column_name = 'token_hash'"));
+        await _store!.DisposeAsync();
+        _store = null;
+        using (var reopened = Open())
+        {
+            Assert.True(reopened.Validate("old-1", token));
+        }
+    }
+
+    [Fact]
+    public async Task Credential_journal_keeps_rotations_and_removals_across_a_reopen_and_drops_a_torn_last_line()
+    {
+        string keep;
+        string rotated;
+        using (var registry = Open())
+        {
+            keep = registry.Add(new NewDevice("keep")).Token;
+            registry.Add(new NewDevice("gone"));
+            string old = registry.Add(new NewDevice("turn")).Token;
+            rotated = registry.RotateToken("turn");
+            Assert.NotEqual(old, rotated);
+            Assert.True(registry.Remove("gone"));
+        }
+
+        await _store!.DisposeAsync();
+        _store = null;
+        await File.AppendAllTextAsync(Path.Combine(_directory.Path, DeviceCredentialFile.FileName), "set keep 00");
+        using var reopened = Open();
+
+        Assert.True(reopened.Validate("keep", keep));
+        Assert.True(reopened.Validate("turn", rotated));
+        Assert.Null(reopened.Get("gone"));
+    }
+
+    [Fact]
+    public async Task A_damaged_credential_journal_stops_the_open_with_its_line_number()
+    {
+        using (var registry = Open())
+        {
+            registry.Add(new NewDevice("d1"));
+        }
+
+        await _store!.DisposeAsync();
+        _store = null;
+        string path = Path.Combine(_directory.Path, DeviceCredentialFile.FileName);
+        await File.AppendAllTextAsync(path, "set d2 not-a-hash\nset d3 " + new string('a', 64) + "\n");
+
+        var error = Assert.Throws<InvalidOperationException>(() => Open());
+        Assert.Contains("line 3", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -260,6 +342,12 @@ public sealed class DeviceRegistryTests : IAsyncDisposable
     {
         _store ??= PlexusStore.Open(new StorageOptions { DataDirectory = _directory.Path });
         return DeviceRegistry.Open(_store, _time);
+    }
+
+    private List<object?[]> Rows(string sql)
+    {
+        _store ??= PlexusStore.Open(new StorageOptions { DataDirectory = _directory.Path });
+        return StoreRows.Read(_store, sql);
     }
 
     private static Dictionary<string, string> Tags(params (string Key, string Value)[] tags) => tags.ToDictionary(t => t.Key, t => t.Value);

@@ -11,26 +11,7 @@ public sealed class StoreWriterTests : IDisposable
 
     private PlexusStore Open() => PlexusStore.Open(new StorageOptions { DataDirectory = _dir.Path, Threads = 2 });
 
-    private static List<object?[]> Rows(PlexusStore store, string sql)
-    {
-        using var connection = store.OpenReadConnection();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        using var reader = command.ExecuteReader();
-        var rows = new List<object?[]>();
-        while (reader.Read())
-        {
-            var row = new object?[reader.FieldCount];
-            for (int i = 0; i < row.Length; i++)
-            {
-                row[i] = reader.IsDBNull(i) ? null : reader.GetValue(i);
-            }
-
-            rows.Add(row);
-        }
-
-        return rows;
-    }
+    private static List<object?[]> Rows(PlexusStore store, string sql) => StoreRows.Read(store, sql);
 
     [Fact]
     public async Task Points_become_rows_of_a_view_named_after_the_measurement()

@@ -8,12 +8,26 @@ namespace Plexus.Api.Endpoints;
 /// <summary>Reading request bodies and writing answers for the registry endpoints (devices, assets), so both speak alike.</summary>
 internal static class JsonBodies
 {
-    /// <summary>Parses the body as a JSON value of <paramref name="kind"/>; otherwise answers 400 with <paramref name="example"/> and returns null.</summary>
+    /// <summary>
+    /// Largest JSON body of the registry and query endpoints: a bulk import of tens of thousands of devices fits, a body
+    /// meant to fill the server's memory does not.
+    /// </summary>
+    public const int MaxJsonBodyBytes = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// Parses the body (at most <see cref="MaxJsonBodyBytes"/>) as a JSON value of <paramref name="kind"/>; otherwise answers
+    /// 400 with <paramref name="example"/> (413 when too large) and returns null.
+    /// </summary>
     public static async Task<JsonDocument?> ReadJsonAsync(HttpContext http, string example, JsonValueKind kind = JsonValueKind.Object)
     {
+        if (await ReadBoundedAsync(http, MaxJsonBodyBytes, $"the body is larger than {MaxJsonBodyBytes / (1024 * 1024)} MiB; send fewer items per request") is not { } body)
+        {
+            return null;
+        }
+
         try
         {
-            var document = await JsonDocument.ParseAsync(http.Request.Body, default, http.RequestAborted);
+            var document = JsonDocument.Parse(body);
             if (document.RootElement.ValueKind != kind)
             {
                 document.Dispose();

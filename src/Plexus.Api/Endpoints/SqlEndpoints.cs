@@ -1,6 +1,8 @@
-using System.Text;
+using System.Globalization;
+using System.IO.Pipelines;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
@@ -8,9 +10,23 @@ using Plexus.Query;
 
 namespace Plexus.Api.Endpoints;
 
-/// <summary>`POST /api/v1/sql`: read-only SQL over everything stored, answered as JSON or CSV (docs/sql.md).</summary>
+/// <summary>
+/// `POST /api/v1/sql`: read-only SQL over everything stored, answered as JSON or CSV while the engine produces it
+/// (docs/http-api.md#querying-post-apiv1sql).
+/// </summary>
 internal static class SqlEndpoints
 {
+    /// <summary>How the end of a CSV answer is told: CSV has no place for it in the data.</summary>
+    public const string TruncatedTrailer = "X-Plexus-Truncated";
+
+    /// <summary>After an error that came once rows were already sent, its message, in a CSV answer's trailers.</summary>
+    public const string ErrorTrailer = "X-Plexus-Error";
+
+    private const int MaxSqlBodyBytes = 1024 * 1024;
+
+    // The window between the engine and the socket: enough to keep both busy, small beside any memory limit.
+    private static readonly PipeOptions AnswerPipe = new(pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, minimumSegmentSize: 16 * 1024, useSynchronizationContext: false);
+
     public static void Map(IEndpointRouteBuilder endpoints, ApiContext context)
     {
         endpoints.MapPost("/api/v1/sql", http => QueryAsync(http, context));
@@ -18,7 +34,12 @@ internal static class SqlEndpoints
 
     private static async Task QueryAsync(HttpContext http, ApiContext context)
     {
-        if (await PlexusApi.AdmitAsync(http, context, Auth.ApiScope.Read) is null)
+        if (await PlexusApi.AdmitAsync(http, context, Auth.ApiScope.Read) is not { } principal)
+        {
+            return;
+        }
+
+        if (await JsonBodies.ReadBoundedAsync(http, MaxSqlBodyBytes, $"the body is larger than {MaxSqlBodyBytes / 1024} KiB; one SQL statement fits well within that") is not { } body)
         {
             return;
         }
@@ -27,7 +48,7 @@ internal static class SqlEndpoints
         string? db;
         try
         {
-            using var document = await JsonDocument.ParseAsync(http.Request.Body, default, http.RequestAborted);
+            using var document = JsonDocument.Parse(body);
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 throw new JsonException("expected a JSON object");
@@ -48,14 +69,22 @@ internal static class SqlEndpoints
             return;
         }
 
-        QueryResult result;
+        var format = WantsCsv(http.Request) ? QueryResultFormat.Csv : QueryResultFormat.Json;
+        var pipe = new Pipe(AnswerPipe);
+        RunningQuery running;
         try
         {
-            result = await context.Queries!.ExecuteAsync(sql, db, http.RequestAborted);
+            running = await context.Queries!.StartAsync(new QueryRequest(sql, db), format, pipe.Writer, PlexusApi.JsonOptions, http.RequestAborted);
         }
         catch (QueryRefusedException error)
         {
             await ApiErrors.WriteAsync(http, StatusCodes.Status403Forbidden, "forbidden", error.Message);
+            return;
+        }
+        catch (QueryBusyException error)
+        {
+            http.Response.Headers.RetryAfter = ((int)Math.Ceiling(error.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+            await ApiErrors.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "busy", error.Message);
             return;
         }
         catch (QueryTimeoutException error)
@@ -73,24 +102,31 @@ internal static class SqlEndpoints
             return;
         }
 
-        if (result.Truncated)
+        // From here the status is sent: how the answer ends is in the answer (JSON) or its trailers (CSV).
+        http.Response.StatusCode = StatusCodes.Status200OK;
+        http.Response.ContentType = format == QueryResultFormat.Csv ? "text/csv; charset=utf-8" : "application/json; charset=utf-8";
+        var trailers = format == QueryResultFormat.Csv ? AnswerTrailers.Begin(http) : null;
+        try
         {
-            http.Response.Headers["X-Plexus-Truncated"] = "true";
+            var output = trailers?.Body ?? http.Response.Body;
+            await pipe.Reader.CopyToAsync(output, http.RequestAborted);
+            await pipe.Reader.CompleteAsync();
         }
-
-        if (WantsCsv(http.Request))
+        catch (Exception error) when (error is OperationCanceledException or IOException or ConnectionResetException)
         {
-            http.Response.ContentType = "text/csv; charset=utf-8";
-            await using var writer = new StreamWriter(http.Response.Body, new UTF8Encoding(false), 64 * 1024) { NewLine = "\r\n" };
-            await QueryResultWriter.WriteCsvAsync(writer, result);
+            // The client left: the query's thread sees the pipe closed (or the cancellation) and stops.
+            await pipe.Reader.CompleteAsync(error);
+            await running.Completion;
             return;
         }
 
-        http.Response.ContentType = "application/json; charset=utf-8";
-        await using var json = new Utf8JsonWriter(http.Response.Body, PlexusApi.JsonOptions);
-        QueryResultWriter.WriteJson(json, result);
-        await json.FlushAsync(http.RequestAborted);
-        context.Logger.LogDebug("Query returned {Rows} rows", result.Rows.Count);
+        var outcome = await running.Completion;
+        if (trailers is not null)
+        {
+            await trailers.EndAsync(outcome);
+        }
+
+        context.Logger.LogDebug("Query returned {Rows} rows, {Bytes} bytes, ended {End}", outcome.Rows, outcome.Bytes, outcome.End);
     }
 
     private static bool WantsCsv(HttpRequest request)

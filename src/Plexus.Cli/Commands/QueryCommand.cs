@@ -12,7 +12,7 @@ namespace Plexus.Cli.Commands;
 internal static class QueryCommand
 {
     private const string TruncatedNote =
-        "note: the result was truncated to the server's row limit; add a LIMIT or narrow the query";
+        "note: the result was truncated to the server's row or byte limit (--query-max-rows, --query-max-bytes); add a LIMIT or narrow the query";
 
     public static Command Create()
     {
@@ -88,9 +88,9 @@ internal static class QueryCommand
             throw await client.FailureAsync(response, cancellationToken);
         }
 
-        // CSV has no place for it in the data, so the server says it in a header; tell the person on stderr.
-        bool truncated = response.Headers.TryGetValues("X-Plexus-Truncated", out var values)
-            && values.Any(v => v.Equals("true", StringComparison.OrdinalIgnoreCase));
+        // CSV has no place for it in the data, so the server says it in a trailer after the rows (a header from
+        // servers that buffered the answer); tell the person on stderr.
+        bool truncated = IsTrue(response.Headers, "X-Plexus-Truncated");
         if (format == "csv")
         {
             // Passed through as it streams in: a large export never sits in memory.
@@ -104,9 +104,14 @@ internal static class QueryCommand
             }
 
             await output.FlushAsync(cancellationToken);
-            if (truncated)
+            if (truncated || IsTrue(response.TrailingHeaders, "X-Plexus-Truncated"))
             {
                 await error.WriteLineAsync(TruncatedNote);
+            }
+
+            if (response.TrailingHeaders.TryGetValues("X-Plexus-Error", out var failure))
+            {
+                await error.WriteLineAsync("the query failed after these rows: " + string.Join(" ", failure));
             }
 
             return;
@@ -150,8 +155,16 @@ internal static class QueryCommand
             }
 
             await output.FlushAsync(cancellationToken);
+            if (document.RootElement.TryGetProperty("error", out var failure) && failure.ValueKind == JsonValueKind.Object
+                && failure.TryGetProperty("message", out var message))
+            {
+                await error.WriteLineAsync("the query failed after these rows: " + message.GetString());
+            }
         }
     }
+
+    private static bool IsTrue(System.Net.Http.Headers.HttpHeaders headers, string name) =>
+        headers.TryGetValues(name, out var values) && values.Any(v => v.Equals("true", StringComparison.OrdinalIgnoreCase));
 
     private static ByteArrayContent RequestBody(string statement, string? database)
     {

@@ -24,6 +24,8 @@ internal static class ServeCommand
     private static readonly Option<string?> MaxBodySize = new("--max-body-size") { Description = "Largest write body after decompression, e.g. 25MB (env PLEXUS_MAX_BODY_SIZE)" };
     private static readonly Option<string?> QueryTimeout = new("--query-timeout") { Description = "Queries running longer are cancelled, e.g. 30s (env PLEXUS_QUERY_TIMEOUT)" };
     private static readonly Option<string?> QueryMaxRows = new("--query-max-rows") { Description = "Most rows a query returns; more are cut and flagged truncated (env PLEXUS_QUERY_MAX_ROWS, default 100000)" };
+    private static readonly Option<string?> QueryMaxBytes = new("--query-max-bytes") { Description = "Most bytes one query answer holds; past it the answer ends flagged truncated, e.g. 64MiB (env PLEXUS_QUERY_MAX_BYTES, default 64MiB)" };
+    private static readonly Option<string?> QueryConcurrency = new("--query-concurrency") { Description = "Queries running at once; more wait up to 2 s, then get 503 with Retry-After (env PLEXUS_QUERY_CONCURRENCY, default twice the cores, at least 4)" };
     private static readonly Option<string?> MemoryLimit = new("--memory-limit") { Description = "Storage engine memory limit, e.g. 2GB (env PLEXUS_MEMORY_LIMIT, default 80% of RAM)" };
     private static readonly Option<string?> DeviceTag = new("--device-tag") { Description = "Tag holding the device key in measurements: a tag, and/or namespace=tag entries, e.g. device,fleet=name (env PLEXUS_DEVICE_TAG, default device)" };
     private static readonly Option<string?> LogLevel = new("--log-level") { Description = "trace, debug, information, warning or error (env PLEXUS_LOG_LEVEL, default information)" };
@@ -32,7 +34,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var command = new Command("serve", "Run the Plexus server with the embedded store.");
-        foreach (var option in new[] { Data, Http, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxRate, MqttMaxBurst, AdminToken, ProvisioningKey, MaxBodySize, QueryTimeout, QueryMaxRows, MemoryLimit, DeviceTag, LogLevel, Config })
+        foreach (var option in new[] { Data, Http, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxRate, MqttMaxBurst, AdminToken, ProvisioningKey, MaxBodySize, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, MemoryLimit, DeviceTag, LogLevel, Config })
         {
             command.Options.Add(option);
         }
@@ -65,6 +67,8 @@ internal static class ServeCommand
                 MaxBodyBytes = Get(MaxBodySize, "PLEXUS_MAX_BODY_SIZE") is { } size ? Units.ParseBytes(size, "max-body-size") : 25_000_000,
                 QueryTimeout = Get(QueryTimeout, "PLEXUS_QUERY_TIMEOUT") is { } timeout ? Units.ParseDuration(timeout, "query-timeout") : TimeSpan.FromSeconds(30),
                 QueryMaxRows = Get(QueryMaxRows, "PLEXUS_QUERY_MAX_ROWS") is { } rows ? Units.ParsePositiveInt(rows, "query-max-rows") : 100_000,
+                QueryMaxBytes = Get(QueryMaxBytes, "PLEXUS_QUERY_MAX_BYTES") is { } maxBytes ? Units.ParseBytes(maxBytes, "query-max-bytes") : Query.QueryOptions.DefaultMaxBytes,
+                QueryConcurrency = Get(QueryConcurrency, "PLEXUS_QUERY_CONCURRENCY") is { } concurrency ? Units.ParsePositiveInt(concurrency, "query-concurrency") : Query.QueryOptions.DefaultMaxConcurrent,
                 MemoryLimit = Get(MemoryLimit, "PLEXUS_MEMORY_LIMIT"),
                 DeviceTag = Get(DeviceTag, "PLEXUS_DEVICE_TAG") ?? Devices.DeviceTagMap.DefaultTag,
             };

@@ -42,26 +42,7 @@ internal sealed class RelationsFixture : IAsyncDisposable
         Links = DeviceLinks.Open(Store, Links.Tags);
     }
 
-    public List<object?[]> Rows(string sql)
-    {
-        using var connection = Store.OpenReadConnection();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        using var reader = command.ExecuteReader();
-        var rows = new List<object?[]>();
-        while (reader.Read())
-        {
-            var row = new object?[reader.FieldCount];
-            for (int i = 0; i < row.Length; i++)
-            {
-                row[i] = reader.IsDBNull(i) ? null : reader.GetValue(i);
-            }
-
-            rows.Add(row);
-        }
-
-        return rows;
-    }
+    public List<object?[]> Rows(string sql) => StoreRows.Read(Store, sql);
 
     public static string Sql(DateTimeOffset time) => $"TIMESTAMP '{time.UtcDateTime:yyyy-MM-dd HH:mm:ss.ffffff}'";
 
