@@ -1,6 +1,9 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Plexus.Storage;
 
 namespace Plexus.Api;
 
@@ -26,6 +29,22 @@ public static class ApiErrors
         extra?.Invoke(json);
         json.WriteEndObject();
         await json.FlushAsync();
+    }
+
+    /// <summary>
+    /// 503 with Retry-After for a store that cannot serve the request now (a full disk, acknowledged writes it
+    /// cannot apply). The exception's message is written for clients; its inner exception, which may name server
+    /// files, goes only to the log, under the error id of the answer.
+    /// </summary>
+    public static Task StoreUnavailableAsync(HttpContext context, ILogger logger, StoreUnavailableException error)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(logger);
+        ArgumentNullException.ThrowIfNull(error);
+        string errorId = NewErrorId();
+        logger.LogWarning(error, "{Method} {Path} answered 503: {Message} (error id {ErrorId})", context.Request.Method, context.Request.Path.Value, error.Message, errorId);
+        context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(error.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        return WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "unavailable", error.Message, errorId);
     }
 
     public static Task UnauthorizedAsync(HttpContext context)

@@ -8,6 +8,7 @@ using Plexus.Api.Endpoints;
 using Plexus.Devices;
 using Plexus.Geo;
 using Plexus.Query;
+using Plexus.Storage;
 using Plexus.Storage.Writing;
 
 namespace Plexus.Api;
@@ -70,6 +71,9 @@ public sealed class ApiContext
     /// <summary>Set before <see cref="MarkReady"/> when the server has assets (issue 5).</summary>
     public AssetRegistry? Assets { get; set; }
 
+    /// <summary>The store's writer, whose <see cref="StoreWriter.Fault"/> `/health` reports; set before <see cref="MarkReady"/>.</summary>
+    public StoreWriter? StoreWriter { get; set; }
+
     public void MarkReady(RequestAuthenticator authenticator, IPointWriter writer, SqlQueryService queries, string dataDirectory, DeviceRegistry? devices = null, ApiTokenStore? apiTokens = null)
     {
         Devices = devices;
@@ -99,6 +103,29 @@ public static class PlexusApi
         TrackEndpoints.Map(endpoints, context);
         PositionSourcesEndpoints.Map(endpoints, context);
         AssetsEndpoints.Map(endpoints, context);
+    }
+
+    /// <summary>
+    /// Answers 503 with Retry-After for every endpoint that meets a store that cannot serve now: a query whose read
+    /// connection is refused because acknowledged writes cannot be applied (a full disk), or a registry read or
+    /// write that meets the same. One place, so that no endpoint answers 500 (or without its newest data) for it.
+    /// </summary>
+    public static IApplicationBuilder UseStoreUnavailableAnswers(this IApplicationBuilder app, ApiContext context)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        ArgumentNullException.ThrowIfNull(context);
+        return app.Use(async (http, next) =>
+        {
+            try
+            {
+                await next(http);
+            }
+            catch (StoreUnavailableException error) when (!http.Response.HasStarted)
+            {
+                http.Response.Clear();
+                await ApiErrors.StoreUnavailableAsync(http, context.Logger, error);
+            }
+        });
     }
 
     /// <summary>Answers 503 until the server is ready and 401 without a valid token, before any endpoint runs.</summary>

@@ -118,6 +118,7 @@ public sealed class PlexusServer : IAsyncDisposable
         var api = new ApiContext(new ApiOptions { MaxBodyBytes = options.MaxBodyBytes }, time, loggerFactory);
         var app = builder.Build();
         app.UseRouting();
+        app.UseStoreUnavailableAnswers(api);
         app.MapPlexusApi(api);
         var mqttWebSocket = app.MapMqttWebSocket(brokerOff: mqttEndpoint is null);
 
@@ -248,6 +249,7 @@ public sealed class PlexusServer : IAsyncDisposable
             api.Geofences = geofences;
             api.PositionSources = positionSources;
             api.Tracks = new TrackReader(store);
+            api.StoreWriter = store.Writer;
             api.MarkReady(new RequestAuthenticator(tokens, apiTokens, devices), writer, queries, options.DataDirectory, devices, apiTokens);
             logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
             return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger) { _deviceState = deviceState, Geofences = geofences!, Assets = assets, Links = links, PositionSources = positionSources!, _deviceStateSql = deviceStateSql };

@@ -111,6 +111,7 @@ public sealed class PlexusStore : IAsyncDisposable
     /// (which ends the transaction). It sees every write acknowledged before the call: if some are still only in
     /// the write log, they are applied first.
     /// </summary>
+    /// <exception cref="StoreUnavailableException">Some acknowledged writes cannot be applied now; the caller answers "unavailable, retry", never without them.</exception>
     public DuckDBConnection OpenReadConnection()
     {
         var connection = OpenConnection(waitForWrites: true);
@@ -140,12 +141,13 @@ public sealed class PlexusStore : IAsyncDisposable
         Catalog.Execute(connection, "CHECKPOINT");
     }
 
+    /// <exception cref="StoreUnavailableException">Acknowledged writes are not in the database and the writer cannot get them there now (a full disk), or not within <see cref="StorageOptions.ReadWaitTimeout"/>: never read without them.</exception>
     private DuckDBConnection OpenConnection(bool waitForWrites)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (waitForWrites && !Writer.WaitForAcknowledgedWrites(Options.ReadWaitTimeout))
+        if (waitForWrites)
         {
-            _logger.LogWarning("A reader waited {Timeout} for acknowledged writes to reach the database and reads without them", Options.ReadWaitTimeout);
+            Writer.WaitForAcknowledgedWrites(Options.ReadWaitTimeout);
         }
 
         var connection = new DuckDBConnection(_connectionString);

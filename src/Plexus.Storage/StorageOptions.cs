@@ -37,8 +37,15 @@ public sealed class StorageOptions
     /// </summary>
     public int MinPointsForDirectCommit { get; init; } = 2_000;
 
-    /// <summary>Longest time a new read connection waits for acknowledged writes to be applied before it reads without them.</summary>
+    /// <summary>
+    /// Longest time a new read connection waits for acknowledged writes to be applied; past it, it is refused
+    /// (<see cref="StoreUnavailableException"/>) rather than reading without them. While applying fails (a full
+    /// disk) it is refused at once.
+    /// </summary>
     public TimeSpan ReadWaitTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The write log's file operations; tests replace them to make a write, a sync or a truncation fail.</summary>
+    internal Writing.LogFileOperations LogFile { get; init; } = Writing.LogFileOperations.Real;
 
     public string DatabasePath => Path.Combine(DataDirectory, DatabaseFileName);
 }

@@ -16,18 +16,27 @@ internal static class HealthEndpoints
     {
         endpoints.MapGet("/health", async http =>
         {
-            bool ready = context.Phase == ServerPhase.Ready;
-            http.Response.StatusCode = ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
+            // Ready is not enough: a store that cannot write (a full disk) refuses writes and the queries that
+            // need them, and an orchestrator or a load balancer must see that without trying a write.
+            var fault = context.Phase == ServerPhase.Ready ? context.StoreWriter?.Fault : null;
+            bool healthy = context.Phase == ServerPhase.Ready && fault is null;
+            http.Response.StatusCode = healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
             http.Response.ContentType = "application/json; charset=utf-8";
             await using var json = new Utf8JsonWriter(http.Response.Body);
             json.WriteStartObject();
             json.WriteString("name", "plexus");
             json.WriteString("status", context.Phase switch
             {
-                ServerPhase.Ready => "pass",
+                ServerPhase.Ready => fault is null ? "pass" : "degraded",
                 ServerPhase.Starting => "starting",
                 _ => "stopping",
             });
+            if (fault is not null)
+            {
+                json.WriteString("message", fault.Describe());
+                json.WriteBoolean("restart_required", fault.RestartRequired);
+            }
+
             json.WriteString("version", Version);
             json.WriteEndObject();
         });

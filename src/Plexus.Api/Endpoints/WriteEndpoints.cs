@@ -120,12 +120,19 @@ internal static class WriteEndpoints
                     written = result.PointsWritten;
                     rejected.AddRange(result.Rejected);
                 }
+                catch (StoreUnavailableException error)
+                {
+                    // A full disk or a failing one: nothing is stored, and the same request may be sent again.
+                    await ApiErrors.StoreUnavailableAsync(http, context.Logger, error);
+                    return;
+                }
                 catch (StorageException error)
                 {
+                    // The engine's message may name server files: it goes to the log, the client gets the error id.
                     string errorId = ApiErrors.NewErrorId();
                     context.Logger.LogError(error, "Write to namespace {Namespace} failed (error id {ErrorId})", ns, errorId);
                     await ApiErrors.WriteAsync(http, StatusCodes.Status500InternalServerError, "internal error",
-                        "the data could not be stored; nothing of this request was written: " + error.Message, errorId);
+                        $"the data could not be stored; nothing of this request was written (the server log has the details under error id {errorId})", errorId);
                     return;
                 }
             }

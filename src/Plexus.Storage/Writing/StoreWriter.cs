@@ -43,12 +43,21 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
     private long _pointsMergedSnapshot;
     private long _applies;
 
-    // Log sequence numbers: the last record synced (and so acknowledged), and the last one in DuckDB.
+    // Log sequence numbers: the last record synced (and so acknowledged), the last one in DuckDB, and the last
+    // one handed out, acknowledged or not: the number of a record whose append failed is never used again.
     private long _loggedLsn;
     private long _appliedLsn;
+    private long _lastIssuedLsn;
     private int _pendingPoints;
     private long _applyDueAt;
     private volatile bool _applyRequested;
+
+    // What keeps the store from writing, if anything: appends to the write log fail, or DuckDB commits do. Set by
+    // the failure, cleared by the next success of the same kind; while one is set, the loop retries once a second.
+    private volatile StoreFault? _logFault;
+    private volatile StoreFault? _databaseFault;
+    private long _retryDueAt;
+    private int _failedAppendBytes;
 
     internal StoreWriter(DuckDBConnection connection, StorageOptions options, ILogger logger)
     {
@@ -58,7 +67,7 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
         _committer = new GroupCommitter(connection, Catalog.Load(connection));
         if (options.WriteLog)
         {
-            _log = WriteLog.Open(Path.Combine(options.DataDirectory, WriteLog.FileName));
+            _log = WriteLog.Open(Path.Combine(options.DataDirectory, WriteLog.FileName), options.LogFile);
             try
             {
                 ReplayLog();
@@ -113,7 +122,7 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
         }
         catch (ChannelClosedException)
         {
-            throw new StorageException("The store is shutting down and takes no more writes.");
+            throw new StoreUnavailableException("the store is shutting down and takes no more writes; nothing of this write was stored");
         }
 
         // Once queued, the request is committed or failed as a whole even if the caller stops waiting,
@@ -122,15 +131,31 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
     }
 
     /// <summary>
-    /// Blocks until every write acknowledged before the call is in DuckDB, so that a query sees it; true
-    /// unless <paramref name="timeout"/> passed first (DuckDB keeps failing to apply the log).
+    /// Why the store cannot write right now (a full disk, an I/O error, a database that refuses commits), or null
+    /// while it can. Set by the failing append or commit, cleared by the next one that succeeds; while it is set,
+    /// the writer retries once a second by itself.
     /// </summary>
-    public bool WaitForAcknowledgedWrites(TimeSpan timeout)
+    public StoreFault? Fault => _logFault is { RestartRequired: true } log ? log : _databaseFault ?? _logFault;
+
+    /// <summary>
+    /// Blocks until every write acknowledged before the call is in DuckDB, so that a query sees it. A reader never
+    /// goes on without them: while the writer cannot apply them (<see cref="Fault"/>) this throws at once, and an
+    /// ordinary backlog that has not cleared within <paramref name="timeout"/> throws too.
+    /// </summary>
+    /// <exception cref="StoreUnavailableException">Acknowledged writes are not in the database and cannot be waited for.</exception>
+    public void WaitForAcknowledgedWrites(TimeSpan timeout)
     {
         long target = Volatile.Read(ref _loggedLsn);
         if (Volatile.Read(ref _appliedLsn) >= target)
         {
-            return true;
+            return;
+        }
+
+        // Failing fast instead of asking for an apply: the loop retries once a second anyway, and a query must not
+        // turn into another doomed DuckDB transaction over the whole backlog.
+        if (_databaseFault is { } failing)
+        {
+            throw Behind(failing.Reason, failing.RestartRequired);
         }
 
         _applyRequested = true;
@@ -140,16 +165,27 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
         {
             while (Volatile.Read(ref _appliedLsn) < target)
             {
-                long left = deadline - Environment.TickCount64;
-                if (left <= 0 || !Monitor.Wait(_applyGate, (int)Math.Min(left, int.MaxValue)) && Environment.TickCount64 >= deadline)
+                if (_databaseFault is { } fault)
                 {
-                    return Volatile.Read(ref _appliedLsn) >= target;
+                    throw Behind(fault.Reason, fault.RestartRequired);
                 }
+
+                long left = deadline - Environment.TickCount64;
+                if (left <= 0)
+                {
+                    _logger.LogWarning("A reader waited {Timeout} for acknowledged writes to reach the database and was refused", timeout);
+                    throw Behind($"applying them has not finished within {timeout.TotalSeconds:0.#} s", restartRequired: false);
+                }
+
+                Monitor.Wait(_applyGate, (int)Math.Min(left, int.MaxValue));
             }
         }
-
-        return true;
     }
+
+    private static StoreUnavailableException Behind(string reason, bool restartRequired) => new(
+        $"the store is behind: writes it has acknowledged are not in the database yet because {reason}; " +
+        $"the query was not run, so that it cannot answer without them ({(restartRequired ? "the server must be restarted" : "retry in a moment")})",
+        StoreUnavailableException.DefaultRetryAfter);
 
     private async Task RunAsync()
     {
@@ -157,17 +193,24 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
         Task<bool>? waiting = null;
         while (true)
         {
-            if (_pending.Length > 0 && (_applyRequested || _pendingPoints >= _options.MaxPointsPerApply || Environment.TickCount64 >= _applyDueAt))
+            // While DuckDB refuses commits, only the once-a-second retry: not one doomed apply of the whole backlog per request.
+            if (_pending.Length > 0 && (Environment.TickCount64 >= _applyDueAt || (_databaseFault is null && (_applyRequested || _pendingPoints >= _options.MaxPointsPerApply))))
             {
                 ApplyLog();
+            }
+
+            if (RetryDue() && Environment.TickCount64 >= _retryDueAt)
+            {
+                RetryAfterFault();
             }
 
             if (!reader.TryPeek(out _))
             {
                 waiting ??= reader.WaitToReadAsync().AsTask();
-                if (_pending.Length > 0 && !waiting.IsCompleted)
+                long wakeAt = Math.Min(_pending.Length > 0 ? _applyDueAt : long.MaxValue, RetryDue() ? _retryDueAt : long.MaxValue);
+                if (wakeAt != long.MaxValue && !waiting.IsCompleted)
                 {
-                    long left = _applyDueAt - Environment.TickCount64;
+                    long left = wakeAt - Environment.TickCount64;
                     if (left > 0)
                     {
                         await Task.WhenAny(waiting, Task.Delay(TimeSpan.FromMilliseconds(left)));
@@ -214,6 +257,21 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
 
     private void WriteGroup(List<WriteRequest> group, int points)
     {
+        // A log given up after a failed sync: nothing more may be acknowledged before a restart replays it.
+        if (_logFault is { RestartRequired: true } broken)
+        {
+            Refuse(group, broken, null);
+            return;
+        }
+
+        // DuckDB refuses commits: what the log could still take would only pile up in memory, unreadable (queries
+        // are refused until it is applied). The loop's retry clears the fault.
+        if (_databaseFault is { } failing)
+        {
+            Refuse(group, failing, null);
+            return;
+        }
+
         if (_log is not null && points < _options.MinPointsForDirectCommit && CanLog(group))
         {
             LogGroup(group, points);
@@ -223,15 +281,20 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
         // The group may be refused in part or change the schema: it must meet DuckDB after everything logged.
         if (!ApplyLog())
         {
-            foreach (var request in group)
-            {
-                request.Completion.TrySetException(new StorageException("The write could not be stored: earlier writes in the write log cannot be applied to the database (see the server log)."));
-            }
-
+            Refuse(group, _databaseFault ?? new StoreFault("the database refuses to commit", false), null);
             return;
         }
 
         CommitGroup(group);
+    }
+
+    private static void Refuse(List<WriteRequest> group, StoreFault fault, Exception? error)
+    {
+        foreach (var request in group)
+        {
+            request.Completion.TrySetException(new StoreUnavailableException(
+                fault.Describe() + "; nothing of this write was stored", StoreUnavailableException.DefaultRetryAfter, error));
+        }
     }
 
     private bool CanLog(List<WriteRequest> group)
@@ -250,13 +313,14 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
     private void LogGroup(List<WriteRequest> group, int points)
     {
         int start = _pending.Length;
-        _pending.Skip(WriteLog.HeaderSize);
+        _pending.Skip(WriteLog.RecordHeaderSize);
         foreach (var request in group)
         {
             _pending.Encode(request.Namespace, request.Batch);
         }
 
-        long lsn = _loggedLsn + 1;
+        // Taken before the append and never given back: see WriteLog.AppendAndSync.
+        long lsn = ++_lastIssuedLsn;
         var record = _pending.Span(start, _pending.Length - start);
         WriteLog.SealRecord(record, lsn);
         try
@@ -266,14 +330,28 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
         catch (Exception error)
         {
             _pending.Truncate(start);
-            _logger.LogError(error, "Appending {Points} points to the write log failed", points);
-            foreach (var request in group)
+            _failedAppendBytes = record.Length;
+            var fault = StoreFault.Of(error, restartRequired: _log!.IsBroken);
+            if (_logFault is null)
             {
-                request.Completion.TrySetException(new StorageException("The write could not be stored: " + error.Message, error));
+                _logger.LogError(error, "Appending {Points} points to the write log failed ({Reason}); writes are refused until an append succeeds again, checked once a second", points, fault.Reason);
+            }
+            else
+            {
+                _logger.LogDebug(error, "Appending {Points} points to the write log failed again", points);
             }
 
+            if (fault.RestartRequired)
+            {
+                _logger.LogCritical("The write log could not be rolled back after a failed append: the store takes no more writes until the server is restarted, which replays the log");
+            }
+
+            SetLogFault(fault);
+            Refuse(group, fault, error);
             return;
         }
+
+        SetLogFault(null);
 
         if (start == 0)
         {
@@ -307,10 +385,20 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
         catch (Exception error)
         {
             // The points stay in the log (and in memory) and are tried again; a restart replays them too.
-            _logger.LogError(error, "Applying the write log to the database failed; retrying in a second");
+            var fault = StoreFault.Of(error);
+            if (_databaseFault is null)
+            {
+                _logger.LogError(error, "Applying the write log to the database failed ({Reason}); retrying every second, and queries that need those writes are refused meanwhile", fault.Reason);
+            }
+            else
+            {
+                _logger.LogDebug(error, "Applying the write log to the database failed again");
+            }
+
             _committer.Abandon();
             _committer.ReloadCatalog();
-            _applyDueAt = Environment.TickCount64 + 1000;
+            _applyDueAt = Environment.TickCount64 + RetryIntervalMs;
+            SetDatabaseFault(fault);
             return false;
         }
         finally
@@ -338,16 +426,104 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
             Monitor.PulseAll(_applyGate);
         }
 
+        SetDatabaseFault(null);
         return true;
     }
 
+    private const int RetryIntervalMs = 1000;
+
+    // A fault without a backlog to retry still needs a retry of its own, or /health would wait for the next write.
+    private bool RetryDue() =>
+        (_logFault is { RestartRequired: false } && _log is { IsBroken: false })
+        || (_databaseFault is not null && _pending.Length == 0);
+
+    /// <summary>Once a second while the store is faulted: tries what failed, without points, to see whether it works again.</summary>
+    private void RetryAfterFault()
+    {
+        _retryDueAt = Environment.TickCount64 + RetryIntervalMs;
+        if (_logFault is { RestartRequired: false })
+        {
+            try
+            {
+                _log!.Probe(_failedAppendBytes);
+                SetLogFault(null);
+            }
+            catch (Exception error)
+            {
+                SetLogFault(StoreFault.Of(error, restartRequired: _log!.IsBroken));
+            }
+        }
+
+        if (_databaseFault is not null && _pending.Length == 0)
+        {
+            try
+            {
+                // An empty commit that records the applied position again: the smallest write DuckDB can be asked for.
+                _committer.Commit([], Volatile.Read(ref _appliedLsn));
+                SetDatabaseFault(null);
+            }
+            catch (Exception error)
+            {
+                _committer.Abandon();
+                _committer.ReloadCatalog();
+                SetDatabaseFault(StoreFault.Of(error));
+            }
+        }
+    }
+
+    private void SetLogFault(StoreFault? fault)
+    {
+        if (fault is null)
+        {
+            if (_logFault is null)
+            {
+                return;
+            }
+
+            _logger.LogInformation("The write log takes appends again");
+        }
+        else if (_logFault is null)
+        {
+            _retryDueAt = Environment.TickCount64 + RetryIntervalMs;
+        }
+
+        _logFault = fault;
+    }
+
+    private void SetDatabaseFault(StoreFault? fault)
+    {
+        if (fault is null)
+        {
+            if (_databaseFault is null)
+            {
+                return;
+            }
+
+            _logger.LogInformation("The database takes commits again");
+        }
+        else if (_databaseFault is null)
+        {
+            _retryDueAt = Environment.TickCount64 + RetryIntervalMs;
+        }
+
+        // Readers waiting for an apply learn at once that it failed, instead of at their timeout.
+        lock (_applyGate)
+        {
+            _databaseFault = fault;
+            Monitor.PulseAll(_applyGate);
+        }
+    }
+
     /// <summary>Decodes the valid records after <paramref name="appliedLsn"/> into the apply segments; returns the last valid sequence number.</summary>
-    private long DecodeRecords(ReadOnlySpan<byte> log, long appliedLsn)
+    private long DecodeRecords(ReadOnlySpan<byte> log, long appliedLsn) => DecodeRecords(log, appliedLsn, out _, out _);
+
+    /// <summary>As above, and where the valid records end and why (<see cref="RecordStatus.End"/> when the bytes do).</summary>
+    private long DecodeRecords(ReadOnlySpan<byte> log, long appliedLsn, out int validLength, out RecordStatus stop)
     {
         _segments.Clear();
         long previous = 0;
         int offset = 0;
-        while (WriteLog.TryReadRecord(log, offset, previous, out long lsn, out int payloadOffset, out int payloadLength))
+        while ((stop = WriteLog.ReadRecord(log, offset, previous, out long lsn, out int payloadOffset, out int payloadLength)) == RecordStatus.Whole)
         {
             if (lsn > appliedLsn)
             {
@@ -358,15 +534,29 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
             offset = payloadOffset + payloadLength;
         }
 
+        validLength = offset;
         return Math.Max(previous, appliedLsn);
     }
 
     // At open: records after the applied position were acknowledged but never reached DuckDB.
     private void ReplayLog()
     {
+        var log = _log!;
+        if (log.Version is not WriteLog.FormatVersion and not WriteLog.LegacyFormatVersion)
+        {
+            _logger.LogWarning("The write log {Path} is in format version {Version} of a newer Plexus but holds no records; it is replaced by an empty log of version {Current}",
+                log.Path, log.Version, WriteLog.FormatVersion);
+        }
+
         long applied = Catalog.ReadAppliedLsn(_connection);
-        _pending.Load(_log!.ReadAll());
-        long last = DecodeRecords(_pending.Written, applied);
+        byte[] file = log.ReadAll();
+        _pending.Load(file.AsSpan(log.RecordsStart));
+        long last = DecodeRecords(_pending.Written, applied, out int validLength, out var stop);
+        if (stop != RecordStatus.End)
+        {
+            KeepDiscarded(file, log.RecordsStart + validLength, stop, last);
+        }
+
         int requests = _segments.Requests.Count;
         if (requests > 0)
         {
@@ -384,9 +574,68 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
 
         _segments.Clear();
         _pending.Clear();
-        _log.Truncate();
+        if (log.Version == WriteLog.LegacyFormatVersion && file.Length > 0)
+        {
+            _logger.LogInformation("The write log {Path} was in the header-less format of an earlier Plexus; after its replay it is rewritten in format version {Version}", log.Path, WriteLog.FormatVersion);
+        }
+
+        log.StartEmpty();
         _loggedLsn = last;
         _appliedLsn = last;
+        _lastIssuedLsn = last;
+    }
+
+    /// <summary>
+    /// Replay stops at the first record that is not whole; the bytes from there on are never applied. They are
+    /// not thrown away silently either: they are copied beside the log and the copy, offset and size are logged.
+    /// </summary>
+    private void KeepDiscarded(byte[] file, int offset, RecordStatus stop, long lastLsn)
+    {
+        var log = _log!;
+        var discarded = file.AsSpan(offset);
+        string copy = DiscardedCopyPath(log.Path);
+        try
+        {
+            _options.LogFile.Replace(copy, discarded);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            throw new StorageException(
+                $"The write log {log.Path} has {discarded.Length} bytes from offset {offset} on that cannot be replayed, and keeping a copy of them in {copy} failed ({error.Message}). " +
+                "The log is left as it is; free space in the data folder (or make it writable) and start again.", error);
+        }
+
+        string what = stop switch
+        {
+            RecordStatus.Torn => "a torn last record (a write the process died in, never acknowledged)",
+            RecordStatus.Corrupt => "a record that fails its checksum (damaged on disk)",
+            _ => "records left over from before the log was last emptied (already applied)",
+        };
+        var records = file.AsSpan(log.RecordsStart);
+        int next = WriteLog.FindWholeRecordAfter(records, offset - log.RecordsStart, lastLsn);
+        if (next >= 0)
+        {
+            _logger.LogError("The write log {Path} holds {What} at offset {Offset}, and whole records follow it from offset {Next}: they may be acknowledged writes. " +
+                "Replay stops at the damage, so these {Size} bytes are not in the database; they are kept in {Copy}",
+                log.Path, what, offset, log.RecordsStart + next, discarded.Length, copy);
+        }
+        else
+        {
+            _logger.LogWarning("The write log {Path} ends in {What} at offset {Offset}: those {Size} bytes are not replayed; they are kept in {Copy}",
+                log.Path, what, offset, discarded.Length, copy);
+        }
+    }
+
+    private static string DiscardedCopyPath(string logPath)
+    {
+        string stamp = TimeProvider.System.GetUtcNow().ToString("yyyyMMdd'T'HHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        string path = $"{logPath}.discarded-{stamp}";
+        for (int n = 2; File.Exists(path); n++)
+        {
+            path = $"{logPath}.discarded-{stamp}-{n}";
+        }
+
+        return path;
     }
 
     private void CommitGroup(List<WriteRequest> group)
@@ -394,16 +643,29 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
         try
         {
             _committer.Commit(group);
+            SetDatabaseFault(null);
             Complete(group);
             return;
         }
         catch (Exception error)
         {
             Recover(error);
+
+            // The disk, not a request: committing the requests one by one would fail each the same way.
+            if (StoreFault.IsIo(error))
+            {
+                var fault = StoreFault.Of(error);
+                _logger.LogError(error, "Committing {Requests} writes to the database failed ({Reason}); writes are refused until a commit succeeds again, checked once a second", group.Count, fault.Reason);
+                SetDatabaseFault(fault);
+                Refuse(group, fault, error);
+                return;
+            }
+
             if (group.Count == 1)
             {
+                // The message reaches clients: the engine's own (which may name files) stays in the log.
                 _logger.LogError(error, "Write of {Points} points to namespace {Namespace} failed", group[0].Batch.Count, group[0].Namespace);
-                group[0].Completion.TrySetException(new StorageException("The write could not be stored: " + error.Message, error));
+                group[0].Completion.TrySetException(new StorageException("The write could not be stored: the database refused the commit (the server log has the details).", error));
                 return;
             }
         }
