@@ -1,6 +1,6 @@
-using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
+using Plexus.Storage;
 
 namespace Plexus.Devices;
 
@@ -21,7 +21,7 @@ namespace Plexus.Devices;
 /// more than twice as many lines as live devices (plus a slack) is rewritten with only the live ones: temporary file,
 /// sync, rename, sync of the folder.
 /// </remarks>
-internal sealed partial class DeviceCredentialFile : IDisposable
+internal sealed class DeviceCredentialFile : IDisposable
 {
     public const string FileName = "device-credentials.journal";
     private const string Header = "plexus-device-credentials 1";
@@ -82,7 +82,7 @@ internal sealed partial class DeviceCredentialFile : IDisposable
     {
         byte[] bytes = Encoding.ASCII.GetBytes(lines);
         RandomAccess.Write(_handle, bytes, _length);
-        Sync(_handle);
+        DurableFile.SyncData(_handle);
         _length += bytes.Length;
     }
 
@@ -137,74 +137,6 @@ internal sealed partial class DeviceCredentialFile : IDisposable
             text.Append("set ").Append(id).Append(' ').Append(Convert.ToHexStringLower(hash)).Append('\n');
         }
 
-        string temp = path + ".tmp";
-        var create = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows())
-        {
-            create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        using (var file = new FileStream(temp, create))
-        {
-            file.Write(Encoding.ASCII.GetBytes(text.ToString()));
-            file.Flush(flushToDisk: true);
-        }
-
-        File.Move(temp, path, overwrite: true);
-        SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        DurableFile.Replace(path, Encoding.ASCII.GetBytes(text.ToString()));
     }
-
-    private static void Sync(SafeFileHandle handle)
-    {
-        if (OperatingSystem.IsLinux())
-        {
-            if (FDataSync(handle) != 0)
-            {
-                throw new IOException($"syncing {FileName} failed (errno {Marshal.GetLastPInvokeError()})");
-            }
-        }
-        else
-        {
-            RandomAccess.FlushToDisk(handle);
-        }
-    }
-
-    // A rename is only durable once the folder's own entry is synced.
-    private static void SyncDirectory(string directory)
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return;
-        }
-
-        int fd = OpenDirectory(directory, 0x10000 /* O_RDONLY | O_DIRECTORY */);
-        if (fd < 0)
-        {
-            return;
-        }
-
-        try
-        {
-            if (FSync(fd) != 0)
-            {
-                throw new IOException($"syncing the data folder after writing {FileName} failed (errno {Marshal.GetLastPInvokeError()})");
-            }
-        }
-        finally
-        {
-            _ = Close(fd);
-        }
-    }
-
-    [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
-    private static partial int FDataSync(SafeFileHandle fd);
-
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int OpenDirectory(string path, int flags);
-
-    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
-    private static partial int FSync(int fd);
-
-    [LibraryImport("libc", EntryPoint = "close")]
-    private static partial int Close(int fd);
 }

@@ -211,6 +211,13 @@ public sealed class SqlQueryService : IDisposable
                 return new QueryTimeoutException(service._options.Timeout);
             }
 
+            // The disk failing under a query (a spill to a full temp folder, say) is the store's trouble, not the
+            // statement's, and the engine's message names server files: the client gets a 503 without them.
+            if (failure is not StorageException && StoreFault.IsIo(failure))
+            {
+                return new StoreUnavailableException("the store cannot read or write its files (an I/O error; see the server log); try again later", failure);
+            }
+
             if (failure is DuckDBException engine)
             {
                 // The engine's own refusals: a write in the read-only transaction, a file outside SQL's reach.

@@ -56,7 +56,7 @@ public static partial class DurableFile
     /// <summary>
     /// Replaces (or creates) <paramref name="path"/> with <paramref name="contents"/> so that after a crash it holds
     /// either the old or the new contents, never a part: the bytes go to a temporary file beside it, which is
-    /// synced, renamed over the target, and then the folder is synced.
+    /// synced, renamed over the target, and then the folder is synced. The file is created 0600.
     /// </summary>
     public static void Replace(string path, ReadOnlySpan<byte> contents) => Replace(path, contents, SyncDirectory);
 
@@ -65,10 +65,17 @@ public static partial class DurableFile
         ArgumentException.ThrowIfNullOrEmpty(path);
         string full = Path.GetFullPath(path);
         string temporary = full + ".tmp";
-        using (var handle = File.OpenHandle(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        // Files of the data folder are the server's alone (0600), whatever the process umask.
+        var create = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
         {
-            RandomAccess.Write(handle, contents, 0);
-            RandomAccess.FlushToDisk(handle);
+            create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using (var file = new FileStream(temporary, create))
+        {
+            file.Write(contents);
+            file.Flush(flushToDisk: true);
         }
 
         File.Move(temporary, full, overwrite: true);

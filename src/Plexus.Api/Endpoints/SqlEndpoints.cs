@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Plexus.Query;
+using Plexus.Storage;
 
 namespace Plexus.Api.Endpoints;
 
@@ -95,6 +96,11 @@ internal static class SqlEndpoints
         catch (QueryFailedException error)
         {
             await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", error.Message);
+            return;
+        }
+        catch (StoreUnavailableException error)
+        {
+            await ApiErrors.StoreUnavailableAsync(http, context.Logger, error);
             return;
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
