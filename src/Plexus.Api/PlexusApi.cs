@@ -68,7 +68,7 @@ public sealed class ApiContext
     /// <summary>Device tracks from main.positions (docs/geo.md); set before <see cref="MarkReady"/>.</summary>
     public TrackReader? Tracks { get; set; }
 
-    /// <summary>Set before <see cref="MarkReady"/> when the server has assets (issue 5).</summary>
+    /// <summary>Set before <see cref="MarkReady"/> when the server has assets.</summary>
     public AssetRegistry? Assets { get; set; }
 
     /// <summary>The store's writer, whose <see cref="StoreWriter.Fault"/> `/health` reports; set before <see cref="MarkReady"/>.</summary>

@@ -5,7 +5,7 @@ using static Plexus.Devices.RegistryFields;
 namespace Plexus.Devices;
 
 /// <summary>
-/// Assets (issue 5): the sites, buildings, floors, rooms, fleets and trucks that devices belong to, in
+/// Assets: the sites, buildings, floors, rooms, fleets and trucks that devices belong to, in
 /// <c>_plexus.assets</c> with their metadata history in <c>_plexus.asset_history</c>, shown in SQL as
 /// <c>main.assets</c> with the ancestry views of <see cref="RelationsSql"/>.
 /// </summary>

@@ -10,7 +10,7 @@ using Plexus.Storage.Writing;
 namespace Plexus.Devices;
 
 /// <summary>
-/// Links measurement rows to devices (issue 5): the device key is the value of the namespace's device tag
+/// Links measurement rows to devices: the device key is the value of the namespace's device tag
 /// (<see cref="DeviceTagMap"/>). Keeps three SQL objects in namespace <c>main</c> up to date:
 /// <list type="bullet">
 /// <item><c>devices</c>: the registry plus one <c>registered = false</c> row per key value seen in a measurement but not

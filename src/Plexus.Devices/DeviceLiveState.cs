@@ -12,7 +12,7 @@ using Plexus.Storage.Writing;
 namespace Plexus.Devices;
 
 /// <summary>
-/// The live state of every device (issue 4 §4–5): online, last seen, reported properties, last position and
+/// The live state of every device: online, last seen, reported properties, last position and
 /// dead-letter counts, kept in memory and backed by history in the store.
 /// </summary>
 /// <remarks>

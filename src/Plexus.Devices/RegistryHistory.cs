@@ -3,7 +3,7 @@ using DuckDB.NET.Data;
 namespace Plexus.Devices;
 
 /// <summary>
-/// Versioned metadata (issue 5): every change of a device's or asset's name, type, tags or parent closes the open
+/// Versioned metadata: every change of a device's or asset's name, type, tags or parent closes the open
 /// row of its history table (<c>valid_to</c>) and opens a new one (<c>valid_from</c>); a removal only closes it.
 /// Intervals are half-open, <c>[valid_from, valid_to)</c>, so exactly one version is valid at any instant the entity
 /// existed, and none outside.

@@ -1,7 +1,7 @@
 namespace Plexus.Devices;
 
 /// <summary>
-/// The SQL face of assets, hierarchy and history (issue 5), in namespace <c>main</c>: the views <c>assets</c>,
+/// The SQL face of assets, hierarchy and history, in namespace <c>main</c>: the views <c>assets</c>,
 /// <c>asset_ancestors</c>, <c>device_ancestors</c>, <c>device_history</c>, <c>asset_history</c> and the table macros
 /// <c>devices_asof(t)</c>, <c>assets_asof(t)</c>, <c>device_ancestors_asof(t)</c>. docs/sql.md shows them in use.
 /// </summary>

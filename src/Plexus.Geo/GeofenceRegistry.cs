@@ -48,7 +48,7 @@ public sealed record Geofence(string Name, GeoShape Shape, string PropertiesJson
 }
 
 /// <summary>
-/// Named geofences (issue 5 §4): rows of <c>_plexus.geofences</c>, shown in SQL as <c>main.geofences</c> and used
+/// Named geofences: rows of <c>_plexus.geofences</c>, shown in SQL as <c>main.geofences</c> and used
 /// by <c>inside_geofence(lat, lon, name)</c>. The table is the truth; a copy in memory answers the API.
 /// </summary>
 public sealed class GeofenceRegistry : IDisposable

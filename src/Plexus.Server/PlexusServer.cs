@@ -70,13 +70,13 @@ public sealed class PlexusServer : IAsyncDisposable
     /// <summary>The scoped API tokens (read, write, admin).</summary>
     public ApiTokenStore ApiTokens => _api.ApiTokens!;
 
-    /// <summary>The device registry (issue 4 §2): device identities for the broker, metadata for the API and SQL.</summary>
+    /// <summary>The device registry: device identities for the broker, metadata for the API and SQL.</summary>
     public DeviceRegistry Devices { get; }
 
     /// <summary>Live device state: online, last seen, reported properties, last position, dead letters (docs/devices.md).</summary>
     public DeviceLiveState DeviceState => _deviceState!;
 
-    /// <summary>Assets (sites, buildings, fleets...) that devices belong to (issue 5).</summary>
+    /// <summary>Assets (sites, buildings, fleets...) that devices belong to.</summary>
     public AssetRegistry? Assets { get; private set; }
 
     private DeviceLinks? Links { get; set; }

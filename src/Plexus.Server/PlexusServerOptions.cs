@@ -59,7 +59,7 @@ public sealed record PlexusServerOptions
     public string? MemoryLimit { get; init; }
 
     /// <summary>
-    /// The tag whose value is the device key in measurements (issue 5): <c>device</c>, or per namespace
+    /// The tag whose value is the device key in measurements: <c>device</c>, or per namespace
     /// <c>device,fleet=name</c> (see <c>Plexus.Devices.DeviceTagMap</c>).
     /// </summary>
     public string DeviceTag { get; init; } = "device";

@@ -7,7 +7,7 @@ using static Plexus.Devices.Tests.DeviceDataTestClients;
 
 namespace Plexus.Devices.Tests;
 
-/// <summary>Location, reported state, dead letters and the live state, end to end with real MQTT clients (issue 4 §4–5).</summary>
+/// <summary>Location, reported state, dead letters and the live state, end to end with real MQTT clients.</summary>
 public sealed class DeviceDataTests
 {
     [Theory]

@@ -6,7 +6,7 @@ using Plexus.TestKit;
 
 namespace Plexus.Devices.Tests;
 
-/// <summary>Device identity and the topic ACL with real MQTT clients against a real server (issue 4 §3).</summary>
+/// <summary>Device identity and the topic ACL with real MQTT clients against a real server.</summary>
 public sealed class DeviceMqttTests
 {
     [Theory]

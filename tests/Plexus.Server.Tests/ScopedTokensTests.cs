@@ -8,7 +8,7 @@ using Plexus.TestKit;
 
 namespace Plexus.Server.Tests;
 
-/// <summary>Scoped API tokens, the scope every endpoint needs, and HTTP writes with a device token (issue 4 §2–3).</summary>
+/// <summary>Scoped API tokens, the scope every endpoint needs, and HTTP writes with a device token.</summary>
 public sealed class ScopedTokensTests
 {
     [Fact]

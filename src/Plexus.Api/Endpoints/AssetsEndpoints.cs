@@ -9,7 +9,7 @@ using static Plexus.Api.Endpoints.JsonBodies;
 
 namespace Plexus.Api.Endpoints;
 
-/// <summary>Assets over HTTP (issue 5, docs/assets.md): sites, buildings, fleets... that devices belong to; admin token required.</summary>
+/// <summary>Assets over HTTP (docs/assets.md): sites, buildings, fleets... that devices belong to; admin token required.</summary>
 internal static class AssetsEndpoints
 {
     private const int DefaultLimit = 100;

@@ -8,7 +8,7 @@ using static Plexus.Api.Endpoints.JsonBodies;
 
 namespace Plexus.Api.Endpoints;
 
-/// <summary>The device registry over HTTP (issue 4 §2, docs/devices.md): reading needs scope read, changing scope admin.</summary>
+/// <summary>The device registry over HTTP (docs/devices.md): reading needs scope read, changing scope admin.</summary>
 internal static class DevicesEndpoints
 {
     private const int DefaultLimit = 100;

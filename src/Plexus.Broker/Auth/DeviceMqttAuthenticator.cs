@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Plexus.Broker.Auth;
 
 /// <summary>
-/// Devices and applications (issue 4 §3): a password that is an API token makes an application (any user name) with
+/// Devices and applications: a password that is an API token makes an application (any user name) with
 /// that token's scope; otherwise user name = device id and password = that device's token make a device; with
 /// auto-provisioning on, user name = a new device id and password = the provisioning key registers the device. No
 /// password is <see cref="MqttAuthenticationResult.NotAuthorized"/>; anything else wrong is

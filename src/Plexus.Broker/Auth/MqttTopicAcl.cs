@@ -1,7 +1,7 @@
 namespace Plexus.Broker.Auth;
 
 /// <summary>
-/// The topic ACL (issue 4 §3): an application may subscribe anywhere and, with scope write or admin, publish
+/// The topic ACL: an application may subscribe anywhere and, with scope write or admin, publish
 /// anywhere; a device only under <c>devices/&lt;its id&gt;/</c>. Device ids never hold <c>/</c>, <c>+</c> or <c>#</c> (the
 /// registry refuses them), so a filter that starts with the device's own prefix cannot reach another device's topics.
 /// </summary>

@@ -1,6 +1,6 @@
 namespace Plexus.Broker.Devices;
 
-/// <summary>The data topics of issue 4 §4 that this slice stores.</summary>
+/// <summary>The data topics of a device (docs/mqtt.md): what each one carries and how it is stored.</summary>
 public enum DeviceTopicKind
 {
     /// <summary><c>devices/&lt;id&gt;/telemetry[/&lt;measurement&gt;]</c>: JSON, or SenML with MQTT 5 content type <c>application/senml+json</c>.</summary>
