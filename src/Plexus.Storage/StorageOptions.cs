@@ -48,4 +48,7 @@ public sealed class StorageOptions
     internal Writing.LogFileOperations LogFile { get; init; } = Writing.LogFileOperations.Real;
 
     public string DatabasePath => Path.Combine(DataDirectory, DatabaseFileName);
+
+    /// <summary>The writer's clock: when the log is applied, when a failing store is retried, how long a reader waits.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 }

@@ -31,6 +31,7 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
     private readonly DuckDBConnection _connection;
     private readonly GroupCommitter _committer;
     private readonly StorageOptions _options;
+    private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Task _loop;
     private readonly List<WriteRequest> _group = [];
@@ -63,6 +64,7 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
     {
         _connection = connection;
         _options = options;
+        _time = options.Time;
         _logger = logger;
         _committer = new GroupCommitter(connection, Catalog.Load(connection));
         if (options.WriteLog)
@@ -160,7 +162,10 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
 
         _applyRequested = true;
         _queue.Writer.TryWrite(ApplyNow);
-        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        long deadline = NowMs() + (long)timeout.TotalMilliseconds;
+
+        // The deadline is on the writer's clock, which tests drive: its timer wakes this wait when it passes.
+        using var wake = _time.CreateTimer(_ => PulseReaders(), null, timeout, Timeout.InfiniteTimeSpan);
         lock (_applyGate)
         {
             while (Volatile.Read(ref _appliedLsn) < target)
@@ -170,17 +175,29 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
                     throw Behind(fault.Reason, fault.RestartRequired);
                 }
 
-                long left = deadline - Environment.TickCount64;
+                long left = deadline - NowMs();
                 if (left <= 0)
                 {
                     _logger.LogWarning("A reader waited {Timeout} for acknowledged writes to reach the database and was refused", timeout);
                     throw Behind($"applying them has not finished within {timeout.TotalSeconds:0.#} s", restartRequired: false);
                 }
 
-                Monitor.Wait(_applyGate, (int)Math.Min(left, int.MaxValue));
+                Monitor.Wait(_applyGate);
             }
         }
     }
+
+    private void PulseReaders()
+    {
+        lock (_applyGate)
+        {
+            Monitor.PulseAll(_applyGate);
+        }
+    }
+
+    // Milliseconds on the writer's clock; only differences are used. (Multiplying the timestamp by 1,000 first
+    // would overflow after about 100 days of a nanosecond clock.)
+    private long NowMs() => (long)(_time.GetTimestamp() * (1000.0 / _time.TimestampFrequency));
 
     private static StoreUnavailableException Behind(string reason, bool restartRequired) => new(
         $"the store is behind: writes it has acknowledged are not in the database yet because {reason}; " +
@@ -194,12 +211,12 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
         while (true)
         {
             // While DuckDB refuses commits, only the once-a-second retry: not one doomed apply of the whole backlog per request.
-            if (_pending.Length > 0 && (Environment.TickCount64 >= _applyDueAt || (_databaseFault is null && (_applyRequested || _pendingPoints >= _options.MaxPointsPerApply))))
+            if (_pending.Length > 0 && (NowMs() >= _applyDueAt || (_databaseFault is null && (_applyRequested || _pendingPoints >= _options.MaxPointsPerApply))))
             {
                 ApplyLog();
             }
 
-            if (RetryDue() && Environment.TickCount64 >= _retryDueAt)
+            if (RetryDue() && NowMs() >= _retryDueAt)
             {
                 RetryAfterFault();
             }
@@ -210,10 +227,10 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
                 long wakeAt = Math.Min(_pending.Length > 0 ? _applyDueAt : long.MaxValue, RetryDue() ? _retryDueAt : long.MaxValue);
                 if (wakeAt != long.MaxValue && !waiting.IsCompleted)
                 {
-                    long left = wakeAt - Environment.TickCount64;
+                    long left = wakeAt - NowMs();
                     if (left > 0)
                     {
-                        await Task.WhenAny(waiting, Task.Delay(TimeSpan.FromMilliseconds(left)));
+                        await Task.WhenAny(waiting, Task.Delay(TimeSpan.FromMilliseconds(left), _time));
                     }
 
                     if (!waiting.IsCompleted)
@@ -355,7 +372,7 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
 
         if (start == 0)
         {
-            _applyDueAt = Environment.TickCount64 + (long)_options.LogApplyInterval.TotalMilliseconds;
+            _applyDueAt = NowMs() + (long)_options.LogApplyInterval.TotalMilliseconds;
         }
 
         _pendingPoints += points;
@@ -397,7 +414,7 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
 
             _committer.Abandon();
             _committer.ReloadCatalog();
-            _applyDueAt = Environment.TickCount64 + RetryIntervalMs;
+            _applyDueAt = NowMs() + RetryIntervalMs;
             SetDatabaseFault(fault);
             return false;
         }
@@ -440,7 +457,7 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
     /// <summary>Once a second while the store is faulted: tries what failed, without points, to see whether it works again.</summary>
     private void RetryAfterFault()
     {
-        _retryDueAt = Environment.TickCount64 + RetryIntervalMs;
+        _retryDueAt = NowMs() + RetryIntervalMs;
         if (_logFault is { RestartRequired: false })
         {
             try
@@ -484,7 +501,7 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
         }
         else if (_logFault is null)
         {
-            _retryDueAt = Environment.TickCount64 + RetryIntervalMs;
+            _retryDueAt = NowMs() + RetryIntervalMs;
         }
 
         _logFault = fault;
@@ -503,7 +520,7 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
         }
         else if (_databaseFault is null)
         {
-            _retryDueAt = Environment.TickCount64 + RetryIntervalMs;
+            _retryDueAt = NowMs() + RetryIntervalMs;
         }
 
         // Readers waiting for an apply learn at once that it failed, instead of at their timeout.
@@ -626,9 +643,9 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
         }
     }
 
-    private static string DiscardedCopyPath(string logPath)
+    private string DiscardedCopyPath(string logPath)
     {
-        string stamp = TimeProvider.System.GetUtcNow().ToString("yyyyMMdd'T'HHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        string stamp = _time.GetUtcNow().ToString("yyyyMMdd'T'HHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture);
         string path = $"{logPath}.discarded-{stamp}";
         for (int n = 2; File.Exists(path); n++)
         {
