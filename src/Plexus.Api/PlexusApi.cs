@@ -8,6 +8,7 @@ using Plexus.Api.Endpoints;
 using Plexus.Devices;
 using Plexus.Geo;
 using Plexus.Query;
+using Plexus.Storage.Schema;
 using Plexus.Storage.Writing;
 
 namespace Plexus.Api;
@@ -130,7 +131,12 @@ public static class PlexusApi
     /// As above, then 403 unless the token has <paramref name="scope"/> (a device token only where
     /// <paramref name="allowDevice"/>); the message names the scope needed. Returns who is asking, or null when answered.
     /// </summary>
-    internal static async Task<ApiPrincipal?> AdmitAsync(HttpContext http, ApiContext context, ApiScope scope, bool allowDevice = false)
+    /// <param name="namespaced">
+    /// The endpoint checks the request's namespace against <see cref="ApiPrincipal.MayUse"/> itself (writes, SQL). Every
+    /// other endpoint shows or changes what lives in namespace <c>main</c> (the registries, device data), so a token
+    /// limited to namespaces without <c>main</c> is refused here.
+    /// </param>
+    internal static async Task<ApiPrincipal?> AdmitAsync(HttpContext http, ApiContext context, ApiScope scope, bool allowDevice = false, bool namespaced = false)
     {
         if (context.Phase != ServerPhase.Ready || context.Authenticator is null)
         {
@@ -149,6 +155,13 @@ public static class PlexusApi
 
         if (principal.Has(scope) || (allowDevice && principal.Kind == ApiPrincipalKind.Device))
         {
+            if (!namespaced && !principal.MayUse(Namespaces.Default))
+            {
+                await ApiErrors.WriteAsync(http, StatusCodes.Status403Forbidden, "forbidden",
+                    $"{http.Request.Method} {http.Request.Path} shows data of namespace {Namespaces.Default} (the registries and device data); {principal} may not; use a token that includes namespace {Namespaces.Default}");
+                return null;
+            }
+
             return principal;
         }
 

@@ -26,6 +26,7 @@ internal static class TokensEndpoints
 
         string? name;
         string? scopeText;
+        List<string>? namespaces = null;
         try
         {
             using var document = await JsonDocument.ParseAsync(http.Request.Body, default, http.RequestAborted);
@@ -37,15 +38,25 @@ internal static class TokensEndpoints
 
             foreach (var property in root.EnumerateObject())
             {
-                if (property.Name is not ("name" or "scope"))
+                if (property.Name is not ("name" or "scope" or "namespaces"))
                 {
-                    await InvalidAsync(http, property.Name, $"unknown field \"{property.Name}\"; send name and scope");
+                    await InvalidAsync(http, property.Name, $"unknown field \"{property.Name}\"; send name, scope and optionally namespaces");
                     return;
                 }
             }
 
             name = root.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
             scopeText = root.TryGetProperty("scope", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
+            if (root.TryGetProperty("namespaces", out var list) && list.ValueKind != JsonValueKind.Null)
+            {
+                if (list.ValueKind != JsonValueKind.Array || list.EnumerateArray().Any(item => item.ValueKind != JsonValueKind.String))
+                {
+                    await InvalidAsync(http, "namespaces", "namespaces must be an array of namespace names, e.g. [\"partner_a\"], or left out for every namespace");
+                    return;
+                }
+
+                namespaces = [.. list.EnumerateArray().Select(item => item.GetString()!)];
+            }
         }
         catch (JsonException error)
         {
@@ -62,7 +73,7 @@ internal static class TokensEndpoints
         CreatedApiToken created;
         try
         {
-            created = store.Create(name ?? "", scope);
+            created = store.Create(name ?? "", scope, namespaces);
         }
         catch (ApiTokenException error)
         {
@@ -71,7 +82,7 @@ internal static class TokensEndpoints
             return;
         }
 
-        context.Logger.LogInformation("API token {Name} created with scope {Scope}", created.Info.Name, ApiScopes.Name(created.Info.Scope));
+        context.Logger.LogInformation("API token {Name} created: {Rights}", created.Info.Name, Describe(created.Info.Scope, created.Info.Namespaces));
         await WriteAsync(http, StatusCodes.Status201Created, json =>
         {
             json.WriteStartObject();
@@ -147,7 +158,25 @@ internal static class TokensEndpoints
         json.WriteString("name", info.Name);
         json.WriteString("scope", ApiScopes.Name(info.Scope));
         json.WriteString("created_at", info.CreatedAt.UtcDateTime);
+        if (info.Namespaces is { } namespaces)
+        {
+            json.WriteStartArray("namespaces");
+            foreach (string ns in namespaces)
+            {
+                json.WriteStringValue(ns);
+            }
+
+            json.WriteEndArray();
+        }
+        else
+        {
+            json.WriteNull("namespaces");
+        }
     }
+
+    /// <summary>A token's rights in a few words, for the log: "scope read, namespaces partner_a".</summary>
+    private static string Describe(ApiScope scope, IReadOnlyList<string>? namespaces) =>
+        namespaces is null ? "scope " + ApiScopes.Name(scope) : $"scope {ApiScopes.Name(scope)}, namespaces {string.Join(", ", namespaces)}";
 
     private static async Task WriteAsync(HttpContext http, int status, Action<Utf8JsonWriter> body)
     {
