@@ -8,6 +8,7 @@ using Plexus.Api.Endpoints;
 using Plexus.Devices;
 using Plexus.Geo;
 using Plexus.Query;
+using Plexus.Storage;
 using Plexus.Storage.Schema;
 using Plexus.Storage.Writing;
 
@@ -71,6 +72,9 @@ public sealed class ApiContext
     /// <summary>Set before <see cref="MarkReady"/> when the server has assets (issue 5).</summary>
     public AssetRegistry? Assets { get; set; }
 
+    /// <summary>Where admin actions are recorded (<see cref="AuditTrail"/>); set before <see cref="MarkReady"/>, null records nothing.</summary>
+    public AuditLog? Audit { get; set; }
+
     public void MarkReady(RequestAuthenticator authenticator, IPointWriter writer, SqlQueryService queries, string dataDirectory, DeviceRegistry? devices = null, ApiTokenStore? apiTokens = null)
     {
         Devices = devices;
@@ -100,6 +104,7 @@ public static class PlexusApi
         TrackEndpoints.Map(endpoints, context);
         PositionSourcesEndpoints.Map(endpoints, context);
         AssetsEndpoints.Map(endpoints, context);
+        AuditEndpoints.Map(endpoints, context);
     }
 
     /// <summary>Answers 503 until the server is ready and 401 without a valid token, before any endpoint runs.</summary>
@@ -153,6 +158,7 @@ public static class PlexusApi
             return null;
         }
 
+        AuditTrail.Admitted(http, principal);
         if (principal.Has(scope) || (allowDevice && principal.Kind == ApiPrincipalKind.Device))
         {
             if (!namespaced && !principal.MayUse(Namespaces.Default))

@@ -91,6 +91,8 @@ public sealed class PlexusServer : IAsyncDisposable
 
     private DeviceStateSql? _deviceStateSql;
 
+    private AuditLog? _audit;
+
     private X509Certificate2? _httpsCertificate;
 
     public static async Task<PlexusServer> StartAsync(PlexusServerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
@@ -164,11 +166,13 @@ public sealed class PlexusServer : IAsyncDisposable
             DeviceLinks? links = null;
             PositionSourceRegistry? positionSources = null;
             DeviceStateSql? deviceStateSql = null;
+            AuditLog? audit = null;
 
             // HTTP and MQTT writes both go through it: main.devices is the registry's view, not a measurement.
             IPointWriter writer = new ReservedMeasurementWriter(store.Writer);
             try
             {
+                audit = AuditLog.Open(store);
                 devices = DeviceRegistry.Open(store, time);
                 assets = AssetRegistry.Open(store, devices, time);
                 links = DeviceLinks.Open(store, deviceTags, loggerFactory);
@@ -197,10 +201,11 @@ public sealed class PlexusServer : IAsyncDisposable
                 {
                     // Applications with an API token (its scope decides), devices with their id and device token.
                     var registry = devices;
+                    var auditLog = audit;
                     var authenticator = new DeviceMqttAuthenticator(
                         token => ApplicationOf(tokens, apiTokens, token),
                         devices.Validate,
-                        string.IsNullOrEmpty(options.ProvisioningKey) ? null : new DeviceProvisioning(options.ProvisioningKey, id => registry.Get(id) is not null, (id, token) => Provision(registry, id, token)),
+                        string.IsNullOrEmpty(options.ProvisioningKey) ? null : new DeviceProvisioning(options.ProvisioningKey, id => registry.Get(id) is not null, (id, token) => Provision(registry, auditLog, time, id, token)),
                         loggerFactory.CreateLogger("Plexus.Broker"));
                     broker = await PlexusBroker.StartAsync(
                         new PlexusBrokerOptions
@@ -240,6 +245,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 geofences?.Dispose();
                 positionSources?.Dispose();
                 deviceStateSql?.Dispose();
+                audit?.Dispose();
                 await store.DisposeAsync();
                 throw new IOException($"cannot listen for MQTT on {mqttEndpoint}: {error.Message}; choose another address with --mqtt host:port, or --mqtt off", error);
             }
@@ -256,6 +262,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 geofences?.Dispose();
                 positionSources?.Dispose();
                 deviceStateSql?.Dispose();
+                audit?.Dispose();
                 await store.DisposeAsync();
                 throw;
             }
@@ -267,6 +274,7 @@ public sealed class PlexusServer : IAsyncDisposable
             api.Geofences = geofences;
             api.PositionSources = positionSources;
             api.Tracks = new TrackReader(store);
+            api.Audit = audit;
             WarnAboutCleartext(logger, endpoint, httpsCertificate is not null, mqttEndpoint);
             api.MarkReady(new RequestAuthenticator(tokens, apiTokens, devices), writer, queries, options.DataDirectory, devices, apiTokens);
             logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
@@ -278,6 +286,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 Links = links,
                 PositionSources = positionSources!,
                 _deviceStateSql = deviceStateSql,
+                _audit = audit,
                 _httpsCertificate = httpsCertificate,
             };
         }
@@ -323,6 +332,7 @@ public sealed class PlexusServer : IAsyncDisposable
         Geofences.Dispose();
         PositionSources.Dispose();
         _deviceStateSql?.Dispose();
+        _audit?.Dispose();
         await Store.DisposeAsync();
         await _app.DisposeAsync();
         _httpsCertificate?.Dispose();
@@ -373,8 +383,8 @@ public sealed class PlexusServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Registers an auto-provisioned device, tagged <c>provisioned=auto</c>; null when done, else why not.</summary>
-    private static string? Provision(DeviceRegistry devices, string id, string token)
+    /// <summary>Registers an auto-provisioned device, tagged <c>provisioned=auto</c>, and audits it; null when done, else why not.</summary>
+    private static string? Provision(DeviceRegistry devices, AuditLog? audit, TimeProvider time, string id, string token)
     {
         if (!DeviceValidation.IsValidId(id, out string? problem))
         {
@@ -384,6 +394,9 @@ public sealed class PlexusServer : IAsyncDisposable
         try
         {
             devices.AddWithToken(new NewDevice(id, Tags: new Dictionary<string, string> { ["provisioned"] = "auto" }), token);
+
+            // Only what succeeded: a refusal changed nothing, and whoever holds the key could otherwise fill the log.
+            audit?.Record(new AuditEntry(time.GetUtcNow(), "device:" + id, "device.provision", "device", id, "registered with the provisioning key over MQTT", null, "ok", null));
             return null;
         }
         catch (DeviceRegistryException error)

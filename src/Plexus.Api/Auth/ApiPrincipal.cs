@@ -59,6 +59,14 @@ public sealed class ApiPrincipal
     /// </summary>
     public IReadOnlyList<string>? Namespaces { get; }
 
+    /// <summary>Who did it, as the audit log names it: the token's name (<c>admin</c> for the admin token) or <c>device:&lt;id&gt;</c>.</summary>
+    public string AuditName => Kind switch
+    {
+        ApiPrincipalKind.Token => Name!,
+        ApiPrincipalKind.Device => "device:" + DeviceId,
+        _ => "anonymous",
+    };
+
     public static ApiPrincipal Token(string name, ApiScope scope, IReadOnlyList<string>? namespaces = null) => new(ApiPrincipalKind.Token, name, scope, null, namespaces);
 
     public static ApiPrincipal Device(string deviceId) => new(ApiPrincipalKind.Device, null, 0, deviceId);

@@ -12,9 +12,9 @@ internal static class TokensEndpoints
 {
     public static void Map(IEndpointRouteBuilder endpoints, ApiContext context)
     {
-        endpoints.MapPost("/api/v1/tokens", http => CreateAsync(http, context));
+        endpoints.MapPost("/api/v1/tokens", AuditTrail.Audited(context, "token.create", "token", null, http => CreateAsync(http, context)));
         endpoints.MapGet("/api/v1/tokens", http => ListAsync(http, context));
-        endpoints.MapDelete("/api/v1/tokens/{name}", http => RevokeAsync(http, context));
+        endpoints.MapDelete("/api/v1/tokens/{name}", AuditTrail.Audited(context, "token.revoke", "token", "name", http => RevokeAsync(http, context)));
     }
 
     private static async Task CreateAsync(HttpContext http, ApiContext context)
@@ -64,12 +64,14 @@ internal static class TokensEndpoints
             return;
         }
 
+        AuditTrail.Target(http, name);
         if (!ApiScopes.TryParse(scopeText, out var scope))
         {
             await InvalidAsync(http, "scope", scopeText is null ? "scope is required: read, write or admin" : $"scope \"{scopeText}\" is not one of read, write, admin");
             return;
         }
 
+        AuditTrail.Detail(http, Describe(scope, namespaces));
         CreatedApiToken created;
         try
         {
@@ -174,7 +176,7 @@ internal static class TokensEndpoints
         }
     }
 
-    /// <summary>A token's rights in a few words, for the log: "scope read, namespaces partner_a".</summary>
+    /// <summary>A token's rights in a few words, for the log and the audit log: "scope read, namespaces partner_a".</summary>
     private static string Describe(ApiScope scope, IReadOnlyList<string>? namespaces) =>
         namespaces is null ? "scope " + ApiScopes.Name(scope) : $"scope {ApiScopes.Name(scope)}, namespaces {string.Join(", ", namespaces)}";
 
