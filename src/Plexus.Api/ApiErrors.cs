@@ -18,6 +18,7 @@ public static class ApiErrors
     public static async Task WriteAsync(HttpContext context, int status, string code, string message, string? errorId = null, Action<Utf8JsonWriter>? extra = null)
     {
         ArgumentNullException.ThrowIfNull(context);
+        AuditTrail.Failed(context, code, message);
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json; charset=utf-8";
         await using var json = new Utf8JsonWriter(context.Response.Body);

@@ -9,6 +9,7 @@ using Plexus.Devices;
 using Plexus.Geo;
 using Plexus.Query;
 using Plexus.Storage;
+using Plexus.Storage.Schema;
 using Plexus.Storage.Writing;
 
 namespace Plexus.Api;
@@ -74,6 +75,9 @@ public sealed class ApiContext
     /// <summary>The store's writer, whose <see cref="StoreWriter.Fault"/> `/health` reports; set before <see cref="MarkReady"/>.</summary>
     public StoreWriter? StoreWriter { get; set; }
 
+    /// <summary>Where admin actions are recorded (<see cref="AuditTrail"/>); set before <see cref="MarkReady"/>, null records nothing.</summary>
+    public AuditLog? Audit { get; set; }
+
     public void MarkReady(RequestAuthenticator authenticator, IPointWriter writer, SqlQueryService queries, string dataDirectory, DeviceRegistry? devices = null, ApiTokenStore? apiTokens = null)
     {
         Devices = devices;
@@ -103,6 +107,7 @@ public static class PlexusApi
         TrackEndpoints.Map(endpoints, context);
         PositionSourcesEndpoints.Map(endpoints, context);
         AssetsEndpoints.Map(endpoints, context);
+        AuditEndpoints.Map(endpoints, context);
     }
 
     /// <summary>
@@ -157,7 +162,12 @@ public static class PlexusApi
     /// As above, then 403 unless the token has <paramref name="scope"/> (a device token only where
     /// <paramref name="allowDevice"/>); the message names the scope needed. Returns who is asking, or null when answered.
     /// </summary>
-    internal static async Task<ApiPrincipal?> AdmitAsync(HttpContext http, ApiContext context, ApiScope scope, bool allowDevice = false)
+    /// <param name="namespaced">
+    /// The endpoint checks the request's namespace against <see cref="ApiPrincipal.MayUse"/> itself (writes, SQL). Every
+    /// other endpoint shows or changes what lives in namespace <c>main</c> (the registries, device data), so a token
+    /// limited to namespaces without <c>main</c> is refused here.
+    /// </param>
+    internal static async Task<ApiPrincipal?> AdmitAsync(HttpContext http, ApiContext context, ApiScope scope, bool allowDevice = false, bool namespaced = false)
     {
         if (context.Phase != ServerPhase.Ready || context.Authenticator is null)
         {
@@ -174,8 +184,16 @@ public static class PlexusApi
             return null;
         }
 
+        AuditTrail.Admitted(http, principal);
         if (principal.Has(scope) || (allowDevice && principal.Kind == ApiPrincipalKind.Device))
         {
+            if (!namespaced && !principal.MayUse(Namespaces.Default))
+            {
+                await ApiErrors.WriteAsync(http, StatusCodes.Status403Forbidden, "forbidden",
+                    $"{http.Request.Method} {http.Request.Path} shows data of namespace {Namespaces.Default} (the registries and device data); {principal} may not; use a token that includes namespace {Namespaces.Default}");
+                return null;
+            }
+
             return principal;
         }
 

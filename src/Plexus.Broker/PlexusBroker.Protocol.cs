@@ -54,7 +54,7 @@ public sealed partial class PlexusBroker
             return;
         }
 
-        var certificate = TlsCertificate.LoadCertificate(options.TlsCertificatePath, options.TlsKeyPath);
+        var certificate = Core.TlsCertificate.LoadCertificate(options.TlsCertificatePath, options.TlsKeyPath);
         builder.WithEncryptedEndpoint().WithEncryptedEndpointPort(endpoint.Port).WithEncryptionCertificate(certificate);
         if (endpoint.AddressFamily == AddressFamily.InterNetworkV6)
         {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.WebSockets;
 using MQTTnet.Adapter;
 using MQTTnet.Diagnostics.Logger;
+using MQTTnet.Exceptions;
 using MQTTnet.Formatter;
 using MQTTnet.Implementations;
 using MQTTnet.Server;
@@ -40,6 +41,14 @@ internal sealed class WebSocketServerAdapter : IMqttServerAdapter
         await using var abort = cancellationToken.Register(webSocket.Abort);
         using var channel = new MqttWebSocketChannel(webSocket, remoteEndPoint ?? new IPEndPoint(IPAddress.None, 0), isSecure, clientCertificate: null);
         using var adapter = new MqttChannelAdapter(channel, new MqttPacketFormatterAdapter(new MqttBufferWriter(4096, 65535)), _logger);
-        await handler(adapter);
+        try
+        {
+            await handler(adapter);
+        }
+        catch (Exception error) when (error is MqttCommunicationException or WebSocketException)
+        {
+            // The client closed the WebSocket without the close handshake (MQTTnet's own client does so after DISCONNECT):
+            // its session has ended like a dropped TCP connection's, not a server error for Kestrel to log.
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Win32.SafeHandles;
+using Plexus.Core;
 using Plexus.Storage;
 
 namespace Plexus.Devices;

@@ -23,9 +23,9 @@ public sealed class ReservedMeasurementWriter(IPointWriter inner) : IPointWriter
 
     /// <summary>
     /// Every name of a Plexus SQL view in <c>main</c> (devices, assets, their history and ancestry, geofences,
-    /// device_positions) and of the device data the broker writes.
+    /// device_positions, audit_log) and of the device data the broker writes.
     /// </summary>
-    public static readonly IReadOnlyList<string> ReservedNames = [.. DeviceLinks.ViewNames.Concat(RelationsSql.ViewNames).Append("geofences").Append("device_positions").Concat(DeviceDataReserved).Distinct()];
+    public static readonly IReadOnlyList<string> ReservedNames = [.. DeviceLinks.ViewNames.Concat(RelationsSql.ViewNames).Append("geofences").Append("device_positions").Append(Storage.AuditLog.ViewName).Concat(DeviceDataReserved).Distinct()];
 
     private static readonly byte[][] ReservedUtf8 = [.. ReservedNames.Select(Encoding.UTF8.GetBytes)];
 
@@ -37,7 +37,9 @@ public sealed class ReservedMeasurementWriter(IPointWriter inner) : IPointWriter
         string text = Encoding.UTF8.GetString(name);
         return DeviceDataReserved.Contains(text, StringComparer.OrdinalIgnoreCase)
             ? $"measurement \"{text.ToLowerInvariant()}\" in namespace \"{Namespace}\" is reserved for device data the broker writes (docs/sql.md#device-data); write to another measurement or namespace"
-            : $"measurement \"{text}\" in namespace \"{Namespace}\" is reserved for the device registry's SQL view; write to another measurement or namespace";
+            : string.Equals(text, Storage.AuditLog.ViewName, StringComparison.OrdinalIgnoreCase)
+                ? $"measurement \"{text}\" in namespace \"{Namespace}\" is reserved for the audit log's SQL view; write to another measurement or namespace"
+                : $"measurement \"{text}\" in namespace \"{Namespace}\" is reserved for the device registry's SQL view; write to another measurement or namespace";
     }
 
     public async Task<WriteResult> WriteAsync(string ns, PointBatch batch, CancellationToken cancellationToken = default)

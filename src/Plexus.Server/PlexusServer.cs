@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -11,6 +12,7 @@ using Plexus.Api;
 using Plexus.Api.Auth;
 using Plexus.Broker;
 using Plexus.Broker.Auth;
+using Plexus.Core;
 using Plexus.Devices;
 using Plexus.Geo;
 using Plexus.Query;
@@ -22,7 +24,8 @@ namespace Plexus.Server;
 
 /// <summary>
 /// The composition root, as a library: `plexus serve` and the tests start the same server, the tests on
-/// port 0 with a temporary data folder.
+/// port 0 with a temporary data folder. Starting sets the process umask to 077 (<see cref="PrivateFiles"/>), so
+/// everything created afterwards in the process, DuckDB's files included, is private to its owner.
 /// </summary>
 public sealed class PlexusServer : IAsyncDisposable
 {
@@ -91,6 +94,10 @@ public sealed class PlexusServer : IAsyncDisposable
 
     private DeviceStateSql? _deviceStateSql;
 
+    private AuditLog? _audit;
+
+    private X509Certificate2? _httpsCertificate;
+
     public static async Task<PlexusServer> StartAsync(PlexusServerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -100,6 +107,17 @@ public sealed class PlexusServer : IAsyncDisposable
         var endpoint = ParseEndpoint(options.HttpEndpoint);
         var mqttEndpoint = IsOff(options.MqttEndpoint) ? null : ParseEndpoint(options.MqttEndpoint!);
         var deviceTags = DeviceTagMap.Parse(options.DeviceTag);
+        if (!string.IsNullOrEmpty(options.AdminToken) && !AdminTokenStore.IsLongEnough(options.AdminToken, out string? tokenProblem))
+        {
+            throw new ArgumentException(tokenProblem);
+        }
+
+        // Before anything in the data folder is opened: DuckDB creates its files with the process umask.
+        PrivateFiles.RestrictProcessUmask();
+        LogTightened(logger, options.DataDirectory, PrivateFiles.Tighten(options.DataDirectory));
+        var httpsCertificate = options.HttpsCertificate is null && options.HttpsKey is null
+            ? null
+            : TlsCertificate.LoadCertificate(options.HttpsCertificate, options.HttpsKey, "HTTPS", "https-cert", "https-key");
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "Plexus" });
         builder.Services.AddSingleton(loggerFactory);
@@ -107,12 +125,24 @@ public sealed class PlexusServer : IAsyncDisposable
         builder.Services.AddRoutingCore();
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
-            kestrel.Listen(endpoint);
+            // With a certificate the port speaks only HTTPS: tokens never cross it in cleartext, /mqtt included.
+            kestrel.Listen(endpoint, listen =>
+            {
+                if (httpsCertificate is not null)
+                {
+                    listen.UseHttps(httpsCertificate);
+                }
+            });
             kestrel.AddServerHeader = false;
 
             // The write endpoint enforces its own limit on decompressed bytes (413 with a clear message).
             kestrel.Limits.MaxRequestBodySize = null;
         });
+        if (httpsCertificate is not null)
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration();
+        }
+
         builder.WebHost.UseShutdownTimeout(options.ShutdownTimeout);
 
         var api = new ApiContext(new ApiOptions { MaxBodyBytes = options.MaxBodyBytes }, time, loggerFactory);
@@ -140,11 +170,13 @@ public sealed class PlexusServer : IAsyncDisposable
             DeviceLinks? links = null;
             PositionSourceRegistry? positionSources = null;
             DeviceStateSql? deviceStateSql = null;
+            AuditLog? audit = null;
 
             // HTTP and MQTT writes both go through it: main.devices is the registry's view, not a measurement.
             IPointWriter writer = new ReservedMeasurementWriter(store.Writer);
             try
             {
+                audit = AuditLog.Open(store);
                 devices = DeviceRegistry.Open(store, time);
                 assets = AssetRegistry.Open(store, devices, time);
                 links = DeviceLinks.Open(store, deviceTags, loggerFactory);
@@ -173,10 +205,11 @@ public sealed class PlexusServer : IAsyncDisposable
                 {
                     // Applications with an API token (its scope decides), devices with their id and device token.
                     var registry = devices;
+                    var auditLog = audit;
                     var authenticator = new DeviceMqttAuthenticator(
                         token => ApplicationOf(tokens, apiTokens, token),
                         devices.Validate,
-                        string.IsNullOrEmpty(options.ProvisioningKey) ? null : new DeviceProvisioning(options.ProvisioningKey, id => registry.Get(id) is not null, (id, token) => Provision(registry, id, token)),
+                        string.IsNullOrEmpty(options.ProvisioningKey) ? null : new DeviceProvisioning(options.ProvisioningKey, id => registry.Get(id) is not null, (id, token) => Provision(registry, auditLog, time, id, token)),
                         loggerFactory.CreateLogger("Plexus.Broker"));
                     broker = await PlexusBroker.StartAsync(
                         new PlexusBrokerOptions
@@ -216,6 +249,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 geofences?.Dispose();
                 positionSources?.Dispose();
                 deviceStateSql?.Dispose();
+                audit?.Dispose();
                 await store.DisposeAsync();
                 throw new IOException($"cannot listen for MQTT on {mqttEndpoint}: {error.Message}; choose another address with --mqtt host:port, or --mqtt off", error);
             }
@@ -232,6 +266,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 geofences?.Dispose();
                 positionSources?.Dispose();
                 deviceStateSql?.Dispose();
+                audit?.Dispose();
                 await store.DisposeAsync();
                 throw;
             }
@@ -250,14 +285,27 @@ public sealed class PlexusServer : IAsyncDisposable
             api.PositionSources = positionSources;
             api.Tracks = new TrackReader(store);
             api.StoreWriter = store.Writer;
+            api.Audit = audit;
+            WarnAboutCleartext(logger, endpoint, httpsCertificate is not null, mqttEndpoint);
             api.MarkReady(new RequestAuthenticator(tokens, apiTokens, devices), writer, queries, options.DataDirectory, devices, apiTokens);
             logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
-            return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger) { _deviceState = deviceState, Geofences = geofences!, Assets = assets, Links = links, PositionSources = positionSources!, _deviceStateSql = deviceStateSql };
+            return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger)
+            {
+                _deviceState = deviceState,
+                Geofences = geofences!,
+                Assets = assets,
+                Links = links,
+                PositionSources = positionSources!,
+                _deviceStateSql = deviceStateSql,
+                _audit = audit,
+                _httpsCertificate = httpsCertificate,
+            };
         }
         catch
         {
             await app.StopAsync(CancellationToken.None);
             await app.DisposeAsync();
+            httpsCertificate?.Dispose();
             throw;
         }
     }
@@ -296,8 +344,10 @@ public sealed class PlexusServer : IAsyncDisposable
         PositionSources.Dispose();
         _deviceStateSql?.Dispose();
         _api.Queries?.Dispose();
+        _audit?.Dispose();
         await Store.DisposeAsync();
         await _app.DisposeAsync();
+        _httpsCertificate?.Dispose();
         _logger.LogInformation("Plexus stopped cleanly");
     }
 
@@ -310,11 +360,43 @@ public sealed class PlexusServer : IAsyncDisposable
             return MqttPrincipal.AdminApplication;
         }
 
-        return apiTokens.Find(token) is { } info ? MqttPrincipal.Application(info.Name, (MqttApplicationScope)(int)info.Scope) : null;
+        return apiTokens.Find(token) is { } info ? MqttPrincipal.Application(info.Name, (MqttApplicationScope)(int)info.Scope, info.Namespaces) : null;
     }
 
-    /// <summary>Registers an auto-provisioned device, tagged <c>provisioned=auto</c>; null when done, else why not.</summary>
-    private static string? Provision(DeviceRegistry devices, string id, string token)
+    /// <summary>
+    /// Warns when tokens would cross the network in cleartext: plain HTTP (and so MQTT over WebSocket) or plain MQTT on an
+    /// address other hosts can reach. Loopback is left alone: a TLS proxy in front is the usual reason to listen there.
+    /// </summary>
+    public static void WarnAboutCleartext(ILogger logger, IPEndPoint http, bool https, IPEndPoint? mqtt)
+    {
+        ArgumentNullException.ThrowIfNull(logger);
+        ArgumentNullException.ThrowIfNull(http);
+        if (!https && !IPAddress.IsLoopback(http.Address))
+        {
+            logger.LogWarning("HTTP on {Address} is not encrypted: tokens and data (MQTT over WebSocket on /mqtt too) travel in cleartext to anyone on the network; give --https-cert and --https-key, or listen on 127.0.0.1 behind a TLS proxy", http);
+        }
+
+        if (mqtt is not null && !IPAddress.IsLoopback(mqtt.Address))
+        {
+            logger.LogWarning("MQTT on {Address} is not encrypted: device and API tokens and data travel in cleartext to anyone on the network; give remote clients MQTT over TLS (--mqtt-tls) and keep --mqtt on 127.0.0.1, or turn it off with --mqtt off", mqtt);
+        }
+    }
+
+    private static void LogTightened(ILogger logger, string dataDirectory, TightenResult result)
+    {
+        if (result.Changed.Count > 0)
+        {
+            logger.LogWarning("The data folder {DataDirectory} was readable by other users; made private: {Changed}", Path.GetFullPath(dataDirectory), string.Join(", ", result.Changed));
+        }
+
+        if (result.Failed.Count > 0)
+        {
+            logger.LogWarning("Could not make everything in the data folder {DataDirectory} private: {Failed}; change the owner or mode of these files by hand", Path.GetFullPath(dataDirectory), string.Join(", ", result.Failed));
+        }
+    }
+
+    /// <summary>Registers an auto-provisioned device, tagged <c>provisioned=auto</c>, and audits it; null when done, else why not.</summary>
+    private static string? Provision(DeviceRegistry devices, AuditLog? audit, TimeProvider time, string id, string token)
     {
         if (!DeviceValidation.IsValidId(id, out string? problem))
         {
@@ -324,6 +406,9 @@ public sealed class PlexusServer : IAsyncDisposable
         try
         {
             devices.AddWithToken(new NewDevice(id, Tags: new Dictionary<string, string> { ["provisioned"] = "auto" }), token);
+
+            // Only what succeeded: a refusal changed nothing, and whoever holds the key could otherwise fill the log.
+            audit?.Record(new AuditEntry(time.GetUtcNow(), "device:" + id, "device.provision", "device", id, "registered with the provisioning key over MQTT", null, "ok", null));
             return null;
         }
         catch (DeviceRegistryException error)

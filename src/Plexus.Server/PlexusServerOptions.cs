@@ -25,6 +25,15 @@ public sealed record PlexusServerOptions
     /// <summary>PEM file with the MQTT TLS certificate's private key.</summary>
     public string? MqttTlsKey { get; init; }
 
+    /// <summary>
+    /// PEM file with the HTTPS server certificate: with <see cref="HttpsKey"/>, the HTTP listener serves HTTPS only
+    /// (and MQTT over WebSocket on <c>/mqtt</c> becomes WSS). Null serves plain HTTP.
+    /// </summary>
+    public string? HttpsCertificate { get; init; }
+
+    /// <summary>PEM file with the HTTPS certificate's private key.</summary>
+    public string? HttpsKey { get; init; }
+
     /// <summary>Largest MQTT packet a client may send, in bytes (docs/mqtt.md, flood limits).</summary>
     public long MqttMaxMessageSize { get; init; } = 256 * 1024;
 
@@ -34,7 +43,10 @@ public sealed record PlexusServerOptions
     /// <summary>Messages a client may publish at once above the rate; 0 is one second's worth.</summary>
     public int MqttMaxBurst { get; init; }
 
-    /// <summary>Admin token to use (its hash replaces the stored one); null keeps the stored token or generates one.</summary>
+    /// <summary>
+    /// Admin token to use (its hash replaces the stored one); null keeps the stored token or generates one. At least
+    /// <c>AdminTokenStore.MinTokenLength</c> (16) characters.
+    /// </summary>
     public string? AdminToken { get; init; }
 
     /// <summary>

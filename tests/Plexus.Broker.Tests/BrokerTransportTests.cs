@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
@@ -161,21 +159,5 @@ public sealed class BrokerTransportTests
     }
 
     /// <summary>A self-signed certificate for 127.0.0.1/localhost as PEM files; returns the paths and its thumbprint.</summary>
-    internal static (string Certificate, string Key, string Thumbprint) WriteSelfSignedPem(string folder)
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        names.AddDnsName("localhost");
-        request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: true, hasPathLengthConstraint: false, pathLengthConstraint: 0, critical: true));
-        var now = DateTimeOffset.FromUnixTimeSeconds(TimeProvider.System.GetUtcNow().ToUnixTimeSeconds());
-        using var certificate = request.CreateSelfSigned(now.AddDays(-1), now.AddDays(30));
-        string certificatePath = Path.Combine(folder, "server.crt");
-        string keyPath = Path.Combine(folder, "server.key");
-        File.WriteAllText(certificatePath, certificate.ExportCertificatePem());
-        File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem());
-        return (certificatePath, keyPath, certificate.GetCertHashString());
-    }
+    internal static (string Certificate, string Key, string Thumbprint) WriteSelfSignedPem(string folder) => TestCertificates.WriteSelfSignedPem(folder);
 }

@@ -43,6 +43,67 @@ public sealed class ScopedMqttTests
     [Theory]
     [InlineData(MqttProtocolVersion.V500)]
     [InlineData(MqttProtocolVersion.V311)]
+    public async Task Application_limited_to_other_namespaces_may_not_publish_or_subscribe_to_device_topics(MqttProtocolVersion version)
+    {
+        await using var server = await PlexusTestServer.StartAsync();
+        string partner = server.Server.ApiTokens.Create("partner", Api.Auth.ApiScope.Write, ["partner_a"]).Token;
+        using var app = await ConnectAsync(server, "partner", partner, version);
+        using var watcher = await ConnectAsync(server, "admin", PlexusTestServer.AdminToken, version);
+        var seen = new List<string>();
+        watcher.ApplicationMessageReceivedAsync += e =>
+        {
+            lock (seen)
+            {
+                seen.Add(e.ApplicationMessage.Topic);
+            }
+
+            return Task.CompletedTask;
+        };
+        await watcher.SubscribeAsync(new MqttClientFactory().CreateSubscribeOptionsBuilder().WithTopicFilter("#", MqttQualityOfServiceLevel.AtLeastOnce).Build());
+
+        var subscribed = await app.SubscribeAsync(new MqttClientFactory().CreateSubscribeOptionsBuilder()
+            .WithTopicFilter("devices/#", MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithTopicFilter("#", MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithTopicFilter("+/d1/telemetry", MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithTopicFilter("$share/g/devices/+/telemetry", MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithTopicFilter("partner/#", MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build());
+        var refused = await PublishAsync(app, "devices/d1/telemetry", """{"temp": 1}""");
+        var allowed = await PublishAsync(app, "partner/status", "up");
+
+        var codes = subscribed.Items.Select(i => i.ResultCode).ToList();
+        Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, codes[4]);
+        Assert.All(codes.Take(4), code => Assert.Equal(version == MqttProtocolVersion.V500 ? MqttClientSubscribeResultCode.NotAuthorized : MqttClientSubscribeResultCode.UnspecifiedError, code));
+        if (version == MqttProtocolVersion.V500)
+        {
+            Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, refused.ReasonCode);
+        }
+
+        Assert.True(allowed.IsSuccess);
+        await Eventually.TrueAsync(() =>
+        {
+            lock (seen)
+            {
+                return seen.Contains("partner/status");
+            }
+        });
+        lock (seen)
+        {
+            Assert.DoesNotContain("devices/d1/telemetry", seen);
+        }
+
+        Assert.Empty(await server.RowsAsync("SELECT table_name FROM information_schema.tables WHERE table_name = 'telemetry'"));
+        Assert.Contains(server.Logs.Entries.Select(e => e.Message), m => m.Contains("application partner (scope write, namespaces partner_a)", StringComparison.Ordinal));
+
+        // A token whose namespaces include main publishes device data as any writer does.
+        using var mainWriter = await ConnectAsync(server, "etl", server.Server.ApiTokens.Create("etl", Api.Auth.ApiScope.Write, ["main", "partner_a"]).Token, version);
+        Assert.True((await PublishAsync(mainWriter, "devices/d1/telemetry", """{"temp": 2}""")).IsSuccess);
+        Assert.Equal([2.0], (await server.RowsAsync("SELECT temp FROM telemetry")).Select(r => r[0].GetDouble()));
+    }
+
+    [Theory]
+    [InlineData(MqttProtocolVersion.V500)]
+    [InlineData(MqttProtocolVersion.V311)]
     public async Task Unknown_or_revoked_api_token_is_refused_at_connect(MqttProtocolVersion version)
     {
         await using var server = await PlexusTestServer.StartAsync();

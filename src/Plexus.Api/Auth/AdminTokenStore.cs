@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Plexus.Core;
 
 namespace Plexus.Api.Auth;
 
@@ -10,6 +11,9 @@ namespace Plexus.Api.Auth;
 public sealed class AdminTokenStore
 {
     public const string FileName = "admin-token.sha256";
+
+    /// <summary>Shortest admin token accepted: it opens everything, so it must not be guessable.</summary>
+    public const int MinTokenLength = 16;
 
     private readonly byte[] _hash;
 
@@ -31,6 +35,11 @@ public sealed class AdminTokenStore
         Directory.CreateDirectory(dataDirectory);
         if (!string.IsNullOrEmpty(givenToken))
         {
+            if (!IsLongEnough(givenToken, out string? problem))
+            {
+                throw new ArgumentException(problem);
+            }
+
             byte[] hash = Hash(givenToken);
             WriteHash(path, hash);
             return new AdminTokenStore(hash, null, path);
@@ -55,6 +64,16 @@ public sealed class AdminTokenStore
         return new AdminTokenStore(generatedHash, token, path);
     }
 
+    /// <summary>False, with a message naming the option and how to make a good token, for a token shorter than <see cref="MinTokenLength"/>.</summary>
+    public static bool IsLongEnough(string token, out string? problem)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        problem = token.Length < MinTokenLength
+            ? $"admin-token: the token is {token.Length} characters; it must be at least {MinTokenLength}, since it opens everything (e.g. openssl rand -base64 32)"
+            : null;
+        return problem is null;
+    }
+
     public bool IsAdminToken(ReadOnlySpan<char> token)
     {
         Span<byte> utf8 = stackalloc byte[Math.Min(Encoding.UTF8.GetMaxByteCount(token.Length), 1024)];
@@ -71,15 +90,5 @@ public sealed class AdminTokenStore
 
     private static byte[] Hash(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
 
-    private static void WriteHash(string path, byte[] hash)
-    {
-        string temp = path + ".tmp";
-        File.WriteAllText(temp, Convert.ToHexString(hash) + "\n");
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-
-        File.Move(temp, path, overwrite: true);
-    }
+    private static void WriteHash(string path, byte[] hash) => DurableFile.Replace(path, Encoding.ASCII.GetBytes(Convert.ToHexString(hash) + "\n"));
 }

@@ -29,12 +29,13 @@ public sealed class ApiPrincipal
 {
     public const string AdminTokenName = "admin";
 
-    private ApiPrincipal(ApiPrincipalKind kind, string? name, ApiScope scope, string? deviceId)
+    private ApiPrincipal(ApiPrincipalKind kind, string? name, ApiScope scope, string? deviceId, IReadOnlyList<string>? namespaces = null)
     {
         Kind = kind;
         Name = name;
         Scope = scope;
         DeviceId = deviceId;
+        Namespaces = namespaces;
     }
 
     public static ApiPrincipal Anonymous { get; } = new(ApiPrincipalKind.Anonymous, null, 0, null);
@@ -52,14 +53,32 @@ public sealed class ApiPrincipal
 
     public string? DeviceId { get; }
 
-    public static ApiPrincipal Token(string name, ApiScope scope) => new(ApiPrincipalKind.Token, name, scope, null);
+    /// <summary>
+    /// The namespaces a limited API token may use (lower case); null for every namespace (the admin token, unlimited
+    /// tokens, devices, whose data always goes to <c>main</c>).
+    /// </summary>
+    public IReadOnlyList<string>? Namespaces { get; }
+
+    /// <summary>Who did it, as the audit log names it: the token's name (<c>admin</c> for the admin token) or <c>device:&lt;id&gt;</c>.</summary>
+    public string AuditName => Kind switch
+    {
+        ApiPrincipalKind.Token => Name!,
+        ApiPrincipalKind.Device => "device:" + DeviceId,
+        _ => "anonymous",
+    };
+
+    public static ApiPrincipal Token(string name, ApiScope scope, IReadOnlyList<string>? namespaces = null) => new(ApiPrincipalKind.Token, name, scope, null, namespaces);
 
     public static ApiPrincipal Device(string deviceId) => new(ApiPrincipalKind.Device, null, 0, deviceId);
 
     public bool Has(ApiScope scope) => Kind == ApiPrincipalKind.Token && Scope >= scope;
 
+    /// <summary>Whether this principal may use <paramref name="ns"/> (a normalized, lower-case namespace).</summary>
+    public bool MayUse(string ns) => Namespaces is null || Namespaces.Contains(ns, StringComparer.Ordinal);
+
     public override string ToString() => Kind switch
     {
+        ApiPrincipalKind.Token when Namespaces is not null => $"token \"{Name}\" (scope {ApiScopes.Name(Scope)}, namespaces {string.Join(", ", Namespaces)})",
         ApiPrincipalKind.Token => $"token \"{Name}\" (scope {ApiScopes.Name(Scope)})",
         ApiPrincipalKind.Device => $"device \"{DeviceId}\"",
         _ => "anonymous",

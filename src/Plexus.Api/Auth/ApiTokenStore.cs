@@ -2,11 +2,13 @@ using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Plexus.Core;
+using Plexus.Storage.Schema;
 
 namespace Plexus.Api.Auth;
 
-/// <summary>A scoped API token as listed: never its secret.</summary>
-public sealed record ApiTokenInfo(string Name, ApiScope Scope, DateTimeOffset CreatedAt);
+/// <summary>A scoped API token as listed: never its secret. <see cref="Namespaces"/> null means every namespace.</summary>
+public sealed record ApiTokenInfo(string Name, ApiScope Scope, DateTimeOffset CreatedAt, IReadOnlyList<string>? Namespaces = null);
 
 /// <summary>A token just made: the secret is shown once and never stored.</summary>
 public sealed record CreatedApiToken(ApiTokenInfo Info, string Token);
@@ -20,8 +22,10 @@ public sealed class ApiTokenException(string message, bool conflict = false, str
 
 /// <summary>
 /// Scoped API tokens (read, write, admin) kept as SHA-256 hashes in <c>&lt;data&gt;/api-tokens.json</c> (mode 0600),
-/// like the admin token. The file is rewritten whole (temporary file, flush, rename) on every change; tokens are few
-/// and change rarely. In memory they are looked up by hash, so checking a request costs one SHA-256.
+/// like the admin token. The file is rewritten whole (<see cref="DurableFile"/>) on every change; tokens are few
+/// and change rarely. In memory they are looked up by hash, so checking a request costs one SHA-256. A read or write
+/// token may be limited to some namespaces; a file from before that was possible has no <c>namespaces</c> field,
+/// which means every namespace.
 /// </summary>
 public sealed class ApiTokenStore
 {
@@ -83,7 +87,8 @@ public sealed class ApiTokenStore
         return problem is null;
     }
 
-    public CreatedApiToken Create(string name, ApiScope scope)
+    /// <param name="namespaces">The namespaces the token may write to (and read, once SQL honours it); null for every one.</param>
+    public CreatedApiToken Create(string name, ApiScope scope, IReadOnlyList<string>? namespaces = null)
     {
         if (!IsValidName(name, out string? problem))
         {
@@ -95,9 +100,11 @@ public sealed class ApiTokenStore
             throw new ApiTokenException("scope must be read, write or admin", field: "scope");
         }
 
+        namespaces = namespaces is null ? null : CheckNamespaces(namespaces, scope);
+
         string token = TokenPrefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
         var now = _time.GetUtcNow();
-        var info = new ApiTokenInfo(name, scope, new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero));
+        var info = new ApiTokenInfo(name, scope, new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero), namespaces);
         lock (_lock)
         {
             if (_byHash.Values.Any(e => string.Equals(e.Info.Name, name, StringComparison.OrdinalIgnoreCase)))
@@ -111,6 +118,51 @@ public sealed class ApiTokenStore
         }
 
         return new CreatedApiToken(info, token);
+    }
+
+    /// <summary>
+    /// The namespaces of a limited token, normalized like a write's <c>db</c>/<c>bucket</c> (lower case), without
+    /// repeats. An admin token cannot be limited: it manages the tokens, so it could lift its own limit.
+    /// </summary>
+    public static IReadOnlyList<string> CheckNamespaces(IReadOnlyList<string> namespaces, ApiScope scope)
+    {
+        ArgumentNullException.ThrowIfNull(namespaces);
+        if (scope == ApiScope.Admin)
+        {
+            throw new ApiTokenException("a token with scope admin cannot be limited to namespaces: it manages the tokens and so could lift its own limit; give scope read or write, or leave namespaces out", field: "namespaces");
+        }
+
+        if (namespaces.Count == 0)
+        {
+            throw new ApiTokenException("namespaces is empty; name at least one namespace, or leave the field out for every namespace", field: "namespaces");
+        }
+
+        var checkedNames = new List<string>(namespaces.Count);
+        foreach (string? requested in namespaces)
+        {
+            if (string.IsNullOrEmpty(requested))
+            {
+                throw new ApiTokenException("namespaces: an empty name is not a namespace", field: "namespaces");
+            }
+
+            // A write's "db/rp" drops the retention policy; a token's namespace is a plain name.
+            if (requested.Contains('/', StringComparison.Ordinal))
+            {
+                throw new ApiTokenException($"namespaces: \"{requested}\" is not a namespace name; use letters, digits, '_' and '-'", field: "namespaces");
+            }
+
+            if (!Namespaces.TryNormalize(requested, out string ns, out string? problem))
+            {
+                throw new ApiTokenException("namespaces: " + problem, field: "namespaces");
+            }
+
+            if (!checkedNames.Contains(ns, StringComparer.Ordinal))
+            {
+                checkedNames.Add(ns);
+            }
+        }
+
+        return checkedNames;
     }
 
     public IReadOnlyList<ApiTokenInfo> List() => [.. _byHash.Values.Select(e => e.Info).OrderBy(i => i.Name, StringComparer.Ordinal)];
@@ -183,10 +235,16 @@ public sealed class ApiTokenStore
                 }
 
                 string hash = item.GetProperty("hash").GetString()!.ToLowerInvariant();
-                tokens[hash] = new Entry(new ApiTokenInfo(name, scope, item.GetProperty("created_at").GetDateTimeOffset()));
+                IReadOnlyList<string>? namespaces = null;
+                if (item.TryGetProperty("namespaces", out var list))
+                {
+                    namespaces = CheckNamespaces([.. list.EnumerateArray().Select(n => n.GetString()!)], scope);
+                }
+
+                tokens[hash] = new Entry(new ApiTokenInfo(name, scope, item.GetProperty("created_at").GetDateTimeOffset(), namespaces));
             }
         }
-        catch (Exception error) when (error is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        catch (Exception error) when (error is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or ApiTokenException)
         {
             throw new InvalidOperationException($"The API token file {path} is damaged ({error.Message}); restore it from a backup, or delete it to revoke every scoped token.", error);
         }
@@ -208,6 +266,17 @@ public sealed class ApiTokenStore
                 json.WriteString("scope", ApiScopes.Name(entry.Info.Scope));
                 json.WriteString("hash", hash);
                 json.WriteString("created_at", entry.Info.CreatedAt);
+                if (entry.Info.Namespaces is { } namespaces)
+                {
+                    json.WriteStartArray("namespaces");
+                    foreach (string ns in namespaces)
+                    {
+                        json.WriteStringValue(ns);
+                    }
+
+                    json.WriteEndArray();
+                }
+
                 json.WriteEndObject();
             }
 
@@ -215,19 +284,7 @@ public sealed class ApiTokenStore
             json.WriteEndObject();
         }
 
-        string temp = Path + ".tmp";
-        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
-
-            file.Write(buffer.WrittenSpan);
-            file.Flush(flushToDisk: true);
-        }
-
-        File.Move(temp, Path, overwrite: true);
+        DurableFile.Replace(Path, buffer.WrittenSpan);
     }
 
     private sealed record Entry(ApiTokenInfo Info);

@@ -27,7 +27,7 @@ public sealed class RequestAuthenticator(AdminTokenStore adminTokens, ApiTokenSt
 
         if (apiTokens?.Find(token) is { } info)
         {
-            return ApiPrincipal.Token(info.Name, info.Scope);
+            return ApiPrincipal.Token(info.Name, info.Scope, info.Namespaces);
         }
 
         if (devices?.FindByToken(token) is { } deviceId)

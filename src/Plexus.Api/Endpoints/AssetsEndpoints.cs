@@ -19,12 +19,12 @@ internal static class AssetsEndpoints
 
     public static void Map(IEndpointRouteBuilder endpoints, ApiContext context)
     {
-        endpoints.MapPost("/api/v1/assets", http => AddAsync(http, context));
-        endpoints.MapPost("/api/v1/assets/import", http => ImportAsync(http, context));
+        endpoints.MapPost("/api/v1/assets", AuditTrail.Audited(context, "asset.add", "asset", null, http => AddAsync(http, context)));
+        endpoints.MapPost("/api/v1/assets/import", AuditTrail.Audited(context, "asset.import", "asset", null, http => ImportAsync(http, context)));
         endpoints.MapGet("/api/v1/assets", http => ListAsync(http, context));
         endpoints.MapGet("/api/v1/assets/{id}", http => GetAsync(http, context));
-        endpoints.MapMethods("/api/v1/assets/{id}", ["PATCH"], http => UpdateAsync(http, context));
-        endpoints.MapDelete("/api/v1/assets/{id}", http => RemoveAsync(http, context));
+        endpoints.MapMethods("/api/v1/assets/{id}", ["PATCH"], AuditTrail.Audited(context, "asset.update", "asset", "id", http => UpdateAsync(http, context)));
+        endpoints.MapDelete("/api/v1/assets/{id}", AuditTrail.Audited(context, "asset.remove", "asset", "id", http => RemoveAsync(http, context)));
     }
 
     private static async Task AddAsync(HttpContext http, ApiContext context)
@@ -42,7 +42,9 @@ internal static class AssetsEndpoints
 
         try
         {
-            var added = assets.Add(ParseNewAsset(document.RootElement));
+            var asset = ParseNewAsset(document.RootElement);
+            AuditTrail.Target(http, asset.Id);
+            var added = assets.Add(asset);
             await WriteAsync(http, StatusCodes.Status201Created, json => WriteAsset(json, added, null));
         }
         catch (DeviceRegistryException error)
@@ -106,6 +108,7 @@ internal static class AssetsEndpoints
 
         var results = Import(assets, items);
         int created = results.Count(r => r.Created is not null);
+        AuditTrail.Detail(http, BulkDetail(created, results.Count - created, results.Where(r => r.Created is not null).Select(r => r.Created!.Id)));
         await WriteAsync(http, StatusCodes.Status200OK, json =>
         {
             json.WriteNumber("created", created);
@@ -349,6 +352,7 @@ internal static class AssetsEndpoints
         try
         {
             var root = document.RootElement;
+            AuditTrail.Detail(http, ChangedFields(root));
             foreach (var property in root.EnumerateObject())
             {
                 if (property.Name is not ("name" or "type" or "tags" or "parent"))
@@ -404,6 +408,11 @@ internal static class AssetsEndpoints
         }
 
         string id = IdOf(http);
+        if (cascade != AssetCascade.None)
+        {
+            AuditTrail.Detail(http, "cascade " + cascadeText);
+        }
+
         try
         {
             if (!assets.Remove(id, cascade))

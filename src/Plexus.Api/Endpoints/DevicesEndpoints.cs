@@ -17,13 +17,13 @@ internal static class DevicesEndpoints
 
     public static void Map(IEndpointRouteBuilder endpoints, ApiContext context)
     {
-        endpoints.MapPost("/api/v1/devices", http => AddAsync(http, context));
-        endpoints.MapPost("/api/v1/devices/bulk", http => BulkAsync(http, context));
+        endpoints.MapPost("/api/v1/devices", AuditTrail.Audited(context, "device.add", "device", null, http => AddAsync(http, context)));
+        endpoints.MapPost("/api/v1/devices/bulk", AuditTrail.Audited(context, "device.bulk_add", "device", null, http => BulkAsync(http, context)));
         endpoints.MapGet("/api/v1/devices", http => ListAsync(http, context));
         endpoints.MapGet("/api/v1/devices/{id}", http => GetAsync(http, context));
-        endpoints.MapMethods("/api/v1/devices/{id}", ["PATCH"], http => UpdateAsync(http, context));
-        endpoints.MapDelete("/api/v1/devices/{id}", http => RemoveAsync(http, context));
-        endpoints.MapPost("/api/v1/devices/{id}/rotate-token", http => RotateAsync(http, context));
+        endpoints.MapMethods("/api/v1/devices/{id}", ["PATCH"], AuditTrail.Audited(context, "device.update", "device", "id", http => UpdateAsync(http, context)));
+        endpoints.MapDelete("/api/v1/devices/{id}", AuditTrail.Audited(context, "device.remove", "device", "id", http => RemoveAsync(http, context)));
+        endpoints.MapPost("/api/v1/devices/{id}/rotate-token", AuditTrail.Audited(context, "device.rotate_token", "device", "id", http => RotateAsync(http, context)));
         endpoints.MapGet("/api/v1/dead-letters", http => DeviceStateEndpoints.DeadLettersAsync(http, context));
     }
 
@@ -42,7 +42,9 @@ internal static class DevicesEndpoints
 
         try
         {
-            var added = registry.Add(ParseNewDevice(document.RootElement));
+            var device = ParseNewDevice(document.RootElement);
+            AuditTrail.Target(http, device.Id);
+            var added = registry.Add(device);
             await WriteAsync(http, StatusCodes.Status201Created, json => WriteDevice(json, added.Device, added.Token));
         }
         catch (DeviceRegistryException error)
@@ -153,6 +155,7 @@ internal static class DevicesEndpoints
         }
 
         int created = results.Count(r => r.Added is not null);
+        AuditTrail.Detail(http, BulkDetail(created, results.Count - created, results.Where(r => r.Added is not null).Select(r => r.Added!.Device.Id)));
         await WriteAsync(http, StatusCodes.Status200OK, json =>
         {
             json.WriteNumber("created", created);
@@ -249,6 +252,7 @@ internal static class DevicesEndpoints
         try
         {
             var root = document.RootElement;
+            AuditTrail.Detail(http, ChangedFields(root));
             foreach (var property in root.EnumerateObject())
             {
                 if (property.Name is not ("name" or "type" or "tags" or "parent"))

@@ -17,11 +17,11 @@ internal static class GeofencesEndpoints
 
     public static void Map(IEndpointRouteBuilder endpoints, ApiContext context)
     {
-        endpoints.MapPost("/api/v1/geofences", http => AddAsync(http, context));
+        endpoints.MapPost("/api/v1/geofences", AuditTrail.Audited(context, "geofence.add", "geofence", null, http => AddAsync(http, context)));
         endpoints.MapGet("/api/v1/geofences", http => ListAsync(http, context));
         endpoints.MapGet("/api/v1/geofences/{name}", http => GetAsync(http, context));
-        endpoints.MapPut("/api/v1/geofences/{name}", http => PutAsync(http, context));
-        endpoints.MapDelete("/api/v1/geofences/{name}", http => RemoveAsync(http, context));
+        endpoints.MapPut("/api/v1/geofences/{name}", AuditTrail.Audited(context, "geofence.put", "geofence", "name", http => PutAsync(http, context)));
+        endpoints.MapDelete("/api/v1/geofences/{name}", AuditTrail.Audited(context, "geofence.remove", "geofence", "name", http => RemoveAsync(http, context)));
     }
 
     private static async Task AddAsync(HttpContext http, ApiContext context)
@@ -31,6 +31,7 @@ internal static class GeofencesEndpoints
             return;
         }
 
+        AuditTrail.Target(http, feature.Name);
         try
         {
             var fence = registry.Add(feature.Name ?? string.Empty, feature);
@@ -53,6 +54,7 @@ internal static class GeofencesEndpoints
         try
         {
             var (fence, created) = registry.Put(NameOf(http), feature);
+            AuditTrail.Detail(http, created ? "created" : "replaced");
             await WriteAsync(http, created ? StatusCodes.Status201Created : StatusCodes.Status200OK, json => WriteFeature(json, fence));
         }
         catch (GeofenceException error)

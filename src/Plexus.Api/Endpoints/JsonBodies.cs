@@ -144,7 +144,7 @@ internal static class JsonBodies
     }
 
     /// <summary>A non-negative integer query parameter up to <paramref name="max"/>; absent is <paramref name="fallback"/>.</summary>
-    private static bool TryQueryInt(HttpContext http, string name, int fallback, int max, out int value)
+    public static bool TryQueryInt(HttpContext http, string name, int fallback, int max, out int value)
     {
         string? text = http.Request.Query[name];
         if (string.IsNullOrEmpty(text))
@@ -220,4 +220,12 @@ internal static class JsonBodies
         DeviceErrorKind.Conflict => "conflict",
         _ => "invalid",
     };
+
+    /// <summary>The audit detail of a bulk request: "created 2, failed 1: d1, d2" (the audit log cuts a long list).</summary>
+    public static string BulkDetail(int created, int failed, IEnumerable<string> createdIds) =>
+        created == 0 ? $"created 0, failed {failed}" : $"created {created}, failed {failed}: {string.Join(", ", createdIds)}";
+
+    /// <summary>The audit detail of a PATCH: the fields it sends, never their values ("fields name, tags").</summary>
+    public static string ChangedFields(JsonElement root) =>
+        root.ValueKind == JsonValueKind.Object ? "fields " + string.Join(", ", root.EnumerateObject().Select(p => p.Name)) : "no fields";
 }

@@ -18,10 +18,10 @@ internal static class PositionSourcesEndpoints
 
     public static void Map(IEndpointRouteBuilder endpoints, ApiContext context)
     {
-        endpoints.MapPost("/api/v1/position-sources", http => PutAsync(http, context));
+        endpoints.MapPost("/api/v1/position-sources", AuditTrail.Audited(context, "position_source.put", "position_source", null, http => PutAsync(http, context)));
         endpoints.MapGet("/api/v1/position-sources", http => ListAsync(http, context));
         endpoints.MapGet("/api/v1/position-sources/{key}", http => GetAsync(http, context));
-        endpoints.MapDelete("/api/v1/position-sources/{key}", http => RemoveAsync(http, context));
+        endpoints.MapDelete("/api/v1/position-sources/{key}", AuditTrail.Audited(context, "position_source.remove", "position_source", "key", http => RemoveAsync(http, context)));
     }
 
     private static async Task PutAsync(HttpContext http, ApiContext context)
@@ -31,9 +31,11 @@ internal static class PositionSourcesEndpoints
             return;
         }
 
+        AuditTrail.Target(http, source.Key);
         try
         {
             var (status, created) = registry.Put(source);
+            AuditTrail.Detail(http, created ? "created" : "replaced");
             http.Response.Headers.Location = "/api/v1/position-sources/" + Uri.EscapeDataString(status.Source.Key);
             await WriteAsync(http, created ? StatusCodes.Status201Created : StatusCodes.Status200OK, json => WriteSource(json, status));
         }

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Plexus.Query;
 using Plexus.Storage;
+using Plexus.Storage.Schema;
 
 namespace Plexus.Api.Endpoints;
 
@@ -35,7 +36,7 @@ internal static class SqlEndpoints
 
     private static async Task QueryAsync(HttpContext http, ApiContext context)
     {
-        if (await PlexusApi.AdmitAsync(http, context, Auth.ApiScope.Read) is not { } principal)
+        if (await PlexusApi.AdmitAsync(http, context, Auth.ApiScope.Read, namespaced: true) is not { } principal)
         {
             return;
         }
@@ -70,12 +71,24 @@ internal static class SqlEndpoints
             return;
         }
 
+        // A token limited to namespaces reads only those: its default namespace is its first, and the query's plan may
+        // touch no table outside them (checked in the query service).
+        if (principal.Namespaces is { } allowed)
+        {
+            db ??= allowed[0];
+            if (!Namespaces.TryNormalize(db, out string normalized, out _) || !principal.MayUse(normalized))
+            {
+                await ApiErrors.WriteAsync(http, StatusCodes.Status403Forbidden, "forbidden", $"{principal} may read namespace(s) {string.Join(", ", allowed)} only, not \"{db}\"");
+                return;
+            }
+        }
+
         var format = WantsCsv(http.Request) ? QueryResultFormat.Csv : QueryResultFormat.Json;
         var pipe = new Pipe(AnswerPipe);
         RunningQuery running;
         try
         {
-            running = await context.Queries!.StartAsync(new QueryRequest(sql, db), format, pipe.Writer, PlexusApi.JsonOptions, http.RequestAborted);
+            running = await context.Queries!.StartAsync(new QueryRequest(sql, db, principal.Namespaces), format, pipe.Writer, PlexusApi.JsonOptions, http.RequestAborted);
         }
         catch (QueryRefusedException error)
         {

@@ -12,9 +12,9 @@ internal static class TokensEndpoints
 {
     public static void Map(IEndpointRouteBuilder endpoints, ApiContext context)
     {
-        endpoints.MapPost("/api/v1/tokens", http => CreateAsync(http, context));
+        endpoints.MapPost("/api/v1/tokens", AuditTrail.Audited(context, "token.create", "token", null, http => CreateAsync(http, context)));
         endpoints.MapGet("/api/v1/tokens", http => ListAsync(http, context));
-        endpoints.MapDelete("/api/v1/tokens/{name}", http => RevokeAsync(http, context));
+        endpoints.MapDelete("/api/v1/tokens/{name}", AuditTrail.Audited(context, "token.revoke", "token", "name", http => RevokeAsync(http, context)));
     }
 
     private static async Task CreateAsync(HttpContext http, ApiContext context)
@@ -26,6 +26,7 @@ internal static class TokensEndpoints
 
         string? name;
         string? scopeText;
+        List<string>? namespaces = null;
         try
         {
             using var document = await JsonDocument.ParseAsync(http.Request.Body, default, http.RequestAborted);
@@ -37,15 +38,25 @@ internal static class TokensEndpoints
 
             foreach (var property in root.EnumerateObject())
             {
-                if (property.Name is not ("name" or "scope"))
+                if (property.Name is not ("name" or "scope" or "namespaces"))
                 {
-                    await InvalidAsync(http, property.Name, $"unknown field \"{property.Name}\"; send name and scope");
+                    await InvalidAsync(http, property.Name, $"unknown field \"{property.Name}\"; send name, scope and optionally namespaces");
                     return;
                 }
             }
 
             name = root.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
             scopeText = root.TryGetProperty("scope", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
+            if (root.TryGetProperty("namespaces", out var list) && list.ValueKind != JsonValueKind.Null)
+            {
+                if (list.ValueKind != JsonValueKind.Array || list.EnumerateArray().Any(item => item.ValueKind != JsonValueKind.String))
+                {
+                    await InvalidAsync(http, "namespaces", "namespaces must be an array of namespace names, e.g. [\"partner_a\"], or left out for every namespace");
+                    return;
+                }
+
+                namespaces = [.. list.EnumerateArray().Select(item => item.GetString()!)];
+            }
         }
         catch (JsonException error)
         {
@@ -53,16 +64,18 @@ internal static class TokensEndpoints
             return;
         }
 
+        AuditTrail.Target(http, name);
         if (!ApiScopes.TryParse(scopeText, out var scope))
         {
             await InvalidAsync(http, "scope", scopeText is null ? "scope is required: read, write or admin" : $"scope \"{scopeText}\" is not one of read, write, admin");
             return;
         }
 
+        AuditTrail.Detail(http, Describe(scope, namespaces));
         CreatedApiToken created;
         try
         {
-            created = store.Create(name ?? "", scope);
+            created = store.Create(name ?? "", scope, namespaces);
         }
         catch (ApiTokenException error)
         {
@@ -71,7 +84,7 @@ internal static class TokensEndpoints
             return;
         }
 
-        context.Logger.LogInformation("API token {Name} created with scope {Scope}", created.Info.Name, ApiScopes.Name(created.Info.Scope));
+        context.Logger.LogInformation("API token {Name} created: {Rights}", created.Info.Name, Describe(created.Info.Scope, created.Info.Namespaces));
         await WriteAsync(http, StatusCodes.Status201Created, json =>
         {
             json.WriteStartObject();
@@ -147,7 +160,25 @@ internal static class TokensEndpoints
         json.WriteString("name", info.Name);
         json.WriteString("scope", ApiScopes.Name(info.Scope));
         json.WriteString("created_at", info.CreatedAt.UtcDateTime);
+        if (info.Namespaces is { } namespaces)
+        {
+            json.WriteStartArray("namespaces");
+            foreach (string ns in namespaces)
+            {
+                json.WriteStringValue(ns);
+            }
+
+            json.WriteEndArray();
+        }
+        else
+        {
+            json.WriteNull("namespaces");
+        }
     }
+
+    /// <summary>A token's rights in a few words, for the log and the audit log: "scope read, namespaces partner_a".</summary>
+    private static string Describe(ApiScope scope, IReadOnlyList<string>? namespaces) =>
+        namespaces is null ? "scope " + ApiScopes.Name(scope) : $"scope {ApiScopes.Name(scope)}, namespaces {string.Join(", ", namespaces)}";
 
     private static async Task WriteAsync(HttpContext http, int status, Action<Utf8JsonWriter> body)
     {

@@ -35,7 +35,7 @@ internal static class WriteEndpoints
 
     private static async Task WriteAsync(HttpContext http, ApiContext context, string? requestedNamespace)
     {
-        if (await PlexusApi.AdmitAsync(http, context, ApiScope.Write, allowDevice: true) is not { } principal)
+        if (await PlexusApi.AdmitAsync(http, context, ApiScope.Write, allowDevice: true, namespaced: true) is not { } principal)
         {
             return;
         }
@@ -43,6 +43,13 @@ internal static class WriteEndpoints
         if (!Namespaces.TryNormalize(requestedNamespace, out string ns, out string? namespaceError))
         {
             await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", namespaceError!);
+            return;
+        }
+
+        if (!principal.MayUse(ns))
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status403Forbidden, "forbidden",
+                $"token \"{principal.Name}\" may write only to namespace{(principal.Namespaces!.Count == 1 ? "" : "s")} {string.Join(", ", principal.Namespaces)}, not \"{ns}\"; set db or bucket to one of them, or use a token for namespace \"{ns}\"");
             return;
         }
 

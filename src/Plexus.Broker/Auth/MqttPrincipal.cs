@@ -27,12 +27,13 @@ public sealed class MqttPrincipal
 {
     public const string AdminTokenName = "admin";
 
-    private MqttPrincipal(MqttPrincipalKind kind, string? deviceId, string? tokenName, MqttApplicationScope scope)
+    private MqttPrincipal(MqttPrincipalKind kind, string? deviceId, string? tokenName, MqttApplicationScope scope, IReadOnlyList<string>? namespaces = null)
     {
         Kind = kind;
         DeviceId = deviceId;
         TokenName = tokenName;
         Scope = scope;
+        Namespaces = namespaces;
     }
 
     /// <summary>An application with the admin token.</summary>
@@ -49,19 +50,30 @@ public sealed class MqttPrincipal
     /// <summary>An application's scope; 0 for a device.</summary>
     public MqttApplicationScope Scope { get; }
 
+    /// <summary>
+    /// The namespaces an application's token is limited to (lower case); null for every namespace. A device's data
+    /// always goes to its own namespace, so a device has none.
+    /// </summary>
+    public IReadOnlyList<string>? Namespaces { get; }
+
+    /// <summary>Whether this principal may see and store data of namespace <paramref name="ns"/>.</summary>
+    public bool MayUse(string ns) => Namespaces is null || Namespaces.Contains(ns, StringComparer.Ordinal);
+
     public static MqttPrincipal Device(string deviceId)
     {
         ArgumentException.ThrowIfNullOrEmpty(deviceId);
         return new MqttPrincipal(MqttPrincipalKind.Device, deviceId, null, 0);
     }
 
-    public static MqttPrincipal Application(string tokenName, MqttApplicationScope scope)
+    public static MqttPrincipal Application(string tokenName, MqttApplicationScope scope, IReadOnlyList<string>? namespaces = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(tokenName);
-        return new MqttPrincipal(MqttPrincipalKind.Application, null, tokenName, scope);
+        return new MqttPrincipal(MqttPrincipalKind.Application, null, tokenName, scope, namespaces);
     }
 
     public override string ToString() => Kind == MqttPrincipalKind.Device
         ? "device " + DeviceId
-        : $"application {TokenName} (scope {Scope.ToString().ToLowerInvariant()})";
+        : Namespaces is null
+            ? $"application {TokenName} (scope {Scope.ToString().ToLowerInvariant()})"
+            : $"application {TokenName} (scope {Scope.ToString().ToLowerInvariant()}, namespaces {string.Join(", ", Namespaces)})";
 }

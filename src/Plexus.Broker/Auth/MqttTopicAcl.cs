@@ -4,18 +4,41 @@ namespace Plexus.Broker.Auth;
 /// The topic ACL: an application may subscribe anywhere and, with scope write or admin, publish
 /// anywhere; a device only under <c>devices/&lt;its id&gt;/</c>. Device ids never hold <c>/</c>, <c>+</c> or <c>#</c> (the
 /// registry refuses them), so a filter that starts with the device's own prefix cannot reach another device's topics.
+/// An application whose token is limited to namespaces without <see cref="DeviceNamespace"/> may neither publish to
+/// device topics (they store into that namespace) nor subscribe to a filter that can match one (<c>devices/#</c>,
+/// <c>+/…</c>, <c>#</c>).
 /// </summary>
 public static class MqttTopicAcl
 {
+    /// <summary>The namespace device topics store into (<see cref="PlexusBrokerOptions.Namespace"/>'s default).</summary>
+    public const string DeviceNamespace = "main";
+
+    private const string DeviceLevel = "devices";
+
     public static bool MayPublish(MqttPrincipal? principal, string? topic) => principal is not null && (principal.Kind == MqttPrincipalKind.Application
-        ? principal.Scope >= MqttApplicationScope.Write
+        ? principal.Scope >= MqttApplicationScope.Write && (principal.MayUse(DeviceNamespace) || !FirstLevelMayBeDevices(topic))
         : IsUnderOwnPrefix(principal, topic));
 
     /// <summary>
     /// A device may subscribe to filters under its own prefix only: <c>devices/d1/#</c> yes, <c>devices/+/telemetry</c>,
     /// <c>#</c> and <c>$share/...</c> no.
     /// </summary>
-    public static bool MaySubscribe(MqttPrincipal? principal, string? filter) => principal is not null && (principal.Kind == MqttPrincipalKind.Application || IsUnderOwnPrefix(principal, filter));
+    public static bool MaySubscribe(MqttPrincipal? principal, string? filter) => principal is not null && (principal.Kind == MqttPrincipalKind.Application
+        ? principal.MayUse(DeviceNamespace) || !FirstLevelMayBeDevices(filter)
+        : IsUnderOwnPrefix(principal, filter));
+
+    /// <summary>True when the topic or filter is under <c>devices/</c> or its first level is a wildcard that matches it.</summary>
+    private static bool FirstLevelMayBeDevices(string? topicOrFilter)
+    {
+        if (topicOrFilter is null)
+        {
+            return true;
+        }
+
+        int slash = topicOrFilter.IndexOf('/', StringComparison.Ordinal);
+        var first = slash < 0 ? topicOrFilter.AsSpan() : topicOrFilter.AsSpan(0, slash);
+        return first is DeviceLevel or "+" or "#";
+    }
 
     private static bool IsUnderOwnPrefix(MqttPrincipal principal, string? topic)
     {

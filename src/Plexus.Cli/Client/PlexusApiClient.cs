@@ -1,7 +1,10 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Reflection;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using Plexus.Cli.Commands;
@@ -43,8 +46,8 @@ internal sealed class PlexusApiClient : IDisposable
 
     public bool HasToken { get; }
 
-    /// <summary>Builds a client from the `--url`/`--token` values, falling back to PLEXUS_URL/PLEXUS_TOKEN.</summary>
-    public static PlexusApiClient Create(string? url, string? token, int maxConnections = 8)
+    /// <summary>Builds a client from the `--url`/`--token`/`--ca-cert` values, falling back to PLEXUS_URL/PLEXUS_TOKEN/PLEXUS_CA_CERT.</summary>
+    public static PlexusApiClient Create(string? url, string? token, int maxConnections = 8, string? caCertificate = null)
     {
         string resolved = ClientOptions.ResolveUrl(url);
         if (!Uri.TryCreate(resolved + "/", UriKind.Absolute, out var baseAddress)
@@ -59,7 +62,39 @@ internal sealed class PlexusApiClient : IDisposable
             MaxConnectionsPerServer = Math.Max(1, maxConnections),
             ConnectTimeout = TimeSpan.FromSeconds(10),
         };
+        if (ClientOptions.ResolveCaCertificate(caCertificate) is { } caPath)
+        {
+            handler.SslOptions = new SslClientAuthenticationOptions { CertificateChainPolicy = TrustOnly(caPath) };
+        }
+
         return new PlexusApiClient(baseAddress, ClientOptions.ResolveToken(token), handler);
+    }
+
+    /// <summary>
+    /// A chain policy that trusts the certificates in the PEM file, and nothing else: the server's certificate must be
+    /// one of them or be issued by one. The host name is still checked against the certificate. A private CA rarely
+    /// publishes revocation lists, so revocation is not checked.
+    /// </summary>
+    private static X509ChainPolicy TrustOnly(string caPath)
+    {
+        var trusted = new X509Certificate2Collection();
+        try
+        {
+            trusted.ImportFromPemFile(caPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            throw new CliException($"cannot read the CA certificate {caPath} (--ca-cert or PLEXUS_CA_CERT): {e.Message}", e);
+        }
+
+        if (trusted.Count == 0)
+        {
+            throw new CliException($"{caPath} (--ca-cert or PLEXUS_CA_CERT) holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+        }
+
+        var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+        policy.CustomTrustStore.AddRange(trusted);
+        return policy;
     }
 
     /// <summary>
@@ -172,7 +207,7 @@ internal sealed class PlexusApiClient : IDisposable
                 case HttpRequestError.NameResolutionError:
                     return "host not found";
                 case HttpRequestError.SecureConnectionError:
-                    return "TLS handshake failed: " + (http.InnerException?.Message ?? http.Message);
+                    return "TLS handshake failed: " + (http.InnerException?.Message ?? http.Message) + " (for a self-signed certificate pass --ca-cert <pem> or set PLEXUS_CA_CERT)";
                 case HttpRequestError.ResponseEnded:
                     return "the server closed the connection before answering";
                 case HttpRequestError.InvalidResponse:

@@ -17,9 +17,17 @@ internal static class ClientOptions
         Description = "API token (env PLEXUS_TOKEN)",
     };
 
+    public static Option<string?> CaCertificate() => new("--ca-cert")
+    {
+        Description = "PEM file of the certificate (or its CA) that an https:// server must present, for a self-signed one (env PLEXUS_CA_CERT; default: the system's trusted CAs)",
+    };
+
     public static string ResolveUrl(string? value) =>
         (value ?? Environment.GetEnvironmentVariable("PLEXUS_URL") ?? DefaultUrl).TrimEnd('/');
 
     public static string? ResolveToken(string? value) =>
         value ?? Environment.GetEnvironmentVariable("PLEXUS_TOKEN");
+
+    public static string? ResolveCaCertificate(string? value) =>
+        value ?? (Environment.GetEnvironmentVariable("PLEXUS_CA_CERT") is { Length: > 0 } path ? path : null);
 }

@@ -14,20 +14,22 @@ internal static class CommandSupport
 {
     internal delegate Task ClientAction(ParseResult parse, PlexusApiClient client, TextWriter output, TextWriter error, CancellationToken cancellationToken);
 
-    /// <summary>Adds --url and --token to the command and runs the action with a client; a <see cref="CliException"/> becomes its exit code.</summary>
+    /// <summary>Adds --url, --token and --ca-cert to the command and runs the action with a client; a <see cref="CliException"/> becomes its exit code.</summary>
     internal static Command WithClient(Command command, ClientAction action)
     {
         var url = ClientOptions.Url();
         var token = ClientOptions.Token();
+        var caCertificate = ClientOptions.CaCertificate();
         command.Options.Add(url);
         command.Options.Add(token);
+        command.Options.Add(caCertificate);
         command.SetAction(async (ParseResult parse, CancellationToken invocationToken) =>
         {
             using var termination = CliConsole.CancelOnTermination(invocationToken);
             var error = parse.InvocationConfiguration.Error;
             try
             {
-                using var client = PlexusApiClient.Create(parse.GetValue(url), parse.GetValue(token));
+                using var client = PlexusApiClient.Create(parse.GetValue(url), parse.GetValue(token), caCertificate: parse.GetValue(caCertificate));
                 await action(parse, client, parse.InvocationConfiguration.Output, error, termination.Token);
                 return 0;
             }

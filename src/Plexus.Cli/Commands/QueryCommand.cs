@@ -32,10 +32,11 @@ internal static class QueryCommand
         format.AcceptOnlyFromAmong("table", "csv", "json");
         var url = ClientOptions.Url();
         var token = ClientOptions.Token();
+        var caCertificate = ClientOptions.CaCertificate();
 
         var command = new Command("query", "Run a SQL query on the server and print the result")
         {
-            sql, database, format, url, token,
+            sql, database, format, url, token, caCertificate,
         };
         command.SetAction(async (ParseResult parse, CancellationToken invocationToken) =>
         {
@@ -46,7 +47,7 @@ internal static class QueryCommand
             try
             {
                 string statement = await ReadStatementAsync(parse.GetValue(sql) ?? "", cancellationToken);
-                using var client = PlexusApiClient.Create(parse.GetValue(url), parse.GetValue(token));
+                using var client = PlexusApiClient.Create(parse.GetValue(url), parse.GetValue(token), caCertificate: parse.GetValue(caCertificate));
                 await RunAsync(client, statement, parse.GetValue(database), parse.GetValue(format) ?? "table", output, error, cancellationToken);
                 return 0;
             }

@@ -12,6 +12,8 @@ internal static class ServeCommand
 {
     private static readonly Option<string?> Data = new("--data") { Description = $"Data folder (env PLEXUS_DATA, default ./{PlexusServerOptions.DefaultDataDirectory})" };
     private static readonly Option<string?> Http = new("--http") { Description = $"HTTP listen address host:port (env PLEXUS_HTTP, default {PlexusServerOptions.DefaultHttpEndpoint})" };
+    private static readonly Option<string?> HttpsCert = new("--https-cert") { Description = "PEM certificate: the HTTP port serves HTTPS only, /mqtt becomes WSS (env PLEXUS_HTTPS_CERT; default plain HTTP); needs --https-key" };
+    private static readonly Option<string?> HttpsKey = new("--https-key") { Description = "PEM private key of the HTTPS certificate, not encrypted (env PLEXUS_HTTPS_KEY)" };
     private static readonly Option<string?> Mqtt = new("--mqtt") { Description = $"MQTT broker listen address host:port, or off (env PLEXUS_MQTT, default {PlexusServerOptions.DefaultMqttEndpoint})" };
     private static readonly Option<string?> MqttTls = new("--mqtt-tls") { Description = "MQTT over TLS listen address host:port, or off (env PLEXUS_MQTT_TLS, default off); needs --mqtt-tls-cert and --mqtt-tls-key" };
     private static readonly Option<string?> MqttTlsCert = new("--mqtt-tls-cert") { Description = "PEM certificate for the MQTT TLS listener (env PLEXUS_MQTT_TLS_CERT)" };
@@ -34,7 +36,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var command = new Command("serve", "Run the Plexus server with the embedded store.");
-        foreach (var option in new[] { Data, Http, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxRate, MqttMaxBurst, AdminToken, ProvisioningKey, MaxBodySize, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, MemoryLimit, DeviceTag, LogLevel, Config })
+        foreach (var option in new[] { Data, Http, HttpsCert, HttpsKey, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxRate, MqttMaxBurst, AdminToken, ProvisioningKey, MaxBodySize, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, MemoryLimit, DeviceTag, LogLevel, Config })
         {
             command.Options.Add(option);
         }
@@ -55,6 +57,8 @@ internal static class ServeCommand
             {
                 DataDirectory = Get(Data, "PLEXUS_DATA") ?? PlexusServerOptions.DefaultDataDirectory,
                 HttpEndpoint = Get(Http, "PLEXUS_HTTP") ?? PlexusServerOptions.DefaultHttpEndpoint,
+                HttpsCertificate = Get(HttpsCert, "PLEXUS_HTTPS_CERT"),
+                HttpsKey = Get(HttpsKey, "PLEXUS_HTTPS_KEY"),
                 MqttEndpoint = Get(Mqtt, "PLEXUS_MQTT") ?? PlexusServerOptions.DefaultMqttEndpoint,
                 MqttTlsEndpoint = Get(MqttTls, "PLEXUS_MQTT_TLS"),
                 MqttTlsCertificate = Get(MqttTlsCert, "PLEXUS_MQTT_TLS_CERT"),
@@ -74,6 +78,16 @@ internal static class ServeCommand
             };
             Devices.DeviceTagMap.Parse(options.DeviceTag);
             PlexusServer.ParseEndpoint(options.HttpEndpoint);
+            if (options.AdminToken is { Length: > 0 } adminToken && !Api.Auth.AdminTokenStore.IsLongEnough(adminToken, out string? tokenProblem))
+            {
+                throw new ArgumentException(tokenProblem);
+            }
+
+            if ((options.HttpsCertificate is null) != (options.HttpsKey is null))
+            {
+                throw new ArgumentException("https-cert and https-key: HTTPS needs both, the PEM certificate and its private key");
+            }
+
             if (options.ProvisioningKey is { Length: < 16 })
             {
                 throw new ArgumentException("provisioning-key: the key must be at least 16 characters; it is the one secret that lets unknown devices register (e.g. openssl rand -base64 32)");

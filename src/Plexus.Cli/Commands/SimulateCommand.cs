@@ -73,6 +73,7 @@ internal static class SimulateCommand
         var url = ClientOptions.Url();
         url.Description = "Send line protocol live to this server's write API (http://host:port) instead of writing a file";
         var token = ClientOptions.Token();
+        var caCertificate = ClientOptions.CaCertificate();
         var database = new Option<string?>("--db", "--bucket") { Description = "Namespace to write into when sending (the server's default when omitted)" };
         var batchSize = new Option<int>("--batch-size")
         {
@@ -104,7 +105,7 @@ internal static class SimulateCommand
         var command = new Command("simulate", "Simulate a TSBS-IoT truck fleet: write it as line protocol, CSV or JSON lines, or send it live to a server")
         {
             trucks, start, end, duration, interval, seed, format, output, noChaos, noMissing, noOutOfOrder, noNulls,
-            url, token, database, batchSize, gzip, concurrency, realtime,
+            url, token, caCertificate, database, batchSize, gzip, concurrency, realtime,
         };
         command.SetAction(async (ParseResult parse, CancellationToken cancellationToken) =>
         {
@@ -139,13 +140,13 @@ internal static class SimulateCommand
             using var termination = CliConsole.CancelOnTermination(cancellationToken);
             var send = new WriteSettings(parse.GetValue(database), "ns", parse.GetValue(gzip), parse.GetValue(concurrency));
             return await RunAsync(
-                settings, send, parse.GetValue(batchSize), parse.GetValue(token), parse.InvocationConfiguration.Output, error, termination.Token);
+                settings, send, parse.GetValue(batchSize), parse.GetValue(token), parse.GetValue(caCertificate), parse.InvocationConfiguration.Output, error, termination.Token);
         });
         return command;
     }
 
     private static async Task<int> RunAsync(
-        SimulateSettings settings, WriteSettings send, int batchSize, string? token, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+        SimulateSettings settings, WriteSettings send, int batchSize, string? token, string? caCertificate, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         long started = TimeProvider.System.GetTimestamp();
         var simulator = new FleetSimulator(settings.Options);
@@ -161,7 +162,7 @@ internal static class SimulateCommand
                 }
                 else
                 {
-                    await SendAsync(run, formatter, settings, send, batchSize, token, progress, cancellationToken);
+                    await SendAsync(run, formatter, settings, send, batchSize, token, caCertificate, progress, cancellationToken);
                 }
             });
         }
@@ -216,10 +217,10 @@ internal static class SimulateCommand
     /// soon as the tick is complete.
     /// </summary>
     private static async Task SendAsync(
-        RunState run, IFleetRowFormatter formatter, SimulateSettings settings, WriteSettings send, int batchSize, string? token,
+        RunState run, IFleetRowFormatter formatter, SimulateSettings settings, WriteSettings send, int batchSize, string? token, string? caCertificate,
         Action? progress, CancellationToken cancellationToken)
     {
-        using var client = PlexusApiClient.Create(settings.Url, token, send.Concurrency);
+        using var client = PlexusApiClient.Create(settings.Url, token, send.Concurrency, caCertificate);
         var uploader = new LineProtocolUploader(client, send);
         run.Uploader = uploader;
         if (settings.Realtime)

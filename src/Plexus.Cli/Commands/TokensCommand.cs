@@ -24,17 +24,35 @@ internal static class TokensCommand
             Required = true,
         };
         scope.AcceptOnlyFromAmong("read", "write", "admin");
-        var command = new Command("create", "Make a token and print it (shown once; the server keeps only its hash)") { name, scope };
+        var namespaces = new Option<string[]>("--namespace")
+        {
+            Description = "Limit the token to this namespace; repeat for several (default: every namespace; not for scope admin)",
+            Arity = ArgumentArity.ZeroOrMore,
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var command = new Command("create", "Make a token and print it (shown once; the server keeps only its hash)") { name, scope, namespaces };
         return CommandSupport.WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
+            string[] limited = parse.GetValue(namespaces) ?? [];
             string body = CommandSupport.Json(json =>
             {
                 json.WriteString("name", parse.GetValue(name));
                 json.WriteString("scope", parse.GetValue(scope));
+                if (limited.Length > 0)
+                {
+                    json.WriteStartArray("namespaces");
+                    foreach (string ns in limited)
+                    {
+                        json.WriteStringValue(ns);
+                    }
+
+                    json.WriteEndArray();
+                }
             });
-            using var document = await CommandSupport.SendAsync(client, HttpMethod.Post, "api/v1/tokens", body, cancellationToken);
-            await output.WriteLineAsync(document!.RootElement.GetProperty("token").GetString());
-            await error.WriteLineAsync($"note: token \"{parse.GetValue(name)}\" (scope {parse.GetValue(scope)}) is shown only now; the server keeps only its hash.");
+            using var document = await CommandSupport.SendAsync(client, HttpMethod.Post, "api/v1/tokens", body, cancellationToken, ownBadRequest: true);
+            var root = document!.RootElement;
+            await output.WriteLineAsync(root.GetProperty("token").GetString());
+            await error.WriteLineAsync($"note: token \"{parse.GetValue(name)}\" ({Rights(root)}) is shown only now; the server keeps only its hash.");
         });
     }
 
@@ -53,16 +71,10 @@ internal static class TokensCommand
             }
 
             var rows = root.GetProperty("tokens").EnumerateArray()
-                .Select(t => new[] { t.GetProperty("name").GetString() ?? "", t.GetProperty("scope").GetString() ?? "", CreatedAt(t) })
-                .Prepend(["NAME", "SCOPE", "CREATED"])
+                .Select(t => new[] { t.GetProperty("name").GetString() ?? "", t.GetProperty("scope").GetString() ?? "", Namespaces(t) ?? "all", CreatedAt(t) })
                 .ToList();
-            int[] widths = [.. Enumerable.Range(0, 3).Select(i => rows.Max(r => r[i].Length))];
-            foreach (var row in rows)
-            {
-                await output.WriteLineAsync(string.Join("  ", row.Select((cell, i) => cell.PadRight(widths[i]))).TrimEnd());
-            }
-
-            await error.WriteLineAsync($"{rows.Count - 1} token{(rows.Count == 2 ? "" : "s")} (the admin token is not listed)");
+            await CommandSupport.WriteTableAsync(output, ["NAME", "SCOPE", "NAMESPACES", "CREATED"], rows);
+            await error.WriteLineAsync($"{rows.Count} token{(rows.Count == 1 ? "" : "s")} (the admin token is not listed)");
         });
     }
 
@@ -79,6 +91,15 @@ internal static class TokensCommand
     }
 
     private static Argument<string> NameArgument() => new("name") { Description = "The token's name: 1–64 letters, digits, '_', '-', '.'" };
+
+    /// <summary>The namespaces a token is limited to, comma-separated; null when it may use every namespace.</summary>
+    private static string? Namespaces(JsonElement token) =>
+        token.TryGetProperty("namespaces", out var value) && value.ValueKind == JsonValueKind.Array
+            ? string.Join(',', value.EnumerateArray().Select(n => n.GetString()))
+            : null;
+
+    private static string Rights(JsonElement token) =>
+        $"scope {token.GetProperty("scope").GetString()}" + (Namespaces(token) is { } namespaces ? $", namespaces {namespaces}" : "");
 
     private static string CreatedAt(JsonElement token) =>
         token.TryGetProperty("created_at", out var value) && value.ValueKind == JsonValueKind.String ? value.GetString()! : "";

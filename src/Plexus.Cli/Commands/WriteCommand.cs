@@ -59,10 +59,11 @@ internal static class WriteCommand
         });
         var url = ClientOptions.Url();
         var token = ClientOptions.Token();
+        var caCertificate = ClientOptions.CaCertificate();
 
         var command = new Command("write", "Write InfluxDB line protocol from a file or standard input to the server")
         {
-            file, database, precision, batchSize, gzip, concurrency, url, token,
+            file, database, precision, batchSize, gzip, concurrency, url, token, caCertificate,
         };
         command.SetAction(async (ParseResult parse, CancellationToken cancellationToken) =>
         {
@@ -78,6 +79,7 @@ internal static class WriteCommand
                 settings,
                 parse.GetValue(url),
                 parse.GetValue(token),
+                parse.GetValue(caCertificate),
                 parse.InvocationConfiguration.Output,
                 parse.InvocationConfiguration.Error,
                 termination.Token);
@@ -86,13 +88,13 @@ internal static class WriteCommand
     }
 
     private static async Task<int> RunAsync(
-        string path, int batchSize, WriteSettings settings, string? url, string? token, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+        string path, int batchSize, WriteSettings settings, string? url, string? token, string? caCertificate, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         long started = TimeProvider.System.GetTimestamp();
         LineProtocolUploader? uploader = null;
         try
         {
-            using var client = PlexusApiClient.Create(url, token, settings.Concurrency);
+            using var client = PlexusApiClient.Create(url, token, settings.Concurrency, caCertificate);
             uploader = new LineProtocolUploader(client, settings);
             bool fromStdin = path == "-";
             if (fromStdin && CliConsole.InputIsTerminal)

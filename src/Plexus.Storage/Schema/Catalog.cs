@@ -210,10 +210,15 @@ public sealed class Catalog
         });
     }
 
-    internal static void Execute(DuckDBConnection connection, string sql)
+    internal static void Execute(DuckDBConnection connection, string sql, params ReadOnlySpan<object?> parameters)
     {
         using var command = connection.CreateCommand();
         command.CommandText = sql;
+        foreach (object? value in parameters)
+        {
+            command.Parameters.Add(new DuckDBParameter(value ?? DBNull.Value));
+        }
+
         command.ExecuteNonQuery();
     }
 

@@ -1,4 +1,5 @@
 using Microsoft.Win32.SafeHandles;
+using Plexus.Core;
 
 namespace Plexus.Storage.Writing;
 

@@ -21,7 +21,7 @@ public sealed class TokensAndImportCommandTests
         Assert.Equal(0, list.ExitCode);
         var lines = list.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.StartsWith("NAME", lines[0], StringComparison.Ordinal);
-        Assert.Matches(@"^grafana\s+read\s+\d{4}-", lines[1]);
+        Assert.Matches(@"^grafana\s+read\s+all\s+\d{4}-", lines[1]);
         Assert.DoesNotContain(token, list.Output, StringComparison.Ordinal);
 
         // A read token may query but not manage tokens: the server's 403 message is shown.
@@ -36,6 +36,24 @@ public sealed class TokensAndImportCommandTests
         var missing = await CliRunner.RunAsync(["tokens", "revoke", "grafana", .. admin]);
         Assert.Equal(1, missing.ExitCode);
         Assert.Contains("no API token named \"grafana\"", missing.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Tokens_create_with_namespaces_limits_the_token_and_list_shows_them()
+    {
+        await using var server = await PlexusTestServer.StartAsync();
+        string[] admin = ["--url", server.Address.ToString(), "--token", PlexusTestServer.AdminToken];
+
+        var created = await CliRunner.RunAsync(["tokens", "create", "partner", "--scope", "read", "--namespace", "partner_a", "--namespace", "partner_b", .. admin]);
+        var list = await CliRunner.RunAsync(["tokens", "list", .. admin]);
+        var adminLimited = await CliRunner.RunAsync(["tokens", "create", "boss", "--scope", "admin", "--namespace", "partner_a", .. admin]);
+
+        Assert.True(created.ExitCode == 0, created.Error);
+        Assert.Contains("(scope read, namespaces partner_a,partner_b)", created.Error, StringComparison.Ordinal);
+        Assert.Equal(["partner_a", "partner_b"], server.Server.ApiTokens.List().Single().Namespaces);
+        Assert.Matches(@"(?m)^partner\s+read\s+partner_a,partner_b\s+\d{4}-", list.Output);
+        Assert.Equal(1, adminLimited.ExitCode);
+        Assert.Contains("400 invalid: a token with scope admin cannot be limited to namespaces", adminLimited.Error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,24 +1,62 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace Plexus.Storage;
+namespace Plexus.Core;
 
 /// <summary>
-/// Files that must survive a power loss. Syncing a file makes its bytes durable, not its name: a file just
-/// created, renamed or deleted is only durable once the folder that holds it is synced too, which .NET has no
-/// API for. Every file Plexus keeps in its data folder (the write log, token files, retained messages) should be
-/// created or replaced through here.
+/// Files that must survive a crash or a power cut. Syncing a file makes its bytes durable, not its name: a file just
+/// created, renamed or deleted is only durable once the folder that holds it is synced too, which .NET has no API for.
+/// Every file Plexus keeps in its data folder (the write log, token files, the credential journal, retained messages)
+/// is created or replaced through here, readable and writable by the server's account only (0600).
 /// </summary>
 public static partial class DurableFile
 {
+    private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
     // fsync on a folder is refused with EINVAL (or EBADF) on file systems that do not support it; PostgreSQL
     // ignores both for folders, and so do we: there is nothing more to sync there.
     private const int InvalidArgument = 22;
     private const int BadFileDescriptor = 9;
 
     /// <summary>
-    /// Syncs the folder itself, so that the names of the files created, renamed or removed in it are on disk.
-    /// A no-op on Windows, where NTFS journals names and no folder handle can be flushed.
+    /// Replaces (or creates) <paramref name="path"/> with <paramref name="contents"/> so that after a crash it holds
+    /// either the old or the new contents, never a part: the bytes go to a temporary file beside it, which is synced,
+    /// renamed over the target, and then the folder is synced.
+    /// </summary>
+    public static void Replace(string path, ReadOnlySpan<byte> contents) => Replace(path, contents, SyncDirectory);
+
+    /// <summary>As <see cref="Replace(string, ReadOnlySpan{byte})"/>, with the folder sync given (tests fail it on purpose).</summary>
+    public static void Replace(string path, ReadOnlySpan<byte> contents, Action<string> syncDirectory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(syncDirectory);
+        string full = Path.GetFullPath(path);
+        string temporary = full + ".tmp";
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = OwnerReadWrite;
+        }
+
+        using (var file = new FileStream(temporary, options))
+        {
+            // The create mode applies only to a new file; a temporary file left by a crash keeps its own.
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(file.SafeFileHandle, OwnerReadWrite);
+            }
+
+            file.Write(contents);
+            file.Flush(flushToDisk: true);
+        }
+
+        File.Move(temporary, full, overwrite: true);
+        syncDirectory(Path.GetDirectoryName(full)!);
+    }
+
+    /// <summary>
+    /// Syncs the folder itself, so that the names of the files created, renamed or removed in it are on disk. A no-op
+    /// on Windows, where NTFS journals names and no folder handle can be flushed.
     /// </summary>
     public static void SyncDirectory(string path)
     {
@@ -51,35 +89,6 @@ public static partial class DurableFile
         {
             _ = Close(fd);
         }
-    }
-
-    /// <summary>
-    /// Replaces (or creates) <paramref name="path"/> with <paramref name="contents"/> so that after a crash it holds
-    /// either the old or the new contents, never a part: the bytes go to a temporary file beside it, which is
-    /// synced, renamed over the target, and then the folder is synced. The file is created 0600.
-    /// </summary>
-    public static void Replace(string path, ReadOnlySpan<byte> contents) => Replace(path, contents, SyncDirectory);
-
-    internal static void Replace(string path, ReadOnlySpan<byte> contents, Action<string> syncDirectory)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        string full = Path.GetFullPath(path);
-        string temporary = full + ".tmp";
-        // Files of the data folder are the server's alone (0600), whatever the process umask.
-        var create = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows())
-        {
-            create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        using (var file = new FileStream(temporary, create))
-        {
-            file.Write(contents);
-            file.Flush(flushToDisk: true);
-        }
-
-        File.Move(temporary, full, overwrite: true);
-        syncDirectory(Path.GetDirectoryName(full)!);
     }
 
     /// <summary>Syncs the data of an open file (fdatasync where there is one): its bytes and its size, not its timestamps.</summary>
