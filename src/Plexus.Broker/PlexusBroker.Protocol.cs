@@ -270,7 +270,7 @@ public sealed partial class PlexusBroker
         _outbound.Arrived(e.ApplicationMessage);
         if (e.ProcessPublish && !e.CloseConnection && _shared.GroupCount > 0)
         {
-            _shared.Deliver(e.ApplicationMessage);
+            _shared.Deliver(e.ApplicationMessage, _owners.MayReceive);
         }
 
         return Task.CompletedTask;

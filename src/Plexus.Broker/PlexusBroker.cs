@@ -41,7 +41,7 @@ public sealed partial class PlexusBroker : IAsyncDisposable
     private readonly DeviceConnectivity? _connectivity;
     private readonly RetainedMessageFile _retained;
     private readonly ILogger _logger;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, MqttPrincipal> _principals = new(StringComparer.Ordinal);
+    private readonly MqttSessionOwnership _owners;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _inFlight;
     private int _stopping;
@@ -56,6 +56,7 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         _ingest = new DeviceIngest(writer, options.Namespace, time, options.DeviceState, _logger);
         _connectivity = options.DeviceState is null ? null : new DeviceConnectivity(options.DeviceState, time);
         _retained = new RetainedMessageFile(options.DataDirectory);
+        _owners = new MqttSessionOwnership(time, SessionExists);
 
         // Plain TCP is served by Plexus's own listener (DeviceTcpServerAdapter, for the device fast path); MQTTnet's
         // listener only serves TLS, when configured.
@@ -77,6 +78,8 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         _server.InterceptingSubscriptionAsync += OnInterceptingSubscriptionAsync;
         _server.ClientDisconnectedAsync += OnClientDisconnectedAsync;
         _server.ClientConnectedAsync += OnClientConnectedAsync;
+        _server.SessionDeletedAsync += OnOwnedSessionDeletedAsync;
+        _server.InterceptingClientEnqueueAsync += OnInterceptingClientEnqueueAsync;
         _server.LoadingRetainedMessageAsync += OnLoadingRetainedMessagesAsync;
         _server.RetainedMessageChangedAsync += OnRetainedMessageChangedAsync;
         _server.RetainedMessagesClearedAsync += OnRetainedMessagesClearedAsync;
@@ -163,13 +166,18 @@ public sealed partial class PlexusBroker : IAsyncDisposable
             return;
         }
 
-        // Hazard: MQTTnet keeps the first connection's SessionItems when a persistent session is resumed, so a client
-        // id once used by an application would keep the application's rights for a device that resumes it. The
-        // principal is therefore kept per client id and replaced on every accepted CONNECT; SessionItems only marks
-        // which connection stored it, so a late disconnect of an old connection does not remove its successor's.
+        // The client id belongs to the principal whose session it is: another principal neither resumes that session
+        // nor kicks its client off. MQTTnet keeps the first connection's SessionItems when a session is resumed, so
+        // the principal is kept here, per client id, and replaced by each accepted CONNECT of the owner.
         var principal = authentication.Principal!;
         string clientId = ClientIdOf(e);
-        _principals[clientId] = principal;
+        if (!string.IsNullOrEmpty(clientId) && !_owners.TryClaim(clientId, principal, out var owner))
+        {
+            e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
+            MqttAclLog.ClientIdTaken(_logger, clientId, principal.ToString(), owner!.ToString(), e.RemoteEndPoint?.ToString());
+            return;
+        }
+
         e.SessionItems[PrincipalKey] = principal;
         _connectivity?.Accepted(clientId, principal, e.KeepAlivePeriod ?? 0, HasWill(e));
     }
@@ -188,6 +196,7 @@ public sealed partial class PlexusBroker : IAsyncDisposable
 
     private async Task OnClientConnectedAsync(ClientConnectedEventArgs e)
     {
+        _owners.Connected(e.ClientId);
         if (_connectivity is not null)
         {
             await _connectivity.ConnectedAsync(e.ClientId);
@@ -206,11 +215,39 @@ public sealed partial class PlexusBroker : IAsyncDisposable
             await _connectivity.DisconnectedAsync(e);
         }
 
-        if (e.DisconnectType != MqttClientDisconnectType.Takeover && e.SessionItems?[PrincipalKey] is MqttPrincipal principal)
+    }
+
+    private Task OnOwnedSessionDeletedAsync(SessionDeletedEventArgs e)
+    {
+        _owners.SessionEnded(e.Id);
+        return Task.CompletedTask;
+    }
+
+    private bool SessionExists(string clientId)
+    {
+        try
         {
-            // Removes only this connection's own entry (value compared by reference).
-            ((ICollection<KeyValuePair<string, MqttPrincipal>>)_principals).Remove(new KeyValuePair<string, MqttPrincipal>(e.ClientId, principal));
+            return _server.GetSessionAsync(clientId).GetAwaiter().GetResult() is not null;
         }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The topic ACL again at delivery: a message is queued for a client only while its session's principal may read
+    /// the topic and was not revoked, so a revoked token receives nothing more at once, before its connection is
+    /// closed and also into a persistent session.
+    /// </summary>
+    private Task OnInterceptingClientEnqueueAsync(InterceptingClientApplicationMessageEnqueueEventArgs e)
+    {
+        if (!_owners.MayReceive(e.ReceiverClientId, e.ApplicationMessage.Topic))
+        {
+            e.AcceptEnqueue = false;
+        }
+
+        return Task.CompletedTask;
     }
 
     /// <summary>
@@ -238,13 +275,9 @@ public sealed partial class PlexusBroker : IAsyncDisposable
 
     private async Task DisconnectWhereAsync(Func<MqttPrincipal, bool> matches, Action<string> disconnected, Action<string, string> failed)
     {
-        foreach (var (clientId, principal) in _principals)
+        // Revoked first: nothing more is queued for these sessions from here on, connected or not.
+        foreach (string clientId in _owners.Revoke(matches))
         {
-            if (!matches(principal))
-            {
-                continue;
-            }
-
             try
             {
                 await _server.DisconnectClientAsync(clientId, MqttDisconnectReasonCode.NotAuthorized);
@@ -259,7 +292,7 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         }
     }
 
-    private MqttPrincipal? PrincipalOf(string clientId) => _principals.GetValueOrDefault(clientId);
+    private MqttPrincipal? PrincipalOf(string clientId) => _owners.PrincipalOf(clientId);
 
     /// <summary>The topic ACL for subscriptions: MQTT 5 SUBACK 0x87, MQTT 3.1.1 SUBACK 0x80 (MQTTnet maps it).</summary>
     private Task OnInterceptingSubscriptionAsync(InterceptingSubscriptionEventArgs e)
@@ -323,7 +356,8 @@ public sealed partial class PlexusBroker : IAsyncDisposable
 
         // The topic ACL first: a device publishes only under devices/<its id>/, so the id a message is stored
         // under is the authenticated one. Refused: MQTT 5 PUBACK 0x87; 3.1.1 acknowledges and drops it.
-        var principal = PrincipalOf(e.ClientId) ?? e.SessionItems?[PrincipalKey] as MqttPrincipal; // the latter: a delayed will (WillKeeper)
+        // A delayed will (WillKeeper) may come after its session ended: then the principal it was published under.
+        var principal = _owners.HasOwner(e.ClientId) ? PrincipalOf(e.ClientId) : e.SessionItems?[PrincipalKey] as MqttPrincipal;
         if (!MqttTopicAcl.MayPublish(principal, message.Topic))
         {
             MqttAclLog.PublishRefused(_logger, principal?.ToString() ?? "unknown client", e.ClientId, message.Topic);
