@@ -58,17 +58,19 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         _retained = new RetainedMessageFile(options.DataDirectory);
         _owners = new MqttSessionOwnership(time, SessionExists);
 
-        // Plain TCP is served by Plexus's own listener (DeviceTcpServerAdapter, for the device fast path); MQTTnet's
-        // listener only serves TLS, when configured.
-        var builder = new MqttServerOptionsBuilder()
+        // TCP, plain and TLS, is served by Plexus's own listener (DeviceTcpServerAdapter: connection caps, input limits
+        // before MQTTnet reads a byte, the device fast path); MQTTnet's own listeners are off.
+        _serverOptions = new MqttServerOptionsBuilder()
             .WithoutDefaultEndpoint()
             .WithPersistentSessions()
             .WithMaxPendingMessagesPerClient(options.MaxPendingMessagesPerClient)
-            .WithPendingMessagesOverflowStrategy(MqttPendingMessagesOverflowStrategy.DropOldestQueuedMessage);
-
-        ConfigureTls(builder, options);
-        _serverOptions = builder.Build();
-        _tcp = new DeviceTcpServerAdapter(options.Endpoint, this, _logger);
+            .WithPendingMessagesOverflowStrategy(MqttPendingMessagesOverflowStrategy.DropOldestQueuedMessage)
+            .Build();
+        var limits = new MqttInputLimits(options.MaxConnectSize, options.MaxMessageSize, options.ConnectTimeout);
+        _admission = new ConnectionAdmission(options.MaxConnections, options.MaxConnectionsPerIp, _logger, time);
+        _beforeConnect = new RateLimitedWarning(time, ConnectionAdmission.LogInterval);
+        _tcp = new DeviceTcpServerAdapter(options.Endpoint, LoadTls(options), this, limits, _admission, time, _logger);
+        _webSockets = new WebSocketServerAdapter(this, limits, _admission, time);
         var factory = new MqttServerFactory();
         factory.DefaultServerAdapters.Add(_ => _tcp);
         factory.DefaultServerAdapters.Add(_ => _webSockets);
