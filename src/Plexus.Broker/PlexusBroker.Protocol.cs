@@ -162,6 +162,19 @@ public sealed partial class PlexusBroker
         }
     }
 
+    /// <summary>Not awaited from a packet handler: the disconnect waits for the client's receive loop, which waits for the handler.</summary>
+    private async Task DisconnectLaterAsync(string clientId, MqttDisconnectReasonCode reason)
+    {
+        try
+        {
+            await _server.DisconnectClientAsync(clientId, reason);
+        }
+        catch (Exception error)
+        {
+            ProtocolLog.DisconnectFailed(_logger, clientId, error.Message);
+        }
+    }
+
     private async Task OnOutboundPacketAsync(InterceptingPacketEventArgs e)
     {
         if (e.Packet is MqttConnAckPacket connAck)
@@ -265,7 +278,7 @@ public sealed partial class PlexusBroker
 
         bool v5 = e.ProtocolVersion == MqttProtocolVersion.V500;
         var window = v5 && e.ReceiveMaximum is > 0 and < ushort.MaxValue ? new InFlightWindow(e.ReceiveMaximum) : null;
-        _clients[clientId] = new ClientState(persistent, v5 ? e.MaximumPacketSize : 0, window);
+        _clients[clientId] = new ClientState(persistent, v5, v5 ? e.MaximumPacketSize : 0, window);
         if (v5)
         {
             _wills.TakeOver(clientId, ConnectionOf(e.RemoteEndPoint), ConnectPacket(e), e.SessionItems);
@@ -314,5 +327,5 @@ public sealed partial class PlexusBroker
         return Task.CompletedTask;
     }
 
-    private sealed record ClientState(bool Persistent, uint MaximumPacketSize, InFlightWindow? Window);
+    private sealed record ClientState(bool Persistent, bool V5, uint MaximumPacketSize, InFlightWindow? Window);
 }

@@ -39,7 +39,7 @@ public sealed partial class PlexusBroker : IAsyncDisposable
     private readonly IMqttAuthenticator _authenticator;
     private readonly DeviceIngest _ingest;
     private readonly DeviceConnectivity? _connectivity;
-    private readonly RetainedMessageFile _retained;
+    private readonly RetainedMessageStore _retained;
     private readonly ILogger _logger;
     private readonly MqttSessionOwnership _owners;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -55,7 +55,10 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         _logger = loggerFactory.CreateLogger("Plexus.Broker");
         _ingest = new DeviceIngest(writer, options.Namespace, time, options.DeviceState, _logger);
         _connectivity = options.DeviceState is null ? null : new DeviceConnectivity(options.DeviceState, time);
-        _retained = new RetainedMessageFile(options.DataDirectory);
+        _retained = new RetainedMessageStore(
+            options.DataDirectory,
+            new RetainedLimits(options.MaxRetainedMessages, options.MaxRetainedBytes, options.MaxRetainedMessagesPerClient, options.MaxRetainedBytesPerClient),
+            _logger);
         _owners = new MqttSessionOwnership(time, SessionExists);
 
         // TCP, plain and TLS, is served by Plexus's own listener (DeviceTcpServerAdapter: connection caps, input limits
@@ -83,7 +86,6 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         _server.SessionDeletedAsync += OnOwnedSessionDeletedAsync;
         _server.InterceptingClientEnqueueAsync += OnInterceptingClientEnqueueAsync;
         _server.LoadingRetainedMessageAsync += OnLoadingRetainedMessagesAsync;
-        _server.RetainedMessageChangedAsync += OnRetainedMessageChangedAsync;
         _server.RetainedMessagesClearedAsync += OnRetainedMessagesClearedAsync;
         _server.ApplicationMessageEnqueuedOrDroppedAsync += OnEnqueuedOrDroppedAsync;
         AttachProtocolHandlers(time);
@@ -109,7 +111,7 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         var broker = new PlexusBroker(options, authenticator, writer, loggerFactory ?? NullLoggerFactory.Instance, time ?? TimeProvider.System);
 
         // Read here, not in MQTTnet's loading event: MQTTnet logs a failing loader and starts empty, and the next
-        // retained publish would then overwrite the damaged file. A damaged file stops the start instead.
+        // retained publish would then overwrite the damaged journal. A damaged journal stops the start instead.
         broker._loadedRetained = broker._retained.Load();
         await broker._server.StartAsync();
 
@@ -368,6 +370,11 @@ public sealed partial class PlexusBroker : IAsyncDisposable
             return;
         }
 
+        if (message.Retain && !Retain(e, principal))
+        {
+            return;
+        }
+
         if (!DeviceTopic.TryParse(message.Topic, out var topic))
         {
             return;
@@ -428,26 +435,11 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         return Task.CompletedTask;
     }
 
-    private Task OnRetainedMessageChangedAsync(RetainedMessageChangedEventArgs e)
-    {
-        // Awaited by MQTTnet before the publisher's ack is sent: the retained change is durable when acknowledged.
-        try
-        {
-            _retained.Save(e.StoredRetainedMessages);
-        }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
-        {
-            BrokerLog.RetainedSaveFailed(_logger, error, _retained.Path);
-        }
-
-        return Task.CompletedTask;
-    }
-
     private Task OnRetainedMessagesClearedAsync(EventArgs e)
     {
         try
         {
-            _retained.Save([]);
+            _retained.Clear();
         }
         catch (Exception error) when (error is IOException or UnauthorizedAccessException)
         {
@@ -469,6 +461,50 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Checks and saves a retained publish before MQTTnet retains and forwards it (its own retained store is memory
+    /// only here). A refused or unsaved one is neither retained nor forwarded, and the publisher is told: MQTT 5 QoS 1/2
+    /// by the PUBACK/PUBREC reason (0x97 Quota exceeded, 0x80 Unspecified error); MQTT 3.1.1, which has no failure
+    /// acknowledgement, and QoS 0 by closing the connection (MQTT 5: DISCONNECT with that reason).
+    /// </summary>
+    private bool Retain(InterceptingPublishEventArgs e, MqttPrincipal? principal)
+    {
+        var message = e.ApplicationMessage;
+        RetainedChange change = _retained.Apply(message, principal is null ? "" : MqttSessionOwnership.IdentityOf(principal));
+        if (change.Status == RetainedChangeStatus.Saved)
+        {
+            return true;
+        }
+
+        bool overLimit = change.Status == RetainedChangeStatus.OverLimit;
+        if (overLimit)
+        {
+            RetainedLog.Refused(_logger, e.ClientId, message.Topic, change.Reason!);
+        }
+        else
+        {
+            RetainedLog.SaveFailed(_logger, change.Error!, _retained.Path, e.ClientId, message.Topic);
+        }
+
+        e.ProcessPublish = false;
+        bool v5 = _clients.TryGetValue(e.ClientId, out var state) && state.V5;
+        if (v5 && message.QualityOfServiceLevel != MqttQualityOfServiceLevel.AtMostOnce)
+        {
+            e.Response.ReasonCode = overLimit ? MqttPubAckReasonCode.QuotaExceeded : MqttPubAckReasonCode.UnspecifiedError;
+            e.Response.ReasonString = Truncate(change.Reason);
+        }
+        else if (v5)
+        {
+            _ = DisconnectLaterAsync(e.ClientId, overLimit ? MqttDisconnectReasonCode.QuotaExceeded : MqttDisconnectReasonCode.UnspecifiedError);
+        }
+        else
+        {
+            e.CloseConnection = true;
+        }
+
+        return false;
     }
 
     private bool TryEnter()

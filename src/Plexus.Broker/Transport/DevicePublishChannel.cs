@@ -504,8 +504,10 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
             _end += read;
             return read > 0;
         }
-        catch (Exception error) when (MqttTransport.IsConnectionLost(error))
+        catch (Exception error) when (MqttTransport.IsConnectionLost(error) || (error is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
+            // An aborted WebSocket throws OperationCanceledException: it must read as the end of the connection,
+            // since MQTTnet takes a cancellation it did not ask for as an empty packet.
             return false;
         }
     }
