@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
 using System.Net.WebSockets;
 using MQTTnet.Formatter;
 using MQTTnet.Packets;
@@ -138,14 +137,18 @@ public sealed partial class PlexusBroker
     }
 
     /// <summary>
-    /// The framing closed a connection for an input limit. Before the CONNECT nobody is authenticated, so a flood
-    /// writes one warning line per interval; a client over the packet size is named each time.
+    /// The framing closed a connection for an input limit. Before a CONNECT is accepted nobody is authenticated, so a
+    /// flood writes one warning line per interval; an accepted client over the packet size is named each time.
     /// </summary>
     void IDevicePublishHandler.InputRefused(DevicePublishChannel channel, MqttInputRefusal refusal, long packetSize)
     {
         if (refusal == MqttInputRefusal.PacketTooLarge)
         {
             Interlocked.Increment(ref _tooLarge);
+        }
+
+        if (refusal == MqttInputRefusal.PacketTooLarge && channel.ClientId is not null)
+        {
             ProtocolLog.PacketTooLarge(_logger, channel.ClientId ?? "?", channel.RemoteEndPoint.ToString() ?? "?", packetSize, _options.MaxMessageSize);
             return;
         }
@@ -156,6 +159,7 @@ public sealed partial class PlexusBroker
             {
                 MqttInputRefusal.ConnectTooLarge => $"its CONNECT announces {packetSize} bytes, the limit is {_options.MaxConnectSize} (--mqtt-max-connect-size)",
                 MqttInputRefusal.ConnectTimeout => $"no complete CONNECT within {_options.ConnectTimeout.TotalSeconds:0.###} s (--mqtt-connect-timeout)",
+                MqttInputRefusal.PacketTooLarge => $"a packet after its CONNECT announces {packetSize} bytes, the limit is {_options.MaxMessageSize} (--mqtt-max-message-size)",
                 _ => "its first packet is not a CONNECT",
             };
             TransportLog.ClosedBeforeConnect(_logger, channel.RemoteEndPoint.ToString() ?? "?", reason, suppressed);
@@ -274,6 +278,12 @@ public sealed partial class PlexusBroker
             // A clean start drops the old session's subscriptions, shared ones included.
             _shared.RemoveClient(clientId);
             _subscriptions.RemoveClient(clientId);
+        }
+
+        if (e.RemoteEndPoint is ChannelEndPoint { Channel: var channel })
+        {
+            // Accepted: from here on the framing names the client in what it logs.
+            channel.ClientId = clientId;
         }
 
         bool v5 = e.ProtocolVersion == MqttProtocolVersion.V500;

@@ -218,7 +218,6 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         {
             await _connectivity.DisconnectedAsync(e);
         }
-
     }
 
     private Task OnOwnedSessionDeletedAsync(SessionDeletedEventArgs e)
