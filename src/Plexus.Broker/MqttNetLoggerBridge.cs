@@ -21,6 +21,9 @@ internal sealed class MqttNetLoggerBridge : IMqttNetLogger
         {
             MqttNetLogLevel.Verbose => LogLevel.Trace,
             MqttNetLogLevel.Info => LogLevel.Debug,
+            // A connection without a CONNECT was closed by the framing (DevicePublishChannel), which logs it once
+            // per interval: MQTTnet's line for every such connection would let a flood fill the log.
+            MqttNetLogLevel.Warning when message is not null && message.Contains("CONNECT", StringComparison.Ordinal) => LogLevel.Debug,
             MqttNetLogLevel.Warning => LogLevel.Warning,
 
             // A client that fails the TLS handshake (plain MQTT on the TLS port, an untrusted certificate) is the

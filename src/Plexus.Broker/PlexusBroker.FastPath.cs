@@ -11,12 +11,12 @@ namespace Plexus.Broker;
 /// The device fast path: which PUBLISH packets may be stored without MQTTnet seeing them. Only what MQTTnet would
 /// have nothing to do with qualifies, so the two paths store and answer alike:
 /// <list type="bullet">
-/// <item>a connection over plain TCP of a device publishing to its own <c>telemetry</c>, <c>telemetry/&lt;m&gt;</c>,
+/// <item>a connection over TCP (plain or TLS) of a device publishing to its own <c>telemetry</c>, <c>telemetry/&lt;m&gt;</c>,
 /// <c>senml</c> or <c>lp</c> topic, or of an application whose token may write to any device's (the ACL holds by
 /// construction);</item>
 /// <item>QoS 0 or 1, not retained, no MQTT 5 properties (no topic alias, content type or expiry to honour);</item>
 /// <item>no subscription, shared or not, matches the topic, so there is nobody to forward it to;</item>
-/// <item>within the size limit, no rate limit configured, the broker not stopping, and the payload decodes.</item>
+/// <item>no rate limit configured, the broker not stopping, and the payload decodes.</item>
 /// </list>
 /// Anything else, including every payload that does not decode, goes to MQTTnet and the ordinary interceptor, which
 /// refuses, dead-letters or forwards as before.
@@ -49,11 +49,12 @@ public sealed partial class PlexusBroker : IDevicePublishHandler
 
     private Task OnFastPathClientConnectedAsync(ClientConnectedEventArgs e)
     {
-        if (_tcp.ChannelOf(e.RemoteEndPoint) is not { } channel)
+        if (e.RemoteEndPoint is not ChannelEndPoint { Channel: var channel })
         {
             return Task.CompletedTask;
         }
 
+        channel.ClientId = e.ClientId;
         uint maximumPacketSize = _clients.TryGetValue(e.ClientId, out var state) ? state.MaximumPacketSize : 0;
         switch (PrincipalOf(e.ClientId))
         {
@@ -76,7 +77,7 @@ public sealed partial class PlexusBroker : IDevicePublishHandler
 
     bool IDevicePublishHandler.TryTake(DevicePublishChannel channel, FastPathIdentity identity, in PublishView publish)
     {
-        if (publish.Retain || publish.HasProperties || publish.Qos > 1 || publish.PacketSize > _options.MaxMessageSize
+        if (publish.Retain || publish.HasProperties || publish.Qos > 1
             || _rateLimiter.Enabled || Volatile.Read(ref _stopping) != 0 || _shared.GroupCount > 0
             || !TryParseDataTopic(identity, publish.Topic, out DeviceTopic topic)
             || _subscriptions.AnyMatch(publish.Topic))

@@ -1,11 +1,11 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
 using System.Net.WebSockets;
 using MQTTnet.Formatter;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
+using Plexus.Broker.Transport;
 
 namespace Plexus.Broker;
 
@@ -17,7 +17,9 @@ namespace Plexus.Broker;
 public sealed partial class PlexusBroker
 {
     private readonly SharedSubscriptions _shared = new();
-    private readonly WebSocketServerAdapter _webSockets = new();
+    private readonly WebSocketServerAdapter _webSockets;
+    private readonly ConnectionAdmission _admission;
+    private readonly RateLimitedWarning _beforeConnect;
     private readonly ConcurrentDictionary<string, ClientState> _clients = new(StringComparer.Ordinal);
     private ClientRateLimiter _rateLimiter = null!;
     private OutboundRules _outbound = null!;
@@ -47,24 +49,14 @@ public sealed partial class PlexusBroker
         return _webSockets.RunAsync(webSocket, remoteEndPoint, isSecure, stopping);
     }
 
-    private static void ConfigureTls(MqttServerOptionsBuilder builder, PlexusBrokerOptions options)
-    {
-        if (options.TlsEndpoint is not { } endpoint)
-        {
-            return;
-        }
+    /// <summary>Connections open now over TCP, TLS and WebSocket.</summary>
+    public int OpenConnections => _admission.Open;
 
-        var certificate = Core.TlsCertificate.LoadCertificate(options.TlsCertificatePath, options.TlsKeyPath);
-        builder.WithEncryptedEndpoint().WithEncryptedEndpointPort(endpoint.Port).WithEncryptionCertificate(certificate);
-        if (endpoint.AddressFamily == AddressFamily.InterNetworkV6)
-        {
-            builder.WithEncryptedEndpointBoundIPV6Address(endpoint.Address).WithEncryptedEndpointBoundIPAddress(IPAddress.None);
-        }
-        else
-        {
-            builder.WithEncryptedEndpointBoundIPAddress(endpoint.Address).WithEncryptedEndpointBoundIPV6Address(IPAddress.None);
-        }
-    }
+    /// <summary>Connections refused at accept over <see cref="PlexusBrokerOptions.MaxConnections"/> or <see cref="PlexusBrokerOptions.MaxConnectionsPerIp"/>.</summary>
+    public long RefusedConnections => _admission.Refused;
+
+    private static (IPEndPoint, System.Security.Cryptography.X509Certificates.X509Certificate2)? LoadTls(PlexusBrokerOptions options) =>
+        options.TlsEndpoint is { } endpoint ? (endpoint, Core.TlsCertificate.LoadCertificate(options.TlsCertificatePath, options.TlsKeyPath)) : null;
 
     private void AttachProtocolHandlers(TimeProvider time)
     {
@@ -91,9 +83,9 @@ public sealed partial class PlexusBroker
 
     private void SetTlsEndpoint()
     {
-        if (_options.TlsEndpoint is { } endpoint)
+        if (_tcp.TlsEndpoint is { } endpoint)
         {
-            TlsEndpoint = new IPEndPoint(endpoint.Address, _serverOptions.TlsEndpointOptions.Port);
+            TlsEndpoint = endpoint;
             ProtocolLog.TlsListening(_logger, TlsEndpoint.ToString());
         }
     }
@@ -120,18 +112,7 @@ public sealed partial class PlexusBroker
 
     private async Task OnInboundPublishAsync(InterceptingPacketEventArgs e, MqttPublishPacket publish)
     {
-        long size = MinimumPacketSize(publish);
-        if (size > _options.MaxMessageSize)
-        {
-            e.ProcessPacket = false;
-            Interlocked.Increment(ref _tooLarge);
-            ProtocolLog.PacketTooLarge(_logger, e.ClientId, publish.Topic, size, _options.MaxMessageSize);
-
-            // Not awaited: the disconnect waits for this receive loop, which waits for this handler.
-            _ = DisconnectTooLargeAsync(e.ClientId);
-            return;
-        }
-
+        // The size limit is the framing's (DevicePublishChannel): a packet over it never reaches MQTTnet.
         if (!_rateLimiter.Enabled)
         {
             return;
@@ -155,40 +136,47 @@ public sealed partial class PlexusBroker
         }
     }
 
-    private async Task DisconnectTooLargeAsync(string clientId)
+    /// <summary>
+    /// The framing closed a connection for an input limit. Before a CONNECT is accepted nobody is authenticated, so a
+    /// flood writes one warning line per interval; an accepted client over the packet size is named each time.
+    /// </summary>
+    void IDevicePublishHandler.InputRefused(DevicePublishChannel channel, MqttInputRefusal refusal, long packetSize)
+    {
+        if (refusal == MqttInputRefusal.PacketTooLarge)
+        {
+            Interlocked.Increment(ref _tooLarge);
+        }
+
+        if (refusal == MqttInputRefusal.PacketTooLarge && channel.ClientId is not null)
+        {
+            ProtocolLog.PacketTooLarge(_logger, channel.ClientId ?? "?", channel.RemoteEndPoint.ToString() ?? "?", packetSize, _options.MaxMessageSize);
+            return;
+        }
+
+        if (_beforeConnect.ShouldLog(out long suppressed))
+        {
+            string reason = refusal switch
+            {
+                MqttInputRefusal.ConnectTooLarge => $"its CONNECT announces {packetSize} bytes, the limit is {_options.MaxConnectSize} (--mqtt-max-connect-size)",
+                MqttInputRefusal.ConnectTimeout => $"no complete CONNECT within {_options.ConnectTimeout.TotalSeconds:0.###} s (--mqtt-connect-timeout)",
+                MqttInputRefusal.PacketTooLarge => $"a packet after its CONNECT announces {packetSize} bytes, the limit is {_options.MaxMessageSize} (--mqtt-max-message-size)",
+                _ => "its first packet is not a CONNECT",
+            };
+            TransportLog.ClosedBeforeConnect(_logger, channel.RemoteEndPoint.ToString() ?? "?", reason, suppressed);
+        }
+    }
+
+    /// <summary>Not awaited from a packet handler: the disconnect waits for the client's receive loop, which waits for the handler.</summary>
+    private async Task DisconnectLaterAsync(string clientId, MqttDisconnectReasonCode reason)
     {
         try
         {
-            await _server.DisconnectClientAsync(clientId, MqttDisconnectReasonCode.PacketTooLarge);
+            await _server.DisconnectClientAsync(clientId, reason);
         }
         catch (Exception error)
         {
             ProtocolLog.DisconnectFailed(_logger, clientId, error.Message);
         }
-    }
-
-    /// <summary>
-    /// A lower bound of the PUBLISH packet's size on the wire, from the decoded packet: a client within the
-    /// advertised Maximum Packet Size is never refused.
-    /// </summary>
-    private static long MinimumPacketSize(MqttPublishPacket publish)
-    {
-        long size = 2 + 2 + System.Text.Encoding.UTF8.GetByteCount(publish.Topic ?? "") + publish.Payload.Length;
-        if (publish.QualityOfServiceLevel != MqttQualityOfServiceLevel.AtMostOnce)
-        {
-            size += 2;
-        }
-
-        if (publish.UserProperties is { } properties)
-        {
-            foreach (var property in properties)
-            {
-                size += 5 + System.Text.Encoding.UTF8.GetByteCount(property.Name ?? "") + property.ValueBuffer.Length;
-            }
-        }
-
-        size += (publish.ContentType?.Length ?? 0) + (publish.ResponseTopic?.Length ?? 0) + (publish.CorrelationData?.Length ?? 0);
-        return size;
     }
 
     private async Task OnOutboundPacketAsync(InterceptingPacketEventArgs e)
@@ -270,7 +258,7 @@ public sealed partial class PlexusBroker
         _outbound.Arrived(e.ApplicationMessage);
         if (e.ProcessPublish && !e.CloseConnection && _shared.GroupCount > 0)
         {
-            _shared.Deliver(e.ApplicationMessage);
+            _shared.Deliver(e.ApplicationMessage, _owners.MayReceive);
         }
 
         return Task.CompletedTask;
@@ -292,9 +280,15 @@ public sealed partial class PlexusBroker
             _subscriptions.RemoveClient(clientId);
         }
 
+        if (e.RemoteEndPoint is ChannelEndPoint { Channel: var channel })
+        {
+            // Accepted: from here on the framing names the client in what it logs.
+            channel.ClientId = clientId;
+        }
+
         bool v5 = e.ProtocolVersion == MqttProtocolVersion.V500;
         var window = v5 && e.ReceiveMaximum is > 0 and < ushort.MaxValue ? new InFlightWindow(e.ReceiveMaximum) : null;
-        _clients[clientId] = new ClientState(persistent, v5 ? e.MaximumPacketSize : 0, window);
+        _clients[clientId] = new ClientState(persistent, v5, v5 ? e.MaximumPacketSize : 0, window);
         if (v5)
         {
             _wills.TakeOver(clientId, ConnectionOf(e.RemoteEndPoint), ConnectPacket(e), e.SessionItems);
@@ -343,5 +337,5 @@ public sealed partial class PlexusBroker
         return Task.CompletedTask;
     }
 
-    private sealed record ClientState(bool Persistent, uint MaximumPacketSize, InFlightWindow? Window);
+    private sealed record ClientState(bool Persistent, bool V5, uint MaximumPacketSize, InFlightWindow? Window);
 }

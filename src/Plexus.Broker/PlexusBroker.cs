@@ -39,9 +39,9 @@ public sealed partial class PlexusBroker : IAsyncDisposable
     private readonly IMqttAuthenticator _authenticator;
     private readonly DeviceIngest _ingest;
     private readonly DeviceConnectivity? _connectivity;
-    private readonly RetainedMessageFile _retained;
+    private readonly RetainedMessageStore _retained;
     private readonly ILogger _logger;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, MqttPrincipal> _principals = new(StringComparer.Ordinal);
+    private readonly MqttSessionOwnership _owners;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _inFlight;
     private int _stopping;
@@ -55,19 +55,25 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         _logger = loggerFactory.CreateLogger("Plexus.Broker");
         _ingest = new DeviceIngest(writer, options.Namespace, time, options.DeviceState, _logger);
         _connectivity = options.DeviceState is null ? null : new DeviceConnectivity(options.DeviceState, time);
-        _retained = new RetainedMessageFile(options.DataDirectory);
+        _retained = new RetainedMessageStore(
+            options.DataDirectory,
+            new RetainedLimits(options.MaxRetainedMessages, options.MaxRetainedBytes, options.MaxRetainedMessagesPerClient, options.MaxRetainedBytesPerClient),
+            _logger);
+        _owners = new MqttSessionOwnership(time, SessionExists);
 
-        // Plain TCP is served by Plexus's own listener (DeviceTcpServerAdapter, for the device fast path); MQTTnet's
-        // listener only serves TLS, when configured.
-        var builder = new MqttServerOptionsBuilder()
+        // TCP, plain and TLS, is served by Plexus's own listener (DeviceTcpServerAdapter: connection caps, input limits
+        // before MQTTnet reads a byte, the device fast path); MQTTnet's own listeners are off.
+        _serverOptions = new MqttServerOptionsBuilder()
             .WithoutDefaultEndpoint()
             .WithPersistentSessions()
             .WithMaxPendingMessagesPerClient(options.MaxPendingMessagesPerClient)
-            .WithPendingMessagesOverflowStrategy(MqttPendingMessagesOverflowStrategy.DropOldestQueuedMessage);
-
-        ConfigureTls(builder, options);
-        _serverOptions = builder.Build();
-        _tcp = new DeviceTcpServerAdapter(options.Endpoint, this, _logger);
+            .WithPendingMessagesOverflowStrategy(MqttPendingMessagesOverflowStrategy.DropOldestQueuedMessage)
+            .Build();
+        var limits = new MqttInputLimits(options.MaxConnectSize, options.MaxMessageSize, options.ConnectTimeout);
+        _admission = new ConnectionAdmission(options.MaxConnections, options.MaxConnectionsPerIp, _logger, time);
+        _beforeConnect = new RateLimitedWarning(time, ConnectionAdmission.LogInterval);
+        _tcp = new DeviceTcpServerAdapter(options.Endpoint, LoadTls(options), this, limits, _admission, time, _logger);
+        _webSockets = new WebSocketServerAdapter(this, limits, _admission, time);
         var factory = new MqttServerFactory();
         factory.DefaultServerAdapters.Add(_ => _tcp);
         factory.DefaultServerAdapters.Add(_ => _webSockets);
@@ -77,8 +83,9 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         _server.InterceptingSubscriptionAsync += OnInterceptingSubscriptionAsync;
         _server.ClientDisconnectedAsync += OnClientDisconnectedAsync;
         _server.ClientConnectedAsync += OnClientConnectedAsync;
+        _server.SessionDeletedAsync += OnOwnedSessionDeletedAsync;
+        _server.InterceptingClientEnqueueAsync += OnInterceptingClientEnqueueAsync;
         _server.LoadingRetainedMessageAsync += OnLoadingRetainedMessagesAsync;
-        _server.RetainedMessageChangedAsync += OnRetainedMessageChangedAsync;
         _server.RetainedMessagesClearedAsync += OnRetainedMessagesClearedAsync;
         _server.ApplicationMessageEnqueuedOrDroppedAsync += OnEnqueuedOrDroppedAsync;
         AttachProtocolHandlers(time);
@@ -104,7 +111,7 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         var broker = new PlexusBroker(options, authenticator, writer, loggerFactory ?? NullLoggerFactory.Instance, time ?? TimeProvider.System);
 
         // Read here, not in MQTTnet's loading event: MQTTnet logs a failing loader and starts empty, and the next
-        // retained publish would then overwrite the damaged file. A damaged file stops the start instead.
+        // retained publish would then overwrite the damaged journal. A damaged journal stops the start instead.
         broker._loadedRetained = broker._retained.Load();
         await broker._server.StartAsync();
 
@@ -163,13 +170,18 @@ public sealed partial class PlexusBroker : IAsyncDisposable
             return;
         }
 
-        // Hazard: MQTTnet keeps the first connection's SessionItems when a persistent session is resumed, so a client
-        // id once used by an application would keep the application's rights for a device that resumes it. The
-        // principal is therefore kept per client id and replaced on every accepted CONNECT; SessionItems only marks
-        // which connection stored it, so a late disconnect of an old connection does not remove its successor's.
+        // The client id belongs to the principal whose session it is: another principal neither resumes that session
+        // nor kicks its client off. MQTTnet keeps the first connection's SessionItems when a session is resumed, so
+        // the principal is kept here, per client id, and replaced by each accepted CONNECT of the owner.
         var principal = authentication.Principal!;
         string clientId = ClientIdOf(e);
-        _principals[clientId] = principal;
+        if (!string.IsNullOrEmpty(clientId) && !_owners.TryClaim(clientId, principal, out var owner))
+        {
+            e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
+            MqttAclLog.ClientIdTaken(_logger, clientId, principal.ToString(), owner!.ToString(), e.RemoteEndPoint?.ToString());
+            return;
+        }
+
         e.SessionItems[PrincipalKey] = principal;
         _connectivity?.Accepted(clientId, principal, e.KeepAlivePeriod ?? 0, HasWill(e));
     }
@@ -188,6 +200,7 @@ public sealed partial class PlexusBroker : IAsyncDisposable
 
     private async Task OnClientConnectedAsync(ClientConnectedEventArgs e)
     {
+        _owners.Connected(e.ClientId);
         if (_connectivity is not null)
         {
             await _connectivity.ConnectedAsync(e.ClientId);
@@ -205,12 +218,39 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         {
             await _connectivity.DisconnectedAsync(e);
         }
+    }
 
-        if (e.DisconnectType != MqttClientDisconnectType.Takeover && e.SessionItems?[PrincipalKey] is MqttPrincipal principal)
+    private Task OnOwnedSessionDeletedAsync(SessionDeletedEventArgs e)
+    {
+        _owners.SessionEnded(e.Id);
+        return Task.CompletedTask;
+    }
+
+    private bool SessionExists(string clientId)
+    {
+        try
         {
-            // Removes only this connection's own entry (value compared by reference).
-            ((ICollection<KeyValuePair<string, MqttPrincipal>>)_principals).Remove(new KeyValuePair<string, MqttPrincipal>(e.ClientId, principal));
+            return _server.GetSessionAsync(clientId).GetAwaiter().GetResult() is not null;
         }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The topic ACL again at delivery: a message is queued for a client only while its session's principal may read
+    /// the topic and was not revoked, so a revoked token receives nothing more at once, before its connection is
+    /// closed and also into a persistent session.
+    /// </summary>
+    private Task OnInterceptingClientEnqueueAsync(InterceptingClientApplicationMessageEnqueueEventArgs e)
+    {
+        if (!_owners.MayReceive(e.ReceiverClientId, e.ApplicationMessage.Topic))
+        {
+            e.AcceptEnqueue = false;
+        }
+
+        return Task.CompletedTask;
     }
 
     /// <summary>
@@ -238,13 +278,9 @@ public sealed partial class PlexusBroker : IAsyncDisposable
 
     private async Task DisconnectWhereAsync(Func<MqttPrincipal, bool> matches, Action<string> disconnected, Action<string, string> failed)
     {
-        foreach (var (clientId, principal) in _principals)
+        // Revoked first: nothing more is queued for these sessions from here on, connected or not.
+        foreach (string clientId in _owners.Revoke(matches))
         {
-            if (!matches(principal))
-            {
-                continue;
-            }
-
             try
             {
                 await _server.DisconnectClientAsync(clientId, MqttDisconnectReasonCode.NotAuthorized);
@@ -259,7 +295,7 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         }
     }
 
-    private MqttPrincipal? PrincipalOf(string clientId) => _principals.GetValueOrDefault(clientId);
+    private MqttPrincipal? PrincipalOf(string clientId) => _owners.PrincipalOf(clientId);
 
     /// <summary>The topic ACL for subscriptions: MQTT 5 SUBACK 0x87, MQTT 3.1.1 SUBACK 0x80 (MQTTnet maps it).</summary>
     private Task OnInterceptingSubscriptionAsync(InterceptingSubscriptionEventArgs e)
@@ -323,12 +359,18 @@ public sealed partial class PlexusBroker : IAsyncDisposable
 
         // The topic ACL first: a device publishes only under devices/<its id>/, so the id a message is stored
         // under is the authenticated one. Refused: MQTT 5 PUBACK 0x87; 3.1.1 acknowledges and drops it.
-        var principal = PrincipalOf(e.ClientId) ?? e.SessionItems?[PrincipalKey] as MqttPrincipal; // the latter: a delayed will (WillKeeper)
+        // A delayed will (WillKeeper) may come after its session ended: then the principal it was published under.
+        var principal = _owners.HasOwner(e.ClientId) ? PrincipalOf(e.ClientId) : e.SessionItems?[PrincipalKey] as MqttPrincipal;
         if (!MqttTopicAcl.MayPublish(principal, message.Topic))
         {
             MqttAclLog.PublishRefused(_logger, principal?.ToString() ?? "unknown client", e.ClientId, message.Topic);
             e.ProcessPublish = false;
             e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
+            return;
+        }
+
+        if (message.Retain && !Retain(e, principal))
+        {
             return;
         }
 
@@ -392,26 +434,11 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         return Task.CompletedTask;
     }
 
-    private Task OnRetainedMessageChangedAsync(RetainedMessageChangedEventArgs e)
-    {
-        // Awaited by MQTTnet before the publisher's ack is sent: the retained change is durable when acknowledged.
-        try
-        {
-            _retained.Save(e.StoredRetainedMessages);
-        }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
-        {
-            BrokerLog.RetainedSaveFailed(_logger, error, _retained.Path);
-        }
-
-        return Task.CompletedTask;
-    }
-
     private Task OnRetainedMessagesClearedAsync(EventArgs e)
     {
         try
         {
-            _retained.Save([]);
+            _retained.Clear();
         }
         catch (Exception error) when (error is IOException or UnauthorizedAccessException)
         {
@@ -433,6 +460,50 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Checks and saves a retained publish before MQTTnet retains and forwards it (its own retained store is memory
+    /// only here). A refused or unsaved one is neither retained nor forwarded, and the publisher is told: MQTT 5 QoS 1/2
+    /// by the PUBACK/PUBREC reason (0x97 Quota exceeded, 0x80 Unspecified error); MQTT 3.1.1, which has no failure
+    /// acknowledgement, and QoS 0 by closing the connection (MQTT 5: DISCONNECT with that reason).
+    /// </summary>
+    private bool Retain(InterceptingPublishEventArgs e, MqttPrincipal? principal)
+    {
+        var message = e.ApplicationMessage;
+        RetainedChange change = _retained.Apply(message, principal is null ? "" : MqttSessionOwnership.IdentityOf(principal));
+        if (change.Status == RetainedChangeStatus.Saved)
+        {
+            return true;
+        }
+
+        bool overLimit = change.Status == RetainedChangeStatus.OverLimit;
+        if (overLimit)
+        {
+            RetainedLog.Refused(_logger, e.ClientId, message.Topic, change.Reason!);
+        }
+        else
+        {
+            RetainedLog.SaveFailed(_logger, change.Error!, _retained.Path, e.ClientId, message.Topic);
+        }
+
+        e.ProcessPublish = false;
+        bool v5 = _clients.TryGetValue(e.ClientId, out var state) && state.V5;
+        if (v5 && message.QualityOfServiceLevel != MqttQualityOfServiceLevel.AtMostOnce)
+        {
+            e.Response.ReasonCode = overLimit ? MqttPubAckReasonCode.QuotaExceeded : MqttPubAckReasonCode.UnspecifiedError;
+            e.Response.ReasonString = Truncate(change.Reason);
+        }
+        else if (v5)
+        {
+            _ = DisconnectLaterAsync(e.ClientId, overLimit ? MqttDisconnectReasonCode.QuotaExceeded : MqttDisconnectReasonCode.UnspecifiedError);
+        }
+        else
+        {
+            e.CloseConnection = true;
+        }
+
+        return false;
     }
 
     private bool TryEnter()

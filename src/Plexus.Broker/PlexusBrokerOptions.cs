@@ -38,10 +38,66 @@ public sealed class PlexusBrokerOptions
     public string? TlsKeyPath { get; init; }
 
     /// <summary>
-    /// Largest PUBLISH packet (topic, properties and payload) a client may send. MQTT 5 clients over it are
-    /// disconnected with reason 0x95 Packet too large, MQTT 3.1.1 clients are disconnected.
+    /// Largest packet after the CONNECT (fixed header included) a client may send. A client announcing more is
+    /// disconnected once its fixed header is read, before the body: MQTT 5 with reason 0x95 Packet too large,
+    /// MQTT 3.1.1 by closing the connection.
     /// </summary>
     public int MaxMessageSize { get; init; } = DefaultMaxMessageSize;
+
+    /// <summary>Default largest CONNECT (64 KiB): credentials, client id and a will fit; raise it for larger wills.</summary>
+    public const int DefaultMaxConnectSize = 64 * 1024;
+
+    /// <summary>Default time from accept until the whole CONNECT (and a TLS handshake) arrived.</summary>
+    public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Default cap of open MQTT connections (TCP, TLS and WebSocket together). An idle connection costs about 40 KiB
+    /// (its 32 KiB receive buffer, MQTTnet's buffers and session), so 100,000 connections stay within about 4 GiB;
+    /// raise it (and the process's open-file limit) for larger fleets.
+    /// </summary>
+    public const int DefaultMaxConnections = 100_000;
+
+    /// <summary>
+    /// Default cap of open connections from one IP address: room for a site or gateway with hundreds of devices
+    /// behind one NAT address, while one host can hold at most 1 % of <see cref="DefaultMaxConnections"/>.
+    /// </summary>
+    public const int DefaultMaxConnectionsPerIp = 1_000;
+
+    /// <summary>Largest first packet; it must be a CONNECT. Over it the connection is closed before the packet is read.</summary>
+    public int MaxConnectSize { get; init; } = DefaultMaxConnectSize;
+
+    /// <summary>From accept until the whole CONNECT arrived (TLS handshake included); a connection still without one is closed.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = DefaultConnectTimeout;
+
+    /// <summary>Most MQTT connections open at once over every listener; more are closed at accept.</summary>
+    public int MaxConnections { get; init; } = DefaultMaxConnections;
+
+    /// <summary>Most MQTT connections open at once from one IP address (behind a proxy: the proxy's).</summary>
+    public int MaxConnectionsPerIp { get; init; } = DefaultMaxConnectionsPerIp;
+
+    /// <summary>Default most retained messages kept (all clients together).</summary>
+    public const int DefaultMaxRetainedMessages = 100_000;
+
+    /// <summary>Default most bytes of retained messages kept (topics, payloads and properties; they are also held in memory).</summary>
+    public const long DefaultMaxRetainedBytes = 256L << 20;
+
+    /// <summary>Default most retained messages one client (a device, or an API token) holds: a tenth of the total.</summary>
+    public const int DefaultMaxRetainedMessagesPerClient = 10_000;
+
+    /// <summary>Default most bytes of retained messages one client holds: an eighth of the total.</summary>
+    public const long DefaultMaxRetainedBytesPerClient = 32L << 20;
+
+    /// <summary>Most retained messages kept; a retained publish that would add one more is refused (docs/mqtt.md).</summary>
+    public int MaxRetainedMessages { get; init; } = DefaultMaxRetainedMessages;
+
+    /// <summary>Most bytes of retained messages kept.</summary>
+    public long MaxRetainedBytes { get; init; } = DefaultMaxRetainedBytes;
+
+    /// <summary>Most retained messages whose last publisher is one client (a device by its id, an application by its token).</summary>
+    public int MaxRetainedMessagesPerClient { get; init; } = DefaultMaxRetainedMessagesPerClient;
+
+    /// <summary>Most bytes of retained messages whose last publisher is one client.</summary>
+    public long MaxRetainedBytesPerClient { get; init; } = DefaultMaxRetainedBytesPerClient;
 
     /// <summary>Messages per second one client may publish on average; 0 is unlimited (docs/mqtt.md, flood limits).</summary>
     public double MaxMessagesPerSecond { get; init; }

@@ -7,8 +7,8 @@ internal static partial class ProtocolLog
     [LoggerMessage(EventId = 2201, Level = LogLevel.Information, Message = "MQTT over TLS listening on {Endpoint}")]
     public static partial void TlsListening(ILogger logger, string endpoint);
 
-    [LoggerMessage(EventId = 2202, Level = LogLevel.Warning, Message = "MQTT packet too large from client {ClientId} (topic {Topic}): at least {Size} bytes, the limit is {Limit} (--mqtt-max-message-size); the client is disconnected")]
-    public static partial void PacketTooLarge(ILogger logger, string clientId, string? topic, long size, int limit);
+    [LoggerMessage(EventId = 2202, Level = LogLevel.Warning, Message = "MQTT packet too large from client {ClientId} ({Remote}): {Size} bytes announced, the limit is {Limit} (--mqtt-max-message-size); the client is disconnected before the packet is read")]
+    public static partial void PacketTooLarge(ILogger logger, string clientId, string remote, long size, int limit);
 
     [LoggerMessage(EventId = 2203, Level = LogLevel.Warning, Message = "MQTT client {ClientId} publishes faster than {Rate} messages/s (--mqtt-max-rate): its QoS 1/2 messages are delayed, QoS 0 dropped ({Dropped} dropped, {Delayed} delayed in total); logged at most every 10 s per client")]
     public static partial void Throttled(ILogger logger, string clientId, double rate, long dropped, long delayed);

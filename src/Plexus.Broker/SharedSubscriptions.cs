@@ -147,9 +147,10 @@ internal sealed class SharedSubscriptions
 
     /// <summary>
     /// Queues <paramref name="message"/> into one member's session of every group whose filter matches, at the
-    /// lower of the message's and the member's QoS. Returns the number of deliveries.
+    /// lower of the message's and the member's QoS, among the members <paramref name="mayReceive"/> allows (the same
+    /// check MQTTnet's enqueue interceptor makes for ordinary subscriptions). Returns the number of deliveries.
     /// </summary>
-    public int Deliver(MqttApplicationMessage message)
+    public int Deliver(MqttApplicationMessage message, Func<string, string, bool> mayReceive)
     {
         var groups = Volatile.Read(ref _snapshot);
         if (groups.Length == 0)
@@ -165,7 +166,7 @@ internal sealed class SharedSubscriptions
                 continue;
             }
 
-            Member? target = Pick(group);
+            Member? target = Pick(group, message.Topic, mayReceive);
             if (target is null)
             {
                 continue;
@@ -181,20 +182,15 @@ internal sealed class SharedSubscriptions
         return delivered;
     }
 
-    private Member? Pick(Group group)
+    private Member? Pick(Group group, string topic, Func<string, string, bool> mayReceive)
     {
         lock (_lock)
         {
             int count = group.Members.Count;
-            if (count == 0)
-            {
-                return null;
-            }
-
             for (int i = 0; i < count; i++)
             {
                 int index = (group.Next + i) % count;
-                if (_connected.Contains(group.Members[index].ClientId))
+                if (_connected.Contains(group.Members[index].ClientId) && mayReceive(group.Members[index].ClientId, topic))
                 {
                     group.Next = (index + 1) % count;
                     return group.Members[index];
@@ -202,9 +198,17 @@ internal sealed class SharedSubscriptions
             }
 
             // Nobody connected: queue for a member with a persistent session (members without one were removed).
-            var member = group.Members[group.Next % count];
-            group.Next = (group.Next + 1) % count;
-            return member;
+            for (int i = 0; i < count; i++)
+            {
+                int index = (group.Next + i) % count;
+                if (mayReceive(group.Members[index].ClientId, topic))
+                {
+                    group.Next = (index + 1) % count;
+                    return group.Members[index];
+                }
+            }
+
+            return null;
         }
     }
 

@@ -37,6 +37,30 @@ public sealed record PlexusServerOptions
     /// <summary>Largest MQTT packet a client may send, in bytes (docs/mqtt.md, flood limits).</summary>
     public long MqttMaxMessageSize { get; init; } = 256 * 1024;
 
+    /// <summary>Largest MQTT CONNECT packet, in bytes; the first packet must be a CONNECT (docs/mqtt.md, input limits).</summary>
+    public long MqttMaxConnectSize { get; init; } = Broker.PlexusBrokerOptions.DefaultMaxConnectSize;
+
+    /// <summary>How long a new MQTT connection has to deliver its whole CONNECT (and TLS handshake).</summary>
+    public TimeSpan MqttConnectTimeout { get; init; } = Broker.PlexusBrokerOptions.DefaultConnectTimeout;
+
+    /// <summary>Most MQTT connections open at once, over TCP, TLS and WebSocket together.</summary>
+    public int MqttMaxConnections { get; init; } = Broker.PlexusBrokerOptions.DefaultMaxConnections;
+
+    /// <summary>Most MQTT connections open at once from one IP address.</summary>
+    public int MqttMaxConnectionsPerIp { get; init; } = Broker.PlexusBrokerOptions.DefaultMaxConnectionsPerIp;
+
+    /// <summary>Most retained MQTT messages kept (docs/mqtt.md, retained messages).</summary>
+    public int MqttMaxRetainedMessages { get; init; } = Broker.PlexusBrokerOptions.DefaultMaxRetainedMessages;
+
+    /// <summary>Most bytes of retained MQTT messages kept.</summary>
+    public long MqttMaxRetainedBytes { get; init; } = Broker.PlexusBrokerOptions.DefaultMaxRetainedBytes;
+
+    /// <summary>Most retained MQTT messages one client (device or API token) holds.</summary>
+    public int MqttMaxRetainedMessagesPerClient { get; init; } = Broker.PlexusBrokerOptions.DefaultMaxRetainedMessagesPerClient;
+
+    /// <summary>Most bytes of retained MQTT messages one client holds.</summary>
+    public long MqttMaxRetainedBytesPerClient { get; init; } = Broker.PlexusBrokerOptions.DefaultMaxRetainedBytesPerClient;
+
     /// <summary>Messages per second one MQTT client may publish; 0 is unlimited.</summary>
     public double MqttMaxRate { get; init; }
 

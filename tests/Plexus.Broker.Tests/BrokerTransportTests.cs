@@ -53,6 +53,26 @@ public sealed class BrokerTransportTests
     }
 
     [Fact]
+    public async Task Device_telemetry_over_tls_takes_the_fast_path_and_is_stored()
+    {
+        using var folder = new TempDirectory();
+        var (certificatePath, keyPath, thumbprint) = WriteSelfSignedPem(folder.Path);
+        await using var server = await PlexusTestServer.StartAsync(configure: o => o with { MqttTlsEndpoint = "127.0.0.1:0", MqttTlsCertificate = certificatePath, MqttTlsKey = keyPath });
+        string token = server.Server.Devices.Add(new Plexus.Devices.NewDevice("tls-1")).Token;
+        var tls = server.Server.MqttTlsEndpoint!;
+        using var device = await MqttTestClients.ConnectAsync(server, MqttProtocolVersion.V311, "tls-1", token, b => b
+            .WithCredentials("tls-1", token)
+            .WithTcpServer("127.0.0.1", tls.Port)
+            .WithTlsOptions(o => o.UseTls().WithCertificateValidationHandler(args => string.Equals(args.Certificate.GetCertHashString(), thumbprint, StringComparison.OrdinalIgnoreCase))));
+
+        await device.PublishAsync("devices/tls-1/telemetry", """{"temp": 21.5}""");
+
+        var rows = await server.RowsAsync("SELECT device, temp FROM telemetry");
+        Assert.Equal("tls-1", rows[0][0].GetString());
+        Assert.Equal(1, server.Server.Broker!.FastPathMessages);
+    }
+
+    [Fact]
     public async Task Mosquitto_clients_use_the_tls_listener_with_the_certificate_as_ca_file()
     {
         using var folder = new TempDirectory();

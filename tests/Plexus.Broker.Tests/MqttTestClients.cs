@@ -82,7 +82,7 @@ internal static class MqttTestClients
     /// A hand-written MQTT 3.1.1 CONNECT (optionally with a will and a password) over a raw socket: the
     /// connection's CONNACK return code is read byte by byte, not through any client library's mapping.
     /// </summary>
-    public static async Task<(TcpClient Socket, byte ReturnCode)> RawConnect311Async(PlexusTestServer server, string clientId, string? password, (string Topic, string Payload)? will = null)
+    public static async Task<(TcpClient Socket, byte ReturnCode)> RawConnect311Async(PlexusTestServer server, string clientId, string? password, (string Topic, string Payload)? will = null, string userName = "app", bool cleanSession = true)
     {
         var endpoint = server.MqttEndpoint!;
         var socket = new TcpClient();
@@ -90,7 +90,7 @@ internal static class MqttTestClients
         var body = new List<byte>();
         MqttBytes.AddString(body, "MQTT");
         body.Add(4); // protocol level 3.1.1
-        byte flags = 0x02; // clean session
+        byte flags = cleanSession ? (byte)0x02 : (byte)0;
         if (will is not null)
         {
             flags |= 0x04 | 0x08; // will flag, will QoS 1
@@ -113,7 +113,7 @@ internal static class MqttTestClients
 
         if (password is not null)
         {
-            MqttBytes.AddString(body, "app");
+            MqttBytes.AddString(body, userName);
             MqttBytes.AddString(body, password);
         }
 

@@ -25,4 +25,7 @@ internal static partial class MqttAclLog
 
     [LoggerMessage(EventId = 2107, Level = LogLevel.Warning, Message = "MQTT auto-provisioning refused for device id \"{DeviceId}\" (client {ClientId}): {Reason}")]
     public static partial void ProvisioningRefused(ILogger logger, string deviceId, string clientId, string reason);
+
+    [LoggerMessage(EventId = 2108, Level = LogLevel.Warning, Message = "MQTT connection refused (not authorized): client id {ClientId} belongs to the session of {Owner}; {Principal} from {RemoteEndPoint} may not resume or take it over (each client needs its own client id)")]
+    public static partial void ClientIdTaken(ILogger logger, string clientId, string principal, string owner, string? remoteEndPoint);
 }

@@ -7,15 +7,9 @@ using MQTTnet.Protocol;
 namespace Plexus.Broker.Retained;
 
 /// <summary>
-/// The retained messages, kept across restarts in one JSON file of the data folder (<see cref="FileName"/>).
-/// Every change rewrites the whole file atomically: write a temporary file, flush it to disk, rename it over the
-/// old one. A crash leaves either the old set or the new one, never a torn file.
+/// The retained-message file of earlier Plexus versions (<see cref="FileName"/>, JSON, rewritten whole on every
+/// change). Only read now: <see cref="RetainedMessageJournal"/> takes its messages over once and deletes it.
 /// </summary>
-/// <remarks>
-/// MQTTnet hands over the full retained set on every change (and serialises the calls), so a rewrite costs
-/// O(retained messages) per retained publish. Retained messages are device state and configuration, published
-/// rarely compared with telemetry; an append-only journal is the next step if a fleet retains at high rates.
-/// </remarks>
 public sealed class RetainedMessageFile
 {
     public const string FileName = "mqtt-retained.json";
@@ -63,78 +57,8 @@ public sealed class RetainedMessageFile
         return messages;
     }
 
-    /// <summary>Replaces the stored set with <paramref name="messages"/>, durably, before returning.</summary>
-    public void Save(IEnumerable<MqttApplicationMessage> messages)
-    {
-        ArgumentNullException.ThrowIfNull(messages);
-        string temporary = Path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            using (var writer = new Utf8JsonWriter(stream))
-            {
-                writer.WriteStartObject();
-                writer.WriteNumber("version", FormatVersion);
-                writer.WriteStartArray("messages");
-                foreach (var message in messages)
-                {
-                    Write(writer, message);
-                }
-
-                writer.WriteEndArray();
-                writer.WriteEndObject();
-            }
-
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temporary, Path, overwrite: true);
-    }
-
     private InvalidDataException Damaged(string detail, Exception? inner) =>
         new($"The retained-message file {Path} is damaged ({detail}); move it away to start without retained messages.", inner);
-
-    private static void Write(Utf8JsonWriter writer, MqttApplicationMessage message)
-    {
-        writer.WriteStartObject();
-        writer.WriteString("topic", message.Topic);
-        writer.WriteNumber("qos", (int)message.QualityOfServiceLevel);
-        writer.WriteBase64String("payload", message.Payload.ToArray());
-        if (message.ContentType is not null)
-        {
-            writer.WriteString("content_type", message.ContentType);
-        }
-
-        if (message.PayloadFormatIndicator != MqttPayloadFormatIndicator.Unspecified)
-        {
-            writer.WriteNumber("payload_format", (int)message.PayloadFormatIndicator);
-        }
-
-        if (message.ResponseTopic is not null)
-        {
-            writer.WriteString("response_topic", message.ResponseTopic);
-        }
-
-        if (message.CorrelationData is { Length: > 0 } correlation)
-        {
-            writer.WriteBase64String("correlation_data", correlation);
-        }
-
-        if (message.UserProperties is { Count: > 0 } properties)
-        {
-            writer.WriteStartArray("user_properties");
-            foreach (var property in properties)
-            {
-                writer.WriteStartArray();
-                writer.WriteStringValue(property.Name);
-                writer.WriteBase64StringValue(property.ValueBuffer.Span);
-                writer.WriteEndArray();
-            }
-
-            writer.WriteEndArray();
-        }
-
-        writer.WriteEndObject();
-    }
 
     private static MqttApplicationMessage Read(JsonElement item)
     {

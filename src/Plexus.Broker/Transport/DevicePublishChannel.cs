@@ -65,10 +65,43 @@ internal interface IDevicePublishHandler
     Task WhenStoredAsync(long sequence);
 
     DeviceIngest.IngestStaging CreateStaging();
+
+    /// <summary>The connection broke an input limit and is being closed (logged and counted by the broker).</summary>
+    void InputRefused(DevicePublishChannel channel, MqttInputRefusal refusal, long packetSize);
+}
+
+/// <summary>Why a connection was closed by the framing before MQTTnet saw the packet.</summary>
+internal enum MqttInputRefusal
+{
+    /// <summary>The first packet is not a CONNECT.</summary>
+    NotConnectFirst,
+
+    /// <summary>The CONNECT announced more than the largest CONNECT allowed.</summary>
+    ConnectTooLarge,
+
+    /// <summary>The whole CONNECT did not arrive within the connect timeout.</summary>
+    ConnectTimeout,
+
+    /// <summary>A packet after the CONNECT announced more than the largest packet allowed.</summary>
+    PacketTooLarge,
 }
 
 /// <summary>
-/// The byte stream MQTTnet reads a TCP connection through, with a fast path in front of it: a data PUBLISH that
+/// The remote endpoint of a <see cref="DevicePublishChannel"/>, carrying the channel: MQTTnet reports a connection's
+/// endpoint in its events, so the broker finds the connection's own channel from it, never another connection's
+/// from the same address and port on another listener.
+/// </summary>
+internal sealed class ChannelEndPoint(IPEndPoint remote, DevicePublishChannel channel) : IPEndPoint(remote.Address, remote.Port)
+{
+    public DevicePublishChannel Channel { get; } = channel;
+}
+
+/// <summary>
+/// The byte stream MQTTnet reads a connection (TCP, TLS or WebSocket) through, with the input limits and a fast path
+/// in front of it. The framing reads each fixed header before MQTTnet does: the first packet must be a CONNECT within
+/// <see cref="MqttInputLimits.MaxConnectSize"/> that arrives within the connect timeout, and a later packet over
+/// <see cref="MqttInputLimits.MaxPacketSize"/> closes the connection (MQTT 5: DISCONNECT 0x95) before its body is
+/// read, so MQTTnet never buffers what a client only announced. The fast path (TCP and TLS): a data PUBLISH that
 /// needs nothing from MQTTnet (no subscriber, no retain, no properties, QoS 0 or 1) is decoded straight from the
 /// receive buffer into the connection's staging, moved into the shared batch before the next read, and never
 /// reaches MQTTnet; every other packet is handed over byte for byte. Reading many packets per system call and skipping MQTTnet's packet objects, dispatch and per-message tasks
@@ -91,8 +124,13 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
     // messages, few enough that a hundred connections committing together overshoot the open batch only a little.
     internal const int MaxStagedMessages = 32;
 
-    private readonly Socket _socket;
+    private readonly MqttTransport _transport;
     private readonly IDevicePublishHandler _handler;
+    private readonly MqttInputLimits _limits;
+    private readonly bool _fastPathAllowed;
+    private ITimer? _connectDeadline;
+    private bool _connectPassingThrough;
+    private bool _inputRefused;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly byte[] _buffer = new byte[BufferSize];
     private int _start;
@@ -123,13 +161,18 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
     private TaskCompletionSource? _acksDone;
     private int _closed;
 
-    public DevicePublishChannel(Socket socket, IDevicePublishHandler handler)
+    /// <param name="connectTimeLeft">What is left of the connect timeout (a TLS handshake took the rest).</param>
+    /// <param name="fastPathAllowed">False keeps every packet on MQTTnet's path (WebSocket).</param>
+    public DevicePublishChannel(MqttTransport transport, IDevicePublishHandler handler, MqttInputLimits limits, TimeSpan connectTimeLeft, TimeProvider time, bool fastPathAllowed)
     {
-        _socket = socket;
+        _transport = transport;
         _handler = handler;
+        _limits = limits;
+        _fastPathAllowed = fastPathAllowed;
         Staging = handler.CreateStaging();
-        RemoteEndPoint = socket.RemoteEndPoint!;
-        LocalEndPoint = socket.LocalEndPoint!;
+        RemoteEndPoint = new ChannelEndPoint(transport.RemoteEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.None, 0), this);
+        LocalEndPoint = transport.LocalEndPoint;
+        _connectDeadline = time.CreateTimer(static state => ((DevicePublishChannel)state!).ConnectTimedOut(), this, connectTimeLeft > TimeSpan.Zero ? connectTimeLeft : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
     }
 
     public X509Certificate2 ClientCertificate => null!;
@@ -138,7 +181,10 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
 
     public EndPoint LocalEndPoint { get; }
 
-    public bool IsSecureConnection => false;
+    public bool IsSecureConnection => _transport.IsSecure;
+
+    /// <summary>The client id MQTTnet accepted for this connection; null before.</summary>
+    public string? ClientId { get; set; }
 
     /// <summary>Messages the fast path took since the last commit into the shared batch (see <see cref="NextPacket"/>).</summary>
     internal DeviceIngest.IngestStaging Staging { get; }
@@ -149,7 +195,7 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
     /// <summary>Switches the fast path on for a device connection MQTTnet accepted.</summary>
     public void Enable(FastPathIdentity identity)
     {
-        if (ProtocolLevel is 4 or 5)
+        if (_fastPathAllowed && ProtocolLevel is 4 or 5)
         {
             _identity = identity;
         }
@@ -157,15 +203,22 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
 
     public Task ConnectAsync(CancellationToken cancellationToken) => throw new NotSupportedException("a server-side channel is connected already");
 
-    public Task DisconnectAsync(CancellationToken cancellationToken)
+    public async Task DisconnectAsync(CancellationToken cancellationToken)
     {
+        try
+        {
+            await _transport.CloseAsync(cancellationToken);
+        }
+        catch (Exception error) when (MqttTransport.IsConnectionLost(error) || error is OperationCanceledException)
+        {
+        }
+
         Dispose();
-        return Task.CompletedTask;
     }
 
     public async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
     {
-        while (true)
+        while (!_inputRefused)
         {
             if (_injected > 0)
             {
@@ -186,6 +239,11 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
                 _buffer.AsSpan(_start, n).CopyTo(buffer.AsSpan(offset, n));
                 _start += n;
                 _passThrough -= n;
+                if (_passThrough == 0 && _connectPassingThrough)
+                {
+                    ConnectArrived();
+                }
+
                 return n;
             }
 
@@ -211,6 +269,13 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
                     }
 
                     break;
+                case Step.Refused:
+                    _inputRefused = true;
+                    return 0;
+                case Step.TooLarge:
+                    _inputRefused = true;
+                    await RefuseTooLargeAsync(cancellationToken);
+                    return 0;
                 case Step.WaitForEarlier:
                     // Its acknowledgement must not overtake those of the messages before it, nor their commits.
                     await _handler.WhenStoredAsync(_lastWriteSequence).WaitAsync(cancellationToken);
@@ -220,6 +285,8 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
                     break;
             }
         }
+
+        return 0;
     }
 
     private enum Step
@@ -228,6 +295,12 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
         Taken,
         HandedOver,
         WaitForEarlier,
+
+        /// <summary>An input limit was broken before the CONNECT: the connection is closed, MQTTnet reads its end.</summary>
+        Refused,
+
+        /// <summary>A packet after the CONNECT is over the size limit: DISCONNECT 0x95 (MQTT 5), then closed.</summary>
+        TooLarge,
     }
 
     private Task? CommitStaged()
@@ -246,6 +319,27 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
             return Step.NeedMore;
         }
 
+        int type = available[0] >> 4;
+        long total = (long)headerLength + remaining;
+        if (!_connectSeen)
+        {
+            // Unauthenticated: refused on the fixed header alone, before a byte of the body is buffered anywhere.
+            MqttInputRefusal? refusal = type != MqttWire.ConnectType || malformed ? MqttInputRefusal.NotConnectFirst
+                : total > _limits.MaxConnectSize ? MqttInputRefusal.ConnectTooLarge
+                : null;
+            if (refusal is { } refused)
+            {
+                _handler.InputRefused(this, refused, total);
+                Close();
+                return Step.Refused;
+            }
+        }
+        else if (total > _limits.MaxPacketSize)
+        {
+            _handler.InputRefused(this, MqttInputRefusal.PacketTooLarge, total);
+            return Step.TooLarge;
+        }
+
         if (malformed)
         {
             // MQTTnet reads the same bytes and reports the protocol violation.
@@ -253,14 +347,18 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
             return Step.HandedOver;
         }
 
-        int total = headerLength + remaining;
-        int type = available[0] >> 4;
         var identity = _identity;
         bool inspect = (type == MqttWire.PublishType && identity is not null) || (type == MqttWire.ConnectType && !_connectSeen);
         if (!inspect || total > _buffer.Length)
         {
-            _connectSeen |= type == MqttWire.ConnectType;
-            HandOver(total);
+            if (type == MqttWire.ConnectType && !_connectSeen)
+            {
+                // A CONNECT larger than the buffer (a large will): the deadline holds until its last byte is handed over.
+                _connectSeen = true;
+                _connectPassingThrough = true;
+            }
+
+            HandOver((int)total);
             return Step.HandedOver;
         }
 
@@ -269,10 +367,11 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
             return Step.NeedMore;
         }
 
-        ReadOnlySpan<byte> packet = available[..total];
+        ReadOnlySpan<byte> packet = available[..(int)total];
         if (type == MqttWire.ConnectType)
         {
             _connectSeen = true;
+            ConnectArrived();
             if (MqttWire.TryReadConnect(packet, headerLength, out byte level, out ushort keepAlive))
             {
                 ProtocolLevel = level;
@@ -282,13 +381,13 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
                 _pingInterval = keepAlive == 0 ? 0 : Stopwatch.Frequency * Math.Clamp(keepAlive * 1000L / 3, 100, 10_000) / 1000;
             }
 
-            HandOver(total);
+            HandOver((int)total);
             return Step.HandedOver;
         }
 
         if (!MqttWire.TryParsePublish(packet, headerLength, _v5, out PublishView publish))
         {
-            HandOver(total);
+            HandOver((int)total);
             return Step.HandedOver;
         }
 
@@ -303,7 +402,7 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
                 }
             }
 
-            _start += total;
+            _start += (int)total;
             if (_pingInterval > 0 && Stopwatch.GetTimestamp() - _lastHandedOver >= _pingInterval)
             {
                 _injected = MqttWire.PingRequest.Length;
@@ -323,8 +422,49 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
             }
         }
 
-        HandOver(total);
+        HandOver((int)total);
         return Step.HandedOver;
+    }
+
+    private void ConnectArrived()
+    {
+        _connectPassingThrough = false;
+        Interlocked.Exchange(ref _connectDeadline, null)?.Dispose();
+    }
+
+    private void ConnectTimedOut()
+    {
+        if (Interlocked.Exchange(ref _connectDeadline, null) is { } deadline)
+        {
+            deadline.Dispose();
+            _handler.InputRefused(this, MqttInputRefusal.ConnectTimeout, 0);
+            Close();
+        }
+    }
+
+    /// <summary>MQTT 5 §3.14.2.1: the server may send DISCONNECT 0x95 Packet too large before it closes; 3.1.1 just closes.</summary>
+    private async Task RefuseTooLargeAsync(CancellationToken cancellationToken)
+    {
+        if (_v5)
+        {
+            try
+            {
+                await _writeLock.WaitAsync(cancellationToken);
+                try
+                {
+                    await _transport.SendAsync(MqttWire.DisconnectPacketTooLarge, cancellationToken);
+                }
+                finally
+                {
+                    _writeLock.Release();
+                }
+            }
+            catch (Exception error) when (MqttTransport.IsConnectionLost(error) || error is OperationCanceledException)
+            {
+            }
+        }
+
+        Close();
     }
 
     private int PacketLengthAtStart()
@@ -360,12 +500,14 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
 
         try
         {
-            int read = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, cancellationToken);
+            int read = await _transport.ReceiveAsync(_buffer.AsMemory(_end), cancellationToken);
             _end += read;
             return read > 0;
         }
-        catch (Exception error) when (error is SocketException or ObjectDisposedException)
+        catch (Exception error) when (MqttTransport.IsConnectionLost(error) || (error is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
+            // An aborted WebSocket throws OperationCanceledException: it must read as the end of the connection,
+            // since MQTTnet takes a cancellation it did not ask for as an empty packet.
             return false;
         }
     }
@@ -392,7 +534,7 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
             await _writeLock.WaitAsync(cancellationToken);
             try
             {
-                await SendAllAsync(_outgoing.WrittenMemory, cancellationToken);
+                await _transport.SendAsync(_outgoing.WrittenMemory, cancellationToken);
             }
             finally
             {
@@ -425,15 +567,6 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
         }
         while (Interlocked.CompareExchange(ref _pendingPings, pending - 1, pending) != pending);
         return true;
-    }
-
-    private async ValueTask SendAllAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
-    {
-        while (!data.IsEmpty)
-        {
-            int sent = await _socket.SendAsync(data, SocketFlags.None, cancellationToken);
-            data = data[sent..];
-        }
     }
 
     /// <summary>Queues the PUBACK of a fast-path QoS 1 message; sent after the ones queued before it.</summary>
@@ -496,14 +629,14 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
                 await _writeLock.WaitAsync();
                 try
                 {
-                    await SendAllAsync(_acksSending.WrittenMemory, CancellationToken.None);
+                    await _transport.SendAsync(_acksSending.WrittenMemory, CancellationToken.None);
                 }
                 finally
                 {
                     _writeLock.Release();
                 }
             }
-            catch (Exception error) when (error is SocketException or ObjectDisposedException or IOException)
+            catch (Exception error) when (MqttTransport.IsConnectionLost(error))
             {
                 // The connection is gone; the client resends what it has no PUBACK for.
                 Close();
@@ -556,18 +689,13 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
             return;
         }
 
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (Exception error) when (error is SocketException or ObjectDisposedException)
-        {
-        }
+        _transport.Shutdown();
     }
 
     public void Dispose()
     {
+        Interlocked.Exchange(ref _connectDeadline, null)?.Dispose();
         Close();
-        _socket.Dispose();
+        _transport.Dispose();
     }
 }

@@ -1,6 +1,7 @@
-using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using MQTTnet.Adapter;
 using MQTTnet.Diagnostics.Logger;
@@ -10,51 +11,88 @@ using MQTTnet.Server;
 namespace Plexus.Broker.Transport;
 
 /// <summary>
-/// The plain-TCP MQTT listener, in place of MQTTnet's own: each accepted connection runs in MQTTnet as usual, but
-/// through a <see cref="DevicePublishChannel"/>, so device data can skip MQTTnet's packet handling. (TLS and
-/// WebSocket connections keep MQTTnet's channels and its ordinary path.)
+/// The MQTT listeners over TCP, plain and TLS, in place of MQTTnet's own: each accepted connection is admitted
+/// against the connection caps, TLS connections do their handshake here, and then it runs in MQTTnet as usual but
+/// through a <see cref="DevicePublishChannel"/>: the input limits hold before MQTTnet reads a byte, and device data
+/// can skip MQTTnet's packet handling over either.
 /// </summary>
-internal sealed partial class DeviceTcpServerAdapter(IPEndPoint requested, IDevicePublishHandler handler, ILogger logger) : IMqttServerAdapter
+internal sealed partial class DeviceTcpServerAdapter : IMqttServerAdapter
 {
-    private readonly ConcurrentDictionary<EndPoint, DevicePublishChannel> _channels = new();
-    private readonly IPEndPoint _requested = requested;
+    private readonly IPEndPoint _requested;
+    private readonly IPEndPoint? _requestedTls;
+    private readonly X509Certificate2? _certificate;
+    private readonly IDevicePublishHandler _handler;
+    private readonly MqttInputLimits _limits;
+    private readonly ConnectionAdmission _admission;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private Socket? _listener;
+    private Socket? _tlsListener;
     private IMqttNetLogger _mqttLogger = MqttNetNullLogger.Instance;
     private MqttServerOptions? _options;
+
+    /// <param name="tls">The TLS endpoint and its certificate; null runs no TLS listener.</param>
+    public DeviceTcpServerAdapter(IPEndPoint requested, (IPEndPoint Endpoint, X509Certificate2 Certificate)? tls, IDevicePublishHandler handler, MqttInputLimits limits, ConnectionAdmission admission, TimeProvider time, ILogger logger)
+    {
+        _requested = requested;
+        _requestedTls = tls?.Endpoint;
+        _certificate = tls?.Certificate;
+        _handler = handler;
+        _limits = limits;
+        _admission = admission;
+        _time = time;
+        _logger = logger;
+        Endpoint = requested;
+    }
 
     public Func<IMqttChannelAdapter, Task>? ClientHandler { get; set; }
 
     /// <summary>The bound endpoint (the port the system chose when 0 was asked for).</summary>
-    public IPEndPoint Endpoint { get; private set; } = requested;
+    public IPEndPoint Endpoint { get; private set; }
+
+    /// <summary>The bound TLS endpoint; null when there is none.</summary>
+    public IPEndPoint? TlsEndpoint { get; private set; }
 
     public Task StartAsync(MqttServerOptions options, IMqttNetLogger logger)
     {
         _options = options;
         _mqttLogger = logger;
-        var listener = new Socket(_requested.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        _listener = Listen(_requested);
+        Endpoint = (IPEndPoint)_listener.LocalEndPoint!;
+        if (_requestedTls is not null)
+        {
+            _tlsListener = Listen(_requestedTls);
+            TlsEndpoint = (IPEndPoint)_tlsListener.LocalEndPoint!;
+        }
+
+        _ = AcceptAsync(_listener, tls: false);
+        if (_tlsListener is not null)
+        {
+            _ = AcceptAsync(_tlsListener, tls: true);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private static Socket Listen(IPEndPoint endpoint)
+    {
+        var listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
             listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            listener.Bind(_requested);
+            listener.Bind(endpoint);
             listener.Listen(1024);
+            return listener;
         }
         catch
         {
             listener.Dispose();
             throw;
         }
-
-        _listener = listener;
-        Endpoint = (IPEndPoint)listener.LocalEndPoint!;
-        _ = AcceptAsync(listener);
-        return Task.CompletedTask;
     }
 
-    /// <summary>The channel of a connection, found by the remote endpoint MQTTnet reports for it.</summary>
-    public DevicePublishChannel? ChannelOf(EndPoint? remote) => remote is not null && _channels.TryGetValue(remote, out var channel) ? channel : null;
-
-    private async Task AcceptAsync(Socket listener)
+    private async Task AcceptAsync(Socket listener, bool tls)
     {
         while (!_stopping.IsCancellationRequested)
         {
@@ -69,22 +107,36 @@ internal sealed partial class DeviceTcpServerAdapter(IPEndPoint requested, IDevi
             }
             catch (SocketException error)
             {
-                Log.AcceptFailed(logger, error.SocketErrorCode.ToString());
+                Log.AcceptFailed(_logger, error.SocketErrorCode.ToString());
                 continue;
             }
 
-            _ = Task.Run(() => RunAsync(client));
+            // Over a cap: closed before a byte is read, with a reset so that a flood leaves no TIME_WAIT behind.
+            if (_admission.TryAdmit(client.RemoteEndPoint, tls ? "TLS" : "TCP") is not { } lease)
+            {
+                client.Close(0);
+                continue;
+            }
+
+            _ = Task.Run(() => RunAsync(client, tls, lease));
         }
     }
 
-    private async Task RunAsync(Socket client)
+    private async Task RunAsync(Socket client, bool tls, IDisposable lease)
     {
+        long accepted = _time.GetTimestamp();
         DevicePublishChannel? channel = null;
+        string remote = client.RemoteEndPoint?.ToString() ?? "?";
         try
         {
             client.NoDelay = true;
-            channel = new DevicePublishChannel(client, handler);
-            _channels[channel.RemoteEndPoint] = channel;
+            MqttTransport? transport = tls ? await HandshakeAsync(client, remote) : new SocketTransport(client);
+            if (transport is null)
+            {
+                return;
+            }
+
+            channel = new DevicePublishChannel(transport, _handler, _limits, _limits.ConnectTimeout - _time.GetElapsedTime(accepted), _time, fastPathAllowed: true);
             var formatter = new MqttPacketFormatterAdapter(new MqttBufferWriter(_options?.WriterBufferSize ?? 4096, _options?.WriterBufferSizeMax ?? 65535));
             using var adapter = new MqttChannelAdapter(channel, formatter, _mqttLogger);
             var run = ClientHandler ?? throw new InvalidOperationException("the MQTT broker is not running");
@@ -92,19 +144,39 @@ internal sealed partial class DeviceTcpServerAdapter(IPEndPoint requested, IDevi
         }
         catch (Exception error) when (error is not OutOfMemoryException)
         {
-            Log.ConnectionFailed(logger, error, channel?.RemoteEndPoint.ToString() ?? "?");
+            Log.ConnectionFailed(_logger, error, remote);
         }
         finally
         {
             if (channel is not null)
             {
-                _channels.TryRemove(new KeyValuePair<EndPoint, DevicePublishChannel>(channel.RemoteEndPoint, channel));
                 channel.Dispose();
             }
             else
             {
                 client.Dispose();
             }
+
+            lease.Dispose();
+        }
+    }
+
+    /// <summary>The TLS handshake, within the connect timeout; null (and the socket closed) when it fails.</summary>
+    private async Task<MqttTransport?> HandshakeAsync(Socket client, string remote)
+    {
+        var stream = new SslStream(new NetworkStream(client, ownsSocket: false), leaveInnerStreamOpen: false);
+        using var deadline = new CancellationTokenSource(_limits.ConnectTimeout, _time);
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, _stopping.Token);
+        try
+        {
+            await stream.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = _certificate, ClientCertificateRequired = false }, stopping.Token);
+            return new TlsTransport(client, stream);
+        }
+        catch (Exception error) when (error is System.Security.Authentication.AuthenticationException or IOException or OperationCanceledException or SocketException)
+        {
+            TransportLog.TlsHandshakeFailed(_logger, remote, deadline.IsCancellationRequested ? $"not done within {_limits.ConnectTimeout.TotalSeconds:0.###} s (--mqtt-connect-timeout)" : error.Message);
+            await stream.DisposeAsync();
+            return null;
         }
     }
 
@@ -112,6 +184,7 @@ internal sealed partial class DeviceTcpServerAdapter(IPEndPoint requested, IDevi
     {
         _stopping.Cancel();
         _listener?.Dispose();
+        _tlsListener?.Dispose();
         return Task.CompletedTask;
     }
 
@@ -119,6 +192,7 @@ internal sealed partial class DeviceTcpServerAdapter(IPEndPoint requested, IDevi
     {
         _stopping.Cancel();
         _listener?.Dispose();
+        _tlsListener?.Dispose();
         _stopping.Dispose();
     }
 

@@ -45,6 +45,9 @@ internal static class MqttWire
 
     public static ReadOnlySpan<byte> PingResponse => [0xD0, 0x00];
 
+    /// <summary>MQTT 5 DISCONNECT with reason 0x95 Packet too large.</summary>
+    public static readonly ReadOnlyMemory<byte> DisconnectPacketTooLarge = new byte[] { 0xE0, 0x01, 0x95 };
+
     /// <summary>
     /// Reads a fixed header: false when more bytes are needed. <paramref name="malformed"/> is set for a remaining
     /// length longer than four bytes (MQTTnet then reports the violation when the bytes are handed to it).

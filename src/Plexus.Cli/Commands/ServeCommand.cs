@@ -19,6 +19,14 @@ internal static class ServeCommand
     private static readonly Option<string?> MqttTlsCert = new("--mqtt-tls-cert") { Description = "PEM certificate for the MQTT TLS listener (env PLEXUS_MQTT_TLS_CERT)" };
     private static readonly Option<string?> MqttTlsKey = new("--mqtt-tls-key") { Description = "PEM private key of that certificate, not encrypted (env PLEXUS_MQTT_TLS_KEY)" };
     private static readonly Option<string?> MqttMaxMessageSize = new("--mqtt-max-message-size") { Description = "Largest MQTT packet a client may send, e.g. 256KiB (env PLEXUS_MQTT_MAX_MESSAGE_SIZE, default 256KiB)" };
+    private static readonly Option<string?> MqttMaxConnectSize = new("--mqtt-max-connect-size") { Description = "Largest MQTT CONNECT packet (the first packet of a connection), e.g. 64KiB (env PLEXUS_MQTT_MAX_CONNECT_SIZE, default 64KiB)" };
+    private static readonly Option<string?> MqttConnectTimeout = new("--mqtt-connect-timeout") { Description = "Time a new MQTT connection has to send its whole CONNECT, TLS handshake included, e.g. 10s (env PLEXUS_MQTT_CONNECT_TIMEOUT, default 10s)" };
+    private static readonly Option<string?> MqttMaxConnections = new("--mqtt-max-connections") { Description = "Most MQTT connections open at once over TCP, TLS and WebSocket (env PLEXUS_MQTT_MAX_CONNECTIONS, default 100000)" };
+    private static readonly Option<string?> MqttMaxConnectionsPerIp = new("--mqtt-max-connections-per-ip") { Description = "Most MQTT connections open at once from one IP address (env PLEXUS_MQTT_MAX_CONNECTIONS_PER_IP, default 1000)" };
+    private static readonly Option<string?> MqttMaxRetainedMessages = new("--mqtt-max-retained-messages") { Description = "Most retained MQTT messages kept (env PLEXUS_MQTT_MAX_RETAINED_MESSAGES, default 100000)" };
+    private static readonly Option<string?> MqttMaxRetainedBytes = new("--mqtt-max-retained-bytes") { Description = "Most bytes of retained MQTT messages kept, e.g. 256MiB (env PLEXUS_MQTT_MAX_RETAINED_BYTES, default 256MiB)" };
+    private static readonly Option<string?> MqttMaxRetainedMessagesPerClient = new("--mqtt-max-retained-messages-per-client") { Description = "Most retained MQTT messages one device or API token holds (env PLEXUS_MQTT_MAX_RETAINED_MESSAGES_PER_CLIENT, default 10000)" };
+    private static readonly Option<string?> MqttMaxRetainedBytesPerClient = new("--mqtt-max-retained-bytes-per-client") { Description = "Most bytes of retained MQTT messages one device or API token holds, e.g. 32MiB (env PLEXUS_MQTT_MAX_RETAINED_BYTES_PER_CLIENT, default 32MiB)" };
     private static readonly Option<string?> MqttMaxRate = new("--mqtt-max-rate") { Description = "Messages per second one MQTT client may publish; 0 is unlimited (env PLEXUS_MQTT_MAX_RATE, default 0)" };
     private static readonly Option<string?> MqttMaxBurst = new("--mqtt-max-burst") { Description = "Messages a client may publish at once above --mqtt-max-rate (env PLEXUS_MQTT_MAX_BURST, default one second's worth)" };
     private static readonly Option<string?> AdminToken = new("--admin-token") { Description = "Admin token to use; its hash replaces the stored one (env PLEXUS_ADMIN_TOKEN; default: generated on first start and printed once)" };
@@ -36,7 +44,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var command = new Command("serve", "Run the Plexus server with the embedded store.");
-        foreach (var option in new[] { Data, Http, HttpsCert, HttpsKey, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxRate, MqttMaxBurst, AdminToken, ProvisioningKey, MaxBodySize, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, MemoryLimit, DeviceTag, LogLevel, Config })
+        foreach (var option in new[] { Data, Http, HttpsCert, HttpsKey, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxConnectSize, MqttConnectTimeout, MqttMaxConnections, MqttMaxConnectionsPerIp, MqttMaxRetainedMessages, MqttMaxRetainedBytes, MqttMaxRetainedMessagesPerClient, MqttMaxRetainedBytesPerClient, MqttMaxRate, MqttMaxBurst, AdminToken, ProvisioningKey, MaxBodySize, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, MemoryLimit, DeviceTag, LogLevel, Config })
         {
             command.Options.Add(option);
         }
@@ -64,6 +72,14 @@ internal static class ServeCommand
                 MqttTlsCertificate = Get(MqttTlsCert, "PLEXUS_MQTT_TLS_CERT"),
                 MqttTlsKey = Get(MqttTlsKey, "PLEXUS_MQTT_TLS_KEY"),
                 MqttMaxMessageSize = Get(MqttMaxMessageSize, "PLEXUS_MQTT_MAX_MESSAGE_SIZE") is { } mqttSize ? Units.ParseBytes(mqttSize, "mqtt-max-message-size") : 256 * 1024,
+                MqttMaxConnectSize = Get(MqttMaxConnectSize, "PLEXUS_MQTT_MAX_CONNECT_SIZE") is { } connectSize ? Units.ParseBytes(connectSize, "mqtt-max-connect-size") : Broker.PlexusBrokerOptions.DefaultMaxConnectSize,
+                MqttConnectTimeout = Get(MqttConnectTimeout, "PLEXUS_MQTT_CONNECT_TIMEOUT") is { } connectTimeout ? Units.ParseDuration(connectTimeout, "mqtt-connect-timeout") : Broker.PlexusBrokerOptions.DefaultConnectTimeout,
+                MqttMaxConnections = Get(MqttMaxConnections, "PLEXUS_MQTT_MAX_CONNECTIONS") is { } connections ? Units.ParsePositiveInt(connections, "mqtt-max-connections") : Broker.PlexusBrokerOptions.DefaultMaxConnections,
+                MqttMaxConnectionsPerIp = Get(MqttMaxConnectionsPerIp, "PLEXUS_MQTT_MAX_CONNECTIONS_PER_IP") is { } perIp ? Units.ParsePositiveInt(perIp, "mqtt-max-connections-per-ip") : Broker.PlexusBrokerOptions.DefaultMaxConnectionsPerIp,
+                MqttMaxRetainedMessages = Get(MqttMaxRetainedMessages, "PLEXUS_MQTT_MAX_RETAINED_MESSAGES") is { } retained ? Units.ParsePositiveInt(retained, "mqtt-max-retained-messages") : Broker.PlexusBrokerOptions.DefaultMaxRetainedMessages,
+                MqttMaxRetainedBytes = Get(MqttMaxRetainedBytes, "PLEXUS_MQTT_MAX_RETAINED_BYTES") is { } retainedBytes ? Units.ParseBytes(retainedBytes, "mqtt-max-retained-bytes") : Broker.PlexusBrokerOptions.DefaultMaxRetainedBytes,
+                MqttMaxRetainedMessagesPerClient = Get(MqttMaxRetainedMessagesPerClient, "PLEXUS_MQTT_MAX_RETAINED_MESSAGES_PER_CLIENT") is { } retainedPerClient ? Units.ParsePositiveInt(retainedPerClient, "mqtt-max-retained-messages-per-client") : Broker.PlexusBrokerOptions.DefaultMaxRetainedMessagesPerClient,
+                MqttMaxRetainedBytesPerClient = Get(MqttMaxRetainedBytesPerClient, "PLEXUS_MQTT_MAX_RETAINED_BYTES_PER_CLIENT") is { } retainedBytesPerClient ? Units.ParseBytes(retainedBytesPerClient, "mqtt-max-retained-bytes-per-client") : Broker.PlexusBrokerOptions.DefaultMaxRetainedBytesPerClient,
                 MqttMaxRate = Get(MqttMaxRate, "PLEXUS_MQTT_MAX_RATE") is { } rate ? Units.ParseRate(rate, "mqtt-max-rate") : 0,
                 MqttMaxBurst = Get(MqttMaxBurst, "PLEXUS_MQTT_MAX_BURST") is { } burst ? Units.ParsePositiveInt(burst, "mqtt-max-burst") : 0,
                 AdminToken = Get(AdminToken, "PLEXUS_ADMIN_TOKEN"),

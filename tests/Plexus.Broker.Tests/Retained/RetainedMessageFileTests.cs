@@ -1,45 +1,30 @@
-using System.Buffers;
-using System.Text;
-using MQTTnet;
-using MQTTnet.Packets;
-using MQTTnet.Protocol;
 using Plexus.Broker.Retained;
 using Plexus.TestKit;
 
 namespace Plexus.Broker.Tests.Retained;
 
+/// <summary>The JSON file of earlier versions, read once for the migration to the journal.</summary>
 public sealed class RetainedMessageFileTests
 {
+    internal const string TwoMessages = """
+        {"version":1,"messages":[
+          {"topic":"devices/d1/config","qos":2,"payload":"AAEC/w==","content_type":"application/octet-stream","response_topic":"devices/d1/ack","correlation_data":"CQg=","user_properties":[["origin","Y29uc29sZQ=="]]},
+          {"topic":"site/gate","qos":1,"payload":"b3Blbg=="}]}
+        """;
+
     [Fact]
-    public void Saved_messages_load_back_with_their_properties()
+    public void Legacy_file_loads_with_its_properties()
     {
         using var folder = new TempDirectory();
         var file = new RetainedMessageFile(folder.Path);
-        var message = new MqttApplicationMessage
-        {
-            Topic = "devices/d1/config",
-            Payload = new ReadOnlySequence<byte>([0, 1, 2, 255]),
-            QualityOfServiceLevel = MqttQualityOfServiceLevel.ExactlyOnce,
-            Retain = true,
-            ContentType = "application/octet-stream",
-            ResponseTopic = "devices/d1/ack",
-            CorrelationData = [9, 8],
-            UserProperties = [new MqttUserProperty("origin", new ReadOnlyMemory<byte>(Encoding.UTF8.GetBytes("console")))],
-        };
+        File.WriteAllText(file.Path, TwoMessages);
 
-        file.Save([message]);
-        file.Save([message]);
-        var loaded = Assert.Single(file.Load());
+        var loaded = file.Load();
 
-        Assert.Equal("devices/d1/config", loaded.Topic);
-        Assert.Equal(new byte[] { 0, 1, 2, 255 }, loaded.Payload.ToArray());
-        Assert.Equal(MqttQualityOfServiceLevel.ExactlyOnce, loaded.QualityOfServiceLevel);
-        Assert.True(loaded.Retain);
-        Assert.Equal("application/octet-stream", loaded.ContentType);
-        Assert.Equal("devices/d1/ack", loaded.ResponseTopic);
-        Assert.Equal(new byte[] { 9, 8 }, loaded.CorrelationData);
-        Assert.Equal("console", Encoding.UTF8.GetString(Assert.Single(loaded.UserProperties).ValueBuffer.Span));
-        Assert.False(File.Exists(file.Path + ".tmp"));
+        Assert.Equal(["devices/d1/config", "site/gate"], loaded.Select(m => m.Topic));
+        Assert.Equal(new byte[] { 0, 1, 2, 255 }, System.Buffers.BuffersExtensions.ToArray(loaded[0].Payload));
+        Assert.Equal("devices/d1/ack", loaded[0].ResponseTopic);
+        Assert.Equal(new byte[] { 9, 8 }, loaded[0].CorrelationData);
     }
 
     [Fact]
@@ -68,12 +53,11 @@ public sealed class RetainedMessageFileTests
     }
 
     [Fact]
-    public void Every_truncation_of_a_saved_file_is_refused_not_misread()
+    public void Every_truncation_of_a_legacy_file_is_refused_not_misread()
     {
         using var folder = new TempDirectory();
         var file = new RetainedMessageFile(folder.Path);
-        file.Save([new MqttApplicationMessage { Topic = "t/1", Payload = new ReadOnlySequence<byte>("on"u8.ToArray()), Retain = true }]);
-        byte[] whole = File.ReadAllBytes(file.Path);
+        byte[] whole = System.Text.Encoding.UTF8.GetBytes(TwoMessages.Trim());
         for (int length = 0; length < whole.Length; length++)
         {
             File.WriteAllBytes(file.Path, whole[..length]);
