@@ -36,9 +36,11 @@ public sealed class SessionOwnershipTests
         await Eventually.TrueAsync(() => MqttTestClients.Count(seen) == 1, because: "the dashboard is still connected and subscribed");
         Assert.True(dashboard.IsConnected);
 
-        // The owner away: its persistent session is still its own.
+        // The owner away: its persistent session is still its own. (Published once the broker has seen the
+        // disconnect: before, the message would go to the closing connection rather than into the session's queue.)
         await dashboard.DisconnectAsync();
         dashboard.Dispose();
+        await Eventually.TrueAsync(async () => !await server.Server.Broker!.IsConnectedAsync(ClientId), because: "the broker has seen the dashboard leave");
         await sensor.PublishAsync("devices/d2/telemetry", """{"t": 2}""");
         Assert.Equal(MqttClientConnectResultCode.NotAuthorized, await ConnectAsDeviceAsync(server, version, ClientId, "d1", d1));
         Assert.Contains(server.Logs.Entries, e => e.Message.Contains("client id dash belongs to the session of application dashboard", StringComparison.Ordinal));

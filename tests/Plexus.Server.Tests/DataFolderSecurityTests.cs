@@ -47,7 +47,7 @@ public sealed class DataFolderSecurityTests
         await server.RowsAsync("SELECT count(*) FROM cpu");
 
         var names = Directory.EnumerateFileSystemEntries(data, "*", SearchOption.AllDirectories).Select(p => Path.GetRelativePath(data, p)).ToList();
-        Assert.Superset(new HashSet<string> { "plexus.duckdb", "plexus.duckdb.wal", "plexus.log", "admin-token.sha256", "api-tokens.json", "mqtt-retained.json" }, names.ToHashSet());
+        Assert.Superset(new HashSet<string> { "plexus.duckdb", "plexus.duckdb.wal", "plexus.log", "admin-token.sha256", "api-tokens.json", "mqtt-retained.journal", "device-credentials.journal" }, names.ToHashSet());
         Assert.Equal(PrivateFiles.FolderMode, File.GetUnixFileMode(data));
         foreach (string path in Directory.EnumerateFileSystemEntries(data, "*", SearchOption.AllDirectories))
         {
