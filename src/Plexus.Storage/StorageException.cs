@@ -1,7 +1,7 @@
 namespace Plexus.Storage;
 
 /// <summary>The store could not do what was asked for a reason that is not the client's fault (I/O, engine error).</summary>
-public sealed class StorageException : Exception
+public class StorageException : Exception
 {
     public StorageException(string message)
         : base(message)

@@ -37,6 +37,9 @@ public sealed class StorageOptions
     /// </summary>
     public int MinPointsForDirectCommit { get; init; } = 2_000;
 
+    /// <summary>How far writes may grow the schema (namespaces, measurements, columns, series); see <see cref="Storage.SchemaLimits"/>.</summary>
+    public SchemaLimits SchemaLimits { get; init; } = SchemaLimits.Default;
+
     /// <summary>Longest time a new read connection waits for acknowledged writes to be applied before it reads without them.</summary>
     public TimeSpan ReadWaitTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
