@@ -120,6 +120,11 @@ internal static class WriteEndpoints
                     written = result.PointsWritten;
                     rejected.AddRange(result.Rejected);
                 }
+                catch (SchemaLimitException refusal)
+                {
+                    await SchemaLimitAsync(http, context, ns, refusal);
+                    return;
+                }
                 catch (StorageException error)
                 {
                     string errorId = ApiErrors.NewErrorId();
@@ -172,6 +177,27 @@ internal static class WriteEndpoints
 
             json.WriteEndArray();
         });
+    }
+
+    /// <summary>
+    /// A whole request refused by a schema limit, nothing of it stored: 413 for a per-write limit (a smaller request
+    /// would be accepted; Telegraf splits a batch on 413), 400 for a total such as the namespace limit. The body names
+    /// the limit's option, its value and what the write would have reached.
+    /// </summary>
+    private static Task SchemaLimitAsync(HttpContext http, ApiContext context, string ns, SchemaLimitException refusal)
+    {
+        string errorId = ApiErrors.NewErrorId();
+        context.Logger.LogInformation("Write to {Namespace} refused: {Message} (error id {ErrorId})", ns, refusal.Message, errorId);
+        return refusal.PerWrite
+            ? ApiErrors.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, "request too large", refusal.Message, errorId, Limit)
+            : ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", refusal.Message, errorId, Limit);
+
+        void Limit(Utf8JsonWriter json)
+        {
+            json.WriteString("limit", refusal.Option);
+            json.WriteNumber("max", refusal.Limit);
+            json.WriteNumber("value", refusal.Value);
+        }
     }
 
     private static Task TooLargeAsync(HttpContext http, long maxBytes) =>
