@@ -161,6 +161,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 // The store's own writer: state_history and dead_letters are reserved for it, not for HTTP writes, and
                 // their fixed columns must not be refused because users filled namespace main.
                 deviceState = await DeviceLiveState.OpenAsync(store, new SqlRefreshWriter(store.Writer.WithoutSchemaLimits, watches, logger), time, loggerFactory.CreateLogger("Plexus.Devices"));
+                deviceState.AllowLists = devices.AllowLists;
 
                 // Geo SQL functions and geofences (docs/geo.md), before any request or message can query them.
                 geofences = GeofenceRegistry.Open(store, time);

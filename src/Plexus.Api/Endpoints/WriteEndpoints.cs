@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Plexus.Api.Auth;
 using Plexus.Core;
+using Plexus.Devices;
 using Plexus.Ingest;
 using Plexus.Ingest.LineProtocol;
 using Plexus.Ingest.Streaming;
@@ -109,10 +110,12 @@ internal static class WriteEndpoints
             if (principal.Kind == ApiPrincipalKind.Device && batch.Count > 0)
             {
                 attributed = RentBatch();
-                DeviceAttribution.CopyWithDevice(batch, Encoding.UTF8.GetBytes(principal.DeviceId!), attributed);
+                MeasurementAllowList? allowed = null;
+                context.Devices?.AllowLists.TryGet(principal.DeviceId!, out allowed);
+                DeviceAttribution.CopyWithDevice(batch, Encoding.UTF8.GetBytes(principal.DeviceId!), attributed, allowed, rejected);
             }
 
-            if (batch.Count > 0)
+            if ((attributed ?? batch).Count > 0)
             {
                 try
                 {
