@@ -64,7 +64,7 @@ public sealed class SchemaLimitTests : IDisposable
         var error = Assert.Single(result.Rejected);
         Assert.Contains("\"wide\"", error.Reason);
         Assert.Contains("5000 columns", error.Reason);
-        Assert.Contains("at most 1024", error.Reason);
+        Assert.Contains("at most 500", error.Reason);
         Assert.Contains("--max-columns-per-measurement", error.Reason);
         Assert.Equal(0, Measurements(store));
         Assert.Equal(tables, Tables(store));
