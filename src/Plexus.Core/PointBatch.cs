@@ -296,6 +296,31 @@ public sealed class PointBatch
         }
     }
 
+    /// <summary>
+    /// Appends a copy of point <paramref name="index"/> of <paramref name="source"/>, its line number included, for a
+    /// caller that keeps some points of a batch and not others.
+    /// </summary>
+    public void AppendPoint(PointBatch source, int index)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        Debug.Assert(!ReferenceEquals(source, this), "AppendPoint from the batch itself");
+        ref readonly PointEntry point = ref source[index];
+        BeginPoint(source.Text(point.Measurement), point.LineNumber);
+        foreach (ref readonly TagEntry tag in source.Tags(point))
+        {
+            AddTag(AppendText(source.Text(tag.Key)), AppendText(source.Text(tag.Value)));
+        }
+
+        foreach (ref readonly FieldEntry field in source.Fields(point))
+        {
+            TextSlice key = AppendText(source.Text(field.Key));
+            TextSlice text = field.Type == FieldType.String ? AppendText(source.Text(field.Text)) : default;
+            AddField(field with { Key = key, Text = text });
+        }
+
+        EndPoint(point.Timestamp);
+    }
+
     private static TextSlice Shift(TextSlice slice, int delta) => slice.Length == 0 ? slice : new TextSlice(slice.Start + delta, slice.Length);
 
     private static void EnsureCapacity<T>(ref T[] array, int needed)

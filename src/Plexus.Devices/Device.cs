@@ -1,6 +1,9 @@
 namespace Plexus.Devices;
 
-/// <summary>A registered device: its metadata, never its token (only the token's hash is stored).</summary>
+/// <summary>
+/// A registered device: its metadata, never its token (only the token's hash is stored). <see cref="Measurements"/>
+/// is its allow-list: null lets it write any measurement of <c>main</c> but the reserved ones.
+/// </summary>
 public sealed record Device(
     string Id,
     string? Name,
@@ -8,13 +11,14 @@ public sealed record Device(
     IReadOnlyDictionary<string, string> Tags,
     string? Parent,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt,
+    IReadOnlyList<string>? Measurements = null);
 
 /// <summary>A device as registered, with the token that is shown once and never stored.</summary>
 public sealed record RegisteredDevice(Device Device, string Token);
 
 /// <summary>What to register: the id is required, the rest optional.</summary>
-public sealed record NewDevice(string Id, string? Name = null, string? Type = null, IReadOnlyDictionary<string, string>? Tags = null, string? Parent = null);
+public sealed record NewDevice(string Id, string? Name = null, string? Type = null, IReadOnlyDictionary<string, string>? Tags = null, string? Parent = null, IReadOnlyList<string>? Measurements = null);
 
 /// <summary>A partial metadata change (HTTP PATCH): only the properties that are <c>Set</c> change; a set null clears.</summary>
 public sealed record DeviceChanges
@@ -34,6 +38,11 @@ public sealed record DeviceChanges
     public bool ParentSet { get; init; }
 
     public string? Parent { get; init; }
+
+    public bool MeasurementsSet { get; init; }
+
+    /// <summary>The new allow-list; a set null lets the device write any measurement again.</summary>
+    public IReadOnlyList<string>? Measurements { get; init; }
 }
 
 /// <summary>A page of devices in id order and how many matched in all.</summary>

@@ -181,7 +181,7 @@ public sealed class DeviceLinks : IDisposable
     {
         var sql = new StringBuilder($"""
             CREATE OR REPLACE VIEW main.devices AS
-            SELECT id, name, type, CAST(json(tags) AS MAP(VARCHAR, VARCHAR)) AS tags, parent, created_at, updated_at, true AS registered
+            SELECT id, name, type, CAST(json(tags) AS MAP(VARCHAR, VARCHAR)) AS tags, parent, created_at, updated_at, true AS registered, {DeviceRegistry.MeasurementsSql}
             FROM {DeviceRegistry.TableName}
             """);
         if (links.Count > 0)
@@ -189,7 +189,7 @@ public sealed class DeviceLinks : IDisposable
             sql.Append("""
 
                 UNION ALL
-                SELECT id, NULL::VARCHAR, NULL::VARCHAR, MAP {}::MAP(VARCHAR, VARCHAR), NULL::VARCHAR, NULL::TIMESTAMP, NULL::TIMESTAMP, false
+                SELECT id, NULL::VARCHAR, NULL::VARCHAR, MAP {}::MAP(VARCHAR, VARCHAR), NULL::VARCHAR, NULL::TIMESTAMP, NULL::TIMESTAMP, false, NULL::VARCHAR[]
                 FROM (
                 """);
             sql.AppendJoin("\n    UNION\n", links.Select(l => $"    SELECT {SqlNames.Quote(l.Column)} AS id FROM {SqlNames.Qualified(SqlNames.SeriesTable(l.Id))}"));

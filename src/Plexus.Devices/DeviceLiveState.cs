@@ -68,6 +68,12 @@ public sealed class DeviceLiveState : IAsyncDisposable
     /// <summary>How often changes reach <c>main.device_state</c> in SQL.</summary>
     public TimeSpan FlushInterval { get; }
 
+    /// <summary>
+    /// The registry's measurement allow-lists, which the broker applies to the device data it is given with this
+    /// state (it knows the registry through nothing else); null lets every device write any measurement.
+    /// </summary>
+    public MeasurementAllowLists? AllowLists { get; set; }
+
     /// <summary>Dead letters recorded since the database was created.</summary>
     public long DeadLettersTotal => Interlocked.Read(ref _deadLettersTotal);
 

@@ -61,6 +61,9 @@ public sealed class DeviceRegistry : IDisposable
     /// </summary>
     public Action<string>? TokenRevoked { get; set; }
 
+    /// <summary>The devices' measurement allow-lists, for the broker and the HTTP write endpoint; changes with the registry.</summary>
+    public MeasurementAllowLists AllowLists { get; } = new();
+
     /// <summary>Assets share the lock and the id space with devices, and may be a device's parent.</summary>
     internal AssetRegistry? Assets { get; set; }
 
@@ -172,6 +175,7 @@ public sealed class DeviceRegistry : IDisposable
         ArgumentNullException.ThrowIfNull(device);
         DeviceValidation.RequireId(device.Id);
         DeviceValidation.CheckMetadata(device.Name, device.Type, device.Tags);
+        var measurements = DeviceValidation.CheckMeasurements(device.Measurements);
         byte[] hash = Hash(token);
         lock (_lock)
         {
@@ -188,7 +192,7 @@ public sealed class DeviceRegistry : IDisposable
 
             CheckParent(device.Id, device.Parent);
             var now = Now();
-            var created = new Device(device.Id, device.Name, device.Type, Copy(device.Tags), device.Parent, now, now);
+            var created = new Device(device.Id, device.Name, device.Type, Copy(device.Tags), device.Parent, now, now, measurements);
 
             // The hash first: a device row without its credential could not connect, a credential without its row is
             // ignored at load. If the row cannot be written, the credential is taken back.
@@ -198,8 +202,8 @@ public sealed class DeviceRegistry : IDisposable
                 RegistryHistory.InTransaction(_connection, () =>
                 {
                     Execute(
-                        $"INSERT INTO {TableName} (id, name, type, tags, parent, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                        created.Id, created.Name, created.Type, TagsJson(created.Tags), created.Parent, now.UtcDateTime, now.UtcDateTime);
+                        $"INSERT INTO {TableName} (id, name, type, tags, parent, created_at, updated_at, measurements) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        created.Id, created.Name, created.Type, TagsJson(created.Tags), created.Parent, now.UtcDateTime, now.UtcDateTime, MeasurementsJson(measurements));
                     RegistryHistory.Record(_connection, RegistryHistory.DeviceTable, created.Id, created.Name, created.Type, TagsJson(created.Tags), created.Parent, now.UtcDateTime);
                 });
             }
@@ -210,6 +214,7 @@ public sealed class DeviceRegistry : IDisposable
             }
 
             _devices.Add(created.Id, created);
+            AllowLists.Set(created.Id, measurements);
             _tokenHashes[created.Id] = hash;
             _idsByHash[Convert.ToHexStringLower(hash)] = created.Id;
             return new RegisteredDevice(created, token);
@@ -221,6 +226,7 @@ public sealed class DeviceRegistry : IDisposable
         ArgumentNullException.ThrowIfNull(id);
         ArgumentNullException.ThrowIfNull(changes);
         DeviceValidation.CheckChanges(changes.NameSet, changes.Name, changes.TypeSet, changes.Type, changes.TagsSet, changes.Tags);
+        var measurements = changes.MeasurementsSet ? DeviceValidation.CheckMeasurements(changes.Measurements) : null;
 
         lock (_lock)
         {
@@ -237,16 +243,18 @@ public sealed class DeviceRegistry : IDisposable
                 Type = changes.TypeSet ? changes.Type : existing.Type,
                 Tags = changes.TagsSet ? Copy(changes.Tags) : existing.Tags,
                 Parent = changes.ParentSet ? changes.Parent : existing.Parent,
+                Measurements = changes.MeasurementsSet ? measurements : existing.Measurements,
                 UpdatedAt = Now(existing.UpdatedAt),
             };
             RegistryHistory.InTransaction(_connection, () =>
             {
                 Execute(
-                    $"UPDATE {TableName} SET name = $2, type = $3, tags = $4, parent = $5, updated_at = $6 WHERE id = $1",
-                    id, updated.Name, updated.Type, TagsJson(updated.Tags), updated.Parent, updated.UpdatedAt.UtcDateTime);
+                    $"UPDATE {TableName} SET name = $2, type = $3, tags = $4, parent = $5, updated_at = $6, measurements = $7 WHERE id = $1",
+                    id, updated.Name, updated.Type, TagsJson(updated.Tags), updated.Parent, updated.UpdatedAt.UtcDateTime, MeasurementsJson(updated.Measurements));
                 RegistryHistory.Record(_connection, RegistryHistory.DeviceTable, id, updated.Name, updated.Type, TagsJson(updated.Tags), updated.Parent, updated.UpdatedAt.UtcDateTime);
             });
             _devices[id] = updated;
+            AllowLists.Set(id, updated.Measurements);
             return updated;
         }
     }
@@ -270,6 +278,7 @@ public sealed class DeviceRegistry : IDisposable
             });
             _credentials.Remove(id);
             _devices.Remove(id);
+            AllowLists.Set(id, null);
             if (_tokenHashes.TryRemove(id, out byte[]? removed))
             {
                 _idsByHash.TryRemove(Convert.ToHexStringLower(removed), out _);
@@ -348,19 +357,26 @@ public sealed class DeviceRegistry : IDisposable
                 tags VARCHAR NOT NULL,
                 parent VARCHAR,
                 created_at TIMESTAMP NOT NULL,
-                updated_at TIMESTAMP NOT NULL)
+                updated_at TIMESTAMP NOT NULL,
+                measurements VARCHAR)
             """);
         MoveTokenHashesOutOfTheDatabase();
+
+        // The allow-list came after the table: a registry made before it gets the column, NULL (any) for every device.
+        Execute($"ALTER TABLE {TableName} ADD COLUMN IF NOT EXISTS measurements VARCHAR");
 
         // Tags are stored as JSON text and shown as MAP(VARCHAR, VARCHAR), so SQL can say tags['fleet'].
         Execute($"""
             CREATE OR REPLACE VIEW {ViewName} AS
-            SELECT id, name, type, CAST(json(tags) AS MAP(VARCHAR, VARCHAR)) AS tags, parent, created_at, updated_at
+            SELECT id, name, type, CAST(json(tags) AS MAP(VARCHAR, VARCHAR)) AS tags, parent, created_at, updated_at, {MeasurementsSql}
             FROM {TableName}
             """);
         Execute(RegistryHistory.CreateSql(RegistryHistory.DeviceTable));
         Execute(RegistryHistory.BackfillSql(RegistryHistory.DeviceTable, TableName));
     }
+
+    /// <summary>The allow-list as the views show it: a list of names, NULL for any (main.devices' last column).</summary>
+    internal const string MeasurementsSql = "CAST(json(measurements) AS VARCHAR[]) AS measurements";
 
     internal bool ContainsUnlocked(string id) => _devices.ContainsKey(id);
 
@@ -408,7 +424,7 @@ public sealed class DeviceRegistry : IDisposable
     private void Load()
     {
         using var command = _connection.CreateCommand();
-        command.CommandText = $"SELECT id, name, type, tags, parent, created_at, updated_at FROM {TableName}";
+        command.CommandText = $"SELECT id, name, type, tags, parent, created_at, updated_at, measurements FROM {TableName}";
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
@@ -420,8 +436,10 @@ public sealed class DeviceRegistry : IDisposable
                 ParseTags(reader.GetString(3)),
                 reader.IsDBNull(4) ? null : reader.GetString(4),
                 AsUtc(reader.GetDateTime(5)),
-                AsUtc(reader.GetDateTime(6)));
+                AsUtc(reader.GetDateTime(6)),
+                reader.IsDBNull(7) ? null : ParseMeasurements(reader.GetString(7)));
             _devices[id] = device;
+            AllowLists.Set(id, device.Measurements);
 
             // A device whose credential is missing (a journal restored from an older backup) cannot connect until
             // its token is rotated; a credential without a device is left over from a removal and ignored.

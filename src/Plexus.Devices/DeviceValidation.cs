@@ -9,6 +9,8 @@ public static class DeviceValidation
     public const int MaxTagKeyLength = 128;
     public const int MaxTagValueLength = 1024;
     public const int MaxTags = 64;
+    public const int MaxMeasurements = 64;
+    public const int MaxMeasurementLength = 256;
 
     /// <summary>
     /// 1–128 letters, digits, <c>_ - . :</c>. The id is an MQTT topic level (<c>devices/&lt;id&gt;/...</c>), so it
@@ -82,6 +84,47 @@ public static class DeviceValidation
         {
             CheckTags(tags);
         }
+    }
+
+    /// <summary>
+    /// A device's allow-list: 1–64 measurement names of 1–256 characters without control characters, none of them
+    /// reserved in <c>main</c>; repeats are dropped. Null (no list) stays null; an empty list is refused, since a
+    /// device that may write nothing is more likely a mistake for "any" than a wish.
+    /// </summary>
+    public static IReadOnlyList<string>? CheckMeasurements(IReadOnlyList<string>? measurements)
+    {
+        if (measurements is null)
+        {
+            return null;
+        }
+
+        if (measurements.Count == 0)
+        {
+            throw DeviceRegistryException.Invalid("measurements", "measurements must name at least one measurement; send null (or leave it out) to let the device write any");
+        }
+
+        var names = new List<string>();
+        foreach (string name in measurements)
+        {
+            if (string.IsNullOrEmpty(name) || name.Length > MaxMeasurementLength || name.AsSpan().ContainsAnyInRange('\u0000', '\u001f'))
+            {
+                throw DeviceRegistryException.Invalid("measurements", $"measurement \"{name}\" must be 1–{MaxMeasurementLength} characters without control characters");
+            }
+
+            if (ReservedMeasurementWriter.IsReservedName(name))
+            {
+                throw DeviceRegistryException.Invalid("measurements", $"measurement \"{name}\" is reserved in namespace main; no device writes it");
+            }
+
+            if (!names.Contains(name, StringComparer.Ordinal))
+            {
+                names.Add(name);
+            }
+        }
+
+        return names.Count <= MaxMeasurements
+            ? names
+            : throw DeviceRegistryException.Invalid("measurements", $"{names.Count} measurements; at most {MaxMeasurements} are allowed");
     }
 
     internal static void CheckTags(IReadOnlyDictionary<string, string>? tags)

@@ -37,6 +37,11 @@ internal static class RegistryFields
 
     public static string TagsJson(IReadOnlyDictionary<string, string> tags) => JsonSerializer.Serialize(tags, DevicesJsonContext.Default.IReadOnlyDictionaryStringString);
 
+    public static string? MeasurementsJson(IReadOnlyList<string>? measurements) =>
+        measurements is null ? null : JsonSerializer.Serialize(measurements, DevicesJsonContext.Default.IReadOnlyListString);
+
+    public static IReadOnlyList<string> ParseMeasurements(string json) => JsonSerializer.Deserialize(json, DevicesJsonContext.Default.ListString) ?? [];
+
     public static SortedDictionary<string, string> ParseTags(string json) =>
         new(JsonSerializer.Deserialize(json, DevicesJsonContext.Default.DictionaryStringString) ?? [], StringComparer.Ordinal);
 

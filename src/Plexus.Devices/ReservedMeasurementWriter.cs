@@ -62,7 +62,7 @@ public sealed class ReservedMeasurementWriter(IPointWriter inner) : IPointWriter
                 continue;
             }
 
-            Copy(batch, point, kept);
+            kept.AppendPoint(batch, i);
         }
 
         var result = kept.Count == 0 ? WriteResult.Empty : await inner.WriteAsync(ns, kept, cancellationToken);
@@ -94,39 +94,5 @@ public sealed class ReservedMeasurementWriter(IPointWriter inner) : IPointWriter
         }
 
         return false;
-    }
-
-    private static void Copy(PointBatch from, in PointEntry point, PointBatch to)
-    {
-        to.BeginPoint(from.Text(point.Measurement), point.LineNumber);
-        foreach (ref readonly var tag in from.Tags(point))
-        {
-            to.AddTag(to.AppendText(from.Text(tag.Key)), to.AppendText(from.Text(tag.Value)));
-        }
-
-        foreach (ref readonly var field in from.Fields(point))
-        {
-            var key = to.AppendText(from.Text(field.Key));
-            switch (field.Type)
-            {
-                case FieldType.Float:
-                    to.AddFloat(key, field.FloatValue);
-                    break;
-                case FieldType.Integer:
-                    to.AddInteger(key, field.Bits);
-                    break;
-                case FieldType.UInteger:
-                    to.AddUInteger(key, field.UIntegerValue);
-                    break;
-                case FieldType.Boolean:
-                    to.AddBoolean(key, field.BooleanValue);
-                    break;
-                default:
-                    to.AddString(key, to.AppendText(from.Text(field.Text)));
-                    break;
-            }
-        }
-
-        to.EndPoint(point.Timestamp);
     }
 }

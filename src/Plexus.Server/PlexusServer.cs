@@ -159,7 +159,7 @@ public sealed class PlexusServer : IAsyncDisposable
         {
             var tokens = AdminTokenStore.Open(options.DataDirectory, options.AdminToken);
             var apiTokens = ApiTokenStore.Open(options.DataDirectory, time);
-            var store = PlexusStore.Open(new StorageOptions { DataDirectory = options.DataDirectory, MemoryLimit = options.MemoryLimit }, loggerFactory);
+            var store = PlexusStore.Open(new StorageOptions { DataDirectory = options.DataDirectory, MemoryLimit = options.MemoryLimit, SchemaLimits = options.SchemaLimits }, loggerFactory);
             // SQL macros for time alignment (docs/sql.md), in main so that every namespace sees them.
             TimeFunctions.Install(store);
             PlexusBroker? broker = null;
@@ -194,8 +194,10 @@ public sealed class PlexusServer : IAsyncDisposable
                 ];
                 writer = new SqlRefreshWriter(writer, watches, logger);
 
-                // The store's own writer: state_history and dead_letters are reserved for it, not for HTTP writes.
-                deviceState = await DeviceLiveState.OpenAsync(store, new SqlRefreshWriter(store.Writer, watches, logger), time, loggerFactory.CreateLogger("Plexus.Devices"));
+                // The store's own writer: state_history and dead_letters are reserved for it, not for HTTP writes, and
+                // their fixed columns must not be refused because users filled namespace main.
+                deviceState = await DeviceLiveState.OpenAsync(store, new SqlRefreshWriter(store.Writer.WithoutSchemaLimits, watches, logger), time, loggerFactory.CreateLogger("Plexus.Devices"));
+                deviceState.AllowLists = devices.AllowLists;
 
                 // Geo SQL functions and geofences (docs/geo.md), before any request or message can query them.
                 geofences = GeofenceRegistry.Open(store, time);

@@ -1,3 +1,5 @@
+using Plexus.Storage;
+
 namespace Plexus.Server;
 
 /// <summary>Everything `plexus serve` can be told; each has a flag, an environment variable and a config-file key (docs/configuration.md).</summary>
@@ -80,6 +82,9 @@ public sealed record PlexusServerOptions
     public string? ProvisioningKey { get; init; }
 
     public long MaxBodyBytes { get; init; } = 25_000_000;
+
+    /// <summary>How far writes may grow the schema: namespaces, measurements, columns, and what one write may add (docs/configuration.md#schema-limits).</summary>
+    public SchemaLimits SchemaLimits { get; init; } = SchemaLimits.Default;
 
     public TimeSpan QueryTimeout { get; init; } = TimeSpan.FromSeconds(30);
 

@@ -38,6 +38,7 @@ public sealed class PlexusStore : IAsyncDisposable
     public static PlexusStore Open(StorageOptions options, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        options.SchemaLimits.Validate();
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Plexus.Storage");
         Directory.CreateDirectory(options.DataDirectory);
         var builder = new DuckDBConnectionStringBuilder

@@ -37,6 +37,9 @@ public sealed class StorageOptions
     /// </summary>
     public int MinPointsForDirectCommit { get; init; } = 2_000;
 
+    /// <summary>How far writes may grow the schema (namespaces, measurements, columns, series); see <see cref="Storage.SchemaLimits"/>.</summary>
+    public SchemaLimits SchemaLimits { get; init; } = SchemaLimits.Default;
+
     /// <summary>
     /// Longest time a new read connection waits for acknowledged writes to be applied; past it, it is refused
     /// (<see cref="StoreUnavailableException"/>) rather than reading without them. While applying fails (a full

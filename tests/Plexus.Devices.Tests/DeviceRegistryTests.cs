@@ -298,7 +298,7 @@ public sealed class DeviceRegistryTests : IAsyncDisposable
         command.CommandText = "SELECT * FROM main.devices";
         using var reader = command.ExecuteReader();
         var columns = Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).ToList();
-        Assert.Equal(["id", "name", "type", "tags", "parent", "created_at", "updated_at"], columns);
+        Assert.Equal(["id", "name", "type", "tags", "parent", "created_at", "updated_at", "measurements"], columns);
 
         command.CommandText = "SELECT tags['fleet'] FROM devices WHERE id = 'd1'";
         reader.Dispose();

@@ -184,7 +184,7 @@ public sealed class DevicesApiTests
 
         var all = await server.SqlAsync("SELECT * FROM devices");
         Assert.Equal(
-            ["id", "name", "type", "tags", "parent", "created_at", "updated_at", "registered"],
+            ["id", "name", "type", "tags", "parent", "created_at", "updated_at", "registered", "measurements"],
             all.GetProperty("columns").EnumerateArray().Select(c => c.GetProperty("name").GetString()));
         Assert.DoesNotContain("hash", all.GetRawText(), StringComparison.OrdinalIgnoreCase);
 

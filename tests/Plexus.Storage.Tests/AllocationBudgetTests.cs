@@ -20,7 +20,7 @@ public sealed class AllocationBudgetTests : IDisposable
         using var connection = new DuckDBConnection($"DataSource={Path.Combine(_dir.Path, "alloc.duckdb")}");
         connection.Open();
         Catalog.EnsureCreated(connection);
-        var committer = new GroupCommitter(connection, Catalog.Load(connection));
+        var committer = new GroupCommitter(connection, Catalog.Load(connection), SchemaLimits.Default);
         var batch = new PointBatch(Points);
 
         // Warm-up: creates the measurement, its columns and series, and JIT-compiles the path.

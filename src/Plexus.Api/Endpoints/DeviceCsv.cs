@@ -8,8 +8,8 @@ internal readonly record struct DeviceCsvRow(int Line, NewDevice? Device, Device
 
 /// <summary>
 /// Devices as CSV (docs/devices.md#bulk-registration-from-csv): a header row naming the columns <c>id</c> (required),
-/// <c>name</c>, <c>type</c>, <c>parent</c>, <c>tags</c> (<c>key=value;key=value</c>) and any number of
-/// <c>tag:&lt;key&gt;</c> columns; then one device per row. RFC 4180 quoting; empty cells are absent values; blank
+/// <c>name</c>, <c>type</c>, <c>parent</c>, <c>tags</c> (<c>key=value;key=value</c>), <c>measurements</c> (the
+/// allow-list, <c>telemetry;power</c>) and any number of <c>tag:&lt;key&gt;</c> columns; then one device per row. RFC 4180 quoting; empty cells are absent values; blank
 /// lines are skipped. A bad header fails the whole file; a bad row fails only that row.
 /// </summary>
 internal static class DeviceCsv
@@ -55,11 +55,11 @@ internal static class DeviceCsv
         for (int i = 0; i < header.Count; i++)
         {
             string name = header[i].Trim();
-            bool known = name.ToLowerInvariant() is "id" or "name" or "type" or "parent" or "tags"
+            bool known = name.ToLowerInvariant() is "id" or "name" or "type" or "parent" or "tags" or "measurements"
                 || (name.StartsWith("tag:", StringComparison.OrdinalIgnoreCase) && name.Length > 4);
             if (!known)
             {
-                throw new FormatException($"line {line}: column {i + 1} \"{name}\" is not one of id, name, type, parent, tags or tag:<key>");
+                throw new FormatException($"line {line}: column {i + 1} \"{name}\" is not one of id, name, type, parent, tags, measurements or tag:<key>");
             }
 
             if (!seen.Add(name))
@@ -86,6 +86,7 @@ internal static class DeviceCsv
         }
 
         string? id = null, name = null, type = null, parent = null;
+        List<string>? measurements = null;
         var tags = new Dictionary<string, string>(StringComparer.Ordinal);
         for (int i = 0; i < columns.Length; i++)
         {
@@ -108,6 +109,9 @@ internal static class DeviceCsv
                     break;
                 case "parent":
                     parent = cell.Trim();
+                    break;
+                case "measurements":
+                    measurements = [.. cell.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
                     break;
                 case "tags":
                     foreach (string pair in cell.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -133,7 +137,7 @@ internal static class DeviceCsv
             throw new DeviceRegistryException(DeviceErrorKind.Invalid, "id", $"line {line}: {problem}");
         }
 
-        return new NewDevice(id!, name, type, tags.Count == 0 ? null : tags, parent);
+        return new NewDevice(id!, name, type, tags.Count == 0 ? null : tags, parent, measurements);
     }
 
     /// <summary>

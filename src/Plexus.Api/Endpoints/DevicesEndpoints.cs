@@ -243,7 +243,7 @@ internal static class DevicesEndpoints
             return;
         }
 
-        using var document = await ReadJsonAsync(http, """{"name": "Truck 7", "tags": {"fleet": "West"}, "parent": null}""");
+        using var document = await ReadJsonAsync(http, """{"name": "Truck 7", "tags": {"fleet": "West"}, "parent": null, "measurements": ["telemetry"]}""");
         if (document is null)
         {
             return;
@@ -255,10 +255,10 @@ internal static class DevicesEndpoints
             AuditTrail.Detail(http, ChangedFields(root));
             foreach (var property in root.EnumerateObject())
             {
-                if (property.Name is not ("name" or "type" or "tags" or "parent"))
+                if (property.Name is not ("name" or "type" or "tags" or "parent" or "measurements"))
                 {
                     throw new DeviceRegistryException(DeviceErrorKind.Invalid, property.Name,
-                        property.Name is "id" or "token" ? $"{property.Name} cannot be changed; remove and add the device, or rotate its token" : $"unknown field \"{property.Name}\"; send name, type, tags or parent");
+                        property.Name is "id" or "token" ? $"{property.Name} cannot be changed; remove and add the device, or rotate its token" : $"unknown field \"{property.Name}\"; send name, type, tags, parent or measurements");
                 }
             }
 
@@ -272,6 +272,8 @@ internal static class DevicesEndpoints
                 Tags = OptionalTags(root),
                 ParentSet = root.TryGetProperty("parent", out _),
                 Parent = OptionalString(root, "parent"),
+                MeasurementsSet = root.TryGetProperty("measurements", out _),
+                Measurements = OptionalMeasurements(root),
             };
             var updated = registry.Update(IdOf(http), changes);
             await WriteAsync(http, StatusCodes.Status200OK, json => WriteDevice(json, updated, token: null));
@@ -336,9 +338,9 @@ internal static class DevicesEndpoints
 
         foreach (var property in item.EnumerateObject())
         {
-            if (property.Name is not ("id" or "name" or "type" or "tags" or "parent"))
+            if (property.Name is not ("id" or "name" or "type" or "tags" or "parent" or "measurements"))
             {
-                throw new DeviceRegistryException(DeviceErrorKind.Invalid, property.Name, $"unknown field \"{property.Name}\"; send id, name, type, tags or parent");
+                throw new DeviceRegistryException(DeviceErrorKind.Invalid, property.Name, $"unknown field \"{property.Name}\"; send id, name, type, tags, parent or measurements");
             }
         }
 
@@ -348,14 +350,31 @@ internal static class DevicesEndpoints
             throw new DeviceRegistryException(DeviceErrorKind.Invalid, "id", problem!);
         }
 
-        return new NewDevice(id!, OptionalString(item, "name"), OptionalString(item, "type"), OptionalTags(item), OptionalString(item, "parent"));
+        return new NewDevice(id!, OptionalString(item, "name"), OptionalString(item, "type"), OptionalTags(item), OptionalString(item, "parent"), OptionalMeasurements(item));
     }
 
     private static Dictionary<string, string>? OptionalTags(JsonElement root) => JsonBodies.OptionalTags(root, """{"fleet": "East"}""");
 
+    private static List<string>? OptionalMeasurements(JsonElement root) => OptionalStringList(root, "measurements", """["telemetry", "power"]""");
+
     private static void WriteDevice(Utf8JsonWriter json, Device device, string? token)
     {
         WriteMetadata(json, device.Id, device.Name, device.Type, device.Tags, device.Parent, device.CreatedAt, device.UpdatedAt);
+        if (device.Measurements is null)
+        {
+            json.WriteNull("measurements");
+        }
+        else
+        {
+            json.WriteStartArray("measurements");
+            foreach (string measurement in device.Measurements)
+            {
+                json.WriteStringValue(measurement);
+            }
+
+            json.WriteEndArray();
+        }
+
         if (token is not null)
         {
             json.WriteString("token", token);

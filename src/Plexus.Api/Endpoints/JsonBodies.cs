@@ -85,6 +85,22 @@ internal static class JsonBodies
             : throw new DeviceRegistryException(DeviceErrorKind.Invalid, name, $"{name} must be a string or null, not {value.ValueKind.ToString().ToLowerInvariant()}");
     }
 
+    /// <summary>An array of strings; absent or null is null, anything else a <see cref="DeviceRegistryException"/> naming the field.</summary>
+    public static List<string>? OptionalStringList(JsonElement root, string name, string example)
+    {
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Array || value.EnumerateArray().Any(item => item.ValueKind != JsonValueKind.String))
+        {
+            throw new DeviceRegistryException(DeviceErrorKind.Invalid, name, $"{name} must be an array of strings like {example}, or null");
+        }
+
+        return [.. value.EnumerateArray().Select(item => item.GetString()!)];
+    }
+
     /// <param name="example">A tags object shown when the value is not one, e.g. {"fleet": "East"}.</param>
     public static Dictionary<string, string>? OptionalTags(JsonElement root, string example)
     {

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Plexus.Api.Auth;
 using Plexus.Core;
+using Plexus.Devices;
 using Plexus.Ingest;
 using Plexus.Ingest.LineProtocol;
 using Plexus.Ingest.Streaming;
@@ -116,10 +117,12 @@ internal static class WriteEndpoints
             if (principal.Kind == ApiPrincipalKind.Device && batch.Count > 0)
             {
                 attributed = RentBatch();
-                DeviceAttribution.CopyWithDevice(batch, Encoding.UTF8.GetBytes(principal.DeviceId!), attributed);
+                MeasurementAllowList? allowed = null;
+                context.Devices?.AllowLists.TryGet(principal.DeviceId!, out allowed);
+                DeviceAttribution.CopyWithDevice(batch, Encoding.UTF8.GetBytes(principal.DeviceId!), attributed, allowed, rejected);
             }
 
-            if (batch.Count > 0)
+            if ((attributed ?? batch).Count > 0)
             {
                 try
                 {
@@ -131,6 +134,11 @@ internal static class WriteEndpoints
                 {
                     // A full disk or a failing one: nothing is stored, and the same request may be sent again.
                     await ApiErrors.StoreUnavailableAsync(http, context.Logger, error);
+                    return;
+                }
+                catch (SchemaLimitException refusal)
+                {
+                    await SchemaLimitAsync(http, context, ns, refusal);
                     return;
                 }
                 catch (StorageException error)
@@ -186,6 +194,27 @@ internal static class WriteEndpoints
 
             json.WriteEndArray();
         });
+    }
+
+    /// <summary>
+    /// A whole request refused by a schema limit, nothing of it stored: 413 for a per-write limit (a smaller request
+    /// would be accepted; Telegraf splits a batch on 413), 400 for a total such as the namespace limit. The body names
+    /// the limit's option, its value and what the write would have reached.
+    /// </summary>
+    private static Task SchemaLimitAsync(HttpContext http, ApiContext context, string ns, SchemaLimitException refusal)
+    {
+        string errorId = ApiErrors.NewErrorId();
+        context.Logger.LogInformation("Write to {Namespace} refused: {Message} (error id {ErrorId})", ns, refusal.Message, errorId);
+        return refusal.PerWrite
+            ? ApiErrors.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, "request too large", refusal.Message, errorId, Limit)
+            : ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", refusal.Message, errorId, Limit);
+
+        void Limit(Utf8JsonWriter json)
+        {
+            json.WriteString("limit", refusal.Option);
+            json.WriteNumber("max", refusal.Limit);
+            json.WriteNumber("value", refusal.Value);
+        }
     }
 
     private static Task TooLargeAsync(HttpContext http, long maxBytes) =>

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Plexus.Core;
+using Plexus.Storage;
 using Plexus.Storage.Writing;
 
 namespace Plexus.Broker.Devices;
@@ -195,7 +196,15 @@ public sealed partial class DeviceIngest
             Exception? failure = null;
             try
             {
-                result = await write.Write!;
+                try
+                {
+                    result = await write.Write!;
+                }
+                catch (SchemaLimitException)
+                {
+                    // Before the next shared write starts, so the messages keep their order in the store.
+                    result = await WriteMessagesAloneAsync(write);
+                }
             }
             catch (Exception error)
             {
@@ -231,6 +240,77 @@ public sealed partial class DeviceIngest
             _sharedPool.Push(write);
             SignalIfDrained();
         }
+    }
+
+    /// <summary>
+    /// A shared write refused whole by a per-write schema limit (too many new measurements, columns or series). The
+    /// limits are meant per message, the unit a device sends, not per the many messages that happen to share a write;
+    /// so each message is written as a request of its own, and only one that passes a limit by itself is refused (its
+    /// points become line errors under its ordinal, as any refusal by the store). Rare: the common shared write brings
+    /// nothing new.
+    /// </summary>
+    private async Task<WriteResult> WriteMessagesAloneAsync(SharedWrite write)
+    {
+        var batches = new PointBatch[write.Messages];
+        var writes = new Task<WriteResult>[write.Messages];
+        var rejected = new List<LineError>();
+        int written = 0;
+        try
+        {
+            for (int i = 0; i < batches.Length; i++)
+            {
+                batches[i] = RentBatch();
+            }
+
+            // A message's points carry its ordinal (from 1) as their line number.
+            for (int p = 0; p < write.Batch.Count; p++)
+            {
+                batches[write.Batch[p].LineNumber - 1].AppendPoint(write.Batch, p);
+            }
+
+            for (int i = 0; i < batches.Length; i++)
+            {
+                writes[i] = _writer.WriteAsync(_namespace, batches[i], CancellationToken.None);
+            }
+
+            for (int i = 0; i < batches.Length; i++)
+            {
+                try
+                {
+                    WriteResult result = await writes[i];
+                    written += result.PointsWritten;
+                    rejected.AddRange(result.Rejected);
+                }
+                catch (SchemaLimitException refusal)
+                {
+                    for (int p = 0; p < batches[i].Count; p++)
+                    {
+                        rejected.Add(new LineError(i + 1, string.Empty, refusal.Message));
+                    }
+                }
+            }
+        }
+        finally
+        {
+            // Every write handed over completes before its batch goes back to the pool.
+            foreach (Task<WriteResult>? pending in writes)
+            {
+                if (pending is not null)
+                {
+                    await ((Task)pending).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                }
+            }
+
+            foreach (PointBatch? batch in batches)
+            {
+                if (batch is not null)
+                {
+                    ReturnBatch(batch);
+                }
+            }
+        }
+
+        return new WriteResult(written, rejected);
     }
 
     /// <summary>

@@ -9,6 +9,7 @@ using Plexus.Ingest;
 using Plexus.Ingest.Json;
 using Plexus.Ingest.LineProtocol;
 using Plexus.Ingest.SenML;
+using Plexus.Storage;
 using Plexus.Storage.Writing;
 
 namespace Plexus.Broker.Devices;
@@ -139,6 +140,10 @@ public sealed partial class DeviceIngest
                 QueuedLog.Refused(_logger, result.PointsWritten, result.Rejected.Count, deviceId, topicName, reason);
             }
         }
+        catch (SchemaLimitException refusal)
+        {
+            QueuedLog.Refused(_logger, 0, batch.Count, deviceId, topicName, refusal.Message);
+        }
         catch (Exception error)
         {
             QueuedLog.Failed(_logger, error, deviceId, topicName);
@@ -195,7 +200,7 @@ public sealed partial class DeviceIngest
             long now = _time.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000;
             LocationFix newest = default;
             string? error = topic.Kind == DeviceTopicKind.Location
-                ? DecodeLocation(topic.DeviceId, payload, now, batch, out newest)
+                ? AllowListRefusal(topic.DeviceId, topic.Measurement) ?? DecodeLocation(topic.DeviceId, payload, now, batch, out newest)
                 : Decode(topic, payload, contentType, now, batch);
             if (error is not null)
             {
@@ -209,7 +214,17 @@ public sealed partial class DeviceIngest
 
             // Not cancellable on purpose: once queued, the write is committed or failed as a whole, and the
             // acknowledgement must follow that outcome, not the connection's.
-            WriteResult result = await _writer.WriteAsync(_namespace, batch, CancellationToken.None);
+            WriteResult result;
+            try
+            {
+                result = await _writer.WriteAsync(_namespace, batch, CancellationToken.None);
+            }
+            catch (SchemaLimitException refusal)
+            {
+                // Refused before anything was stored: the publisher's fault, answered like a payload the store refuses.
+                return new DeviceIngestOutcome(DeviceIngestStatus.Rejected, 0, batch.Count, refusal.Message);
+            }
+
             if (topic.Kind == DeviceTopicKind.Location && result.Rejected.Count == 0)
             {
                 _state?.NotePosition(topic.DeviceId, newest.Lat, newest.Lon, newest.TimeNs);
@@ -307,10 +322,20 @@ public sealed partial class DeviceIngest
         {
             case DeviceTopicKind.Telemetry when string.Equals(contentType, SenMlContentType, StringComparison.OrdinalIgnoreCase):
             case DeviceTopicKind.SenMl:
+                if (AllowListRefusal(topic.DeviceId, topic.Measurement) is { } senMlRefusal)
+                {
+                    return senMlRefusal;
+                }
+
                 SenMlDecoder.TryDecode(payload, new SenMlOptions(topic.Measurement, topic.DeviceId, now), batch, out error);
                 return error;
 
             case DeviceTopicKind.Telemetry:
+                if (AllowListRefusal(topic.DeviceId, topic.Measurement) is { } telemetryRefusal)
+                {
+                    return telemetryRefusal;
+                }
+
                 JsonTelemetryDecoder.TryDecode(payload, new JsonTelemetryOptions(topic.Measurement, topic.DeviceId, now), batch, out error);
                 return error;
 
@@ -318,6 +343,16 @@ public sealed partial class DeviceIngest
                 return DecodeLineProtocol(topic.DeviceId, payload, now, batch);
         }
     }
+
+    /// <summary>
+    /// The device's allow-list in the registry, if it has one (the default is none: one read per message). A message
+    /// it refuses is refused whole before decoding, as an undecodable payload is: 0x99 with this reason, a dead letter.
+    /// </summary>
+    private MeasurementAllowList? AllowListOf(string deviceId) =>
+        _state?.AllowLists is { } lists && lists.TryGet(deviceId, out var list) ? list : null;
+
+    private string? AllowListRefusal(string deviceId, string measurement) =>
+        AllowListOf(deviceId) is { } list && !list.Allows(measurement) ? list.Refusal(deviceId, measurement) : null;
 
     /// <summary>
     /// Line protocol names its own measurements and tags, so the device tag is added afterwards: parse into a
@@ -343,6 +378,18 @@ public sealed partial class DeviceIngest
                 return errors.Count == 1
                     ? $"line {first.Line}: {first.Reason}"
                     : $"{errors.Count} lines rejected; first: line {first.Line}: {first.Reason}";
+            }
+
+            if (AllowListOf(deviceId) is { } allowed)
+            {
+                for (int i = 0; i < scratch.Count; i++)
+                {
+                    ReadOnlySpan<byte> measurement = scratch.Text(scratch[i].Measurement);
+                    if (!allowed.Allows(measurement))
+                    {
+                        return $"line {scratch[i].LineNumber}: {allowed.Refusal(deviceId, measurement)}";
+                    }
+                }
             }
 
             for (int i = 0; i < scratch.Count; i++)

@@ -142,18 +142,21 @@ internal static class CommandSupport
     }
 
     /// <summary>The POST body of a new registry entry (device or asset); what is not given is left out.</summary>
-    internal static string NewEntryJson(string? id, string? name, string? type, string? parent, List<KeyValuePair<string, string>>? tags) => Json(json =>
+    /// <param name="more">Writes the properties only one kind of entry has (a device's measurements).</param>
+    internal static string NewEntryJson(string? id, string? name, string? type, string? parent, List<KeyValuePair<string, string>>? tags, Action<Utf8JsonWriter>? more = null) => Json(json =>
     {
         json.WriteString("id", id);
         WriteOptional(json, "name", name);
         WriteOptional(json, "type", type);
         WriteOptional(json, "parent", parent);
         WriteTags(json, tags);
+        more?.Invoke(json);
     });
 
     /// <summary>The PATCH body of a metadata change: only what was given changes; clearing sends a null parent or no tags.</summary>
-    internal static string ChangesJson(string? name, string? type, string? parent, bool clearParent, List<KeyValuePair<string, string>>? tags, bool clearTags) => Json(json =>
+    internal static string ChangesJson(string? name, string? type, string? parent, bool clearParent, List<KeyValuePair<string, string>>? tags, bool clearTags, Action<Utf8JsonWriter>? more = null) => Json(json =>
     {
+        more?.Invoke(json);
         WriteOptional(json, "name", name);
         WriteOptional(json, "type", type);
         if (clearParent)

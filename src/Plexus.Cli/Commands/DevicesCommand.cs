@@ -27,7 +27,7 @@ internal static class DevicesCommand
     /// <summary>Registers every device of a CSV or JSON file through the bulk endpoint and prints each new device's token once.</summary>
     private static Command Import()
     {
-        var file = new Argument<string>("file") { Description = "A .csv file (header id,name,type,parent,tags,tag:<key>...) or a .json array of devices" };
+        var file = new Argument<string>("file") { Description = "A .csv file (header id,name,type,parent,tags,measurements,tag:<key>...) or a .json array of devices" };
         var outFile = new Option<string?>("--out") { Description = "Write id,token of the new devices to this CSV file (mode 0600) instead of printing the tokens" };
         var command = new Command("import", "Register the devices of a CSV or JSON file; prints each new device's token once") { file, outFile };
         return WithClient(command, async (parse, client, output, error, cancellationToken) =>
@@ -123,10 +123,13 @@ internal static class DevicesCommand
     {
         var id = IdArgument();
         var (name, type, tags, parent) = MetadataOptions();
-        var command = new Command("add", "Register a device and print its token (shown once)") { id, name, type, tags, parent };
+        var measurements = MeasurementOption("A measurement of namespace main the device may write; repeat for several. Without it the device may write any measurement");
+        var command = new Command("add", "Register a device and print its token (shown once)") { id, name, type, tags, parent, measurements };
         return WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
-            string body = NewEntryJson(parse.GetValue(id), parse.GetValue(name), parse.GetValue(type), parse.GetValue(parent), ParseTags(parse.GetValue(tags)));
+            string[]? allowed = parse.GetValue(measurements) is { Length: > 0 } given ? given : null;
+            string body = NewEntryJson(parse.GetValue(id), parse.GetValue(name), parse.GetValue(type), parse.GetValue(parent), ParseTags(parse.GetValue(tags)),
+                json => WriteMeasurements(json, allowed));
             using var document = await SendAsync(client, HttpMethod.Post, "api/v1/devices", body, cancellationToken);
             await output.WriteLineAsync(Pretty(document!.RootElement));
             await error.WriteLineAsync(TokenNote);
@@ -182,11 +185,30 @@ internal static class DevicesCommand
         tags.Description = "Replace the device's tags with these (key=value, repeatable)";
         var clearTags = new Option<bool>("--clear-tags") { Description = "Remove every tag" };
         var clearParent = new Option<bool>("--clear-parent") { Description = "Remove the parent" };
-        var command = new Command("update", "Change a device's name, type, tags or parent; what is not given stays") { id, name, type, tags, parent, clearTags, clearParent };
+        var measurements = MeasurementOption("Replace the measurements the device may write with these (repeatable)");
+        var anyMeasurement = new Option<bool>("--any-measurement") { Description = "Remove the allow-list: the device may write any measurement of main again" };
+        var command = new Command("update", "Change a device's name, type, tags, parent or allowed measurements; what is not given stays") { id, name, type, tags, parent, clearTags, clearParent, measurements, anyMeasurement };
         return WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
             var newTags = ParseTags(parse.GetValue(tags));
-            string body = ChangesJson(parse.GetValue(name), parse.GetValue(type), parse.GetValue(parent), parse.GetValue(clearParent), newTags, parse.GetValue(clearTags));
+            string[]? allowed = parse.GetValue(measurements) is { Length: > 0 } given ? given : null;
+            bool any = parse.GetValue(anyMeasurement);
+            if (any && allowed is not null)
+            {
+                throw new CliException("--measurement and --any-measurement contradict each other; give one");
+            }
+
+            string body = ChangesJson(parse.GetValue(name), parse.GetValue(type), parse.GetValue(parent), parse.GetValue(clearParent), newTags, parse.GetValue(clearTags), json =>
+            {
+                if (any)
+                {
+                    json.WriteNull("measurements");
+                }
+                else
+                {
+                    WriteMeasurements(json, allowed);
+                }
+            });
             using var document = await SendAsync(client, HttpMethod.Patch, "api/v1/devices/" + Uri.EscapeDataString(parse.GetValue(id)!), body, cancellationToken);
             await output.WriteLineAsync(Pretty(document!.RootElement));
         });
@@ -214,6 +236,29 @@ internal static class DevicesCommand
             await output.WriteLineAsync(document!.RootElement.GetProperty("token").GetString());
             await error.WriteLineAsync(TokenNote);
         });
+    }
+
+    private static Option<string[]> MeasurementOption(string description) => new("--measurement")
+    {
+        Description = description,
+        Arity = ArgumentArity.ZeroOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    private static void WriteMeasurements(System.Text.Json.Utf8JsonWriter json, string[]? measurements)
+    {
+        if (measurements is null)
+        {
+            return;
+        }
+
+        json.WriteStartArray("measurements");
+        foreach (string measurement in measurements)
+        {
+            json.WriteStringValue(measurement);
+        }
+
+        json.WriteEndArray();
     }
 
     private static Argument<string> IdArgument() => new("id") { Description = "The device id: 1–128 letters, digits, '_', '-', '.', ':'" };

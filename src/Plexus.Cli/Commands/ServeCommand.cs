@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Plexus.Server;
+using Plexus.Storage;
 
 namespace Plexus.Cli.Commands;
 
@@ -32,6 +33,12 @@ internal static class ServeCommand
     private static readonly Option<string?> AdminToken = new("--admin-token") { Description = "Admin token to use; its hash replaces the stored one (env PLEXUS_ADMIN_TOKEN; default: generated on first start and printed once)" };
     private static readonly Option<string?> ProvisioningKey = new("--provisioning-key") { Description = "Turns on auto-provisioning: an unknown device connecting over MQTT with its id as user name and this key as password is registered (env PLEXUS_PROVISIONING_KEY; default off)" };
     private static readonly Option<string?> MaxBodySize = new("--max-body-size") { Description = "Largest write body after decompression, e.g. 25MB (env PLEXUS_MAX_BODY_SIZE)" };
+    private static readonly Option<string?> MaxNamespaces = LimitOption(SchemaLimits.MaxNamespacesOption, "Most namespaces holding data, main included", SchemaLimits.Default.MaxNamespaces);
+    private static readonly Option<string?> MaxMeasurementsPerNamespace = LimitOption(SchemaLimits.MaxMeasurementsPerNamespaceOption, "Most measurements in one namespace", SchemaLimits.Default.MaxMeasurementsPerNamespace);
+    private static readonly Option<string?> MaxColumnsPerMeasurement = LimitOption(SchemaLimits.MaxColumnsPerMeasurementOption, "Most tag and field columns of one measurement", SchemaLimits.Default.MaxColumnsPerMeasurement);
+    private static readonly Option<string?> MaxNewMeasurementsPerWrite = LimitOption(SchemaLimits.MaxNewMeasurementsPerWriteOption, "Most measurements one write may create", SchemaLimits.Default.MaxNewMeasurementsPerWrite);
+    private static readonly Option<string?> MaxNewColumnsPerWrite = LimitOption(SchemaLimits.MaxNewColumnsPerWriteOption, "Most tag and field columns one write may create", SchemaLimits.Default.MaxNewColumnsPerWrite);
+    private static readonly Option<string?> MaxNewSeriesPerWrite = LimitOption(SchemaLimits.MaxNewSeriesPerWriteOption, "Most series (tag sets) one write may create", SchemaLimits.Default.MaxNewSeriesPerWrite);
     private static readonly Option<string?> QueryTimeout = new("--query-timeout") { Description = "Queries running longer are cancelled, e.g. 30s (env PLEXUS_QUERY_TIMEOUT)" };
     private static readonly Option<string?> QueryMaxRows = new("--query-max-rows") { Description = "Most rows a query returns; more are cut and flagged truncated (env PLEXUS_QUERY_MAX_ROWS, default 100000)" };
     private static readonly Option<string?> QueryMaxBytes = new("--query-max-bytes") { Description = "Most bytes one query answer holds; past it the answer ends flagged truncated, e.g. 64MiB (env PLEXUS_QUERY_MAX_BYTES, default 64MiB)" };
@@ -41,10 +48,16 @@ internal static class ServeCommand
     private static readonly Option<string?> LogLevel = new("--log-level") { Description = "trace, debug, information, warning or error (env PLEXUS_LOG_LEVEL, default information)" };
     private static readonly Option<string?> Config = new("--config") { Description = "JSON config file whose keys are these option names without dashes (env PLEXUS_CONFIG)" };
 
+    /// <summary>A schema limit (<see cref="SchemaLimits"/>): flag --name, env PLEXUS_NAME, config key name.</summary>
+    private static Option<string?> LimitOption(string name, string what, int fallback) =>
+        new("--" + name) { Description = $"{what} (env {EnvironmentName(name)}, default {fallback.ToString(CultureInfo.InvariantCulture)})" };
+
+    private static string EnvironmentName(string option) => "PLEXUS_" + option.Replace('-', '_').ToUpperInvariant();
+
     public static Command Create()
     {
         var command = new Command("serve", "Run the Plexus server with the embedded store.");
-        foreach (var option in new[] { Data, Http, HttpsCert, HttpsKey, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxConnectSize, MqttConnectTimeout, MqttMaxConnections, MqttMaxConnectionsPerIp, MqttMaxRetainedMessages, MqttMaxRetainedBytes, MqttMaxRetainedMessagesPerClient, MqttMaxRetainedBytesPerClient, MqttMaxRate, MqttMaxBurst, AdminToken, ProvisioningKey, MaxBodySize, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, MemoryLimit, DeviceTag, LogLevel, Config })
+        foreach (var option in new[] { Data, Http, HttpsCert, HttpsKey, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxConnectSize, MqttConnectTimeout, MqttMaxConnections, MqttMaxConnectionsPerIp, MqttMaxRetainedMessages, MqttMaxRetainedBytes, MqttMaxRetainedMessagesPerClient, MqttMaxRetainedBytesPerClient, MqttMaxRate, MqttMaxBurst, AdminToken, ProvisioningKey, MaxBodySize, MaxNamespaces, MaxMeasurementsPerNamespace, MaxColumnsPerMeasurement, MaxNewMeasurementsPerWrite, MaxNewColumnsPerWrite, MaxNewSeriesPerWrite, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, MemoryLimit, DeviceTag, LogLevel, Config })
         {
             command.Options.Add(option);
         }
@@ -61,6 +74,12 @@ internal static class ServeCommand
         {
             settings = ServeSettings.Load(parse.GetValue(Config) ?? Environment.GetEnvironmentVariable("PLEXUS_CONFIG"));
             string? Get(Option<string?> option, string env) => parse.GetValue(option) ?? Environment.GetEnvironmentVariable(env) ?? settings.Get(option.Name.TrimStart('-'));
+            int Limit(Option<string?> option, int fallback)
+            {
+                string name = option.Name.TrimStart('-');
+                return Get(option, EnvironmentName(name)) is { } value ? Units.ParsePositiveInt(value, name) : fallback;
+            }
+
             options = new PlexusServerOptions
             {
                 DataDirectory = Get(Data, "PLEXUS_DATA") ?? PlexusServerOptions.DefaultDataDirectory,
@@ -85,6 +104,15 @@ internal static class ServeCommand
                 AdminToken = Get(AdminToken, "PLEXUS_ADMIN_TOKEN"),
                 ProvisioningKey = Get(ProvisioningKey, "PLEXUS_PROVISIONING_KEY") is { Length: > 0 } key ? key : null,
                 MaxBodyBytes = Get(MaxBodySize, "PLEXUS_MAX_BODY_SIZE") is { } size ? Units.ParseBytes(size, "max-body-size") : 25_000_000,
+                SchemaLimits = new SchemaLimits
+                {
+                    MaxNamespaces = Limit(MaxNamespaces, SchemaLimits.Default.MaxNamespaces),
+                    MaxMeasurementsPerNamespace = Limit(MaxMeasurementsPerNamespace, SchemaLimits.Default.MaxMeasurementsPerNamespace),
+                    MaxColumnsPerMeasurement = Limit(MaxColumnsPerMeasurement, SchemaLimits.Default.MaxColumnsPerMeasurement),
+                    MaxNewMeasurementsPerWrite = Limit(MaxNewMeasurementsPerWrite, SchemaLimits.Default.MaxNewMeasurementsPerWrite),
+                    MaxNewColumnsPerWrite = Limit(MaxNewColumnsPerWrite, SchemaLimits.Default.MaxNewColumnsPerWrite),
+                    MaxNewSeriesPerWrite = Limit(MaxNewSeriesPerWrite, SchemaLimits.Default.MaxNewSeriesPerWrite),
+                },
                 QueryTimeout = Get(QueryTimeout, "PLEXUS_QUERY_TIMEOUT") is { } timeout ? Units.ParseDuration(timeout, "query-timeout") : TimeSpan.FromSeconds(30),
                 QueryMaxRows = Get(QueryMaxRows, "PLEXUS_QUERY_MAX_ROWS") is { } rows ? Units.ParsePositiveInt(rows, "query-max-rows") : 100_000,
                 QueryMaxBytes = Get(QueryMaxBytes, "PLEXUS_QUERY_MAX_BYTES") is { } maxBytes ? Units.ParseBytes(maxBytes, "query-max-bytes") : Query.QueryOptions.DefaultMaxBytes,

@@ -17,6 +17,8 @@ public sealed class Catalog
 
     public IEnumerable<NamespaceSchema> Namespaces => _namespaces.Values;
 
+    public int NamespaceCount => _namespaces.Count;
+
     public static void EnsureCreated(DuckDBConnection connection)
     {
         Execute(connection, $"CREATE SCHEMA IF NOT EXISTS {SqlNames.InternalSchema}");
@@ -255,6 +257,8 @@ public sealed class NamespaceSchema
     public string Name { get; }
 
     public IEnumerable<MeasurementSchema> Measurements => _byFoldedName.Values;
+
+    public int Count => _byFoldedName.Count;
 
     public MeasurementSchema? Find(ReadOnlySpan<byte> name) => _byName.TryGetValue(name, out var measurement) ? measurement : null;
 

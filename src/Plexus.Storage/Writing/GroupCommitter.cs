@@ -24,6 +24,8 @@ internal sealed class GroupCommitter
     private static readonly string[] ReservedColumnNames = [SqlNames.SeriesIdColumn, SqlNames.TimeColumn];
 
     private readonly DuckDBConnection _connection;
+    private readonly SchemaLimits _limits;
+    private readonly SchemaGrowth _growth;
     private long _schemaVersion;
     private readonly Dictionary<MeasurementSchema, MeasurementStage> _stages = [];
     private readonly List<MeasurementStage> _touched = [];
@@ -33,10 +35,19 @@ internal sealed class GroupCommitter
     private readonly List<int> _fieldColumns = [];
     private byte[] _keyBuffer = new byte[256];
 
-    public GroupCommitter(DuckDBConnection connection, Catalog catalog)
+    // What the resolve pass found for each point of the request being staged: its measurement if it exists, the index
+    // of its first field column in _fieldColumns (-1: the point brings a new measurement, tag or field, or conflicts)
+    // and its series id (-1: a new series).
+    private MeasurementSchema?[] _resolvedMeasurements = new MeasurementSchema?[64];
+    private int[] _resolvedColumns = new int[64];
+    private int[] _resolvedSeries = new int[64];
+
+    public GroupCommitter(DuckDBConnection connection, Catalog catalog, SchemaLimits limits)
     {
         _connection = connection;
         Catalog = catalog;
+        _limits = limits;
+        _growth = new SchemaGrowth(limits);
     }
 
     public Catalog Catalog { get; private set; }
@@ -62,7 +73,13 @@ internal sealed class GroupCommitter
             return false;
         }
 
+        // Series are no schema, but a request that might create more than the limit allows must meet the check.
         var batch = request.Batch;
+        if (request.LimitsApply && batch.Count > _limits.MaxNewSeriesPerWrite)
+        {
+            return false;
+        }
+
         for (int i = 0; i < batch.Count; i++)
         {
             ref readonly var point = ref batch[i];
@@ -93,14 +110,18 @@ internal sealed class GroupCommitter
         return true;
     }
 
-    /// <summary>Commits a group; with <paramref name="appliedLsn"/> ≥ 0 the same transaction records that the write log is applied up to it.</summary>
+    /// <summary>
+    /// Commits a group; with <paramref name="appliedLsn"/> ≥ 0 the same transaction records that the write log is
+    /// applied up to it. The schema limits apply to direct groups only: logged points were acknowledged already, and
+    /// could not change the schema when they were logged.
+    /// </summary>
     public void Commit(IReadOnlyList<WriteRequest> group, long appliedLsn = -1)
     {
         _touched.Clear();
         using var transaction = _connection.BeginTransaction();
         foreach (var request in group)
         {
-            Stage(request);
+            Stage(request, enforceLimits: appliedLsn < 0 && request.LimitsApply);
         }
 
         foreach (var stage in _touched)
@@ -142,58 +163,55 @@ internal sealed class GroupCommitter
         _fieldColumns.Clear();
     }
 
-    private void Stage(WriteRequest request)
+    private void Stage(WriteRequest request, bool enforceLimits)
     {
         var batch = request.Batch;
-        var ns = Catalog.GetOrAddNamespace(_connection, request.Namespace);
+        var ns = Catalog.FindNamespace(request.Namespace);
+        if (enforceLimits && ns is null && NamespaceLimitReached(request.Namespace) is { } refusal)
+        {
+            request.Refuse(refusal);
+            return;
+        }
+
+        int columnsBefore = _fieldColumns.Count;
+        if (!Resolve(request, ns, enforceLimits, out refusal))
+        {
+            _fieldColumns.RemoveRange(columnsBefore, _fieldColumns.Count - columnsBefore);
+            request.Refuse(refusal!);
+            return;
+        }
+
+        ns ??= Catalog.GetOrAddNamespace(_connection, request.Namespace);
         for (int i = 0; i < batch.Count; i++)
         {
             ref readonly var point = ref batch[i];
-            var measurement = ns.Find(batch.Text(point.Measurement));
-            if (measurement is null)
+            var measurement = _resolvedMeasurements[i];
+            int firstColumn = _resolvedColumns[i];
+            if (firstColumn < 0)
             {
-                string name = Encoding.UTF8.GetString(batch.Text(point.Measurement));
-                var folded = ns.FindFolded(name);
-                if (folded is not null)
-                {
-                    request.Reject(point, name, $"measurement \"{name}\" differs only in letter case from existing measurement \"{folded.Name}\" (SQL names ignore case)");
-                    continue;
-                }
-
-                if (Validate(request, batch, point, null, name) is false)
+                // Slow path: a new measurement, tag or field, a type conflict or a name collision.
+                measurement = StageNewSchema(request, ns, batch, point, enforceLimits, out firstColumn);
+                if (measurement is null)
                 {
                     continue;
                 }
-
-                measurement = Catalog.CreateMeasurement(_connection, ns, name);
-                AddNewColumns(batch, point, measurement);
             }
 
-            int firstColumn = _fieldColumns.Count;
-            if (!TryResolveColumns(batch, point, measurement))
+            var stage = StageOf(measurement!);
+            int seriesId = _resolvedSeries[i];
+            if (seriesId < 0)
             {
-                // Slow path: a new tag or field, a type conflict or a name collision.
-                if (!Validate(request, batch, point, measurement, measurement.Name))
+                int keyLength = MeasurementSchema.BuildSeriesKey(batch, point, ref _keyBuffer);
+                var key = _keyBuffer.AsSpan(0, keyLength);
+                if (!measurement!.TryGetSeries(key, out seriesId))
                 {
-                    continue;
+                    seriesId = measurement.AddSeries(key, long.MinValue);
+                    stage.NewSeries.Add(new RowRef(batch, i, seriesId, firstColumn));
                 }
-
-                AddNewColumns(batch, point, measurement);
-                bool resolved = TryResolveColumns(batch, point, measurement);
-                Debug.Assert(resolved, "columns resolve once added");
-            }
-
-            var stage = StageOf(measurement);
-            int keyLength = MeasurementSchema.BuildSeriesKey(batch, point, ref _keyBuffer);
-            var key = _keyBuffer.AsSpan(0, keyLength);
-            if (!measurement.TryGetSeries(key, out int seriesId))
-            {
-                seriesId = measurement.AddSeries(key, long.MinValue);
-                stage.NewSeries.Add(new RowRef(batch, i, seriesId, firstColumn));
             }
 
             var row = new RowRef(batch, i, seriesId, firstColumn);
-            var times = measurement.Times(seriesId);
+            var times = measurement!.Times(seriesId);
             if (times.MayHold(point.Timestamp))
             {
                 stage.Suspects.Add(row);
@@ -207,6 +225,137 @@ internal sealed class GroupCommitter
             times.Record(point.Timestamp);
             request.Written++;
         }
+    }
+
+    /// <summary>
+    /// The resolve pass: finds every point's measurement, columns and series in the catalog without changing anything,
+    /// and counts what the request would add. False with the refusal when that passes a per-write limit; then no DDL
+    /// has run for the request and nothing of it is staged. The lookups are the ones staging needs anyway, so the usual
+    /// request (nothing new) costs what it did before the limits.
+    /// </summary>
+    private bool Resolve(WriteRequest request, NamespaceSchema? ns, bool enforceLimits, out SchemaLimitException? refusal)
+    {
+        refusal = null;
+        var batch = request.Batch;
+        if (_resolvedColumns.Length < batch.Count)
+        {
+            int size = Math.Max(batch.Count, _resolvedColumns.Length * 2);
+            _resolvedMeasurements = new MeasurementSchema?[size];
+            _resolvedColumns = new int[size];
+            _resolvedSeries = new int[size];
+        }
+
+        // A request with no more points than the series limit cannot pass it: count only when it could.
+        bool countSeries = enforceLimits && batch.Count > _limits.MaxNewSeriesPerWrite;
+        if (enforceLimits)
+        {
+            _growth.Start(request.Namespace, ns);
+        }
+
+        for (int i = 0; i < batch.Count; i++)
+        {
+            ref readonly var point = ref batch[i];
+            var measurement = ns?.Find(batch.Text(point.Measurement));
+            _resolvedMeasurements[i] = measurement;
+            int firstColumn = _fieldColumns.Count;
+            if (measurement is not null && TryResolveColumns(batch, point, measurement))
+            {
+                _resolvedColumns[i] = firstColumn;
+            }
+            else
+            {
+                _resolvedColumns[i] = -1;
+                if (enforceLimits && _growth.Add(batch, point, measurement) is { } passed)
+                {
+                    refusal = passed;
+                    return false;
+                }
+            }
+
+            int seriesId = -1;
+            if (measurement is not null || countSeries)
+            {
+                int keyLength = MeasurementSchema.BuildSeriesKey(batch, point, ref _keyBuffer);
+                var key = _keyBuffer.AsSpan(0, keyLength);
+                if (measurement is not null && measurement.TryGetSeries(key, out int known))
+                {
+                    seriesId = known;
+                }
+                else if (countSeries && _growth.AddSeries(batch, point, key) is { } passed)
+                {
+                    refusal = passed;
+                    return false;
+                }
+            }
+
+            _resolvedSeries[i] = seriesId;
+        }
+
+        return true;
+    }
+
+    private SchemaLimitException? NamespaceLimitReached(string name)
+    {
+        // main is always there for devices and the registry's views, so it always has its place.
+        if (name == Namespaces.Default)
+        {
+            return null;
+        }
+
+        int count = Catalog.NamespaceCount + (Catalog.FindNamespace(Namespaces.Default) is null ? 1 : 0);
+        return count < _limits.MaxNamespaces
+            ? null
+            : new SchemaLimitException(SchemaLimits.MaxNamespacesOption, _limits.MaxNamespaces, count + 1, perWrite: false,
+                $"namespace \"{name}\" would be number {count + 1}; at most {_limits.MaxNamespaces} namespaces hold data (--{SchemaLimits.MaxNamespacesOption}): write to an existing namespace or raise the limit");
+    }
+
+    /// <summary>
+    /// A point that does not fit the known schema: refuses it with a reason (collision, type conflict, reserved name,
+    /// a total limit), or creates what it brings and resolves its columns. Null when refused.
+    /// </summary>
+    private MeasurementSchema? StageNewSchema(WriteRequest request, NamespaceSchema ns, PointBatch batch, in PointEntry point, bool enforceLimits, out int firstColumn)
+    {
+        firstColumn = _fieldColumns.Count;
+        var measurement = ns.Find(batch.Text(point.Measurement));
+        if (measurement is null)
+        {
+            string name = Encoding.UTF8.GetString(batch.Text(point.Measurement));
+            var folded = ns.FindFolded(name);
+            if (folded is not null)
+            {
+                request.Reject(point, name, $"measurement \"{name}\" differs only in letter case from existing measurement \"{folded.Name}\" (SQL names ignore case)");
+                return null;
+            }
+
+            if (enforceLimits && ns.Count >= _limits.MaxMeasurementsPerNamespace)
+            {
+                request.Reject(point, name,
+                    $"measurement \"{name}\" would be number {ns.Count + 1} in namespace \"{ns.Name}\"; at most {_limits.MaxMeasurementsPerNamespace} (--{SchemaLimits.MaxMeasurementsPerNamespaceOption}): write to an existing measurement or raise the limit");
+                return null;
+            }
+
+            if (!Validate(request, batch, point, null, name, enforceLimits))
+            {
+                return null;
+            }
+
+            measurement = Catalog.CreateMeasurement(_connection, ns, name);
+            AddNewColumns(batch, point, measurement);
+        }
+
+        if (!TryResolveColumns(batch, point, measurement))
+        {
+            if (!Validate(request, batch, point, measurement, measurement.Name, enforceLimits))
+            {
+                return null;
+            }
+
+            AddNewColumns(batch, point, measurement);
+            bool resolved = TryResolveColumns(batch, point, measurement);
+            Debug.Assert(resolved, "columns resolve once added");
+        }
+
+        return measurement;
     }
 
     /// <summary>
@@ -239,8 +388,8 @@ internal sealed class GroupCommitter
         return true;
     }
 
-    /// <summary>Checks a point's tags and fields against the schema without changing anything.</summary>
-    private bool Validate(WriteRequest request, PointBatch batch, in PointEntry point, MeasurementSchema? measurement, string measurementName)
+    /// <summary>Checks a point's tags and fields against the schema (and the column limit) without changing anything.</summary>
+    private bool Validate(WriteRequest request, PointBatch batch, in PointEntry point, MeasurementSchema? measurement, string measurementName, bool enforceLimits)
     {
         _newNames.Clear();
         foreach (ref readonly var tag in batch.Tags(point))
@@ -287,6 +436,15 @@ internal sealed class GroupCommitter
             }
 
             _newNames.Add(key);
+        }
+
+        int columns = measurement is null ? 0 : measurement.Tags.Count + measurement.Fields.Count;
+        if (enforceLimits && columns + _newNames.Count > _limits.MaxColumnsPerMeasurement)
+        {
+            request.Reject(point, measurementName,
+                $"measurement \"{measurementName}\" would have {columns + _newNames.Count} columns (tags and fields) with this line's {_newNames.Count} new ones; " +
+                $"at most {_limits.MaxColumnsPerMeasurement} (--{SchemaLimits.MaxColumnsPerMeasurementOption}): write fewer distinct tags and fields, or raise the limit");
+            return false;
         }
 
         return true;
@@ -497,7 +655,9 @@ internal sealed class GroupCommitter
         foreach (var field in measurement.Fields)
         {
             string column = SqlNames.Quote(field.Name);
-            folded.Append($", arg_max({column}, _seq) FILTER (WHERE {column} IS NOT NULL) AS {column}");
+            // arg_max skips rows whose value is NULL (arg_max_null would not), so this is the latest non-NULL value.
+            // The same with FILTER (WHERE column IS NOT NULL) cost O(fields²): 19 s for 1,000 fields against 0.3 s.
+            folded.Append($", arg_max({column}, _seq) AS {column}");
             set.Append(set.Length == 0 ? "" : ", ").Append($"{column} = COALESCE(m.{column}, d.{column})");
         }
 

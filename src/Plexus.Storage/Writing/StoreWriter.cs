@@ -66,7 +66,8 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
         _options = options;
         _time = options.Time;
         _logger = logger;
-        _committer = new GroupCommitter(connection, Catalog.Load(connection));
+        _committer = new GroupCommitter(connection, Catalog.Load(connection), options.SchemaLimits);
+        WithoutSchemaLimits = new UnlimitedWriter(this);
         if (options.WriteLog)
         {
             _log = WriteLog.Open(Path.Combine(options.DataDirectory, WriteLog.FileName), options.LogFile);
@@ -109,7 +110,20 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
     /// <summary>Points that were checked against stored rows (late, out of order or rewrites) rather than appended.</summary>
     public long PointsMerged => Volatile.Read(ref _pointsMergedSnapshot);
 
-    public async Task<WriteResult> WriteAsync(string ns, PointBatch batch, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// The same writer without <see cref="StorageOptions.SchemaLimits"/>, for Plexus's own device data (state history,
+    /// dead letters), whose few columns are fixed and which must not be refused because users filled a namespace.
+    /// </summary>
+    public IPointWriter WithoutSchemaLimits { get; }
+
+    /// <summary>
+    /// Stores the points; throws <see cref="SchemaLimitException"/> (nothing stored) when the write would pass a
+    /// per-write limit or create a namespace beyond <see cref="SchemaLimits.MaxNamespaces"/>.
+    /// </summary>
+    public Task<WriteResult> WriteAsync(string ns, PointBatch batch, CancellationToken cancellationToken = default) =>
+        WriteAsync(ns, batch, limitsApply: true, cancellationToken);
+
+    private async Task<WriteResult> WriteAsync(string ns, PointBatch batch, bool limitsApply, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.Count == 0)
@@ -117,7 +131,7 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
             return WriteResult.Empty;
         }
 
-        var request = new WriteRequest(ns, batch);
+        var request = new WriteRequest(ns, batch, limitsApply);
         try
         {
             await _queue.Writer.WriteAsync(request, cancellationToken);
@@ -721,6 +735,12 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
         _logger.LogWarning(error, "A commit failed; reloading the catalog");
         _committer.Abandon();
         _committer.ReloadCatalog();
+    }
+
+    private sealed class UnlimitedWriter(StoreWriter writer) : IPointWriter
+    {
+        public Task<WriteResult> WriteAsync(string ns, PointBatch batch, CancellationToken cancellationToken = default) =>
+            writer.WriteAsync(ns, batch, limitsApply: false, cancellationToken);
     }
 
     public async ValueTask DisposeAsync()

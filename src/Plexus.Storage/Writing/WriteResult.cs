@@ -20,15 +20,19 @@ public interface IPointWriter
 
 internal sealed class WriteRequest
 {
-    public WriteRequest(string ns, PointBatch batch)
+    public WriteRequest(string ns, PointBatch batch, bool limitsApply = true)
     {
         Namespace = ns;
         Batch = batch;
+        LimitsApply = limitsApply;
     }
 
     public string Namespace { get; }
 
     public PointBatch Batch { get; }
+
+    /// <summary>False for Plexus's own device data, whose schema is fixed (<see cref="StoreWriter.WithoutSchemaLimits"/>).</summary>
+    public bool LimitsApply { get; }
 
     public TaskCompletionSource<WriteResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -37,6 +41,12 @@ internal sealed class WriteRequest
     public int Written { get; set; }
 
     public void Reject(in PointEntry point, string text, string reason) => (Rejected ??= []).Add(new LineError(point.LineNumber, text, reason));
+
+    /// <summary>
+    /// Answers the whole request with a limit's refusal at once: nothing of it is staged, so it need not wait for the
+    /// group's commit (completing the group later does not change the answer).
+    /// </summary>
+    public void Refuse(SchemaLimitException refusal) => Completion.TrySetException(refusal);
 
     public void ResetOutcome()
     {

@@ -49,4 +49,32 @@ public sealed class DevicesCommandTests
         Assert.Contains("404 not found: ", missing.Error, StringComparison.Ordinal);
         Assert.Contains("truck-7", missing.Error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Measurement_allow_list_is_set_replaced_and_removed()
+    {
+        await using var server = await PlexusTestServer.StartAsync(configure: o => o with { MqttEndpoint = "off" });
+        string[] connection = ["--url", server.Address.ToString(), "--token", PlexusTestServer.AdminToken];
+
+        var add = await CliRunner.RunAsync(["devices", "add", "meter-1", "--measurement", "power", "--measurement", "telemetry", .. connection]);
+        Assert.True(add.ExitCode == 0, add.Error);
+        Assert.Equal(["power", "telemetry"], server.Server.Devices.Get("meter-1")!.Measurements);
+
+        var replace = await CliRunner.RunAsync(["devices", "update", "meter-1", "--measurement", "energy", .. connection]);
+        Assert.True(replace.ExitCode == 0, replace.Error);
+        Assert.Equal(["energy"], server.Server.Devices.Get("meter-1")!.Measurements);
+
+        var keep = await CliRunner.RunAsync(["devices", "update", "meter-1", "--name", "Meter 1", .. connection]);
+        Assert.True(keep.ExitCode == 0, keep.Error);
+        Assert.Equal(["energy"], server.Server.Devices.Get("meter-1")!.Measurements);
+
+        var both = await CliRunner.RunAsync(["devices", "update", "meter-1", "--measurement", "x", "--any-measurement", .. connection]);
+        Assert.Equal(1, both.ExitCode);
+        Assert.Contains("contradict", both.Error, StringComparison.Ordinal);
+
+        var any = await CliRunner.RunAsync(["devices", "update", "meter-1", "--any-measurement", .. connection]);
+        Assert.True(any.ExitCode == 0, any.Error);
+        Assert.Contains("\"measurements\": null", any.Output, StringComparison.Ordinal);
+        Assert.Null(server.Server.Devices.Get("meter-1")!.Measurements);
+    }
 }
