@@ -253,10 +253,6 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         return Task.CompletedTask;
     }
 
-    /// <summary>
-    /// Closes every connection of a device whose token stopped working (rotated, or the device removed): MQTT 5
-    /// clients get DISCONNECT reason 0x87 Not authorized. A reconnect with the old token is refused at CONNECT.
-    /// </summary>
     /// <summary>Whether a client with this id is connected now, as the broker sees it (tests wait on a disconnect with it).</summary>
     public async Task<bool> IsConnectedAsync(string clientId)
     {
@@ -264,6 +260,10 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         return clients.Any(c => string.Equals(c.Id, clientId, StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Closes every connection of a device whose token stopped working (rotated, or the device removed): MQTT 5
+    /// clients get DISCONNECT reason 0x87 Not authorized. A reconnect with the old token is refused at CONNECT.
+    /// </summary>
     public Task DisconnectDeviceAsync(string deviceId)
     {
         ArgumentException.ThrowIfNullOrEmpty(deviceId);
