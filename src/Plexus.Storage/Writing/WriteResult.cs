@@ -30,6 +30,9 @@ internal sealed class WriteRequest
 
     public PointBatch Batch { get; }
 
+    /// <summary>A request without points that creates its namespace (CREATE DATABASE); never logged, always committed directly.</summary>
+    public bool CreatesNamespace { get; init; }
+
     public TaskCompletionSource<WriteResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public List<LineError>? Rejected { get; private set; }
