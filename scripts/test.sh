@@ -14,6 +14,14 @@ if ! command -v mosquitto_pub >/dev/null 2>&1; then
   echo "== installing mosquitto-clients (Debian package)"
   if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq mosquitto-clients; else sudo apt-get update -qq && sudo apt-get install -y -qq mosquitto-clients; fi
 fi
+# The InfluxQL tests run Debian's influx CLI (1.x) and the Python influxdb client as InfluxDB users have them; where
+# the packages cannot be installed those tests are skipped with the reason.
+if ! command -v influx >/dev/null 2>&1 || ! /usr/bin/python3 -c "import influxdb" >/dev/null 2>&1; then
+  echo "== installing influxdb-client and python3-influxdb (Debian packages)"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  { $sudo apt-get update -qq && $sudo apt-get install -y -qq influxdb-client python3-influxdb; } \
+    || echo "== could not install influxdb-client or python3-influxdb: the InfluxQL client tests will be skipped"
+fi
 echo "== npm client for the real-client tests"
 (cd tests/clients/node && npm install --no-audit --no-fund --loglevel=error)
 

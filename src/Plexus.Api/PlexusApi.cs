@@ -101,6 +101,7 @@ public static class PlexusApi
         HealthEndpoints.Map(endpoints, context);
         WriteEndpoints.Map(endpoints, context);
         SqlEndpoints.Map(endpoints, context);
+        InfluxQueryEndpoints.Map(endpoints, context);
         DevicesEndpoints.Map(endpoints, context);
         TokensEndpoints.Map(endpoints, context);
         GeofencesEndpoints.Map(endpoints, context);

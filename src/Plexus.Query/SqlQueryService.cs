@@ -60,6 +60,19 @@ public sealed class SqlQueryService : IDisposable
         return StartAsync(request, sink, cancellationToken);
     }
 
+    /// <summary>
+    /// As above, in an answer format of the caller's (<see cref="QueryAnswerFormat"/>), under the same checks, timeout,
+    /// row limit and byte budget; <paramref name="maxBytes"/> may lower the budget (what a request of several statements
+    /// has left), never raise it.
+    /// </summary>
+    public Task<RunningQuery> StartAsync(QueryRequest request, QueryAnswerFormat format, PipeWriter output, long maxBytes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(format);
+        ArgumentNullException.ThrowIfNull(output);
+        var sink = new FormattedRowSink(format, output, Math.Min(maxBytes, _options.MaxBytes), cancellationToken);
+        return StartAsync(request, sink, cancellationToken);
+    }
+
     /// <summary>Call once the HTTP server has stopped: no query may be running.</summary>
     public void Dispose() => _slots.Dispose();
 

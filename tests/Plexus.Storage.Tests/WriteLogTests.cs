@@ -36,6 +36,28 @@ public sealed class WriteLogTests : IDisposable
     }
 
     [Fact]
+    public async Task Created_namespace_is_committed_after_the_logged_writes_and_survives_a_restart()
+    {
+        await using (var store = Open(_folders.Path))
+        {
+            await WriteSeriesAsync(store, 1, 1);
+            await WriteSeriesAsync(store, 2, 4);
+            Assert.Equal(0, store.Writer.LogApplies);
+
+            await store.Writer.CreateNamespaceAsync("empty");
+            await store.Writer.CreateNamespaceAsync("empty");
+
+            // The namespace's commit is a direct one: what the log held went to DuckDB first, once.
+            Assert.Equal(1, store.Writer.LogApplies);
+            Assert.Equal(1, Scalar(store, "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = 'empty'"));
+        }
+
+        await using var reopened = Open(_folders.Path);
+        Assert.Equal(1, Scalar(reopened, "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = 'empty'"));
+        Assert.Equal(5, Scalar(reopened, "SELECT count(*) FROM env"));
+    }
+
+    [Fact]
     public async Task Writes_only_in_the_log_when_the_process_dies_are_replayed_at_open()
     {
         string crashed;

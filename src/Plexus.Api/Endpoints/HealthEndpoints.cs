@@ -12,6 +12,9 @@ internal static class HealthEndpoints
     private static readonly string Version = typeof(HealthEndpoints).Assembly
         .GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 
+    /// <summary>What <c>X-Influxdb-Version</c> says: InfluxDB 1.x clients show it and some check that it starts with 1.</summary>
+    public static readonly string InfluxVersion = "1.8-compatible (plexus " + Version + ")";
+
     public static void Map(IEndpointRouteBuilder endpoints, ApiContext context)
     {
         endpoints.MapGet("/health", async http =>
@@ -43,7 +46,7 @@ internal static class HealthEndpoints
 
         endpoints.MapMethods("/ping", ["GET", "HEAD"], http =>
         {
-            http.Response.Headers["X-Influxdb-Version"] = "1.8-compatible (plexus " + Version + ")";
+            http.Response.Headers["X-Influxdb-Version"] = InfluxVersion;
             http.Response.Headers["X-Influxdb-Build"] = "OSS";
             http.Response.StatusCode = context.Phase == ServerPhase.Ready ? StatusCodes.Status204NoContent : StatusCodes.Status503ServiceUnavailable;
             return Task.CompletedTask;

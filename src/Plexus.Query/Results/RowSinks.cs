@@ -72,6 +72,7 @@ internal abstract class StreamingRowSink(PipeWriter output, long maxBytes, Cance
         }
 
         RowsAdded++;
+        RowSent();
         return true;
     }
 
@@ -87,6 +88,11 @@ internal abstract class StreamingRowSink(PipeWriter output, long maxBytes, Cance
     protected abstract void FormatRow(DuckDBDataReader reader, ArrayBufferWriter<byte> row);
 
     protected abstract void FormatEnd(QueryOutcome outcome, ArrayBufferWriter<byte> end);
+
+    /// <summary>The row last formatted went out.</summary>
+    protected virtual void RowSent()
+    {
+    }
 
     /// <summary>Sends the scratch buffer as the answer's opening bytes.</summary>
     protected void SendOpening() => Send(Scratch.WrittenSpan);
@@ -272,6 +278,37 @@ internal sealed class CsvRowSink(PipeWriter output, long maxBytes, CancellationT
 
     protected override void FormatEnd(QueryOutcome outcome, ArrayBufferWriter<byte> end)
     {
+    }
+}
+
+/// <summary>Sends the bytes of a caller's <see cref="QueryAnswerFormat"/> into the pipe, within the byte budget.</summary>
+internal sealed class FormattedRowSink(QueryAnswerFormat format, PipeWriter output, long maxBytes, CancellationToken cancellationToken)
+    : StreamingRowSink(output, maxBytes, cancellationToken)
+{
+    private QueryRow? _row;
+
+    public override void Begin(DuckDBDataReader reader, IReadOnlyList<QueryColumn> columns)
+    {
+        _row = new QueryRow(reader);
+        Scratch.ResetWrittenCount();
+        format.Begin(columns, Scratch);
+        SendOpening();
+    }
+
+    protected override void FormatRow(DuckDBDataReader reader, ArrayBufferWriter<byte> row) => format.FormatRow(_row!, row);
+
+    protected override void RowSent() => format.RowSent();
+
+    protected override void FormatEnd(QueryOutcome outcome, ArrayBufferWriter<byte> end) => format.FormatEnd(outcome, end);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            format.Dispose();
+        }
+
+        base.Dispose(disposing);
     }
 }
 

@@ -68,7 +68,7 @@ internal sealed class GroupCommitter
     public bool CanLog(WriteRequest request)
     {
         var ns = Catalog.FindNamespace(request.Namespace);
-        if (ns is null)
+        if (ns is null || request.CreatesNamespace)
         {
             return false;
         }

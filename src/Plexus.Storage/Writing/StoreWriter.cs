@@ -27,6 +27,9 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
     // Wakes the loop so that it applies the log now (a reader waits for it); carries no points.
     private static readonly WriteRequest ApplyNow = new("", new PointBatch(1));
 
+    // The batch of a request that only creates its namespace; never written to.
+    private static readonly PointBatch NoPoints = new(1);
+
     private readonly Channel<WriteRequest> _queue;
     private readonly DuckDBConnection _connection;
     private readonly GroupCommitter _committer;
@@ -144,6 +147,29 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
         // Once queued, the request is committed or failed as a whole even if the caller stops waiting,
         // because the batch stays referenced until then.
         return await request.Completion.Task;
+    }
+
+    /// <summary>
+    /// Creates namespace <paramref name="ns"/> (a SQL schema), empty, unless it exists: InfluxQL's <c>CREATE DATABASE</c>.
+    /// It goes through the writer's queue like a write, and is committed in DuckDB directly (after the write log is
+    /// applied), so it is ordered with the writes around it and the catalog learns of it in the writer's own thread.
+    /// </summary>
+    /// <param name="ns">A name already checked by <see cref="Namespaces.TryNormalize"/>.</param>
+    /// <exception cref="StoreUnavailableException">The store cannot write now, or is shutting down.</exception>
+    public async Task CreateNamespaceAsync(string ns, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(ns);
+        var request = new WriteRequest(ns, NoPoints) { CreatesNamespace = true };
+        try
+        {
+            await _queue.Writer.WriteAsync(request, cancellationToken);
+        }
+        catch (ChannelClosedException)
+        {
+            throw new StoreUnavailableException($"the store is shutting down; namespace \"{ns}\" was not created");
+        }
+
+        await request.Completion.Task;
     }
 
     /// <summary>

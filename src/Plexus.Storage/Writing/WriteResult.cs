@@ -34,6 +34,9 @@ internal sealed class WriteRequest
     /// <summary>False for Plexus's own device data, whose schema is fixed (<see cref="StoreWriter.WithoutSchemaLimits"/>).</summary>
     public bool LimitsApply { get; }
 
+    /// <summary>A request without points that creates its namespace (CREATE DATABASE); never logged, always committed directly.</summary>
+    public bool CreatesNamespace { get; init; }
+
     public TaskCompletionSource<WriteResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public List<LineError>? Rejected { get; private set; }
