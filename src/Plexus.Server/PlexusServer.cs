@@ -55,6 +55,9 @@ public sealed class PlexusServer : IAsyncDisposable
 
     public Uri HttpAddress { get; }
 
+    /// <summary>The one way data enters the store; components observe stored data at <see cref="IngestPipeline.Observers"/>.</summary>
+    public IngestPipeline Pipeline { get; private init; } = null!;
+
     public PlexusStore Store { get; }
 
     /// <summary>Where the MQTT broker listens (the bound port when 0 was asked for); null when it is off.</summary>
@@ -315,6 +318,7 @@ public sealed class PlexusServer : IAsyncDisposable
             return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger)
             {
                 _deviceState = deviceState,
+                Pipeline = pipeline,
                 Geofences = geofences!,
                 Assets = assets,
                 Links = links,

@@ -5,10 +5,10 @@ using MQTTnet.Formatter;
 using MQTTnet.Protocol;
 using Plexus.TestKit;
 
-namespace Plexus.Broker.Tests;
+namespace Plexus.TestKit;
 
 /// <summary>Real MQTT clients against a <see cref="PlexusTestServer"/>'s broker.</summary>
-internal static class MqttTestClients
+public static class MqttTestClients
 {
     public static async Task<IMqttClient> ConnectAsync(
         PlexusTestServer server,
@@ -64,7 +64,11 @@ internal static class MqttTestClients
         };
         var options = new MqttClientFactory().CreateSubscribeOptionsBuilder().WithTopicFilter(filter, qos).Build();
         var result = await client.SubscribeAsync(options);
-        Assert.All(result.Items, item => Assert.True((int)item.ResultCode <= 2, $"subscription to {filter} refused: {item.ResultCode}"));
+        if (result.Items.FirstOrDefault(item => (int)item.ResultCode > 2) is { } refused)
+        {
+            throw new InvalidOperationException($"subscription to {filter} refused: {refused.ResultCode}");
+        }
+
         return received;
     }
 
@@ -121,7 +125,11 @@ internal static class MqttTestClients
         await stream.WriteAsync(MqttBytes.Packet(0x10, body));
         var connack = new byte[4];
         await stream.ReadExactlyAsync(connack);
-        Assert.Equal(0x20, connack[0]);
+        if (connack[0] != 0x20)
+        {
+            throw new InvalidOperationException($"expected a CONNACK (0x20), got 0x{connack[0]:x2}");
+        }
+
         return (socket, connack[3]);
     }
 
