@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -53,7 +52,6 @@ public sealed partial class DeviceIngest
     private readonly TimeProvider _time;
     // Under sustained QoS 0 load every queued message holds one (PointBatchPool.DefaultMaxBatches has room for them).
     private readonly PointBatchPool _batches = new(pointCapacity: 16);
-    private readonly ConcurrentQueue<LineErrorSink> _sinks = new();
     private readonly SemaphoreSlim _queueSlots = new(MaxQueuedMessages, MaxQueuedMessages);
     private readonly TaskCompletionSource _queueDrained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ILogger _logger;
@@ -314,7 +312,6 @@ public sealed partial class DeviceIngest
 
     private string? DecodeSpan(DeviceTopic topic, ReadOnlySpan<byte> payload, string? contentType, long now, PointBatch batch)
     {
-        string? error;
         switch (topic.Kind)
         {
             case DeviceTopicKind.Telemetry when string.Equals(contentType, SenMlContentType, StringComparison.OrdinalIgnoreCase):
@@ -324,8 +321,7 @@ public sealed partial class DeviceIngest
                     return senMlRefusal;
                 }
 
-                SenMlDecoder.TryDecode(payload, new SenMlOptions(topic.Measurement, topic.DeviceId, now), batch, out error);
-                return error;
+                return SenMlDecoder.TryDecode(payload, new SenMlOptions(topic.Measurement, topic.DeviceId, now), batch, out IngestError senMlError) ? null : senMlError.ToString();
 
             case DeviceTopicKind.Telemetry:
                 if (AllowListRefusal(topic.DeviceId, topic.Measurement) is { } telemetryRefusal)
@@ -333,8 +329,7 @@ public sealed partial class DeviceIngest
                     return telemetryRefusal;
                 }
 
-                JsonTelemetryDecoder.TryDecode(payload, new JsonTelemetryOptions(topic.Measurement, topic.DeviceId, now), batch, out error);
-                return error;
+                return JsonTelemetryDecoder.TryDecode(payload, new JsonTelemetryOptions(topic.Measurement, topic.DeviceId, now), batch, out IngestError jsonError) ? null : jsonError.ToString();
 
             default:
                 return DecodeLineProtocol(topic.DeviceId, payload, now, batch);
@@ -370,16 +365,11 @@ public sealed partial class DeviceIngest
         Span<byte> idBuffer = rentedId is null ? stackalloc byte[512] : rentedId;
         ReadOnlySpan<byte> deviceIdUtf8 = idBuffer[..Encoding.UTF8.GetBytes(deviceId, idBuffer)];
         PointBatch scratch = RentBatch();
-        LineErrorSink errors = _sinks.TryDequeue(out var sink) ? sink : new LineErrorSink(capacity: 1);
         try
         {
-            LineProtocolParser.Parse(payload, 1, new LineProtocolOptions(TimePrecision.Nanoseconds, now), scratch, errors);
-            if (errors.Count > 0)
+            if (!LineProtocolParser.TryDecode(payload, new LineProtocolOptions(TimePrecision.Nanoseconds, now), scratch, out IngestError error, out int rejectedLines))
             {
-                var first = errors.Errors[0];
-                return errors.Count == 1
-                    ? $"line {first.Line}: {first.Reason}"
-                    : $"{errors.Count} lines rejected; first: line {first.Line}: {first.Reason}";
+                return rejectedLines == 1 ? error.ToString() : $"{rejectedLines} lines rejected; first: {error}";
             }
 
             if (AllowListOf(deviceId) is { } allowed)
@@ -403,8 +393,6 @@ public sealed partial class DeviceIngest
         }
         finally
         {
-            errors.Reset();
-            _sinks.Enqueue(errors);
             ReturnBatch(scratch);
             if (rentedId is not null)
             {
