@@ -75,11 +75,16 @@ public sealed class DeviceLinks : IDisposable
         }
     }
 
-    /// <summary>A writer that passes every batch on unchanged and, after it, schedules a refresh of the views.</summary>
-    public IPointWriter Watch(IPointWriter inner)
+    /// <summary>
+    /// Called after a durable write that changed the schema: which measurements carry a device key changes only with the
+    /// schema, so only then are the views regenerated (off the caller's thread).
+    /// </summary>
+    public void SchemaChanged()
     {
-        ArgumentNullException.ThrowIfNull(inner);
-        return new WatchingWriter(inner, this);
+        if (_writer.SchemaVersion != Volatile.Read(ref _refreshedSchemaVersion))
+        {
+            ScheduleRefresh();
+        }
     }
 
     /// <summary>Regenerates <c>devices</c> and <c>device_links</c> if the linked measurements changed; true if it did.</summary>
@@ -168,7 +173,7 @@ public sealed class DeviceLinks : IDisposable
 
             // SQL names ignore case, and the store refuses two tag keys that differ only in case.
             if (string.Equals(column, Tags.TagFor(ns), StringComparison.OrdinalIgnoreCase) &&
-                !(ns == ReservedMeasurementWriter.Namespace && ReservedMeasurementWriter.IsReservedName(reader.GetString(2))))
+                !(ns == ReservedMeasurements.Namespace && ReservedMeasurements.IsReservedName(reader.GetString(2))))
             {
                 links.Add(new Link(reader.GetInt32(0), ns, reader.GetString(2), column));
             }
@@ -266,20 +271,4 @@ public sealed class DeviceLinks : IDisposable
     private void Execute(string sql) => RegistryHistory.Execute(_connection, sql);
 
     private sealed record Link(int Id, string Namespace, string Measurement, string Column);
-
-    private sealed class WatchingWriter(IPointWriter inner, DeviceLinks links) : IPointWriter
-    {
-        public async Task<WriteResult> WriteAsync(string ns, PointBatch batch, CancellationToken cancellationToken = default)
-        {
-            var result = await inner.WriteAsync(ns, batch, cancellationToken);
-
-            // Which measurements carry a device key changes only with the schema; rows alone need no refresh.
-            if (result.PointsWritten > 0 && links._writer.SchemaVersion != Volatile.Read(ref links._refreshedSchemaVersion))
-            {
-                links.ScheduleRefresh();
-            }
-
-            return result;
-        }
-    }
 }

@@ -10,7 +10,8 @@ namespace Plexus.Devices;
 /// <remarks>
 /// DuckDB checks a table macro's tables when it is created, and <c>main.state_history</c> exists only once a device
 /// has reported something. Until then the macro reads an empty stand-in with the same columns, and it is created again
-/// (<see cref="Refresh"/>) after a write of <c>state_history</c> (<see cref="IsWaitingFor"/>). It reads
+/// (<see cref="Refresh"/>) after the write that creates <c>state_history</c> (the ingest pipeline's schema reactions, while
+/// <see cref="IsWaiting"/>). It reads
 /// <c>main.device_positions</c> (created by the geo part at start) and <c>main.devices_asof</c> the same way.
 /// </remarks>
 public sealed class DeviceStateSql : IDisposable
@@ -21,7 +22,6 @@ public sealed class DeviceStateSql : IDisposable
     private const string EmptyPositions = "(SELECT CAST(NULL AS TIMESTAMP_NS) AS time, CAST(NULL AS VARCHAR) AS device, CAST(NULL AS DOUBLE) AS lat, CAST(NULL AS DOUBLE) AS lon WHERE false)";
     private const string EmptyDevices = "(SELECT CAST(NULL AS VARCHAR) AS id, CAST(NULL AS VARCHAR) AS name, CAST(NULL AS VARCHAR) AS type, CAST(NULL AS MAP(VARCHAR, VARCHAR)) AS tags, CAST(NULL AS VARCHAR) AS parent WHERE false)";
 
-    private static readonly byte[] StateHistoryUtf8 = System.Text.Encoding.UTF8.GetBytes(DeviceDataNames.StateHistory);
 
     private readonly DuckDBConnection _connection;
     private readonly Lock _lock = new();
@@ -50,13 +50,6 @@ public sealed class DeviceStateSql : IDisposable
     /// <summary>True while the macro reads a stand-in for <c>state_history</c>.</summary>
     public bool IsWaiting => _waiting;
 
-    /// <summary>True when point <paramref name="index"/> of a write to <paramref name="ns"/> may create what the macro waits for.</summary>
-    public bool IsWaitingFor(string ns, Plexus.Core.PointBatch batch, int index)
-    {
-        ArgumentNullException.ThrowIfNull(batch);
-        return _waiting && string.Equals(ns, DeviceDataNames.Namespace, StringComparison.OrdinalIgnoreCase)
-            && System.Text.Ascii.EqualsIgnoreCase(batch.Text(batch[index].Measurement), StateHistoryUtf8);
-    }
 
     /// <summary>(Re)creates the macro over the tables that exist now.</summary>
     public void Refresh()

@@ -111,7 +111,7 @@ public static class DeviceValidation
                 throw DeviceRegistryException.Invalid("measurements", $"measurement \"{name}\" must be 1–{MaxMeasurementLength} characters without control characters");
             }
 
-            if (ReservedMeasurementWriter.IsReservedName(name))
+            if (ReservedMeasurements.IsReservedName(name))
             {
                 throw DeviceRegistryException.Invalid("measurements", $"measurement \"{name}\" is reserved in namespace main; no device writes it");
             }

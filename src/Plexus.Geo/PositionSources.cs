@@ -33,8 +33,8 @@ public sealed record PositionSourceStatus(PositionSource Source, string DeviceCo
 /// <remarks>
 /// A view, not a copy: rows written late or out of order, and rows already stored when a source is declared, are in
 /// it at once, and removing a source removes its rows. The view is regenerated when sources change, at start, when a
-/// listing finds a source became available, and after a write to a measurement that is waited for
-/// (<see cref="IsWaitingFor"/>). A source whose measurement or columns do not exist yet is left out of the view,
+/// listing finds a source became available, and after every write that changed the schema while a source waits
+/// (<see cref="IsWaiting"/>; the ingest pipeline's schema reactions). A source whose measurement or columns do not exist yet is left out of the view,
 /// because DuckDB refuses a view over a missing column.
 /// </remarks>
 public sealed class PositionSourceRegistry : IDisposable
@@ -179,48 +179,6 @@ public sealed class PositionSourceRegistry : IDisposable
         }
     }
 
-    /// <summary>
-    /// True when point <paramref name="index"/> of <paramref name="batch"/>, written to <paramref name="ns"/>, may make
-    /// a waiting source (or a column of <c>main.positions</c>) available: its measurement is waited for and it creates
-    /// the measurement or carries a missing column. Called for write batches while <see cref="IsWaiting"/>: no
-    /// allocation, no lock.
-    /// </summary>
-    public bool IsWaitingFor(string ns, PointBatch batch, int index)
-    {
-        ArgumentNullException.ThrowIfNull(batch);
-        ref readonly var point = ref batch[index];
-        var measurement = batch.Text(point.Measurement);
-        foreach (var waiting in _waiting)
-        {
-            if (!string.Equals(ns, waiting.Namespace, StringComparison.OrdinalIgnoreCase) || !System.Text.Ascii.EqualsIgnoreCase(measurement, waiting.Measurement))
-            {
-                continue;
-            }
-
-            if (waiting.Columns is null)
-            {
-                return true;
-            }
-
-            foreach (ref readonly var tag in batch.Tags(point))
-            {
-                if (IsOneOf(batch.Text(tag.Key), waiting.Columns))
-                {
-                    return true;
-                }
-            }
-
-            foreach (ref readonly var field in batch.Fields(point))
-            {
-                if (IsOneOf(batch.Text(field.Key), waiting.Columns))
-                {
-                    return true;
-                }
-            }
-        }
-
-        return false;
-    }
 
     private static bool IsOneOf(ReadOnlySpan<byte> name, byte[][] names)
     {

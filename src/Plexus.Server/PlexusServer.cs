@@ -15,6 +15,7 @@ using Plexus.Broker.Auth;
 using Plexus.Core;
 using Plexus.Devices;
 using Plexus.Geo;
+using Plexus.Pipeline;
 using Plexus.Query;
 using Plexus.Query.Functions;
 using Plexus.Storage;
@@ -172,8 +173,9 @@ public sealed class PlexusServer : IAsyncDisposable
             DeviceStateSql? deviceStateSql = null;
             AuditLog? audit = null;
 
-            // HTTP and MQTT writes both go through it: main.devices is the registry's view, not a measurement.
-            IPointWriter writer = new ReservedMeasurementWriter(store.Writer);
+            // Every write goes through it: HTTP, MQTT on every transport, the live state's own history.
+            var pipeline = new IngestPipeline(store.Writer, logger: loggerFactory.CreateLogger("Plexus.Pipeline"));
+            IPointWriter writer = pipeline.For(new IngestOrigin(IngestSource.HttpWrite));
             try
             {
                 audit = AuditLog.Open(store);
@@ -182,21 +184,32 @@ public sealed class PlexusServer : IAsyncDisposable
                 links = DeviceLinks.Open(store, deviceTags, loggerFactory);
 
                 // Device keys first seen in new data appear in main.devices (registered = false).
-                writer = links.Watch(writer);
+                pipeline.OnSchemaChanged("main.devices", links.SchemaChanged);
 
-                // main.device_positions and device_state_asof (docs/geo.md, docs/devices.md), refreshed after writes of what they wait for.
+                // main.device_positions and device_state_asof (docs/geo.md, docs/devices.md), regenerated once what they
+                // wait for exists; the position view first, the macro reads it.
                 positionSources = PositionSourceRegistry.Open(store, deviceTags.TagFor, time);
                 deviceStateSql = DeviceStateSql.Install(store);
-                SqlRefreshWriter.Watch[] watches =
-                [
-                    new(() => positionSources.IsWaiting, positionSources.IsWaitingFor, positionSources.Refresh),
-                    new(() => deviceStateSql.IsWaiting, deviceStateSql.IsWaitingFor, deviceStateSql.Refresh),
-                ];
-                writer = new SqlRefreshWriter(writer, watches, logger);
+                var sources = positionSources;
+                var stateSql = deviceStateSql;
+                pipeline.OnSchemaChanged("main.device_positions", () =>
+                {
+                    if (sources.IsWaiting)
+                    {
+                        sources.Refresh();
+                    }
+                });
+                pipeline.OnSchemaChanged("main.device_state_asof", () =>
+                {
+                    if (stateSql.IsWaiting)
+                    {
+                        stateSql.Refresh();
+                    }
+                });
 
-                // The store's own writer: state_history and dead_letters are reserved for it, not for HTTP writes, and
-                // their fixed columns must not be refused because users filled namespace main.
-                deviceState = await DeviceLiveState.OpenAsync(store, new SqlRefreshWriter(store.Writer.WithoutSchemaLimits, watches, logger), time, loggerFactory.CreateLogger("Plexus.Devices"));
+                // Plexus's own data: state_history and dead_letters are reserved for it, not for HTTP writes, and their
+                // fixed columns must not be refused because users filled namespace main.
+                deviceState = await DeviceLiveState.OpenAsync(store, pipeline.For(IngestOrigin.Internal), time, loggerFactory.CreateLogger("Plexus.Devices"));
                 deviceState.AllowLists = devices.AllowLists;
 
                 // Geo SQL functions and geofences (docs/geo.md), before any request or message can query them.
@@ -235,7 +248,7 @@ public sealed class PlexusServer : IAsyncDisposable
                             MaxRetainedBytesPerClient = options.MqttMaxRetainedBytesPerClient,
                         },
                         authenticator,
-                        writer,
+                        pipeline.For(new IngestOrigin(IngestSource.Mqtt)),
                         loggerFactory,
                         time);
 

@@ -190,7 +190,7 @@ internal sealed class GroupCommitter
             if (firstColumn < 0)
             {
                 // Slow path: a new measurement, tag or field, a type conflict or a name collision.
-                measurement = StageNewSchema(request, ns, batch, point, enforceLimits, out firstColumn);
+                measurement = StageNewSchema(request, ns, batch, i, point, enforceLimits, out firstColumn);
                 if (measurement is null)
                 {
                     continue;
@@ -313,7 +313,7 @@ internal sealed class GroupCommitter
     /// A point that does not fit the known schema: refuses it with a reason (collision, type conflict, reserved name,
     /// a total limit), or creates what it brings and resolves its columns. Null when refused.
     /// </summary>
-    private MeasurementSchema? StageNewSchema(WriteRequest request, NamespaceSchema ns, PointBatch batch, in PointEntry point, bool enforceLimits, out int firstColumn)
+    private MeasurementSchema? StageNewSchema(WriteRequest request, NamespaceSchema ns, PointBatch batch, int index, in PointEntry point, bool enforceLimits, out int firstColumn)
     {
         firstColumn = _fieldColumns.Count;
         var measurement = ns.Find(batch.Text(point.Measurement));
@@ -323,18 +323,18 @@ internal sealed class GroupCommitter
             var folded = ns.FindFolded(name);
             if (folded is not null)
             {
-                request.Reject(point, name, $"measurement \"{name}\" differs only in letter case from existing measurement \"{folded.Name}\" (SQL names ignore case)");
+                request.Reject(index, point, name, $"measurement \"{name}\" differs only in letter case from existing measurement \"{folded.Name}\" (SQL names ignore case)");
                 return null;
             }
 
             if (enforceLimits && ns.Count >= _limits.MaxMeasurementsPerNamespace)
             {
-                request.Reject(point, name,
+                request.Reject(index, point, name,
                     $"measurement \"{name}\" would be number {ns.Count + 1} in namespace \"{ns.Name}\"; at most {_limits.MaxMeasurementsPerNamespace} (--{SchemaLimits.MaxMeasurementsPerNamespaceOption}): write to an existing measurement or raise the limit");
                 return null;
             }
 
-            if (!Validate(request, batch, point, null, name, enforceLimits))
+            if (!Validate(request, batch, index, point, null, name, enforceLimits))
             {
                 return null;
             }
@@ -345,7 +345,7 @@ internal sealed class GroupCommitter
 
         if (!TryResolveColumns(batch, point, measurement))
         {
-            if (!Validate(request, batch, point, measurement, measurement.Name, enforceLimits))
+            if (!Validate(request, batch, index, point, measurement, measurement.Name, enforceLimits))
             {
                 return null;
             }
@@ -389,7 +389,7 @@ internal sealed class GroupCommitter
     }
 
     /// <summary>Checks a point's tags and fields against the schema (and the column limit) without changing anything.</summary>
-    private bool Validate(WriteRequest request, PointBatch batch, in PointEntry point, MeasurementSchema? measurement, string measurementName, bool enforceLimits)
+    private bool Validate(WriteRequest request, PointBatch batch, int index, in PointEntry point, MeasurementSchema? measurement, string measurementName, bool enforceLimits)
     {
         _newNames.Clear();
         foreach (ref readonly var tag in batch.Tags(point))
@@ -404,7 +404,7 @@ internal sealed class GroupCommitter
             string? problem = NewColumnProblem(measurement, key, "tag");
             if (problem is not null)
             {
-                request.Reject(point, measurementName, $"measurement \"{measurementName}\": {problem}");
+                request.Reject(index, point, measurementName, $"measurement \"{measurementName}\": {problem}");
                 return false;
             }
 
@@ -419,7 +419,7 @@ internal sealed class GroupCommitter
             {
                 if (existing.Type != field.Type)
                 {
-                    request.Reject(point, measurementName,
+                    request.Reject(index, point, measurementName,
                         $"field type conflict: measurement \"{measurementName}\" field \"{existing.Name}\" is {existing.Type.Name()}, this line writes {field.Type.Name()}");
                     return false;
                 }
@@ -431,7 +431,7 @@ internal sealed class GroupCommitter
             string? problem = NewColumnProblem(measurement, key, "field");
             if (problem is not null)
             {
-                request.Reject(point, measurementName, $"measurement \"{measurementName}\": {problem}");
+                request.Reject(index, point, measurementName, $"measurement \"{measurementName}\": {problem}");
                 return false;
             }
 
@@ -441,7 +441,7 @@ internal sealed class GroupCommitter
         int columns = measurement is null ? 0 : measurement.Tags.Count + measurement.Fields.Count;
         if (enforceLimits && columns + _newNames.Count > _limits.MaxColumnsPerMeasurement)
         {
-            request.Reject(point, measurementName,
+            request.Reject(index, point, measurementName,
                 $"measurement \"{measurementName}\" would have {columns + _newNames.Count} columns (tags and fields) with this line's {_newNames.Count} new ones; " +
                 $"at most {_limits.MaxColumnsPerMeasurement} (--{SchemaLimits.MaxColumnsPerMeasurementOption}): write fewer distinct tags and fields, or raise the limit");
             return false;

@@ -46,6 +46,7 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
     private long _pointsCommitted;
     private long _pointsMergedSnapshot;
     private long _applies;
+    private long _observedWrites;
 
     // Log sequence numbers: the last record synced (and so acknowledged), the last one in DuckDB, and the last
     // one handed out, acknowledged or not: the number of a record whose append failed is never used again.
@@ -124,9 +125,19 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
     /// per-write limit or create a namespace beyond <see cref="SchemaLimits.MaxNamespaces"/>.
     /// </summary>
     public Task<WriteResult> WriteAsync(string ns, PointBatch batch, CancellationToken cancellationToken = default) =>
-        WriteAsync(ns, batch, limitsApply: true, cancellationToken);
+        WriteAsync(ns, batch, limitsApply: true, default, cancellationToken);
 
-    private async Task<WriteResult> WriteAsync(string ns, PointBatch batch, bool limitsApply, CancellationToken cancellationToken)
+    /// <summary>As <see cref="WriteAsync(string, PointBatch, CancellationToken)"/>, naming where the points came from for the <see cref="CommitObserver"/>.</summary>
+    public Task<WriteResult> WriteAsync(string ns, PointBatch batch, IngestOrigin origin, CancellationToken cancellationToken = default) =>
+        WriteAsync(ns, batch, limitsApply: origin.Source != IngestSource.Internal, origin, cancellationToken);
+
+    /// <summary>
+    /// Sees every durable write, on this writer's thread, before its caller is answered (the ingest pipeline's
+    /// observer stage). Set once, before the first write; null observes nothing.
+    /// </summary>
+    public ICommitObserver? CommitObserver { get; set; }
+
+    private async Task<WriteResult> WriteAsync(string ns, PointBatch batch, bool limitsApply, IngestOrigin origin, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.Count == 0)
@@ -134,7 +145,7 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
             return WriteResult.Empty;
         }
 
-        var request = new WriteRequest(ns, batch, limitsApply);
+        var request = new WriteRequest(ns, batch, limitsApply, origin);
         try
         {
             await _queue.Writer.WriteAsync(request, cancellationToken);
@@ -748,9 +759,29 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
         Interlocked.Increment(ref _commits);
         Interlocked.Add(ref _pointsCommitted, points);
         Volatile.Write(ref _pointsMergedSnapshot, _committer.PointsMerged);
+        var observer = CommitObserver;
         foreach (var request in group)
         {
+            if (observer is not null && request.Written > 0)
+            {
+                Observe(observer, request);
+            }
+
             request.Completion.TrySetResult(request.ToResult());
+        }
+    }
+
+    private void Observe(ICommitObserver observer, WriteRequest request)
+    {
+        try
+        {
+            observer.Committed(new CommittedWrite(request.Namespace, request.Batch, request.Origin, request.RefusedIndices, ++_observedWrites));
+        }
+        catch (Exception error) when (error is not OutOfMemoryException)
+        {
+            // The write is durable whatever an observer does; the observer stage catches its observers' failures, so
+            // this is a failure of the stage itself.
+            _logger.LogError(error, "The commit observer failed on a durable write of {Points} points to {Namespace}", request.Written, request.Namespace);
         }
     }
 
@@ -766,7 +797,7 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
     private sealed class UnlimitedWriter(StoreWriter writer) : IPointWriter
     {
         public Task<WriteResult> WriteAsync(string ns, PointBatch batch, CancellationToken cancellationToken = default) =>
-            writer.WriteAsync(ns, batch, limitsApply: false, cancellationToken);
+            writer.WriteAsync(ns, batch, limitsApply: false, IngestOrigin.Internal, cancellationToken);
     }
 
     public async ValueTask DisposeAsync()

@@ -20,12 +20,19 @@ public interface IPointWriter
 
 internal sealed class WriteRequest
 {
-    public WriteRequest(string ns, PointBatch batch, bool limitsApply = true)
+    public WriteRequest(string ns, PointBatch batch, bool limitsApply = true, IngestOrigin origin = default)
     {
         Namespace = ns;
         Batch = batch;
         LimitsApply = limitsApply;
+        Origin = origin;
     }
+
+    /// <summary>Where the points came from, for the commit observer.</summary>
+    public IngestOrigin Origin { get; }
+
+    /// <summary>Indices of the points refused, ascending; null when none was.</summary>
+    public List<int>? RefusedIndices { get; private set; }
 
     public string Namespace { get; }
 
@@ -43,7 +50,11 @@ internal sealed class WriteRequest
 
     public int Written { get; set; }
 
-    public void Reject(in PointEntry point, string text, string reason) => (Rejected ??= []).Add(new LineError(point.LineNumber, text, reason));
+    public void Reject(int index, in PointEntry point, string text, string reason)
+    {
+        (Rejected ??= []).Add(new LineError(point.LineNumber, text, reason));
+        (RefusedIndices ??= []).Add(index);
+    }
 
     /// <summary>
     /// Answers the whole request with a limit's refusal at once: nothing of it is staged, so it need not wait for the
@@ -54,6 +65,7 @@ internal sealed class WriteRequest
     public void ResetOutcome()
     {
         Rejected = null;
+        RefusedIndices = null;
         Written = 0;
     }
 

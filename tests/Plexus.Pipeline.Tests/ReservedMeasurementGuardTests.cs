@@ -1,37 +1,37 @@
 using System.Text;
 using Plexus.Core;
-using Plexus.Storage.Writing;
 using Plexus.TestKit;
 
-namespace Plexus.Devices.Tests;
+namespace Plexus.Pipeline.Tests;
 
-public sealed class ReservedMeasurementWriterTests
+public sealed class ReservedMeasurementGuardTests
 {
+    private readonly ReservedMeasurementGuard _guard = new();
+
     [Fact]
-    public async Task Batch_without_the_reserved_name_is_passed_on_as_it_is()
+    public void Batch_without_the_reserved_name_is_passed_on_as_it_is()
     {
-        var inner = new CapturingWriter();
         var batch = new PointBuilder().Point("env", 1, null, ("v", 1.0)).Batch;
+        var refused = new List<LineError>();
 
-        await new ReservedMeasurementWriter(inner).WriteAsync("main", batch);
-
-        Assert.Same(batch, inner.Batch);
+        Assert.Same(batch, _guard.Check("main", batch, refused));
+        Assert.Empty(refused);
     }
 
     [Fact]
-    public async Task Reserved_points_are_refused_and_the_others_copied_with_every_field_type()
+    public void Reserved_points_are_refused_and_the_others_copied_with_every_field_type()
     {
-        var inner = new CapturingWriter();
         var batch = new PointBuilder()
             .Point("devices", 1, null, ("v", 1.0))
             .Point("env", 2, [("device", "d1")], ("f", 1.5), ("i", 7L), ("u", 8UL), ("b", true), ("s", "text"))
             .Point("DEVICES", 3, null, ("v", 1.0))
             .Batch;
+        var refused = new List<LineError>();
 
-        var result = await new ReservedMeasurementWriter(inner).WriteAsync("main", batch);
+        var kept = _guard.Check("main", batch, refused);
 
-        Assert.Equal(2, result.Rejected.Count);
-        var kept = inner.Batch!;
+        Assert.Equal(2, refused.Count);
+        Assert.Contains("reserved for the device registry", refused[0].Reason, StringComparison.Ordinal);
         Assert.Equal(1, kept.Count);
         var point = kept[0];
         Assert.Equal("env", Encoding.UTF8.GetString(kept.Text(point.Measurement)));
@@ -47,25 +47,12 @@ public sealed class ReservedMeasurementWriterTests
     }
 
     [Fact]
-    public async Task Other_namespaces_may_use_the_name()
+    public void Other_namespaces_may_use_the_name()
     {
-        var inner = new CapturingWriter();
         var batch = new PointBuilder().Point("devices", 1, null, ("v", 1.0)).Batch;
+        var refused = new List<LineError>();
 
-        var result = await new ReservedMeasurementWriter(inner).WriteAsync("fleet", batch);
-
-        Assert.Same(batch, inner.Batch);
-        Assert.Empty(result.Rejected);
-    }
-
-    private sealed class CapturingWriter : IPointWriter
-    {
-        public PointBatch? Batch { get; private set; }
-
-        public Task<WriteResult> WriteAsync(string ns, PointBatch batch, CancellationToken cancellationToken = default)
-        {
-            Batch = batch;
-            return Task.FromResult(new WriteResult(batch.Count, []));
-        }
+        Assert.Same(batch, _guard.Check("fleet", batch, refused));
+        Assert.Empty(refused);
     }
 }

@@ -1,0 +1,29 @@
+namespace Plexus.Devices;
+
+/// <summary>
+/// The measurement names of namespace <c>main</c> that no write may use: the names of Plexus's SQL views (devices,
+/// assets, their history and ancestry, geofences, device_positions, audit_log) and of the device data the broker writes
+/// itself. The ingest pipeline refuses points for them (its reserved-measurement guard).
+/// </summary>
+public static class ReservedMeasurements
+{
+    public const string Namespace = "main";
+
+    /// <summary>The measurements the broker writes itself; a foreign row would corrupt the live state they feed.</summary>
+    private static readonly string[] DeviceDataReserved = [DeviceDataNames.DeviceState, DeviceDataNames.StateHistory, DeviceDataNames.DeadLetters];
+
+    /// <summary>Every reserved name, in lower case.</summary>
+    public static readonly IReadOnlyList<string> Names = [.. DeviceLinks.ViewNames.Concat(RelationsSql.ViewNames).Append("geofences").Append("device_positions").Append(Storage.AuditLog.ViewName).Concat(DeviceDataReserved).Distinct()];
+
+    /// <summary>True when <paramref name="name"/> is one of <see cref="Names"/>, in any letter case.</summary>
+    public static bool IsReservedName(string name) => Names.Contains(name, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Why a point for <paramref name="name"/> is refused, and what to do instead.</summary>
+    public static string Reason(string name) =>
+        DeviceDataReserved.Contains(name, StringComparer.OrdinalIgnoreCase)
+            ? $"measurement \"{name.ToLowerInvariant()}\" in namespace \"{Namespace}\" is reserved for device data the broker writes (docs/sql.md#device-data); write to another measurement or namespace"
+            : string.Equals(name, Storage.AuditLog.ViewName, StringComparison.OrdinalIgnoreCase)
+                ? $"measurement \"{name}\" in namespace \"{Namespace}\" is reserved for the audit log's SQL view; write to another measurement or namespace"
+                : $"measurement \"{name}\" in namespace \"{Namespace}\" is reserved for the device registry's SQL view; write to another measurement or namespace";
+
+}
