@@ -7,6 +7,7 @@ using Plexus.Devices;
 using Plexus.Ingest;
 using Plexus.Ingest.Json;
 using Plexus.Ingest.LineProtocol;
+using Plexus.Ingest.Location;
 using Plexus.Ingest.SenML;
 using Plexus.Storage;
 using Plexus.Storage.Writing;
@@ -267,8 +268,7 @@ public sealed partial class DeviceIngest
         try
         {
             ReadOnlySpan<byte> bytes = Contiguous(payload, out rented);
-            LocationDecoder.TryDecode(bytes, deviceId, now, batch, out newest, out string? error);
-            return error;
+            return LocationDecoder.TryDecode(bytes, new LocationOptions(deviceId, now), batch, out newest, out IngestError error) ? null : error.ToString();
         }
         finally
         {
