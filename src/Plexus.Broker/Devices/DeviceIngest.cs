@@ -9,6 +9,7 @@ using Plexus.Ingest.Json;
 using Plexus.Ingest.LineProtocol;
 using Plexus.Ingest.Location;
 using Plexus.Ingest.SenML;
+using Plexus.Ingest.State;
 using Plexus.Storage;
 using Plexus.Storage.Writing;
 
@@ -253,12 +254,12 @@ public sealed partial class DeviceIngest
         }
 
         byte[] bytes = payload.ToArray();
-        if (!StatePayload.TryParse(bytes, out var properties, out long? time, out string? error))
+        if (!StatePayload.TryDecode(bytes, out var properties, out long? time, out IngestError error))
         {
-            return new DeviceIngestOutcome(DeviceIngestStatus.Rejected, 0, 0, error);
+            return new DeviceIngestOutcome(DeviceIngestStatus.Rejected, 0, 0, error.ToString());
         }
 
-        StateChangeResult result = await _state.ApplyReportedAsync(topic.DeviceId, properties, time);
+        StateChangeResult result = await _state.ApplyReportedAsync(topic.DeviceId, ReportedProperties.From(properties), time);
         return new DeviceIngestOutcome(DeviceIngestStatus.Stored, result.Changed, 0, null);
     }
 
