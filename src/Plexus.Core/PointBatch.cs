@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Text;
 
 namespace Plexus.Core;
 
@@ -86,6 +88,13 @@ public sealed class PointBatch
     public int FieldValueCount => _fieldCount;
 
     public int TextBytes => _textLength;
+
+    /// <summary>Bytes the batch's arrays hold, used or not: what keeping it for reuse costs (<see cref="PointBatchPool"/>).</summary>
+    public long RetainedBytes =>
+        _text.Length
+        + ((long)_points.Length * Unsafe.SizeOf<PointEntry>())
+        + ((long)_tags.Length * Unsafe.SizeOf<TagEntry>())
+        + ((long)_fields.Length * Unsafe.SizeOf<FieldEntry>());
 
     public ref readonly PointEntry this[int index]
     {
@@ -298,9 +307,12 @@ public sealed class PointBatch
 
     /// <summary>
     /// Appends a copy of point <paramref name="index"/> of <paramref name="source"/>, its line number included, for a
-    /// caller that keeps some points of a batch and not others.
+    /// caller that keeps some points of a batch and not others. With a <paramref name="tagKey"/>, the copy carries
+    /// the tag <paramref name="tagKey"/>=<paramref name="tagValue"/> in place of any tag of that key in any ASCII
+    /// letter case (a device tag the data claims is replaced by the one its sender proved); the tag goes after the
+    /// point's other tags. No allocation once this batch's arrays have grown.
     /// </summary>
-    public void AppendPoint(PointBatch source, int index)
+    public void AppendPoint(PointBatch source, int index, ReadOnlySpan<byte> tagKey = default, ReadOnlySpan<byte> tagValue = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         Debug.Assert(!ReferenceEquals(source, this), "AppendPoint from the batch itself");
@@ -308,7 +320,18 @@ public sealed class PointBatch
         BeginPoint(source.Text(point.Measurement), point.LineNumber);
         foreach (ref readonly TagEntry tag in source.Tags(point))
         {
-            AddTag(AppendText(source.Text(tag.Key)), AppendText(source.Text(tag.Value)));
+            ReadOnlySpan<byte> key = source.Text(tag.Key);
+            if (!tagKey.IsEmpty && Ascii.EqualsIgnoreCase(key, tagKey))
+            {
+                continue;
+            }
+
+            AddTag(AppendText(key), AppendText(source.Text(tag.Value)));
+        }
+
+        if (!tagKey.IsEmpty)
+        {
+            AddTag(AppendText(tagKey), AppendText(tagValue));
         }
 
         foreach (ref readonly FieldEntry field in source.Fields(point))
@@ -331,8 +354,26 @@ public sealed class PointBatch
         }
     }
 
-    /// <summary>How far the batch is filled now: a decoder compares marks to check that a rejected message left nothing behind.</summary>
+    /// <summary>How far the batch is filled now: a decoder compares marks to check that a rejected message left nothing behind, or truncates back to one.</summary>
     public BatchMark Mark() => new(_pointCount, _tagCount, _fieldCount, _textLength);
+
+    /// <summary>
+    /// Forgets everything added since <paramref name="mark"/> was taken (a point being built included): a decoder
+    /// whose message is one unit takes back the good points of a message it then rejects.
+    /// </summary>
+    public void Truncate(in BatchMark mark)
+    {
+        if ((uint)mark.Points > (uint)_pointCount || (uint)mark.Tags > (uint)_tagCount || (uint)mark.Fields > (uint)_fieldCount || (uint)mark.TextBytes > (uint)_textLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(mark), mark, "The mark is past what the batch holds; was it taken before a Reset?");
+        }
+
+        _pointCount = mark.Points;
+        _tagCount = mark.Tags;
+        _fieldCount = mark.Fields;
+        _textLength = mark.TextBytes;
+        _building = false;
+    }
 
     /// <summary>Gives every point from <paramref name="firstPoint"/> on the line number <paramref name="lineNumber"/>: a store's refusal then names the message, not the line inside it.</summary>
     public void Renumber(int firstPoint, int lineNumber)

@@ -3,7 +3,8 @@ using Plexus.Core;
 namespace Plexus.Ingest;
 
 /// <summary>
-/// Collects the lines a decoder rejected: counts every one, keeps the first <see cref="Capacity"/> in full.
+/// Collects the lines a decoder rejected (an HTTP body reports many): counts every one, keeps the first
+/// <see cref="Capacity"/> in full, each as the decoder's <see cref="IngestError"/> with the line's text.
 /// A request with a million bad lines should cost a counter, not a million strings, so decoders ask
 /// <see cref="IsFull"/> before they format a reason and call <see cref="AddCountOnly"/> once it is.
 /// </summary>
@@ -35,23 +36,24 @@ public sealed class LineErrorSink
     /// <summary>True when more errors were reported than kept.</summary>
     public bool IsTruncated => Count > _errors.Count;
 
-    public void Add(LineError error)
-    {
-        ArgumentNullException.ThrowIfNull(error);
-        Count++;
-        if (!IsFull)
-        {
-            _errors.Add(error);
-        }
-    }
+    /// <summary>The first error kept since the last <see cref="Reset"/>; default when none was (or the sink keeps none).</summary>
+    public IngestError First { get; private set; }
 
-    public void Add(int line, ReadOnlySpan<byte> text, string reason)
+    /// <summary>Reports a rejected line: its error and the line as written, which the answer quotes (cut to <see cref="LineError.MaxTextLength"/>).</summary>
+    public void Add(in IngestError error, ReadOnlySpan<byte> text)
     {
         Count++;
-        if (!IsFull)
+        if (IsFull)
         {
-            _errors.Add(new LineError(line, LineError.Excerpt(text), reason));
+            return;
         }
+
+        if (_errors.Count == 0)
+        {
+            First = error;
+        }
+
+        _errors.Add(new LineError(error.Line, LineError.Excerpt(text), error.Reason));
     }
 
     /// <summary>Counts an error whose details would be dropped anyway (<see cref="IsFull"/> is true).</summary>
@@ -60,6 +62,7 @@ public sealed class LineErrorSink
     public void Reset()
     {
         Count = 0;
+        First = default;
         _errors.Clear();
     }
 }

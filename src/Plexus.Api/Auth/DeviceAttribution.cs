@@ -12,7 +12,7 @@ namespace Plexus.Api.Auth;
 /// </summary>
 public static class DeviceAttribution
 {
-    private static readonly byte[] DeviceKey = "device"u8.ToArray();
+    private static ReadOnlySpan<byte> DeviceKey => "device"u8;
 
     public static void CopyWithDevice(PointBatch source, ReadOnlySpan<byte> deviceIdUtf8, PointBatch target) =>
         CopyWithDevice(source, deviceIdUtf8, target, allowed: null, refused: null);
@@ -33,43 +33,7 @@ public static class DeviceAttribution
                 continue;
             }
 
-            target.BeginPoint(source.Text(point.Measurement), point.LineNumber);
-            foreach (TagEntry tag in source.Tags(point))
-            {
-                ReadOnlySpan<byte> key = source.Text(tag.Key);
-                if (Ascii.EqualsIgnoreCase(key, DeviceKey))
-                {
-                    continue;
-                }
-
-                target.AddTag(target.AppendText(key), target.AppendText(source.Text(tag.Value)));
-            }
-
-            target.AddTag(target.AppendText(DeviceKey), target.AppendText(deviceIdUtf8));
-            foreach (FieldEntry field in source.Fields(point))
-            {
-                TextSlice fieldKey = target.AppendText(source.Text(field.Key));
-                switch (field.Type)
-                {
-                    case FieldType.Float:
-                        target.AddFloat(fieldKey, field.FloatValue);
-                        break;
-                    case FieldType.Integer:
-                        target.AddInteger(fieldKey, field.IntegerValue);
-                        break;
-                    case FieldType.UInteger:
-                        target.AddUInteger(fieldKey, field.UIntegerValue);
-                        break;
-                    case FieldType.Boolean:
-                        target.AddBoolean(fieldKey, field.BooleanValue);
-                        break;
-                    default:
-                        target.AddString(fieldKey, target.AppendText(source.Text(field.Text)));
-                        break;
-                }
-            }
-
-            target.EndPoint(point.Timestamp);
+            target.AppendPoint(source, i, DeviceKey, deviceIdUtf8);
         }
     }
 }

@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Plexus.Api.Auth;
 using Plexus.Devices;
+using Plexus.Ingest;
+using Plexus.Ingest.Csv;
 using static Plexus.Api.Endpoints.JsonBodies;
 
 namespace Plexus.Api.Endpoints;
@@ -206,97 +208,32 @@ internal static class AssetsEndpoints
         }
     }
 
-    /// <summary>CSV with a header: <c>id</c> (required), <c>name</c>, <c>type</c>, <c>parent</c>, and <c>tags.KEY</c> columns.</summary>
+    /// <summary>CSV as <see cref="AssetCsv"/> reads it; each row's id is then checked against the registry's rules.</summary>
     private static bool TryParseCsv(string text, List<ImportItem> items, out string? problem)
     {
+        if (!AssetCsv.TryDecode(text, out var rows, out IngestError error))
+        {
+            problem = error.ToString();
+            return false;
+        }
+
+        foreach (var row in rows)
+        {
+            if (row.Record is not { } asset)
+            {
+                items.Add(new ImportItem(items.Count, row.Line, null, CsvRowError(row.Error)));
+            }
+            else if (CsvIdError(asset.Id, row.Line, "asset") is { } refusal)
+            {
+                items.Add(new ImportItem(items.Count, row.Line, null, refusal));
+            }
+            else
+            {
+                items.Add(new ImportItem(items.Count, row.Line, new NewAsset(asset.Id, asset.Name, asset.Type, asset.Tags, asset.Parent), null));
+            }
+        }
+
         problem = null;
-        List<(int Line, List<string> Cells)> rows;
-        try
-        {
-            rows = DeviceCsv.ReadRecords(text);
-        }
-        catch (FormatException error)
-        {
-            problem = error.Message;
-            return false;
-        }
-
-        if (rows.Count == 0)
-        {
-            problem = "the CSV is empty; send a header row such as id,name,type,parent,tags.region and one row per asset";
-            return false;
-        }
-
-        var header = rows[0].Cells;
-        int id = -1;
-        for (int i = 0; i < header.Count; i++)
-        {
-            string column = header[i].Trim();
-            if (column == "id")
-            {
-                id = i;
-            }
-            else if (column is not ("name" or "type" or "parent") && !(column.StartsWith("tags.", StringComparison.Ordinal) && column.Length > 5))
-            {
-                problem = $"CSV header column {i + 1} \"{column}\" is unknown; use id, name, type, parent and tags.KEY";
-                return false;
-            }
-        }
-
-        if (id < 0)
-        {
-            problem = "the CSV header has no id column; send a header row such as id,name,type,parent,tags.region";
-            return false;
-        }
-
-        for (int r = 1; r < rows.Count; r++)
-        {
-            var (line, fields) = rows[r];
-            if (fields.Count != header.Count)
-            {
-                items.Add(new ImportItem(items.Count, line, null, new DeviceRegistryException(DeviceErrorKind.Invalid, null, $"line {line} has {fields.Count} fields; the header has {header.Count}")));
-                continue;
-            }
-
-            string? name = null, type = null, parent = null;
-            var tags = new Dictionary<string, string>(StringComparer.Ordinal);
-            for (int i = 0; i < header.Count; i++)
-            {
-                string column = header[i].Trim();
-                string? value = fields[i].Length == 0 ? null : fields[i];
-                switch (column)
-                {
-                    case "id":
-                        break;
-                    case "name":
-                        name = value;
-                        break;
-                    case "type":
-                        type = value;
-                        break;
-                    case "parent":
-                        parent = value;
-                        break;
-                    default:
-                        if (value is not null)
-                        {
-                            tags[column[5..]] = value;
-                        }
-
-                        break;
-                }
-            }
-
-            string assetId = fields[id].Trim();
-            if (!DeviceValidation.IsValidId(assetId, out string? idProblem))
-            {
-                items.Add(new ImportItem(items.Count, line, null, new DeviceRegistryException(DeviceErrorKind.Invalid, "id", $"line {line}: {idProblem!.Replace("device id", "asset id", StringComparison.Ordinal)}")));
-                continue;
-            }
-
-            items.Add(new ImportItem(items.Count, line, new NewAsset(assetId, name, type, tags, parent), null));
-        }
-
         return true;
     }
 

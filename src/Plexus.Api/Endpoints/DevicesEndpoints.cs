@@ -4,6 +4,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Plexus.Api.Auth;
 using Plexus.Devices;
+using Plexus.Ingest;
+using Plexus.Ingest.Csv;
 using static Plexus.Api.Endpoints.JsonBodies;
 
 namespace Plexus.Api.Endpoints;
@@ -77,7 +79,7 @@ internal static class DevicesEndpoints
 
                 foreach (var row in rows)
                 {
-                    items.Add((row.Line, () => row.Device ?? throw row.Error!));
+                    items.Add((row.Line, () => ToNewDevice(row)));
                 }
             }
             else
@@ -108,7 +110,20 @@ internal static class DevicesEndpoints
         }
     }
 
-    private static async Task<List<DeviceCsvRow>?> ReadCsvAsync(HttpContext http, ApiContext context)
+    /// <summary>A row <see cref="DeviceCsv"/> read, checked against the registry's id rules; throws what the row is refused for.</summary>
+    private static NewDevice ToNewDevice(CsvRow<DeviceCsvRecord> row)
+    {
+        if (row.Record is not { } device)
+        {
+            throw CsvRowError(row.Error);
+        }
+
+        return CsvIdError(device.Id, row.Line, "device") is { } refusal
+            ? throw refusal
+            : new NewDevice(device.Id!, device.Name, device.Type, device.Tags, device.Parent, device.Measurements);
+    }
+
+    private static async Task<List<CsvRow<DeviceCsvRecord>>?> ReadCsvAsync(HttpContext http, ApiContext context)
     {
         long max = context.Options.MaxBodyBytes;
         using var reader = new StreamReader(http.Request.Body, System.Text.Encoding.UTF8);
@@ -125,15 +140,13 @@ internal static class DevicesEndpoints
             }
         }
 
-        try
+        if (!DeviceCsv.TryDecode(text.ToString(), MaxBulkItems, out var rows, out IngestError error))
         {
-            return DeviceCsv.Parse(text.ToString(), MaxBulkItems);
-        }
-        catch (FormatException error)
-        {
-            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", "CSV: " + error.Message + $" (expected a header and rows like: {DeviceCsv.Example.Replace("\n", " / ", StringComparison.Ordinal)})");
+            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", "CSV: " + error + $" (expected a header and rows like: {DeviceCsv.Example.Replace("\n", " / ", StringComparison.Ordinal)})");
             return null;
         }
+
+        return rows;
     }
 
     private static async Task RegisterAllAsync(HttpContext http, DeviceRegistry registry, List<(int? Line, Func<NewDevice> Parse)> items)

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Plexus.Devices;
+using Plexus.Ingest;
 
 namespace Plexus.Api.Endpoints;
 
@@ -236,6 +237,18 @@ internal static class JsonBodies
         DeviceErrorKind.Conflict => "conflict",
         _ => "invalid",
     };
+
+    /// <summary>
+    /// A CSV row the decoder refused, as the registry's own error: its field is the column at fault, its message
+    /// names the line.
+    /// </summary>
+    public static DeviceRegistryException CsvRowError(IngestError error) => new(DeviceErrorKind.Invalid, error.Path, error.ToString());
+
+    /// <summary>The id of a CSV row against the registry's rules; null when it is valid. <paramref name="noun"/> is "device" or "asset".</summary>
+    public static DeviceRegistryException? CsvIdError(string? id, int line, string noun) =>
+        DeviceValidation.IsValidId(id, out string? problem)
+            ? null
+            : CsvRowError(new IngestError(IngestErrorKind.Name, "id", line, problem!.Replace("device id", noun + " id", StringComparison.Ordinal)));
 
     /// <summary>The audit detail of a bulk request: "created 2, failed 1: d1, d2" (the audit log cuts a long list).</summary>
     public static string BulkDetail(int created, int failed, IEnumerable<string> createdIds) =>

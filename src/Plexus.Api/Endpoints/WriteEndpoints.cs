@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
@@ -24,9 +23,8 @@ namespace Plexus.Api.Endpoints;
 /// </summary>
 internal static class WriteEndpoints
 {
-    // Batches and error sinks are reused across requests; a batch keeps its grown arrays.
-    private static readonly ConcurrentBag<PointBatch> Batches = [];
-    private const int MaxPooledBatches = 16;
+    // Batches are reused across requests; a batch keeps its grown arrays.
+    private static readonly PointBatchPool Batches = new();
 
     public static void Map(IEndpointRouteBuilder endpoints, ApiContext context)
     {
@@ -221,16 +219,7 @@ internal static class WriteEndpoints
         ApiErrors.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, "request too large",
             $"the request body is larger than the limit of {maxBytes} bytes (after decompression); split it into smaller batches or raise --max-body-size");
 
-    private static PointBatch RentBatch() => Batches.TryTake(out var batch) ? batch : new PointBatch();
+    private static PointBatch RentBatch() => Batches.Rent();
 
-    private static void ReturnBatch(PointBatch batch)
-    {
-        // Keep the pool small, and do not keep a batch grown by one huge request.
-        bool keep = batch.TextBytes < 32 * 1024 * 1024;
-        batch.Reset();
-        if (keep && Batches.Count < MaxPooledBatches)
-        {
-            Batches.Add(batch);
-        }
-    }
+    private static void ReturnBatch(PointBatch batch) => Batches.Return(batch);
 }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -8,7 +7,9 @@ using Plexus.Devices;
 using Plexus.Ingest;
 using Plexus.Ingest.Json;
 using Plexus.Ingest.LineProtocol;
+using Plexus.Ingest.Location;
 using Plexus.Ingest.SenML;
+using Plexus.Ingest.State;
 using Plexus.Storage;
 using Plexus.Storage.Writing;
 
@@ -46,17 +47,13 @@ public sealed partial class DeviceIngest
     /// <summary>Messages queued by <see cref="QueueAsync"/> and not yet committed; beyond it a connection waits (back-pressure).</summary>
     public const int MaxQueuedMessages = 4096;
 
-    // Enough for every queued message plus the ones awaited: under sustained QoS 0 load all are in use at once.
-    private const int MaxPooledBatches = MaxQueuedMessages + 256;
-    private const int MaxPooledTextBytes = 1 << 20;
-
     private static readonly byte[] DeviceKey = "device"u8.ToArray();
 
     private readonly IPointWriter _writer;
     private readonly string _namespace;
     private readonly TimeProvider _time;
-    private readonly ConcurrentQueue<PointBatch> _batches = new();
-    private readonly ConcurrentQueue<LineErrorSink> _sinks = new();
+    // Under sustained QoS 0 load every queued message holds one (PointBatchPool.DefaultMaxBatches has room for them).
+    private readonly PointBatchPool _batches = new(pointCapacity: 16);
     private readonly SemaphoreSlim _queueSlots = new(MaxQueuedMessages, MaxQueuedMessages);
     private readonly TaskCompletionSource _queueDrained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ILogger _logger;
@@ -257,12 +254,12 @@ public sealed partial class DeviceIngest
         }
 
         byte[] bytes = payload.ToArray();
-        if (!StatePayload.TryParse(bytes, out var properties, out long? time, out string? error))
+        if (!StatePayload.TryDecode(bytes, out var properties, out long? time, out IngestError error))
         {
-            return new DeviceIngestOutcome(DeviceIngestStatus.Rejected, 0, 0, error);
+            return new DeviceIngestOutcome(DeviceIngestStatus.Rejected, 0, 0, error.ToString());
         }
 
-        StateChangeResult result = await _state.ApplyReportedAsync(topic.DeviceId, properties, time);
+        StateChangeResult result = await _state.ApplyReportedAsync(topic.DeviceId, ReportedProperties.From(properties), time);
         return new DeviceIngestOutcome(DeviceIngestStatus.Stored, result.Changed, 0, null);
     }
 
@@ -272,8 +269,7 @@ public sealed partial class DeviceIngest
         try
         {
             ReadOnlySpan<byte> bytes = Contiguous(payload, out rented);
-            LocationDecoder.TryDecode(bytes, deviceId, now, batch, out newest, out string? error);
-            return error;
+            return LocationDecoder.TryDecode(bytes, new LocationOptions(deviceId, now), batch, out newest, out IngestError error) ? null : error.ToString();
         }
         finally
         {
@@ -317,7 +313,6 @@ public sealed partial class DeviceIngest
 
     private string? DecodeSpan(DeviceTopic topic, ReadOnlySpan<byte> payload, string? contentType, long now, PointBatch batch)
     {
-        string? error;
         switch (topic.Kind)
         {
             case DeviceTopicKind.Telemetry when string.Equals(contentType, SenMlContentType, StringComparison.OrdinalIgnoreCase):
@@ -327,8 +322,7 @@ public sealed partial class DeviceIngest
                     return senMlRefusal;
                 }
 
-                SenMlDecoder.TryDecode(payload, new SenMlOptions(topic.Measurement, topic.DeviceId, now), batch, out error);
-                return error;
+                return SenMlDecoder.TryDecode(payload, new SenMlOptions(topic.Measurement, topic.DeviceId, now), batch, out IngestError senMlError) ? null : senMlError.ToString();
 
             case DeviceTopicKind.Telemetry:
                 if (AllowListRefusal(topic.DeviceId, topic.Measurement) is { } telemetryRefusal)
@@ -336,8 +330,7 @@ public sealed partial class DeviceIngest
                     return telemetryRefusal;
                 }
 
-                JsonTelemetryDecoder.TryDecode(payload, new JsonTelemetryOptions(topic.Measurement, topic.DeviceId, now), batch, out error);
-                return error;
+                return JsonTelemetryDecoder.TryDecode(payload, new JsonTelemetryOptions(topic.Measurement, topic.DeviceId, now), batch, out IngestError jsonError) ? null : jsonError.ToString();
 
             default:
                 return DecodeLineProtocol(topic.DeviceId, payload, now, batch);
@@ -358,7 +351,8 @@ public sealed partial class DeviceIngest
     /// Line protocol names its own measurements and tags, so the device tag is added afterwards: parse into a
     /// scratch batch, then copy every point into the target with <c>device=&lt;id&gt;</c>. A <c>device</c> tag in
     /// the line is replaced: the topic (and later the authenticated identity) says which device spoke. Copying
-    /// appends into reused arrays and arena: no allocation per point once the pools are warm.
+    /// appends into reused arrays and arena (<see cref="PointBatch.AppendPoint"/>): no allocation per point once the
+    /// pools are warm.
     /// </summary>
     private string? DecodeLineProtocol(string deviceId, ReadOnlySpan<byte> payload, long now, PointBatch batch)
     {
@@ -367,17 +361,16 @@ public sealed partial class DeviceIngest
             return $"device id \"{deviceId}\": ids cannot be empty or contain control characters";
         }
 
+        int maxIdBytes = Encoding.UTF8.GetMaxByteCount(deviceId.Length);
+        byte[]? rentedId = maxIdBytes > 512 ? ArrayPool<byte>.Shared.Rent(maxIdBytes) : null;
+        Span<byte> idBuffer = rentedId is null ? stackalloc byte[512] : rentedId;
+        ReadOnlySpan<byte> deviceIdUtf8 = idBuffer[..Encoding.UTF8.GetBytes(deviceId, idBuffer)];
         PointBatch scratch = RentBatch();
-        LineErrorSink errors = _sinks.TryDequeue(out var sink) ? sink : new LineErrorSink(capacity: 1);
         try
         {
-            LineProtocolParser.Parse(payload, 1, new LineProtocolOptions(TimePrecision.Nanoseconds, now), scratch, errors);
-            if (errors.Count > 0)
+            if (!LineProtocolParser.TryDecode(payload, new LineProtocolOptions(TimePrecision.Nanoseconds, now), scratch, out IngestError error, out int rejectedLines))
             {
-                var first = errors.Errors[0];
-                return errors.Count == 1
-                    ? $"line {first.Line}: {first.Reason}"
-                    : $"{errors.Count} lines rejected; first: line {first.Line}: {first.Reason}";
+                return rejectedLines == 1 ? error.ToString() : $"{rejectedLines} lines rejected; first: {error}";
             }
 
             if (AllowListOf(deviceId) is { } allowed)
@@ -394,69 +387,22 @@ public sealed partial class DeviceIngest
 
             for (int i = 0; i < scratch.Count; i++)
             {
-                ref readonly PointEntry point = ref scratch[i];
-                batch.BeginPoint(scratch.Text(point.Measurement), point.LineNumber);
-                foreach (TagEntry tag in scratch.Tags(point))
-                {
-                    ReadOnlySpan<byte> key = scratch.Text(tag.Key);
-                    if (Ascii.EqualsIgnoreCase(key, DeviceKey))
-                    {
-                        continue;
-                    }
-
-                    batch.AddTag(batch.AppendText(key), batch.AppendText(scratch.Text(tag.Value)));
-                }
-
-                TextSlice deviceKey = batch.AppendText(DeviceKey);
-                Span<byte> value = batch.ReserveText(Encoding.UTF8.GetMaxByteCount(deviceId.Length));
-                batch.AddTag(deviceKey, batch.CommitText(Encoding.UTF8.GetBytes(deviceId, value)));
-                foreach (FieldEntry field in scratch.Fields(point))
-                {
-                    TextSlice fieldKey = batch.AppendText(scratch.Text(field.Key));
-                    switch (field.Type)
-                    {
-                        case FieldType.Float:
-                            batch.AddFloat(fieldKey, field.FloatValue);
-                            break;
-                        case FieldType.Integer:
-                            batch.AddInteger(fieldKey, field.IntegerValue);
-                            break;
-                        case FieldType.UInteger:
-                            batch.AddUInteger(fieldKey, field.UIntegerValue);
-                            break;
-                        case FieldType.Boolean:
-                            batch.AddBoolean(fieldKey, field.BooleanValue);
-                            break;
-                        default:
-                            batch.AddString(fieldKey, batch.AppendText(scratch.Text(field.Text)));
-                            break;
-                    }
-                }
-
-                batch.EndPoint(point.Timestamp);
+                batch.AppendPoint(scratch, i, DeviceKey, deviceIdUtf8);
             }
 
             return null;
         }
         finally
         {
-            errors.Reset();
-            _sinks.Enqueue(errors);
             ReturnBatch(scratch);
+            if (rentedId is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rentedId);
+            }
         }
     }
 
-    private PointBatch RentBatch() => _batches.TryDequeue(out var batch) ? batch : new PointBatch(pointCapacity: 16);
+    private PointBatch RentBatch() => _batches.Rent();
 
-    private void ReturnBatch(PointBatch batch)
-    {
-        // A message of unusual size leaves a big arena behind; let the collector have it rather than pin it in the pool.
-        if (batch.TextBytes > MaxPooledTextBytes || _batches.Count >= MaxPooledBatches)
-        {
-            return;
-        }
-
-        batch.Reset();
-        _batches.Enqueue(batch);
-    }
+    private void ReturnBatch(PointBatch batch) => _batches.Return(batch);
 }

@@ -30,7 +30,7 @@ public static class JsonTelemetryDecoder
     /// left in the batch (points it held before are kept) and <paramref name="error"/> names the JSON path and
     /// the reason, e.g. <c>$[2].engine.temp: arrays are not supported as field values; ...</c>.
     /// </summary>
-    public static bool TryDecode(ReadOnlySpan<byte> payload, in JsonTelemetryOptions options, PointBatch batch, out string? error)
+    public static bool TryDecode(ReadOnlySpan<byte> payload, in JsonTelemetryOptions options, PointBatch batch, out IngestError error)
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (options.MaxDepth is < 1 or > JsonTelemetryOptions.MaxSupportedDepth)
@@ -71,7 +71,7 @@ public static class JsonTelemetryDecoder
             return false;
         }
 
-        error = null;
+        error = default;
         return true;
     }
 

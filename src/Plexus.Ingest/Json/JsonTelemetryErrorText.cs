@@ -8,7 +8,7 @@ namespace Plexus.Ingest.Json;
 /// </summary>
 internal static class JsonTelemetryErrorText
 {
-    public static string Describe(ReadOnlySpan<byte> json, JsonReaderOptions readerOptions, in JsonTelemetryError error, int maxDepth)
+    public static IngestError Describe(ReadOnlySpan<byte> json, JsonReaderOptions readerOptions, in JsonTelemetryError error, int maxDepth)
     {
         string path = JsonPath.To(json, readerOptions, error.TokenStart);
         string token = JsonText.QuoteToken(json.Slice(error.TokenStart, error.TokenLength));
@@ -45,6 +45,18 @@ internal static class JsonTelemetryErrorText
             _ => "invalid message",
         };
 
-        return $"{path}: {reason}";
+        return new IngestError(KindOf(error.Kind), path, 0, reason);
     }
+
+    private static IngestErrorKind KindOf(JsonTelemetryErrorKind kind) => kind switch
+    {
+        JsonTelemetryErrorKind.NotObjectOrArray or JsonTelemetryErrorKind.ElementNotObject or JsonTelemetryErrorKind.ArrayValue
+            or JsonTelemetryErrorKind.TimestampType => IngestErrorKind.Type,
+        JsonTelemetryErrorKind.TooDeep => IngestErrorKind.TooLarge,
+        JsonTelemetryErrorKind.EmptyName or JsonTelemetryErrorKind.ControlCharacterInName or JsonTelemetryErrorKind.ReservedTimeName
+            or JsonTelemetryErrorKind.ReservedDeviceName => IngestErrorKind.Name,
+        JsonTelemetryErrorKind.NumberOutOfRange or JsonTelemetryErrorKind.TimestampOutOfRange => IngestErrorKind.Range,
+        JsonTelemetryErrorKind.NoFields => IngestErrorKind.Missing,
+        _ => IngestErrorKind.Syntax,
+    };
 }

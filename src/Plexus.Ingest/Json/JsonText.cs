@@ -28,18 +28,18 @@ internal static class JsonText
     /// <paramref name="measurement"/> must be a non-empty name without control characters, and so must
     /// <paramref name="deviceId"/> unless it is null (no device tag).
     /// </summary>
-    public static bool TryCheckNames(string measurement, string? deviceId, out string? error)
+    public static bool TryCheckNames(string measurement, string? deviceId, out IngestError error)
     {
         ArgumentNullException.ThrowIfNull(measurement);
         if (measurement.Length == 0)
         {
-            error = "the measurement name is empty";
+            error = new IngestError(IngestErrorKind.Missing, null, 0, "the measurement name is empty");
             return false;
         }
 
         if (HasControl(measurement))
         {
-            error = $"measurement {Quote(measurement)}: names cannot contain control characters";
+            error = new IngestError(IngestErrorKind.Name, null, 0, $"measurement {Quote(measurement)}: names cannot contain control characters");
             return false;
         }
 
@@ -47,18 +47,18 @@ internal static class JsonText
         {
             if (deviceId.Length == 0)
             {
-                error = "the device id is empty";
+                error = new IngestError(IngestErrorKind.Missing, null, 0, "the device id is empty");
                 return false;
             }
 
             if (HasControl(deviceId))
             {
-                error = $"device id {Quote(deviceId)}: ids cannot contain control characters";
+                error = new IngestError(IngestErrorKind.Name, null, 0, $"device id {Quote(deviceId)}: ids cannot contain control characters");
                 return false;
             }
         }
 
-        error = null;
+        error = default;
         return true;
     }
 
@@ -158,7 +158,7 @@ internal static class JsonText
     // ---- cold path: the words users read ------------------------------------------------------------------------
 
     /// <summary>"invalid JSON at byte N: reason", N counted from 0 at the first byte of the payload.</summary>
-    public static string InvalidJson(ReadOnlySpan<byte> json, int bomLength, JsonException exception)
+    public static IngestError InvalidJson(ReadOnlySpan<byte> json, int bomLength, JsonException exception)
     {
         long offset = bomLength + OffsetOf(json, exception.LineNumber ?? 0, exception.BytePositionInLine ?? 0);
         string reason = exception.Message;
@@ -170,7 +170,7 @@ internal static class JsonText
             reason = reason[..cut];
         }
 
-        return string.Create(CultureInfo.InvariantCulture, $"invalid JSON at byte {offset}: {reason}");
+        return new IngestError(IngestErrorKind.Syntax, null, 0, string.Create(CultureInfo.InvariantCulture, $"invalid JSON at byte {offset}: {reason}"));
     }
 
     private static long OffsetOf(ReadOnlySpan<byte> json, long line, long positionInLine)

@@ -79,6 +79,16 @@ internal static class LineProtocolErrorText
         return error.Kind == LineProtocolErrorKind.DuplicateTag ? reason : reason + Where(input, start, line, position);
     }
 
+    public static IngestErrorKind KindOf(LineProtocolErrorKind kind) => kind switch
+    {
+        LineProtocolErrorKind.MissingTagKey or LineProtocolErrorKind.MissingTagValue or LineProtocolErrorKind.MissingFieldSet
+            or LineProtocolErrorKind.MissingFieldKey or LineProtocolErrorKind.MissingFieldValue => IngestErrorKind.Missing,
+        LineProtocolErrorKind.DuplicateTag or LineProtocolErrorKind.ReservedTagKey or LineProtocolErrorKind.ReservedFieldKey => IngestErrorKind.Name,
+        LineProtocolErrorKind.FloatOutOfRange or LineProtocolErrorKind.IntegerOutOfRange or LineProtocolErrorKind.UnsignedOutOfRange
+            or LineProtocolErrorKind.TimestampOutOfRange or LineProtocolErrorKind.TimestampOverflow => IngestErrorKind.Range,
+        _ => IngestErrorKind.Syntax,
+    };
+
     /// <summary>" at column N", or " at line L, column N" when a multi-line string moved the error down.</summary>
     private static string Where(ReadOnlySpan<byte> input, int start, int line, int position)
     {

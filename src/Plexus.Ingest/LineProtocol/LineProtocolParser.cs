@@ -37,6 +37,38 @@ public static class LineProtocolParser
 
     private const int InsertionSortLimit = 16;
 
+    // One per thread for TryDecode, which is synchronous: it keeps the first error, and only a bad message writes it.
+    [ThreadStatic]
+    private static LineErrorSink? MessageErrors;
+
+    /// <summary>
+    /// Decodes one message (an MQTT payload) as one unit: every point of it is added, or none. On failure the batch
+    /// is as it was and <paramref name="error"/> names the first bad line, e.g. <c>line 2: field "v": missing value</c>.
+    /// </summary>
+    public static bool TryDecode(ReadOnlySpan<byte> payload, in LineProtocolOptions options, PointBatch batch, out IngestError error)
+        => TryDecode(payload, options, batch, out error, out _);
+
+    /// <inheritdoc cref="TryDecode(ReadOnlySpan{byte}, in LineProtocolOptions, PointBatch, out IngestError)"/>
+    /// <param name="rejectedLines">How many lines were bad (every line is read, so a sender learns of all of them at once).</param>
+    public static bool TryDecode(ReadOnlySpan<byte> payload, in LineProtocolOptions options, PointBatch batch, out IngestError error, out int rejectedLines)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        LineErrorSink errors = MessageErrors ??= new LineErrorSink(capacity: 1);
+        BatchMark before = batch.Mark();
+        Parse(payload, 1, options, batch, errors);
+        rejectedLines = errors.Count;
+        if (rejectedLines == 0)
+        {
+            error = default;
+            return true;
+        }
+
+        batch.Truncate(before);
+        error = errors.First;
+        errors.Reset();
+        return false;
+    }
+
     /// <summary>
     /// Decodes every entry of <paramref name="input"/> (the last line may lack its newline), adding good points to
     /// <paramref name="batch"/> and reporting bad lines to <paramref name="errors"/>.
@@ -127,7 +159,7 @@ public static class LineProtocolParser
         }
 
         string reason = LineProtocolErrorText.Describe(input, start, line, error, batch, precision);
-        errors.Add(line, input[start..textEnd], reason);
+        errors.Add(new IngestError(LineProtocolErrorText.KindOf(error.Kind), null, line, reason), input[start..textEnd]);
     }
 
     /// <summary>The default time at the request's precision: a line written without a timestamp at 's' gets whole seconds.</summary>

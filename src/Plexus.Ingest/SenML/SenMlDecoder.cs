@@ -42,7 +42,7 @@ public static class SenMlDecoder
     /// the batch (points it held before are kept) and <paramref name="error"/> names the record, the label and
     /// the reason, e.g. <c>$[2]: the record has no value: give one of v, vs, vb or vd, or a sum s</c>.
     /// </summary>
-    public static bool TryDecode(ReadOnlySpan<byte> payload, in SenMlOptions options, PointBatch batch, out string? error)
+    public static bool TryDecode(ReadOnlySpan<byte> payload, in SenMlOptions options, PointBatch batch, out IngestError error)
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (!JsonText.TryCheckNames(options.Measurement, options.DeviceId, out error))
@@ -74,7 +74,7 @@ public static class SenMlDecoder
             }
 
             WritePoints(json, options, batch, records.AsSpan(0, count));
-            error = null;
+            error = default;
             return true;
         }
         finally
@@ -294,7 +294,7 @@ public static class SenMlDecoder
         private readonly string? _deviceId;
         private readonly long _receiveTime;
         private BaseValues _base;
-        private string? _error;
+        private IngestError _error;
 
         public PackReader(ReadOnlySpan<byte> json, scoped in SenMlOptions options, PointBatch batch)
         {
@@ -306,14 +306,14 @@ public static class SenMlDecoder
             _base.Unit = SenMlString.None;
         }
 
-        public bool Read(ref SenMlRecord[] records, out int count, out string? error)
+        public bool Read(ref SenMlRecord[] records, out int count, out IngestError error)
         {
             count = 0;
             var reader = new Utf8JsonReader(_json);
             reader.Read();
             if (reader.TokenType != JsonTokenType.StartArray)
             {
-                error = $"$: a SenML pack is a JSON array of records, found {JsonText.Describe(reader.TokenType)}";
+                error = new IngestError(IngestErrorKind.Type, "$", 0, $"a SenML pack is a JSON array of records, found {JsonText.Describe(reader.TokenType)}");
                 return false;
             }
 
@@ -327,7 +327,7 @@ public static class SenMlDecoder
 
                 if (reader.TokenType != JsonTokenType.StartObject)
                 {
-                    error = Path(count) + $": expected a record (an object), found {JsonText.Describe(reader.TokenType)}";
+                    error = new IngestError(IngestErrorKind.Type, Path(count), 0, $"expected a record (an object), found {JsonText.Describe(reader.TokenType)}");
                     return false;
                 }
 
@@ -347,7 +347,7 @@ public static class SenMlDecoder
 
             bool more = reader.Read();
             Debug.Assert(!more, "a final-block reader throws on a second top-level value");
-            error = null;
+            error = default;
             return true;
         }
 
@@ -398,7 +398,9 @@ public static class SenMlDecoder
                 if (mustUnderstand)
                 {
                     return Fail(
-                        $"{Path(index)}: label {JsonText.QuoteToken(_json.Slice(labelToken, reader.ValueSpan.Length + 2))} ends with '_', so it must be understood, and it is not a label of RFC 8428 (§4.4)");
+                        IngestErrorKind.Unsupported,
+                        Path(index),
+                        $"label {JsonText.QuoteToken(_json.Slice(labelToken, reader.ValueSpan.Length + 2))} ends with '_', so it must be understood, and it is not a label of RFC 8428 (§4.4)");
                 }
 
                 // Extensions without '_' are ignored, as the RFC asks.
@@ -428,7 +430,7 @@ public static class SenMlDecoder
                     }
 
                     return SenMlNames.IsBase64(data)
-                        || Fail($"{Path(index, name)}: {JsonText.Quote(data)} is not base64 (RFC 8428 §4.3 uses the URL-safe alphabet, without padding)");
+                        || Fail(IngestErrorKind.Syntax, Path(index, name), $"{JsonText.Quote(data)} is not base64 (RFC 8428 §4.3 uses the URL-safe alphabet, without padding)");
                 case Label.BooleanValue:
                     if (reader.TokenType is not (JsonTokenType.True or JsonTokenType.False))
                     {
@@ -472,9 +474,10 @@ public static class SenMlDecoder
             {
                 if (_base.Version != 0 && _base.Version != fields.Version)
                 {
-                    return Fail(string.Create(
-                        CultureInfo.InvariantCulture,
-                        $"{Path(index, "bver")}: version {fields.Version} differs from version {_base.Version} earlier in the pack; all records of a pack have one version"));
+                    return Fail(
+                        IngestErrorKind.Syntax,
+                        Path(index, "bver"),
+                        string.Create(CultureInfo.InvariantCulture, $"version {fields.Version} differs from version {_base.Version} earlier in the pack; all records of a pack have one version"));
                 }
 
                 _base.Version = fields.Version;
@@ -515,12 +518,12 @@ public static class SenMlDecoder
             int values = (fields.HasValue ? 1 : 0) + (fields.StringValue.IsPresent ? 1 : 0) + (fields.HasBoolean ? 1 : 0) + (fields.DataValue.IsPresent ? 1 : 0);
             if (values > 1)
             {
-                return Fail($"{Path(index)}: the record has {values} values ({ValueLabels(fields)}); a record carries exactly one of v, vs, vb or vd");
+                return Fail(IngestErrorKind.Syntax, Path(index), $"the record has {values} values ({ValueLabels(fields)}); a record carries exactly one of v, vs, vb or vd");
             }
 
             if (values == 0 && !fields.HasSum)
             {
-                return Fail($"{Path(index)}: the record has no value: give one of v, vs, vb or vd, or a sum s");
+                return Fail(IngestErrorKind.Missing, Path(index), "the record has no value: give one of v, vs, vb or vd, or a sum s");
             }
 
             record.Index = index;
@@ -536,7 +539,7 @@ public static class SenMlDecoder
             if (!JsonTimestamps.TryAdd(_base.Time, fields.HasTime ? fields.Time : 0, out long time)
                 || (time < RelativeTimeLimitNanoseconds && !JsonTimestamps.TryAdd(_receiveTime, time, out time)))
             {
-                return Fail($"{Path(index)}: the resolved time (bt + t, relative to the receive time below 2^28 s) is outside the supported range ({JsonTimestamps.SupportedRange})");
+                return Fail(IngestErrorKind.Range, Path(index), $"the resolved time (bt + t, relative to the receive time below 2^28 s) is outside the supported range ({JsonTimestamps.SupportedRange})");
             }
 
             record.Time = time;
@@ -546,7 +549,7 @@ public static class SenMlDecoder
                 record.Value = _base.Value + fields.Value;
                 if (!double.IsFinite(record.Value))
                 {
-                    return Fail($"{Path(index, "v")}: bv + v is outside the 64-bit floating-point range");
+                    return Fail(IngestErrorKind.Range, Path(index, "v"), "bv + v is outside the 64-bit floating-point range");
                 }
             }
             else if (fields.HasBoolean)
@@ -571,7 +574,7 @@ public static class SenMlDecoder
                 record.Sum = _base.Sum + fields.Sum;
                 if (!double.IsFinite(record.Sum))
                 {
-                    return Fail($"{Path(index, "s")}: bs + s is outside the 64-bit floating-point range");
+                    return Fail(IngestErrorKind.Range, Path(index, "s"), "bs + s is outside the 64-bit floating-point range");
                 }
             }
 
@@ -586,18 +589,18 @@ public static class SenMlDecoder
             ReadOnlySpan<byte> name = scratch[..nameLength];
             if (name.IsEmpty)
             {
-                return Fail($"{NamePath(index, fields)}: the record has no name: give n, or a base name bn in this or an earlier record");
+                return Fail(IngestErrorKind.Missing, NamePath(index, fields), "the record has no name: give n, or a base name bn in this or an earlier record");
             }
 
             int invalid = SenMlNames.FirstInvalid(name);
             if (invalid >= 0)
             {
-                return Fail($"{NamePath(index, fields)}: name {JsonText.Quote(name)} contains {Character(name, invalid)}; SenML names may only use A-Z a-z 0-9 - : . / _ (RFC 8428 §4.5.1)");
+                return Fail(IngestErrorKind.Name, NamePath(index, fields), $"name {JsonText.Quote(name)} contains {Character(name, invalid)}; SenML names may only use A-Z a-z 0-9 - : . / _ (RFC 8428 §4.5.1)");
             }
 
             if (!SenMlNames.StartsWell(name))
             {
-                return Fail($"{NamePath(index, fields)}: name {JsonText.Quote(name)} must start with a letter or a digit (RFC 8428 §4.5.1)");
+                return Fail(IngestErrorKind.Name, NamePath(index, fields), $"name {JsonText.Quote(name)} must start with a letter or a digit (RFC 8428 §4.5.1)");
             }
 
             record.PrefixLength = SenMlNames.DevicePrefixLength(name, _deviceId);
@@ -622,12 +625,12 @@ public static class SenMlDecoder
             {
                 if (Ascii.EqualsIgnoreCase(fieldName, "time"u8))
                 {
-                    return Fail($"{NamePath(index, fields)}: the field name {JsonText.Quote(fieldName)} is reserved for the time column; rename the sensor");
+                    return Fail(IngestErrorKind.Name, NamePath(index, fields), $"the field name {JsonText.Quote(fieldName)} is reserved for the time column; rename the sensor");
                 }
 
                 if (Ascii.EqualsIgnoreCase(fieldName, JsonText.DeviceTagKey))
                 {
-                    return Fail($"{NamePath(index, fields)}: the field name {JsonText.Quote(fieldName)} is reserved for the device tag; rename the sensor");
+                    return Fail(IngestErrorKind.Name, NamePath(index, fields), $"the field name {JsonText.Quote(fieldName)} is reserved for the device tag; rename the sensor");
                 }
             }
 
@@ -646,7 +649,7 @@ public static class SenMlDecoder
             Span<byte> scratch = reader.ValueIsEscaped ? _batch.ReserveText(reader.ValueSpan.Length) : default;
             if (!JsonText.TryReadString(ref reader, scratch, out text))
             {
-                return Fail($"{Path(index, label)}: the string is not valid UTF-8 or has an escaped unpaired surrogate");
+                return Fail(IngestErrorKind.Syntax, Path(index, label), "the string is not valid UTF-8 or has an escaped unpaired surrogate");
             }
 
             value = new SenMlString((int)reader.TokenStartIndex + 1, reader.ValueSpan.Length, reader.ValueIsEscaped);
@@ -660,7 +663,7 @@ public static class SenMlDecoder
                 return false;
             }
 
-            return !JsonText.HasControl(text) || Fail($"{Path(index, label)}: units cannot contain control characters");
+            return !JsonText.HasControl(text) || Fail(IngestErrorKind.Name, Path(index, label), "units cannot contain control characters");
         }
 
         private bool ReadNumber(ref Utf8JsonReader reader, int index, string label, out double value)
@@ -672,7 +675,7 @@ public static class SenMlDecoder
             }
 
             return (reader.TryGetDouble(out value) && double.IsFinite(value))
-                || Fail($"{Path(index, label)}: {Token(ref reader)} is outside the 64-bit floating-point range");
+                || Fail(IngestErrorKind.Range, Path(index, label), $"{Token(ref reader)} is outside the 64-bit floating-point range");
         }
 
         private bool ReadSeconds(ref Utf8JsonReader reader, int index, string label, out long nanoseconds)
@@ -684,7 +687,7 @@ public static class SenMlDecoder
             }
 
             return JsonTimestamps.TryParseScaled(reader.ValueSpan, 9, out nanoseconds) == TimeParseStatus.Ok
-                || Fail($"{Path(index, label)}: {Token(ref reader)} seconds is outside the supported range ({JsonTimestamps.SupportedRange})");
+                || Fail(IngestErrorKind.Range, Path(index, label), $"{Token(ref reader)} seconds is outside the supported range ({JsonTimestamps.SupportedRange})");
         }
 
         private bool ReadVersion(ref Utf8JsonReader reader, int index, string label, out long version)
@@ -692,11 +695,11 @@ public static class SenMlDecoder
             version = 0;
             if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out version) || version < 1)
             {
-                return Fail($"{Path(index, label)}: expected a positive integer version, found {Token(ref reader)}");
+                return Fail(IngestErrorKind.Type, Path(index, label), $"expected a positive integer version, found {Token(ref reader)}");
             }
 
             return version <= SupportedVersion
-                || Fail(string.Create(CultureInfo.InvariantCulture, $"{Path(index, label)}: SenML version {version} is newer than the supported version {SupportedVersion}"));
+                || Fail(IngestErrorKind.Unsupported, Path(index, label), string.Create(CultureInfo.InvariantCulture, $"SenML version {version} is newer than the supported version {SupportedVersion}"));
         }
 
         private Label Identify(ref Utf8JsonReader reader, out bool mustUnderstand)
@@ -757,12 +760,12 @@ public static class SenMlDecoder
         // ---- cold path ----------------------------------------------------------------------------------------------
 
         private bool WrongType(ref Utf8JsonReader reader, int index, string label, string expected)
-            => Fail($"{Path(index, label)}: expected {expected}, found {JsonText.Describe(reader.TokenType)}");
+            => Fail(IngestErrorKind.Type, Path(index, label), $"expected {expected}, found {JsonText.Describe(reader.TokenType)}");
 
         [MethodImpl(MethodImplOptions.NoInlining)]
-        private bool Fail(string error)
+        private bool Fail(IngestErrorKind kind, string path, string reason)
         {
-            _error = error;
+            _error = new IngestError(kind, path, 0, reason);
             return false;
         }
 

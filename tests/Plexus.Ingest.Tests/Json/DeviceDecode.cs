@@ -6,10 +6,10 @@ using Plexus.Ingest.Tests.TestSupport;
 namespace Plexus.Ingest.Tests.Json;
 
 /// <summary>A device-payload decoder under test: one message in, points appended to the batch or an error.</summary>
-public delegate bool DeviceDecoder(ReadOnlySpan<byte> payload, PointBatch batch, out string? error);
+public delegate bool DeviceDecoder(ReadOnlySpan<byte> payload, PointBatch batch, out IngestError error);
 
-/// <summary>What one message decoded to.</summary>
-public sealed record DeviceDecodeResult(bool Ok, IReadOnlyList<DecodedPoint> Points, string? Error)
+/// <summary>What one message decoded to: its points, or the error as users read it and its kind.</summary>
+public sealed record DeviceDecodeResult(bool Ok, IReadOnlyList<DecodedPoint> Points, string? Error, IngestErrorKind Kind)
 {
     public IReadOnlyList<string> PointTexts => [.. Points.Select(p => p.ToString())];
 
@@ -48,30 +48,32 @@ public static class DeviceDecode
     public static DeviceDecodeResult Run(byte[] payload, DeviceDecoder decode)
     {
         var batch = new PointBatch(16);
-        bool ok = decode(payload, batch, out string? error);
+        bool ok = decode(payload, batch, out IngestError typed);
+        string? error = ok ? null : typed.ToString();
         List<DecodedPoint> first = DecodedPoint.From(batch);
         string[] firstTexts = [.. first.Select(p => p.ToString())];
         if (!ok)
         {
-            Assert.NotNull(error);
+            Assert.NotEqual(IngestErrorKind.None, typed.Kind);
+            Assert.False(string.IsNullOrEmpty(typed.Reason));
             Assert.Equal(0, batch.Count);
             Assert.Equal(0, batch.FieldValueCount);
             Assert.Equal(0, batch.TextBytes);
         }
         else
         {
-            Assert.Null(error);
+            Assert.Equal(default, typed);
         }
 
-        bool okAgain = decode(payload, batch, out string? errorAgain);
+        bool okAgain = decode(payload, batch, out IngestError errorAgain);
         Assert.Equal(ok, okAgain);
-        Assert.Equal(error, errorAgain);
+        Assert.Equal(typed, errorAgain);
         Assert.Equal(firstTexts.Concat(firstTexts), DecodedPoint.From(batch).Select(p => p.ToString()));
 
         batch.Reset();
         okAgain = decode(payload, batch, out errorAgain);
         Assert.Equal(ok, okAgain);
-        Assert.Equal(error, errorAgain);
+        Assert.Equal(typed, errorAgain);
         Assert.Equal(firstTexts, DecodedPoint.From(batch).Select(p => p.ToString()));
 
         var seeded = new PointBatch(16);
@@ -81,7 +83,7 @@ public static class DeviceDecode
         int seedText = seeded.TextBytes;
         okAgain = decode(payload, seeded, out errorAgain);
         Assert.Equal(ok, okAgain);
-        Assert.Equal(error, errorAgain);
+        Assert.Equal(typed, errorAgain);
         Assert.Equal(seedTexts.Concat(firstTexts), DecodedPoint.From(seeded).Select(p => p.ToString()));
         if (!ok)
         {
@@ -89,6 +91,6 @@ public static class DeviceDecode
             Assert.Equal(seedText, seeded.TextBytes);
         }
 
-        return new DeviceDecodeResult(ok, first, error);
+        return new DeviceDecodeResult(ok, first, error, typed.Kind);
     }
 }

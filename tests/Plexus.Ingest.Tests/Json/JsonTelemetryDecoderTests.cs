@@ -18,7 +18,7 @@ public sealed class JsonTelemetryDecoderTests
     private static DeviceDecodeResult Run(byte[] payload, JsonTelemetryOptions? options = null)
     {
         JsonTelemetryOptions chosen = options ?? Options;
-        return DeviceDecode.Run(payload, (ReadOnlySpan<byte> bytes, PointBatch batch, out string? error) => JsonTelemetryDecoder.TryDecode(bytes, chosen, batch, out error));
+        return DeviceDecode.Run(payload, (ReadOnlySpan<byte> bytes, PointBatch batch, out IngestError error) => JsonTelemetryDecoder.TryDecode(bytes, chosen, batch, out error));
     }
 
     private static void Case(string json, params ExpectedPoint[] points) => Run(json).AssertPoints(points);
@@ -313,10 +313,12 @@ public sealed class JsonTelemetryDecoderTests
         int fields = batch.FieldValueCount;
         int text = batch.TextBytes;
 
-        bool ok = JsonTelemetryDecoder.TryDecode("""[{"a": 1}, {"b": "x"}, {"c": [3]}]"""u8, Options, batch, out string? error);
+        bool ok = JsonTelemetryDecoder.TryDecode("""[{"a": 1}, {"b": "x"}, {"c": [3]}]"""u8, Options, batch, out IngestError error);
 
         Assert.False(ok);
-        Assert.StartsWith("$[2].c: arrays are not supported", error, StringComparison.Ordinal);
+        Assert.Equal(IngestErrorKind.Type, error.Kind);
+        Assert.Equal("$[2].c", error.Path);
+        Assert.StartsWith("$[2].c: arrays are not supported", error.ToString(), StringComparison.Ordinal);
         Assert.Equal(1, batch.Count);
         Assert.Equal(fields, batch.FieldValueCount);
         Assert.Equal(text, batch.TextBytes);

@@ -649,4 +649,44 @@ public sealed class LineProtocolParserTests
             Assert.Equal(entries, batch.Count + errors.Count);
         }
     }
+
+    // ---- one message, one unit (MQTT) ------------------------------------------------------------------------
+
+    [Fact]
+    public void TryDecode_adds_every_point_of_a_good_message_after_what_the_batch_held()
+    {
+        var batch = new PointBatch(16);
+        var options = new LineProtocolOptions(TimePrecision.Nanoseconds, Decode.DefaultTime);
+        Assert.True(LineProtocolParser.TryDecode("before v=0 1"u8, options, batch, out _));
+
+        Assert.True(LineProtocolParser.TryDecode("cpu,host=a v=1 2\n# a comment\n\ncpu v=2i"u8, options, batch, out IngestError error, out int rejected));
+
+        Assert.Equal(default, error);
+        Assert.Equal(0, rejected);
+        Assert.Equal(["before", "cpu", "cpu"], DecodedPoint.From(batch).Select(p => p.Measurement));
+    }
+
+    [Fact]
+    public void TryDecode_of_a_message_with_bad_lines_adds_none_of_its_points_and_names_the_first_bad_line()
+    {
+        var batch = new PointBatch(16);
+        var options = new LineProtocolOptions(TimePrecision.Nanoseconds, Decode.DefaultTime);
+        Assert.True(LineProtocolParser.TryDecode("before v=0 1"u8, options, batch, out _));
+        BatchMark before = batch.Mark();
+        byte[] message = Encoding.UTF8.GetBytes("cpu v=1\ncpu,host v=2\ncpu v=\ncpu time=1\ncpu v=3\n");
+
+        Assert.False(LineProtocolParser.TryDecode(message, options, batch, out IngestError error, out int rejected));
+
+        Assert.Equal(before, batch.Mark());
+        Assert.Equal(3, rejected);
+        LineError first = Decode.Parse(message).Errors[0];
+        Assert.Equal(new IngestError(IngestErrorKind.Syntax, null, 2, first.Reason), error);
+        Assert.Equal($"line 2: {first.Reason}", error.ToString());
+
+        // The thread's error collector starts clean for the next message.
+        Assert.False(LineProtocolParser.TryDecode("m v="u8, options, batch, out error, out rejected));
+        Assert.Equal((1, IngestErrorKind.Missing), (rejected, error.Kind));
+        Assert.True(LineProtocolParser.TryDecode("m v=1"u8, options, batch, out error));
+        Assert.Equal(default, error);
+    }
 }

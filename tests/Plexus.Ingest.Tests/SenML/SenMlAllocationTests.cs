@@ -64,7 +64,7 @@ public sealed class SenMlAllocationTests
         {
             foreach (byte[] pack in Packs)
             {
-                Assert.True(SenMlDecoder.TryDecode(pack, options, batch, out string? error), error);
+                Assert.True(SenMlDecoder.TryDecode(pack, options, batch, out IngestError error), error.ToString());
             }
         }
     }

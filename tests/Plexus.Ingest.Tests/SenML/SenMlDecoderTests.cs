@@ -92,7 +92,7 @@ public sealed class SenMlDecoderTests
     private static DeviceDecodeResult Run(byte[] payload, SenMlOptions? options = null)
     {
         SenMlOptions chosen = options ?? Options;
-        return DeviceDecode.Run(payload, (ReadOnlySpan<byte> bytes, PointBatch batch, out string? error) => SenMlDecoder.TryDecode(bytes, chosen, batch, out error));
+        return DeviceDecode.Run(payload, (ReadOnlySpan<byte> bytes, PointBatch batch, out IngestError error) => SenMlDecoder.TryDecode(bytes, chosen, batch, out error));
     }
 
     private static void Case(string json, params ExpectedPoint[] points) => Run(json).AssertPoints(points);
@@ -341,10 +341,11 @@ public sealed class SenMlDecoderTests
         int fields = batch.FieldValueCount;
         int text = batch.TextBytes;
 
-        bool ok = SenMlDecoder.TryDecode("""[{"n":"a","v":1,"t":-2},{"n":"b","vs":"x","t":-1},{"n":"c","v":1},{"n":"d"}]"""u8, Options, batch, out string? error);
+        bool ok = SenMlDecoder.TryDecode("""[{"n":"a","v":1,"t":-2},{"n":"b","vs":"x","t":-1},{"n":"c","v":1},{"n":"d"}]"""u8, Options, batch, out IngestError error);
 
         Assert.False(ok);
-        Assert.Equal("$[3]: the record has no value: give one of v, vs, vb or vd, or a sum s", error);
+        Assert.Equal(new IngestError(IngestErrorKind.Missing, "$[3]", 0, "the record has no value: give one of v, vs, vb or vd, or a sum s"), error);
+        Assert.Equal("$[3]: the record has no value: give one of v, vs, vb or vd, or a sum s", error.ToString());
         Assert.Equal(1, batch.Count);
         Assert.Equal(fields, batch.FieldValueCount);
         Assert.Equal(text, batch.TextBytes);
