@@ -3,6 +3,7 @@ using System.Text.Unicode;
 using MQTTnet.Server;
 using Plexus.Broker.Auth;
 using Plexus.Broker.Devices;
+using Plexus.Pipeline.Devices;
 using Plexus.Broker.Transport;
 
 namespace Plexus.Broker;

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using MQTTnet.Channel;
 using Plexus.Broker.Devices;
+using Plexus.Pipeline.Devices;
 
 namespace Plexus.Broker.Transport;
 

@@ -1,7 +1,7 @@
 using Plexus.Devices;
 using Plexus.Ingest.State;
 
-namespace Plexus.Broker.Devices;
+namespace Plexus.Pipeline.Devices;
 
 /// <summary>
 /// A decoded state message in the live state's terms. Plexus.Ingest knows no registry (it is free of DuckDB), so

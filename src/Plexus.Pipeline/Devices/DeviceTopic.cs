@@ -1,4 +1,4 @@
-namespace Plexus.Broker.Devices;
+namespace Plexus.Pipeline.Devices;
 
 /// <summary>The data topics of a device (docs/mqtt.md): what each one carries and how it is stored.</summary>
 public enum DeviceTopicKind

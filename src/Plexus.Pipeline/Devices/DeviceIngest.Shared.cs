@@ -6,7 +6,7 @@ using Plexus.Core;
 using Plexus.Storage;
 using Plexus.Storage.Writing;
 
-namespace Plexus.Broker.Devices;
+namespace Plexus.Pipeline.Devices;
 
 /// <summary>Where the outcome of a shared-batch message that wants an acknowledgement (QoS 1) goes.</summary>
 internal interface IIngestAcknowledger

@@ -13,7 +13,7 @@ using Plexus.Ingest.State;
 using Plexus.Storage;
 using Plexus.Storage.Writing;
 
-namespace Plexus.Broker.Devices;
+namespace Plexus.Pipeline.Devices;
 
 /// <summary>What became of one device message.</summary>
 public enum DeviceIngestStatus

@@ -1,6 +1,6 @@
-using Plexus.Broker.Devices;
+using Plexus.Pipeline.Devices;
 
-namespace Plexus.Broker.Tests.Devices;
+namespace Plexus.Pipeline.Tests.Devices;
 
 public sealed class DeviceTopicTests
 {

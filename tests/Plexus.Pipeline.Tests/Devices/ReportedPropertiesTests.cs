@@ -1,8 +1,8 @@
-using Plexus.Broker.Devices;
+using Plexus.Pipeline.Devices;
 using Plexus.Devices;
 using Plexus.Ingest.State;
 
-namespace Plexus.Broker.Tests.Devices;
+namespace Plexus.Pipeline.Tests.Devices;
 
 public sealed class ReportedPropertiesTests
 {
