@@ -25,6 +25,7 @@ public sealed partial class PlexusBroker
     private OutboundRules _outbound = null!;
     private WillKeeper _wills = null!;
     private TimeProvider _time = TimeProvider.System;
+    private long _activityUpdateInterval;
     private long _tooLarge;
 
     /// <summary>Where the MQTT-over-TLS listener listens (the bound port when 0 was asked for); null when there is none.</summary>
@@ -61,6 +62,7 @@ public sealed partial class PlexusBroker
     private void AttachProtocolHandlers(TimeProvider time)
     {
         _time = time;
+        _activityUpdateInterval = time.TimestampFrequency / 20;
         _rateLimiter = new ClientRateLimiter(_options.MaxMessagesPerSecond, _options.MaxBurst, time);
         _outbound = new OutboundRules(time);
         _wills = new WillKeeper(time, PublishWillAsync);
