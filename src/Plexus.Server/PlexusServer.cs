@@ -181,7 +181,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 audit = AuditLog.Open(store);
                 devices = DeviceRegistry.Open(store, time);
                 assets = AssetRegistry.Open(store, devices, time);
-                links = DeviceLinks.Open(store, deviceTags, loggerFactory);
+                links = DeviceLinks.Open(store, deviceTags, loggerFactory, time);
 
                 // Device keys first seen in new data appear in main.devices (registered = false).
                 pipeline.OnSchemaChanged("main.devices", links.SchemaChanged);
