@@ -302,7 +302,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 MaxRows = options.QueryMaxRows,
                 MaxBytes = options.QueryMaxBytes,
                 MaxConcurrent = options.QueryConcurrency,
-            });
+            }, time);
             api.Assets = assets;
             api.Geofences = geofences;
             api.PositionSources = positionSources;
