@@ -160,7 +160,7 @@ public sealed class PlexusServer : IAsyncDisposable
         {
             var tokens = AdminTokenStore.Open(options.DataDirectory, options.AdminToken);
             var apiTokens = ApiTokenStore.Open(options.DataDirectory, time);
-            var store = PlexusStore.Open(new StorageOptions { DataDirectory = options.DataDirectory, MemoryLimit = options.MemoryLimit, SchemaLimits = options.SchemaLimits }, loggerFactory);
+            var store = PlexusStore.Open(new StorageOptions { DataDirectory = options.DataDirectory, MemoryLimit = options.MemoryLimit, SchemaLimits = options.SchemaLimits, Time = time }, loggerFactory);
             // SQL macros for time alignment (docs/sql.md), in main so that every namespace sees them.
             TimeFunctions.Install(store);
             PlexusBroker? broker = null;
