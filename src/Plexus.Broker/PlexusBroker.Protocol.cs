@@ -37,6 +37,9 @@ public sealed partial class PlexusBroker
     /// <summary>QoS 1/2 messages held back because their client published over the rate.</summary>
     public long ThrottledDelayed => _rateLimiter.Delayed;
 
+    /// <summary>Wills of disconnected MQTT 5 clients waiting for their Will Delay Interval on the broker's clock.</summary>
+    internal int WillsWaiting => _wills.Waiting;
+
     /// <summary>Packets refused as larger than <see cref="PlexusBrokerOptions.MaxMessageSize"/>.</summary>
     public long TooLargeRefused => Interlocked.Read(ref _tooLarge);
 
