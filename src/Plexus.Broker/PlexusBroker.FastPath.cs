@@ -24,8 +24,6 @@ namespace Plexus.Broker;
 /// </summary>
 public sealed partial class PlexusBroker : IDevicePublishHandler
 {
-    private static readonly long ActivityUpdateInterval = System.Diagnostics.Stopwatch.Frequency / 20;
-
     private readonly SubscriptionIndex _subscriptions = new();
     private long _fastPathMessages;
 
@@ -95,11 +93,11 @@ public sealed partial class PlexusBroker : IDevicePublishHandler
         // A device's last seen and its connection's activity at most every 50 ms: two dictionary updates per message
         // were a few per cent of the CPU of a QoS 1 message, for a precision nobody reads. An application speaks for
         // many devices, so each of its messages marks its device.
-        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        long now = _time.GetTimestamp();
         bool due = now >= identity.NextActivityUpdate;
         if (due)
         {
-            identity.NextActivityUpdate = now + ActivityUpdateInterval;
+            identity.NextActivityUpdate = now + _activityUpdateInterval;
             _connectivity?.Activity(identity.ClientId);
         }
 

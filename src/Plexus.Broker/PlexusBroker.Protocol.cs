@@ -25,6 +25,7 @@ public sealed partial class PlexusBroker
     private OutboundRules _outbound = null!;
     private WillKeeper _wills = null!;
     private TimeProvider _time = TimeProvider.System;
+    private long _activityUpdateInterval;
     private long _tooLarge;
 
     /// <summary>Where the MQTT-over-TLS listener listens (the bound port when 0 was asked for); null when there is none.</summary>
@@ -35,6 +36,9 @@ public sealed partial class PlexusBroker
 
     /// <summary>QoS 1/2 messages held back because their client published over the rate.</summary>
     public long ThrottledDelayed => _rateLimiter.Delayed;
+
+    /// <summary>Wills of disconnected MQTT 5 clients waiting for their Will Delay Interval on the broker's clock.</summary>
+    internal int WillsWaiting => _wills.Waiting;
 
     /// <summary>Packets refused as larger than <see cref="PlexusBrokerOptions.MaxMessageSize"/>.</summary>
     public long TooLargeRefused => Interlocked.Read(ref _tooLarge);
@@ -61,6 +65,7 @@ public sealed partial class PlexusBroker
     private void AttachProtocolHandlers(TimeProvider time)
     {
         _time = time;
+        _activityUpdateInterval = time.TimestampFrequency / 20;
         _rateLimiter = new ClientRateLimiter(_options.MaxMessagesPerSecond, _options.MaxBurst, time);
         _outbound = new OutboundRules(time);
         _wills = new WillKeeper(time, PublishWillAsync);

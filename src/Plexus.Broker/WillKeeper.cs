@@ -26,6 +26,9 @@ internal sealed class WillKeeper : IDisposable
         _publish = publish;
     }
 
+    /// <summary>Wills of disconnected clients waiting for their delay.</summary>
+    public int Waiting => _scheduled.Count;
+
     /// <summary>Takes the will of an accepted MQTT 5 CONNECT over (clears its will flag).</summary>
     public void TakeOver(string clientId, string connection, MqttConnectPacket connect, IDictionary sessionItems)
     {

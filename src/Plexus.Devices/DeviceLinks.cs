@@ -42,14 +42,16 @@ public sealed class DeviceLinks : IDisposable
     private readonly Lock _lock = new();
     private string _linksKey = "\0";
     private readonly StoreWriter _writer;
+    private readonly TimeProvider _time;
     private long _refreshedSchemaVersion = -1;
     private int _scheduled;
     private int _disposed;
 
-    private DeviceLinks(DuckDBConnection connection, StoreWriter writer, DeviceTagMap tags, ILogger logger)
+    private DeviceLinks(DuckDBConnection connection, StoreWriter writer, DeviceTagMap tags, ILogger logger, TimeProvider time)
     {
         _connection = connection;
         _writer = writer;
+        _time = time;
         Tags = tags;
         _logger = logger;
     }
@@ -57,13 +59,14 @@ public sealed class DeviceLinks : IDisposable
     public DeviceTagMap Tags { get; }
 
     /// <summary>Creates the macros and the views for what is stored now. Open after <see cref="DeviceRegistry"/> and <see cref="AssetRegistry"/>.</summary>
-    public static DeviceLinks Open(PlexusStore store, DeviceTagMap? tags = null, ILoggerFactory? loggerFactory = null)
+    /// <param name="time">The clock <see cref="RefreshInterval"/> is measured on (the real one when null).</param>
+    public static DeviceLinks Open(PlexusStore store, DeviceTagMap? tags = null, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         var connection = store.OpenMetadataConnection();
         try
         {
-            var links = new DeviceLinks(connection, store.Writer, tags ?? DeviceTagMap.Standard, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Plexus.Devices"));
+            var links = new DeviceLinks(connection, store.Writer, tags ?? DeviceTagMap.Standard, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Plexus.Devices"), time ?? TimeProvider.System);
             links.CreateMacros();
             links.RefreshForSchema();
             return links;
@@ -141,8 +144,8 @@ public sealed class DeviceLinks : IDisposable
         {
             try
             {
-                // A rate limit on real time, not registry time: a test's fake clock must not stall it.
-                await Task.Delay(RefreshInterval, TimeProvider.System);
+                // A test that drives the server's clock by hand advances it past the interval to see the refresh.
+                await Task.Delay(RefreshInterval, _time);
                 Volatile.Write(ref _scheduled, 0);
                 RefreshForSchema();
             }

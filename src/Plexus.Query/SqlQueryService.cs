@@ -26,8 +26,10 @@ public sealed class SqlQueryService : IDisposable
     private readonly PlexusStore _store;
     private readonly QueryOptions _options;
     private readonly SemaphoreSlim _slots;
+    private readonly TimeProvider _time;
 
-    public SqlQueryService(PlexusStore store, QueryOptions options)
+    /// <param name="time">The clock the timeout and the wait for a slot are measured on (the real one when null).</param>
+    public SqlQueryService(PlexusStore store, QueryOptions options, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
@@ -35,6 +37,7 @@ public sealed class SqlQueryService : IDisposable
         _store = store;
         _options = options;
         _slots = new SemaphoreSlim(options.MaxConcurrent, options.MaxConcurrent);
+        _time = time ?? TimeProvider.System;
     }
 
     public QueryOptions Options => _options;
@@ -104,7 +107,7 @@ public sealed class SqlQueryService : IDisposable
             throw new QueryFailedException("the request has no SQL: send {\"sql\": \"SELECT ...\"}");
         }
 
-        if (!await _slots.WaitAsync(_options.QueueWait, cancellationToken))
+        if (!await WaitForSlotAsync(cancellationToken))
         {
             throw new QueryBusyException(
                 $"{_options.MaxConcurrent} queries are running, as many as --query-concurrency allows; try again in a moment",
@@ -127,6 +130,26 @@ public sealed class SqlQueryService : IDisposable
         return new RunningQuery(columns, run.Done.Task);
     }
 
+    private async Task<bool> WaitForSlotAsync(CancellationToken cancellationToken)
+    {
+        if (_slots.Wait(0, CancellationToken.None))
+        {
+            return true;
+        }
+
+        using var queueWait = new CancellationTokenSource(_options.QueueWait, _time);
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, queueWait.Token);
+        try
+        {
+            await _slots.WaitAsync(waiting.Token);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
     /// <summary>One query on its own thread: plan, check, run, hand rows to the sink, and give the slot back.</summary>
     private sealed class QueryRun(SqlQueryService service, QueryRequest request, RowSink sink, CancellationToken aborted)
     {
@@ -141,8 +164,8 @@ public sealed class SqlQueryService : IDisposable
             var end = QueryEnd.Complete;
             string? error = null;
             bool begun = false;
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-            timeout.CancelAfter(options.Timeout);
+            using var deadline = new CancellationTokenSource(options.Timeout, service._time);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(aborted, deadline.Token);
             try
             {
                 using var connection = service._store.OpenReadConnection();

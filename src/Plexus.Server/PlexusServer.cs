@@ -163,7 +163,7 @@ public sealed class PlexusServer : IAsyncDisposable
         {
             var tokens = AdminTokenStore.Open(options.DataDirectory, options.AdminToken);
             var apiTokens = ApiTokenStore.Open(options.DataDirectory, time);
-            var store = PlexusStore.Open(new StorageOptions { DataDirectory = options.DataDirectory, MemoryLimit = options.MemoryLimit, SchemaLimits = options.SchemaLimits }, loggerFactory);
+            var store = PlexusStore.Open(new StorageOptions { DataDirectory = options.DataDirectory, MemoryLimit = options.MemoryLimit, SchemaLimits = options.SchemaLimits, Time = time }, loggerFactory);
             // SQL macros for time alignment (docs/sql.md), in main so that every namespace sees them.
             TimeFunctions.Install(store);
             PlexusBroker? broker = null;
@@ -184,7 +184,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 audit = AuditLog.Open(store);
                 devices = DeviceRegistry.Open(store, time);
                 assets = AssetRegistry.Open(store, devices, time);
-                links = DeviceLinks.Open(store, deviceTags, loggerFactory);
+                links = DeviceLinks.Open(store, deviceTags, loggerFactory, time);
 
                 // Device keys first seen in new data appear in main.devices (registered = false).
                 pipeline.OnSchemaChanged("main.devices", links.SchemaChanged);
@@ -305,7 +305,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 MaxRows = options.QueryMaxRows,
                 MaxBytes = options.QueryMaxBytes,
                 MaxConcurrent = options.QueryConcurrency,
-            });
+            }, time);
             api.Assets = assets;
             api.Geofences = geofences;
             api.PositionSources = positionSources;

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text;
+using Microsoft.Extensions.Time.Testing;
 using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Packets;
@@ -14,25 +14,35 @@ public sealed class Mqtt5PropertyTests
     [Fact]
     public async Task Will_delay_interval_holds_the_will_back()
     {
-        await using var server = await PlexusTestServer.StartAsync();
+        var time = new FakeTimeProvider();
+        await using var server = await PlexusTestServer.StartAsync(time: time);
+        var broker = server.Server.Broker!;
         using var watcher = await MqttTestClients.ConnectAsync(server);
         var wills = await watcher.SubscribeCollectingAsync("wills/+");
         using var dying = await MqttTestClients.ConnectAsync(server, configure: b => b
             .WithWillTopic("wills/dying").WithWillPayload("gone").WithWillDelayInterval(2)
             .WithSessionExpiryInterval(60));
 
-        var clock = Stopwatch.StartNew();
         await dying.DisconnectAsync(MqttClientDisconnectOptionsReason.DisconnectWithWillMessage);
+        await Eventually.TrueAsync(() => broker.WillsWaiting == 1, because: "the will waits for its delay");
 
-        await Eventually.TrueAsync(() => MqttTestClients.Count(wills) == 1, TimeSpan.FromSeconds(15), "the will after its delay");
-        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(1.8), $"the will came after {clock.Elapsed.TotalSeconds:F2} s, before its 2 s delay");
+        // The timer takes the will out before it publishes it: still waiting means not sent.
+        time.Advance(TimeSpan.FromSeconds(1.9));
+        Assert.Equal(1, broker.WillsWaiting);
+        Assert.Equal(0, MqttTestClients.Count(wills));
+
+        time.Advance(TimeSpan.FromSeconds(0.1));
+        await Eventually.TrueAsync(() => MqttTestClients.Count(wills) == 1, because: "the will after its delay");
         Assert.Equal("gone", MqttTestClients.Text(wills[0]));
+        Assert.Equal(0, broker.WillsWaiting);
     }
 
     [Fact]
     public async Task A_delayed_will_is_dropped_when_the_client_returns_in_time_and_never_sent_after_a_normal_disconnect()
     {
-        await using var server = await PlexusTestServer.StartAsync();
+        var time = new FakeTimeProvider();
+        await using var server = await PlexusTestServer.StartAsync(time: time);
+        var broker = server.Server.Broker!;
         using var watcher = await MqttTestClients.ConnectAsync(server);
         var wills = await watcher.SubscribeCollectingAsync("wills/+");
         string clientId = "returning-" + Guid.NewGuid().ToString("N")[..8];
@@ -41,26 +51,30 @@ public sealed class Mqtt5PropertyTests
         // Dropped without DISCONNECT, back within the delay: no will.
         var first = await MqttTestClients.ConnectAsync(server, clientId: clientId, configure: b => WithWill(b, "wills/returning"));
         first.Dispose();
+        await Eventually.TrueAsync(() => broker.WillsWaiting == 1, because: "the dropped client's will waits for its delay");
+        time.Advance(TimeSpan.FromSeconds(2.9));
         using var back = await MqttTestClients.ConnectAsync(server, clientId: clientId, configure: b => WithWill(b, "wills/returning"));
+        await Eventually.TrueAsync(() => broker.WillsWaiting == 0, because: "the returning client's will is dropped");
 
         // A normal DISCONNECT (reason 0x00) never sends the will.
         using var polite = await MqttTestClients.ConnectAsync(server, configure: b => b.WithWillTopic("wills/polite").WithWillPayload("gone"));
         await polite.DisconnectAsync();
 
+        // Past the returning client's delay: a will still scheduled would be published now, before the marker.
+        time.Advance(TimeSpan.FromSeconds(1));
+
         // An abrupt drop without delay sends it at once: the marker that the others had their chance.
         var dropped = await MqttTestClients.ConnectAsync(server, configure: b => b.WithWillTopic("wills/dropped").WithWillPayload("gone"));
         dropped.Dispose();
         await Eventually.TrueAsync(() => MqttTestClients.Count(wills) >= 1);
-
-        // A negative: the returning client's will would have come 3 s after its drop.
-        await Task.Delay(TimeSpan.FromSeconds(3.5), TimeProvider.System);
         Assert.Equal(["wills/dropped"], wills.Select(m => m.Topic));
     }
 
     [Fact]
     public async Task A_device_will_is_published_under_its_topic_acl()
     {
-        await using var server = await PlexusTestServer.StartAsync();
+        var time = new FakeTimeProvider();
+        await using var server = await PlexusTestServer.StartAsync(time: time);
         var device = server.Server.Devices.Add(new Plexus.Devices.NewDevice("gw-9"));
         using var watcher = await MqttTestClients.ConnectAsync(server);
         var wills = await watcher.SubscribeCollectingAsync("devices/+/status");
@@ -71,6 +85,8 @@ public sealed class Mqtt5PropertyTests
             .WithWillTopic("devices/other/status").WithWillPayload("spoofed"));
         own.Dispose();
         foreign.Dispose();
+        await Eventually.TrueAsync(() => server.Server.Broker!.WillsWaiting == 1, because: "the own will waits for its delay");
+        time.Advance(TimeSpan.FromSeconds(1));
 
         await Eventually.TrueAsync(() => MqttTestClients.Count(wills) >= 1);
         await Eventually.TrueAsync(() => server.Logs.Entries.Any(e => e.Message.Contains("may not publish to devices/other/status", StringComparison.Ordinal)), because: "the foreign will was refused by the ACL");
@@ -80,7 +96,8 @@ public sealed class Mqtt5PropertyTests
     [Fact]
     public async Task An_expired_queued_message_is_not_delivered_and_the_rest_carry_their_remaining_lifetime()
     {
-        await using var server = await PlexusTestServer.StartAsync();
+        var time = new FakeTimeProvider();
+        await using var server = await PlexusTestServer.StartAsync(time: time);
         string clientId = "expiry-" + Guid.NewGuid().ToString("N")[..8];
         var (first, _, _) = await PersistentSessionTests.ConnectPersistentAsync(server, MqttProtocolVersion.V500, clientId, 300);
         await first.SubscribeAsync("news/#", MqttQualityOfServiceLevel.AtLeastOnce);
@@ -90,8 +107,8 @@ public sealed class Mqtt5PropertyTests
         await publisher.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("news/short").WithPayload("short-lived").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithMessageExpiryInterval(1).Build());
         await publisher.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("news/long").WithPayload("long-lived").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithMessageExpiryInterval(3600).Build());
 
-        // The passage of time is what is tested: the first message's 1 s lifetime must run out while queued.
-        await Task.Delay(TimeSpan.FromSeconds(2.2), TimeProvider.System);
+        // The first message's 1 s lifetime runs out while it is queued.
+        time.Advance(TimeSpan.FromSeconds(2));
         var (second, received, _) = await PersistentSessionTests.ConnectPersistentAsync(server, MqttProtocolVersion.V500, clientId, 300);
         using (second)
         {
@@ -101,7 +118,7 @@ public sealed class Mqtt5PropertyTests
             lock (received)
             {
                 Assert.Equal(["long-lived", "marker"], received.Select(MqttTestClients.Text));
-                Assert.InRange(received[0].MessageExpiryInterval, 3590u, 3598u);
+                Assert.Equal(3598u, received[0].MessageExpiryInterval);
             }
         }
     }

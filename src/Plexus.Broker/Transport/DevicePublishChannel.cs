@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
@@ -38,7 +37,7 @@ internal sealed class FastPathIdentity
     /// <summary>The client's MQTT 5 Maximum Packet Size (0: none), which a PUBACK reason string must respect.</summary>
     public uint MaximumPacketSize { get; }
 
-    /// <summary>When the fast path next records the device as seen (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
+    /// <summary>When the fast path next records the device as seen (a timestamp of the broker's <see cref="TimeProvider"/>).</summary>
     public long NextActivityUpdate { get; set; }
 
     // The last measurement name and (for an application) device id read from a topic, with their UTF-8: a
@@ -145,7 +144,10 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
     private bool _connectSeen;
     private bool _v5;
     private long _pingInterval;
-    private long _lastHandedOver = Stopwatch.GetTimestamp();
+    // On the real clock, not the broker's: the synthetic PINGREQs feed MQTTnet's keep-alive, which MQTTnet times
+    // itself on the real clock, so a fake clock here would let MQTTnet drop a connection the fast path keeps busy.
+    private static readonly TimeProvider MqttNetClock = TimeProvider.System;
+    private long _lastHandedOver = MqttNetClock.GetTimestamp();
     private volatile FastPathIdentity? _identity;
 
     // The newest shared write this connection's messages went into.
@@ -379,7 +381,7 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
                 _v5 = level == 5;
 
                 // A third of the keep-alive: MQTTnet disconnects after one and a half without a packet it read.
-                _pingInterval = keepAlive == 0 ? 0 : Stopwatch.Frequency * Math.Clamp(keepAlive * 1000L / 3, 100, 10_000) / 1000;
+                _pingInterval = keepAlive == 0 ? 0 : MqttNetClock.TimestampFrequency * Math.Clamp(keepAlive * 1000L / 3, 100, 10_000) / 1000;
             }
 
             HandOver((int)total);
@@ -404,11 +406,11 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
             }
 
             _start += (int)total;
-            if (_pingInterval > 0 && Stopwatch.GetTimestamp() - _lastHandedOver >= _pingInterval)
+            if (_pingInterval > 0 && MqttNetClock.GetTimestamp() - _lastHandedOver >= _pingInterval)
             {
                 _injected = MqttWire.PingRequest.Length;
                 Interlocked.Increment(ref _pendingPings);
-                _lastHandedOver = Stopwatch.GetTimestamp();
+                _lastHandedOver = MqttNetClock.GetTimestamp();
             }
 
             return Step.Taken;
@@ -480,7 +482,7 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
         // room, if any, is skipped: the packet handed over is one message).
         CommitStaged();
         _passThrough = packetLength;
-        _lastHandedOver = Stopwatch.GetTimestamp();
+        _lastHandedOver = MqttNetClock.GetTimestamp();
     }
 
     /// <summary>Reads more from the socket; false at the end of the connection. Pooled: a device's every message
