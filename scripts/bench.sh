@@ -34,8 +34,9 @@ scripts/bench.sh [options]
 
 scripts/bench.sh --mqtt [options]
   MQTT ingest: 100 devices publishing JSON telemetry at QoS 0 and 1, Plexus (rows stored) beside Mosquitto
-  (messages forwarded to one subscriber). Options after --mqtt go to bench/Plexus.MqttBench (--devices, --warmup,
-  --messages, --qos, --runs, --targets, --out, --keep-data; --no-install as above).
+  (messages forwarded to one subscriber), over TCP and TLS, with and without a devices/# subscriber.
+  Options after --mqtt go to bench/Plexus.MqttBench (--devices, --warmup, --messages, --qos, --runs, --targets,
+  --transport tcp,tls, --subscriber none,devices, --generator, --out, --keep-data; --no-install as above).
 USAGE
 }
 

@@ -31,7 +31,7 @@ internal sealed class DeviceFleet : IDeviceFleet
 
     private DeviceFleet(List<(DeviceIdentity, IMqttClient)> clients) => _clients = clients;
 
-    public static async Task<DeviceFleet> ConnectAsync(int port, IReadOnlyList<DeviceIdentity> devices)
+    public static async Task<DeviceFleet> ConnectAsync(int port, IReadOnlyList<DeviceIdentity> devices, BenchTransport transport)
     {
         var factory = new MqttClientFactory();
         var clients = new List<(DeviceIdentity, IMqttClient)>(devices.Count);
@@ -42,8 +42,7 @@ internal sealed class DeviceFleet : IDeviceFleet
             {
                 var connected = await Task.WhenAll(chunk.Select(async device =>
                 {
-                    var builder = new MqttClientOptionsBuilder()
-                        .WithTcpServer("127.0.0.1", port)
+                    var builder = transport.Configure(new MqttClientOptionsBuilder(), port)
                         .WithProtocolVersion(MqttProtocolVersion.V500)
                         .WithClientId(device.Id)
                         .WithCleanSession()

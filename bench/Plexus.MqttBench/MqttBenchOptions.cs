@@ -14,6 +14,12 @@ internal sealed class MqttBenchOptions
           --qos LIST           0,1 (default)
           --runs N             loads per target and QoS, interleaved (default 3)
           --targets LIST       generator,mosquitto,plexus (default: all)
+          --transport LIST     tcp,tls (default: both): devices and subscriber connect over plain TCP, or over TLS to
+                               each server's TLS listener (a self-signed certificate made for the run)
+          --subscriber LIST    none,devices (default: both): with devices, an application subscribed to devices/#
+                               (same QoS, same transport) is connected to Plexus while the devices publish, and
+                               Mosquitto forwards to a devices/# subscriber; with none, Plexus has no subscriber and
+                               Mosquitto forwards to its one devices/+/telemetry subscriber, as before
           --generator KIND     raw (default: each device a socket speaking MQTT 5 directly, the leanest load) or
                                mqttnet (one MQTTnet client per device); the subscriber is an MQTTnet client either way
           --out FILE           JSON results (default bench/results/mqtt-<UTC>.json, a .md table beside it)
@@ -37,6 +43,16 @@ internal sealed class MqttBenchOptions
     public IReadOnlyList<string> Targets { get; private set; } = ["generator", "mosquitto", "plexus"];
 
     public string Generator { get; private set; } = "raw";
+
+    public IReadOnlyList<string> Transports { get; private set; } = [BenchTransport.Tcp, BenchTransport.Tls];
+
+    public IReadOnlyList<string> Subscribers { get; private set; } = [NoSubscriber, DevicesSubscriber];
+
+    /// <summary>No application subscribed to Plexus; Mosquitto forwards to the one subscriber that stands in for a store.</summary>
+    public const string NoSubscriber = "none";
+
+    /// <summary>An application subscribed to <c>devices/#</c> on either server while the devices publish.</summary>
+    public const string DevicesSubscriber = "devices";
 
     public string OutFile { get; private set; } = "";
 
@@ -71,6 +87,12 @@ internal sealed class MqttBenchOptions
                 case "--targets":
                     options.Targets = [.. Next().Split(',').Select(t => t.Trim() is "generator" or "mosquitto" or "plexus" ? t.Trim() : throw new ArgumentException($"--targets: unknown target \"{t}\""))];
                     break;
+                case "--transport":
+                    options.Transports = List(args[i], Next(), BenchTransport.Tcp, BenchTransport.Tls);
+                    break;
+                case "--subscriber":
+                    options.Subscribers = List(args[i], Next(), NoSubscriber, DevicesSubscriber);
+                    break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
@@ -88,6 +110,12 @@ internal sealed class MqttBenchOptions
 
         return options;
     }
+
+    /// <summary>A comma-separated choice from <paramref name="allowed"/>, in the order given, each once.</summary>
+    private static string[] List(string name, string text, params string[] allowed) =>
+        [.. text.Split(',').Select(item => item.Trim()).Distinct().Select(item => allowed.Contains(item)
+            ? item
+            : throw new ArgumentException($"{name}: \"{item}\" is not one of {string.Join(", ", allowed)}"))];
 
     private static int Positive(string name, string text) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value > 0

@@ -1,7 +1,5 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 
 namespace Plexus.MqttBench;
@@ -16,29 +14,30 @@ internal interface IDeviceFleet : IAsyncDisposable
 /// The lean generator (default): each device is a socket speaking MQTT 5 directly — a CONNECT, then PUBLISH packets
 /// formatted into one buffer, one send each, and at QoS 1 the next only after its PUBACK, as a device does. It
 /// costs about a third of the CPU of an MQTTnet client per message, which matters when it shares two cores with
-/// the broker it measures: the brokers, not the generator, should be what runs out of CPU.
+/// the broker it measures: the brokers, not the generator, should be what runs out of CPU. With <c>--transport tls</c>
+/// the same packets go through an <see cref="System.Net.Security.SslStream"/>, one TLS record per packet.
 /// </summary>
 internal sealed class RawDeviceFleet : IDeviceFleet
 {
-    private readonly List<(DeviceIdentity Device, Socket Socket)> _devices;
+    private readonly List<(DeviceIdentity Device, Stream Stream)> _devices;
 
-    private RawDeviceFleet(List<(DeviceIdentity, Socket)> devices) => _devices = devices;
+    private RawDeviceFleet(List<(DeviceIdentity, Stream)> devices) => _devices = devices;
 
-    public static async Task<RawDeviceFleet> ConnectAsync(int port, IReadOnlyList<DeviceIdentity> devices)
+    public static async Task<RawDeviceFleet> ConnectAsync(int port, IReadOnlyList<DeviceIdentity> devices, BenchTransport transport)
     {
-        var connected = new List<(DeviceIdentity, Socket)>(devices.Count);
+        var connected = new List<(DeviceIdentity, Stream)>(devices.Count);
         try
         {
             foreach (var chunk in devices.Chunk(10))
             {
-                connected.AddRange(await Task.WhenAll(chunk.Select(async device => (device, await ConnectOneAsync(port, device)))));
+                connected.AddRange(await Task.WhenAll(chunk.Select(async device => (device, await ConnectOneAsync(port, device, transport)))));
             }
         }
         catch
         {
-            foreach (var (_, socket) in connected)
+            foreach (var (_, stream) in connected)
             {
-                socket.Dispose();
+                await stream.DisposeAsync();
             }
 
             throw;
@@ -47,16 +46,15 @@ internal sealed class RawDeviceFleet : IDeviceFleet
         return new RawDeviceFleet(connected);
     }
 
-    private static async Task<Socket> ConnectOneAsync(int port, DeviceIdentity device)
+    private static async Task<Stream> ConnectOneAsync(int port, DeviceIdentity device, BenchTransport transport)
     {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var stream = await transport.ConnectAsync(port);
         try
         {
-            await socket.ConnectAsync(IPAddress.Loopback, port);
             byte[] connect = ConnectPacket(device);
-            await socket.SendAsync(connect, SocketFlags.None);
+            await stream.WriteAsync(connect);
             byte[] packet = new byte[256];
-            var (type, length) = await ReadPacketAsync(socket, packet);
+            var (type, length) = await ReadPacketAsync(stream, packet);
 
             // CONNACK: flags, reason code.
             if (type != 2 || length < 2 || packet[1] != 0)
@@ -64,11 +62,11 @@ internal sealed class RawDeviceFleet : IDeviceFleet
                 throw new InvalidOperationException($"device {device.Id}: CONNECT refused (packet type {type}, reason 0x{(length >= 2 ? packet[1] : 0):x2})");
             }
 
-            return socket;
+            return stream;
         }
         catch
         {
-            socket.Dispose();
+            await stream.DisposeAsync();
             throw;
         }
     }
@@ -118,16 +116,16 @@ internal sealed class RawDeviceFleet : IDeviceFleet
     }
 
     /// <summary>Reads one whole packet into <paramref name="body"/> (the bytes after the fixed header).</summary>
-    private static async Task<(int Type, int Length)> ReadPacketAsync(Socket socket, byte[] body)
+    private static async Task<(int Type, int Length)> ReadPacketAsync(Stream stream, byte[] body)
     {
         byte[] one = new byte[1];
-        await ReadExactlyAsync(socket, one, 1);
+        await ReadExactlyAsync(stream, one, 1);
         int type = one[0] >> 4;
         int length = 0;
         int multiplier = 1;
         do
         {
-            await ReadExactlyAsync(socket, one, 1);
+            await ReadExactlyAsync(stream, one, 1);
             length += (one[0] & 0x7F) * multiplier;
             multiplier *= 128;
         }
@@ -137,19 +135,19 @@ internal sealed class RawDeviceFleet : IDeviceFleet
             throw new InvalidOperationException($"unexpected {length}-byte packet of type {type}");
         }
 
-        await ReadExactlyAsync(socket, body, length);
+        await ReadExactlyAsync(stream, body, length);
         return (type, length);
     }
 
-    private static async Task ReadExactlyAsync(Socket socket, byte[] buffer, int count)
+    private static async Task ReadExactlyAsync(Stream stream, byte[] buffer, int count)
     {
         int read = 0;
         while (read < count)
         {
-            int n = await socket.ReceiveAsync(buffer.AsMemory(read, count - read), SocketFlags.None);
+            int n = await stream.ReadAsync(buffer.AsMemory(read, count - read));
             if (n == 0)
             {
-                throw new SocketException((int)SocketError.ConnectionReset);
+                throw new IOException("the broker closed the connection");
             }
 
             read += n;
@@ -160,13 +158,13 @@ internal sealed class RawDeviceFleet : IDeviceFleet
     {
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         long start = Stopwatch.GetTimestamp();
-        var counts = await Task.WhenAll(_devices.Select(d => Task.Run(() => PublishDeviceAsync(d.Device, d.Socket, qos, firstSeq, messagesPerDevice))));
+        var counts = await Task.WhenAll(_devices.Select(d => Task.Run(() => PublishDeviceAsync(d.Device, d.Stream, qos, firstSeq, messagesPerDevice))));
         long end = Stopwatch.GetTimestamp();
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
         return new PublishOutcome(counts.Sum(c => c.Published), counts.Sum(c => c.Failed), start, end, cpu);
     }
 
-    private static async Task<(long Published, long Failed)> PublishDeviceAsync(DeviceIdentity device, Socket socket, int qos, int firstSeq, int messages)
+    private static async Task<(long Published, long Failed)> PublishDeviceAsync(DeviceIdentity device, Stream stream, int qos, int firstSeq, int messages)
     {
         byte[] topic = Encoding.UTF8.GetBytes($"devices/{device.Id}/telemetry");
         byte[] packet = new byte[1024];
@@ -180,10 +178,10 @@ internal sealed class RawDeviceFleet : IDeviceFleet
             int length = FormatPublish(packet, topic, qos, packetId, deviceNumber, seq);
             try
             {
-                await socket.SendAsync(packet.AsMemory(0, length), SocketFlags.None);
+                await stream.WriteAsync(packet.AsMemory(0, length));
                 if (qos == 1)
                 {
-                    var (type, ackLength) = await ReadPacketAsync(socket, ack);
+                    var (type, ackLength) = await ReadPacketAsync(stream, ack);
                     bool success = type == 4 && ackLength >= 2 && BinaryPrimitives.ReadUInt16BigEndian(ack) == packetId && (ackLength == 2 || ack[2] < 0x80);
                     if (!success)
                     {
@@ -193,7 +191,7 @@ internal sealed class RawDeviceFleet : IDeviceFleet
 
                 published++;
             }
-            catch (SocketException)
+            catch (IOException)
             {
                 return (published, firstSeq + messages - seq);
             }
@@ -244,18 +242,17 @@ internal sealed class RawDeviceFleet : IDeviceFleet
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var (_, socket) in _devices)
+        foreach (var (_, stream) in _devices)
         {
             try
             {
-                await socket.SendAsync(new byte[] { 0xE0, 0x00 }, SocketFlags.None);
-                socket.Shutdown(SocketShutdown.Both);
+                await stream.WriteAsync(new byte[] { 0xE0, 0x00 });
             }
-            catch (SocketException)
+            catch (IOException)
             {
             }
 
-            socket.Dispose();
+            await stream.DisposeAsync();
         }
     }
 }

@@ -6,14 +6,15 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using MQTTnet;
-using MQTTnet.Formatter;
-using MQTTnet.Protocol;
 using Plexus.Compare;
 
 namespace Plexus.MqttBench;
 
-/// <summary>One load against one target. <see cref="Delivered"/> is what counts: rows stored, or messages received.</summary>
+/// <summary>
+/// One load against one target in one case (transport, subscriber). <see cref="Delivered"/> is what counts: rows
+/// stored (Plexus) or messages the subscriber received (Mosquitto). <see cref="Forwarded"/> is what the subscriber
+/// received, when the load had one (for Mosquitto the same as <see cref="Delivered"/>).
+/// </summary>
 internal sealed record RunResult(
     string Target,
     int Qos,
@@ -25,13 +26,32 @@ internal sealed record RunResult(
     double Seconds,
     double GeneratorCpuSeconds,
     double ServerCpuSeconds,
-    long ServerPeakRssBytes)
+    long ServerPeakRssBytes,
+    string Transport,
+    string Subscriber,
+    long? Forwarded,
+    double? ForwardSeconds)
 {
     /// <summary>Delivered (stored or received) messages per second, from the first publish to the last delivery.</summary>
     public double Rate => Delivered / Seconds;
+
+    /// <summary>Sent (acknowledged at QoS 1) but not delivered; Plexus must lose nothing.</summary>
+    public long Lost => Published - Delivered;
+
+    /// <summary>Messages the subscriber received per second, from the first publish to the last one received.</summary>
+    public double? ForwardRate => Forwarded / ForwardSeconds;
+
+    /// <summary>The server process's CPU time per delivered message, in microseconds.</summary>
+    public double ServerCpuMicrosecondsPerMessage => ServerCpuSeconds / Delivered * 1e6;
+
+    /// <summary>The case as the report names it, e.g. "tls, devices/# subscriber".</summary>
+    public string Case => CaseName(Transport, Subscriber);
+
+    public static string CaseName(string transport, string subscriber) =>
+        $"{transport}, {(subscriber == MqttBenchOptions.DevicesSubscriber ? "devices/# subscriber" : "no subscriber")}";
 }
 
-/// <summary>The three targets of the comparison. Each load starts its server fresh and stops it by PID afterwards.</summary>
+/// <summary>The three targets of the comparison, in each case (transport, subscriber). Each load starts its server fresh and stops it by PID afterwards.</summary>
 internal sealed class Targets(MqttBenchOptions options, HttpClient http)
 {
     private const string AdminToken = "mqttbench-admin-token";
@@ -40,18 +60,28 @@ internal sealed class Targets(MqttBenchOptions options, HttpClient http)
     private static readonly TimeSpan Quiet = TimeSpan.FromSeconds(2);
 
     /// <summary>The generator alone: Mosquitto with nobody subscribed acknowledges and discards. Its rate bounds what the generator can offer.</summary>
-    public Task<RunResult> GeneratorAsync(int qos, int run, CancellationToken cancellation) => MosquittoAsync(qos, run, subscriber: false, cancellation);
+    public Task<RunResult> GeneratorAsync(int qos, int run, BenchTransport transport, CancellationToken cancellation) =>
+        MosquittoAsync(qos, run, transport, subscriberFilter: null, MqttBenchOptions.NoSubscriber, cancellation);
 
-    public async Task<RunResult> MosquittoAsync(int qos, int run, bool subscriber, CancellationToken cancellation)
+    /// <summary>
+    /// Mosquitto forwarding the load to one subscriber: <c>devices/+/telemetry</c> when Plexus has no subscriber
+    /// (the consumer a store would be), <c>devices/#</c> in the case with a <c>devices/#</c> subscriber on both.
+    /// </summary>
+    public Task<RunResult> MosquittoAsync(int qos, int run, BenchTransport transport, string subscriber, CancellationToken cancellation) =>
+        MosquittoAsync(qos, run, transport, subscriber == MqttBenchOptions.DevicesSubscriber ? "devices/#" : "devices/+/telemetry", subscriber, cancellation);
+
+    private async Task<RunResult> MosquittoAsync(int qos, int run, BenchTransport transport, string? subscriberFilter, string subscriberCase, CancellationToken cancellation)
     {
-        string dir = FreshDirectory($"mosquitto-q{qos}-r{run}");
+        string target = subscriberFilter is null ? "generator" : "mosquitto";
+        string dir = FreshDirectory($"{target}-{transport.Name}-{subscriberCase}-q{qos}-r{run}");
         int port = FreePort();
         // Unlimited queues: a subscriber that falls behind is fed from memory instead of losing messages, like
         // Plexus's broker; persistence off: Mosquitto stores nothing (its forwarding rate is the reference).
+        string tls = transport.Certificate is { } certificate ? $"certfile {certificate.CertificatePath}\nkeyfile {certificate.KeyPath}\n" : "";
         string config = Path.Combine(dir, "mosquitto.conf");
         await File.WriteAllTextAsync(config, $"""
             listener {port} 127.0.0.1
-            allow_anonymous true
+            {tls}allow_anonymous true
             persistence false
             max_queued_messages 0
             max_inflight_messages 0
@@ -64,48 +94,30 @@ internal sealed class Targets(MqttBenchOptions options, HttpClient http)
         {
             await WaitForPortAsync(port, server, cancellation);
             var devices = Enumerable.Range(0, options.Devices).Select(i => new DeviceIdentity(DeviceId(i), null)).ToList();
-            double cpuBefore = server.CpuSeconds();
-            long received = 0;
-            long lastReceived = 0;
-            IMqttClient? sub = null;
-            if (subscriber)
-            {
-                sub = new MqttClientFactory().CreateMqttClient();
-                sub.ApplicationMessageReceivedAsync += _ =>
-                {
-                    Interlocked.Increment(ref received);
-                    Volatile.Write(ref lastReceived, Stopwatch.GetTimestamp());
-                    return Task.CompletedTask;
-                };
-                await sub.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithProtocolVersion(MqttProtocolVersion.V500)
-                    .WithClientId("subscriber").WithKeepAlivePeriod(TimeSpan.FromSeconds(120)).WithTimeout(TimeSpan.FromSeconds(120)).Build(), cancellation);
-                await sub.SubscribeAsync(new MqttClientFactory().CreateSubscribeOptionsBuilder().WithTopicFilter("devices/+/telemetry", (MqttQualityOfServiceLevel)qos).Build(), cancellation);
-            }
-
-            await using var fleet = await ConnectFleetAsync(port, devices);
+            await using var sub = subscriberFilter is null ? null : await BenchSubscriber.ConnectAsync(transport, port, subscriberFilter, qos, credentials: null, cancellation);
+            await using var fleet = await ConnectFleetAsync(port, devices, transport);
             if (options.WarmupMessages > 0)
             {
                 var warm = await fleet.PublishAsync(qos, options.WarmupMessages);
-                await WaitQuietAsync(() => subscriber ? Interlocked.Read(ref received) : warm.Published, warm.Published, cancellation);
-                Interlocked.Exchange(ref received, 0);
+                await WaitQuietAsync(() => sub?.Received ?? warm.Published, warm.Published, cancellation);
+                sub?.Reset();
             }
 
-            cpuBefore = server.CpuSeconds();
+            double cpuBefore = server.CpuSeconds();
             var outcome = await fleet.PublishAsync(qos, options.MessagesPerDevice, options.WarmupMessages);
             long delivered = outcome.Published;
             long endTimestamp = outcome.EndTimestamp;
             if (sub is not null)
             {
-                await WaitQuietAsync(() => Interlocked.Read(ref received), outcome.Published, cancellation);
-                delivered = Interlocked.Read(ref received);
-                endTimestamp = Math.Max(Volatile.Read(ref lastReceived), outcome.StartTimestamp);
-                await sub.DisconnectAsync(cancellationToken: cancellation);
-                sub.Dispose();
+                await WaitQuietAsync(() => sub.Received, outcome.Published, cancellation);
+                delivered = sub.Received;
+                endTimestamp = Math.Max(sub.LastReceivedTimestamp, outcome.StartTimestamp);
             }
 
-            return new RunResult(subscriber ? "mosquitto" : "generator", qos, run, outcome.Published, outcome.Failed, delivered, outcome.Seconds,
-                Stopwatch.GetElapsedTime(outcome.StartTimestamp, endTimestamp).TotalSeconds, outcome.GeneratorCpuSeconds,
-                server.CpuSeconds() - cpuBefore, server.PeakRssBytes());
+            double seconds = Stopwatch.GetElapsedTime(outcome.StartTimestamp, endTimestamp).TotalSeconds;
+            return new RunResult(target, qos, run, outcome.Published, outcome.Failed, delivered, outcome.Seconds, seconds, outcome.GeneratorCpuSeconds,
+                server.CpuSeconds() - cpuBefore, server.PeakRssBytes(), transport.Name, subscriberCase,
+                sub is null ? null : delivered, sub is null ? null : seconds);
         }
         finally
         {
@@ -114,22 +126,35 @@ internal sealed class Targets(MqttBenchOptions options, HttpClient http)
         }
     }
 
-    public async Task<RunResult> PlexusAsync(int qos, int run, CancellationToken cancellation)
+    /// <summary>
+    /// Plexus storing the load; with <paramref name="subscriber"/> <c>devices</c>, an application (the admin token)
+    /// subscribed to <c>devices/#</c> at the load's QoS receives it too, which takes every message off the
+    /// device fast path and through MQTTnet.
+    /// </summary>
+    public async Task<RunResult> PlexusAsync(int qos, int run, BenchTransport transport, string subscriber, CancellationToken cancellation)
     {
-        string dir = FreshDirectory($"plexus-q{qos}-r{run}");
+        string dir = FreshDirectory($"plexus-{transport.Name}-{subscriber}-q{qos}-r{run}");
         string data = Path.Combine(dir, "data");
         int httpPort = FreePort();
         int mqttPort = FreePort();
-        using var server = ChildProcess.Start("plexus", options.PlexusExecutable,
-            ["serve", "--data", data, "--http", $"127.0.0.1:{httpPort}", "--mqtt", $"127.0.0.1:{mqttPort}", "--admin-token", AdminToken, "--log-level", "warning"],
-            Path.Combine(dir, "plexus.log"), dir);
+        List<string> arguments = ["serve", "--data", data, "--http", $"127.0.0.1:{httpPort}", "--mqtt", $"127.0.0.1:{mqttPort}", "--admin-token", AdminToken, "--log-level", "warning"];
+        int devicePort = mqttPort;
+        if (transport.Certificate is { } certificate)
+        {
+            devicePort = FreePort();
+            arguments.AddRange(["--mqtt-tls", $"127.0.0.1:{devicePort}", "--mqtt-tls-cert", certificate.CertificatePath, "--mqtt-tls-key", certificate.KeyPath]);
+        }
+
+        using var server = ChildProcess.Start("plexus", options.PlexusExecutable, arguments, Path.Combine(dir, "plexus.log"), dir);
         try
         {
             var api = new Uri($"http://127.0.0.1:{httpPort}");
             await WaitHealthyAsync(api, server, cancellation);
             var devices = await RegisterDevicesAsync(api, cancellation);
-            double cpuBefore = server.CpuSeconds();
-            await using var fleet = await ConnectFleetAsync(mqttPort, devices);
+            await using var sub = subscriber == MqttBenchOptions.DevicesSubscriber
+                ? await BenchSubscriber.ConnectAsync(transport, devicePort, "devices/#", qos, ("bench-dashboard", AdminToken), cancellation)
+                : null;
+            await using var fleet = await ConnectFleetAsync(devicePort, devices, transport);
 
             // The warm-up lets the server's JIT and pools settle; its rows are counted and subtracted.
             long baseline = 0;
@@ -137,9 +162,14 @@ internal sealed class Targets(MqttBenchOptions options, HttpClient http)
             {
                 var warm = await fleet.PublishAsync(qos, options.WarmupMessages);
                 await WaitQuietAsync(async () => baseline = await CountAsync(api, cancellation), warm.Published, cancellation);
+                if (sub is not null)
+                {
+                    await WaitQuietAsync(() => sub.Received, warm.Published, cancellation);
+                    sub.Reset();
+                }
             }
 
-            cpuBefore = server.CpuSeconds();
+            double cpuBefore = server.CpuSeconds();
             var outcome = await fleet.PublishAsync(qos, options.MessagesPerDevice, options.WarmupMessages);
 
             // Durable rows are what counts: the count is read back with SQL. QoS 1 rows are committed before their
@@ -159,9 +189,19 @@ internal sealed class Targets(MqttBenchOptions options, HttpClient http)
                 return count;
             }, outcome.Published, cancellation);
             storedAt = Math.Max(storedAt, outcome.EndTimestamp);
+            long? forwarded = null;
+            double? forwardSeconds = null;
+            if (sub is not null)
+            {
+                await WaitQuietAsync(() => sub.Received, outcome.Published, cancellation);
+                forwarded = sub.Received;
+                forwardSeconds = Stopwatch.GetElapsedTime(outcome.StartTimestamp, Math.Max(sub.LastReceivedTimestamp, outcome.StartTimestamp)).TotalSeconds;
+            }
+
             double cpu = server.CpuSeconds() - cpuBefore;
             return new RunResult("plexus", qos, run, outcome.Published, outcome.Failed, stored, outcome.Seconds,
-                Stopwatch.GetElapsedTime(outcome.StartTimestamp, storedAt).TotalSeconds, outcome.GeneratorCpuSeconds, cpu, server.PeakRssBytes());
+                Stopwatch.GetElapsedTime(outcome.StartTimestamp, storedAt).TotalSeconds, outcome.GeneratorCpuSeconds, cpu, server.PeakRssBytes(),
+                transport.Name, subscriber, forwarded, forwardSeconds);
         }
         finally
         {
@@ -170,8 +210,8 @@ internal sealed class Targets(MqttBenchOptions options, HttpClient http)
         }
     }
 
-    private async Task<IDeviceFleet> ConnectFleetAsync(int port, IReadOnlyList<DeviceIdentity> devices) =>
-        options.Generator == "mqttnet" ? await DeviceFleet.ConnectAsync(port, devices) : await RawDeviceFleet.ConnectAsync(port, devices);
+    private async Task<IDeviceFleet> ConnectFleetAsync(int port, IReadOnlyList<DeviceIdentity> devices, BenchTransport transport) =>
+        options.Generator == "mqttnet" ? await DeviceFleet.ConnectAsync(port, devices, transport) : await RawDeviceFleet.ConnectAsync(port, devices, transport);
 
     private static string DeviceId(int i) => "bench-" + i.ToString("D4", CultureInfo.InvariantCulture);
 
