@@ -3,8 +3,8 @@ using System.Text.Unicode;
 using MQTTnet.Server;
 using Plexus.Broker.Auth;
 using Plexus.Broker.Devices;
-using Plexus.Pipeline.Devices;
 using Plexus.Broker.Transport;
+using Plexus.Pipeline.Devices;
 
 namespace Plexus.Broker;
 

@@ -5,9 +5,9 @@ using MQTTnet.Protocol;
 using MQTTnet.Server;
 using Plexus.Broker.Auth;
 using Plexus.Broker.Devices;
-using Plexus.Pipeline.Devices;
 using Plexus.Broker.Retained;
 using Plexus.Broker.Transport;
+using Plexus.Pipeline.Devices;
 using Plexus.Storage.Writing;
 
 namespace Plexus.Broker;

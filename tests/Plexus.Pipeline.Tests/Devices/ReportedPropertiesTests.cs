@@ -1,6 +1,6 @@
-using Plexus.Pipeline.Devices;
 using Plexus.Devices;
 using Plexus.Ingest.State;
+using Plexus.Pipeline.Devices;
 
 namespace Plexus.Pipeline.Tests.Devices;
 
