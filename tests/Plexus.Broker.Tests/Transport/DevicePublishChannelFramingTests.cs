@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using Plexus.Broker.Devices;
 using Plexus.Broker.Transport;
+using Plexus.TestKit;
 
 namespace Plexus.Broker.Tests.Transport;
 
@@ -116,15 +117,14 @@ public sealed class DevicePublishChannelFramingTests
             body.Add(0); // no properties
         }
 
-        body.AddRange([0, 2, (byte)'c', (byte)'1']);
-        return Packet(0x10, body);
+        MqttBytes.AddString(body, "c1");
+        return MqttBytes.Packet(0x10, body);
     }
 
     private static byte[] Publish(bool v5, string topic, int qos, ushort packetId, string payload)
     {
-        byte[] topicBytes = Encoding.UTF8.GetBytes(topic);
-        var body = new List<byte> { (byte)(topicBytes.Length >> 8), (byte)topicBytes.Length };
-        body.AddRange(topicBytes);
+        var body = new List<byte>();
+        MqttBytes.AddString(body, topic);
         if (qos > 0)
         {
             body.AddRange([(byte)(packetId >> 8), (byte)packetId]);
@@ -136,22 +136,7 @@ public sealed class DevicePublishChannelFramingTests
         }
 
         body.AddRange(Encoding.UTF8.GetBytes(payload));
-        return Packet((byte)(0x30 | (qos << 1)), body);
-    }
-
-    private static byte[] Packet(byte first, List<byte> body)
-    {
-        var packet = new List<byte> { first };
-        int remaining = body.Count;
-        do
-        {
-            byte encoded = (byte)(remaining % 128);
-            remaining /= 128;
-            packet.Add(remaining > 0 ? (byte)(encoded | 0x80) : encoded);
-        }
-        while (remaining > 0);
-        packet.AddRange(body);
-        return [.. packet];
+        return MqttBytes.Packet((byte)(0x30 | (qos << 1)), body);
     }
 
     /// <summary>What the channel made of a stream: bytes handed to MQTTnet, messages the fast path took, bytes it sent, limits broken.</summary>
