@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using Plexus.Broker.Devices;
 using Plexus.Broker.Transport;
+using Plexus.Pipeline.Devices;
 using Plexus.TestKit;
 
 namespace Plexus.Broker.Tests.Transport;
