@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Plexus.Core;
 using Plexus.Api.Auth;
 using Plexus.Devices;
 using static Plexus.Api.Endpoints.JsonBodies;
@@ -47,7 +48,7 @@ internal static class AssetsEndpoints
             var added = assets.Add(asset);
             await WriteAsync(http, StatusCodes.Status201Created, json => WriteAsset(json, added, null));
         }
-        catch (DeviceRegistryException error)
+        catch (RegistryException error)
         {
             await WriteErrorAsync(http, error);
         }
@@ -91,7 +92,7 @@ internal static class AssetsEndpoints
                 {
                     items.Add(new ImportItem(index, null, ParseNewAsset(element), null));
                 }
-                catch (DeviceRegistryException error)
+                catch (RegistryException error)
                 {
                     items.Add(new ImportItem(index, null, null, error));
                 }
@@ -147,9 +148,9 @@ internal static class AssetsEndpoints
         });
     }
 
-    private static List<(ImportItem Item, Asset? Created, DeviceRegistryException? Error)> Import(AssetRegistry assets, List<ImportItem> items)
+    private static List<(ImportItem Item, Asset? Created, RegistryException? Error)> Import(AssetRegistry assets, List<ImportItem> items)
     {
-        var results = new List<(ImportItem Item, Asset? Created, DeviceRegistryException? Error)>();
+        var results = new List<(ImportItem Item, Asset? Created, RegistryException? Error)>();
         var pending = new List<ImportItem>();
         foreach (var item in items)
         {
@@ -194,13 +195,13 @@ internal static class AssetsEndpoints
         return results;
     }
 
-    private static (ImportItem, Asset?, DeviceRegistryException?) TryAdd(AssetRegistry assets, ImportItem item)
+    private static (ImportItem, Asset?, RegistryException?) TryAdd(AssetRegistry assets, ImportItem item)
     {
         try
         {
             return (item, assets.Add(item.Asset!), null);
         }
-        catch (DeviceRegistryException error)
+        catch (RegistryException error)
         {
             return (item, null, error);
         }
@@ -254,7 +255,7 @@ internal static class AssetsEndpoints
             var (line, fields) = rows[r];
             if (fields.Count != header.Count)
             {
-                items.Add(new ImportItem(items.Count, line, null, new DeviceRegistryException(DeviceErrorKind.Invalid, null, $"line {line} has {fields.Count} fields; the header has {header.Count}")));
+                items.Add(new ImportItem(items.Count, line, null, RegistryException.Invalid(null, $"line {line} has {fields.Count} fields; the header has {header.Count}")));
                 continue;
             }
 
@@ -290,7 +291,7 @@ internal static class AssetsEndpoints
             string assetId = fields[id].Trim();
             if (!DeviceValidation.IsValidId(assetId, out string? idProblem))
             {
-                items.Add(new ImportItem(items.Count, line, null, new DeviceRegistryException(DeviceErrorKind.Invalid, "id", $"line {line}: {idProblem!.Replace("device id", "asset id", StringComparison.Ordinal)}")));
+                items.Add(new ImportItem(items.Count, line, null, RegistryException.Invalid("id", $"line {line}: {idProblem!.Replace("device id", "asset id", StringComparison.Ordinal)}")));
                 continue;
             }
 
@@ -357,7 +358,7 @@ internal static class AssetsEndpoints
             {
                 if (property.Name is not ("name" or "type" or "tags" or "parent"))
                 {
-                    throw new DeviceRegistryException(DeviceErrorKind.Invalid, property.Name,
+                    throw RegistryException.Invalid(property.Name,
                         property.Name == "id" ? "id cannot be changed; add a new asset and move the children" : $"unknown field \"{property.Name}\"; send name, type, tags or parent");
                 }
             }
@@ -376,7 +377,7 @@ internal static class AssetsEndpoints
             var updated = assets.Update(IdOf(http), changes);
             await WriteAsync(http, StatusCodes.Status200OK, json => WriteAsset(json, updated, null));
         }
-        catch (DeviceRegistryException error)
+        catch (RegistryException error)
         {
             await WriteErrorAsync(http, error);
         }
@@ -403,7 +404,7 @@ internal static class AssetsEndpoints
                 cascade = AssetCascade.Delete;
                 break;
             default:
-                await WriteErrorAsync(http, new DeviceRegistryException(DeviceErrorKind.Invalid, "cascade", $"cascade \"{cascadeText}\" is not detach or delete"));
+                await WriteErrorAsync(http, RegistryException.Invalid("cascade", $"cascade \"{cascadeText}\" is not detach or delete"));
                 return;
         }
 
@@ -421,7 +422,7 @@ internal static class AssetsEndpoints
                 return;
             }
         }
-        catch (DeviceRegistryException error)
+        catch (RegistryException error)
         {
             await WriteErrorAsync(http, error);
             return;
@@ -430,7 +431,7 @@ internal static class AssetsEndpoints
         http.Response.StatusCode = StatusCodes.Status204NoContent;
     }
 
-    private static DeviceRegistryException AssetRegistryNotFound(string id) => new(DeviceErrorKind.NotFound, "id", $"no asset \"{id}\" exists");
+    private static RegistryException AssetRegistryNotFound(string id) => new(RegistryErrorKind.NotFound, "id", $"no asset \"{id}\" exists");
 
     private static Task<AssetRegistry?> RegistryAsync(HttpContext http, ApiContext context, ApiScope scope = ApiScope.Admin) =>
         PlexusApi.AdmitServiceAsync(http, context, scope, context.Assets, "assets are");
@@ -444,21 +445,21 @@ internal static class AssetsEndpoints
     {
         if (item.ValueKind != JsonValueKind.Object)
         {
-            throw new DeviceRegistryException(DeviceErrorKind.Invalid, null, "each asset must be a JSON object like {\"id\": \"site-1\"}");
+            throw RegistryException.Invalid(null, "each asset must be a JSON object like {\"id\": \"site-1\"}");
         }
 
         foreach (var property in item.EnumerateObject())
         {
             if (property.Name is not ("id" or "name" or "type" or "tags" or "parent"))
             {
-                throw new DeviceRegistryException(DeviceErrorKind.Invalid, property.Name, $"unknown field \"{property.Name}\"; send id, name, type, tags or parent");
+                throw RegistryException.Invalid(property.Name, $"unknown field \"{property.Name}\"; send id, name, type, tags or parent");
             }
         }
 
         string? id = OptionalString(item, "id");
         if (!DeviceValidation.IsValidId(id, out string? problem))
         {
-            throw new DeviceRegistryException(DeviceErrorKind.Invalid, "id", problem!.Replace("device id", "asset id", StringComparison.Ordinal));
+            throw RegistryException.Invalid("id", problem!.Replace("device id", "asset id", StringComparison.Ordinal));
         }
 
         return new NewAsset(id!, OptionalString(item, "name"), OptionalString(item, "type"), OptionalTags(item), OptionalString(item, "parent"));
@@ -490,5 +491,5 @@ internal static class AssetsEndpoints
         json.WriteEndArray();
     }
 
-    private sealed record ImportItem(int Index, int? Line, NewAsset? Asset, DeviceRegistryException? Error);
+    private sealed record ImportItem(int Index, int? Line, NewAsset? Asset, RegistryException? Error);
 }

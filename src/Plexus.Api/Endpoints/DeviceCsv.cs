@@ -1,10 +1,11 @@
 using System.Text;
+using Plexus.Core;
 using Plexus.Devices;
 
 namespace Plexus.Api.Endpoints;
 
 /// <summary>One row of a device CSV file: the device it describes, or why it does not describe one.</summary>
-internal readonly record struct DeviceCsvRow(int Line, NewDevice? Device, DeviceRegistryException? Error);
+internal readonly record struct DeviceCsvRow(int Line, NewDevice? Device, RegistryException? Error);
 
 /// <summary>
 /// Devices as CSV (docs/devices.md#bulk-registration-from-csv): a header row naming the columns <c>id</c> (required),
@@ -39,7 +40,7 @@ internal static class DeviceCsv
             {
                 rows.Add(new DeviceCsvRow(line, ParseRow(line, cells, columns), null));
             }
-            catch (DeviceRegistryException error)
+            catch (RegistryException error)
             {
                 rows.Add(new DeviceCsvRow(line, null, error));
             }
@@ -82,7 +83,7 @@ internal static class DeviceCsv
     {
         if (cells.Count != columns.Length)
         {
-            throw new DeviceRegistryException(DeviceErrorKind.Invalid, null, $"line {line}: {cells.Count} cells, but the header has {columns.Length} columns");
+            throw RegistryException.Invalid(null, $"line {line}: {cells.Count} cells, but the header has {columns.Length} columns");
         }
 
         string? id = null, name = null, type = null, parent = null;
@@ -119,7 +120,7 @@ internal static class DeviceCsv
                         int equals = pair.IndexOf('=', StringComparison.Ordinal);
                         if (equals <= 0)
                         {
-                            throw new DeviceRegistryException(DeviceErrorKind.Invalid, "tags", $"line {line}: tags: \"{pair}\" is not key=value (write tags as fleet=East;site=Oslo)");
+                            throw RegistryException.Invalid("tags", $"line {line}: tags: \"{pair}\" is not key=value (write tags as fleet=East;site=Oslo)");
                         }
 
                         tags[pair[..equals]] = pair[(equals + 1)..];
@@ -134,7 +135,7 @@ internal static class DeviceCsv
 
         if (!DeviceValidation.IsValidId(id, out string? problem))
         {
-            throw new DeviceRegistryException(DeviceErrorKind.Invalid, "id", $"line {line}: {problem}");
+            throw RegistryException.Invalid("id", $"line {line}: {problem}");
         }
 
         return new NewDevice(id!, name, type, tags.Count == 0 ? null : tags, parent, measurements);

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Plexus.Core;
 using Plexus.Api.Auth;
 using Plexus.Devices;
 using static Plexus.Api.Endpoints.JsonBodies;
@@ -47,7 +48,7 @@ internal static class DevicesEndpoints
             var added = registry.Add(device);
             await WriteAsync(http, StatusCodes.Status201Created, json => WriteDevice(json, added.Device, added.Token));
         }
-        catch (DeviceRegistryException error)
+        catch (RegistryException error)
         {
             await WriteErrorAsync(http, error);
         }
@@ -138,7 +139,7 @@ internal static class DevicesEndpoints
 
     private static async Task RegisterAllAsync(HttpContext http, DeviceRegistry registry, List<(int? Line, Func<NewDevice> Parse)> items)
     {
-        var results = new List<(int Index, int? Line, RegisteredDevice? Added, DeviceRegistryException? Error)>();
+        var results = new List<(int Index, int? Line, RegisteredDevice? Added, RegistryException? Error)>();
         int index = 0;
         foreach (var (line, parse) in items)
         {
@@ -146,7 +147,7 @@ internal static class DevicesEndpoints
             {
                 results.Add((index, line, registry.Add(parse()), null));
             }
-            catch (DeviceRegistryException error)
+            catch (RegistryException error)
             {
                 results.Add((index, line, null, error));
             }
@@ -223,7 +224,7 @@ internal static class DevicesEndpoints
         string id = IdOf(http);
         if (registry.Get(id) is not { } device)
         {
-            await WriteErrorAsync(http, new DeviceRegistryException(DeviceErrorKind.NotFound, "id", $"no device \"{id}\" is registered"));
+            await WriteErrorAsync(http, RegistryException.NotFound("id", $"no device \"{id}\" is registered"));
             return;
         }
 
@@ -257,7 +258,7 @@ internal static class DevicesEndpoints
             {
                 if (property.Name is not ("name" or "type" or "tags" or "parent" or "measurements"))
                 {
-                    throw new DeviceRegistryException(DeviceErrorKind.Invalid, property.Name,
+                    throw RegistryException.Invalid(property.Name,
                         property.Name is "id" or "token" ? $"{property.Name} cannot be changed; remove and add the device, or rotate its token" : $"unknown field \"{property.Name}\"; send name, type, tags, parent or measurements");
                 }
             }
@@ -278,7 +279,7 @@ internal static class DevicesEndpoints
             var updated = registry.Update(IdOf(http), changes);
             await WriteAsync(http, StatusCodes.Status200OK, json => WriteDevice(json, updated, token: null));
         }
-        catch (DeviceRegistryException error)
+        catch (RegistryException error)
         {
             await WriteErrorAsync(http, error);
         }
@@ -294,7 +295,7 @@ internal static class DevicesEndpoints
         string id = IdOf(http);
         if (!registry.Remove(id))
         {
-            await WriteErrorAsync(http, new DeviceRegistryException(DeviceErrorKind.NotFound, "id", $"no device \"{id}\" is registered"));
+            await WriteErrorAsync(http, RegistryException.NotFound("id", $"no device \"{id}\" is registered"));
             return;
         }
 
@@ -318,7 +319,7 @@ internal static class DevicesEndpoints
                 json.WriteString("token", token);
             });
         }
-        catch (DeviceRegistryException error)
+        catch (RegistryException error)
         {
             await WriteErrorAsync(http, error);
         }
@@ -333,21 +334,21 @@ internal static class DevicesEndpoints
     {
         if (item.ValueKind != JsonValueKind.Object)
         {
-            throw new DeviceRegistryException(DeviceErrorKind.Invalid, null, "each device must be a JSON object like {\"id\": \"d1\"}");
+            throw RegistryException.Invalid(null, "each device must be a JSON object like {\"id\": \"d1\"}");
         }
 
         foreach (var property in item.EnumerateObject())
         {
             if (property.Name is not ("id" or "name" or "type" or "tags" or "parent" or "measurements"))
             {
-                throw new DeviceRegistryException(DeviceErrorKind.Invalid, property.Name, $"unknown field \"{property.Name}\"; send id, name, type, tags, parent or measurements");
+                throw RegistryException.Invalid(property.Name, $"unknown field \"{property.Name}\"; send id, name, type, tags, parent or measurements");
             }
         }
 
         string? id = OptionalString(item, "id");
         if (!DeviceValidation.IsValidId(id, out string? problem))
         {
-            throw new DeviceRegistryException(DeviceErrorKind.Invalid, "id", problem!);
+            throw RegistryException.Invalid("id", problem!);
         }
 
         return new NewDevice(id!, OptionalString(item, "name"), OptionalString(item, "type"), OptionalTags(item), OptionalString(item, "parent"), OptionalMeasurements(item));

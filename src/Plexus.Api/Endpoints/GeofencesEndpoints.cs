@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Plexus.Core;
 using Plexus.Api.Auth;
 using Plexus.Geo;
 
@@ -38,7 +39,7 @@ internal static class GeofencesEndpoints
             http.Response.Headers.Location = "/api/v1/geofences/" + Uri.EscapeDataString(fence.Name);
             await WriteAsync(http, StatusCodes.Status201Created, json => WriteFeature(json, fence));
         }
-        catch (GeofenceException error)
+        catch (RegistryException error)
         {
             await WriteErrorAsync(http, error);
         }
@@ -57,7 +58,7 @@ internal static class GeofencesEndpoints
             AuditTrail.Detail(http, created ? "created" : "replaced");
             await WriteAsync(http, created ? StatusCodes.Status201Created : StatusCodes.Status200OK, json => WriteFeature(json, fence));
         }
-        catch (GeofenceException error)
+        catch (RegistryException error)
         {
             await WriteErrorAsync(http, error);
         }
@@ -120,7 +121,7 @@ internal static class GeofencesEndpoints
         http.Response.StatusCode = StatusCodes.Status204NoContent;
     }
 
-    private static GeofenceException NotFound(string name) => new(GeofenceErrorKind.NotFound, "name", $"no geofence \"{name}\"");
+    private static RegistryException NotFound(string name) => new(RegistryErrorKind.NotFound, "name", $"no geofence \"{name}\"");
 
     private static string NameOf(HttpContext http) => http.Request.RouteValues["name"] as string ?? string.Empty;
 
@@ -207,12 +208,12 @@ internal static class GeofencesEndpoints
         await json.FlushAsync(http.RequestAborted);
     }
 
-    private static Task WriteErrorAsync(HttpContext http, GeofenceException error)
+    private static Task WriteErrorAsync(HttpContext http, RegistryException error)
     {
         var (status, code) = error.Kind switch
         {
-            GeofenceErrorKind.NotFound => (StatusCodes.Status404NotFound, "not_found"),
-            GeofenceErrorKind.Conflict => (StatusCodes.Status409Conflict, "conflict"),
+            RegistryErrorKind.NotFound => (StatusCodes.Status404NotFound, "not_found"),
+            RegistryErrorKind.Conflict => (StatusCodes.Status409Conflict, "conflict"),
             _ => (StatusCodes.Status400BadRequest, "invalid"),
         };
         return ApiErrors.WriteAsync(http, status, code, error.Message, extra: error.Field is null ? null : json => json.WriteString("field", error.Field));

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Plexus.Core;
 using Plexus.Devices;
 
 namespace Plexus.Api.Endpoints;
@@ -72,7 +73,7 @@ internal static class JsonBodies
         return buffer.ToArray();
     }
 
-    /// <summary>A string property; absent or null is null, any other kind is a <see cref="DeviceRegistryException"/> naming the field.</summary>
+    /// <summary>A string property; absent or null is null, any other kind is a <see cref="RegistryException"/> naming the field.</summary>
     public static string? OptionalString(JsonElement root, string name)
     {
         if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
@@ -82,10 +83,10 @@ internal static class JsonBodies
 
         return value.ValueKind == JsonValueKind.String
             ? value.GetString()
-            : throw new DeviceRegistryException(DeviceErrorKind.Invalid, name, $"{name} must be a string or null, not {value.ValueKind.ToString().ToLowerInvariant()}");
+            : throw RegistryException.Invalid(name, $"{name} must be a string or null, not {value.ValueKind.ToString().ToLowerInvariant()}");
     }
 
-    /// <summary>An array of strings; absent or null is null, anything else a <see cref="DeviceRegistryException"/> naming the field.</summary>
+    /// <summary>An array of strings; absent or null is null, anything else a <see cref="RegistryException"/> naming the field.</summary>
     public static List<string>? OptionalStringList(JsonElement root, string name, string example)
     {
         if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
@@ -95,7 +96,7 @@ internal static class JsonBodies
 
         if (value.ValueKind != JsonValueKind.Array || value.EnumerateArray().Any(item => item.ValueKind != JsonValueKind.String))
         {
-            throw new DeviceRegistryException(DeviceErrorKind.Invalid, name, $"{name} must be an array of strings like {example}, or null");
+            throw RegistryException.Invalid(name, $"{name} must be an array of strings like {example}, or null");
         }
 
         return [.. value.EnumerateArray().Select(item => item.GetString()!)];
@@ -111,7 +112,7 @@ internal static class JsonBodies
 
         if (value.ValueKind != JsonValueKind.Object)
         {
-            throw new DeviceRegistryException(DeviceErrorKind.Invalid, "tags", $"tags must be an object of strings, like {example}");
+            throw RegistryException.Invalid("tags", $"tags must be an object of strings, like {example}");
         }
 
         var tags = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -119,7 +120,7 @@ internal static class JsonBodies
         {
             if (tag.Value.ValueKind != JsonValueKind.String)
             {
-                throw new DeviceRegistryException(DeviceErrorKind.Invalid, "tags", $"tag \"{tag.Name}\" must have a string value");
+                throw RegistryException.Invalid("tags", $"tag \"{tag.Name}\" must have a string value");
             }
 
             tags[tag.Name] = tag.Value.GetString()!;
@@ -219,21 +220,21 @@ internal static class JsonBodies
             json.WriteNumber("total", total);
         });
 
-    public static Task WriteErrorAsync(HttpContext http, DeviceRegistryException error)
+    public static Task WriteErrorAsync(HttpContext http, RegistryException error)
     {
         int status = error.Kind switch
         {
-            DeviceErrorKind.NotFound => StatusCodes.Status404NotFound,
-            DeviceErrorKind.Conflict => StatusCodes.Status409Conflict,
+            RegistryErrorKind.NotFound => StatusCodes.Status404NotFound,
+            RegistryErrorKind.Conflict => StatusCodes.Status409Conflict,
             _ => StatusCodes.Status400BadRequest,
         };
         return ApiErrors.WriteAsync(http, status, CodeOf(error.Kind), error.Message, extra: error.Field is null ? null : json => json.WriteString("field", error.Field));
     }
 
-    public static string CodeOf(DeviceErrorKind kind) => kind switch
+    public static string CodeOf(RegistryErrorKind kind) => kind switch
     {
-        DeviceErrorKind.NotFound => "not_found",
-        DeviceErrorKind.Conflict => "conflict",
+        RegistryErrorKind.NotFound => "not_found",
+        RegistryErrorKind.Conflict => "conflict",
         _ => "invalid",
     };
 

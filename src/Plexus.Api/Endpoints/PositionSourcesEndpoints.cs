@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Plexus.Core;
 using Plexus.Api.Auth;
 using Plexus.Geo;
 
@@ -39,7 +40,7 @@ internal static class PositionSourcesEndpoints
             http.Response.Headers.Location = "/api/v1/position-sources/" + Uri.EscapeDataString(status.Source.Key);
             await WriteAsync(http, created ? StatusCodes.Status201Created : StatusCodes.Status200OK, json => WriteSource(json, status));
         }
-        catch (PositionSourceException error)
+        catch (RegistryException error)
         {
             await WriteErrorAsync(http, error);
         }
@@ -102,7 +103,7 @@ internal static class PositionSourcesEndpoints
         http.Response.StatusCode = StatusCodes.Status204NoContent;
     }
 
-    private static PositionSourceException NotFound(string key) => new(GeofenceErrorKind.NotFound, "source", $"no position source \"{key}\"; GET /api/v1/position-sources lists them");
+    private static RegistryException NotFound(string key) => new(RegistryErrorKind.NotFound, "source", $"no position source \"{key}\"; GET /api/v1/position-sources lists them");
 
     private static string KeyOf(HttpContext http) => PositionSourceRegistry.NormalizeKey(http.Request.RouteValues["key"] as string ?? string.Empty);
 
@@ -132,7 +133,7 @@ internal static class PositionSourcesEndpoints
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                await WriteErrorAsync(http, new PositionSourceException(GeofenceErrorKind.Invalid, null, $"the body must be a JSON object, e.g. {Example}"));
+                await WriteErrorAsync(http, RegistryException.Invalid(null, $"the body must be a JSON object, e.g. {Example}"));
                 return null;
             }
 
@@ -141,13 +142,13 @@ internal static class PositionSourcesEndpoints
             {
                 if (!Fields.Contains(property.Name, StringComparer.Ordinal))
                 {
-                    await WriteErrorAsync(http, new PositionSourceException(GeofenceErrorKind.Invalid, property.Name, $"{property.Name}: unknown field; the fields are {string.Join(", ", Fields)}"));
+                    await WriteErrorAsync(http, RegistryException.Invalid(property.Name, $"{property.Name}: unknown field; the fields are {string.Join(", ", Fields)}"));
                     return null;
                 }
 
                 if (property.Value.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
                 {
-                    await WriteErrorAsync(http, new PositionSourceException(GeofenceErrorKind.Invalid, property.Name, $"{property.Name}: must be a string (a name), not {property.Value.ValueKind.ToString().ToLowerInvariant()}"));
+                    await WriteErrorAsync(http, RegistryException.Invalid(property.Name, $"{property.Name}: must be a string (a name), not {property.Value.ValueKind.ToString().ToLowerInvariant()}"));
                     return null;
                 }
 
@@ -207,12 +208,12 @@ internal static class PositionSourcesEndpoints
         await json.FlushAsync(http.RequestAborted);
     }
 
-    private static Task WriteErrorAsync(HttpContext http, PositionSourceException error)
+    private static Task WriteErrorAsync(HttpContext http, RegistryException error)
     {
         var (status, code) = error.Kind switch
         {
-            GeofenceErrorKind.NotFound => (StatusCodes.Status404NotFound, "not_found"),
-            GeofenceErrorKind.Conflict => (StatusCodes.Status409Conflict, "conflict"),
+            RegistryErrorKind.NotFound => (StatusCodes.Status404NotFound, "not_found"),
+            RegistryErrorKind.Conflict => (StatusCodes.Status409Conflict, "conflict"),
             _ => (StatusCodes.Status400BadRequest, "invalid"),
         };
         return ApiErrors.WriteAsync(http, status, code, error.Message, extra: error.Field is null ? null : json => json.WriteString("field", error.Field));
