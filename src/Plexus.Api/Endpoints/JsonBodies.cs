@@ -129,6 +129,36 @@ internal static class JsonBodies
         return tags;
     }
 
+    /// <summary>
+    /// A PATCH body of devices or assets: the audit detail names the fields sent, every property must be in
+    /// <paramref name="allowed"/> (otherwise <paramref name="refusal"/> words the message for it), and the metadata
+    /// fields it sends are set on <paramref name="changes"/>.
+    /// </summary>
+    public static T ReadChanges<T>(HttpContext http, JsonElement root, T changes, string[] allowed, string tagsExample, Func<string, string> refusal)
+        where T : MetadataChanges
+    {
+        AuditTrail.Detail(http, ChangedFields(root));
+        foreach (var property in root.EnumerateObject())
+        {
+            if (!allowed.Contains(property.Name, StringComparer.Ordinal))
+            {
+                throw RegistryException.Invalid(property.Name, refusal(property.Name));
+            }
+        }
+
+        return (T)(changes with
+        {
+            NameSet = root.TryGetProperty("name", out _),
+            Name = OptionalString(root, "name"),
+            TypeSet = root.TryGetProperty("type", out _),
+            Type = OptionalString(root, "type"),
+            TagsSet = root.TryGetProperty("tags", out _),
+            Tags = OptionalTags(root, tagsExample),
+            ParentSet = root.TryGetProperty("parent", out _),
+            Parent = OptionalString(root, "parent"),
+        });
+    }
+
     /// <summary>The ?tag=key:value (or key=value) filters; a malformed one is answered 400 showing <paramref name="example"/> and null is returned.</summary>
     public static async Task<List<KeyValuePair<string, string>>?> ReadTagFiltersAsync(HttpContext http, string example)
     {
@@ -193,16 +223,13 @@ internal static class JsonBodies
     }
 
     /// <summary>Answers with a JSON object whose properties <paramref name="body"/> writes.</summary>
-    public static async Task WriteAsync(HttpContext http, int status, Action<Utf8JsonWriter> body)
-    {
-        http.Response.StatusCode = status;
-        http.Response.ContentType = "application/json; charset=utf-8";
-        await using var json = new Utf8JsonWriter(http.Response.Body, PlexusApi.JsonOptions);
-        json.WriteStartObject();
-        body(json);
-        json.WriteEndObject();
-        await json.FlushAsync(http.RequestAborted);
-    }
+    public static Task WriteAsync(HttpContext http, int status, Action<Utf8JsonWriter> body) =>
+        RegistryEndpoints.WriteJsonAsync(http, status, "application/json; charset=utf-8", json =>
+        {
+            json.WriteStartObject();
+            body(json);
+            json.WriteEndObject();
+        });
 
     /// <summary>Answers 200 with a page of a list: the entries under <paramref name="property"/> and how many matched in all.</summary>
     public static Task WritePageAsync<T>(HttpContext http, string property, IReadOnlyList<T> entries, int total, Action<Utf8JsonWriter, T> writeEntry) =>
@@ -219,24 +246,6 @@ internal static class JsonBodies
             json.WriteEndArray();
             json.WriteNumber("total", total);
         });
-
-    public static Task WriteErrorAsync(HttpContext http, RegistryException error)
-    {
-        int status = error.Kind switch
-        {
-            RegistryErrorKind.NotFound => StatusCodes.Status404NotFound,
-            RegistryErrorKind.Conflict => StatusCodes.Status409Conflict,
-            _ => StatusCodes.Status400BadRequest,
-        };
-        return ApiErrors.WriteAsync(http, status, CodeOf(error.Kind), error.Message, extra: error.Field is null ? null : json => json.WriteString("field", error.Field));
-    }
-
-    public static string CodeOf(RegistryErrorKind kind) => kind switch
-    {
-        RegistryErrorKind.NotFound => "not_found",
-        RegistryErrorKind.Conflict => "conflict",
-        _ => "invalid",
-    };
 
     /// <summary>The audit detail of a bulk request: "created 2, failed 1: d1, d2" (the audit log cuts a long list).</summary>
     public static string BulkDetail(int created, int failed, IEnumerable<string> createdIds) =>
