@@ -16,25 +16,8 @@ public sealed record Asset(
 /// <summary>What to create: the id is required, the rest optional.</summary>
 public sealed record NewAsset(string Id, string? Name = null, string? Type = null, IReadOnlyDictionary<string, string>? Tags = null, string? Parent = null);
 
-/// <summary>A partial metadata change (HTTP PATCH): only the properties that are <c>Set</c> change; a set null clears.</summary>
-public sealed record AssetChanges
-{
-    public bool NameSet { get; init; }
-
-    public string? Name { get; init; }
-
-    public bool TypeSet { get; init; }
-
-    public string? Type { get; init; }
-
-    public bool TagsSet { get; init; }
-
-    public IReadOnlyDictionary<string, string>? Tags { get; init; }
-
-    public bool ParentSet { get; init; }
-
-    public string? Parent { get; init; }
-}
+/// <summary>A partial change of an asset's metadata (<see cref="MetadataChanges"/>).</summary>
+public sealed record AssetChanges : MetadataChanges;
 
 /// <summary>A page of assets in id order and how many matched in all.</summary>
 public sealed record AssetPage(IReadOnlyList<Asset> Assets, int Total);

@@ -1,4 +1,4 @@
-using DuckDB.NET.Data;
+using Plexus.Core;
 using Plexus.Storage;
 using static Plexus.Devices.RegistryFields;
 
@@ -20,13 +20,13 @@ public sealed class AssetRegistry : IDisposable
 {
     public const string TableName = "_plexus.assets";
 
-    private readonly DuckDBConnection _connection;
+    private readonly MetadataConnection _connection;
     private readonly DeviceRegistry _devices;
     private readonly TimeProvider _time;
     private readonly SortedDictionary<string, Asset> _assets = new(StringComparer.Ordinal);
     private int _disposed;
 
-    private AssetRegistry(DuckDBConnection connection, DeviceRegistry devices, TimeProvider time)
+    private AssetRegistry(MetadataConnection connection, DeviceRegistry devices, TimeProvider time)
     {
         _connection = connection;
         _devices = devices;
@@ -94,12 +94,12 @@ public sealed class AssetRegistry : IDisposable
     {
         if (limit < 0)
         {
-            throw DeviceRegistryException.Invalid("limit", "limit must be 0 or more");
+            throw RegistryException.Invalid("limit", "limit must be 0 or more");
         }
 
         if (offset < 0)
         {
-            throw DeviceRegistryException.Invalid("offset", "offset must be 0 or more");
+            throw RegistryException.Invalid("offset", "offset must be 0 or more");
         }
 
         var page = new List<Asset>(Math.Min(limit, 1000));
@@ -137,20 +137,20 @@ public sealed class AssetRegistry : IDisposable
             ThrowIfDisposed();
             if (_assets.ContainsKey(asset.Id))
             {
-                throw new DeviceRegistryException(DeviceErrorKind.Conflict, "id", $"an asset \"{asset.Id}\" already exists; update or remove it");
+                throw RegistryException.Conflict("id", $"an asset \"{asset.Id}\" already exists; update or remove it");
             }
 
             if (_devices.ContainsUnlocked(asset.Id))
             {
-                throw new DeviceRegistryException(DeviceErrorKind.Conflict, "id", $"a device \"{asset.Id}\" is registered; devices and assets share one id space, choose another id");
+                throw RegistryException.Conflict("id", $"a device \"{asset.Id}\" is registered; devices and assets share one id space, choose another id");
             }
 
             CheckParent(asset.Id, asset.Parent);
             var now = Now(null);
             var created = new Asset(asset.Id, asset.Name, asset.Type, Copy(asset.Tags), asset.Parent, now, now);
-            RegistryHistory.InTransaction(_connection, () =>
+            _connection.InTransaction(() =>
             {
-                Execute(
+                _connection.Execute(
                     $"INSERT INTO {TableName} (id, name, type, tags, parent, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     created.Id, created.Name, created.Type, TagsJson(created.Tags), created.Parent, now.UtcDateTime, now.UtcDateTime);
                 RecordHistory(created);
@@ -189,7 +189,7 @@ public sealed class AssetRegistry : IDisposable
     }
 
     /// <summary>
-    /// Removes an asset. With children it is refused (<see cref="DeviceErrorKind.Conflict"/>) unless
+    /// Removes an asset. With children it is refused (<see cref="RegistryErrorKind.Conflict"/>) unless
     /// <paramref name="cascade"/> says what becomes of them. False when no such asset.
     /// </summary>
     public bool Remove(string id, AssetCascade cascade = AssetCascade.None)
@@ -207,7 +207,7 @@ public sealed class AssetRegistry : IDisposable
             var childDevices = _devices.ChildrenOfUnlocked(id);
             if (cascade == AssetCascade.None && (childAssets.Count > 0 || childDevices.Count > 0))
             {
-                throw new DeviceRegistryException(DeviceErrorKind.Conflict, "id",
+                throw RegistryException.Conflict("id",
                     $"asset \"{id}\" has {childAssets.Count} child asset(s) and {childDevices.Count} device(s) under it (e.g. \"{childAssets.Concat(childDevices).First()}\"); " +
                     "move or remove them first, or remove with cascade=detach (children lose their parent) or cascade=delete (assets below are removed, devices detached)");
             }
@@ -230,9 +230,9 @@ public sealed class AssetRegistry : IDisposable
                 }
             }
 
-            RegistryHistory.InTransaction(_connection, () =>
+            _connection.InTransaction(() =>
             {
-                Execute($"DELETE FROM {TableName} WHERE id = $1", id);
+                _connection.Execute($"DELETE FROM {TableName} WHERE id = $1", id);
                 RegistryHistory.Close(_connection, RegistryHistory.AssetTable, id, Now(removed.UpdatedAt).UtcDateTime);
             });
             _assets.Remove(id);
@@ -264,7 +264,7 @@ public sealed class AssetRegistry : IDisposable
         if (!DeviceValidation.IsValidId(id, out string? problem))
         {
             problem = problem!.Replace("device id", "asset id", StringComparison.Ordinal);
-            throw DeviceRegistryException.Invalid(field, field == "id" ? problem : $"{field}: {problem}");
+            throw RegistryException.Invalid(field, field == "id" ? problem : $"{field}: {problem}");
         }
     }
 
@@ -273,9 +273,9 @@ public sealed class AssetRegistry : IDisposable
 
     private void Store(Asset updated)
     {
-        RegistryHistory.InTransaction(_connection, () =>
+        _connection.InTransaction(() =>
         {
-            Execute(
+            _connection.Execute(
                 $"UPDATE {TableName} SET name = $2, type = $3, tags = $4, parent = $5, updated_at = $6 WHERE id = $1",
                 updated.Id, updated.Name, updated.Type, TagsJson(updated.Tags), updated.Parent, updated.UpdatedAt.UtcDateTime);
             RecordHistory(updated);
@@ -296,12 +296,12 @@ public sealed class AssetRegistry : IDisposable
         RequireId(parent, "parent");
         if (string.Equals(parent, id, StringComparison.Ordinal))
         {
-            throw DeviceRegistryException.Invalid("parent", "an asset cannot be its own parent");
+            throw RegistryException.Invalid("parent", "an asset cannot be its own parent");
         }
 
         if (!_assets.TryGetValue(parent, out var parentAsset))
         {
-            throw DeviceRegistryException.Invalid("parent", _devices.ContainsUnlocked(parent)
+            throw RegistryException.Invalid("parent", _devices.ContainsUnlocked(parent)
                 ? $"parent \"{parent}\" is a device; an asset's parent must be another asset"
                 : $"parent \"{parent}\" is not an asset; create it first");
         }
@@ -311,7 +311,7 @@ public sealed class AssetRegistry : IDisposable
 
     private void EnsureCreated()
     {
-        Execute($"""
+        _connection.Execute($"""
             CREATE TABLE IF NOT EXISTS {TableName} (
                 id VARCHAR PRIMARY KEY,
                 name VARCHAR,
@@ -321,17 +321,14 @@ public sealed class AssetRegistry : IDisposable
                 created_at TIMESTAMP NOT NULL,
                 updated_at TIMESTAMP NOT NULL)
             """);
-        Execute(RegistryHistory.CreateSql(RegistryHistory.AssetTable));
-        Execute(RegistryHistory.BackfillSql(RegistryHistory.AssetTable, TableName));
+        _connection.Execute(RegistryHistory.CreateSql(RegistryHistory.AssetTable));
+        _connection.Execute(RegistryHistory.BackfillSql(RegistryHistory.AssetTable, TableName));
         RelationsSql.Create(_connection);
     }
 
     private void Load()
     {
-        using var command = _connection.CreateCommand();
-        command.CommandText = $"SELECT id, name, type, tags, parent, created_at, updated_at FROM {TableName}";
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        _connection.Query($"SELECT id, name, type, tags, parent, created_at, updated_at FROM {TableName}", reader =>
         {
             string id = reader.GetString(0);
             _assets[id] = new Asset(
@@ -342,14 +339,13 @@ public sealed class AssetRegistry : IDisposable
                 reader.IsDBNull(4) ? null : reader.GetString(4),
                 AsUtc(reader.GetDateTime(5)),
                 AsUtc(reader.GetDateTime(6)));
-        }
+        });
     }
-
-    private void Execute(string sql, params object?[] parameters) => RegistryHistory.Execute(_connection, sql, parameters);
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
     private DateTimeOffset Now(DateTimeOffset? notBefore) => RegistryFields.Now(_time, notBefore);
 
-    internal static DeviceRegistryException NotFound(string id) => new(DeviceErrorKind.NotFound, "id", $"no asset \"{id}\" exists");
+    /// <summary>The answer to an id no asset has.</summary>
+    public static RegistryException NotFound(string id) => RegistryException.NotFound("id", $"no asset \"{id}\" exists");
 }

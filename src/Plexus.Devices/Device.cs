@@ -20,8 +20,11 @@ public sealed record RegisteredDevice(Device Device, string Token);
 /// <summary>What to register: the id is required, the rest optional.</summary>
 public sealed record NewDevice(string Id, string? Name = null, string? Type = null, IReadOnlyDictionary<string, string>? Tags = null, string? Parent = null, IReadOnlyList<string>? Measurements = null);
 
-/// <summary>A partial metadata change (HTTP PATCH): only the properties that are <c>Set</c> change; a set null clears.</summary>
-public sealed record DeviceChanges
+/// <summary>
+/// A partial change of the metadata devices and assets share (HTTP PATCH): only the properties that are <c>Set</c>
+/// change; a set null clears.
+/// </summary>
+public abstract record MetadataChanges
 {
     public bool NameSet { get; init; }
 
@@ -38,7 +41,11 @@ public sealed record DeviceChanges
     public bool ParentSet { get; init; }
 
     public string? Parent { get; init; }
+}
 
+/// <summary>A partial change of a device: its metadata and its measurement allow-list.</summary>
+public sealed record DeviceChanges : MetadataChanges
+{
     public bool MeasurementsSet { get; init; }
 
     /// <summary>The new allow-list; a set null lets the device write any measurement again.</summary>

@@ -37,7 +37,7 @@ public sealed class DeviceLinks : IDisposable
     /// <summary>The names this creates in <c>main</c>; measurements of these names are refused there.</summary>
     public static readonly string[] ViewNames = ["devices", "device_links"];
 
-    private readonly DuckDBConnection _connection;
+    private readonly MetadataConnection _connection;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private string _linksKey = "\0";
@@ -47,7 +47,7 @@ public sealed class DeviceLinks : IDisposable
     private int _scheduled;
     private int _disposed;
 
-    private DeviceLinks(DuckDBConnection connection, StoreWriter writer, DeviceTagMap tags, ILogger logger, TimeProvider time)
+    private DeviceLinks(MetadataConnection connection, StoreWriter writer, DeviceTagMap tags, ILogger logger, TimeProvider time)
     {
         _connection = connection;
         _writer = writer;
@@ -107,8 +107,8 @@ public sealed class DeviceLinks : IDisposable
                 return false;
             }
 
-            Execute(DevicesViewSql(links));
-            Execute(LinksViewSql(links));
+            _connection.Execute(DevicesViewSql(links));
+            _connection.Execute(LinksViewSql(links));
             _linksKey = key;
             return true;
         }
@@ -160,27 +160,26 @@ public sealed class DeviceLinks : IDisposable
     private List<Link> FindLinks()
     {
         var links = new List<Link>();
-        using var command = _connection.CreateCommand();
-        command.CommandText = $"""
-            SELECT m.id, m.namespace, m.name, c.column_name
-            FROM {SqlNames.InternalSchema}.measurements m
-            JOIN duckdb_columns() c ON c.schema_name = '{SqlNames.InternalSchema}' AND c.table_name = 's' || m.id
-            WHERE c.column_name <> '{SqlNames.SeriesIdColumn}'
-            ORDER BY m.id
-            """;
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
-        {
-            string ns = reader.GetString(1);
-            string column = reader.GetString(3);
-
-            // SQL names ignore case, and the store refuses two tag keys that differ only in case.
-            if (string.Equals(column, Tags.TagFor(ns), StringComparison.OrdinalIgnoreCase) &&
-                !(ns == ReservedMeasurements.Namespace && ReservedMeasurements.IsReservedName(reader.GetString(2))))
+        _connection.Query(
+            $"""
+                SELECT m.id, m.namespace, m.name, c.column_name
+                FROM {SqlNames.InternalSchema}.measurements m
+                JOIN duckdb_columns() c ON c.schema_name = '{SqlNames.InternalSchema}' AND c.table_name = 's' || m.id
+                WHERE c.column_name <> '{SqlNames.SeriesIdColumn}'
+                ORDER BY m.id
+                """,
+            reader =>
             {
-                links.Add(new Link(reader.GetInt32(0), ns, reader.GetString(2), column));
-            }
-        }
+                string ns = reader.GetString(1);
+                string column = reader.GetString(3);
+
+                // SQL names ignore case, and the store refuses two tag keys that differ only in case.
+                if (string.Equals(column, Tags.TagFor(ns), StringComparison.OrdinalIgnoreCase) &&
+                    !(ns == ReservedMeasurements.Namespace && ReservedMeasurements.IsReservedName(reader.GetString(2))))
+                {
+                    links.Add(new Link(reader.GetInt32(0), ns, reader.GetString(2), column));
+                }
+            });
 
         return links;
     }
@@ -236,7 +235,7 @@ public sealed class DeviceLinks : IDisposable
         }
         string measurement = $"SELECT *, CAST(COLUMNS(c -> lower(c) = lower(coalesce(key, {keyTag}))) AS VARCHAR) AS _device_key FROM query_table(tbl)";
 
-        Execute($"""
+        _connection.Execute($"""
             CREATE OR REPLACE MACRO main.with_device(tbl, key := NULL) AS TABLE
             WITH m AS ({measurement}),
             lineage AS (
@@ -256,7 +255,7 @@ public sealed class DeviceLinks : IDisposable
 
         // ASOF picks the newest version that started at or before the row; a version that had already ended (the
         // device was removed) gives NULLs.
-        Execute($"""
+        _connection.Execute($"""
             CREATE OR REPLACE MACRO main.with_device_asof(tbl, key := NULL) AS TABLE
             WITH m AS ({measurement}),
             j AS (
@@ -271,7 +270,6 @@ public sealed class DeviceLinks : IDisposable
             """);
     }
 
-    private void Execute(string sql) => RegistryHistory.Execute(_connection, sql);
 
     private sealed record Link(int Id, string Namespace, string Measurement, string Column);
 }

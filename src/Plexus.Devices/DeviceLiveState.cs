@@ -45,7 +45,7 @@ public sealed class DeviceLiveState : IAsyncDisposable
     private readonly IPointWriter _writer;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly DuckDBConnection _connection;
+    private readonly MetadataConnection _connection;
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _dirty = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
@@ -456,7 +456,7 @@ public sealed class DeviceLiveState : IAsyncDisposable
 
     private void EnsureCreated()
     {
-        Execute($"""
+        _connection.Execute($"""
             CREATE TABLE IF NOT EXISTS {DeviceDataNames.DeviceStateTable} (
                 device VARCHAR PRIMARY KEY,
                 online BOOLEAN NOT NULL,
@@ -468,7 +468,7 @@ public sealed class DeviceLiveState : IAsyncDisposable
             """);
 
         // One row per registered or seen device; properties as MAP(VARCHAR, VARCHAR) so SQL can say properties['firmware'].
-        Execute($$"""
+        _connection.Execute($$"""
             CREATE OR REPLACE VIEW {{DeviceDataNames.Namespace}}.{{DeviceDataNames.DeviceState}} AS
             SELECT coalesce(s.device, d.id) AS device,
                    coalesce(s.online, false) AS online,
@@ -483,14 +483,14 @@ public sealed class DeviceLiveState : IAsyncDisposable
     {
         var views = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         var columns = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        Query($"SELECT view_name FROM duckdb_views() WHERE schema_name = '{DeviceDataNames.Namespace}' AND NOT internal", r => views.Add(r.GetString(0)));
-        Query($"SELECT column_name FROM duckdb_columns() WHERE schema_name = '{DeviceDataNames.Namespace}' AND table_name = '{DeviceDataNames.StateHistory}'", r => columns.Add(r.GetString(0)));
+        _connection.Query($"SELECT view_name FROM duckdb_views() WHERE schema_name = '{DeviceDataNames.Namespace}' AND NOT internal", r => views.Add(r.GetString(0)));
+        _connection.Query($"SELECT column_name FROM duckdb_columns() WHERE schema_name = '{DeviceDataNames.Namespace}' AND table_name = '{DeviceDataNames.StateHistory}'", r => columns.Add(r.GetString(0)));
 
         if (views.Contains(DeviceDataNames.StateHistory) && columns.Contains("device") && columns.Contains("property") && columns.Contains("value"))
         {
             string number = columns.Contains("value_num") ? "arg_max(value_num, time)" : "NULL::DOUBLE";
             string reason = columns.Contains("reason") ? "arg_max(reason, time)" : "NULL::VARCHAR";
-            Query(
+            _connection.Query(
                 $"SELECT device, property, arg_max(value, time), {number}, {reason}, epoch_ns(max(time)) FROM {DeviceDataNames.Namespace}.{DeviceDataNames.StateHistory} " +
                 "WHERE device IS NOT NULL AND property IS NOT NULL AND value IS NOT NULL GROUP BY ALL",
                 r =>
@@ -517,7 +517,7 @@ public sealed class DeviceLiveState : IAsyncDisposable
 
         if (views.Contains(DeviceDataNames.Positions) && HasColumns(DeviceDataNames.Positions, "device", "lat", "lon"))
         {
-            Query(
+            _connection.Query(
                 $"SELECT device, arg_max(lat, time), arg_max(lon, time), epoch_ns(max(time)) FROM {DeviceDataNames.Namespace}.{DeviceDataNames.Positions} " +
                 "WHERE device IS NOT NULL AND lat IS NOT NULL AND lon IS NOT NULL GROUP BY ALL",
                 r =>
@@ -532,7 +532,7 @@ public sealed class DeviceLiveState : IAsyncDisposable
 
         if (views.Contains(DeviceDataNames.DeadLetters) && HasColumns(DeviceDataNames.DeadLetters, "device"))
         {
-            Query($"SELECT device, count(*) FROM {DeviceDataNames.Namespace}.{DeviceDataNames.DeadLetters} WHERE device IS NOT NULL GROUP BY ALL", r =>
+            _connection.Query($"SELECT device, count(*) FROM {DeviceDataNames.Namespace}.{DeviceDataNames.DeadLetters} WHERE device IS NOT NULL GROUP BY ALL", r =>
             {
                 long count = r.GetInt64(1);
                 EntryOf(r.GetString(0)).DeadLetters = count;
@@ -541,7 +541,7 @@ public sealed class DeviceLiveState : IAsyncDisposable
         }
 
         // last_seen of plain telemetry is not in any history: the previous run's snapshot keeps it.
-        Query($"SELECT device, epoch_ns(last_seen) FROM {DeviceDataNames.DeviceStateTable} WHERE last_seen IS NOT NULL", r =>
+        _connection.Query($"SELECT device, epoch_ns(last_seen) FROM {DeviceDataNames.DeviceStateTable} WHERE last_seen IS NOT NULL", r =>
         {
             var entry = EntryOf(r.GetString(0));
             entry.LastSeenNs = Math.Max(entry.LastSeenNs, r.GetInt64(1));
@@ -551,7 +551,7 @@ public sealed class DeviceLiveState : IAsyncDisposable
     private bool HasColumns(string view, params string[] names)
     {
         var columns = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        Query($"SELECT column_name FROM duckdb_columns() WHERE schema_name = '{DeviceDataNames.Namespace}' AND table_name = '{view}'", r => columns.Add(r.GetString(0)));
+        _connection.Query($"SELECT column_name FROM duckdb_columns() WHERE schema_name = '{DeviceDataNames.Namespace}' AND table_name = '{view}'", r => columns.Add(r.GetString(0)));
         return names.All(columns.Contains);
     }
 
@@ -599,14 +599,14 @@ public sealed class DeviceLiveState : IAsyncDisposable
 
     private void RewriteSnapshot()
     {
-        using var transaction = _connection.BeginTransaction();
-        Execute($"DELETE FROM {DeviceDataNames.DeviceStateTable}");
-        foreach (string device in _entries.Keys)
+        _connection.InTransaction(() =>
         {
-            Upsert(device);
-        }
-
-        transaction.Commit();
+            _connection.Execute($"DELETE FROM {DeviceDataNames.DeviceStateTable}");
+            foreach (string device in _entries.Keys)
+            {
+                Upsert(device);
+            }
+        });
         _dirty.Clear();
     }
 
@@ -644,15 +644,15 @@ public sealed class DeviceLiveState : IAsyncDisposable
             _dirty.TryRemove(device, out _);
         }
 
-        using var transaction = _connection.BeginTransaction();
         try
         {
-            foreach (string device in devices)
+            _connection.InTransaction(() =>
             {
-                Upsert(device);
-            }
-
-            transaction.Commit();
+                foreach (string device in devices)
+                {
+                    Upsert(device);
+                }
+            });
         }
         catch
         {
@@ -683,16 +683,9 @@ public sealed class DeviceLiveState : IAsyncDisposable
             positionTime = entry.HasPosition ? FromNanoseconds(entry.PositionNs).UtcDateTime : DBNull.Value;
         }
 
-        using var command = _connection.CreateCommand();
-        command.CommandText = $"INSERT OR REPLACE INTO {DeviceDataNames.DeviceStateTable} VALUES ($1, $2, $3, $4, $5, $6, $7)";
-        command.Parameters.Add(new DuckDBParameter(device));
-        command.Parameters.Add(new DuckDBParameter(online));
-        command.Parameters.Add(new DuckDBParameter(lastSeen == 0 ? DBNull.Value : FromNanoseconds(lastSeen).UtcDateTime));
-        command.Parameters.Add(new DuckDBParameter(properties));
-        command.Parameters.Add(new DuckDBParameter(lat));
-        command.Parameters.Add(new DuckDBParameter(lon));
-        command.Parameters.Add(new DuckDBParameter(positionTime));
-        command.ExecuteNonQuery();
+        _connection.Execute(
+            $"INSERT OR REPLACE INTO {DeviceDataNames.DeviceStateTable} VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            device, online, lastSeen == 0 ? null : FromNanoseconds(lastSeen).UtcDateTime, properties, lat, lon, positionTime);
     }
 
     private static string PropertiesJson(Entry entry)
@@ -713,24 +706,6 @@ public sealed class DeviceLiveState : IAsyncDisposable
     }
 
     private static DateTimeOffset FromNanoseconds(long ns) => Epoch.AddTicks(ns / 100);
-
-    private void Execute(string sql)
-    {
-        using var command = _connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
-    private void Query(string sql, Action<System.Data.Common.DbDataReader> row)
-    {
-        using var command = _connection.CreateCommand();
-        command.CommandText = sql;
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
-        {
-            row(reader);
-        }
-    }
 
     private sealed record LiveProperty(string Value, double? Number, ReportedKind Kind, long TimeNs);
 

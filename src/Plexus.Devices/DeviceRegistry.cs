@@ -1,8 +1,7 @@
 using System.Collections.Concurrent;
-using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
-using DuckDB.NET.Data;
+using Plexus.Core;
 using Plexus.Storage;
 using static Plexus.Devices.RegistryFields;
 
@@ -35,7 +34,7 @@ public sealed class DeviceRegistry : IDisposable
 
     private static readonly byte[] NoSuchDeviceHash = SHA256.HashData("no such device"u8);
 
-    private readonly DuckDBConnection _connection;
+    private readonly MetadataConnection _connection;
     private readonly DeviceCredentialFile _credentials;
     private readonly Dictionary<string, byte[]> _storedHashes;
     private readonly TimeProvider _time;
@@ -47,7 +46,7 @@ public sealed class DeviceRegistry : IDisposable
     private readonly ConcurrentDictionary<string, string> _idsByHash = new(StringComparer.Ordinal);
     private int _disposed;
 
-    private DeviceRegistry(DuckDBConnection connection, DeviceCredentialFile credentials, Dictionary<string, byte[]> storedHashes, TimeProvider time)
+    private DeviceRegistry(MetadataConnection connection, DeviceCredentialFile credentials, Dictionary<string, byte[]> storedHashes, TimeProvider time)
     {
         _connection = connection;
         _credentials = credentials;
@@ -116,12 +115,12 @@ public sealed class DeviceRegistry : IDisposable
     {
         if (limit < 0)
         {
-            throw DeviceRegistryException.Invalid("limit", "limit must be 0 or more");
+            throw RegistryException.Invalid("limit", "limit must be 0 or more");
         }
 
         if (offset < 0)
         {
-            throw DeviceRegistryException.Invalid("offset", "offset must be 0 or more");
+            throw RegistryException.Invalid("offset", "offset must be 0 or more");
         }
 
         var page = new List<Device>(Math.Min(limit, 1000));
@@ -182,12 +181,12 @@ public sealed class DeviceRegistry : IDisposable
             ThrowIfDisposed();
             if (_devices.ContainsKey(device.Id))
             {
-                throw new DeviceRegistryException(DeviceErrorKind.Conflict, "id", $"a device \"{device.Id}\" is already registered; rotate its token or remove it first");
+                throw RegistryException.Conflict("id", $"a device \"{device.Id}\" is already registered; rotate its token or remove it first");
             }
 
             if (Assets?.ContainsUnlocked(device.Id) == true)
             {
-                throw new DeviceRegistryException(DeviceErrorKind.Conflict, "id", $"an asset \"{device.Id}\" exists; devices and assets share one id space, choose another id");
+                throw RegistryException.Conflict("id", $"an asset \"{device.Id}\" exists; devices and assets share one id space, choose another id");
             }
 
             CheckParent(device.Id, device.Parent);
@@ -199,9 +198,9 @@ public sealed class DeviceRegistry : IDisposable
             _credentials.Set(created.Id, hash);
             try
             {
-                RegistryHistory.InTransaction(_connection, () =>
+                _connection.InTransaction(() =>
                 {
-                    Execute(
+                    _connection.Execute(
                         $"INSERT INTO {TableName} (id, name, type, tags, parent, created_at, updated_at, measurements) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                         created.Id, created.Name, created.Type, TagsJson(created.Tags), created.Parent, now.UtcDateTime, now.UtcDateTime, MeasurementsJson(measurements));
                     RegistryHistory.Record(_connection, RegistryHistory.DeviceTable, created.Id, created.Name, created.Type, TagsJson(created.Tags), created.Parent, now.UtcDateTime);
@@ -231,7 +230,7 @@ public sealed class DeviceRegistry : IDisposable
         lock (_lock)
         {
             ThrowIfDisposed();
-            var existing = _devices.GetValueOrDefault(id) ?? throw DeviceRegistryException.NotFound(id);
+            var existing = _devices.GetValueOrDefault(id) ?? throw NotFound(id);
             if (changes.ParentSet)
             {
                 CheckParent(id, changes.Parent);
@@ -246,9 +245,9 @@ public sealed class DeviceRegistry : IDisposable
                 Measurements = changes.MeasurementsSet ? measurements : existing.Measurements,
                 UpdatedAt = Now(existing.UpdatedAt),
             };
-            RegistryHistory.InTransaction(_connection, () =>
+            _connection.InTransaction(() =>
             {
-                Execute(
+                _connection.Execute(
                     $"UPDATE {TableName} SET name = $2, type = $3, tags = $4, parent = $5, updated_at = $6, measurements = $7 WHERE id = $1",
                     id, updated.Name, updated.Type, TagsJson(updated.Tags), updated.Parent, updated.UpdatedAt.UtcDateTime, MeasurementsJson(updated.Measurements));
                 RegistryHistory.Record(_connection, RegistryHistory.DeviceTable, id, updated.Name, updated.Type, TagsJson(updated.Tags), updated.Parent, updated.UpdatedAt.UtcDateTime);
@@ -271,9 +270,9 @@ public sealed class DeviceRegistry : IDisposable
                 return false;
             }
 
-            RegistryHistory.InTransaction(_connection, () =>
+            _connection.InTransaction(() =>
             {
-                Execute($"DELETE FROM {TableName} WHERE id = $1", id);
+                _connection.Execute($"DELETE FROM {TableName} WHERE id = $1", id);
                 RegistryHistory.Close(_connection, RegistryHistory.DeviceTable, id, Now(existing.UpdatedAt).UtcDateTime);
             });
             _credentials.Remove(id);
@@ -298,10 +297,10 @@ public sealed class DeviceRegistry : IDisposable
         lock (_lock)
         {
             ThrowIfDisposed();
-            var existing = _devices.GetValueOrDefault(id) ?? throw DeviceRegistryException.NotFound(id);
+            var existing = _devices.GetValueOrDefault(id) ?? throw NotFound(id);
             var updated = existing with { UpdatedAt = Now() };
             _credentials.Set(id, hash);
-            Execute($"UPDATE {TableName} SET updated_at = $2 WHERE id = $1", id, updated.UpdatedAt.UtcDateTime);
+            _connection.Execute($"UPDATE {TableName} SET updated_at = $2 WHERE id = $1", id, updated.UpdatedAt.UtcDateTime);
             _devices[id] = updated;
             if (_tokenHashes.TryGetValue(id, out byte[]? old))
             {
@@ -349,7 +348,7 @@ public sealed class DeviceRegistry : IDisposable
 
     private void EnsureCreated()
     {
-        Execute($"""
+        _connection.Execute($"""
             CREATE TABLE IF NOT EXISTS {TableName} (
                 id VARCHAR PRIMARY KEY,
                 name VARCHAR,
@@ -363,16 +362,16 @@ public sealed class DeviceRegistry : IDisposable
         MoveTokenHashesOutOfTheDatabase();
 
         // The allow-list came after the table: a registry made before it gets the column, NULL (any) for every device.
-        Execute($"ALTER TABLE {TableName} ADD COLUMN IF NOT EXISTS measurements VARCHAR");
+        _connection.Execute($"ALTER TABLE {TableName} ADD COLUMN IF NOT EXISTS measurements VARCHAR");
 
         // Tags are stored as JSON text and shown as MAP(VARCHAR, VARCHAR), so SQL can say tags['fleet'].
-        Execute($"""
+        _connection.Execute($"""
             CREATE OR REPLACE VIEW {ViewName} AS
             SELECT id, name, type, CAST(json(tags) AS MAP(VARCHAR, VARCHAR)) AS tags, parent, created_at, updated_at, {MeasurementsSql}
             FROM {TableName}
             """);
-        Execute(RegistryHistory.CreateSql(RegistryHistory.DeviceTable));
-        Execute(RegistryHistory.BackfillSql(RegistryHistory.DeviceTable, TableName));
+        _connection.Execute(RegistryHistory.CreateSql(RegistryHistory.DeviceTable));
+        _connection.Execute(RegistryHistory.BackfillSql(RegistryHistory.DeviceTable, TableName));
     }
 
     /// <summary>The allow-list as the views show it: a list of names, NULL for any (main.devices' last column).</summary>
@@ -391,42 +390,29 @@ public sealed class DeviceRegistry : IDisposable
     /// </summary>
     private void MoveTokenHashesOutOfTheDatabase()
     {
-        using (var probe = _connection.CreateCommand())
+        long column = Convert.ToInt64(
+            _connection.Scalar("SELECT count(*) FROM duckdb_columns() WHERE schema_name = '_plexus' AND table_name = 'devices' AND column_name = 'token_hash'"),
+            System.Globalization.CultureInfo.InvariantCulture);
+        if (column == 0)
         {
-            probe.CommandText = $"SELECT count(*) FROM duckdb_columns() WHERE schema_name = '_plexus' AND table_name = 'devices' AND column_name = 'token_hash'";
-            if (Convert.ToInt64(probe.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
-            {
-                return;
-            }
+            return;
         }
 
         var moved = new List<KeyValuePair<string, byte[]>>();
-        using (var command = _connection.CreateCommand())
-        {
-            command.CommandText = $"SELECT id, token_hash FROM {TableName}";
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                moved.Add(new(reader.GetString(0), Convert.FromHexString(reader.GetString(1))));
-            }
-        }
-
+        _connection.Query($"SELECT id, token_hash FROM {TableName}", reader => moved.Add(new(reader.GetString(0), Convert.FromHexString(reader.GetString(1)))));
         _credentials.SetAll(moved);
         foreach (var (id, hash) in moved)
         {
             _storedHashes[id] = hash;
         }
 
-        Execute($"ALTER TABLE {TableName} DROP COLUMN token_hash");
-        Execute("CHECKPOINT");
+        _connection.Execute($"ALTER TABLE {TableName} DROP COLUMN token_hash");
+        _connection.Execute("CHECKPOINT");
     }
 
     private void Load()
     {
-        using var command = _connection.CreateCommand();
-        command.CommandText = $"SELECT id, name, type, tags, parent, created_at, updated_at, measurements FROM {TableName}";
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        _connection.Query($"SELECT id, name, type, tags, parent, created_at, updated_at, measurements FROM {TableName}", reader =>
         {
             string id = reader.GetString(0);
             var device = new Device(
@@ -448,7 +434,7 @@ public sealed class DeviceRegistry : IDisposable
                 _tokenHashes[id] = hash;
                 _idsByHash[Convert.ToHexStringLower(hash)] = id;
             }
-        }
+        });
 
         _storedHashes.Clear();
     }
@@ -463,7 +449,7 @@ public sealed class DeviceRegistry : IDisposable
         DeviceValidation.RequireId(parent, "parent");
         if (string.Equals(parent, id, StringComparison.Ordinal))
         {
-            throw DeviceRegistryException.Invalid("parent", "a device cannot be its own parent");
+            throw RegistryException.Invalid("parent", "a device cannot be its own parent");
         }
 
         if (!_devices.TryGetValue(parent, out var parentDevice))
@@ -474,13 +460,14 @@ public sealed class DeviceRegistry : IDisposable
                 return;
             }
 
-            throw DeviceRegistryException.Invalid("parent", $"parent \"{parent}\" is neither a registered device nor an asset; register it first");
+            throw RegistryException.Invalid("parent", $"parent \"{parent}\" is neither a registered device nor an asset; register it first");
         }
 
         RegistryFields.CheckNoCycle(id, parent, parentDevice, _devices, d => d.Parent);
     }
 
-    private void Execute(string sql, params object?[] parameters) => RegistryHistory.Execute(_connection, sql, parameters);
+    /// <summary>The answer to an id no device has.</summary>
+    public static RegistryException NotFound(string id) => RegistryException.NotFound("id", $"no device \"{id}\" is registered");
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 

@@ -1,4 +1,3 @@
-using DuckDB.NET.Data;
 using Plexus.Storage;
 
 namespace Plexus.Devices;
@@ -23,12 +22,12 @@ public sealed class DeviceStateSql : IDisposable
     private const string EmptyDevices = "(SELECT CAST(NULL AS VARCHAR) AS id, CAST(NULL AS VARCHAR) AS name, CAST(NULL AS VARCHAR) AS type, CAST(NULL AS MAP(VARCHAR, VARCHAR)) AS tags, CAST(NULL AS VARCHAR) AS parent WHERE false)";
 
 
-    private readonly DuckDBConnection _connection;
+    private readonly MetadataConnection _connection;
     private readonly Lock _lock = new();
     private volatile bool _waiting = true;
     private int _disposed;
 
-    private DeviceStateSql(DuckDBConnection connection) => _connection = connection;
+    private DeviceStateSql(MetadataConnection connection) => _connection = connection;
 
     /// <summary>Creates the macro with what exists now.</summary>
     public static DeviceStateSql Install(PlexusStore store)
@@ -60,7 +59,7 @@ public sealed class DeviceStateSql : IDisposable
             bool history = HasColumns("main", DeviceDataNames.StateHistory, "time", "device", "property", "value");
             bool positions = HasColumns("main", "device_positions", "time", "device", "lat", "lon");
             bool devices = Exists("devices_asof");
-            RegistryHistory.Execute(_connection, MacroSql(
+            _connection.Execute(MacroSql(
                 history ? "main.state_history" : EmptyHistory,
                 positions ? "main.device_positions" : EmptyPositions,
                 devices ? "main.devices_asof(t)" : EmptyDevices));
@@ -112,21 +111,16 @@ public sealed class DeviceStateSql : IDisposable
         ORDER BY ids.device
         """;
 
-    private bool HasColumns(string schema, string table, params string[] columns)
-    {
-        using var command = _connection.CreateCommand();
-        command.CommandText = "SELECT count(DISTINCT column_name) FROM duckdb_columns() WHERE schema_name = $1 AND table_name = $2 AND column_name IN ("
-            + string.Join(", ", columns.Select(c => "'" + c + "'")) + ")";
-        command.Parameters.Add(new DuckDBParameter(schema));
-        command.Parameters.Add(new DuckDBParameter(table));
-        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == columns.Length;
-    }
+    private bool HasColumns(string schema, string table, params string[] columns) =>
+        Count(
+            "SELECT count(DISTINCT column_name) FROM duckdb_columns() WHERE schema_name = $1 AND table_name = $2 AND column_name IN ("
+            + string.Join(", ", columns.Select(c => "'" + c + "'")) + ")",
+            schema,
+            table) == columns.Length;
 
-    private bool Exists(string macro)
-    {
-        using var command = _connection.CreateCommand();
-        command.CommandText = "SELECT count(*) FROM duckdb_functions() WHERE schema_name = 'main' AND function_name = $1";
-        command.Parameters.Add(new DuckDBParameter(macro));
-        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0;
-    }
+    private bool Exists(string macro) =>
+        Count("SELECT count(*) FROM duckdb_functions() WHERE schema_name = 'main' AND function_name = $1", macro) > 0;
+
+    private long Count(string sql, params object?[] parameters) =>
+        Convert.ToInt64(_connection.Scalar(sql, parameters), System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -1,3 +1,5 @@
+using Plexus.Core;
+
 namespace Plexus.Devices;
 
 /// <summary>The rules for ids and metadata; every message names the field and the fix.</summary>
@@ -47,7 +49,7 @@ public static class DeviceValidation
     {
         if (!IsValidId(id, out string? problem))
         {
-            throw DeviceRegistryException.Invalid(field, field == "id" ? problem! : $"{field}: {problem}");
+            throw RegistryException.Invalid(field, field == "id" ? problem! : $"{field}: {problem}");
         }
     }
 
@@ -55,7 +57,7 @@ public static class DeviceValidation
     {
         if (value is not null && value.Length > maxLength)
         {
-            throw DeviceRegistryException.Invalid(field, $"{field} is {value.Length} characters; at most {maxLength} are allowed");
+            throw RegistryException.Invalid(field, $"{field} is {value.Length} characters; at most {maxLength} are allowed");
         }
     }
 
@@ -100,7 +102,7 @@ public static class DeviceValidation
 
         if (measurements.Count == 0)
         {
-            throw DeviceRegistryException.Invalid("measurements", "measurements must name at least one measurement; send null (or leave it out) to let the device write any");
+            throw RegistryException.Invalid("measurements", "measurements must name at least one measurement; send null (or leave it out) to let the device write any");
         }
 
         var names = new List<string>();
@@ -108,12 +110,12 @@ public static class DeviceValidation
         {
             if (string.IsNullOrEmpty(name) || name.Length > MaxMeasurementLength || name.AsSpan().ContainsAnyInRange('\u0000', '\u001f'))
             {
-                throw DeviceRegistryException.Invalid("measurements", $"measurement \"{name}\" must be 1–{MaxMeasurementLength} characters without control characters");
+                throw RegistryException.Invalid("measurements", $"measurement \"{name}\" must be 1–{MaxMeasurementLength} characters without control characters");
             }
 
             if (ReservedMeasurements.IsReservedName(name))
             {
-                throw DeviceRegistryException.Invalid("measurements", $"measurement \"{name}\" is reserved in namespace main; no device writes it");
+                throw RegistryException.Invalid("measurements", $"measurement \"{name}\" is reserved in namespace main; no device writes it");
             }
 
             if (!names.Contains(name, StringComparer.Ordinal))
@@ -124,7 +126,7 @@ public static class DeviceValidation
 
         return names.Count <= MaxMeasurements
             ? names
-            : throw DeviceRegistryException.Invalid("measurements", $"{names.Count} measurements; at most {MaxMeasurements} are allowed");
+            : throw RegistryException.Invalid("measurements", $"{names.Count} measurements; at most {MaxMeasurements} are allowed");
     }
 
     internal static void CheckTags(IReadOnlyDictionary<string, string>? tags)
@@ -136,19 +138,19 @@ public static class DeviceValidation
 
         if (tags.Count > MaxTags)
         {
-            throw DeviceRegistryException.Invalid("tags", $"{tags.Count} tags; at most {MaxTags} are allowed");
+            throw RegistryException.Invalid("tags", $"{tags.Count} tags; at most {MaxTags} are allowed");
         }
 
         foreach (var (key, value) in tags)
         {
             if (string.IsNullOrEmpty(key) || key.Length > MaxTagKeyLength)
             {
-                throw DeviceRegistryException.Invalid("tags", $"tag key \"{key}\" must be 1–{MaxTagKeyLength} characters");
+                throw RegistryException.Invalid("tags", $"tag key \"{key}\" must be 1–{MaxTagKeyLength} characters");
             }
 
             if (value is null || value.Length > MaxTagValueLength)
             {
-                throw DeviceRegistryException.Invalid("tags", $"tag \"{key}\" must have a string value of at most {MaxTagValueLength} characters");
+                throw RegistryException.Invalid("tags", $"tag \"{key}\" must have a string value of at most {MaxTagValueLength} characters");
             }
         }
     }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Plexus.Core;
 
 namespace Plexus.Devices;
 
@@ -57,7 +58,7 @@ internal static class RegistryFields
             path.Add(next);
             if (string.Equals(next, id, StringComparison.Ordinal) || path.Count > all.Count + 1)
             {
-                throw DeviceRegistryException.Invalid("parent", $"parent \"{parent}\" would make a cycle: {string.Join(" → ", path)}");
+                throw RegistryException.Invalid("parent", $"parent \"{parent}\" would make a cycle: {string.Join(" → ", path)}");
             }
         }
     }

@@ -1,4 +1,4 @@
-using DuckDB.NET.Data;
+using Plexus.Storage;
 
 namespace Plexus.Devices;
 
@@ -35,40 +35,12 @@ internal static class RegistryHistory
         WHERE NOT EXISTS (SELECT 1 FROM {table} h WHERE h.id = s.id)
         """;
 
-    public static void Record(DuckDBConnection connection, string table, string id, string? name, string? type, string tagsJson, string? parent, DateTime at)
+    public static void Record(MetadataConnection connection, string table, string id, string? name, string? type, string tagsJson, string? parent, DateTime at)
     {
         Close(connection, table, id, at);
-        Execute(connection, $"INSERT INTO {table} (id, name, type, tags, parent, valid_from, valid_to) VALUES ($1, $2, $3, $4, $5, $6, NULL)", id, name, type, tagsJson, parent, at);
+        connection.Execute($"INSERT INTO {table} (id, name, type, tags, parent, valid_from, valid_to) VALUES ($1, $2, $3, $4, $5, $6, NULL)", id, name, type, tagsJson, parent, at);
     }
 
-    public static void Close(DuckDBConnection connection, string table, string id, DateTime at) =>
-        Execute(connection, $"UPDATE {table} SET valid_to = $2 WHERE id = $1 AND valid_to IS NULL", id, at);
-
-    /// <summary>Runs <paramref name="body"/> in one transaction, so a registry row and its history change together.</summary>
-    public static void InTransaction(DuckDBConnection connection, Action body)
-    {
-        Execute(connection, "BEGIN TRANSACTION");
-        try
-        {
-            body();
-            Execute(connection, "COMMIT");
-        }
-        catch
-        {
-            Execute(connection, "ROLLBACK");
-            throw;
-        }
-    }
-
-    public static void Execute(DuckDBConnection connection, string sql, params object?[] parameters)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (object? value in parameters)
-        {
-            command.Parameters.Add(new DuckDBParameter(value ?? DBNull.Value));
-        }
-
-        command.ExecuteNonQuery();
-    }
+    public static void Close(MetadataConnection connection, string table, string id, DateTime at) =>
+        connection.Execute($"UPDATE {table} SET valid_to = $2 WHERE id = $1 AND valid_to IS NULL", id, at);
 }

@@ -19,11 +19,11 @@ internal static class RelationsSql
 
     private const string Tags = "CAST(json(tags) AS MAP(VARCHAR, VARCHAR)) AS tags";
 
-    public static void Create(DuckDB.NET.Data.DuckDBConnection connection)
+    public static void Create(Plexus.Storage.MetadataConnection connection)
     {
         foreach (string sql in Statements())
         {
-            RegistryHistory.Execute(connection, sql);
+            connection.Execute(sql);
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using DuckDB.NET.Data;
 using DuckDB.NET.Data.DataChunk.Reader;
+using Plexus.Storage;
 
 namespace Plexus.Geo;
 
@@ -107,12 +108,12 @@ public static class GeoSql
     /// Registers the C# functions and creates the table, view and macros (idempotent; call at every open).
     /// <paramref name="geofence"/> finds a geofence's shape by name for <c>inside_geofence</c> (null: no such geofence).
     /// </summary>
-    public static void Install(DuckDBConnection connection, Func<string, GeoShape?> geofence)
+    public static void Install(MetadataConnection connection, Func<string, GeoShape?> geofence)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(geofence);
-        RegisterFunctions(connection, geofence);
-        Execute(connection, $"""
+        RegisterFunctions(connection.Connection, geofence);
+        connection.Execute($"""
             CREATE TABLE IF NOT EXISTS {GeofenceTable} (
                 name VARCHAR PRIMARY KEY,
                 kind VARCHAR NOT NULL,
@@ -128,7 +129,7 @@ public static class GeoSql
                 created_at TIMESTAMP NOT NULL,
                 updated_at TIMESTAMP NOT NULL)
             """);
-        Execute(connection, $"""
+        connection.Execute($"""
             CREATE OR REPLACE VIEW {GeofenceView} AS
             SELECT name, kind, geometry, json(properties) AS properties, center_lat, center_lon, radius_m,
                    min_lat, min_lon, max_lat, max_lon, created_at, updated_at
@@ -136,7 +137,7 @@ public static class GeoSql
             """);
         foreach (string macro in Macros)
         {
-            Execute(connection, macro);
+            connection.Execute(macro);
         }
     }
 
@@ -284,10 +285,4 @@ public static class GeoSql
         public bool IsHeapString => Length > 12;
     }
 
-    private static void Execute(DuckDBConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
 }

@@ -1,45 +1,8 @@
-using System.Data.Common;
 using System.Text.Json;
-using DuckDB.NET.Data;
+using Plexus.Core;
 using Plexus.Storage;
 
 namespace Plexus.Geo;
-
-public enum GeofenceErrorKind
-{
-    Invalid,
-    NotFound,
-    Conflict,
-}
-
-/// <summary>A refused geofence operation; <see cref="Field"/> names the part of the request that was wrong.</summary>
-public sealed class GeofenceException : Exception
-{
-    public GeofenceException()
-    {
-    }
-
-    public GeofenceException(string message)
-        : base(message)
-    {
-    }
-
-    public GeofenceException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-    }
-
-    public GeofenceException(GeofenceErrorKind kind, string? field, string message)
-        : base(message)
-    {
-        Kind = kind;
-        Field = field;
-    }
-
-    public GeofenceErrorKind Kind { get; }
-
-    public string? Field { get; }
-}
 
 /// <summary>A named geofence: its shape, the Feature's properties (JSON text) and when it was made and changed.</summary>
 public sealed record Geofence(string Name, GeoShape Shape, string PropertiesJson, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
@@ -56,14 +19,14 @@ public sealed class GeofenceRegistry : IDisposable
     public const int MaxNameLength = 128;
     public const int MaxGeofences = 10_000;
 
-    private readonly DuckDBConnection _connection;
+    private readonly MetadataConnection _connection;
     private readonly TimeProvider _time;
     private readonly Lock _lock = new();
     private readonly SortedDictionary<string, Geofence> _fences = new(StringComparer.Ordinal);
     private volatile Dictionary<string, GeoShape> _shapes = new(StringComparer.Ordinal);
     private int _disposed;
 
-    private GeofenceRegistry(DuckDBConnection connection, TimeProvider time)
+    private GeofenceRegistry(MetadataConnection connection, TimeProvider time)
     {
         _connection = connection;
         _time = time;
@@ -128,7 +91,7 @@ public sealed class GeofenceRegistry : IDisposable
                 return false;
             }
 
-            Execute($"DELETE FROM {GeoSql.GeofenceTable} WHERE name = $1", name);
+            _connection.Execute($"DELETE FROM {GeoSql.GeofenceTable} WHERE name = $1", name);
             _fences.Remove(name);
             PublishShapes();
             return true;
@@ -139,19 +102,19 @@ public sealed class GeofenceRegistry : IDisposable
     {
         if (string.IsNullOrEmpty(name))
         {
-            throw new GeofenceException(GeofenceErrorKind.Invalid, "name", "a geofence needs a name: properties.name (or the Feature's id), e.g. \"depot-7\"");
+            throw RegistryException.Invalid("name", "a geofence needs a name: properties.name (or the Feature's id), e.g. \"depot-7\"");
         }
 
         if (name.Length > MaxNameLength)
         {
-            throw new GeofenceException(GeofenceErrorKind.Invalid, "name", $"the name is {name.Length} characters; at most {MaxNameLength}");
+            throw RegistryException.Invalid("name", $"the name is {name.Length} characters; at most {MaxNameLength}");
         }
 
         foreach (char c in name)
         {
             if (!(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or ':'))
             {
-                throw new GeofenceException(GeofenceErrorKind.Invalid, "name", $"\"{name}\" has '{c}'; a geofence name is 1–{MaxNameLength} letters, digits, '_', '-', '.', ':'");
+                throw RegistryException.Invalid("name", $"\"{name}\" has '{c}'; a geofence name is 1–{MaxNameLength} letters, digits, '_', '-', '.', ':'");
             }
         }
     }
@@ -173,7 +136,7 @@ public sealed class GeofenceRegistry : IDisposable
         CheckName(name);
         if (feature.Name is not null && !string.Equals(feature.Name, name, StringComparison.Ordinal))
         {
-            throw new GeofenceException(GeofenceErrorKind.Invalid, "name", $"the Feature is named \"{feature.Name}\" but the request is for \"{name}\"; make them agree or leave properties.name out");
+            throw RegistryException.Invalid("name", $"the Feature is named \"{feature.Name}\" but the request is for \"{name}\"; make them agree or leave properties.name out");
         }
 
         var shape = feature.Shape;
@@ -184,17 +147,17 @@ public sealed class GeofenceRegistry : IDisposable
             var existing = _fences.GetValueOrDefault(name);
             if (existing is not null && !replace)
             {
-                throw new GeofenceException(GeofenceErrorKind.Conflict, "name", $"a geofence \"{name}\" already exists; replace it with PUT /api/v1/geofences/{name} or remove it first");
+                throw RegistryException.Conflict("name", $"a geofence \"{name}\" already exists; replace it with PUT /api/v1/geofences/{name} or remove it first");
             }
 
             if (existing is null && _fences.Count >= MaxGeofences)
             {
-                throw new GeofenceException(GeofenceErrorKind.Invalid, "name", $"there are already {MaxGeofences} geofences, the most one server keeps; remove some first");
+                throw RegistryException.Invalid("name", $"there are already {MaxGeofences} geofences, the most one server keeps; remove some first");
             }
 
             var now = Now();
             var fence = new Geofence(name, shape, feature.PropertiesJson, existing?.CreatedAt ?? now, now);
-            Execute(
+            _connection.Execute(
                 $"INSERT OR REPLACE INTO {GeoSql.GeofenceTable} (name, kind, geometry, properties, center_lat, center_lon, radius_m, min_lat, min_lon, max_lat, max_lon, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 name, fence.Kind, GeoJson.GeometryText(shape), feature.PropertiesJson, circle?.Lat, circle?.Lon, circle?.RadiusM,
                 shape.MinLat, shape.MinLon, shape.MaxLat, shape.MaxLon, fence.CreatedAt.UtcDateTime, fence.UpdatedAt.UtcDateTime);
@@ -206,17 +169,14 @@ public sealed class GeofenceRegistry : IDisposable
 
     private void Load()
     {
-        using var command = _connection.CreateCommand();
-        command.CommandText = $"SELECT name, kind, geometry, properties, center_lat, center_lon, radius_m, created_at, updated_at FROM {GeoSql.GeofenceTable}";
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        _connection.Query($"SELECT name, kind, geometry, properties, center_lat, center_lon, radius_m, created_at, updated_at FROM {GeoSql.GeofenceTable}", reader =>
         {
             string name = reader.GetString(0);
             GeoShape shape = reader.GetString(1) == "circle"
                 ? new GeoCircle(reader.GetDouble(4), reader.GetDouble(5), reader.GetDouble(6))
                 : ParseStored(reader.GetString(2));
             _fences[name] = new Geofence(name, shape, reader.GetString(3), AsUtc(reader.GetDateTime(7)), AsUtc(reader.GetDateTime(8)));
-        }
+        });
 
         PublishShapes();
     }
@@ -238,17 +198,8 @@ public sealed class GeofenceRegistry : IDisposable
 
     private static DateTimeOffset AsUtc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
 
-    private void Execute(string sql, params object?[] parameters)
-    {
-        using DbCommand command = _connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (object? value in parameters)
-        {
-            command.Parameters.Add(new DuckDBParameter(value ?? DBNull.Value));
-        }
-
-        command.ExecuteNonQuery();
-    }
+    /// <summary>The answer to a name no geofence has.</summary>
+    public static RegistryException NotFound(string name) => RegistryException.NotFound("name", $"no geofence \"{name}\"");
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 }

@@ -1,5 +1,4 @@
 using System.Text;
-using DuckDB.NET.Data;
 using Plexus.Core;
 using Plexus.Storage;
 using Plexus.Storage.Schema;
@@ -55,7 +54,7 @@ public sealed class PositionSourceRegistry : IDisposable
         "DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT", "HUGEINT", "UHUGEINT",
     };
 
-    private readonly DuckDBConnection _connection;
+    private readonly MetadataConnection _connection;
     private readonly Func<string, string> _deviceTagFor;
     private readonly TimeProvider _time;
     private readonly Lock _lock = new();
@@ -67,7 +66,7 @@ public sealed class PositionSourceRegistry : IDisposable
     private volatile Waiting[] _waiting = [];
     private int _disposed;
 
-    private PositionSourceRegistry(DuckDBConnection connection, Func<string, string> deviceTagFor, TimeProvider time)
+    private PositionSourceRegistry(MetadataConnection connection, Func<string, string> deviceTagFor, TimeProvider time)
     {
         _connection = connection;
         _deviceTagFor = deviceTagFor;
@@ -82,7 +81,7 @@ public sealed class PositionSourceRegistry : IDisposable
         try
         {
             var registry = new PositionSourceRegistry(connection, deviceTagFor ?? (_ => "device"), time ?? TimeProvider.System);
-            registry.Execute($"""
+            registry._connection.Execute($"""
                 CREATE TABLE IF NOT EXISTS {Table} (
                     namespace VARCHAR NOT NULL,
                     measurement VARCHAR NOT NULL,
@@ -147,12 +146,12 @@ public sealed class PositionSourceRegistry : IDisposable
             var existing = _sources.GetValueOrDefault(source.Key);
             if (existing.Source is null && _sources.Count >= MaxSources)
             {
-                throw new PositionSourceException(GeofenceErrorKind.Invalid, "measurement", $"there are already {MaxSources} position sources, the most one server keeps; remove some first");
+                throw RegistryException.Invalid("measurement", $"there are already {MaxSources} position sources, the most one server keeps; remove some first");
             }
 
             CheckTypes(source);
             var created = existing.Source is null ? Now() : existing.CreatedAt;
-            Execute(
+            _connection.Execute(
                 $"INSERT OR REPLACE INTO {Table} (namespace, measurement, lat_column, lon_column, alt_column, speed_column, heading_column, device_column, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 source.Namespace, source.Measurement, source.LatColumn, source.LonColumn, source.AltColumn, source.SpeedColumn, source.HeadingColumn, source.DeviceColumn, created.UtcDateTime);
             _sources[source.Key] = (source, created);
@@ -172,7 +171,7 @@ public sealed class PositionSourceRegistry : IDisposable
                 return false;
             }
 
-            Execute($"DELETE FROM {Table} WHERE namespace = $1 AND measurement = $2", entry.Source.Namespace, entry.Source.Measurement);
+            _connection.Execute($"DELETE FROM {Table} WHERE namespace = $1 AND measurement = $2", entry.Source.Namespace, entry.Source.Measurement);
             _sources.Remove(key);
             RefreshLocked();
             return true;
@@ -236,24 +235,24 @@ public sealed class PositionSourceRegistry : IDisposable
     {
         if (string.IsNullOrEmpty(source.Namespace))
         {
-            throw new PositionSourceException(GeofenceErrorKind.Invalid, "namespace", "namespace: missing; name the measurement's namespace, e.g. \"fleet\" (\"main\" for the default)");
+            throw RegistryException.Invalid("namespace", "namespace: missing; name the measurement's namespace, e.g. \"fleet\" (\"main\" for the default)");
         }
 
         string? error = source.Namespace.Contains('/', StringComparison.Ordinal) ? null : "";
         if (error is null || !Namespaces.TryNormalize(source.Namespace, out string ns, out error))
         {
-            throw new PositionSourceException(GeofenceErrorKind.Invalid, "namespace", $"namespace: \"{Truncate(source.Namespace)}\" is not a namespace: {error ?? "it may contain only letters, digits, '_' and '-'"}");
+            throw RegistryException.Invalid("namespace", $"namespace: \"{Truncate(source.Namespace)}\" is not a namespace: {error ?? "it may contain only letters, digits, '_' and '-'"}");
         }
 
         CheckName("measurement", source.Measurement, required: true);
         if (ns == Namespaces.Default && string.Equals(source.Measurement, "positions", StringComparison.OrdinalIgnoreCase))
         {
-            throw new PositionSourceException(GeofenceErrorKind.Invalid, "measurement", "main.positions is always part of main.device_positions; declare other measurements");
+            throw RegistryException.Invalid("measurement", "main.positions is always part of main.device_positions; declare other measurements");
         }
 
         if (ns == Namespaces.Default && string.Equals(source.Measurement, ViewName, StringComparison.OrdinalIgnoreCase))
         {
-            throw new PositionSourceException(GeofenceErrorKind.Invalid, "measurement", "main.device_positions is the view position sources feed; it cannot be one");
+            throw RegistryException.Invalid("measurement", "main.device_positions is the view position sources feed; it cannot be one");
         }
 
         CheckName("lat", source.LatColumn, required: true);
@@ -271,7 +270,7 @@ public sealed class PositionSourceRegistry : IDisposable
         {
             if (required)
             {
-                throw new PositionSourceException(GeofenceErrorKind.Invalid, field, $"{field}: missing; name the {(field == "measurement" ? "measurement" : "column")}, e.g. {Example(field)}");
+                throw RegistryException.Invalid(field, $"{field}: missing; name the {(field == "measurement" ? "measurement" : "column")}, e.g. {Example(field)}");
             }
 
             return;
@@ -279,20 +278,20 @@ public sealed class PositionSourceRegistry : IDisposable
 
         if (name.Length is 0 or > MaxColumnNameLength)
         {
-            throw new PositionSourceException(GeofenceErrorKind.Invalid, field, $"{field}: \"{Truncate(name)}\" must be 1–{MaxColumnNameLength} characters, e.g. {Example(field)}");
+            throw RegistryException.Invalid(field, $"{field}: \"{Truncate(name)}\" must be 1–{MaxColumnNameLength} characters, e.g. {Example(field)}");
         }
 
         foreach (char c in name)
         {
             if (char.IsControl(c))
             {
-                throw new PositionSourceException(GeofenceErrorKind.Invalid, field, $"{field}: \"{Truncate(name)}\" has a control character (U+{(int)c:X4}); column and measurement names are printable");
+                throw RegistryException.Invalid(field, $"{field}: \"{Truncate(name)}\" has a control character (U+{(int)c:X4}); column and measurement names are printable");
             }
         }
 
         if (field != "measurement" && name.Equals("time", StringComparison.OrdinalIgnoreCase))
         {
-            throw new PositionSourceException(GeofenceErrorKind.Invalid, field, $"{field}: \"time\" is the measurement's timestamp, not a {field} column");
+            throw RegistryException.Invalid(field, $"{field}: \"time\" is the measurement's timestamp, not a {field} column");
         }
     }
 
@@ -315,14 +314,14 @@ public sealed class PositionSourceRegistry : IDisposable
         {
             if (column is not null && columns.TryGetValue(column, out string? type) && !NumericTypes.Contains(type))
             {
-                throw new PositionSourceException(GeofenceErrorKind.Invalid, field, $"{field}: column \"{column}\" of {source.Key} is {type}; a {field} column must be numeric (DOUBLE or an integer type)");
+                throw RegistryException.Invalid(field, $"{field}: column \"{column}\" of {source.Key} is {type}; a {field} column must be numeric (DOUBLE or an integer type)");
             }
         }
 
         string device = DeviceColumnOf(source);
         if (columns.TryGetValue(device, out string? deviceType) && deviceType is not ("VARCHAR" or "BIGINT" or "INTEGER" or "UBIGINT" or "UINTEGER"))
         {
-            throw new PositionSourceException(GeofenceErrorKind.Invalid, "device", $"device: column \"{device}\" of {source.Key} is {deviceType}; the device key must be a tag or a text or integer field");
+            throw RegistryException.Invalid("device", $"device: column \"{device}\" of {source.Key} is {deviceType}; the device key must be a tag or a text or integer field");
         }
     }
 
@@ -335,16 +334,11 @@ public sealed class PositionSourceRegistry : IDisposable
     private Dictionary<string, string> Columns(string ns, string measurement)
     {
         var columns = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        using var command = _connection.CreateCommand();
-        command.CommandText = "SELECT column_name, data_type FROM duckdb_columns() WHERE lower(schema_name) = lower($1) AND lower(table_name) = lower($2)";
-        command.Parameters.Add(new DuckDBParameter(ns));
-        command.Parameters.Add(new DuckDBParameter(measurement));
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
-        {
-            columns[reader.GetString(0)] = reader.GetString(1);
-        }
-
+        _connection.Query(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE lower(schema_name) = lower($1) AND lower(table_name) = lower($2)",
+            reader => columns[reader.GetString(0)] = reader.GetString(1),
+            ns,
+            measurement);
         return columns;
     }
 
@@ -408,7 +402,7 @@ public sealed class PositionSourceRegistry : IDisposable
                    CAST(NULL AS DOUBLE) AS alt, CAST(NULL AS DOUBLE) AS speed, CAST(NULL AS DOUBLE) AS heading, CAST(NULL AS VARCHAR) AS source
             WHERE false
             """);
-        Execute($"CREATE OR REPLACE VIEW {View} AS\n" + string.Join("\nUNION ALL\n", parts));
+        _connection.Execute($"CREATE OR REPLACE VIEW {View} AS\n" + string.Join("\nUNION ALL\n", parts));
         _unavailable = unavailable;
         _waiting = [.. waiting];
     }
@@ -451,16 +445,13 @@ public sealed class PositionSourceRegistry : IDisposable
 
     private void Load()
     {
-        using var command = _connection.CreateCommand();
-        command.CommandText = $"SELECT namespace, measurement, lat_column, lon_column, alt_column, speed_column, heading_column, device_column, created_at FROM {Table}";
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        _connection.Query($"SELECT namespace, measurement, lat_column, lon_column, alt_column, speed_column, heading_column, device_column, created_at FROM {Table}", reader =>
         {
             var source = new PositionSource(
                 reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
                 NullableString(reader, 4), NullableString(reader, 5), NullableString(reader, 6), NullableString(reader, 7));
             _sources[source.Key] = (source, new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(8), DateTimeKind.Utc)));
-        }
+        });
     }
 
     private static string? NullableString(System.Data.Common.DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
@@ -471,46 +462,8 @@ public sealed class PositionSourceRegistry : IDisposable
         return new DateTimeOffset(now.Ticks - (now.Ticks % 10), TimeSpan.Zero);
     }
 
-    private void Execute(string sql, params object?[] parameters)
-    {
-        using var command = _connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (object? value in parameters)
-        {
-            command.Parameters.Add(new DuckDBParameter(value ?? DBNull.Value));
-        }
-
-        command.ExecuteNonQuery();
-    }
+    /// <summary>The answer to a key no position source has.</summary>
+    public static RegistryException NotFound(string key) => RegistryException.NotFound("source", $"no position source \"{key}\"; GET /api/v1/position-sources lists them");
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-}
-
-/// <summary>A refused position-source operation; <see cref="Field"/> names the part of the request that was wrong.</summary>
-public sealed class PositionSourceException : Exception
-{
-    public PositionSourceException()
-    {
-    }
-
-    public PositionSourceException(string message)
-        : base(message)
-    {
-    }
-
-    public PositionSourceException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-    }
-
-    public PositionSourceException(GeofenceErrorKind kind, string? field, string message)
-        : base(message)
-    {
-        Kind = kind;
-        Field = field;
-    }
-
-    public GeofenceErrorKind Kind { get; }
-
-    public string? Field { get; }
 }

@@ -438,7 +438,7 @@ public sealed class PlexusServer : IAsyncDisposable
             audit?.Record(new AuditEntry(time.GetUtcNow(), "device:" + id, "device.provision", "device", id, "registered with the provisioning key over MQTT", null, "ok", null));
             return null;
         }
-        catch (DeviceRegistryException error)
+        catch (RegistryException error)
         {
             return error.Message;
         }

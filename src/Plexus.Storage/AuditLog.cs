@@ -1,4 +1,3 @@
-using DuckDB.NET.Data;
 using Plexus.Storage.Schema;
 
 namespace Plexus.Storage;
@@ -38,11 +37,11 @@ public sealed class AuditLog : IDisposable
 
     private const string Columns = "id, time, principal, action, target_kind, target_id, detail, address, outcome, status";
 
-    private readonly DuckDBConnection _connection;
+    private readonly MetadataConnection _connection;
     private readonly Lock _lock = new();
     private int _disposed;
 
-    private AuditLog(DuckDBConnection connection) => _connection = connection;
+    private AuditLog(MetadataConnection connection) => _connection = connection;
 
     public static AuditLog Open(PlexusStore store)
     {
@@ -50,8 +49,8 @@ public sealed class AuditLog : IDisposable
         var connection = store.OpenMetadataConnection();
         try
         {
-            Catalog.Execute(connection, $"CREATE SEQUENCE IF NOT EXISTS {Table}_id");
-            Catalog.Execute(connection, $"""
+            connection.Execute($"CREATE SEQUENCE IF NOT EXISTS {Table}_id");
+            connection.Execute($"""
                 CREATE TABLE IF NOT EXISTS {Table} (
                     id BIGINT NOT NULL DEFAULT nextval('{Table}_id'),
                     time TIMESTAMP NOT NULL,
@@ -64,7 +63,7 @@ public sealed class AuditLog : IDisposable
                     outcome VARCHAR NOT NULL,
                     status INTEGER)
                 """);
-            Catalog.Execute(connection, $"CREATE OR REPLACE VIEW main.{ViewName} AS SELECT {Columns} FROM {Table}");
+            connection.Execute($"CREATE OR REPLACE VIEW main.{ViewName} AS SELECT {Columns} FROM {Table}");
             return new AuditLog(connection);
         }
         catch
@@ -83,8 +82,7 @@ public sealed class AuditLog : IDisposable
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed != 0, this);
-            Catalog.Execute(
-                _connection,
+            _connection.Execute(
                 $"INSERT INTO {Table} (time, principal, action, target_kind, target_id, detail, address, outcome, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 entry.Time.UtcDateTime, entry.Principal, entry.Action, entry.TargetKind, target, detail, entry.Address, entry.Outcome, entry.Status);
         }
@@ -104,15 +102,7 @@ public sealed class AuditLog : IDisposable
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed != 0, this);
-            using var command = _connection.CreateCommand();
-            command.CommandText = sql;
-            if (since is { } from)
-            {
-                command.Parameters.Add(new DuckDBParameter(from.UtcDateTime));
-            }
-
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
+            _connection.Query(sql, reader =>
             {
                 entries.Add(new AuditEntry(
                     new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(1), DateTimeKind.Utc)),
@@ -125,7 +115,7 @@ public sealed class AuditLog : IDisposable
                     reader.GetString(8),
                     reader.IsDBNull(9) ? null : reader.GetInt32(9))
                 { Id = reader.GetInt64(0) });
-            }
+            }, since is { } from ? [from.UtcDateTime] : []);
         }
 
         return entries;

@@ -133,13 +133,13 @@ public sealed class PlexusStore : IAsyncDisposable
     /// A connection that may write, for Plexus's own metadata: registries, live-state snapshots, views and macros.
     /// Never hand it to user SQL; queries use <see cref="OpenReadConnection"/>. It sees every acknowledged write.
     /// </summary>
-    public DuckDBConnection OpenMetadataConnection() => OpenConnection(waitForWrites: true);
+    public MetadataConnection OpenMetadataConnection() => new(OpenConnection(waitForWrites: true));
 
     /// <summary>Folds the write-ahead log into the database file, which also compresses what was appended since.</summary>
     public void Checkpoint()
     {
         using var connection = OpenMetadataConnection();
-        Catalog.Execute(connection, "CHECKPOINT");
+        connection.Execute("CHECKPOINT");
     }
 
     /// <exception cref="StoreUnavailableException">Acknowledged writes are not in the database and the writer cannot get them there now (a full disk), or not within <see cref="StorageOptions.ReadWaitTimeout"/>: never read without them.</exception>

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Time.Testing;
+using Plexus.Core;
 using Plexus.Storage;
 using Plexus.TestKit;
 
@@ -44,8 +45,8 @@ public sealed class DeviceRegistryTests : IAsyncDisposable
         using var registry = Open();
         registry.Add(new NewDevice("d1"));
 
-        var error = Assert.Throws<DeviceRegistryException>(() => registry.Add(new NewDevice("d1")));
-        Assert.Equal(DeviceErrorKind.Conflict, error.Kind);
+        var error = Assert.Throws<RegistryException>(() => registry.Add(new NewDevice("d1")));
+        Assert.Equal(RegistryErrorKind.Conflict, error.Kind);
     }
 
     [Theory]
@@ -59,8 +60,8 @@ public sealed class DeviceRegistryTests : IAsyncDisposable
     {
         using var registry = Open();
 
-        var error = Assert.Throws<DeviceRegistryException>(() => registry.Add(new NewDevice(id)));
-        Assert.Equal(DeviceErrorKind.Invalid, error.Kind);
+        var error = Assert.Throws<RegistryException>(() => registry.Add(new NewDevice(id)));
+        Assert.Equal(RegistryErrorKind.Invalid, error.Kind);
         Assert.Equal("id", error.Field);
         Assert.Equal(0, registry.Count);
     }
@@ -133,10 +134,10 @@ public sealed class DeviceRegistryTests : IAsyncDisposable
         using var registry = Open();
         registry.Add(new NewDevice("d1"));
 
-        Assert.Equal(DeviceErrorKind.NotFound, Assert.Throws<DeviceRegistryException>(() => registry.Update("nope", new DeviceChanges { NameSet = true, Name = "x" })).Kind);
-        var parent = Assert.Throws<DeviceRegistryException>(() => registry.Update("d1", new DeviceChanges { ParentSet = true, Parent = "ghost" }));
+        Assert.Equal(RegistryErrorKind.NotFound, Assert.Throws<RegistryException>(() => registry.Update("nope", new DeviceChanges { NameSet = true, Name = "x" })).Kind);
+        var parent = Assert.Throws<RegistryException>(() => registry.Update("d1", new DeviceChanges { ParentSet = true, Parent = "ghost" }));
         Assert.Equal("parent", parent.Field);
-        var self = Assert.Throws<DeviceRegistryException>(() => registry.Update("d1", new DeviceChanges { ParentSet = true, Parent = "d1" }));
+        var self = Assert.Throws<RegistryException>(() => registry.Update("d1", new DeviceChanges { ParentSet = true, Parent = "d1" }));
         Assert.Equal("parent", self.Field);
     }
 
@@ -170,7 +171,7 @@ public sealed class DeviceRegistryTests : IAsyncDisposable
         Assert.NotEqual(token1, rotated);
         Assert.False(registry.Validate("d1", token1));
         Assert.True(registry.Validate("d1", rotated));
-        Assert.Equal(DeviceErrorKind.NotFound, Assert.Throws<DeviceRegistryException>(() => registry.RotateToken("ghost")).Kind);
+        Assert.Equal(RegistryErrorKind.NotFound, Assert.Throws<RegistryException>(() => registry.RotateToken("ghost")).Kind);
     }
 
     [Fact]
@@ -221,9 +222,7 @@ public sealed class DeviceRegistryTests : IAsyncDisposable
         string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)));
         using (var connection = _store!.OpenMetadataConnection())
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = $"ALTER TABLE _plexus.devices ADD COLUMN token_hash VARCHAR; UPDATE _plexus.devices SET token_hash = '{hash}'";
-            command.ExecuteNonQuery();
+            connection.Execute($"ALTER TABLE _plexus.devices ADD COLUMN token_hash VARCHAR; UPDATE _plexus.devices SET token_hash = '{hash}'");
         }
 
         File.Delete(Path.Combine(_directory.Path, DeviceCredentialFile.FileName));

@@ -197,9 +197,7 @@ public sealed class MeasurementAllowListTests
         {
             token = server.Server.Devices.Add(new NewDevice("old")).Token;
             using var connection = server.Server.Store.OpenMetadataConnection();
-            using var command = connection.CreateCommand();
-            command.CommandText = "DROP VIEW main.devices; ALTER TABLE _plexus.devices DROP COLUMN measurements";
-            command.ExecuteNonQuery();
+            connection.Execute("DROP VIEW main.devices; ALTER TABLE _plexus.devices DROP COLUMN measurements");
         }
 
         await using (var server = await PlexusTestServer.StartAsync(data.Path))

@@ -39,9 +39,7 @@ public sealed class GeoStoreFixture : IAsyncLifetime, IDisposable
     public void Execute(string sql)
     {
         using var connection = Store.OpenMetadataConnection();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
+        connection.Execute(sql);
     }
 
     /// <summary>Creates a table main.points_n(id, lat, lon) holding the points; returns its name.</summary>
@@ -49,13 +47,8 @@ public sealed class GeoStoreFixture : IAsyncLifetime, IDisposable
     {
         string name = $"main.points_{Interlocked.Increment(ref _tables)}";
         using var connection = Store.OpenMetadataConnection();
-        using (var create = connection.CreateCommand())
-        {
-            create.CommandText = $"CREATE TABLE {name} (id INTEGER, lat DOUBLE, lon DOUBLE)";
-            create.ExecuteNonQuery();
-        }
-
-        using var appender = connection.CreateAppender("main", name["main.".Length..]);
+        connection.Execute($"CREATE TABLE {name} (id INTEGER, lat DOUBLE, lon DOUBLE)");
+        using var appender = connection.Connection.CreateAppender("main", name["main.".Length..]);
         for (int i = 0; i < points.Count; i++)
         {
             appender.CreateRow().AppendValue(i).AppendValue(points[i].Lat).AppendValue(points[i].Lon).EndRow();

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Plexus.Api.Auth;
+using Plexus.Core;
 using Plexus.Devices;
 using Plexus.Ingest;
 using Plexus.Ingest.Csv;
@@ -19,53 +20,32 @@ internal static class AssetsEndpoints
     private const int MaxImportItems = 10_000;
     private const string Example = """{"id": "site-1", "name": "Plant 1", "type": "site", "tags": {"region": "EU"}, "parent": null}""";
 
+    private static readonly RegistryRoute<AssetRegistry> Route = new(context => context.Assets, "assets are", "id", AssetRegistry.NotFound);
+
     public static void Map(IEndpointRouteBuilder endpoints, ApiContext context)
     {
-        endpoints.MapPost("/api/v1/assets", AuditTrail.Audited(context, "asset.add", "asset", null, http => AddAsync(http, context)));
-        endpoints.MapPost("/api/v1/assets/import", AuditTrail.Audited(context, "asset.import", "asset", null, http => ImportAsync(http, context)));
-        endpoints.MapGet("/api/v1/assets", http => ListAsync(http, context));
-        endpoints.MapGet("/api/v1/assets/{id}", http => GetAsync(http, context));
-        endpoints.MapMethods("/api/v1/assets/{id}", ["PATCH"], AuditTrail.Audited(context, "asset.update", "asset", "id", http => UpdateAsync(http, context)));
-        endpoints.MapDelete("/api/v1/assets/{id}", AuditTrail.Audited(context, "asset.remove", "asset", "id", http => RemoveAsync(http, context)));
+        endpoints.MapPost("/api/v1/assets", AuditTrail.Audited(context, "asset.add", "asset", null, RegistryEndpoints.Change(Route, context, http => ReadJsonAsync(http, JsonValueKind.Object), AddAsync)));
+        endpoints.MapPost("/api/v1/assets/import", AuditTrail.Audited(context, "asset.import", "asset", null, RegistryEndpoints.Run(Route, context, ApiScope.Admin, ImportAsync)));
+        endpoints.MapGet("/api/v1/assets", RegistryEndpoints.Run(Route, context, ApiScope.Read, ListAsync));
+        endpoints.MapGet("/api/v1/assets/{id}", RegistryEndpoints.Show(Route, context, (assets, id) => assets.Get(id), ShowAsync));
+        endpoints.MapMethods("/api/v1/assets/{id}", ["PATCH"], AuditTrail.Audited(context, "asset.update", "asset", "id", RegistryEndpoints.Change(Route, context, http => ReadJsonAsync(http, JsonValueKind.Object), UpdateAsync)));
+        endpoints.MapDelete("/api/v1/assets/{id}", AuditTrail.Audited(context, "asset.remove", "asset", "id", RegistryEndpoints.Remove(Route, context, Remove)));
     }
 
-    private static async Task AddAsync(HttpContext http, ApiContext context)
+    private static Task AddAsync(HttpContext http, AssetRegistry assets, JsonDocument document)
     {
-        if (await RegistryAsync(http, context) is not { } assets)
-        {
-            return;
-        }
-
-        using var document = await ReadJsonAsync(http, JsonValueKind.Object);
-        if (document is null)
-        {
-            return;
-        }
-
-        try
-        {
-            var asset = ParseNewAsset(document.RootElement);
-            AuditTrail.Target(http, asset.Id);
-            var added = assets.Add(asset);
-            await WriteAsync(http, StatusCodes.Status201Created, json => WriteAsset(json, added, null));
-        }
-        catch (DeviceRegistryException error)
-        {
-            await WriteErrorAsync(http, error);
-        }
+        var asset = ParseNewAsset(document.RootElement);
+        AuditTrail.Target(http, asset.Id);
+        var added = assets.Add(asset);
+        return WriteAsync(http, StatusCodes.Status201Created, json => WriteAsset(json, added, null));
     }
 
     /// <summary>
     /// A JSON array of assets, or CSV (<c>Content-Type: text/csv</c>) with a header row. Each item stands alone; an item
     /// whose parent comes later in the same request is created after it, so a file need not be sorted.
     /// </summary>
-    private static async Task ImportAsync(HttpContext http, ApiContext context)
+    private static async Task ImportAsync(HttpContext http, AssetRegistry assets)
     {
-        if (await RegistryAsync(http, context) is not { } assets)
-        {
-            return;
-        }
-
         var items = new List<ImportItem>();
         bool csv = http.Request.ContentType?.Contains("csv", StringComparison.OrdinalIgnoreCase) == true;
         if (csv)
@@ -93,7 +73,7 @@ internal static class AssetsEndpoints
                 {
                     items.Add(new ImportItem(index, null, ParseNewAsset(element), null));
                 }
-                catch (DeviceRegistryException error)
+                catch (RegistryException error)
                 {
                     items.Add(new ImportItem(index, null, null, error));
                 }
@@ -108,56 +88,18 @@ internal static class AssetsEndpoints
             return;
         }
 
-        var results = Import(assets, items);
-        int created = results.Count(r => r.Created is not null);
-        AuditTrail.Detail(http, BulkDetail(created, results.Count - created, results.Where(r => r.Created is not null).Select(r => r.Created!.Id)));
-        await WriteAsync(http, StatusCodes.Status200OK, json =>
-        {
-            json.WriteNumber("created", created);
-            json.WriteNumber("failed", results.Count - created);
-            json.WriteStartArray("results");
-            foreach (var result in results)
-            {
-                json.WriteStartObject();
-                json.WriteNumber("index", result.Item.Index);
-                if (result.Item.Line is { } line)
-                {
-                    json.WriteNumber("line", line);
-                }
-
-                if (result.Created is not null)
-                {
-                    json.WriteString("status", "created");
-                    json.WriteString("id", result.Created.Id);
-                }
-                else
-                {
-                    json.WriteString("status", "error");
-                    json.WriteString("code", CodeOf(result.Error!.Kind));
-                    if (result.Error.Field is not null)
-                    {
-                        json.WriteString("field", result.Error.Field);
-                    }
-
-                    json.WriteString("message", result.Error.Message);
-                }
-
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
-        });
+        await RegistryEndpoints.WriteBulkAsync(http, Import(assets, items), asset => asset.Id, (json, asset) => json.WriteString("id", asset.Id));
     }
 
-    private static List<(ImportItem Item, Asset? Created, DeviceRegistryException? Error)> Import(AssetRegistry assets, List<ImportItem> items)
+    private static List<BulkResult<Asset>> Import(AssetRegistry assets, List<ImportItem> items)
     {
-        var results = new List<(ImportItem Item, Asset? Created, DeviceRegistryException? Error)>();
+        var results = new List<BulkResult<Asset>>();
         var pending = new List<ImportItem>();
         foreach (var item in items)
         {
             if (item.Asset is null)
             {
-                results.Add((item, null, item.Error));
+                results.Add(new BulkResult<Asset>(item.Index, item.Line, null, item.Error));
             }
             else
             {
@@ -192,21 +134,11 @@ internal static class AssetsEndpoints
             pending = deferred;
         }
 
-        results.Sort((a, b) => a.Item.Index.CompareTo(b.Item.Index));
+        results.Sort((a, b) => a.Index.CompareTo(b.Index));
         return results;
     }
 
-    private static (ImportItem, Asset?, DeviceRegistryException?) TryAdd(AssetRegistry assets, ImportItem item)
-    {
-        try
-        {
-            return (item, assets.Add(item.Asset!), null);
-        }
-        catch (DeviceRegistryException error)
-        {
-            return (item, null, error);
-        }
-    }
+    private static BulkResult<Asset> TryAdd(AssetRegistry assets, ImportItem item) => BulkResult<Asset>.Try(item.Index, item.Line, () => assets.Add(item.Asset!));
 
     /// <summary>CSV as <see cref="AssetCsv"/> reads it; each row's id is then checked against the registry's rules.</summary>
     private static bool TryParseCsv(string text, List<ImportItem> items, out string? problem)
@@ -237,13 +169,8 @@ internal static class AssetsEndpoints
         return true;
     }
 
-    private static async Task ListAsync(HttpContext http, ApiContext context)
+    private static async Task ListAsync(HttpContext http, AssetRegistry assets)
     {
-        if (await RegistryAsync(http, context, ApiScope.Read) is not { } assets)
-        {
-            return;
-        }
-
         if (await ReadTagFiltersAsync(http, "region:EU") is not { } filters || await ReadPageAsync(http, DefaultLimit, MaxLimit) is not (int limit, int offset))
         {
             return;
@@ -255,124 +182,42 @@ internal static class AssetsEndpoints
         await WritePageAsync(http, "assets", page.Assets, page.Total, (json, asset) => WriteAsset(json, asset, null));
     }
 
-    private static async Task GetAsync(HttpContext http, ApiContext context)
+    private static Task ShowAsync(HttpContext http, AssetRegistry assets, Asset asset)
     {
-        if (await RegistryAsync(http, context, ApiScope.Read) is not { } assets)
-        {
-            return;
-        }
-
-        string id = IdOf(http);
-        if (assets.Get(id) is not { } asset)
-        {
-            await WriteErrorAsync(http, AssetRegistryNotFound(id));
-            return;
-        }
-
-        var children = assets.Children(id);
-        await WriteAsync(http, StatusCodes.Status200OK, json => WriteAsset(json, asset, children));
+        var children = assets.Children(asset.Id);
+        return WriteAsync(http, StatusCodes.Status200OK, json => WriteAsset(json, asset, children));
     }
 
-    private static async Task UpdateAsync(HttpContext http, ApiContext context)
+    private static Task UpdateAsync(HttpContext http, AssetRegistry assets, JsonDocument document)
     {
-        if (await RegistryAsync(http, context) is not { } assets)
-        {
-            return;
-        }
-
-        using var document = await ReadJsonAsync(http, JsonValueKind.Object);
-        if (document is null)
-        {
-            return;
-        }
-
-        try
-        {
-            var root = document.RootElement;
-            AuditTrail.Detail(http, ChangedFields(root));
-            foreach (var property in root.EnumerateObject())
-            {
-                if (property.Name is not ("name" or "type" or "tags" or "parent"))
-                {
-                    throw new DeviceRegistryException(DeviceErrorKind.Invalid, property.Name,
-                        property.Name == "id" ? "id cannot be changed; add a new asset and move the children" : $"unknown field \"{property.Name}\"; send name, type, tags or parent");
-                }
-            }
-
-            var changes = new AssetChanges
-            {
-                NameSet = root.TryGetProperty("name", out _),
-                Name = OptionalString(root, "name"),
-                TypeSet = root.TryGetProperty("type", out _),
-                Type = OptionalString(root, "type"),
-                TagsSet = root.TryGetProperty("tags", out _),
-                Tags = OptionalTags(root),
-                ParentSet = root.TryGetProperty("parent", out _),
-                Parent = OptionalString(root, "parent"),
-            };
-            var updated = assets.Update(IdOf(http), changes);
-            await WriteAsync(http, StatusCodes.Status200OK, json => WriteAsset(json, updated, null));
-        }
-        catch (DeviceRegistryException error)
-        {
-            await WriteErrorAsync(http, error);
-        }
+        var changes = ReadChanges(http, document.RootElement, new AssetChanges(), ChangeableFields, TagsExample, RefusedChange);
+        var updated = assets.Update(Route.KeyOf(http), changes);
+        return WriteAsync(http, StatusCodes.Status200OK, json => WriteAsset(json, updated, null));
     }
 
-    private static async Task RemoveAsync(HttpContext http, ApiContext context)
-    {
-        if (await RegistryAsync(http, context) is not { } assets)
-        {
-            return;
-        }
+    private static readonly string[] ChangeableFields = ["name", "type", "tags", "parent"];
 
+    private static string RefusedChange(string field) =>
+        field == "id" ? "id cannot be changed; add a new asset and move the children" : $"unknown field \"{field}\"; send name, type, tags or parent";
+
+    /// <summary>Removes with <c>?cascade=detach|delete</c> saying what becomes of the children; without, children refuse it.</summary>
+    private static bool Remove(HttpContext http, AssetRegistry assets, string id)
+    {
         string? cascadeText = http.Request.Query["cascade"];
-        AssetCascade cascade;
-        switch (cascadeText)
+        var cascade = cascadeText switch
         {
-            case null or "" or "none":
-                cascade = AssetCascade.None;
-                break;
-            case "detach":
-                cascade = AssetCascade.Detach;
-                break;
-            case "delete":
-                cascade = AssetCascade.Delete;
-                break;
-            default:
-                await WriteErrorAsync(http, new DeviceRegistryException(DeviceErrorKind.Invalid, "cascade", $"cascade \"{cascadeText}\" is not detach or delete"));
-                return;
-        }
-
-        string id = IdOf(http);
+            null or "" or "none" => AssetCascade.None,
+            "detach" => AssetCascade.Detach,
+            "delete" => AssetCascade.Delete,
+            _ => throw RegistryException.Invalid("cascade", $"cascade \"{cascadeText}\" is not detach or delete"),
+        };
         if (cascade != AssetCascade.None)
         {
             AuditTrail.Detail(http, "cascade " + cascadeText);
         }
 
-        try
-        {
-            if (!assets.Remove(id, cascade))
-            {
-                await WriteErrorAsync(http, AssetRegistryNotFound(id));
-                return;
-            }
-        }
-        catch (DeviceRegistryException error)
-        {
-            await WriteErrorAsync(http, error);
-            return;
-        }
-
-        http.Response.StatusCode = StatusCodes.Status204NoContent;
+        return assets.Remove(id, cascade);
     }
-
-    private static DeviceRegistryException AssetRegistryNotFound(string id) => new(DeviceErrorKind.NotFound, "id", $"no asset \"{id}\" exists");
-
-    private static Task<AssetRegistry?> RegistryAsync(HttpContext http, ApiContext context, ApiScope scope = ApiScope.Admin) =>
-        PlexusApi.AdmitServiceAsync(http, context, scope, context.Assets, "assets are");
-
-    private static string IdOf(HttpContext http) => http.Request.RouteValues["id"] as string ?? string.Empty;
 
     private static Task<JsonDocument?> ReadJsonAsync(HttpContext http, JsonValueKind kind) =>
         JsonBodies.ReadJsonAsync(http, kind == JsonValueKind.Array ? $"[{Example}]" : Example, kind);
@@ -381,27 +226,29 @@ internal static class AssetsEndpoints
     {
         if (item.ValueKind != JsonValueKind.Object)
         {
-            throw new DeviceRegistryException(DeviceErrorKind.Invalid, null, "each asset must be a JSON object like {\"id\": \"site-1\"}");
+            throw RegistryException.Invalid(null, "each asset must be a JSON object like {\"id\": \"site-1\"}");
         }
 
         foreach (var property in item.EnumerateObject())
         {
             if (property.Name is not ("id" or "name" or "type" or "tags" or "parent"))
             {
-                throw new DeviceRegistryException(DeviceErrorKind.Invalid, property.Name, $"unknown field \"{property.Name}\"; send id, name, type, tags or parent");
+                throw RegistryException.Invalid(property.Name, $"unknown field \"{property.Name}\"; send id, name, type, tags or parent");
             }
         }
 
         string? id = OptionalString(item, "id");
         if (!DeviceValidation.IsValidId(id, out string? problem))
         {
-            throw new DeviceRegistryException(DeviceErrorKind.Invalid, "id", problem!.Replace("device id", "asset id", StringComparison.Ordinal));
+            throw RegistryException.Invalid("id", problem!.Replace("device id", "asset id", StringComparison.Ordinal));
         }
 
         return new NewAsset(id!, OptionalString(item, "name"), OptionalString(item, "type"), OptionalTags(item), OptionalString(item, "parent"));
     }
 
-    private static Dictionary<string, string>? OptionalTags(JsonElement root) => JsonBodies.OptionalTags(root, """{"region": "EU"}""");
+    private const string TagsExample = """{"region": "EU"}""";
+
+    private static Dictionary<string, string>? OptionalTags(JsonElement root) => JsonBodies.OptionalTags(root, TagsExample);
 
     private static void WriteAsset(Utf8JsonWriter json, Asset asset, AssetChildren? children)
     {
@@ -427,5 +274,5 @@ internal static class AssetsEndpoints
         json.WriteEndArray();
     }
 
-    private sealed record ImportItem(int Index, int? Line, NewAsset? Asset, DeviceRegistryException? Error);
+    private sealed record ImportItem(int Index, int? Line, NewAsset? Asset, RegistryException? Error);
 }

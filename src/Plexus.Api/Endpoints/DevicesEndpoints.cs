@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Plexus.Api.Auth;
+using Plexus.Core;
 using Plexus.Devices;
 using Plexus.Ingest;
 using Plexus.Ingest.Csv;
@@ -17,55 +18,37 @@ internal static class DevicesEndpoints
     private const int MaxLimit = 10_000;
     private const int MaxBulkItems = 10_000;
 
+    private const string NewDeviceExample = """{"id": "truck-7", "name": "Truck 7", "tags": {"fleet": "East"}}""";
+    private const string ChangesExample = """{"name": "Truck 7", "tags": {"fleet": "West"}, "parent": null, "measurements": ["telemetry"]}""";
+
+    private static readonly RegistryRoute<DeviceRegistry> Route = new(context => context.Devices, "the device registry is", "id", DeviceRegistry.NotFound);
+
     public static void Map(IEndpointRouteBuilder endpoints, ApiContext context)
     {
-        endpoints.MapPost("/api/v1/devices", AuditTrail.Audited(context, "device.add", "device", null, http => AddAsync(http, context)));
-        endpoints.MapPost("/api/v1/devices/bulk", AuditTrail.Audited(context, "device.bulk_add", "device", null, http => BulkAsync(http, context)));
-        endpoints.MapGet("/api/v1/devices", http => ListAsync(http, context));
-        endpoints.MapGet("/api/v1/devices/{id}", http => GetAsync(http, context));
-        endpoints.MapMethods("/api/v1/devices/{id}", ["PATCH"], AuditTrail.Audited(context, "device.update", "device", "id", http => UpdateAsync(http, context)));
-        endpoints.MapDelete("/api/v1/devices/{id}", AuditTrail.Audited(context, "device.remove", "device", "id", http => RemoveAsync(http, context)));
-        endpoints.MapPost("/api/v1/devices/{id}/rotate-token", AuditTrail.Audited(context, "device.rotate_token", "device", "id", http => RotateAsync(http, context)));
+        endpoints.MapPost("/api/v1/devices", AuditTrail.Audited(context, "device.add", "device", null, RegistryEndpoints.Change(Route, context, http => ReadJsonAsync(http, NewDeviceExample), AddAsync)));
+        endpoints.MapPost("/api/v1/devices/bulk", AuditTrail.Audited(context, "device.bulk_add", "device", null, RegistryEndpoints.Run(Route, context, ApiScope.Admin, (http, registry) => BulkAsync(http, context, registry))));
+        endpoints.MapGet("/api/v1/devices", RegistryEndpoints.Run(Route, context, ApiScope.Read, ListAsync));
+        endpoints.MapGet("/api/v1/devices/{id}", RegistryEndpoints.Show(Route, context, (registry, id) => registry.Get(id), (http, _, device) => ShowAsync(http, context, device)));
+        endpoints.MapMethods("/api/v1/devices/{id}", ["PATCH"], AuditTrail.Audited(context, "device.update", "device", "id", RegistryEndpoints.Change(Route, context, http => ReadJsonAsync(http, ChangesExample), UpdateAsync)));
+        endpoints.MapDelete("/api/v1/devices/{id}", AuditTrail.Audited(context, "device.remove", "device", "id", RegistryEndpoints.Remove(Route, context, (_, registry, id) => registry.Remove(id))));
+        endpoints.MapPost("/api/v1/devices/{id}/rotate-token", AuditTrail.Audited(context, "device.rotate_token", "device", "id", RegistryEndpoints.Run(Route, context, ApiScope.Admin, RotateAsync)));
         endpoints.MapGet("/api/v1/dead-letters", http => DeviceStateEndpoints.DeadLettersAsync(http, context));
     }
 
-    private static async Task AddAsync(HttpContext http, ApiContext context)
+    private static Task AddAsync(HttpContext http, DeviceRegistry registry, JsonDocument document)
     {
-        if (await RegistryAsync(http, context) is not { } registry)
-        {
-            return;
-        }
-
-        using var document = await ReadJsonAsync(http, """{"id": "truck-7", "name": "Truck 7", "tags": {"fleet": "East"}}""");
-        if (document is null)
-        {
-            return;
-        }
-
-        try
-        {
-            var device = ParseNewDevice(document.RootElement);
-            AuditTrail.Target(http, device.Id);
-            var added = registry.Add(device);
-            await WriteAsync(http, StatusCodes.Status201Created, json => WriteDevice(json, added.Device, added.Token));
-        }
-        catch (DeviceRegistryException error)
-        {
-            await WriteErrorAsync(http, error);
-        }
+        var device = ParseNewDevice(document.RootElement);
+        AuditTrail.Target(http, device.Id);
+        var added = registry.Add(device);
+        return WriteAsync(http, StatusCodes.Status201Created, json => WriteDevice(json, added.Device, added.Token));
     }
 
     /// <summary>
     /// A JSON array of devices, or with <c>Content-Type: text/csv</c> a CSV file (<see cref="DeviceCsv"/>); each item
     /// gets its own result, so one bad item does not stop the rest.
     /// </summary>
-    private static async Task BulkAsync(HttpContext http, ApiContext context)
+    private static async Task BulkAsync(HttpContext http, ApiContext context, DeviceRegistry registry)
     {
-        if (await RegistryAsync(http, context) is not { } registry)
-        {
-            return;
-        }
-
         var items = new List<(int? Line, Func<NewDevice> Parse)>();
         JsonDocument? document = null;
         try
@@ -102,7 +85,14 @@ internal static class DevicesEndpoints
                 }
             }
 
-            await RegisterAllAsync(http, registry, items);
+            var results = items.Select((item, index) => BulkResult<RegisteredDevice>.Try(index, item.Line, () => registry.Add(item.Parse()))).ToList();
+            await RegistryEndpoints.WriteBulkAsync(http, results, added => added.Device.Id, (json, added) =>
+            {
+                json.WritePropertyName("device");
+                json.WriteStartObject();
+                WriteDevice(json, added.Device, added.Token);
+                json.WriteEndObject();
+            });
         }
         finally
         {
@@ -149,74 +139,8 @@ internal static class DevicesEndpoints
         return rows;
     }
 
-    private static async Task RegisterAllAsync(HttpContext http, DeviceRegistry registry, List<(int? Line, Func<NewDevice> Parse)> items)
+    private static async Task ListAsync(HttpContext http, DeviceRegistry registry)
     {
-        var results = new List<(int Index, int? Line, RegisteredDevice? Added, DeviceRegistryException? Error)>();
-        int index = 0;
-        foreach (var (line, parse) in items)
-        {
-            try
-            {
-                results.Add((index, line, registry.Add(parse()), null));
-            }
-            catch (DeviceRegistryException error)
-            {
-                results.Add((index, line, null, error));
-            }
-
-            index++;
-        }
-
-        int created = results.Count(r => r.Added is not null);
-        AuditTrail.Detail(http, BulkDetail(created, results.Count - created, results.Where(r => r.Added is not null).Select(r => r.Added!.Device.Id)));
-        await WriteAsync(http, StatusCodes.Status200OK, json =>
-        {
-            json.WriteNumber("created", created);
-            json.WriteNumber("failed", results.Count - created);
-            json.WriteStartArray("results");
-            foreach (var (i, line, added, error) in results)
-            {
-                json.WriteStartObject();
-                json.WriteNumber("index", i);
-                if (line is not null)
-                {
-                    json.WriteNumber("line", line.Value);
-                }
-
-                if (added is not null)
-                {
-                    json.WriteString("status", "created");
-                    json.WritePropertyName("device");
-                    json.WriteStartObject();
-                    WriteDevice(json, added.Device, added.Token);
-                    json.WriteEndObject();
-                }
-                else
-                {
-                    json.WriteString("status", "error");
-                    json.WriteString("code", CodeOf(error!.Kind));
-                    if (error.Field is not null)
-                    {
-                        json.WriteString("field", error.Field);
-                    }
-
-                    json.WriteString("message", error.Message);
-                }
-
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
-        });
-    }
-
-    private static async Task ListAsync(HttpContext http, ApiContext context)
-    {
-        if (await RegistryAsync(http, context, ApiScope.Read) is not { } registry)
-        {
-            return;
-        }
-
         if (await ReadTagFiltersAsync(http, "fleet:East") is not { } filters || await ReadPageAsync(http, DefaultLimit, MaxLimit) is not (int limit, int offset))
         {
             return;
@@ -226,147 +150,69 @@ internal static class DevicesEndpoints
         await WritePageAsync(http, "devices", page.Devices, page.Total, (json, device) => WriteDevice(json, device, token: null));
     }
 
-    private static async Task GetAsync(HttpContext http, ApiContext context)
+    private static Task ShowAsync(HttpContext http, ApiContext context, Device device)
     {
-        if (await RegistryAsync(http, context, ApiScope.Read) is not { } registry)
-        {
-            return;
-        }
-
-        string id = IdOf(http);
-        if (registry.Get(id) is not { } device)
-        {
-            await WriteErrorAsync(http, new DeviceRegistryException(DeviceErrorKind.NotFound, "id", $"no device \"{id}\" is registered"));
-            return;
-        }
-
         // Live state computed now: SQL for the last values, memory for the rest (docs/devices.md#live-state).
-        var live = DeviceStateEndpoints.Read(context, id);
-        await WriteAsync(http, StatusCodes.Status200OK, json =>
+        var live = DeviceStateEndpoints.Read(context, device.Id);
+        return WriteAsync(http, StatusCodes.Status200OK, json =>
         {
             WriteDevice(json, device, token: null);
             DeviceStateEndpoints.Write(json, live);
         });
     }
 
-    private static async Task UpdateAsync(HttpContext http, ApiContext context)
+    private static Task UpdateAsync(HttpContext http, DeviceRegistry registry, JsonDocument document)
     {
-        if (await RegistryAsync(http, context) is not { } registry)
-        {
-            return;
-        }
-
-        using var document = await ReadJsonAsync(http, """{"name": "Truck 7", "tags": {"fleet": "West"}, "parent": null, "measurements": ["telemetry"]}""");
-        if (document is null)
-        {
-            return;
-        }
-
-        try
-        {
-            var root = document.RootElement;
-            AuditTrail.Detail(http, ChangedFields(root));
-            foreach (var property in root.EnumerateObject())
-            {
-                if (property.Name is not ("name" or "type" or "tags" or "parent" or "measurements"))
-                {
-                    throw new DeviceRegistryException(DeviceErrorKind.Invalid, property.Name,
-                        property.Name is "id" or "token" ? $"{property.Name} cannot be changed; remove and add the device, or rotate its token" : $"unknown field \"{property.Name}\"; send name, type, tags, parent or measurements");
-                }
-            }
-
-            var changes = new DeviceChanges
-            {
-                NameSet = root.TryGetProperty("name", out _),
-                Name = OptionalString(root, "name"),
-                TypeSet = root.TryGetProperty("type", out _),
-                Type = OptionalString(root, "type"),
-                TagsSet = root.TryGetProperty("tags", out _),
-                Tags = OptionalTags(root),
-                ParentSet = root.TryGetProperty("parent", out _),
-                Parent = OptionalString(root, "parent"),
-                MeasurementsSet = root.TryGetProperty("measurements", out _),
-                Measurements = OptionalMeasurements(root),
-            };
-            var updated = registry.Update(IdOf(http), changes);
-            await WriteAsync(http, StatusCodes.Status200OK, json => WriteDevice(json, updated, token: null));
-        }
-        catch (DeviceRegistryException error)
-        {
-            await WriteErrorAsync(http, error);
-        }
+        var root = document.RootElement;
+        var changes = ReadChanges(http, root, new DeviceChanges(), ChangeableFields, TagsExample, RefusedChange);
+        changes = changes with { MeasurementsSet = root.TryGetProperty("measurements", out _), Measurements = OptionalMeasurements(root) };
+        var updated = registry.Update(Route.KeyOf(http), changes);
+        return WriteAsync(http, StatusCodes.Status200OK, json => WriteDevice(json, updated, token: null));
     }
 
-    private static async Task RemoveAsync(HttpContext http, ApiContext context)
+    private static readonly string[] ChangeableFields = ["name", "type", "tags", "parent", "measurements"];
+
+    private static string RefusedChange(string field) =>
+        field is "id" or "token" ? $"{field} cannot be changed; remove and add the device, or rotate its token" : $"unknown field \"{field}\"; send name, type, tags, parent or measurements";
+
+    private static Task RotateAsync(HttpContext http, DeviceRegistry registry)
     {
-        if (await RegistryAsync(http, context) is not { } registry)
+        string id = Route.KeyOf(http);
+        string token = registry.RotateToken(id);
+        return WriteAsync(http, StatusCodes.Status200OK, json =>
         {
-            return;
-        }
-
-        string id = IdOf(http);
-        if (!registry.Remove(id))
-        {
-            await WriteErrorAsync(http, new DeviceRegistryException(DeviceErrorKind.NotFound, "id", $"no device \"{id}\" is registered"));
-            return;
-        }
-
-        http.Response.StatusCode = StatusCodes.Status204NoContent;
+            json.WriteString("id", id);
+            json.WriteString("token", token);
+        });
     }
-
-    private static async Task RotateAsync(HttpContext http, ApiContext context)
-    {
-        if (await RegistryAsync(http, context) is not { } registry)
-        {
-            return;
-        }
-
-        try
-        {
-            string id = IdOf(http);
-            string token = registry.RotateToken(id);
-            await WriteAsync(http, StatusCodes.Status200OK, json =>
-            {
-                json.WriteString("id", id);
-                json.WriteString("token", token);
-            });
-        }
-        catch (DeviceRegistryException error)
-        {
-            await WriteErrorAsync(http, error);
-        }
-    }
-
-    private static Task<DeviceRegistry?> RegistryAsync(HttpContext http, ApiContext context, ApiScope scope = ApiScope.Admin) =>
-        PlexusApi.AdmitServiceAsync(http, context, scope, context.Devices, "the device registry is");
-
-    private static string IdOf(HttpContext http) => http.Request.RouteValues["id"] as string ?? string.Empty;
 
     private static NewDevice ParseNewDevice(JsonElement item)
     {
         if (item.ValueKind != JsonValueKind.Object)
         {
-            throw new DeviceRegistryException(DeviceErrorKind.Invalid, null, "each device must be a JSON object like {\"id\": \"d1\"}");
+            throw RegistryException.Invalid(null, "each device must be a JSON object like {\"id\": \"d1\"}");
         }
 
         foreach (var property in item.EnumerateObject())
         {
             if (property.Name is not ("id" or "name" or "type" or "tags" or "parent" or "measurements"))
             {
-                throw new DeviceRegistryException(DeviceErrorKind.Invalid, property.Name, $"unknown field \"{property.Name}\"; send id, name, type, tags, parent or measurements");
+                throw RegistryException.Invalid(property.Name, $"unknown field \"{property.Name}\"; send id, name, type, tags, parent or measurements");
             }
         }
 
         string? id = OptionalString(item, "id");
         if (!DeviceValidation.IsValidId(id, out string? problem))
         {
-            throw new DeviceRegistryException(DeviceErrorKind.Invalid, "id", problem!);
+            throw RegistryException.Invalid("id", problem!);
         }
 
         return new NewDevice(id!, OptionalString(item, "name"), OptionalString(item, "type"), OptionalTags(item), OptionalString(item, "parent"), OptionalMeasurements(item));
     }
 
-    private static Dictionary<string, string>? OptionalTags(JsonElement root) => JsonBodies.OptionalTags(root, """{"fleet": "East"}""");
+    private const string TagsExample = """{"fleet": "East"}""";
+
+    private static Dictionary<string, string>? OptionalTags(JsonElement root) => JsonBodies.OptionalTags(root, TagsExample);
 
     private static List<string>? OptionalMeasurements(JsonElement root) => OptionalStringList(root, "measurements", """["telemetry", "power"]""");
 

@@ -15,63 +15,36 @@ internal static class GeofencesEndpoints
 
     private const string Example = """{"type": "Feature", "properties": {"name": "depot-7"}, "geometry": {"type": "Polygon", "coordinates": [[[4.30, 52.10], [4.32, 52.10], [4.32, 52.12], [4.30, 52.10]]]}}""";
 
+    private static readonly RegistryRoute<GeofenceRegistry> Route = new(context => context.Geofences, "geofences are", "name", GeofenceRegistry.NotFound);
+
     public static void Map(IEndpointRouteBuilder endpoints, ApiContext context)
     {
-        endpoints.MapPost("/api/v1/geofences", AuditTrail.Audited(context, "geofence.add", "geofence", null, http => AddAsync(http, context)));
-        endpoints.MapGet("/api/v1/geofences", http => ListAsync(http, context));
-        endpoints.MapGet("/api/v1/geofences/{name}", http => GetAsync(http, context));
-        endpoints.MapPut("/api/v1/geofences/{name}", AuditTrail.Audited(context, "geofence.put", "geofence", "name", http => PutAsync(http, context)));
-        endpoints.MapDelete("/api/v1/geofences/{name}", AuditTrail.Audited(context, "geofence.remove", "geofence", "name", http => RemoveAsync(http, context)));
+        endpoints.MapPost("/api/v1/geofences", AuditTrail.Audited(context, "geofence.add", "geofence", null, RegistryEndpoints.Change(Route, context, ReadFeatureAsync, AddAsync)));
+        endpoints.MapGet("/api/v1/geofences", RegistryEndpoints.Run(Route, context, ApiScope.Read, ListAsync));
+        endpoints.MapGet("/api/v1/geofences/{name}", RegistryEndpoints.Show(Route, context, (registry, name) => registry.Get(name), (http, _, fence) => WriteAsync(http, StatusCodes.Status200OK, json => WriteFeature(json, fence))));
+        endpoints.MapPut("/api/v1/geofences/{name}", AuditTrail.Audited(context, "geofence.put", "geofence", "name", RegistryEndpoints.Change(Route, context, ReadFeatureAsync, PutAsync)));
+        endpoints.MapDelete("/api/v1/geofences/{name}", AuditTrail.Audited(context, "geofence.remove", "geofence", "name", RegistryEndpoints.Remove(Route, context, (_, registry, name) => registry.Remove(name))));
     }
 
-    private static async Task AddAsync(HttpContext http, ApiContext context)
+    private static Task AddAsync(HttpContext http, GeofenceRegistry registry, GeofenceFeature feature)
     {
-        if (await RegistryAsync(http, context) is not { } registry || await ReadFeatureAsync(http) is not { } feature)
-        {
-            return;
-        }
-
         AuditTrail.Target(http, feature.Name);
-        try
-        {
-            var fence = registry.Add(feature.Name ?? string.Empty, feature);
-            http.Response.Headers.Location = "/api/v1/geofences/" + Uri.EscapeDataString(fence.Name);
-            await WriteAsync(http, StatusCodes.Status201Created, json => WriteFeature(json, fence));
-        }
-        catch (GeofenceException error)
-        {
-            await WriteErrorAsync(http, error);
-        }
+        var fence = registry.Add(feature.Name ?? string.Empty, feature);
+        http.Response.Headers.Location = "/api/v1/geofences/" + Uri.EscapeDataString(fence.Name);
+        return WriteAsync(http, StatusCodes.Status201Created, json => WriteFeature(json, fence));
     }
 
-    private static async Task PutAsync(HttpContext http, ApiContext context)
+    private static Task PutAsync(HttpContext http, GeofenceRegistry registry, GeofenceFeature feature)
     {
-        if (await RegistryAsync(http, context) is not { } registry || await ReadFeatureAsync(http) is not { } feature)
-        {
-            return;
-        }
-
-        try
-        {
-            var (fence, created) = registry.Put(NameOf(http), feature);
-            AuditTrail.Detail(http, created ? "created" : "replaced");
-            await WriteAsync(http, created ? StatusCodes.Status201Created : StatusCodes.Status200OK, json => WriteFeature(json, fence));
-        }
-        catch (GeofenceException error)
-        {
-            await WriteErrorAsync(http, error);
-        }
+        var (fence, created) = registry.Put(Route.KeyOf(http), feature);
+        AuditTrail.Detail(http, created ? "created" : "replaced");
+        return WriteAsync(http, created ? StatusCodes.Status201Created : StatusCodes.Status200OK, json => WriteFeature(json, fence));
     }
 
-    private static async Task ListAsync(HttpContext http, ApiContext context)
+    private static Task ListAsync(HttpContext http, GeofenceRegistry registry)
     {
-        if (await RegistryAsync(http, context, ApiScope.Read) is not { } registry)
-        {
-            return;
-        }
-
         var fences = registry.List();
-        await WriteAsync(http, StatusCodes.Status200OK, json =>
+        return WriteAsync(http, StatusCodes.Status200OK, json =>
         {
             json.WriteStartObject();
             json.WriteString("type", "FeatureCollection");
@@ -85,47 +58,6 @@ internal static class GeofencesEndpoints
             json.WriteEndObject();
         });
     }
-
-    private static async Task GetAsync(HttpContext http, ApiContext context)
-    {
-        if (await RegistryAsync(http, context, ApiScope.Read) is not { } registry)
-        {
-            return;
-        }
-
-        string name = NameOf(http);
-        if (registry.Get(name) is not { } fence)
-        {
-            await WriteErrorAsync(http, NotFound(name));
-            return;
-        }
-
-        await WriteAsync(http, StatusCodes.Status200OK, json => WriteFeature(json, fence));
-    }
-
-    private static async Task RemoveAsync(HttpContext http, ApiContext context)
-    {
-        if (await RegistryAsync(http, context) is not { } registry)
-        {
-            return;
-        }
-
-        string name = NameOf(http);
-        if (!registry.Remove(name))
-        {
-            await WriteErrorAsync(http, NotFound(name));
-            return;
-        }
-
-        http.Response.StatusCode = StatusCodes.Status204NoContent;
-    }
-
-    private static GeofenceException NotFound(string name) => new(GeofenceErrorKind.NotFound, "name", $"no geofence \"{name}\"");
-
-    private static string NameOf(HttpContext http) => http.Request.RouteValues["name"] as string ?? string.Empty;
-
-    private static Task<GeofenceRegistry?> RegistryAsync(HttpContext http, ApiContext context, ApiScope scope = ApiScope.Admin) =>
-        PlexusApi.AdmitServiceAsync(http, context, scope, context.Geofences, "geofences are");
 
     private static async Task<GeofenceFeature?> ReadFeatureAsync(HttpContext http)
     {
@@ -198,23 +130,6 @@ internal static class GeofencesEndpoints
         json.WriteEndObject();
     }
 
-    private static async Task WriteAsync(HttpContext http, int status, Action<Utf8JsonWriter> body)
-    {
-        http.Response.StatusCode = status;
-        http.Response.ContentType = "application/geo+json; charset=utf-8";
-        await using var json = new Utf8JsonWriter(http.Response.Body, PlexusApi.JsonOptions);
-        body(json);
-        await json.FlushAsync(http.RequestAborted);
-    }
-
-    private static Task WriteErrorAsync(HttpContext http, GeofenceException error)
-    {
-        var (status, code) = error.Kind switch
-        {
-            GeofenceErrorKind.NotFound => (StatusCodes.Status404NotFound, "not_found"),
-            GeofenceErrorKind.Conflict => (StatusCodes.Status409Conflict, "conflict"),
-            _ => (StatusCodes.Status400BadRequest, "invalid"),
-        };
-        return ApiErrors.WriteAsync(http, status, code, error.Message, extra: error.Field is null ? null : json => json.WriteString("field", error.Field));
-    }
+    private static Task WriteAsync(HttpContext http, int status, Action<Utf8JsonWriter> body) =>
+        RegistryEndpoints.WriteJsonAsync(http, status, "application/geo+json; charset=utf-8", body);
 }

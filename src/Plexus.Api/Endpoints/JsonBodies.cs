@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Plexus.Core;
 using Plexus.Devices;
 using Plexus.Ingest;
 
@@ -73,7 +74,7 @@ internal static class JsonBodies
         return buffer.ToArray();
     }
 
-    /// <summary>A string property; absent or null is null, any other kind is a <see cref="DeviceRegistryException"/> naming the field.</summary>
+    /// <summary>A string property; absent or null is null, any other kind is a <see cref="RegistryException"/> naming the field.</summary>
     public static string? OptionalString(JsonElement root, string name)
     {
         if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
@@ -83,10 +84,10 @@ internal static class JsonBodies
 
         return value.ValueKind == JsonValueKind.String
             ? value.GetString()
-            : throw new DeviceRegistryException(DeviceErrorKind.Invalid, name, $"{name} must be a string or null, not {value.ValueKind.ToString().ToLowerInvariant()}");
+            : throw RegistryException.Invalid(name, $"{name} must be a string or null, not {value.ValueKind.ToString().ToLowerInvariant()}");
     }
 
-    /// <summary>An array of strings; absent or null is null, anything else a <see cref="DeviceRegistryException"/> naming the field.</summary>
+    /// <summary>An array of strings; absent or null is null, anything else a <see cref="RegistryException"/> naming the field.</summary>
     public static List<string>? OptionalStringList(JsonElement root, string name, string example)
     {
         if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
@@ -96,7 +97,7 @@ internal static class JsonBodies
 
         if (value.ValueKind != JsonValueKind.Array || value.EnumerateArray().Any(item => item.ValueKind != JsonValueKind.String))
         {
-            throw new DeviceRegistryException(DeviceErrorKind.Invalid, name, $"{name} must be an array of strings like {example}, or null");
+            throw RegistryException.Invalid(name, $"{name} must be an array of strings like {example}, or null");
         }
 
         return [.. value.EnumerateArray().Select(item => item.GetString()!)];
@@ -112,7 +113,7 @@ internal static class JsonBodies
 
         if (value.ValueKind != JsonValueKind.Object)
         {
-            throw new DeviceRegistryException(DeviceErrorKind.Invalid, "tags", $"tags must be an object of strings, like {example}");
+            throw RegistryException.Invalid("tags", $"tags must be an object of strings, like {example}");
         }
 
         var tags = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -120,13 +121,43 @@ internal static class JsonBodies
         {
             if (tag.Value.ValueKind != JsonValueKind.String)
             {
-                throw new DeviceRegistryException(DeviceErrorKind.Invalid, "tags", $"tag \"{tag.Name}\" must have a string value");
+                throw RegistryException.Invalid("tags", $"tag \"{tag.Name}\" must have a string value");
             }
 
             tags[tag.Name] = tag.Value.GetString()!;
         }
 
         return tags;
+    }
+
+    /// <summary>
+    /// A PATCH body of devices or assets: the audit detail names the fields sent, every property must be in
+    /// <paramref name="allowed"/> (otherwise <paramref name="refusal"/> words the message for it), and the metadata
+    /// fields it sends are set on <paramref name="changes"/>.
+    /// </summary>
+    public static T ReadChanges<T>(HttpContext http, JsonElement root, T changes, string[] allowed, string tagsExample, Func<string, string> refusal)
+        where T : MetadataChanges
+    {
+        AuditTrail.Detail(http, ChangedFields(root));
+        foreach (var property in root.EnumerateObject())
+        {
+            if (!allowed.Contains(property.Name, StringComparer.Ordinal))
+            {
+                throw RegistryException.Invalid(property.Name, refusal(property.Name));
+            }
+        }
+
+        return (T)(changes with
+        {
+            NameSet = root.TryGetProperty("name", out _),
+            Name = OptionalString(root, "name"),
+            TypeSet = root.TryGetProperty("type", out _),
+            Type = OptionalString(root, "type"),
+            TagsSet = root.TryGetProperty("tags", out _),
+            Tags = OptionalTags(root, tagsExample),
+            ParentSet = root.TryGetProperty("parent", out _),
+            Parent = OptionalString(root, "parent"),
+        });
     }
 
     /// <summary>The ?tag=key:value (or key=value) filters; a malformed one is answered 400 showing <paramref name="example"/> and null is returned.</summary>
@@ -193,16 +224,13 @@ internal static class JsonBodies
     }
 
     /// <summary>Answers with a JSON object whose properties <paramref name="body"/> writes.</summary>
-    public static async Task WriteAsync(HttpContext http, int status, Action<Utf8JsonWriter> body)
-    {
-        http.Response.StatusCode = status;
-        http.Response.ContentType = "application/json; charset=utf-8";
-        await using var json = new Utf8JsonWriter(http.Response.Body, PlexusApi.JsonOptions);
-        json.WriteStartObject();
-        body(json);
-        json.WriteEndObject();
-        await json.FlushAsync(http.RequestAborted);
-    }
+    public static Task WriteAsync(HttpContext http, int status, Action<Utf8JsonWriter> body) =>
+        RegistryEndpoints.WriteJsonAsync(http, status, "application/json; charset=utf-8", json =>
+        {
+            json.WriteStartObject();
+            body(json);
+            json.WriteEndObject();
+        });
 
     /// <summary>Answers 200 with a page of a list: the entries under <paramref name="property"/> and how many matched in all.</summary>
     public static Task WritePageAsync<T>(HttpContext http, string property, IReadOnlyList<T> entries, int total, Action<Utf8JsonWriter, T> writeEntry) =>
@@ -220,32 +248,14 @@ internal static class JsonBodies
             json.WriteNumber("total", total);
         });
 
-    public static Task WriteErrorAsync(HttpContext http, DeviceRegistryException error)
-    {
-        int status = error.Kind switch
-        {
-            DeviceErrorKind.NotFound => StatusCodes.Status404NotFound,
-            DeviceErrorKind.Conflict => StatusCodes.Status409Conflict,
-            _ => StatusCodes.Status400BadRequest,
-        };
-        return ApiErrors.WriteAsync(http, status, CodeOf(error.Kind), error.Message, extra: error.Field is null ? null : json => json.WriteString("field", error.Field));
-    }
-
-    public static string CodeOf(DeviceErrorKind kind) => kind switch
-    {
-        DeviceErrorKind.NotFound => "not_found",
-        DeviceErrorKind.Conflict => "conflict",
-        _ => "invalid",
-    };
-
     /// <summary>
     /// A CSV row the decoder refused, as the registry's own error: its field is the column at fault, its message
     /// names the line.
     /// </summary>
-    public static DeviceRegistryException CsvRowError(IngestError error) => new(DeviceErrorKind.Invalid, error.Path, error.ToString());
+    public static RegistryException CsvRowError(IngestError error) => RegistryException.Invalid(error.Path, error.ToString());
 
     /// <summary>The id of a CSV row against the registry's rules; null when it is valid. <paramref name="noun"/> is "device" or "asset".</summary>
-    public static DeviceRegistryException? CsvIdError(string? id, int line, string noun) =>
+    public static RegistryException? CsvIdError(string? id, int line, string noun) =>
         DeviceValidation.IsValidId(id, out string? problem)
             ? null
             : CsvRowError(new IngestError(IngestErrorKind.Name, "id", line, problem!.Replace("device id", noun + " id", StringComparison.Ordinal)));

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Plexus.Api.Auth;
+using Plexus.Core;
 using Plexus.Geo;
 
 namespace Plexus.Api.Endpoints;
@@ -16,44 +17,30 @@ internal static class PositionSourcesEndpoints
 
     private static readonly string[] Fields = ["namespace", "measurement", "lat", "lon", "alt", "speed", "heading", "device"];
 
+    private static readonly RegistryRoute<PositionSourceRegistry> Route =
+        new(context => context.PositionSources, "position sources are", "key", PositionSourceRegistry.NotFound, PositionSourceRegistry.NormalizeKey);
+
     public static void Map(IEndpointRouteBuilder endpoints, ApiContext context)
     {
-        endpoints.MapPost("/api/v1/position-sources", AuditTrail.Audited(context, "position_source.put", "position_source", null, http => PutAsync(http, context)));
-        endpoints.MapGet("/api/v1/position-sources", http => ListAsync(http, context));
-        endpoints.MapGet("/api/v1/position-sources/{key}", http => GetAsync(http, context));
-        endpoints.MapDelete("/api/v1/position-sources/{key}", AuditTrail.Audited(context, "position_source.remove", "position_source", "key", http => RemoveAsync(http, context)));
+        endpoints.MapPost("/api/v1/position-sources", AuditTrail.Audited(context, "position_source.put", "position_source", null, RegistryEndpoints.Change(Route, context, ReadSourceAsync, PutAsync)));
+        endpoints.MapGet("/api/v1/position-sources", RegistryEndpoints.Run(Route, context, ApiScope.Read, ListAsync));
+        endpoints.MapGet("/api/v1/position-sources/{key}", RegistryEndpoints.Show(Route, context, (registry, key) => registry.Get(key), (http, _, status) => WriteAsync(http, StatusCodes.Status200OK, json => WriteSource(json, status))));
+        endpoints.MapDelete("/api/v1/position-sources/{key}", AuditTrail.Audited(context, "position_source.remove", "position_source", "key", RegistryEndpoints.Remove(Route, context, (_, registry, key) => registry.Remove(key))));
     }
 
-    private static async Task PutAsync(HttpContext http, ApiContext context)
+    private static Task PutAsync(HttpContext http, PositionSourceRegistry registry, PositionSource source)
     {
-        if (await RegistryAsync(http, context, ApiScope.Admin) is not { } registry || await ReadSourceAsync(http) is not { } source)
-        {
-            return;
-        }
-
         AuditTrail.Target(http, source.Key);
-        try
-        {
-            var (status, created) = registry.Put(source);
-            AuditTrail.Detail(http, created ? "created" : "replaced");
-            http.Response.Headers.Location = "/api/v1/position-sources/" + Uri.EscapeDataString(status.Source.Key);
-            await WriteAsync(http, created ? StatusCodes.Status201Created : StatusCodes.Status200OK, json => WriteSource(json, status));
-        }
-        catch (PositionSourceException error)
-        {
-            await WriteErrorAsync(http, error);
-        }
+        var (status, created) = registry.Put(source);
+        AuditTrail.Detail(http, created ? "created" : "replaced");
+        http.Response.Headers.Location = "/api/v1/position-sources/" + Uri.EscapeDataString(status.Source.Key);
+        return WriteAsync(http, created ? StatusCodes.Status201Created : StatusCodes.Status200OK, json => WriteSource(json, status));
     }
 
-    private static async Task ListAsync(HttpContext http, ApiContext context)
+    private static Task ListAsync(HttpContext http, PositionSourceRegistry registry)
     {
-        if (await RegistryAsync(http, context, ApiScope.Read) is not { } registry)
-        {
-            return;
-        }
-
         var sources = registry.List();
-        await WriteAsync(http, StatusCodes.Status200OK, json =>
+        return WriteAsync(http, StatusCodes.Status200OK, json =>
         {
             json.WriteStartObject();
             json.WriteString("view", PositionSourceRegistry.View);
@@ -67,47 +54,6 @@ internal static class PositionSourcesEndpoints
             json.WriteEndObject();
         });
     }
-
-    private static async Task GetAsync(HttpContext http, ApiContext context)
-    {
-        if (await RegistryAsync(http, context, ApiScope.Read) is not { } registry)
-        {
-            return;
-        }
-
-        string key = KeyOf(http);
-        if (registry.Get(key) is not { } status)
-        {
-            await WriteErrorAsync(http, NotFound(key));
-            return;
-        }
-
-        await WriteAsync(http, StatusCodes.Status200OK, json => WriteSource(json, status));
-    }
-
-    private static async Task RemoveAsync(HttpContext http, ApiContext context)
-    {
-        if (await RegistryAsync(http, context, ApiScope.Admin) is not { } registry)
-        {
-            return;
-        }
-
-        string key = KeyOf(http);
-        if (!registry.Remove(key))
-        {
-            await WriteErrorAsync(http, NotFound(key));
-            return;
-        }
-
-        http.Response.StatusCode = StatusCodes.Status204NoContent;
-    }
-
-    private static PositionSourceException NotFound(string key) => new(GeofenceErrorKind.NotFound, "source", $"no position source \"{key}\"; GET /api/v1/position-sources lists them");
-
-    private static string KeyOf(HttpContext http) => PositionSourceRegistry.NormalizeKey(http.Request.RouteValues["key"] as string ?? string.Empty);
-
-    private static Task<PositionSourceRegistry?> RegistryAsync(HttpContext http, ApiContext context, ApiScope scope) =>
-        PlexusApi.AdmitServiceAsync(http, context, scope, context.PositionSources, "position sources are");
 
     private static async Task<PositionSource?> ReadSourceAsync(HttpContext http)
     {
@@ -132,8 +78,7 @@ internal static class PositionSourcesEndpoints
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                await WriteErrorAsync(http, new PositionSourceException(GeofenceErrorKind.Invalid, null, $"the body must be a JSON object, e.g. {Example}"));
-                return null;
+                throw RegistryException.Invalid(null, $"the body must be a JSON object, e.g. {Example}");
             }
 
             var values = new Dictionary<string, string?>(StringComparer.Ordinal);
@@ -141,14 +86,12 @@ internal static class PositionSourcesEndpoints
             {
                 if (!Fields.Contains(property.Name, StringComparer.Ordinal))
                 {
-                    await WriteErrorAsync(http, new PositionSourceException(GeofenceErrorKind.Invalid, property.Name, $"{property.Name}: unknown field; the fields are {string.Join(", ", Fields)}"));
-                    return null;
+                    throw RegistryException.Invalid(property.Name, $"{property.Name}: unknown field; the fields are {string.Join(", ", Fields)}");
                 }
 
                 if (property.Value.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
                 {
-                    await WriteErrorAsync(http, new PositionSourceException(GeofenceErrorKind.Invalid, property.Name, $"{property.Name}: must be a string (a name), not {property.Value.ValueKind.ToString().ToLowerInvariant()}"));
-                    return null;
+                    throw RegistryException.Invalid(property.Name, $"{property.Name}: must be a string (a name), not {property.Value.ValueKind.ToString().ToLowerInvariant()}");
                 }
 
                 values[property.Name] = property.Value.GetString();
@@ -198,23 +141,6 @@ internal static class PositionSourcesEndpoints
         }
     }
 
-    private static async Task WriteAsync(HttpContext http, int status, Action<Utf8JsonWriter> body)
-    {
-        http.Response.StatusCode = status;
-        http.Response.ContentType = "application/json; charset=utf-8";
-        await using var json = new Utf8JsonWriter(http.Response.Body, PlexusApi.JsonOptions);
-        body(json);
-        await json.FlushAsync(http.RequestAborted);
-    }
-
-    private static Task WriteErrorAsync(HttpContext http, PositionSourceException error)
-    {
-        var (status, code) = error.Kind switch
-        {
-            GeofenceErrorKind.NotFound => (StatusCodes.Status404NotFound, "not_found"),
-            GeofenceErrorKind.Conflict => (StatusCodes.Status409Conflict, "conflict"),
-            _ => (StatusCodes.Status400BadRequest, "invalid"),
-        };
-        return ApiErrors.WriteAsync(http, status, code, error.Message, extra: error.Field is null ? null : json => json.WriteString("field", error.Field));
-    }
+    private static Task WriteAsync(HttpContext http, int status, Action<Utf8JsonWriter> body) =>
+        RegistryEndpoints.WriteJsonAsync(http, status, "application/json; charset=utf-8", body);
 }

@@ -1,4 +1,3 @@
-using DuckDB.NET.Data;
 using Plexus.Storage;
 
 namespace Plexus.Query.Functions;
@@ -47,9 +46,7 @@ public static class TimeFunctions
         using var connection = store.OpenMetadataConnection();
         foreach (var (_, sql) in Macros)
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = sql;
-            command.ExecuteNonQuery();
+            connection.Execute(sql);
         }
     }
 }

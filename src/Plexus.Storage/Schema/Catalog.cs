@@ -212,28 +212,11 @@ public sealed class Catalog
         });
     }
 
-    internal static void Execute(DuckDBConnection connection, string sql, params ReadOnlySpan<object?> parameters)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (object? value in parameters)
-        {
-            command.Parameters.Add(new DuckDBParameter(value ?? DBNull.Value));
-        }
+    internal static void Execute(DuckDBConnection connection, string sql, params ReadOnlySpan<object?> parameters) =>
+        MetadataConnection.Execute(connection, sql, parameters);
 
-        command.ExecuteNonQuery();
-    }
-
-    private static void ForEachRow(DuckDBConnection connection, string sql, Action<DbDataReader> row)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
-        {
-            row(reader);
-        }
-    }
+    private static void ForEachRow(DuckDBConnection connection, string sql, Action<DbDataReader> row) =>
+        MetadataConnection.ForEachRow(connection, sql, row);
 
     private sealed class Utf8Order : IComparer<byte[]>
     {

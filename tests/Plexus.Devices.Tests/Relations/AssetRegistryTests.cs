@@ -1,3 +1,4 @@
+using Plexus.Core;
 namespace Plexus.Devices.Tests.Relations;
 
 /// <summary>Assets on a real DuckDB file: the tree, its validation, removal with children, and a reopen.</summary>
@@ -44,23 +45,23 @@ public sealed class AssetRegistryTests : IAsyncDisposable
         assets.Add(new NewAsset("b", Parent: "a"));
         assets.Add(new NewAsset("c", Parent: "b"));
 
-        var cycle = Assert.Throws<DeviceRegistryException>(() => assets.Update("a", new AssetChanges { ParentSet = true, Parent = "c" }));
+        var cycle = Assert.Throws<RegistryException>(() => assets.Update("a", new AssetChanges { ParentSet = true, Parent = "c" }));
         Assert.Equal("parent", cycle.Field);
         Assert.Contains("cycle: a → c → b → a", cycle.Message, StringComparison.Ordinal);
-        Assert.Equal("parent", Assert.Throws<DeviceRegistryException>(() => assets.Update("a", new AssetChanges { ParentSet = true, Parent = "a" })).Field);
-        Assert.Equal("parent", Assert.Throws<DeviceRegistryException>(() => assets.Add(new NewAsset("x", Parent: "ghost"))).Field);
+        Assert.Equal("parent", Assert.Throws<RegistryException>(() => assets.Update("a", new AssetChanges { ParentSet = true, Parent = "a" })).Field);
+        Assert.Equal("parent", Assert.Throws<RegistryException>(() => assets.Add(new NewAsset("x", Parent: "ghost"))).Field);
 
         devices.Add(new NewDevice("gw", Parent: "c"));
         devices.Add(new NewDevice("s1", Parent: "gw"));
         devices.Add(new NewDevice("s2", Parent: "s1"));
-        var deviceCycle = Assert.Throws<DeviceRegistryException>(() => devices.Update("gw", new DeviceChanges { ParentSet = true, Parent = "s2" }));
+        var deviceCycle = Assert.Throws<RegistryException>(() => devices.Update("gw", new DeviceChanges { ParentSet = true, Parent = "s2" }));
         Assert.Equal("parent", deviceCycle.Field);
         Assert.Contains("cycle", deviceCycle.Message, StringComparison.Ordinal);
 
         // An asset never hangs from a device, and ids are shared.
-        Assert.Contains("is a device", Assert.Throws<DeviceRegistryException>(() => assets.Add(new NewAsset("room", Parent: "gw"))).Message, StringComparison.Ordinal);
-        Assert.Equal(DeviceErrorKind.Conflict, Assert.Throws<DeviceRegistryException>(() => assets.Add(new NewAsset("gw"))).Kind);
-        Assert.Equal(DeviceErrorKind.Conflict, Assert.Throws<DeviceRegistryException>(() => devices.Add(new NewDevice("a"))).Kind);
+        Assert.Contains("is a device", Assert.Throws<RegistryException>(() => assets.Add(new NewAsset("room", Parent: "gw"))).Message, StringComparison.Ordinal);
+        Assert.Equal(RegistryErrorKind.Conflict, Assert.Throws<RegistryException>(() => assets.Add(new NewAsset("gw"))).Kind);
+        Assert.Equal(RegistryErrorKind.Conflict, Assert.Throws<RegistryException>(() => devices.Add(new NewDevice("a"))).Kind);
 
         // Nothing refused was stored.
         Assert.Null(assets.Get("a")!.Parent);
@@ -77,8 +78,8 @@ public sealed class AssetRegistryTests : IAsyncDisposable
         _fixture.Devices.Add(new NewDevice("sensor", Parent: "floor"));
         _fixture.Devices.Add(new NewDevice("meter", Parent: "site"));
 
-        var refused = Assert.Throws<DeviceRegistryException>(() => assets.Remove("site"));
-        Assert.Equal(DeviceErrorKind.Conflict, refused.Kind);
+        var refused = Assert.Throws<RegistryException>(() => assets.Remove("site"));
+        Assert.Equal(RegistryErrorKind.Conflict, refused.Kind);
         Assert.Contains("cascade=", refused.Message, StringComparison.Ordinal);
         Assert.NotNull(assets.Get("site"));
 

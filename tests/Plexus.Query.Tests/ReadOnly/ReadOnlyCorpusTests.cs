@@ -150,9 +150,7 @@ public sealed class ReadOnlyCorpusTests : IClassFixture<ReadOnlyCorpusTests.Stor
             DeviceToken = _devices.Add(new NewDevice("truck-1", "Truck 1")).Token;
             using (var connection = _store.OpenMetadataConnection())
             {
-                using var command = connection.CreateCommand();
-                command.CommandText = "CREATE SEQUENCE main.counter";
-                command.ExecuteNonQuery();
+                connection.Execute("CREATE SEQUENCE main.counter");
             }
 
             var batch = new PointBuilder()
