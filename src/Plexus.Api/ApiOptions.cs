@@ -5,6 +5,9 @@ public sealed class ApiOptions
     /// <summary>Largest write body accepted, counted after decompression (InfluxDB's default is 25 MB).</summary>
     public long MaxBodyBytes { get; init; } = 25_000_000;
 
+    /// <summary>Largest device message on the HTTP device API: the MQTT limit (<c>--mqtt-max-message-size</c>), one rule for a device's message whatever carries it.</summary>
+    public long MaxDeviceMessageBytes { get; init; } = 256 * 1024;
+
     /// <summary>Rejected lines listed in a 400 response; the count covers all of them.</summary>
     public int MaxReportedErrors { get; init; } = 100;
 }

@@ -7,6 +7,7 @@ using Plexus.Api.Auth;
 using Plexus.Api.Endpoints;
 using Plexus.Devices;
 using Plexus.Geo;
+using Plexus.Pipeline.Devices;
 using Plexus.Query;
 using Plexus.Storage;
 using Plexus.Storage.Schema;
@@ -75,6 +76,9 @@ public sealed class ApiContext
     /// <summary>The store's writer, whose <see cref="StoreWriter.Fault"/> `/health` reports; set before <see cref="MarkReady"/>.</summary>
     public StoreWriter? StoreWriter { get; set; }
 
+    /// <summary>Device messages of the HTTP device API (the pipeline's device stage); set before <see cref="MarkReady"/>, null answers 503.</summary>
+    public DeviceIngest? DeviceMessages { get; set; }
+
     /// <summary>Where admin actions are recorded (<see cref="AuditTrail"/>); set before <see cref="MarkReady"/>, null records nothing.</summary>
     public AuditLog? Audit { get; set; }
 
@@ -103,6 +107,7 @@ public static class PlexusApi
         SqlEndpoints.Map(endpoints, context);
         InfluxQueryEndpoints.Map(endpoints, context);
         DevicesEndpoints.Map(endpoints, context);
+        DeviceDataEndpoints.Map(endpoints, context);
         TokensEndpoints.Map(endpoints, context);
         GeofencesEndpoints.Map(endpoints, context);
         TrackEndpoints.Map(endpoints, context);

@@ -16,6 +16,7 @@ using Plexus.Core;
 using Plexus.Devices;
 using Plexus.Geo;
 using Plexus.Pipeline;
+using Plexus.Pipeline.Devices;
 using Plexus.Query;
 using Plexus.Query.Functions;
 using Plexus.Storage;
@@ -149,7 +150,7 @@ public sealed class PlexusServer : IAsyncDisposable
 
         builder.WebHost.UseShutdownTimeout(options.ShutdownTimeout);
 
-        var api = new ApiContext(new ApiOptions { MaxBodyBytes = options.MaxBodyBytes }, time, loggerFactory);
+        var api = new ApiContext(new ApiOptions { MaxBodyBytes = options.MaxBodyBytes, MaxDeviceMessageBytes = options.MqttMaxMessageSize }, time, loggerFactory);
         var app = builder.Build();
         app.UseRouting();
         app.UseStoreUnavailableAnswers(api);
@@ -298,6 +299,7 @@ public sealed class PlexusServer : IAsyncDisposable
             }
 
             api.DeviceState = deviceState;
+            api.DeviceMessages = new DeviceIngest(pipeline.For(new IngestOrigin(IngestSource.HttpDevice)), Plexus.Storage.Schema.Namespaces.Default, time, deviceState, loggerFactory.CreateLogger("Plexus.Devices"));
 
             var queries = new SqlQueryService(store, new QueryOptions
             {

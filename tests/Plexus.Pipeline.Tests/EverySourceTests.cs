@@ -42,6 +42,16 @@ public sealed class EverySourceTests
             expected["http_device"] = IngestSource.HttpWrite;
         }
 
+        // The HTTP device API, with the device's token: telemetry, SenML by content type, location.
+        using (var asDevice = new HttpClient { BaseAddress = server.Address })
+        {
+            asDevice.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Token", token);
+            Assert.True((await asDevice.PostAsync("/api/v1/devices/d1/telemetry/http_api", new StringContent("""{"v": 1}""", Encoding.UTF8, "application/json"))).IsSuccessStatusCode);
+            Assert.True((await asDevice.PostAsync("/api/v1/devices/d1/telemetry/http_senml", new StringContent("""[{"n": "v", "v": 1}]""", Encoding.UTF8, "application/senml+json"))).IsSuccessStatusCode);
+            expected["http_api"] = IngestSource.HttpDevice;
+            expected["http_senml"] = IngestSource.HttpDevice;
+        }
+
         // MQTT from the device over plain TCP (the fast path) at QoS 0 and 1, in each format.
         using (var device = await MqttTestClients.ConnectAsync(server, MqttProtocolVersion.V311, "d1", token, b => b.WithCredentials("d1", token)))
         {
