@@ -23,12 +23,50 @@ public enum ServerPhase
 }
 
 /// <summary>
-/// What the endpoints need, filled in as the server comes up: the HTTP listener starts first so that
-/// `/health` can answer 503 while the store opens (replaying its log can take a while after a crash).
+/// Everything the endpoints use, built once by the composition root (<c>PlexusServer</c>) when the store and the
+/// registries are open, and handed over whole: nothing in it changes afterwards. Optional parts are null on a server
+/// that runs without them (their endpoints answer 503).
+/// </summary>
+public sealed record ApiServices(
+    RequestAuthenticator Authenticator,
+    IPointWriter Writer,
+    SqlQueryService Queries,
+    string DataDirectory,
+    DeviceRegistry Devices,
+    ApiTokenStore ApiTokens,
+    StoreWriter StoreWriter)
+{
+    /// <summary>Live device state for <c>GET /api/v1/devices/{id}</c> and the dead-letter stats.</summary>
+    public DeviceLiveState? DeviceState { get; init; }
+
+    /// <summary>Device messages of the HTTP device API (the pipeline's device stage).</summary>
+    public DeviceIngest? DeviceMessages { get; init; }
+
+    /// <summary>Named geofences (docs/geo.md).</summary>
+    public GeofenceRegistry? Geofences { get; init; }
+
+    /// <summary>Declared position sources (docs/geo.md#position-sources).</summary>
+    public PositionSourceRegistry? PositionSources { get; init; }
+
+    /// <summary>Device tracks from main.positions (docs/geo.md).</summary>
+    public TrackReader? Tracks { get; init; }
+
+    public AssetRegistry? Assets { get; init; }
+
+    /// <summary>Where admin actions are recorded (<see cref="AuditTrail"/>); null records nothing.</summary>
+    public AuditLog? Audit { get; init; }
+}
+
+/// <summary>
+/// The API's view of the server: its options and phase from the start, and its <see cref="ApiServices"/> once ready.
+/// The HTTP listener starts before the store opens so that `/health` can answer 503 meanwhile (replaying the log can
+/// take a while after a crash); every endpoint but health admits requests only when <see cref="Phase"/> is ready,
+/// so the service properties below are never read before <see cref="MarkReady"/> set them.
 /// </summary>
 public sealed class ApiContext
 {
     private volatile ServerPhase _phase = ServerPhase.Starting;
+    private ApiServices? _services;
 
     public ApiContext(ApiOptions options, TimeProvider time, ILoggerFactory loggerFactory)
     {
@@ -45,51 +83,47 @@ public sealed class ApiContext
 
     public ServerPhase Phase => _phase;
 
-    public RequestAuthenticator? Authenticator { get; private set; }
+    /// <summary>The services, once the server is ready; null while it starts.</summary>
+    public ApiServices? Services => Volatile.Read(ref _services);
 
-    public IPointWriter? Writer { get; private set; }
+    public RequestAuthenticator? Authenticator => Services?.Authenticator;
 
-    public SqlQueryService? Queries { get; private set; }
+    public IPointWriter? Writer => Services?.Writer;
 
-    public string? DataDirectory { get; private set; }
+    public SqlQueryService? Queries => Services?.Queries;
 
-    public DeviceRegistry? Devices { get; private set; }
+    public string? DataDirectory => Services?.DataDirectory;
 
-    /// <summary>The scoped API tokens; null on a server that only knows the admin token.</summary>
-    public ApiTokenStore? ApiTokens { get; private set; }
+    public DeviceRegistry? Devices => Services?.Devices;
 
-    /// <summary>Live device state for <c>GET /api/v1/devices/{id}</c> and the dead-letter stats; set before <see cref="MarkReady"/>.</summary>
-    public DeviceLiveState? DeviceState { get; set; }
+    public ApiTokenStore? ApiTokens => Services?.ApiTokens;
 
-    /// <summary>Named geofences (docs/geo.md); set before <see cref="MarkReady"/>, null when the server has none.</summary>
-    public GeofenceRegistry? Geofences { get; set; }
+    public DeviceLiveState? DeviceState => Services?.DeviceState;
 
-    /// <summary>Declared position sources (docs/geo.md#position-sources); set before <see cref="MarkReady"/>.</summary>
-    public PositionSourceRegistry? PositionSources { get; set; }
+    public GeofenceRegistry? Geofences => Services?.Geofences;
 
-    /// <summary>Device tracks from main.positions (docs/geo.md); set before <see cref="MarkReady"/>.</summary>
-    public TrackReader? Tracks { get; set; }
+    public PositionSourceRegistry? PositionSources => Services?.PositionSources;
 
-    /// <summary>Set before <see cref="MarkReady"/> when the server has assets.</summary>
-    public AssetRegistry? Assets { get; set; }
+    public TrackReader? Tracks => Services?.Tracks;
 
-    /// <summary>The store's writer, whose <see cref="StoreWriter.Fault"/> `/health` reports; set before <see cref="MarkReady"/>.</summary>
-    public StoreWriter? StoreWriter { get; set; }
+    public AssetRegistry? Assets => Services?.Assets;
 
-    /// <summary>Device messages of the HTTP device API (the pipeline's device stage); set before <see cref="MarkReady"/>, null answers 503.</summary>
-    public DeviceIngest? DeviceMessages { get; set; }
+    /// <summary>The store's writer, whose <see cref="Storage.Writing.StoreWriter.Fault"/> `/health` reports.</summary>
+    public StoreWriter? StoreWriter => Services?.StoreWriter;
 
-    /// <summary>Where admin actions are recorded (<see cref="AuditTrail"/>); set before <see cref="MarkReady"/>, null records nothing.</summary>
-    public AuditLog? Audit { get; set; }
+    public DeviceIngest? DeviceMessages => Services?.DeviceMessages;
 
-    public void MarkReady(RequestAuthenticator authenticator, IPointWriter writer, SqlQueryService queries, string dataDirectory, DeviceRegistry? devices = null, ApiTokenStore? apiTokens = null)
+    public AuditLog? Audit => Services?.Audit;
+
+    /// <summary>Hands the endpoints their services and opens the API; once only.</summary>
+    public void MarkReady(ApiServices services)
     {
-        Devices = devices;
-        ApiTokens = apiTokens;
-        Authenticator = authenticator;
-        Writer = writer;
-        Queries = queries;
-        DataDirectory = dataDirectory;
+        ArgumentNullException.ThrowIfNull(services);
+        if (Interlocked.CompareExchange(ref _services, services, null) is not null)
+        {
+            throw new InvalidOperationException("the API is ready already: its services are handed over once");
+        }
+
         _phase = ServerPhase.Ready;
     }
 

@@ -20,6 +20,7 @@ using Plexus.Pipeline.Devices;
 using Plexus.Query;
 using Plexus.Query.Functions;
 using Plexus.Storage;
+using Plexus.Storage.Schema;
 using Plexus.Storage.Writing;
 
 namespace Plexus.Server;
@@ -38,11 +39,13 @@ public sealed class PlexusServer : IAsyncDisposable
     private int _stopped;
 
     private readonly PlexusBroker? _broker;
+    private readonly DisposalStack _owned;
 
     private DeviceLiveState? _deviceState;
 
-    private PlexusServer(WebApplication app, ApiContext api, PlexusServerOptions options, PlexusStore store, AdminTokenStore tokens, DeviceRegistry devices, Uri address, PlexusBroker? broker, ILogger logger)
+    private PlexusServer(WebApplication app, ApiContext api, PlexusServerOptions options, PlexusStore store, AdminTokenStore tokens, DeviceRegistry devices, Uri address, PlexusBroker? broker, ILogger logger, DisposalStack owned)
     {
+        _owned = owned;
         _app = app;
         Devices = devices;
         _broker = broker;
@@ -96,12 +99,6 @@ public sealed class PlexusServer : IAsyncDisposable
 
     /// <summary>Declared position sources and the view main.device_positions (docs/geo.md#position-sources).</summary>
     public PositionSourceRegistry PositionSources { get; private init; } = null!;
-
-    private DeviceStateSql? _deviceStateSql;
-
-    private AuditLog? _audit;
-
-    private X509Certificate2? _httpsCertificate;
 
     public static async Task<PlexusServer> StartAsync(PlexusServerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
@@ -158,184 +155,157 @@ public sealed class PlexusServer : IAsyncDisposable
         var mqttWebSocket = app.MapMqttWebSocket(brokerOff: mqttEndpoint is null);
 
         // Listen first: /health answers 503 while the store opens (replaying its log can take a while).
-        await app.StartAsync(cancellationToken);
-        var address = BoundAddress(app, endpoint);
+        var owned = new DisposalStack(logger);
+        if (httpsCertificate is not null)
+        {
+            owned.Own("the HTTPS certificate", httpsCertificate);
+        }
+
+        owned.Own("the HTTP listener", app);
         try
         {
+            await app.StartAsync(cancellationToken);
+            var address = BoundAddress(app, endpoint);
             var tokens = AdminTokenStore.Open(options.DataDirectory, options.AdminToken);
             var apiTokens = ApiTokenStore.Open(options.DataDirectory, time);
-            var store = PlexusStore.Open(new StorageOptions { DataDirectory = options.DataDirectory, MemoryLimit = options.MemoryLimit, SchemaLimits = options.SchemaLimits, Time = time }, loggerFactory);
+            var store = owned.Own("the store", PlexusStore.Open(new StorageOptions { DataDirectory = options.DataDirectory, MemoryLimit = options.MemoryLimit, SchemaLimits = options.SchemaLimits, Time = time }, loggerFactory));
+
             // SQL macros for time alignment (docs/sql.md), in main so that every namespace sees them.
             TimeFunctions.Install(store);
-            PlexusBroker? broker = null;
-            DeviceRegistry? devices = null;
-            DeviceLiveState? deviceState = null;
-            GeofenceRegistry? geofences = null;
-            AssetRegistry? assets = null;
-            DeviceLinks? links = null;
-            PositionSourceRegistry? positionSources = null;
-            DeviceStateSql? deviceStateSql = null;
-            AuditLog? audit = null;
 
-            // Every write goes through it: HTTP, MQTT on every transport, the live state's own history.
+            // Every write goes through it: HTTP, MQTT on every transport, the HTTP device API, the live state's own history.
             var pipeline = new IngestPipeline(store.Writer, logger: loggerFactory.CreateLogger("Plexus.Pipeline"));
-            IPointWriter writer = pipeline.For(new IngestOrigin(IngestSource.HttpWrite));
-            try
+            var audit = owned.Own("the audit log", AuditLog.Open(store));
+            var devices = owned.Own("the device registry", DeviceRegistry.Open(store, time));
+            var assets = owned.Own("the asset registry", AssetRegistry.Open(store, devices, time));
+            var links = owned.Own("device linking", DeviceLinks.Open(store, deviceTags, loggerFactory, time));
+
+            // Device keys first seen in new data appear in main.devices (registered = false).
+            pipeline.OnSchemaChanged("main.devices", links.SchemaChanged);
+
+            // main.device_positions and device_state_asof (docs/geo.md, docs/devices.md), regenerated once what they
+            // wait for exists; the position view first, the macro reads it.
+            var positionSources = owned.Own("the position sources", PositionSourceRegistry.Open(store, deviceTags.TagFor, time));
+            var deviceStateSql = owned.Own("the device state SQL", DeviceStateSql.Install(store));
+            pipeline.OnSchemaChanged("main.device_positions", () =>
             {
-                audit = AuditLog.Open(store);
-                devices = DeviceRegistry.Open(store, time);
-                assets = AssetRegistry.Open(store, devices, time);
-                links = DeviceLinks.Open(store, deviceTags, loggerFactory, time);
-
-                // Device keys first seen in new data appear in main.devices (registered = false).
-                pipeline.OnSchemaChanged("main.devices", links.SchemaChanged);
-
-                // main.device_positions and device_state_asof (docs/geo.md, docs/devices.md), regenerated once what they
-                // wait for exists; the position view first, the macro reads it.
-                positionSources = PositionSourceRegistry.Open(store, deviceTags.TagFor, time);
-                deviceStateSql = DeviceStateSql.Install(store);
-                var sources = positionSources;
-                var stateSql = deviceStateSql;
-                pipeline.OnSchemaChanged("main.device_positions", () =>
+                if (positionSources.IsWaiting)
                 {
-                    if (sources.IsWaiting)
-                    {
-                        sources.Refresh();
-                    }
-                });
-                pipeline.OnSchemaChanged("main.device_state_asof", () =>
-                {
-                    if (stateSql.IsWaiting)
-                    {
-                        stateSql.Refresh();
-                    }
-                });
-
-                // Plexus's own data: state_history and dead_letters are reserved for it, not for HTTP writes, and their
-                // fixed columns must not be refused because users filled namespace main.
-                deviceState = await DeviceLiveState.OpenAsync(store, pipeline.For(IngestOrigin.Internal), time, loggerFactory.CreateLogger("Plexus.Devices"));
-                deviceState.AllowLists = devices.AllowLists;
-
-                // Geo SQL functions and geofences (docs/geo.md), before any request or message can query them.
-                geofences = GeofenceRegistry.Open(store, time);
-
-                // After the store: the broker's first acknowledgement needs a store to be durable in.
-                if (mqttEndpoint is not null)
-                {
-                    // Applications with an API token (its scope decides), devices with their id and device token.
-                    var registry = devices;
-                    var auditLog = audit;
-                    var authenticator = new DeviceMqttAuthenticator(
-                        token => ApplicationOf(tokens, apiTokens, token),
-                        devices.Validate,
-                        string.IsNullOrEmpty(options.ProvisioningKey) ? null : new DeviceProvisioning(options.ProvisioningKey, id => registry.Get(id) is not null, (id, token) => Provision(registry, auditLog, time, id, token)),
-                        loggerFactory.CreateLogger("Plexus.Broker"));
-                    broker = await PlexusBroker.StartAsync(
-                        new PlexusBrokerOptions
-                        {
-                            Endpoint = mqttEndpoint,
-                            DataDirectory = options.DataDirectory,
-                            DeviceState = deviceState,
-                            TlsEndpoint = IsOff(options.MqttTlsEndpoint) ? null : ParseEndpoint(options.MqttTlsEndpoint!),
-                            TlsCertificatePath = options.MqttTlsCertificate,
-                            TlsKeyPath = options.MqttTlsKey,
-                            MaxMessageSize = (int)Math.Min(options.MqttMaxMessageSize, 268_435_455),
-                            MaxMessagesPerSecond = options.MqttMaxRate,
-                            MaxBurst = options.MqttMaxBurst,
-                            MaxConnectSize = (int)Math.Min(options.MqttMaxConnectSize, 268_435_455),
-                            ConnectTimeout = options.MqttConnectTimeout,
-                            MaxConnections = options.MqttMaxConnections,
-                            MaxConnectionsPerIp = options.MqttMaxConnectionsPerIp,
-                            MaxRetainedMessages = options.MqttMaxRetainedMessages,
-                            MaxRetainedBytes = options.MqttMaxRetainedBytes,
-                            MaxRetainedMessagesPerClient = options.MqttMaxRetainedMessagesPerClient,
-                            MaxRetainedBytesPerClient = options.MqttMaxRetainedBytesPerClient,
-                        },
-                        authenticator,
-                        pipeline.For(new IngestOrigin(IngestSource.Mqtt)),
-                        loggerFactory,
-                        time);
-
-                    // A rotated or removed token also ends the device's open connections, not only new CONNECTs.
-                    var started = broker;
-                    devices.TokenRevoked = id => _ = started.DisconnectDeviceAsync(id);
-                    apiTokens.TokenRevoked = name => _ = started.DisconnectApplicationAsync(name);
-                    mqttWebSocket.Broker = started;
+                    positionSources.Refresh();
                 }
-            }
-            catch (SocketException error)
+            });
+            pipeline.OnSchemaChanged("main.device_state_asof", () =>
             {
-                if (deviceState is not null)
+                if (deviceStateSql.IsWaiting)
                 {
-                    await deviceState.DisposeAsync();
+                    deviceStateSql.Refresh();
                 }
+            });
 
-                links?.Dispose();
-                assets?.Dispose();
-                devices?.Dispose();
-                geofences?.Dispose();
-                positionSources?.Dispose();
-                deviceStateSql?.Dispose();
-                audit?.Dispose();
-                await store.DisposeAsync();
-                throw new IOException($"cannot listen for MQTT on {mqttEndpoint}: {error.Message}; choose another address with --mqtt host:port, or --mqtt off", error);
-            }
-            catch
+            // Plexus's own data: state_history and dead_letters are reserved for it, not for HTTP writes, and their
+            // fixed columns must not be refused because users filled namespace main.
+            var deviceState = owned.Own("the live device state", await DeviceLiveState.OpenAsync(store, pipeline.For(IngestOrigin.Internal), time, loggerFactory.CreateLogger("Plexus.Devices")));
+            deviceState.AllowLists = devices.AllowLists;
+
+            // Geo SQL functions and geofences (docs/geo.md), before any request or message can query them.
+            var geofences = owned.Own("the geofences", GeofenceRegistry.Open(store, time));
+
+            // After the store: the broker's first acknowledgement needs a store to be durable in.
+            var broker = mqttEndpoint is null ? null : owned.Own("the MQTT broker", await StartBrokerAsync(options, mqttEndpoint, tokens, apiTokens, devices, audit, deviceState, pipeline, loggerFactory, time));
+            if (broker is not null)
             {
-                if (deviceState is not null)
-                {
-                    await deviceState.DisposeAsync();
-                }
-
-                links?.Dispose();
-                assets?.Dispose();
-                devices?.Dispose();
-                geofences?.Dispose();
-                positionSources?.Dispose();
-                deviceStateSql?.Dispose();
-                audit?.Dispose();
-                await store.DisposeAsync();
-                throw;
+                // A rotated or removed token also ends the device's open connections, not only new CONNECTs.
+                devices.TokenRevoked = id => _ = broker.DisconnectDeviceAsync(id);
+                apiTokens.TokenRevoked = name => _ = broker.DisconnectApplicationAsync(name);
+                mqttWebSocket.Broker = broker;
             }
 
-            api.DeviceState = deviceState;
-            api.DeviceMessages = new DeviceIngest(pipeline.For(new IngestOrigin(IngestSource.HttpDevice)), Plexus.Storage.Schema.Namespaces.Default, time, deviceState, loggerFactory.CreateLogger("Plexus.Devices"));
-
-            var queries = new SqlQueryService(store, new QueryOptions
+            var queries = owned.Own("the query service", new SqlQueryService(store, new QueryOptions
             {
                 Timeout = options.QueryTimeout,
                 MaxRows = options.QueryMaxRows,
                 MaxBytes = options.QueryMaxBytes,
                 MaxConcurrent = options.QueryConcurrency,
-            }, time);
-            api.Assets = assets;
-            api.Geofences = geofences;
-            api.PositionSources = positionSources;
-            api.Tracks = new TrackReader(store);
-            api.StoreWriter = store.Writer;
-            api.Audit = audit;
+            }, time));
             WarnAboutCleartext(logger, endpoint, httpsCertificate is not null, mqttEndpoint);
-            api.MarkReady(new RequestAuthenticator(tokens, apiTokens, devices), writer, queries, options.DataDirectory, devices, apiTokens);
+            api.MarkReady(new ApiServices(new RequestAuthenticator(tokens, apiTokens, devices), pipeline.For(new IngestOrigin(IngestSource.HttpWrite)), queries, options.DataDirectory, devices, apiTokens, store.Writer)
+            {
+                DeviceState = deviceState,
+                DeviceMessages = new DeviceIngest(pipeline.For(new IngestOrigin(IngestSource.HttpDevice)), Namespaces.Default, time, deviceState, loggerFactory.CreateLogger("Plexus.Devices")),
+                Assets = assets,
+                Geofences = geofences,
+                PositionSources = positionSources,
+                Tracks = new TrackReader(store),
+                Audit = audit,
+            });
             logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
-            return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger)
+            return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger, owned)
             {
                 _deviceState = deviceState,
                 Pipeline = pipeline,
-                Geofences = geofences!,
+                Geofences = geofences,
                 Assets = assets,
                 Links = links,
-                PositionSources = positionSources!,
-                _deviceStateSql = deviceStateSql,
-                _audit = audit,
-                _httpsCertificate = httpsCertificate,
+                PositionSources = positionSources,
             };
         }
         catch
         {
             await app.StopAsync(CancellationToken.None);
-            await app.DisposeAsync();
-            httpsCertificate?.Dispose();
+            await owned.DisposeAsync();
             throw;
+        }
+    }
+
+    private static async Task<PlexusBroker> StartBrokerAsync(
+        PlexusServerOptions options,
+        IPEndPoint mqttEndpoint,
+        AdminTokenStore tokens,
+        ApiTokenStore apiTokens,
+        DeviceRegistry devices,
+        AuditLog audit,
+        DeviceLiveState deviceState,
+        IngestPipeline pipeline,
+        ILoggerFactory loggerFactory,
+        TimeProvider time)
+    {
+        // Applications with an API token (its scope decides), devices with their id and device token.
+        var authenticator = new DeviceMqttAuthenticator(
+            token => ApplicationOf(tokens, apiTokens, token),
+            devices.Validate,
+            string.IsNullOrEmpty(options.ProvisioningKey) ? null : new DeviceProvisioning(options.ProvisioningKey, id => devices.Get(id) is not null, (id, token) => Provision(devices, audit, time, id, token)),
+            loggerFactory.CreateLogger("Plexus.Broker"));
+        try
+        {
+            return await PlexusBroker.StartAsync(
+                new PlexusBrokerOptions
+                {
+                    Endpoint = mqttEndpoint,
+                    DataDirectory = options.DataDirectory,
+                    DeviceState = deviceState,
+                    TlsEndpoint = IsOff(options.MqttTlsEndpoint) ? null : ParseEndpoint(options.MqttTlsEndpoint!),
+                    TlsCertificatePath = options.MqttTlsCertificate,
+                    TlsKeyPath = options.MqttTlsKey,
+                    MaxMessageSize = (int)Math.Min(options.MqttMaxMessageSize, 268_435_455),
+                    MaxMessagesPerSecond = options.MqttMaxRate,
+                    MaxBurst = options.MqttMaxBurst,
+                    MaxConnectSize = (int)Math.Min(options.MqttMaxConnectSize, 268_435_455),
+                    ConnectTimeout = options.MqttConnectTimeout,
+                    MaxConnections = options.MqttMaxConnections,
+                    MaxConnectionsPerIp = options.MqttMaxConnectionsPerIp,
+                    MaxRetainedMessages = options.MqttMaxRetainedMessages,
+                    MaxRetainedBytes = options.MqttMaxRetainedBytes,
+                    MaxRetainedMessagesPerClient = options.MqttMaxRetainedMessagesPerClient,
+                    MaxRetainedBytesPerClient = options.MqttMaxRetainedBytesPerClient,
+                },
+                authenticator,
+                pipeline.For(new IngestOrigin(IngestSource.Mqtt)),
+                loggerFactory,
+                time);
+        }
+        catch (SocketException error)
+        {
+            throw new IOException($"cannot listen for MQTT on {mqttEndpoint}: {error.Message}; choose another address with --mqtt host:port, or --mqtt off", error);
         }
     }
 
@@ -354,29 +324,12 @@ public sealed class PlexusServer : IAsyncDisposable
         _logger.LogInformation("Plexus is stopping: finishing requests in flight");
         await _app.StopAsync(CancellationToken.None);
 
-        // Before the store closes: device messages being stored finish and are acknowledged.
+        // Before the broker stops: device messages being stored finish and are acknowledged, none starts.
         _deviceState?.MarkStopping();
-        if (_broker is not null)
-        {
-            await _broker.StopAsync();
-        }
 
-        if (_deviceState is not null)
-        {
-            await _deviceState.DisposeAsync();
-        }
-
-        Links?.Dispose();
-        Assets?.Dispose();
-        Devices.Dispose();
-        Geofences.Dispose();
-        PositionSources.Dispose();
-        _deviceStateSql?.Dispose();
-        _api.Queries?.Dispose();
-        _audit?.Dispose();
-        await Store.DisposeAsync();
-        await _app.DisposeAsync();
-        _httpsCertificate?.Dispose();
+        // Everything the start opened, newest first: the broker, the live state, the registries, the store (with a
+        // checkpoint), the listener.
+        await _owned.DisposeAsync();
         _logger.LogInformation("Plexus stopped cleanly");
     }
 
