@@ -30,6 +30,11 @@ internal static class ConnectionEvents
     /// </summary>
     public static DevicePublishChannel? ChannelOf(System.Net.EndPoint? remote) => (remote as ChannelEndPoint)?.Channel;
 
+    /// <summary>The object that stands for one connection, to be compared by reference: its channel.</summary>
+    public static object ConnectionOf(System.Net.EndPoint? remote) => (object?)ChannelOf(remote) ?? remote ?? NoConnection;
+
+    private static readonly object NoConnection = new();
+
     /// <summary>The CONNECT packet MQTTnet keeps privately; a later MQTTnet renaming the field makes this throw <see cref="MissingFieldException"/>.</summary>
     [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_connectPacket")]
     public static extern ref MqttConnectPacket ConnectPacket(ValidatingConnectionEventArgs e);

@@ -13,7 +13,7 @@ internal sealed class WillExtension(WillKeeper wills) : IValidatingConnectionHoo
     {
         if (ConnectionEvents.IsAccepted(e) && e.ProtocolVersion == MqttProtocolVersion.V500)
         {
-            wills.TakeOver(ConnectionEvents.ClientIdOf(e), ConnectionOf(e.RemoteEndPoint), ConnectionEvents.ConnectPacket(e), e.SessionItems);
+            wills.TakeOver(ConnectionEvents.ClientIdOf(e), ConnectionEvents.ConnectionOf(e.RemoteEndPoint), ConnectionEvents.ConnectPacket(e), e.SessionItems);
         }
 
         return Task.CompletedTask;
@@ -29,13 +29,11 @@ internal sealed class WillExtension(WillKeeper wills) : IValidatingConnectionHoo
     {
         if (e.DisconnectType != MqttClientDisconnectType.Takeover)
         {
-            wills.Disconnected(e.ClientId, ConnectionOf(e.RemoteEndPoint), e.DisconnectType, e.ReasonCode);
+            wills.Disconnected(e.ClientId, ConnectionEvents.ConnectionOf(e.RemoteEndPoint), e.DisconnectType, e.ReasonCode);
         }
 
         return Task.CompletedTask;
     }
-
-    private static string ConnectionOf(System.Net.EndPoint? remote) => remote?.ToString() ?? "";
 
     /// <summary>Wills still waiting for their delay when the broker stops are not published.</summary>
     public Task ServerStoppedAsync(EventArgs e)
