@@ -1,7 +1,7 @@
 using System.Net;
+using System.Net.WebSockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using System.Net.WebSockets;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 using Plexus.Broker.Auth;

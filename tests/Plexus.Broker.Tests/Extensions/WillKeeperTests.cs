@@ -13,11 +13,7 @@ public sealed class WillKeeperTests
     public void A_dropped_connection_publishes_its_own_will_not_that_of_a_newer_connection_from_the_same_address_and_port()
     {
         var published = new List<string>();
-        using var wills = new WillKeeper(TimeProvider.System, (_, message, _) =>
-        {
-            published.Add(Encoding.UTF8.GetString(message.Payload));
-            return Task.CompletedTask;
-        });
+        using var wills = Recording(published);
 
         // Equal endpoints, as a NAT or a reused source port gives two connections of one client id.
         var first = new IPEndPoint(IPAddress.Loopback, 50000);
@@ -37,11 +33,7 @@ public sealed class WillKeeperTests
     public void A_normal_disconnect_publishes_no_will()
     {
         var published = new List<string>();
-        using var wills = new WillKeeper(TimeProvider.System, (_, message, _) =>
-        {
-            published.Add(Encoding.UTF8.GetString(message.Payload));
-            return Task.CompletedTask;
-        });
+        using var wills = Recording(published);
         var connection = new object();
         wills.TakeOver("sensor-1", connection, WithWill("gone"), new Hashtable());
 
@@ -49,6 +41,13 @@ public sealed class WillKeeperTests
 
         Assert.Empty(published);
     }
+
+    /// <summary>A keeper that publishes at once, into <paramref name="published"/>.</summary>
+    private static WillKeeper Recording(List<string> published) => new(TimeProvider.System, (_, message, _) =>
+    {
+        published.Add(Encoding.UTF8.GetString(message.Payload));
+        return Task.CompletedTask;
+    });
 
     private static MqttConnectPacket WithWill(string payload) => new()
     {
