@@ -1,10 +1,12 @@
 using System.Net;
+using System.Net.WebSockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 using Plexus.Broker.Auth;
 using Plexus.Broker.Devices;
+using Plexus.Broker.Extensions;
 using Plexus.Broker.Retained;
 using Plexus.Broker.Transport;
 using Plexus.Pipeline.Devices;
@@ -28,43 +30,47 @@ namespace Plexus.Broker;
 /// </code>
 /// Hazard: a connection's publishes are handled one at a time, so one client's QoS 1 throughput is one message per
 /// commit; many devices share commits through the store's group commit.
+/// <para>
+/// The broker only configures MQTTnet and runs an ordered list of extensions (<see cref="Extensions.IBrokerExtension"/>,
+/// one concern each: authentication, topic ACL, retained messages, device ingest, the fast path…); each MQTTnet
+/// event calls its hooks in the order of that list, written down once in the constructor.
+/// </para>
 /// </remarks>
-public sealed partial class PlexusBroker : IAsyncDisposable
+public sealed class PlexusBroker : IAsyncDisposable
 {
-    private const int DropLogInterval = 10_000;
-
     private readonly MqttServer _server;
     private readonly DeviceTcpServerAdapter _tcp;
-    private readonly MqttServerOptions _serverOptions;
-    private readonly PlexusBrokerOptions _options;
-    private readonly IMqttAuthenticator _authenticator;
+    private readonly WebSocketServerAdapter _webSockets;
+    private readonly ConnectionAdmission _admission;
     private readonly DeviceIngest _ingest;
-    private readonly DeviceConnectivity? _connectivity;
-    private readonly RetainedMessageStore _retained;
     private readonly ILogger _logger;
     private readonly MqttSessionOwnership _owners;
-    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int _inFlight;
-    private int _stopping;
-    private long _dropped;
-    private List<MQTTnet.MqttApplicationMessage>? _loadedRetained;
+    private readonly ClientRateLimiter _rateLimiter;
+    private readonly WillKeeper _wills;
+    private readonly PublishGate _gate = new();
+    private readonly DeviceFastPath _fastPath;
+    private readonly RetainedExtension _retained;
+    private readonly QueueOverflowExtension _queueOverflow;
 
     private PlexusBroker(PlexusBrokerOptions options, IMqttAuthenticator authenticator, IPointWriter writer, ILoggerFactory loggerFactory, TimeProvider time)
     {
-        _options = options;
-        _authenticator = authenticator;
         _logger = loggerFactory.CreateLogger("Plexus.Broker");
         _ingest = new DeviceIngest(writer, options.Namespace, time, options.DeviceState, _logger);
-        _connectivity = options.DeviceState is null ? null : new DeviceConnectivity(options.DeviceState, time);
-        _retained = new RetainedMessageStore(
+        DeviceConnectivity? connectivity = options.DeviceState is null ? null : new DeviceConnectivity(options.DeviceState, time);
+        var retainedStore = new RetainedMessageStore(
             options.DataDirectory,
             new RetainedLimits(options.MaxRetainedMessages, options.MaxRetainedBytes, options.MaxRetainedMessagesPerClient, options.MaxRetainedBytesPerClient),
             _logger);
         _owners = new MqttSessionOwnership(time, SessionExists);
+        var clients = new ConnectedClients();
+        var shared = new SharedSubscriptions();
+        var subscriptions = new SubscriptionIndex();
+        _rateLimiter = new ClientRateLimiter(options.MaxMessagesPerSecond, options.MaxBurst, time);
+        _fastPath = new DeviceFastPath(_ingest, subscriptions, shared, _rateLimiter, _gate, connectivity, _owners, clients, options, time, _logger);
 
         // TCP, plain and TLS, is served by Plexus's own listener (DeviceTcpServerAdapter: connection caps, input limits
         // before MQTTnet reads a byte, the device fast path); MQTTnet's own listeners are off.
-        _serverOptions = new MqttServerOptionsBuilder()
+        var serverOptions = new MqttServerOptionsBuilder()
             .WithoutDefaultEndpoint()
             .WithPersistentSessions()
             .WithMaxPendingMessagesPerClient(options.MaxPendingMessagesPerClient)
@@ -72,32 +78,84 @@ public sealed partial class PlexusBroker : IAsyncDisposable
             .Build();
         var limits = new MqttInputLimits(options.MaxConnectSize, options.MaxMessageSize, options.ConnectTimeout);
         _admission = new ConnectionAdmission(options.MaxConnections, options.MaxConnectionsPerIp, _logger, time);
-        _beforeConnect = new RateLimitedWarning(time, ConnectionAdmission.LogInterval);
-        _tcp = new DeviceTcpServerAdapter(options.Endpoint, LoadTls(options), this, limits, _admission, time, _logger);
-        _webSockets = new WebSocketServerAdapter(this, limits, _admission, time);
+        _tcp = new DeviceTcpServerAdapter(options.Endpoint, LoadTls(options), _fastPath, limits, _admission, time, _logger);
+        _webSockets = new WebSocketServerAdapter(_fastPath, limits, _admission, time);
         var factory = new MqttServerFactory();
         factory.DefaultServerAdapters.Add(_ => _tcp);
         factory.DefaultServerAdapters.Add(_ => _webSockets);
-        _server = factory.CreateMqttServer(_serverOptions, new MqttNetLoggerBridge(loggerFactory));
-        _server.ValidatingConnectionAsync += OnValidatingConnectionAsync;
-        _server.InterceptingPublishAsync += OnInterceptingPublishAsync;
-        _server.InterceptingSubscriptionAsync += OnInterceptingSubscriptionAsync;
-        _server.ClientDisconnectedAsync += OnClientDisconnectedAsync;
-        _server.ClientConnectedAsync += OnClientConnectedAsync;
-        _server.SessionDeletedAsync += OnOwnedSessionDeletedAsync;
-        _server.InterceptingClientEnqueueAsync += OnInterceptingClientEnqueueAsync;
-        _server.LoadingRetainedMessageAsync += OnLoadingRetainedMessagesAsync;
-        _server.RetainedMessagesClearedAsync += OnRetainedMessagesClearedAsync;
-        _server.ApplicationMessageEnqueuedOrDroppedAsync += OnEnqueuedOrDroppedAsync;
-        AttachProtocolHandlers(time);
-        AttachFastPath();
+        _server = factory.CreateMqttServer(serverOptions, new MqttNetLoggerBridge(loggerFactory));
+
+        _wills = new WillKeeper(time, PublishWillAsync);
+        _retained = new RetainedExtension(retainedStore, _owners, clients, _server, _logger);
+        _queueOverflow = new QueueOverflowExtension(options.MaxPendingMessagesPerClient, _logger);
+
+        // Each MQTTnet event runs its hooks in this order (an extension that throws stops that event's chain):
+        // - authentication, then the client id's ownership: nothing else acts on a CONNECT before both accepted it,
+        //   and the hooks after them skip a refused one;
+        // - the topic ACL before every other publish and subscription hook;
+        // - connectivity before the wills: it reads the will flag the will extension clears in the CONNECT;
+        // - retained before ingest: a retained message over its limits is neither stored nor forwarded;
+        // - ingest before outbound (a message's expiry counts from when it was accepted) and before shared
+        //   subscriptions (a message the store refused is not delivered to groups either);
+        // - wills before shared subscriptions at a disconnect: a will published at once finds the groups as they were;
+        // - shared subscriptions before the fast path's index: a shared filter is not MQTTnet's and is not indexed;
+        // - the connected-clients table last: at a disconnect, the hooks before it still read whether the session persists.
+        var ordered = new List<IBrokerExtension>
+        {
+            new ConnectionAuthentication(authenticator, _logger),
+            new SessionOwnershipExtension(_owners, _logger),
+            new TopicAclExtension(_owners, _logger),
+        };
+        if (connectivity is not null)
+        {
+            ordered.Add(new ConnectivityExtension(connectivity));
+        }
+
+        ordered.AddRange(
+        [
+            new RateLimitExtension(_rateLimiter, options.MaxMessagesPerSecond, time, _logger),
+            _retained,
+            new DeviceIngestExtension(_ingest, connectivity, _gate, _logger),
+            new OutboundExtension(new OutboundRules(time), clients, options.MaxMessageSize, _logger),
+            new WillExtension(_wills),
+            new SharedSubscriptionExtension(shared, _owners, clients, _logger),
+            new FastPathSubscriptions(subscriptions, clients),
+            _fastPath,
+            _queueOverflow,
+            clients,
+        ]);
+        new BrokerExtensions(ordered).AttachTo(_server);
     }
 
     /// <summary>The endpoint the broker listens on, with the port the system chose when 0 was asked for.</summary>
     public IPEndPoint Endpoint { get; private set; } = new(IPAddress.Loopback, 0);
 
+    /// <summary>Where the MQTT-over-TLS listener listens (the bound port when 0 was asked for); null when there is none.</summary>
+    public IPEndPoint? TlsEndpoint { get; private set; }
+
     /// <summary>Messages dropped because a subscriber fell <see cref="PlexusBrokerOptions.MaxPendingMessagesPerClient"/> behind.</summary>
-    public long DroppedMessages => Interlocked.Read(ref _dropped);
+    public long DroppedMessages => _queueOverflow.Dropped;
+
+    /// <summary>QoS 0 messages dropped because their client published over <see cref="PlexusBrokerOptions.MaxMessagesPerSecond"/>.</summary>
+    public long ThrottledDropped => _rateLimiter.Dropped;
+
+    /// <summary>QoS 1/2 messages held back because their client published over the rate.</summary>
+    public long ThrottledDelayed => _rateLimiter.Delayed;
+
+    /// <summary>Wills of disconnected MQTT 5 clients waiting for their Will Delay Interval on the broker's clock.</summary>
+    internal int WillsWaiting => _wills.Waiting;
+
+    /// <summary>Packets refused as larger than <see cref="PlexusBrokerOptions.MaxMessageSize"/>.</summary>
+    public long TooLargeRefused => _fastPath.TooLargeRefused;
+
+    /// <summary>Device messages stored through the fast path (the rest went through MQTTnet).</summary>
+    public long FastPathMessages => _fastPath.FastPathMessages;
+
+    /// <summary>Connections open now over TCP, TLS and WebSocket.</summary>
+    public int OpenConnections => _admission.Open;
+
+    /// <summary>Connections refused at accept over <see cref="PlexusBrokerOptions.MaxConnections"/> or <see cref="PlexusBrokerOptions.MaxConnectionsPerIp"/>.</summary>
+    public long RefusedConnections => _admission.Refused;
 
     public static async Task<PlexusBroker> StartAsync(
         PlexusBrokerOptions options,
@@ -110,15 +168,17 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(authenticator);
         ArgumentNullException.ThrowIfNull(writer);
         var broker = new PlexusBroker(options, authenticator, writer, loggerFactory ?? NullLoggerFactory.Instance, time ?? TimeProvider.System);
-
-        // Read here, not in MQTTnet's loading event: MQTTnet logs a failing loader and starts empty, and the next
-        // retained publish would then overwrite the damaged journal. A damaged journal stops the start instead.
-        broker._loadedRetained = broker._retained.Load();
+        broker._retained.Load();
         await broker._server.StartAsync();
 
         broker.Endpoint = broker._tcp.Endpoint;
         BrokerLog.Listening(broker._logger, broker.Endpoint.ToString());
-        broker.SetTlsEndpoint();
+        if (broker._tcp.TlsEndpoint is { } tls)
+        {
+            broker.TlsEndpoint = tls;
+            ProtocolLog.TlsListening(broker._logger, tls.ToString());
+        }
+
         return broker;
     }
 
@@ -128,19 +188,13 @@ public sealed partial class PlexusBroker : IAsyncDisposable
     /// </summary>
     public async Task StopAsync()
     {
-        if (Interlocked.Exchange(ref _stopping, 1) != 0)
+        if (!_gate.TryClose(out int inFlight))
         {
             return;
         }
 
-        int inFlight = Volatile.Read(ref _inFlight);
         BrokerLog.Stopping(_logger, inFlight);
-        if (inFlight == 0)
-        {
-            _drained.TrySetResult();
-        }
-
-        await _drained.Task;
+        await _gate.Drained;
         await _ingest.DrainQueueAsync();
         await _server.StopAsync();
         _server.Dispose();
@@ -149,109 +203,14 @@ public sealed partial class PlexusBroker : IAsyncDisposable
 
     public async ValueTask DisposeAsync() => await StopAsync();
 
-    private async Task OnValidatingConnectionAsync(ValidatingConnectionEventArgs e)
-    {
-        AssignClientIdentifierIfEmpty(e);
-        var credentials = new MqttCredentials(e.ClientId, e.UserName, e.Password);
-        MqttAuthentication authentication = await _authenticator.AuthenticateAsync(credentials, CancellationToken.None);
-        MqttAuthenticationResult result = authentication.Result == MqttAuthenticationResult.Accepted && authentication.Principal is null
-            ? MqttAuthenticationResult.NotAuthorized
-            : authentication.Result;
-
-        // MQTTnet writes the matching MQTT 3.1.1 return code for these (4 and 5).
-        e.ReasonCode = result switch
-        {
-            MqttAuthenticationResult.Accepted => MqttConnectReasonCode.Success,
-            MqttAuthenticationResult.BadUserNameOrPassword => MqttConnectReasonCode.BadUserNameOrPassword,
-            _ => MqttConnectReasonCode.NotAuthorized,
-        };
-        if (result != MqttAuthenticationResult.Accepted)
-        {
-            BrokerLog.ConnectionRefused(_logger, result.ToString(), e.ClientId, e.UserName, e.RemoteEndPoint?.ToString());
-            return;
-        }
-
-        // The client id belongs to the principal whose session it is: another principal neither resumes that session
-        // nor kicks its client off. MQTTnet keeps the first connection's SessionItems when a session is resumed, so
-        // the principal is kept here, per client id, and replaced by each accepted CONNECT of the owner.
-        var principal = authentication.Principal!;
-        string clientId = ClientIdOf(e);
-        if (!string.IsNullOrEmpty(clientId) && !_owners.TryClaim(clientId, principal, out var owner))
-        {
-            e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
-            MqttAclLog.ClientIdTaken(_logger, clientId, principal.ToString(), owner!.ToString(), e.RemoteEndPoint?.ToString());
-            return;
-        }
-
-        e.SessionItems[PrincipalKey] = principal;
-        _connectivity?.Accepted(clientId, principal, e.KeepAlivePeriod ?? 0, HasWill(e));
-    }
-
-    private static bool HasWill(ValidatingConnectionEventArgs e)
-    {
-        try
-        {
-            return ConnectPacket(e).WillFlag;
-        }
-        catch (MissingFieldException)
-        {
-            return false;
-        }
-    }
-
-    private async Task OnClientConnectedAsync(ClientConnectedEventArgs e)
-    {
-        _owners.Connected(e.ClientId);
-        if (_connectivity is not null)
-        {
-            await _connectivity.ConnectedAsync(e.ClientId);
-        }
-    }
-
-    private const string PrincipalKey = "plexus.principal";
-
-    private static string ClientIdOf(ValidatingConnectionEventArgs e) =>
-        string.IsNullOrEmpty(e.ClientId) && !string.IsNullOrEmpty(e.AssignedClientIdentifier) ? e.AssignedClientIdentifier : e.ClientId;
-
-    private async Task OnClientDisconnectedAsync(ClientDisconnectedEventArgs e)
-    {
-        if (_connectivity is not null)
-        {
-            await _connectivity.DisconnectedAsync(e);
-        }
-    }
-
-    private Task OnOwnedSessionDeletedAsync(SessionDeletedEventArgs e)
-    {
-        _owners.SessionEnded(e.Id);
-        return Task.CompletedTask;
-    }
-
-    private bool SessionExists(string clientId)
-    {
-        try
-        {
-            return _server.GetSessionAsync(clientId).GetAwaiter().GetResult() is not null;
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
-        }
-    }
-
     /// <summary>
-    /// The topic ACL again at delivery: a message is queued for a client only while its session's principal may read
-    /// the topic and was not revoked, so a revoked token receives nothing more at once, before its connection is
-    /// closed and also into a persistent session.
+    /// Runs one MQTT connection over a WebSocket the HTTP server accepted (subprotocol <c>mqtt</c>) until it ends;
+    /// <paramref name="stopping"/> aborts it (the HTTP server stopping).
     /// </summary>
-    private Task OnInterceptingClientEnqueueAsync(InterceptingClientApplicationMessageEnqueueEventArgs e)
+    public Task RunWebSocketAsync(WebSocket webSocket, EndPoint? remoteEndPoint, bool isSecure, CancellationToken stopping)
     {
-        if (!_owners.MayReceive(e.ReceiverClientId, e.ApplicationMessage.Topic))
-        {
-            e.AcceptEnqueue = false;
-        }
-
-        return Task.CompletedTask;
+        ArgumentNullException.ThrowIfNull(webSocket);
+        return _webSockets.RunAsync(webSocket, remoteEndPoint, isSecure, stopping);
     }
 
     /// <summary>Whether a client with this id is connected now, as the broker sees it (tests wait on a disconnect with it).</summary>
@@ -303,236 +262,21 @@ public sealed partial class PlexusBroker : IAsyncDisposable
         }
     }
 
-    private MqttPrincipal? PrincipalOf(string clientId) => _owners.PrincipalOf(clientId);
-
-    /// <summary>The topic ACL for subscriptions: MQTT 5 SUBACK 0x87, MQTT 3.1.1 SUBACK 0x80 (MQTTnet maps it).</summary>
-    private Task OnInterceptingSubscriptionAsync(InterceptingSubscriptionEventArgs e)
-    {
-        var principal = PrincipalOf(e.ClientId);
-        string filter = SharedSubscriptions.AclFilter(e.TopicFilter.Topic);
-        if (!MqttTopicAcl.MaySubscribe(principal, filter))
-        {
-            MqttAclLog.SubscribeRefused(_logger, principal?.ToString() ?? "unknown client", e.ClientId, filter);
-            e.ProcessSubscription = false;
-            e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
-            return Task.CompletedTask;
-        }
-
-        SubscribeShared(e);
-        if (e.ProcessSubscription)
-        {
-            // Before MQTTnet stores it, so the device fast path never misses a subscriber that has its SUBACK.
-            _subscriptions.Add(e.ClientId, e.TopicFilter.Topic);
-        }
-
-        return Task.CompletedTask;
-    }
-
-    /// <summary>
-    /// An empty client id with a clean session must be accepted and given an id by the server (MQTT 3.1.1
-    /// [MQTT-3.1.3-6], MQTT 5 §3.1.3.1); mosquitto_pub and paho send one. MQTTnet 5.2 assigns
-    /// <see cref="ValidatingConnectionEventArgs.AssignedClientIdentifier"/> for MQTT 5 only and refuses 3.1.1 with
-    /// "identifier rejected", so for 3.1.1 the id is written into the CONNECT packet MQTTnet keeps privately.
-    /// If a later MQTTnet renames that field, the accessor throws and the client is refused as before.
-    /// </summary>
-    private static void AssignClientIdentifierIfEmpty(ValidatingConnectionEventArgs e)
-    {
-        if (!string.IsNullOrEmpty(e.ClientId) || e.CleanSession == false)
-        {
-            return;
-        }
-
-        string assigned = "plexus-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
-        if (e.ProtocolVersion == MQTTnet.Formatter.MqttProtocolVersion.V500)
-        {
-            e.AssignedClientIdentifier = assigned;
-            return;
-        }
-
-        try
-        {
-            ConnectPacket(e).ClientId = assigned;
-        }
-        catch (MissingFieldException)
-        {
-        }
-    }
-
-    [System.Runtime.CompilerServices.UnsafeAccessor(System.Runtime.CompilerServices.UnsafeAccessorKind.Field, Name = "_connectPacket")]
-    private static extern ref MQTTnet.Packets.MqttConnectPacket ConnectPacket(ValidatingConnectionEventArgs e);
-
-    private async Task OnInterceptingPublishAsync(InterceptingPublishEventArgs e)
-    {
-        var message = e.ApplicationMessage;
-
-        // The topic ACL first: a device publishes only under devices/<its id>/, so the id a message is stored
-        // under is the authenticated one. Refused: MQTT 5 PUBACK 0x87; 3.1.1 acknowledges and drops it.
-        // A delayed will (WillKeeper) may come after its session ended: then the principal it was published under.
-        var principal = _owners.HasOwner(e.ClientId) ? PrincipalOf(e.ClientId) : e.SessionItems?[PrincipalKey] as MqttPrincipal;
-        if (!MqttTopicAcl.MayPublish(principal, message.Topic))
-        {
-            MqttAclLog.PublishRefused(_logger, principal?.ToString() ?? "unknown client", e.ClientId, message.Topic);
-            e.ProcessPublish = false;
-            e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
-            return;
-        }
-
-        if (message.Retain && !Retain(e, principal))
-        {
-            return;
-        }
-
-        if (!DeviceTopic.TryParse(message.Topic, out var topic))
-        {
-            return;
-        }
-
-        _connectivity?.Activity(e.ClientId);
-
-        if (!TryEnter())
-        {
-            BrokerLog.RefusedWhileStopping(_logger, e.ClientId, message.Topic);
-            e.ProcessPublish = false;
-            e.CloseConnection = true;
-            return;
-        }
-
-        try
-        {
-            // QoS 0 has no acknowledgement to hold back until the commit: queue it and read the device's next message.
-            // Location and state update the live state after their commit, so they always take the awaited path.
-            DeviceIngestOutcome outcome = message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce && topic.Kind is DeviceTopicKind.Telemetry or DeviceTopicKind.SenMl or DeviceTopicKind.LineProtocol
-                ? await _ingest.QueueAsync(topic, message.Payload, message.ContentType, message.Topic)
-                : await _ingest.IngestAsync(topic, message.Payload, message.ContentType);
-            switch (outcome.Status)
-            {
-                case DeviceIngestStatus.Rejected:
-                    // Still forwarded (ProcessPublish stays true): the broker does not judge payloads for subscribers.
-                    BrokerLog.MessageRejected(_logger, topic.DeviceId, message.Topic, e.ClientId, outcome.Reason ?? "rejected");
-                    e.Response.ReasonCode = MqttPubAckReasonCode.PayloadFormatInvalid;
-                    e.Response.ReasonString = Truncate(outcome.Reason);
-                    await _ingest.RecordDeadLetterAsync(topic, message.Topic, message.Payload, message.ContentType, outcome.Reason);
-                    break;
-                case DeviceIngestStatus.PartlyStored:
-                    BrokerLog.MessagePartlyStored(_logger, outcome.Written, outcome.Refused, topic.DeviceId, message.Topic, outcome.Reason);
-                    e.Response.ReasonString = Truncate(outcome.Reason);
-                    break;
-            }
-        }
-        catch (Exception error)
-        {
-            // The store failed the commit: nothing of the message is stored. Closing the connection instead of
-            // acknowledging makes a QoS 1/2 client resend it (MQTT 3.1.1 has no failure reason in PUBACK).
-            BrokerLog.StoreFailed(_logger, error, topic.DeviceId, message.Topic);
-            e.ProcessPublish = false;
-            e.CloseConnection = true;
-        }
-        finally
-        {
-            Exit();
-        }
-    }
-
-    private Task OnLoadingRetainedMessagesAsync(LoadingRetainedMessagesEventArgs e)
-    {
-        var messages = _loadedRetained ?? [];
-        _loadedRetained = null;
-        e.LoadedRetainedMessages = messages;
-        BrokerLog.RetainedLoaded(_logger, messages.Count, _retained.Path);
-        return Task.CompletedTask;
-    }
-
-    private Task OnRetainedMessagesClearedAsync(EventArgs e)
+    private bool SessionExists(string clientId)
     {
         try
         {
-            _retained.Clear();
+            return _server.GetSessionAsync(clientId).GetAwaiter().GetResult() is not null;
         }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        catch (InvalidOperationException)
         {
-            BrokerLog.RetainedSaveFailed(_logger, error, _retained.Path);
-        }
-
-        return Task.CompletedTask;
-    }
-
-    private Task OnEnqueuedOrDroppedAsync(ApplicationMessageEnqueuedEventArgs e)
-    {
-        if (e.IsDropped)
-        {
-            long total = Interlocked.Increment(ref _dropped);
-            if (total == 1 || total % DropLogInterval == 0)
-            {
-                BrokerLog.MessageDropped(_logger, e.ReceiverClientId, _options.MaxPendingMessagesPerClient, e.ApplicationMessage.Topic, total);
-            }
-        }
-
-        return Task.CompletedTask;
-    }
-
-    /// <summary>
-    /// Checks and saves a retained publish before MQTTnet retains and forwards it (its own retained store is memory
-    /// only here). A refused or unsaved one is neither retained nor forwarded, and the publisher is told: MQTT 5 QoS 1/2
-    /// by the PUBACK/PUBREC reason (0x97 Quota exceeded, 0x80 Unspecified error); MQTT 3.1.1, which has no failure
-    /// acknowledgement, and QoS 0 by closing the connection (MQTT 5: DISCONNECT with that reason).
-    /// </summary>
-    private bool Retain(InterceptingPublishEventArgs e, MqttPrincipal? principal)
-    {
-        var message = e.ApplicationMessage;
-        RetainedChange change = _retained.Apply(message, principal is null ? "" : MqttSessionOwnership.IdentityOf(principal));
-        if (change.Status == RetainedChangeStatus.Saved)
-        {
-            return true;
-        }
-
-        bool overLimit = change.Status == RetainedChangeStatus.OverLimit;
-        if (overLimit)
-        {
-            RetainedLog.Refused(_logger, e.ClientId, message.Topic, change.Reason!);
-        }
-        else
-        {
-            RetainedLog.SaveFailed(_logger, change.Error!, _retained.Path, e.ClientId, message.Topic);
-        }
-
-        e.ProcessPublish = false;
-        bool v5 = _clients.TryGetValue(e.ClientId, out var state) && state.V5;
-        if (v5 && message.QualityOfServiceLevel != MqttQualityOfServiceLevel.AtMostOnce)
-        {
-            e.Response.ReasonCode = overLimit ? MqttPubAckReasonCode.QuotaExceeded : MqttPubAckReasonCode.UnspecifiedError;
-            e.Response.ReasonString = Truncate(change.Reason);
-        }
-        else if (v5)
-        {
-            _ = DisconnectLaterAsync(e.ClientId, overLimit ? MqttDisconnectReasonCode.QuotaExceeded : MqttDisconnectReasonCode.UnspecifiedError);
-        }
-        else
-        {
-            e.CloseConnection = true;
-        }
-
-        return false;
-    }
-
-    private bool TryEnter()
-    {
-        Interlocked.Increment(ref _inFlight);
-        if (Volatile.Read(ref _stopping) == 0)
-        {
-            return true;
-        }
-
-        Exit();
-        return false;
-    }
-
-    private void Exit()
-    {
-        if (Interlocked.Decrement(ref _inFlight) == 0 && Volatile.Read(ref _stopping) != 0)
-        {
-            _drained.TrySetResult();
+            return false;
         }
     }
 
-    private static string? Truncate(string? reason) => reason is { Length: > 200 } ? reason[..200] + "…" : reason;
+    private Task PublishWillAsync(string clientId, MQTTnet.MqttApplicationMessage message, System.Collections.IDictionary items) =>
+        _server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = clientId, CustomSessionItems = items });
+
+    private static (IPEndPoint, System.Security.Cryptography.X509Certificates.X509Certificate2)? LoadTls(PlexusBrokerOptions options) =>
+        options.TlsEndpoint is { } endpoint ? (endpoint, Core.TlsCertificate.LoadCertificate(options.TlsCertificatePath, options.TlsKeyPath)) : null;
 }

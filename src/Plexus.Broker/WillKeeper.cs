@@ -17,7 +17,9 @@ internal sealed class WillKeeper : IDisposable
 {
     private readonly TimeProvider _time;
     private readonly Func<string, MqttApplicationMessage, IDictionary, Task> _publish;
-    private readonly ConcurrentDictionary<(string ClientId, string Connection), PendingWill> _pending = new();
+    // Per connection object, compared by reference: a takeover's new connection may come from the same address and
+    // port as the old one, and the old one's disconnect must not take (or publish) the new one's will.
+    private readonly ConcurrentDictionary<(string ClientId, object Connection), PendingWill> _pending = new(ConnectionComparer.Instance);
     private readonly ConcurrentDictionary<string, ITimer> _scheduled = new(StringComparer.Ordinal);
 
     public WillKeeper(TimeProvider time, Func<string, MqttApplicationMessage, IDictionary, Task> publish)
@@ -30,7 +32,8 @@ internal sealed class WillKeeper : IDisposable
     public int Waiting => _scheduled.Count;
 
     /// <summary>Takes the will of an accepted MQTT 5 CONNECT over (clears its will flag).</summary>
-    public void TakeOver(string clientId, string connection, MqttConnectPacket connect, IDictionary sessionItems)
+    /// <param name="connection">The object that stands for this one connection (see <see cref="Extensions.ConnectionEvents.ConnectionOf"/>).</param>
+    public void TakeOver(string clientId, object connection, MqttConnectPacket connect, IDictionary sessionItems)
     {
         if (!connect.WillFlag)
         {
@@ -71,7 +74,7 @@ internal sealed class WillKeeper : IDisposable
         }
     }
 
-    public void Disconnected(string clientId, string connection, MqttClientDisconnectType type, MqttDisconnectReasonCode? reason)
+    public void Disconnected(string clientId, object connection, MqttClientDisconnectType type, MqttDisconnectReasonCode? reason)
     {
         if (!_pending.TryRemove((clientId, connection), out var will))
         {
@@ -133,6 +136,17 @@ internal sealed class WillKeeper : IDisposable
         }
 
         _scheduled.Clear();
+    }
+
+    private sealed class ConnectionComparer : IEqualityComparer<(string ClientId, object Connection)>
+    {
+        public static readonly ConnectionComparer Instance = new();
+
+        public bool Equals((string ClientId, object Connection) x, (string ClientId, object Connection) y) =>
+            string.Equals(x.ClientId, y.ClientId, StringComparison.Ordinal) && ReferenceEquals(x.Connection, y.Connection);
+
+        public int GetHashCode((string ClientId, object Connection) key) =>
+            HashCode.Combine(StringComparer.Ordinal.GetHashCode(key.ClientId), System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(key.Connection));
     }
 
     private sealed record PendingWill(MqttApplicationMessage Message, uint DelaySeconds, IDictionary SessionItems);

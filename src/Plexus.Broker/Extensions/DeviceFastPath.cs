@@ -1,12 +1,13 @@
 using System.Text;
 using System.Text.Unicode;
+using Microsoft.Extensions.Logging;
 using MQTTnet.Server;
 using Plexus.Broker.Auth;
 using Plexus.Broker.Devices;
 using Plexus.Broker.Transport;
 using Plexus.Pipeline.Devices;
 
-namespace Plexus.Broker;
+namespace Plexus.Broker.Extensions;
 
 /// <summary>
 /// The device fast path: which PUBLISH packets may be stored without MQTTnet seeing them. Only what MQTTnet would
@@ -22,40 +23,81 @@ namespace Plexus.Broker;
 /// Anything else, including every payload that does not decode, goes to MQTTnet and the ordinary interceptor, which
 /// refuses, dead-letters or forwards as before.
 /// </summary>
-public sealed partial class PlexusBroker : IDevicePublishHandler
+internal sealed class DeviceFastPath : IDevicePublishHandler, IValidatingConnectionHook, IClientConnectedHook
 {
-    private readonly SubscriptionIndex _subscriptions = new();
+    private readonly DeviceIngest _ingest;
+    private readonly SubscriptionIndex _subscriptions;
+    private readonly SharedSubscriptions _shared;
+    private readonly ClientRateLimiter _rateLimiter;
+    private readonly PublishGate _gate;
+    private readonly DeviceConnectivity? _connectivity;
+    private readonly MqttSessionOwnership _owners;
+    private readonly ConnectedClients _clients;
+    private readonly TimeProvider _time;
+    private readonly long _activityUpdateInterval;
+    private readonly PlexusBrokerOptions _options;
+    private readonly ILogger _logger;
+    private readonly RateLimitedWarning _beforeConnect;
     private long _fastPathMessages;
+    private long _tooLarge;
+
+    public DeviceFastPath(
+        DeviceIngest ingest,
+        SubscriptionIndex subscriptions,
+        SharedSubscriptions shared,
+        ClientRateLimiter rateLimiter,
+        PublishGate gate,
+        DeviceConnectivity? connectivity,
+        MqttSessionOwnership owners,
+        ConnectedClients clients,
+        PlexusBrokerOptions options,
+        TimeProvider time,
+        ILogger logger)
+    {
+        _ingest = ingest;
+        _subscriptions = subscriptions;
+        _shared = shared;
+        _rateLimiter = rateLimiter;
+        _gate = gate;
+        _connectivity = connectivity;
+        _owners = owners;
+        _clients = clients;
+        _options = options;
+        _time = time;
+        _activityUpdateInterval = time.TimestampFrequency / 20;
+        _logger = logger;
+        _beforeConnect = new RateLimitedWarning(time, ConnectionAdmission.LogInterval);
+        _ingest.PrepareSharedBatches();
+    }
 
     /// <summary>Device messages stored through the fast path (the rest went through MQTTnet).</summary>
     public long FastPathMessages => Interlocked.Read(ref _fastPathMessages);
 
-    private void AttachFastPath()
+    /// <summary>Packets refused as larger than <see cref="PlexusBrokerOptions.MaxMessageSize"/>.</summary>
+    public long TooLargeRefused => Interlocked.Read(ref _tooLarge);
+
+    /// <summary>Accepted: from here on the framing names the client in what it logs.</summary>
+    public Task ValidatingConnectionAsync(ValidatingConnectionEventArgs e)
     {
-        _ingest.PrepareSharedBatches();
-        _server.ClientConnectedAsync += OnFastPathClientConnectedAsync;
-        _server.ClientUnsubscribedTopicAsync += e =>
+        if (ConnectionEvents.IsAccepted(e) && ConnectionEvents.ChannelOf(e.RemoteEndPoint) is { } channel)
         {
-            _subscriptions.Remove(e.ClientId, e.TopicFilter);
-            return Task.CompletedTask;
-        };
-        _server.SessionDeletedAsync += e =>
-        {
-            _subscriptions.RemoveClient(e.Id);
-            return Task.CompletedTask;
-        };
+            channel.ClientId = ConnectionEvents.ClientIdOf(e);
+        }
+
+        return Task.CompletedTask;
     }
 
-    private Task OnFastPathClientConnectedAsync(ClientConnectedEventArgs e)
+    /// <summary>Switches the connection's own channel to the fast path for a device, or an application that may write device data.</summary>
+    public Task ClientConnectedAsync(ClientConnectedEventArgs e)
     {
-        if (e.RemoteEndPoint is not ChannelEndPoint { Channel: var channel })
+        if (ConnectionEvents.ChannelOf(e.RemoteEndPoint) is not { } channel)
         {
             return Task.CompletedTask;
         }
 
         channel.ClientId = e.ClientId;
-        uint maximumPacketSize = _clients.TryGetValue(e.ClientId, out var state) ? state.MaximumPacketSize : 0;
-        switch (PrincipalOf(e.ClientId))
+        uint maximumPacketSize = _clients.TryGet(e.ClientId, out var client) ? client.MaximumPacketSize : 0;
+        switch (_owners.PrincipalOf(e.ClientId))
         {
             case { Kind: MqttPrincipalKind.Device, DeviceId: { } deviceId }:
                 channel.Enable(FastPathIdentity.ForDevice(e.ClientId, deviceId, maximumPacketSize));
@@ -68,16 +110,16 @@ public sealed partial class PlexusBroker : IDevicePublishHandler
         return Task.CompletedTask;
     }
 
-    Task IDevicePublishHandler.WhenStoredAsync(long sequence) => _ingest.WhenStoredAsync(sequence);
+    public Task WhenStoredAsync(long sequence) => _ingest.WhenStoredAsync(sequence);
 
-    Task? IDevicePublishHandler.Commit(DevicePublishChannel channel, out long sequence) => _ingest.Commit(channel.Staging, out sequence);
+    public Task? Commit(DevicePublishChannel channel, out long sequence) => _ingest.Commit(channel.Staging, out sequence);
 
-    DeviceIngest.IngestStaging IDevicePublishHandler.CreateStaging() => new();
+    public DeviceIngest.IngestStaging CreateStaging() => new();
 
-    bool IDevicePublishHandler.TryTake(DevicePublishChannel channel, FastPathIdentity identity, in PublishView publish)
+    public bool TryTake(DevicePublishChannel channel, FastPathIdentity identity, in PublishView publish)
     {
         if (publish.Retain || publish.HasProperties || publish.Qos > 1
-            || _rateLimiter.Enabled || Volatile.Read(ref _stopping) != 0 || _shared.GroupCount > 0
+            || _rateLimiter.Enabled || _gate.IsStopping || _shared.GroupCount > 0
             || !TryParseDataTopic(identity, publish.Topic, out DeviceTopic topic)
             || _subscriptions.AnyMatch(publish.Topic))
         {
@@ -188,5 +230,35 @@ public sealed partial class PlexusBroker : IDevicePublishHandler
         }
 
         return cached.Text;
+    }
+
+    /// <summary>
+    /// The framing closed a connection for an input limit. Before a CONNECT is accepted nobody is authenticated, so a
+    /// flood writes one warning line per interval; an accepted client over the packet size is named each time.
+    /// </summary>
+    public void InputRefused(DevicePublishChannel channel, MqttInputRefusal refusal, long packetSize)
+    {
+        if (refusal == MqttInputRefusal.PacketTooLarge)
+        {
+            Interlocked.Increment(ref _tooLarge);
+        }
+
+        if (refusal == MqttInputRefusal.PacketTooLarge && channel.ClientId is not null)
+        {
+            ProtocolLog.PacketTooLarge(_logger, channel.ClientId ?? "?", channel.RemoteEndPoint.ToString() ?? "?", packetSize, _options.MaxMessageSize);
+            return;
+        }
+
+        if (_beforeConnect.ShouldLog(out long suppressed))
+        {
+            string reason = refusal switch
+            {
+                MqttInputRefusal.ConnectTooLarge => $"its CONNECT announces {packetSize} bytes, the limit is {_options.MaxConnectSize} (--mqtt-max-connect-size)",
+                MqttInputRefusal.ConnectTimeout => $"no complete CONNECT within {_options.ConnectTimeout.TotalSeconds:0.###} s (--mqtt-connect-timeout)",
+                MqttInputRefusal.PacketTooLarge => $"a packet after its CONNECT announces {packetSize} bytes, the limit is {_options.MaxMessageSize} (--mqtt-max-message-size)",
+                _ => "its first packet is not a CONNECT",
+            };
+            TransportLog.ClosedBeforeConnect(_logger, channel.RemoteEndPoint.ToString() ?? "?", reason, suppressed);
+        }
     }
 }
