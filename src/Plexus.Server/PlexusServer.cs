@@ -216,6 +216,9 @@ public sealed class PlexusServer : IAsyncDisposable
                 deviceState = await DeviceLiveState.OpenAsync(store, pipeline.For(IngestOrigin.Internal), time, loggerFactory.CreateLogger("Plexus.Devices"));
                 deviceState.AllowLists = devices.AllowLists;
 
+                // The live position follows every stored write of main.positions, whichever source wrote it.
+                pipeline.Observers.Add(new Plexus.Pipeline.Observers.LiveStateObserver(deviceState));
+
                 // Geo SQL functions and geofences (docs/geo.md), before any request or message can query them.
                 geofences = GeofenceRegistry.Open(store, time);
 
