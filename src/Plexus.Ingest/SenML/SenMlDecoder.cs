@@ -1,8 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
-using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Text;
 using System.Text.Json;
 using Plexus.Core;
 using Plexus.Ingest.Json;
