@@ -1,9 +1,5 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using System.Globalization;
-using System.Text;
-using System.Text.Json;
-using DuckDB.NET.Data;
 using Microsoft.Extensions.Logging;
 using Plexus.Core;
 using Plexus.Storage;
@@ -23,6 +19,7 @@ namespace Plexus.Devices;
 ///                                                                                     └▶ live values
 ///   connect/disconnect ─▶ state_history row "online" with reason ─▶ live online/last_seen
 ///   any device message ─▶ last_seen (memory only) ─┐
+///   stored main.positions ─▶ newest position ───────┤  (NotePosition, from the pipeline's live-state observer)
 ///                                                   └▶ dirty set ─▶ every FlushInterval: INSERT OR REPLACE into
 ///                                                      _plexus.device_state (view main.device_state)
 ///   start: latest per device/property from state_history, newest position from positions, dead letters per
@@ -31,26 +28,22 @@ namespace Plexus.Devices;
 /// The history goes through the store's writer (group commit, fsync before the caller continues); the snapshot
 /// table is written on this class's own connection, so SQL sees a change within one flush interval while
 /// <see cref="Get"/> sees it at once. Nothing here throws into the broker: a failed write is logged.
+/// This class keeps the devices in memory and decides what changes; its collaborators are
+/// <see cref="LiveDevice"/> (one device's entry), <see cref="LiveStateLoader"/> (start), <see cref="LiveStateSnapshot"/>
+/// (the table for SQL and its flush loop) and <see cref="DeviceHistoryPoints"/> (the rows it writes).
 /// </remarks>
 public sealed class DeviceLiveState : IAsyncDisposable
 {
     /// <summary>Dead-letter payloads are kept up to this many bytes (as text).</summary>
-    public const int MaxDeadLetterPayloadBytes = 1024;
-
-    private const int MaxReasonChars = 1024;
-
-    private static readonly DateTimeOffset Epoch = DateTimeOffset.UnixEpoch;
+    public const int MaxDeadLetterPayloadBytes = DeviceHistoryPoints.MaxDeadLetterPayloadBytes;
 
     private readonly PlexusStore _store;
     private readonly IPointWriter _writer;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly MetadataConnection _connection;
-    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, byte> _dirty = new(StringComparer.Ordinal);
-    private readonly CancellationTokenSource _stop = new();
-    private readonly SemaphoreSlim _flushGate = new(1, 1);
-    private Task _flushLoop = Task.CompletedTask;
+    private readonly ConcurrentDictionary<string, LiveDevice> _entries = new(StringComparer.Ordinal);
+    private readonly LiveStateSnapshot _snapshot;
     private long _deadLettersTotal;
     private int _stopping;
     private int _disposed;
@@ -63,6 +56,7 @@ public sealed class DeviceLiveState : IAsyncDisposable
         _logger = logger;
         FlushInterval = flushInterval;
         _connection = store.OpenMetadataConnection();
+        _snapshot = new LiveStateSnapshot(_connection, _entries, logger);
     }
 
     /// <summary>How often changes reach <c>main.device_state</c> in SQL.</summary>
@@ -90,15 +84,16 @@ public sealed class DeviceLiveState : IAsyncDisposable
         var state = new DeviceLiveState(store, writer, time ?? TimeProvider.System, logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, flushInterval ?? TimeSpan.FromSeconds(1));
         try
         {
-            state.EnsureCreated();
-            state.Load();
-            await state.MarkRestartedOfflineAsync();
-            state.RewriteSnapshot();
-            state._flushLoop = state.FlushLoopAsync();
+            state._snapshot.EnsureCreated();
+            state._deadLettersTotal = LiveStateLoader.Load(state._connection, state._entries);
+            await state.MarkOfflineAsync(ConnectivityReasons.ServerRestart);
+            state._snapshot.Rewrite();
+            state._snapshot.Start(state.FlushInterval, state._time);
             return state;
         }
         catch
         {
+            state._snapshot.Dispose();
             state._connection.Dispose();
             throw;
         }
@@ -120,17 +115,17 @@ public sealed class DeviceLiveState : IAsyncDisposable
             var properties = new SortedDictionary<string, PropertySnapshot>(StringComparer.Ordinal);
             foreach (var (name, value) in entry.Properties)
             {
-                properties[name] = new PropertySnapshot(value.Value, value.Number, value.Kind, FromNanoseconds(value.TimeNs));
+                properties[name] = new PropertySnapshot(value.Value, value.Number, value.Kind, LiveDevice.TimeOf(value.TimeNs));
             }
 
             return new DeviceStateSnapshot(
                 device,
                 entry.Online,
-                entry.LastSeenNs == 0 ? null : FromNanoseconds(entry.LastSeenNs),
+                entry.LastSeenNs == 0 ? null : LiveDevice.TimeOf(entry.LastSeenNs),
                 entry.LastReason,
-                entry.LastReasonNs == 0 ? null : FromNanoseconds(entry.LastReasonNs),
+                entry.LastReasonNs == 0 ? null : LiveDevice.TimeOf(entry.LastReasonNs),
                 properties,
-                entry.HasPosition ? new PositionSnapshot(entry.Lat, entry.Lon, FromNanoseconds(entry.PositionNs)) : null,
+                entry.HasPosition ? new PositionSnapshot(entry.Lat, entry.Lon, LiveDevice.TimeOf(entry.PositionNs)) : null,
                 entry.DeadLetters);
         }
     }
@@ -187,7 +182,7 @@ public sealed class DeviceLiveState : IAsyncDisposable
         await entry.Gate.WaitAsync();
         try
         {
-            long time = timeNs ?? NextTime(entry, now);
+            long time = timeNs ?? entry.NextHistoryTime(now);
             var changed = new List<ReportedProperty>();
             lock (entry.Sync)
             {
@@ -205,7 +200,7 @@ public sealed class DeviceLiveState : IAsyncDisposable
                 var batch = new PointBatch(changed.Count);
                 foreach (var property in changed)
                 {
-                    AddHistoryPoint(batch, device, property.Name, property.Value, property.Number, reason: null, time);
+                    DeviceHistoryPoints.AddStateHistory(batch, device, property.Name, property.Value, property.Number, reason: null, time);
                 }
 
                 await WriteAsync(batch);
@@ -260,13 +255,7 @@ public sealed class DeviceLiveState : IAsyncDisposable
             MarkDirty(device);
 
             var batch = new PointBatch(1);
-            batch.BeginPoint(Encoding.UTF8.GetBytes(DeviceDataNames.DeadLetters), 1);
-            AddTag(batch, "device", device);
-            AddString(batch, "topic", topic);
-            AddString(batch, "reason", reason.Length > MaxReasonChars ? reason[..MaxReasonChars] + "…" : reason);
-            AddString(batch, "payload", PayloadText(payload));
-            AddString(batch, "content_type", contentType ?? string.Empty);
-            batch.EndPoint(Now());
+            DeviceHistoryPoints.AddDeadLetter(batch, device, topic, reason, payload, contentType, Now());
             await WriteAsync(batch);
         }
         catch (Exception error)
@@ -276,18 +265,7 @@ public sealed class DeviceLiveState : IAsyncDisposable
     }
 
     /// <summary>Writes the dirty devices to <c>_plexus.device_state</c> now (the flush loop does it every interval).</summary>
-    public void Flush()
-    {
-        _flushGate.Wait();
-        try
-        {
-            FlushDirty();
-        }
-        finally
-        {
-            _flushGate.Release();
-        }
-    }
+    public void Flush() => _snapshot.Flush();
 
     public async ValueTask DisposeAsync()
     {
@@ -306,27 +284,9 @@ public sealed class DeviceLiveState : IAsyncDisposable
             DeviceStateLog.ConnectivityFailed(_logger, error, "(all online)", ConnectivityReasons.ServerStop);
         }
 
-        await _stop.CancelAsync();
-        try
-        {
-            await _flushLoop;
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        try
-        {
-            Flush();
-        }
-        catch (Exception error) when (error is DuckDBException or InvalidOperationException)
-        {
-            DeviceStateLog.FlushFailed(_logger, error);
-        }
-
+        await _snapshot.StopAsync();
+        _snapshot.Dispose();
         _connection.Dispose();
-        _stop.Dispose();
-        _flushGate.Dispose();
     }
 
     private async Task RecordConnectivityAsync(string device, int delta, string reason)
@@ -350,10 +310,10 @@ public sealed class DeviceLiveState : IAsyncDisposable
                     online = entry.Connections > 0;
                 }
 
-                long time = NextTime(entry, now);
+                long time = entry.NextHistoryTime(now);
                 var batch = new PointBatch(1);
                 string value = online ? "true" : "false";
-                AddHistoryPoint(batch, device, DeviceDataNames.OnlineProperty, value, online ? 1 : 0, reason, time);
+                DeviceHistoryPoints.AddStateHistory(batch, device, DeviceDataNames.OnlineProperty, value, online ? 1 : 0, reason, time);
                 await WriteAsync(batch);
                 lock (entry.Sync)
                 {
@@ -387,184 +347,16 @@ public sealed class DeviceLiveState : IAsyncDisposable
         }
     }
 
-    private Entry EntryOf(string device) => _entries.GetOrAdd(device, static _ => new Entry());
+    private LiveDevice EntryOf(string device) => LiveDevice.Of(_entries, device);
 
-    private void MarkDirty(string device) => _dirty.TryAdd(device, 0);
+    private void MarkDirty(string device) => _snapshot.MarkDirty(device);
 
-    private long Now() => (_time.GetUtcNow() - Epoch).Ticks * 100;
-
-    /// <summary>History rows of one device get strictly increasing times, so the latest row is the latest event.</summary>
-    private static long NextTime(Entry entry, long now)
-    {
-        lock (entry.Sync)
-        {
-            return now > entry.LastHistoryNs ? now : entry.LastHistoryNs + 1;
-        }
-    }
+    private long Now() => (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
 
     private static bool SameValue(LiveProperty live, ReportedProperty reported) =>
         live.Number is { } a && reported.Number is { } b && live.Kind == reported.Kind
             ? a.Equals(b)
             : live.Kind == reported.Kind && string.Equals(live.Value, reported.Value, StringComparison.Ordinal);
-
-    private static void AddHistoryPoint(PointBatch batch, string device, string property, string value, double? number, string? reason, long time)
-    {
-        batch.BeginPoint(Encoding.UTF8.GetBytes(DeviceDataNames.StateHistory), 1);
-        AddTag(batch, "device", device);
-        AddTag(batch, "property", property);
-        AddString(batch, "value", value);
-        if (number is { } n)
-        {
-            batch.AddFloat(batch.AppendText("value_num"u8), n);
-        }
-
-        if (reason is not null)
-        {
-            AddString(batch, "reason", reason);
-        }
-
-        batch.EndPoint(time);
-    }
-
-    private static void AddTag(PointBatch batch, string key, string value) =>
-        batch.AddTag(batch.AppendText(Encoding.UTF8.GetBytes(key)), batch.AppendText(Encoding.UTF8.GetBytes(value)));
-
-    private static void AddString(PointBatch batch, string key, string value) =>
-        batch.AddString(batch.AppendText(Encoding.UTF8.GetBytes(key)), batch.AppendText(Encoding.UTF8.GetBytes(value)));
-
-    /// <summary>The first bytes of the payload as text: invalid UTF-8 becomes U+FFFD, control characters '?'.</summary>
-    internal static string PayloadText(ReadOnlySequence<byte> payload)
-    {
-        int length = (int)Math.Min(payload.Length, MaxDeadLetterPayloadBytes);
-        byte[] bytes = payload.Slice(0, length).ToArray();
-        var text = new StringBuilder(Encoding.UTF8.GetString(bytes));
-        for (int i = 0; i < text.Length; i++)
-        {
-            if (char.IsControl(text[i]) && text[i] is not ('\n' or '\r' or '\t'))
-            {
-                text[i] = '?';
-            }
-        }
-
-        if (payload.Length > length)
-        {
-            text.Append('…');
-        }
-
-        return text.ToString();
-    }
-
-    private void EnsureCreated()
-    {
-        _connection.Execute($"""
-            CREATE TABLE IF NOT EXISTS {DeviceDataNames.DeviceStateTable} (
-                device VARCHAR PRIMARY KEY,
-                online BOOLEAN NOT NULL,
-                last_seen TIMESTAMP,
-                properties VARCHAR NOT NULL,
-                lat DOUBLE,
-                lon DOUBLE,
-                position_time TIMESTAMP)
-            """);
-
-        // One row per registered or seen device; properties as MAP(VARCHAR, VARCHAR) so SQL can say properties['firmware'].
-        _connection.Execute($$"""
-            CREATE OR REPLACE VIEW {{DeviceDataNames.Namespace}}.{{DeviceDataNames.DeviceState}} AS
-            SELECT coalesce(s.device, d.id) AS device,
-                   coalesce(s.online, false) AS online,
-                   s.last_seen,
-                   CAST(json(coalesce(s.properties, '{}')) AS MAP(VARCHAR, VARCHAR)) AS properties,
-                   s.lat, s.lon, s.position_time
-            FROM {{DeviceDataNames.DeviceStateTable}} s FULL OUTER JOIN {{DeviceRegistry.TableName}} d ON d.id = s.device
-            """);
-    }
-
-    private void Load()
-    {
-        var views = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        var columns = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        _connection.Query($"SELECT view_name FROM duckdb_views() WHERE schema_name = '{DeviceDataNames.Namespace}' AND NOT internal", r => views.Add(r.GetString(0)));
-        _connection.Query($"SELECT column_name FROM duckdb_columns() WHERE schema_name = '{DeviceDataNames.Namespace}' AND table_name = '{DeviceDataNames.StateHistory}'", r => columns.Add(r.GetString(0)));
-
-        if (views.Contains(DeviceDataNames.StateHistory) && columns.Contains("device") && columns.Contains("property") && columns.Contains("value"))
-        {
-            string number = columns.Contains("value_num") ? "arg_max(value_num, time)" : "NULL::DOUBLE";
-            string reason = columns.Contains("reason") ? "arg_max(reason, time)" : "NULL::VARCHAR";
-            _connection.Query(
-                $"SELECT device, property, arg_max(value, time), {number}, {reason}, epoch_ns(max(time)) FROM {DeviceDataNames.Namespace}.{DeviceDataNames.StateHistory} " +
-                "WHERE device IS NOT NULL AND property IS NOT NULL AND value IS NOT NULL GROUP BY ALL",
-                r =>
-                {
-                    var entry = EntryOf(r.GetString(0));
-                    string property = r.GetString(1);
-                    string value = r.GetString(2);
-                    double? num = r.IsDBNull(3) ? null : r.GetDouble(3);
-                    long time = r.GetInt64(5);
-                    entry.LastHistoryNs = Math.Max(entry.LastHistoryNs, time);
-                    entry.LastSeenNs = Math.Max(entry.LastSeenNs, time);
-                    if (string.Equals(property, DeviceDataNames.OnlineProperty, StringComparison.Ordinal))
-                    {
-                        entry.Online = string.Equals(value, "true", StringComparison.Ordinal);
-                        entry.LastReason = r.IsDBNull(4) ? null : r.GetString(4);
-                        entry.LastReasonNs = time;
-                    }
-                    else
-                    {
-                        entry.Properties[property] = new LiveProperty(value, num, KindOf(value, num), time);
-                    }
-                });
-        }
-
-        if (views.Contains(DeviceDataNames.Positions) && HasColumns(DeviceDataNames.Positions, "device", "lat", "lon"))
-        {
-            _connection.Query(
-                $"SELECT device, arg_max(lat, time), arg_max(lon, time), epoch_ns(max(time)) FROM {DeviceDataNames.Namespace}.{DeviceDataNames.Positions} " +
-                "WHERE device IS NOT NULL AND lat IS NOT NULL AND lon IS NOT NULL GROUP BY ALL",
-                r =>
-                {
-                    var entry = EntryOf(r.GetString(0));
-                    entry.HasPosition = true;
-                    entry.Lat = r.GetDouble(1);
-                    entry.Lon = r.GetDouble(2);
-                    entry.PositionNs = r.GetInt64(3);
-                });
-        }
-
-        if (views.Contains(DeviceDataNames.DeadLetters) && HasColumns(DeviceDataNames.DeadLetters, "device"))
-        {
-            _connection.Query($"SELECT device, count(*) FROM {DeviceDataNames.Namespace}.{DeviceDataNames.DeadLetters} WHERE device IS NOT NULL GROUP BY ALL", r =>
-            {
-                long count = r.GetInt64(1);
-                EntryOf(r.GetString(0)).DeadLetters = count;
-                _deadLettersTotal += count;
-            });
-        }
-
-        // last_seen of plain telemetry is not in any history: the previous run's snapshot keeps it.
-        _connection.Query($"SELECT device, epoch_ns(last_seen) FROM {DeviceDataNames.DeviceStateTable} WHERE last_seen IS NOT NULL", r =>
-        {
-            var entry = EntryOf(r.GetString(0));
-            entry.LastSeenNs = Math.Max(entry.LastSeenNs, r.GetInt64(1));
-        });
-    }
-
-    private bool HasColumns(string view, params string[] names)
-    {
-        var columns = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        _connection.Query($"SELECT column_name FROM duckdb_columns() WHERE schema_name = '{DeviceDataNames.Namespace}' AND table_name = '{view}'", r => columns.Add(r.GetString(0)));
-        return names.All(columns.Contains);
-    }
-
-    private static ReportedKind KindOf(string value, double? number) => (value, number) switch
-    {
-        ("true" or "false", not null) => ReportedKind.Boolean,
-        (_, not null) => ReportedKind.Number,
-        ("null", null) => ReportedKind.Null,
-        _ when value.StartsWith('[') => ReportedKind.Json,
-        _ => ReportedKind.String,
-    };
-
-    private Task MarkRestartedOfflineAsync() => MarkOfflineAsync(ConnectivityReasons.ServerRestart);
 
     private async Task MarkOfflineAsync(string reason)
     {
@@ -579,8 +371,8 @@ public sealed class DeviceLiveState : IAsyncDisposable
         foreach (string device in online)
         {
             var entry = _entries[device];
-            long time = NextTime(entry, now);
-            AddHistoryPoint(batch, device, DeviceDataNames.OnlineProperty, "false", 0, reason, time);
+            long time = entry.NextHistoryTime(now);
+            DeviceHistoryPoints.AddStateHistory(batch, device, DeviceDataNames.OnlineProperty, "false", 0, reason, time);
             entry.Online = false;
             entry.Connections = 0;
             entry.LastReason = reason;
@@ -595,137 +387,6 @@ public sealed class DeviceLiveState : IAsyncDisposable
         }
 
         DeviceStateLog.MarkedOffline(_logger, online.Count, reason);
-    }
-
-    private void RewriteSnapshot()
-    {
-        _connection.InTransaction(() =>
-        {
-            _connection.Execute($"DELETE FROM {DeviceDataNames.DeviceStateTable}");
-            foreach (string device in _entries.Keys)
-            {
-                Upsert(device);
-            }
-        });
-        _dirty.Clear();
-    }
-
-    private async Task FlushLoopAsync()
-    {
-        using var timer = new PeriodicTimer(FlushInterval, _time);
-        while (await timer.WaitForNextTickAsync(_stop.Token))
-        {
-            if (_dirty.IsEmpty)
-            {
-                continue;
-            }
-
-            try
-            {
-                Flush();
-            }
-            catch (Exception error) when (error is DuckDBException or InvalidOperationException)
-            {
-                DeviceStateLog.FlushFailed(_logger, error);
-            }
-        }
-    }
-
-    private void FlushDirty()
-    {
-        if (_dirty.IsEmpty)
-        {
-            return;
-        }
-
-        var devices = _dirty.Keys.ToList();
-        foreach (string device in devices)
-        {
-            _dirty.TryRemove(device, out _);
-        }
-
-        try
-        {
-            _connection.InTransaction(() =>
-            {
-                foreach (string device in devices)
-                {
-                    Upsert(device);
-                }
-            });
-        }
-        catch
-        {
-            // Tried again with the next flush.
-            foreach (string device in devices)
-            {
-                MarkDirty(device);
-            }
-
-            throw;
-        }
-    }
-
-    private void Upsert(string device)
-    {
-        var entry = _entries[device];
-        bool online;
-        long lastSeen;
-        string properties;
-        object lat, lon, positionTime;
-        lock (entry.Sync)
-        {
-            online = entry.Online;
-            lastSeen = entry.LastSeenNs;
-            properties = PropertiesJson(entry);
-            lat = entry.HasPosition ? entry.Lat : DBNull.Value;
-            lon = entry.HasPosition ? entry.Lon : DBNull.Value;
-            positionTime = entry.HasPosition ? FromNanoseconds(entry.PositionNs).UtcDateTime : DBNull.Value;
-        }
-
-        _connection.Execute(
-            $"INSERT OR REPLACE INTO {DeviceDataNames.DeviceStateTable} VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            device, online, lastSeen == 0 ? null : FromNanoseconds(lastSeen).UtcDateTime, properties, lat, lon, positionTime);
-    }
-
-    private static string PropertiesJson(Entry entry)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            json.WriteStartObject();
-            foreach (var (name, value) in entry.Properties.OrderBy(p => p.Key, StringComparer.Ordinal))
-            {
-                json.WriteString(name, value.Value);
-            }
-
-            json.WriteEndObject();
-        }
-
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
-
-    private static DateTimeOffset FromNanoseconds(long ns) => Epoch.AddTicks(ns / 100);
-
-    private sealed record LiveProperty(string Value, double? Number, ReportedKind Kind, long TimeNs);
-
-    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "A SemaphoreSlim holds no OS handle unless AvailableWaitHandle is used; entries live as long as the server.")]
-    private sealed class Entry
-    {
-        public readonly Lock Sync = new();
-        public readonly SemaphoreSlim Gate = new(1, 1);
-        public readonly Dictionary<string, LiveProperty> Properties = new(StringComparer.Ordinal);
-        public bool Online;
-        public int Connections;
-        public long LastSeenNs;
-        public long LastHistoryNs;
-        public string? LastReason;
-        public long LastReasonNs;
-        public bool HasPosition;
-        public double Lat;
-        public double Lon;
-        public long PositionNs;
-        public long DeadLetters;
     }
 }
 

@@ -17,6 +17,7 @@ using Plexus.Devices;
 using Plexus.Geo;
 using Plexus.Pipeline;
 using Plexus.Pipeline.Devices;
+using Plexus.Pipeline.Observers;
 using Plexus.Query;
 using Plexus.Query.Functions;
 using Plexus.Storage;
@@ -206,6 +207,9 @@ public sealed class PlexusServer : IAsyncDisposable
             // fixed columns must not be refused because users filled namespace main.
             var deviceState = owned.Own("the live device state", await DeviceLiveState.OpenAsync(store, pipeline.For(IngestOrigin.Internal), time, loggerFactory.CreateLogger("Plexus.Devices")));
             deviceState.AllowLists = devices.AllowLists;
+
+            // The live position follows every stored write of main.positions, whichever source wrote it.
+            pipeline.Observers.Add(new LiveStateObserver(deviceState));
 
             // Geo SQL functions and geofences (docs/geo.md), before any request or message can query them.
             var geofences = owned.Own("the geofences", GeofenceRegistry.Open(store, time));

@@ -1,3 +1,5 @@
+// One file on purpose (about 1,000 lines): one hand-written recursive-descent parser. Its methods follow InfluxQL's
+// grammar from statements down to clauses, expressions and tokens, so it reads top to bottom like the grammar.
 using System.Globalization;
 
 namespace Plexus.InfluxQL.Syntax;

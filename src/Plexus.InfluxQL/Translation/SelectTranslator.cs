@@ -1,3 +1,6 @@
+// One file on purpose (about 770 lines): the translation of one SELECT statement into one SQL statement. Its clauses
+// (sources, dimensions, fields, aggregates, time buckets and time zones, fill) read and fill the same per-statement
+// state in order, and the SQL it builds reads top to bottom in that order.
 using System.Globalization;
 using System.Text;
 using Plexus.InfluxQL.Syntax;

@@ -62,8 +62,8 @@ public sealed partial class DeviceIngest
 
     private readonly DeviceLiveState? _state;
 
-    /// <param name="state">The live state (last seen, positions, reported properties, dead letters); null stores
-    /// data topics only and refuses <c>state</c> messages.</param>
+    /// <param name="state">The live state (last seen, reported properties, dead letters, allow-lists; positions reach it
+    /// through <see cref="Observers.LiveStateObserver"/>); null stores data topics only and refuses <c>state</c> messages.</param>
     public DeviceIngest(IPointWriter writer, string ns, TimeProvider time, DeviceLiveState? state = null, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(writer);
@@ -195,9 +195,8 @@ public sealed partial class DeviceIngest
         try
         {
             long now = _time.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000;
-            LocationFix newest = default;
             string? error = topic.Kind == DeviceTopicKind.Location
-                ? AllowListRefusal(topic.DeviceId, topic.Measurement) ?? DecodeLocation(topic.DeviceId, payload, now, batch, out newest)
+                ? AllowListRefusal(topic.DeviceId, topic.Measurement) ?? DecodeLocation(topic.DeviceId, payload, now, batch)
                 : Decode(topic, payload, contentType, now, batch);
             if (error is not null)
             {
@@ -220,11 +219,6 @@ public sealed partial class DeviceIngest
             {
                 // Refused before anything was stored: the publisher's fault, answered like a payload the store refuses.
                 return new DeviceIngestOutcome(DeviceIngestStatus.Rejected, 0, batch.Count, refusal.Message);
-            }
-
-            if (topic.Kind == DeviceTopicKind.Location && result.Rejected.Count == 0)
-            {
-                _state?.NotePosition(topic.DeviceId, newest.Lat, newest.Lon, newest.TimeNs);
             }
 
             if (result.Rejected.Count == 0)
@@ -263,13 +257,13 @@ public sealed partial class DeviceIngest
         return new DeviceIngestOutcome(DeviceIngestStatus.Stored, result.Changed, 0, null);
     }
 
-    private static string? DecodeLocation(string deviceId, ReadOnlySequence<byte> payload, long now, PointBatch batch, out LocationFix newest)
+    private static string? DecodeLocation(string deviceId, ReadOnlySequence<byte> payload, long now, PointBatch batch)
     {
         byte[]? rented = null;
         try
         {
             ReadOnlySpan<byte> bytes = Contiguous(payload, out rented);
-            return LocationDecoder.TryDecode(bytes, new LocationOptions(deviceId, now), batch, out newest, out IngestError error) ? null : error.ToString();
+            return LocationDecoder.TryDecode(bytes, new LocationOptions(deviceId, now), batch, out IngestError error) ? null : error.ToString();
         }
         finally
         {

@@ -1,3 +1,7 @@
+// One file on purpose (about 800 lines): the store's single writer loop. Logging a group, applying the log, committing
+// directly, the two faults and their retries, and replaying the log at open all read and move the same loop-owned
+// state (log sequence numbers, pending records, faults) on one thread; split apart, the ordering argument that makes
+// acknowledgements safe (docs/architecture.md, the write path) could no longer be checked in one place. Hot path.
 using System.Threading.Channels;
 using DuckDB.NET.Data;
 using Microsoft.Extensions.Logging;
