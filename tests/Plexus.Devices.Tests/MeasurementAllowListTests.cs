@@ -7,7 +7,7 @@ using MQTTnet.Formatter;
 using MQTTnet.Protocol;
 using Plexus.Storage;
 using Plexus.TestKit;
-using static Plexus.Devices.Tests.DeviceDataTestClients;
+using static Plexus.TestKit.DeviceTestClients;
 
 namespace Plexus.Devices.Tests;
 
