@@ -7,7 +7,7 @@ using MQTTnet;
 using Plexus.Devices;
 using Plexus.TestKit;
 
-namespace Plexus.Server.Tests;
+namespace Plexus.Api.Tests;
 
 /// <summary>
 /// The audit log: every admin action, and every refused or failed attempt by a known principal, is a row of

@@ -6,7 +6,7 @@ using System.Text;
 using System.Text.Json;
 using Plexus.TestKit;
 
-namespace Plexus.Server.Tests;
+namespace Plexus.Api.Tests.Auth;
 
 /// <summary>API tokens limited to namespaces: created, listed, kept across restarts, and held to their namespaces on HTTP.</summary>
 public sealed class NamespaceTokensTests

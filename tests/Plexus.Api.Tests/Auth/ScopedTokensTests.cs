@@ -6,7 +6,7 @@ using System.Text.Json;
 using Plexus.Devices;
 using Plexus.TestKit;
 
-namespace Plexus.Server.Tests;
+namespace Plexus.Api.Tests.Auth;
 
 /// <summary>Scoped API tokens, the scope every endpoint needs, and HTTP writes with a device token.</summary>
 public sealed class ScopedTokensTests

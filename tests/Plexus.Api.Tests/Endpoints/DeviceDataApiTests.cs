@@ -6,7 +6,7 @@ using System.Text.Json;
 using Plexus.Devices;
 using Plexus.TestKit;
 
-namespace Plexus.Server.Tests;
+namespace Plexus.Api.Tests.Endpoints;
 
 /// <summary>
 /// The HTTP device API (docs/devices.md#http-device-api): the MQTT device topics' payloads over HTTP, stored by the same
