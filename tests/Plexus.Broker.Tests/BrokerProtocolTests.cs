@@ -120,14 +120,14 @@ public sealed class BrokerProtocolTests
         var endpoint = server.MqttEndpoint!;
         string[] common = ["-h", "127.0.0.1", "-p", endpoint.Port.ToString(), "-u", "app", "-P", PlexusTestServer.AdminToken];
 
-        using var subscriber = Start("mosquitto_sub", [.. common, "-V", "mqttv5", "-t", "devices/+/telemetry", "-C", "1", "-v", "-W", "30"]);
+        using var subscriber = MqttTestClients.StartMosquitto("mosquitto_sub", [.. common, "-V", "mqttv5", "-t", "devices/+/telemetry", "-C", "1", "-v", "-W", "30"]);
         using var watcher = await MqttTestClients.ConnectAsync(server);
         var seen = await watcher.SubscribeCollectingAsync("devices/+/telemetry");
 
         // mosquitto_sub subscribes in the background; publish until its copy has certainly been sent.
         await Eventually.TrueAsync(async () =>
         {
-            using var publisher = Start("mosquitto_pub", [.. common, "-V", "mqttv311", "-q", "1", "-t", "devices/sensor-9/telemetry", "-m", """{"temp": 19.5, "ts": 1700000000000}"""]);
+            using var publisher = MqttTestClients.StartMosquitto("mosquitto_pub", [.. common, "-V", "mqttv311", "-q", "1", "-t", "devices/sensor-9/telemetry", "-m", """{"temp": 19.5, "ts": 1700000000000}"""]);
             await publisher.WaitForExitAsync();
             Assert.True(publisher.ExitCode == 0, $"mosquitto_pub exited with {publisher.ExitCode}: {await publisher.StandardError.ReadToEndAsync()}");
             return subscriber.HasExited;
@@ -140,22 +140,9 @@ public sealed class BrokerProtocolTests
         Assert.Equal("sensor-9", rows[0][0].GetString());
         Assert.Equal(19.5, rows[0][1].GetDouble());
 
-        using var refused = Start("mosquitto_pub", ["-h", "127.0.0.1", "-p", endpoint.Port.ToString(), "-u", "app", "-P", "wrong", "-t", "x", "-m", "y"]);
+        using var refused = MqttTestClients.StartMosquitto("mosquitto_pub", ["-h", "127.0.0.1", "-p", endpoint.Port.ToString(), "-u", "app", "-P", "wrong", "-t", "x", "-m", "y"]);
         await refused.WaitForExitAsync();
         Assert.NotEqual(0, refused.ExitCode);
         Assert.Contains("bad user name or password", (await refused.StandardError.ReadToEndAsync()).ToLowerInvariant(), StringComparison.Ordinal);
-    }
-
-    private static Process Start(string program, string[] arguments)
-    {
-        var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
-        try
-        {
-            return Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception error)
-        {
-            throw new InvalidOperationException($"{program} is not installed: scripts/test.sh installs Debian's mosquitto-clients", error);
-        }
     }
 }

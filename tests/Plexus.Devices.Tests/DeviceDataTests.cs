@@ -3,7 +3,7 @@ using System.Text.Json;
 using MQTTnet;
 using MQTTnet.Formatter;
 using Plexus.TestKit;
-using static Plexus.Devices.Tests.DeviceDataTestClients;
+using static Plexus.TestKit.DeviceTestClients;
 
 namespace Plexus.Devices.Tests;
 

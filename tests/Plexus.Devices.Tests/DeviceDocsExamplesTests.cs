@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using MQTTnet;
 using Plexus.TestKit;
-using static Plexus.Devices.Tests.DeviceDataTestClients;
+using static Plexus.TestKit.DeviceTestClients;
 
 namespace Plexus.Devices.Tests;
 

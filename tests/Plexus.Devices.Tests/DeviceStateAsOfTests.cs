@@ -3,7 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
 using MQTTnet;
 using Plexus.TestKit;
-using static Plexus.Devices.Tests.DeviceDataTestClients;
+using static Plexus.TestKit.DeviceTestClients;
 
 namespace Plexus.Devices.Tests;
 

@@ -7,7 +7,7 @@ using MQTTnet.Formatter;
 using MQTTnet.Protocol;
 using Plexus.Storage;
 using Plexus.TestKit;
-using static Plexus.Devices.Tests.DeviceDataTestClients;
+using static Plexus.TestKit.DeviceTestClients;
 
 namespace Plexus.Devices.Tests;
 
@@ -28,19 +28,12 @@ public sealed class MeasurementAllowListTests
         return device.GetProperty("token").GetString()!;
     }
 
-    private static HttpClient DeviceClient(PlexusTestServer server, string token)
-    {
-        var client = new HttpClient { BaseAddress = server.Address };
-        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Token", token);
-        return client;
-    }
-
     [Fact]
     public async Task Http_write_with_a_device_token_stores_allowed_measurements_and_refuses_others_naming_the_allow_list()
     {
         await using var server = await PlexusTestServer.StartAsync();
         string token = await AddDeviceAsync(server, "meter-1", "power", "telemetry");
-        using var device = DeviceClient(server, token);
+        using var device = server.ClientWithToken(token);
 
         using var response = await device.PostAsync("/api/v2/write", new StringContent("power watts=5 1\nheater on=true 1\ntelemetry temp=20 1"));
 
@@ -61,7 +54,7 @@ public sealed class MeasurementAllowListTests
     {
         await using var server = await PlexusTestServer.StartAsync();
         string token = server.Server.Devices.Add(new NewDevice("d1")).Token;
-        using var device = DeviceClient(server, token);
+        using var device = server.ClientWithToken(token);
 
         using var response = await device.PostAsync("/api/v2/write", new StringContent("anything v=1 1\nelse v=1 1"));
 
@@ -203,7 +196,7 @@ public sealed class MeasurementAllowListTests
         await using (var server = await PlexusTestServer.StartAsync(data.Path))
         {
             Assert.Null(server.Server.Devices.Get("old")!.Measurements);
-            using var device = DeviceClient(server, token);
+            using var device = server.ClientWithToken(token);
             using var response = await device.PostAsync("/api/v2/write", new StringContent("anything v=1 1"));
             Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
             server.Server.Devices.Update("old", new DeviceChanges { MeasurementsSet = true, Measurements = ["telemetry"] });

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using MQTTnet;
@@ -133,4 +134,17 @@ public static class MqttTestClients
         return (socket, connack[3]);
     }
 
+    /// <summary>Starts one of Debian's mosquitto clients (mosquitto_pub, mosquitto_sub) with its output redirected.</summary>
+    public static Process StartMosquitto(string program, string[] arguments)
+    {
+        var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
+        try
+        {
+            return Process.Start(start)!;
+        }
+        catch (System.ComponentModel.Win32Exception error)
+        {
+            throw new InvalidOperationException($"{program} is not installed: scripts/test.sh installs Debian's mosquitto-clients", error);
+        }
+    }
 }

@@ -59,6 +59,14 @@ public sealed class PlexusTestServer : IAsyncDisposable
         return new PlexusTestServer(server, owned, logs, loggerFactory);
     }
 
+    /// <summary>An HTTP client of this server that sends another token (an API token, a device token); the caller disposes it.</summary>
+    public HttpClient ClientWithToken(string token)
+    {
+        var client = new HttpClient { BaseAddress = Address };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Token", token);
+        return client;
+    }
+
     public Task<HttpResponseMessage> WriteAsync(string lineProtocol, string query = "") =>
         Client.PostAsync("/api/v2/write" + query, new StringContent(lineProtocol, Encoding.UTF8, "text/plain"));
 

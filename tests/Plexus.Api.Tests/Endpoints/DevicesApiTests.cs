@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Plexus.TestKit;
 
-namespace Plexus.Server.Tests;
+namespace Plexus.Api.Tests.Endpoints;
 
 /// <summary>The device registry over HTTP (docs/devices.md): every endpoint, its status codes and error shape.</summary>
 public sealed class DevicesApiTests

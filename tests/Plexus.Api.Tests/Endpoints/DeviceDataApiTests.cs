@@ -6,7 +6,7 @@ using System.Text.Json;
 using Plexus.Devices;
 using Plexus.TestKit;
 
-namespace Plexus.Server.Tests;
+namespace Plexus.Api.Tests.Endpoints;
 
 /// <summary>
 /// The HTTP device API (docs/devices.md#http-device-api): the MQTT device topics' payloads over HTTP, stored by the same
@@ -18,7 +18,7 @@ public sealed class DeviceDataApiTests
     public async Task Every_kind_is_stored_as_over_mqtt_and_answered_204()
     {
         await using var server = await PlexusTestServer.StartAsync();
-        using var device = DeviceClient(server, server.Server.Devices.Add(new NewDevice("truck-7")).Token);
+        using var device = server.ClientWithToken(server.Server.Devices.Add(new NewDevice("truck-7")).Token);
 
         Assert.Equal(HttpStatusCode.NoContent, (await PostAsync(device, "truck-7/telemetry", """{"temp": 21.5, "ts": 1767323045000}""")).StatusCode);
         Assert.Equal(HttpStatusCode.NoContent, (await PostAsync(device, "truck-7/telemetry/engine", """{"rpm": 1800}""")).StatusCode);
@@ -48,7 +48,7 @@ public sealed class DeviceDataApiTests
     public async Task A_device_token_sends_only_as_its_device_and_read_tokens_or_nobody_may_not_send()
     {
         await using var server = await PlexusTestServer.StartAsync();
-        using var device = DeviceClient(server, server.Server.Devices.Add(new NewDevice("d1")).Token);
+        using var device = server.ClientWithToken(server.Server.Devices.Add(new NewDevice("d1")).Token);
         server.Server.Devices.Add(new NewDevice("d2"));
 
         using var asOther = await PostAsync(device, "d2/telemetry", """{"temp": 1}""");
@@ -57,7 +57,7 @@ public sealed class DeviceDataApiTests
 
         using var created = await server.Client.PostAsJsonAsync("/api/v1/tokens", new { name = "dashboard", scope = "read" });
         string readToken = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("token").GetString()!;
-        using var reader = DeviceClient(server, readToken);
+        using var reader = server.ClientWithToken(readToken);
         using var asReader = await PostAsync(reader, "d1/telemetry", """{"temp": 1}""");
         Assert.Equal(HttpStatusCode.Forbidden, asReader.StatusCode);
 
@@ -73,7 +73,7 @@ public sealed class DeviceDataApiTests
     public async Task A_payload_that_does_not_decode_is_400_naming_why_and_kept_as_a_dead_letter()
     {
         await using var server = await PlexusTestServer.StartAsync();
-        using var device = DeviceClient(server, server.Server.Devices.Add(new NewDevice("d1")).Token);
+        using var device = server.ClientWithToken(server.Server.Devices.Add(new NewDevice("d1")).Token);
 
         using var response = await PostAsync(device, "d1/telemetry", """{"temp": [1, 2]}""");
         var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
@@ -100,7 +100,7 @@ public sealed class DeviceDataApiTests
     public async Task A_measurement_outside_the_devices_allow_list_is_refused_with_the_list_named()
     {
         await using var server = await PlexusTestServer.StartAsync();
-        using var device = DeviceClient(server, server.Server.Devices.Add(new NewDevice("d1", Measurements: ["telemetry"])).Token);
+        using var device = server.ClientWithToken(server.Server.Devices.Add(new NewDevice("d1", Measurements: ["telemetry"])).Token);
 
         using var refused = await PostAsync(device, "d1/telemetry/power", """{"watts": 5}""");
 
@@ -113,7 +113,7 @@ public sealed class DeviceDataApiTests
     public async Task Points_the_store_refuses_make_a_partial_write_with_the_counts()
     {
         await using var server = await PlexusTestServer.StartAsync();
-        using var device = DeviceClient(server, server.Server.Devices.Add(new NewDevice("d1")).Token);
+        using var device = server.ClientWithToken(server.Server.Devices.Add(new NewDevice("d1")).Token);
         Assert.Equal(HttpStatusCode.NoContent, (await PostAsync(device, "d1/lp", "env t=1.5 1")).StatusCode);
 
         using var partial = await PostAsync(device, "d1/lp", "env t=2.5 2\nenv t=\"warm\" 3");
@@ -129,7 +129,7 @@ public sealed class DeviceDataApiTests
     public async Task A_message_over_the_device_message_limit_is_413_naming_the_option_and_nothing_is_stored()
     {
         await using var server = await PlexusTestServer.StartAsync(configure: o => o with { MqttMaxMessageSize = 1024 });
-        using var device = DeviceClient(server, server.Server.Devices.Add(new NewDevice("d1")).Token);
+        using var device = server.ClientWithToken(server.Server.Devices.Add(new NewDevice("d1")).Token);
         string big = "{\"note\": \"" + new string('x', 2000) + "\"}";
 
         using var declared = await PostAsync(device, "d1/telemetry", big);
@@ -157,13 +157,6 @@ public sealed class DeviceDataApiTests
         content.Headers.ContentEncoding.Add("gzip");
         using var compressed = await server.Client.PostAsync("/api/v1/devices/d1/telemetry", content);
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, compressed.StatusCode);
-    }
-
-    private static HttpClient DeviceClient(PlexusTestServer server, string token)
-    {
-        var client = new HttpClient { BaseAddress = server.Address };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Token", token);
-        return client;
     }
 
     private static Task<HttpResponseMessage> PostAsync(HttpClient client, string path, string payload, string contentType = "application/json") =>

@@ -1,12 +1,11 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Plexus.TestKit;
 
-namespace Plexus.Server.Tests;
+namespace Plexus.Api.Tests.Auth;
 
 /// <summary>API tokens limited to namespaces: created, listed, kept across restarts, and held to their namespaces on HTTP.</summary>
 public sealed class NamespaceTokensTests
@@ -35,7 +34,7 @@ public sealed class NamespaceTokensTests
     {
         await using var server = await PlexusTestServer.StartAsync();
         string token = await CreateAsync(server, "partner", "write", "partner_a");
-        using var client = Client(server, token);
+        using var client = server.ClientWithToken(token);
 
         using var own = await client.PostAsync("/api/v2/write?bucket=partner_a", new StringContent("m v=1 1"));
         using var v1 = await client.PostAsync("/write?db=Partner_A", new StringContent("m v=2 2"));
@@ -65,8 +64,8 @@ public sealed class NamespaceTokensTests
         string mainReader = await CreateAsync(server, "main-reader", "read", "main");
         string[] parts = endpoint.Split(' ');
 
-        using var partnerClient = Client(server, partner);
-        using var mainClient = Client(server, mainReader);
+        using var partnerClient = server.ClientWithToken(partner);
+        using var mainClient = server.ClientWithToken(mainReader);
         using var refused = await partnerClient.GetAsync(parts[1]);
         using var allowed = await mainClient.GetAsync(parts[1]);
 
@@ -107,7 +106,7 @@ public sealed class NamespaceTokensTests
             $$"""{"tokens": [{"name": "etl", "scope": "write", "hash": "{{hash}}", "created_at": "2026-01-02T03:04:05Z"}]}""");
 
         await using var server = await PlexusTestServer.StartAsync(data.Path);
-        using var client = Client(server, Token);
+        using var client = server.ClientWithToken(Token);
         using var main = await client.PostAsync("/api/v2/write", new StringContent("m v=1 1"));
         using var other = await client.PostAsync("/api/v2/write?bucket=anywhere", new StringContent("m v=1 1"));
         using var devices = await client.GetAsync("/api/v1/devices");
@@ -126,7 +125,7 @@ public sealed class NamespaceTokensTests
         (await server.WriteAsync("m,site=a v=1 1", "?bucket=partner_a")).Dispose();
         (await server.WriteAsync("m,site=b v=2 1", "?bucket=partner_b")).Dispose();
         (await server.WriteAsync("m,site=c v=3 1")).Dispose();
-        using var partner = Client(server, await CreateAsync(server, "partner", "read", "partner_a"));
+        using var partner = server.ClientWithToken(await CreateAsync(server, "partner", "read", "partner_a"));
 
         async Task<(HttpStatusCode Status, string Body)> Sql(string sql, string? db = null)
         {
@@ -161,13 +160,6 @@ public sealed class NamespaceTokensTests
         using var response = await server.Client.PostAsJsonAsync("/api/v1/tokens", new { name, scope, namespaces });
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         return (await JsonAsync(response)).GetProperty("token").GetString()!;
-    }
-
-    private static HttpClient Client(PlexusTestServer server, string token)
-    {
-        var client = new HttpClient { BaseAddress = server.Address };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Token", token);
-        return client;
     }
 
     private static async Task<JsonElement> JsonAsync(HttpResponseMessage response) =>

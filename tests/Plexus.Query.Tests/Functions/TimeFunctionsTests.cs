@@ -1,7 +1,7 @@
 using System.Net;
 using Plexus.TestKit;
 
-namespace Plexus.Server.Tests.CrossData;
+namespace Plexus.Query.Tests.Functions;
 
 /// <summary>The time-alignment macros the server installs in main, called from any namespace.</summary>
 public sealed class TimeFunctionsTests

@@ -5,9 +5,11 @@ using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
 using Plexus.Broker.Auth;
+using Plexus.Devices;
 using Plexus.TestKit;
+using static Plexus.TestKit.DeviceTestClients;
 
-namespace Plexus.Devices.Tests;
+namespace Plexus.Broker.Tests.Auth;
 
 /// <summary>MQTT applications with scoped API tokens, and auto-provisioning with a provisioning key, over real clients.</summary>
 public sealed class ScopedMqttTests
@@ -151,12 +153,12 @@ public sealed class ScopedMqttTests
         string write = server.Server.ApiTokens.Create("feeder", Api.Auth.ApiScope.Write).Token;
         string port = server.MqttEndpoint!.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-        using var refused = Start("mosquitto_pub", ["-h", "127.0.0.1", "-p", port, "-u", "viewer", "-P", read, "-V", "mqttv311", "-q", "1", "-t", "devices/m1/telemetry", "-m", """{"v": 1}"""]);
+        using var refused = MqttTestClients.StartMosquitto("mosquitto_pub", ["-h", "127.0.0.1", "-p", port, "-u", "viewer", "-P", read, "-V", "mqttv311", "-q", "1", "-t", "devices/m1/telemetry", "-m", """{"v": 1}"""]);
         await refused.WaitForExitAsync();
-        using var subscriber = Start("mosquitto_sub", ["-h", "127.0.0.1", "-p", port, "-u", "viewer", "-P", read, "-t", "devices/+/telemetry", "-C", "1", "-W", "30"]);
+        using var subscriber = MqttTestClients.StartMosquitto("mosquitto_sub", ["-h", "127.0.0.1", "-p", port, "-u", "viewer", "-P", read, "-t", "devices/+/telemetry", "-C", "1", "-W", "30"]);
         await Eventually.TrueAsync(async () =>
         {
-            using var publisher = Start("mosquitto_pub", ["-h", "127.0.0.1", "-p", port, "-u", "feeder", "-P", write, "-q", "1", "-t", "devices/m1/telemetry", "-m", """{"v": 2}"""]);
+            using var publisher = MqttTestClients.StartMosquitto("mosquitto_pub", ["-h", "127.0.0.1", "-p", port, "-u", "feeder", "-P", write, "-q", "1", "-t", "devices/m1/telemetry", "-m", """{"v": 2}"""]);
             await publisher.WaitForExitAsync();
             Assert.True(publisher.ExitCode == 0, $"mosquitto_pub exited with {publisher.ExitCode}: {await publisher.StandardError.ReadToEndAsync()}");
             return subscriber.HasExited;
@@ -250,7 +252,7 @@ public sealed class ScopedMqttTests
         await using var server = await StartProvisioningAsync();
         string port = server.MqttEndpoint!.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-        using var publisher = Start("mosquitto_pub", ["-h", "127.0.0.1", "-p", port, "-u", "boiler-3", "-P", ProvisioningKey, "-q", "1", "-t", "devices/boiler-3/telemetry", "-m", """{"pressure": 1.5}"""]);
+        using var publisher = MqttTestClients.StartMosquitto("mosquitto_pub", ["-h", "127.0.0.1", "-p", port, "-u", "boiler-3", "-P", ProvisioningKey, "-q", "1", "-t", "devices/boiler-3/telemetry", "-m", """{"pressure": 1.5}"""]);
         await publisher.WaitForExitAsync();
 
         Assert.True(publisher.ExitCode == 0, await publisher.StandardError.ReadToEndAsync());
@@ -261,58 +263,4 @@ public sealed class ScopedMqttTests
 
     private static Task<PlexusTestServer> StartProvisioningAsync() =>
         PlexusTestServer.StartAsync(configure: o => o with { ProvisioningKey = ProvisioningKey });
-
-    private static Process Start(string program, string[] arguments)
-    {
-        var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
-        try
-        {
-            return Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception error)
-        {
-            throw new InvalidOperationException($"{program} is not installed: scripts/test.sh installs Debian's mosquitto-clients", error);
-        }
-    }
-
-    private static async Task<IMqttClient> ConnectAsync(PlexusTestServer server, string userName, string password, MqttProtocolVersion version = MqttProtocolVersion.V500)
-    {
-        var (client, result) = await TryConnectAsync(server, userName, password, version);
-        if (result.ResultCode != MqttClientConnectResultCode.Success)
-        {
-            client.Dispose();
-            Assert.Fail($"CONNECT as {userName} refused: {result.ResultCode}");
-        }
-
-        return client;
-    }
-
-    private static async Task<(IMqttClient Client, MqttClientConnectResult Result)> TryConnectAsync(PlexusTestServer server, string userName, string password, MqttProtocolVersion version = MqttProtocolVersion.V500)
-    {
-        var endpoint = server.MqttEndpoint!;
-        var options = new MqttClientOptionsBuilder()
-            .WithTcpServer(endpoint.Address.ToString(), endpoint.Port)
-            .WithProtocolVersion(version)
-            .WithClientId("test-" + Guid.NewGuid().ToString("N")[..8])
-            .WithCredentials(userName, password)
-            .WithTimeout(TimeSpan.FromSeconds(10))
-            .Build();
-        var client = new MqttClientFactory().CreateMqttClient();
-        try
-        {
-            return (client, await client.ConnectAsync(options));
-        }
-        catch
-        {
-            client.Dispose();
-            throw;
-        }
-    }
-
-    private static Task<MqttClientPublishResult> PublishAsync(IMqttClient client, string topic, string payload) =>
-        client.PublishAsync(new MqttApplicationMessageBuilder()
-            .WithTopic(topic)
-            .WithPayload(Encoding.UTF8.GetBytes(payload))
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-            .Build());
 }

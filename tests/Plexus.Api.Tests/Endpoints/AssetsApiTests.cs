@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Plexus.TestKit;
 
-namespace Plexus.Devices.Tests.Relations;
+namespace Plexus.Api.Tests.Endpoints;
 
 /// <summary>/api/v1/assets on a real server: every endpoint, filters, children, refusals and bulk import.</summary>
 public sealed class AssetsApiTests

@@ -5,7 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Plexus.TestKit;
 
-namespace Plexus.Server.Tests;
+namespace Plexus.Api.Tests.Endpoints;
 
 public sealed class WriteApiTests
 {

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
-namespace Plexus.Server.Tests.InfluxQL;
+namespace Plexus.InfluxQL.Tests.Execution;
 
 /// <summary>Every ```influxql block of docs/influxql.md runs against the lab data and answers series without an error.</summary>
 public sealed partial class InfluxQLDocsExamplesTests(InfluxLab lab) : IClassFixture<InfluxLab>

@@ -6,7 +6,7 @@ using System.Text.Json;
 using Plexus.Devices;
 using Plexus.TestKit;
 
-namespace Plexus.Server.Tests;
+namespace Plexus.Api.Tests.Auth;
 
 /// <summary>Scoped API tokens, the scope every endpoint needs, and HTTP writes with a device token.</summary>
 public sealed class ScopedTokensTests
@@ -32,7 +32,7 @@ public sealed class ScopedTokensTests
         Assert.DoesNotContain(token, stored, StringComparison.Ordinal);
         Assert.Contains(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(token))), stored, StringComparison.Ordinal);
 
-        using var reader = Client(server, token);
+        using var reader = server.ClientWithToken(token);
         using (var ok = await reader.PostAsJsonAsync("/api/v1/sql", new { sql = "SELECT 1" }))
         {
             Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
@@ -78,7 +78,7 @@ public sealed class ScopedTokensTests
         }
 
         await using var second = await PlexusTestServer.StartAsync(data.Path);
-        using var client = Client(second, token);
+        using var client = second.ClientWithToken(token);
         using var write = await client.PostAsync("/api/v2/write", new StringContent("m v=1 1"));
         Assert.Equal(HttpStatusCode.NoContent, write.StatusCode);
     }
@@ -132,7 +132,7 @@ public sealed class ScopedTokensTests
         string deviceToken = server.Server.Devices.Add(new NewDevice("d0")).Token;
         await CreateTokenAsync(server, "other", "read");
         string token = who == "device" ? deviceToken : await CreateTokenAsync(server, "t-" + who, who);
-        using var client = Client(server, token);
+        using var client = server.ClientWithToken(token);
         string[] parts = endpoint.Split(' ');
         using var request = new HttpRequestMessage(new HttpMethod(parts[0]), parts[1]) { Content = BodyFor(parts[1]) };
 
@@ -215,7 +215,7 @@ public sealed class ScopedTokensTests
     {
         await using var server = await PlexusTestServer.StartAsync();
         string token = server.Server.Devices.Add(new NewDevice("d1")).Token;
-        using var client = Client(server, token);
+        using var client = server.ClientWithToken(token);
 
         using var other = await client.PostAsync("/api/v2/write?bucket=fleet", new StringContent("m v=1 1"));
         Assert.Equal(HttpStatusCode.Forbidden, other.StatusCode);
@@ -287,13 +287,6 @@ public sealed class ScopedTokensTests
         "/api/v1/tokens" => JsonContent.Create(new { name = "fresh", scope = "read" }),
         _ => null,
     };
-
-    private static HttpClient Client(PlexusTestServer server, string token)
-    {
-        var client = new HttpClient { BaseAddress = server.Address };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Token", token);
-        return client;
-    }
 
     private static async Task<string> CreateTokenAsync(PlexusTestServer server, string name, string scope)
     {

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Plexus.Api;
 using Plexus.Core;
 
-namespace Plexus.Server.Tests;
+namespace Plexus.Api.Tests;
 
 /// <summary>The one mapping of a registry refusal to an HTTP answer, used by the devices, assets, geofences and position-sources endpoints.</summary>
 public sealed class RegistryErrorsTests

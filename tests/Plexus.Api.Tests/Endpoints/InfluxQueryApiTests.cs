@@ -3,9 +3,10 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Plexus.Server;
 using Plexus.TestKit;
 
-namespace Plexus.Server.Tests.InfluxQL;
+namespace Plexus.Api.Tests.Endpoints;
 
 /// <summary>The <c>/query</c> endpoint as a protocol: parameters, formats, limits, errors, scopes, and the Flux endpoint.</summary>
 public sealed class InfluxQueryApiTests

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
@@ -7,7 +6,7 @@ using MQTTnet;
 using Plexus.Devices;
 using Plexus.TestKit;
 
-namespace Plexus.Server.Tests;
+namespace Plexus.Api.Tests;
 
 /// <summary>
 /// The audit log: every admin action, and every refused or failed attempt by a known principal, is a row of
@@ -22,7 +21,7 @@ public sealed class AuditLogTests
     {
         await using var server = await PlexusTestServer.StartAsync();
         string ops = server.Server.ApiTokens.Create("ops", Api.Auth.ApiScope.Admin).Token;
-        using var opsClient = Client(server, ops);
+        using var opsClient = server.ClientWithToken(ops);
         (string Method, string Path, string? Body, string? ContentType, HttpStatusCode Status, string Action, string Kind, string? Target)[] steps =
         [
             ("POST", "/api/v1/tokens", """{"name": "grafana", "scope": "read", "namespaces": ["partner_a"]}""", null, HttpStatusCode.Created, "token.create", "token", "grafana"),
@@ -79,8 +78,8 @@ public sealed class AuditLogTests
         await using var server = await PlexusTestServer.StartAsync();
         string readToken = server.Server.ApiTokens.Create("viewer", Api.Auth.ApiScope.Read).Token;
         string deviceToken = server.Server.Devices.Add(new NewDevice("d0")).Token;
-        using var viewer = Client(server, readToken);
-        using var device = Client(server, deviceToken);
+        using var viewer = server.ClientWithToken(readToken);
+        using var device = server.ClientWithToken(deviceToken);
         using var anonymous = new HttpClient { BaseAddress = server.Address };
 
         using (var missing = await server.Client.DeleteAsync("/api/v1/devices/ghost"))
@@ -141,7 +140,7 @@ public sealed class AuditLogTests
         using var bad = await server.Client.GetAsync("/api/v1/audit?since=yesterday");
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         string readToken = server.Server.ApiTokens.Create("viewer", Api.Auth.ApiScope.Read).Token;
-        using var viewer = Client(server, readToken);
+        using var viewer = server.ClientWithToken(readToken);
         using var forbidden = await viewer.GetAsync("/api/v1/audit");
         Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
     }
@@ -198,12 +197,5 @@ public sealed class AuditLogTests
         }
 
         return client.SendAsync(request);
-    }
-
-    private static HttpClient Client(PlexusTestServer server, string token)
-    {
-        var client = new HttpClient { BaseAddress = server.Address };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Token", token);
-        return client;
     }
 }

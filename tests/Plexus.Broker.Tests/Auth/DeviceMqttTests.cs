@@ -2,9 +2,11 @@ using System.Text;
 using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
+using Plexus.Devices;
 using Plexus.TestKit;
+using static Plexus.TestKit.DeviceTestClients;
 
-namespace Plexus.Devices.Tests;
+namespace Plexus.Broker.Tests.Auth;
 
 /// <summary>Device identity and the topic ACL with real MQTT clients against a real server.</summary>
 public sealed class DeviceMqttTests
@@ -179,54 +181,6 @@ public sealed class DeviceMqttTests
 
         Assert.Equal(MqttClientConnectResultCode.NotAuthorized, result.ResultCode);
     }
-
-    private static async Task<IMqttClient> ConnectAsync(
-        PlexusTestServer server, string userName, string password, MqttProtocolVersion version = MqttProtocolVersion.V500, string? clientId = null, bool cleanSession = true)
-    {
-        var (client, result) = await TryConnectAsync(server, userName, password, version, clientId, cleanSession);
-        if (result.ResultCode != MqttClientConnectResultCode.Success)
-        {
-            client.Dispose();
-            Assert.Fail($"CONNECT as {userName} refused: {result.ResultCode}");
-        }
-
-        return client;
-    }
-
-    private static async Task<(IMqttClient Client, MqttClientConnectResult Result)> TryConnectAsync(
-        PlexusTestServer server, string userName, string password, MqttProtocolVersion version = MqttProtocolVersion.V500, string? clientId = null, bool cleanSession = true)
-    {
-        var endpoint = server.MqttEndpoint!;
-        var builder = new MqttClientOptionsBuilder()
-            .WithTcpServer(endpoint.Address.ToString(), endpoint.Port)
-            .WithProtocolVersion(version)
-            .WithClientId(clientId ?? "test-" + Guid.NewGuid().ToString("N")[..8])
-            .WithCleanSession(cleanSession)
-            .WithCredentials(userName, password)
-            .WithTimeout(TimeSpan.FromSeconds(10));
-        if (!cleanSession && version == MqttProtocolVersion.V500)
-        {
-            builder.WithSessionExpiryInterval(300);
-        }
-
-        var client = new MqttClientFactory().CreateMqttClient();
-        try
-        {
-            return (client, await client.ConnectAsync(builder.Build()));
-        }
-        catch
-        {
-            client.Dispose();
-            throw;
-        }
-    }
-
-    private static Task<MqttClientPublishResult> PublishAsync(IMqttClient client, string topic, string payload) =>
-        client.PublishAsync(new MqttApplicationMessageBuilder()
-            .WithTopic(topic)
-            .WithPayload(Encoding.UTF8.GetBytes(payload))
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-            .Build());
 
     private static async Task<List<MqttApplicationMessage>> SubscribeAsync(IMqttClient client, string filter)
     {

@@ -4,7 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Plexus.TestKit;
 
-namespace Plexus.Server.Tests;
+namespace Plexus.Api.Tests.Endpoints;
 
 public sealed class SqlApiTests
 {

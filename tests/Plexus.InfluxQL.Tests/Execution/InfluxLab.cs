@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Plexus.TestKit;
 
-namespace Plexus.Server.Tests.InfluxQL;
+namespace Plexus.InfluxQL.Tests.Execution;
 
 /// <summary>
 /// A server holding a small, fully known data set for the InfluxQL tests: namespace <c>lab</c> with <c>cpu</c> (tags

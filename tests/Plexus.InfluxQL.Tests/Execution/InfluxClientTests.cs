@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Plexus.TestKit;
 
-namespace Plexus.Server.Tests.InfluxQL;
+namespace Plexus.InfluxQL.Tests.Execution;
 
 /// <summary>
 /// The InfluxDB 1.x clients people already have, as child processes against a real server: Debian's <c>influx</c> CLI

@@ -8,7 +8,7 @@ using InfluxDB.Client.Writes;
 using Plexus.Storage;
 using Plexus.TestKit;
 
-namespace Plexus.Server.Tests;
+namespace Plexus.Api.Tests.Endpoints;
 
 /// <summary>How HTTP writes over a schema limit are answered: which status, which limit, and that nothing was created.</summary>
 public sealed class SchemaLimitApiTests

@@ -1,8 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
-using Plexus.InfluxQL.Tests;
 
-namespace Plexus.Server.Tests.InfluxQL;
+namespace Plexus.InfluxQL.Tests.Execution;
 
 /// <summary>
 /// The InfluxQL corpus: each statement (every one Grafana sends, and the rest of the subset) is answered by

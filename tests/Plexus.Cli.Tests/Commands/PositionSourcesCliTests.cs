@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using Plexus.TestKit;
+using static Plexus.Cli.Tests.CliProcess;
 
-namespace Plexus.Geo.Tests;
+namespace Plexus.Cli.Tests.Commands;
 
 /// <summary>`plexus positions sources …`: the real executable against a real server.</summary>
 public sealed class PositionSourcesCliTests
@@ -38,19 +38,5 @@ public sealed class PositionSourcesCliTests
         Assert.Equal(0, (await server.RowsAsync("SELECT count(*) FROM device_positions"))[0][0].GetInt64());
         var missing = await RunAsync(server, "positions", "sources", "remove", "fleet.readings");
         Assert.Contains("404 not found: no position source \"fleet.readings\"", missing.Error);
-    }
-
-    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(PlexusTestServer server, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "plexus.dll"), .. args, "--url", server.Address.ToString(), "--token", PlexusTestServer.AdminToken])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await output, await error);
     }
 }

@@ -5,30 +5,59 @@ using System.Text.Json;
 using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
-using Plexus.TestKit;
 
-namespace Plexus.Devices.Tests;
+namespace Plexus.TestKit;
 
-/// <summary>MQTT clients for the device data tests: MQTTnet, a hand-made raw connection, mosquitto_pub.</summary>
-internal static class DeviceDataTestClients
+/// <summary>
+/// MQTT clients that log in with a user name and a password (a device and its token, an application and an API token
+/// or the provisioning key): MQTTnet, a hand-made raw connection, mosquitto_pub; and the device's rows and registry entry.
+/// </summary>
+public static class DeviceTestClients
 {
+    /// <summary>Connects, and throws (failing the test) when the CONNECT is refused.</summary>
     public static async Task<IMqttClient> ConnectAsync(
-        PlexusTestServer server, string userName, string password, MqttProtocolVersion version = MqttProtocolVersion.V500, string? clientId = null, Action<MqttClientOptionsBuilder>? configure = null)
+        PlexusTestServer server, string userName, string password, MqttProtocolVersion version = MqttProtocolVersion.V500, string? clientId = null, bool cleanSession = true)
+    {
+        var (client, result) = await TryConnectAsync(server, userName, password, version, clientId, cleanSession);
+        if (result.ResultCode != MqttClientConnectResultCode.Success)
+        {
+            client.Dispose();
+            throw new InvalidOperationException($"CONNECT as {userName} refused: {result.ResultCode}");
+        }
+
+        return client;
+    }
+
+    /// <summary>Connects and returns the CONNACK's result whatever it is, for the tests of refusals.</summary>
+    public static async Task<(IMqttClient Client, MqttClientConnectResult Result)> TryConnectAsync(
+        PlexusTestServer server, string userName, string password, MqttProtocolVersion version = MqttProtocolVersion.V500, string? clientId = null, bool cleanSession = true)
     {
         var endpoint = server.MqttEndpoint!;
         var builder = new MqttClientOptionsBuilder()
             .WithTcpServer(endpoint.Address.ToString(), endpoint.Port)
             .WithProtocolVersion(version)
             .WithClientId(clientId ?? "test-" + Guid.NewGuid().ToString("N")[..8])
+            .WithCleanSession(cleanSession)
             .WithCredentials(userName, password)
             .WithTimeout(TimeSpan.FromSeconds(10));
-        configure?.Invoke(builder);
+        if (!cleanSession && version == MqttProtocolVersion.V500)
+        {
+            builder.WithSessionExpiryInterval(300);
+        }
+
         var client = new MqttClientFactory().CreateMqttClient();
-        var result = await client.ConnectAsync(builder.Build());
-        Assert.Equal(MqttClientConnectResultCode.Success, result.ResultCode);
-        return client;
+        try
+        {
+            return (client, await client.ConnectAsync(builder.Build()));
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
     }
 
+    /// <summary>Publishes at QoS 1, so the answer comes after the server stored (or refused) the message.</summary>
     public static Task<MqttClientPublishResult> PublishAsync(IMqttClient client, string topic, string payload, string? contentType = null)
     {
         var builder = new MqttApplicationMessageBuilder()
@@ -72,15 +101,21 @@ internal static class DeviceDataTestClients
         while (read < 4)
         {
             int n = await socket.ReceiveAsync(connack.AsMemory(read));
-            Assert.True(n > 0, "the broker closed the connection before CONNACK");
+            if (n == 0)
+            {
+                throw new IOException("the broker closed the connection before CONNACK");
+            }
+
             read += n;
         }
 
-        Assert.Equal(0x20, connack[0]);
-        Assert.Equal(0, connack[3]);
+        if (connack[0] != 0x20 || connack[3] != 0)
+        {
+            throw new InvalidOperationException($"expected a CONNACK (0x20) accepting the connection (0), got 0x{connack[0]:x2} with return code {connack[3]}");
+        }
+
         return socket;
     }
-
 
     /// <summary>The connectivity rows of a device, oldest first: (value, reason).</summary>
     public static async Task<List<(string Value, string Reason)>> OnlineRowsAsync(PlexusTestServer server, string device)
@@ -99,7 +134,11 @@ internal static class DeviceDataTestClients
     {
         using var response = await server.Client.GetAsync($"/api/v1/devices/{id}");
         string body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, body);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException($"GET /api/v1/devices/{id} answered {(int)response.StatusCode}: {body}");
+        }
+
         return JsonDocument.Parse(body).RootElement.Clone();
     }
 

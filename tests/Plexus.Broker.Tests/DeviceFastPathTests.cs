@@ -3,10 +3,11 @@ using System.Net.Sockets;
 using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
+using Plexus.Devices;
 using Plexus.TestKit;
-using static Plexus.Devices.Tests.DeviceDataTestClients;
+using static Plexus.TestKit.DeviceTestClients;
 
-namespace Plexus.Devices.Tests;
+namespace Plexus.Broker.Tests;
 
 /// <summary>
 /// The device fast path (data PUBLISH packets stored before MQTTnet decodes them) stores and answers exactly like

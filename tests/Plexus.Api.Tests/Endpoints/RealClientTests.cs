@@ -4,7 +4,7 @@ using InfluxDB.Client.Api.Domain;
 using InfluxDB.Client.Writes;
 using Plexus.TestKit;
 
-namespace Plexus.Server.Tests;
+namespace Plexus.Api.Tests.Endpoints;
 
 /// <summary>Writes through the InfluxDB client libraries users already have, then reads back with SQL.</summary>
 public sealed class RealClientTests

@@ -3,7 +3,7 @@ using Plexus.Api.Auth;
 using Plexus.Core;
 using Plexus.TestKit;
 
-namespace Plexus.Server.Tests;
+namespace Plexus.Api.Tests.Auth;
 
 /// <summary>The device tag of HTTP writes with a device token: replaced on every point, and no allocation per point.</summary>
 public sealed class DeviceAttributionTests
