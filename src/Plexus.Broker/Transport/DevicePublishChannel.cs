@@ -1,3 +1,6 @@
+// One file on purpose (about 700 lines): one connection's byte stream, read once, with the input limits (CONNECT first,
+// its size and deadline, each packet's size from its fixed header) and the fast path's hand-written MQTT framing in
+// front of MQTTnet, in the order bytes meet them; they share one read buffer and its offsets. Hot path, measured.
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
