@@ -10,7 +10,8 @@ public interface IIngestGuard
 {
     /// <summary>
     /// Returns the batch to store: <paramref name="batch"/> itself when every point passes (the usual case, decided
-    /// without allocating), else a copy without the refused points, whose reasons are added to <paramref name="refused"/>.
+    /// without allocating), else a copy without the refused points, whose reasons are added to <paramref name="refused"/>
+    /// (created on the first refusal, so a write that passes costs no list).
     /// </summary>
-    PointBatch Check(string ns, PointBatch batch, List<LineError> refused);
+    PointBatch Check(string ns, PointBatch batch, ref List<LineError>? refused);
 }

@@ -87,8 +87,7 @@ public sealed class IngestPipeline : IPointWriter
         {
             foreach (var guard in _guards)
             {
-                var checkedBatch = guard.Check(ns, stored, refused ??= []);
-                stored = checkedBatch;
+                stored = guard.Check(ns, stored, ref refused);
             }
         }
 

@@ -16,10 +16,9 @@ public sealed class ReservedMeasurementGuard : IIngestGuard
 {
     private static readonly byte[][] ReservedUtf8 = [.. ReservedMeasurements.Names.Select(Encoding.UTF8.GetBytes)];
 
-    public PointBatch Check(string ns, PointBatch batch, List<LineError> refused)
+    public PointBatch Check(string ns, PointBatch batch, ref List<LineError>? refused)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        ArgumentNullException.ThrowIfNull(refused);
         if (!string.Equals(ns, ReservedMeasurements.Namespace, StringComparison.OrdinalIgnoreCase) || !HasReserved(batch))
         {
             return batch;
@@ -32,7 +31,7 @@ public sealed class ReservedMeasurementGuard : IIngestGuard
             var name = batch.Text(point.Measurement);
             if (IsReserved(name))
             {
-                refused.Add(new LineError(point.LineNumber, LineError.Excerpt(name), ReservedMeasurements.Reason(Encoding.UTF8.GetString(name))));
+                (refused ??= []).Add(new LineError(point.LineNumber, LineError.Excerpt(name), ReservedMeasurements.Reason(Encoding.UTF8.GetString(name))));
                 continue;
             }
 

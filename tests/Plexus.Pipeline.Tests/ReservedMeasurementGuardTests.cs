@@ -12,10 +12,10 @@ public sealed class ReservedMeasurementGuardTests
     public void Batch_without_the_reserved_name_is_passed_on_as_it_is()
     {
         var batch = new PointBuilder().Point("env", 1, null, ("v", 1.0)).Batch;
-        var refused = new List<LineError>();
+        List<LineError>? refused = [];
 
-        Assert.Same(batch, _guard.Check("main", batch, refused));
-        Assert.Empty(refused);
+        Assert.Same(batch, _guard.Check("main", batch, ref refused));
+        Assert.Empty(refused!);
     }
 
     [Fact]
@@ -26,11 +26,11 @@ public sealed class ReservedMeasurementGuardTests
             .Point("env", 2, [("device", "d1")], ("f", 1.5), ("i", 7L), ("u", 8UL), ("b", true), ("s", "text"))
             .Point("DEVICES", 3, null, ("v", 1.0))
             .Batch;
-        var refused = new List<LineError>();
+        List<LineError>? refused = [];
 
-        var kept = _guard.Check("main", batch, refused);
+        var kept = _guard.Check("main", batch, ref refused);
 
-        Assert.Equal(2, refused.Count);
+        Assert.Equal(2, refused!.Count);
         Assert.Contains("reserved for the device registry", refused[0].Reason, StringComparison.Ordinal);
         Assert.Equal(1, kept.Count);
         var point = kept[0];
@@ -50,9 +50,9 @@ public sealed class ReservedMeasurementGuardTests
     public void Other_namespaces_may_use_the_name()
     {
         var batch = new PointBuilder().Point("devices", 1, null, ("v", 1.0)).Batch;
-        var refused = new List<LineError>();
+        List<LineError>? refused = [];
 
-        Assert.Same(batch, _guard.Check("fleet", batch, refused));
-        Assert.Empty(refused);
+        Assert.Same(batch, _guard.Check("fleet", batch, ref refused));
+        Assert.Empty(refused!);
     }
 }

@@ -63,113 +63,61 @@ internal static class DeviceDataEndpoints
             return;
         }
 
-        long maxBytes = context.Options.MaxDeviceMessageBytes;
-        if (http.Request.ContentLength > maxBytes)
+        int maxBytes = (int)Math.Min(context.Options.MaxDeviceMessageBytes, int.MaxValue);
+        if (await JsonBodies.ReadBoundedAsync(http, maxBytes,
+            $"the message is larger than the limit of {maxBytes} bytes for a device message (the same as over MQTT); send smaller messages or raise --mqtt-max-message-size") is not { } body)
         {
-            await TooLargeAsync(http, maxBytes);
             return;
         }
 
         var topic = new DeviceTopic(kind, deviceId, measurement);
-        byte[]? rented = null;
+        var payload = new ReadOnlySequence<byte>(body);
+        string? contentType = MediaTypeOf(http.Request.ContentType);
+        DeviceIngestOutcome outcome;
         try
         {
-            (rented, int length) = await ReadBodyAsync(http.Request.Body, maxBytes, http.RequestAborted);
-            if (length < 0)
-            {
-                await TooLargeAsync(http, maxBytes);
+            outcome = await messages.IngestAsync(topic, payload, contentType);
+        }
+        catch (StoreUnavailableException error)
+        {
+            await ApiErrors.StoreUnavailableAsync(http, context.Logger, error);
+            return;
+        }
+        catch (StorageException error)
+        {
+            // The engine's message may name server files: it goes to the log, the client gets the error id.
+            string errorId = ApiErrors.NewErrorId();
+            context.Logger.LogError(error, "Device message from {DeviceId} on {Path} could not be stored (error id {ErrorId})", deviceId, http.Request.Path.Value, errorId);
+            await ApiErrors.WriteAsync(http, StatusCodes.Status500InternalServerError, "internal error",
+                $"the message could not be stored; nothing of it was written (the server log has the details under error id {errorId})", errorId);
+            return;
+        }
+
+        switch (outcome.Status)
+        {
+            case DeviceIngestStatus.Stored:
+                http.Response.StatusCode = StatusCodes.Status204NoContent;
                 return;
-            }
 
-            var payload = new ReadOnlySequence<byte>(rented, 0, length);
-            string? contentType = MediaTypeOf(http.Request.ContentType);
-            DeviceIngestOutcome outcome;
-            try
-            {
-                outcome = await messages.IngestAsync(topic, payload, contentType);
-            }
-            catch (StoreUnavailableException error)
-            {
-                await ApiErrors.StoreUnavailableAsync(http, context.Logger, error);
-                return;
-            }
-            catch (StorageException error)
-            {
-                // The engine's message may name server files: it goes to the log, the client gets the error id.
-                string errorId = ApiErrors.NewErrorId();
-                context.Logger.LogError(error, "Device message from {DeviceId} on {Path} could not be stored (error id {ErrorId})", deviceId, http.Request.Path.Value, errorId);
-                await ApiErrors.WriteAsync(http, StatusCodes.Status500InternalServerError, "internal error",
-                    $"the message could not be stored; nothing of it was written (the server log has the details under error id {errorId})", errorId);
-                return;
-            }
-
-            switch (outcome.Status)
-            {
-                case DeviceIngestStatus.Stored:
-                    http.Response.StatusCode = StatusCodes.Status204NoContent;
-                    return;
-
-                case DeviceIngestStatus.PartlyStored:
-                    await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid",
-                        $"partial write: {outcome.Refused} point{(outcome.Refused == 1 ? "" : "s")} refused, {outcome.Written} written; {outcome.Reason}", extra: json =>
-                        {
-                            json.WriteNumber("written", outcome.Written);
-                            json.WriteNumber("rejected", outcome.Refused);
-                        });
-                    return;
-
-                default:
-                    // As over MQTT: nothing stored, the payload kept as a dead letter under the request's path.
-                    string reason = outcome.Reason ?? "rejected";
-                    await messages.RecordDeadLetterAsync(topic, http.Request.Path.Value ?? topic.Name(), payload, contentType, reason);
-                    await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", reason, extra: json =>
+            case DeviceIngestStatus.PartlyStored:
+                await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid",
+                    $"partial write: {outcome.Refused} point{(outcome.Refused == 1 ? "" : "s")} refused, {outcome.Written} written; {outcome.Reason}", extra: json =>
                     {
-                        json.WriteNumber("written", 0);
-                        json.WriteBoolean("dead_letter", true);
+                        json.WriteNumber("written", outcome.Written);
+                        json.WriteNumber("rejected", outcome.Refused);
                     });
-                    return;
-            }
-        }
-        finally
-        {
-            if (rented is not null)
-            {
-                ArrayPool<byte>.Shared.Return(rented);
-            }
-        }
-    }
+                return;
 
-    /// <summary>The body in a pooled array (return it), or a length of -1 when it is longer than <paramref name="maxBytes"/>.</summary>
-    private static async Task<(byte[] Buffer, int Length)> ReadBodyAsync(Stream body, long maxBytes, CancellationToken cancellationToken)
-    {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(4096);
-        int length = 0;
-        while (true)
-        {
-            if (length == buffer.Length)
-            {
-                if (length > maxBytes)
+            default:
+                // As over MQTT: nothing stored, the payload kept as a dead letter under the request's path.
+                string reason = outcome.Reason ?? "rejected";
+                await messages.RecordDeadLetterAsync(topic, http.Request.Path.Value ?? topic.Name(), payload, contentType, reason);
+                await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", reason, extra: json =>
                 {
-                    return (buffer, -1);
-                }
-
-                byte[] larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, maxBytes + 1));
-                buffer.AsSpan(0, length).CopyTo(larger);
-                ArrayPool<byte>.Shared.Return(buffer);
-                buffer = larger;
-            }
-
-            int read = await body.ReadAsync(buffer.AsMemory(length), cancellationToken);
-            if (read == 0)
-            {
-                return (buffer, length > maxBytes ? -1 : length);
-            }
-
-            length += read;
-            if (length > maxBytes)
-            {
-                return (buffer, -1);
-            }
+                    json.WriteNumber("written", 0);
+                    json.WriteBoolean("dead_letter", true);
+                });
+                return;
         }
     }
 
@@ -184,8 +132,4 @@ internal static class DeviceDataEndpoints
         int semicolon = contentType.IndexOf(';', StringComparison.Ordinal);
         return (semicolon < 0 ? contentType : contentType[..semicolon]).Trim();
     }
-
-    private static Task TooLargeAsync(HttpContext http, long maxBytes) =>
-        ApiErrors.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, "request too large",
-            $"the message is larger than the limit of {maxBytes} bytes for a device message (the same as over MQTT); send smaller messages or raise --mqtt-max-message-size");
 }

@@ -58,17 +58,24 @@ internal static class JsonBodies
         }
 
         using var buffer = new MemoryStream();
-        var chunk = new byte[Math.Min(maxBytes, 64 * 1024)];
-        int read;
-        while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
+        byte[] chunk = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Min(maxBytes, 64 * 1024));
+        try
         {
-            if (buffer.Length + read > maxBytes)
+            int read;
+            while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
             {
-                await ApiErrors.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, "too_large", tooLarge);
-                return null;
-            }
+                if (buffer.Length + read > maxBytes)
+                {
+                    await ApiErrors.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, "too_large", tooLarge);
+                    return null;
+                }
 
-            buffer.Write(chunk, 0, read);
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(chunk);
         }
 
         return buffer.ToArray();
