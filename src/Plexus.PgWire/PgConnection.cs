@@ -422,7 +422,7 @@ internal sealed class PgConnection : IDisposable
             try
             {
                 var portal = new Portal(_session.Classify(text), []);
-                if (portal.Statement.Kind == StatementKind.Query || portal.Statement.Kind == StatementKind.Show)
+                if (portal.Statement.Kind is StatementKind.Query or StatementKind.Show or StatementKind.Canned)
                 {
                     await DescribePortalAsync(portal);
                 }
@@ -637,6 +637,11 @@ internal sealed class PgConnection : IDisposable
             return ShowColumns(statement.Setting!);
         }
 
+        if (statement.Kind == StatementKind.Canned)
+        {
+            return [.. statement.Canned!.Columns.Select(PgColumn.Text)];
+        }
+
         if (statement.Kind != StatementKind.Query)
         {
             return null;
@@ -673,6 +678,9 @@ internal sealed class PgConnection : IDisposable
                 break;
             case StatementKind.Show:
                 WriteRowDescription(ShowColumns(portal.Statement.Setting!), portal.ResultFormats);
+                break;
+            case StatementKind.Canned:
+                WriteRowDescription([.. portal.Statement.Canned!.Columns.Select(PgColumn.Text)], []);
                 break;
             default:
                 WriteNoData();
@@ -753,6 +761,13 @@ internal sealed class PgConnection : IDisposable
                 break;
             case StatementKind.Show:
                 foreach (var row in _session.Show(statement.Setting!))
+                {
+                    WriteTextRow(row);
+                }
+
+                break;
+            case StatementKind.Canned:
+                foreach (var row in statement.Canned!.Rows)
                 {
                     WriteTextRow(row);
                 }
@@ -1076,12 +1091,18 @@ internal sealed class PgConnection : IDisposable
         _out.EndMessage();
     }
 
-    private void WriteTextRow(string[] values)
+    private void WriteTextRow(string?[] values)
     {
         _out.StartMessage((byte)'D');
         _out.WriteInt16((short)values.Length);
-        foreach (string value in values)
+        foreach (string? value in values)
         {
+            if (value is null)
+            {
+                _out.WriteInt32(-1);
+                continue;
+            }
+
             int at = _out.StartLength();
             _out.WriteUtf8(value);
             _out.EndLength(at);

@@ -34,6 +34,12 @@ internal enum PgKind
 /// <param name="Exact">The engine's .NET type is the one the kind reads without boxing (a BIGINT for int8, say).</param>
 internal sealed record PgColumn(string Name, PgKind Kind, bool Exact, PgKind ElementKind = PgKind.Text)
 {
+    /// <summary>
+    /// Reads a list whose elements are values (numbers, times): as a list of nullables, since the engine refuses to
+    /// hand a list holding NULL as the non-nullable list its column type names.
+    /// </summary>
+    public System.Reflection.MethodInfo? ListReader { get; init; }
+
     public int Oid => Kind == PgKind.Array ? PgTypes.ArrayOid(ElementKind) : PgTypes.Oid(Kind);
 
     public short Size => PgTypes.Size(Kind);
@@ -146,7 +152,16 @@ internal static class PgTypes
         var elementKind = element is null ? PgKind.Text : KindOf(ElementTypeName(column.Type), element, out _);
 
         // A list of lists (or of structs) has no one-dimensional array type: it goes as JSON.
-        return elementKind is PgKind.Array ? new PgColumn(column.Name, PgKind.Json, false) : new PgColumn(column.Name, PgKind.Array, false, elementKind);
+        if (elementKind is PgKind.Array)
+        {
+            return new PgColumn(column.Name, PgKind.Json, false);
+        }
+
+        var nullable = element is { IsValueType: true } && Nullable.GetUnderlyingType(element) is null ? typeof(Nullable<>).MakeGenericType(element) : null;
+        return new PgColumn(column.Name, PgKind.Array, false, elementKind)
+        {
+            ListReader = nullable is null ? null : typeof(QueryRow).GetMethod(nameof(QueryRow.GetFieldValue))!.MakeGenericMethod(typeof(List<>).MakeGenericType(nullable)),
+        };
     }
 
     private static PgKind KindOf(string typeName, Type clrType, out bool exact)
@@ -315,7 +330,8 @@ internal static class PgTypes
         }
         else
         {
-            WriteObject(buffer, column.Kind, column.ElementKind, row.GetValue(ordinal), binary, scratch);
+            object value = column.ListReader is { } read ? read.Invoke(row, [ordinal])! : row.GetValue(ordinal);
+            WriteObject(buffer, column.Kind, column.ElementKind, value, binary, scratch);
         }
 
         buffer.EndLength(at);

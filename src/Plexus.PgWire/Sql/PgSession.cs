@@ -13,6 +13,7 @@ internal enum StatementKind
     Set,
     Reset,
     Show,
+    Canned,
     Discard,
     Deallocate,
     NoOp,
@@ -21,7 +22,7 @@ internal enum StatementKind
 }
 
 /// <summary>A statement classified, with what its kind needs: the setting of a SET/SHOW, COPY's query and options.</summary>
-internal sealed record ClassifiedStatement(StatementKind Kind, string Sql, string Tag, string? Setting = null, string? Value = null, bool CsvFormat = false, bool Header = false);
+internal sealed record ClassifiedStatement(StatementKind Kind, string Sql, string Tag, string? Setting = null, string? Value = null, bool CsvFormat = false, bool Header = false, CannedResult? Canned = null);
 
 /// <summary>
 /// A connection's session settings, and the statements the wire layer answers itself. The engine's own settings
@@ -177,6 +178,11 @@ internal sealed partial class PgSession
                 return ClassifyCopy(sql, lower);
         }
 
+        if (PgTypeCatalog.TryAnswer(sql, code) is { } canned)
+        {
+            return new ClassifiedStatement(StatementKind.Canned, sql, "SELECT " + canned.Rows.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), Canned: canned);
+        }
+
         return new ClassifiedStatement(StatementKind.Query, PgCatalogRewriter.Rewrite(RewriteFunctions(sql)), "SELECT");
     }
 
@@ -210,7 +216,7 @@ internal sealed partial class PgSession
 
     private static ClassifiedStatement ClassifyCopy(string sql, string lower)
     {
-        if (lower.Contains("from stdin", StringComparison.Ordinal) || FromWord().IsMatch(lower))
+        if (FromWord().IsMatch(lower))
         {
             return new ClassifiedStatement(StatementKind.CopyIn, sql, "COPY");
         }
@@ -314,7 +320,7 @@ internal sealed partial class PgSession
     [GeneratedRegex(@"^\s*copy\s+(?:\((?<query>.*)\)|(?<table>[\w.""]+))\s+to\s+stdout\b(?<options>.*?);?\s*$", RegexOptions.IgnoreCase | RegexOptions.Singleline)]
     private static partial Regex CopyOut();
 
-    [GeneratedRegex(@"^\s*copy\s+[\w."" ,()]+\s+from\b")]
+    [GeneratedRegex(@"^\s*copy\s+[\w.""]+\s*(?:\([^)]*\))?\s*from\b")]
     private static partial Regex FromWord();
 
     [GeneratedRegex(@"\bcsv\b")]
