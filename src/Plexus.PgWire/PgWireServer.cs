@@ -203,7 +203,11 @@ public sealed class PgWireServer : IAsyncDisposable
         }
     }
 
-    /// <summary>PostgreSQL's answer to one client too many: an ErrorResponse (53300), read by the client after its startup packet.</summary>
+    /// <summary>
+    /// PostgreSQL's answer to one client too many: an ErrorResponse (53300) in answer to its startup packet. A client
+    /// asking for TLS first is told 'N', so that it reads the error as an error and not as a broken TLS answer; the
+    /// whole exchange has a second.
+    /// </summary>
     private async Task RefuseAsync(Socket socket, string reason)
     {
         byte[] message = Encoding.UTF8.GetBytes($"SFATAL\0VFATAL\0C{PgErrorCodes.TooManyConnections}\0Msorry, too many clients already: {reason}\0\0");
@@ -214,6 +218,21 @@ public sealed class PgWireServer : IAsyncDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1), Time);
         try
         {
+            byte[] header = new byte[8];
+            for (int packets = 0; packets < 3; packets++)
+            {
+                await socket.ReceiveAsync(header.AsMemory(0, 8), SocketFlags.None, timeout.Token);
+                int length = BinaryPrimitives.ReadInt32BigEndian(header);
+                int code = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(4));
+                if (length == 8 && code is 80877103 or 80877104)
+                {
+                    await socket.SendAsync(new byte[] { (byte)'N' }, SocketFlags.None, timeout.Token);
+                    continue;
+                }
+
+                break;
+            }
+
             await socket.SendAsync(frame, SocketFlags.None, timeout.Token);
         }
         catch (Exception gone) when (gone is SocketException or OperationCanceledException)
