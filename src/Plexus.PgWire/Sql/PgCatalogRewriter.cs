@@ -36,6 +36,7 @@ internal static partial class PgCatalogRewriter
         ["pg_backend_pid"] = "0",
         ["txid_current"] = "0",
         ["pg_postmaster_start_time"] = "TIMESTAMPTZ '2000-01-01 00:00:00+00'",
+        ["array_lower"] = "1",
     };
 
     /// <summary>
@@ -57,6 +58,9 @@ internal static partial class PgCatalogRewriter
         ["pg_namespace"] = "(SELECT * FROM pg_catalog.pg_namespace WHERE nspname <> '_plexus')",
         ["tables"] = "(SELECT * REPLACE (CASE WHEN table_type = 'VIEW' THEN 'BASE TABLE' ELSE table_type END AS table_type) FROM information_schema.tables WHERE table_schema <> '_plexus')",
         ["schemata"] = "(SELECT * FROM information_schema.schemata WHERE schema_name <> '_plexus')",
+
+        // Tools pick time columns and SQL builders by PostgreSQL's type names.
+        ["columns"] = "(SELECT * REPLACE (CASE upper(data_type) WHEN 'TIMESTAMP_NS' THEN 'timestamp without time zone' WHEN 'TIMESTAMP_MS' THEN 'timestamp without time zone' WHEN 'TIMESTAMP_S' THEN 'timestamp without time zone' WHEN 'TIMESTAMP' THEN 'timestamp without time zone' WHEN 'TIMESTAMP WITH TIME ZONE' THEN 'timestamp with time zone' WHEN 'DOUBLE' THEN 'double precision' WHEN 'FLOAT' THEN 'real' WHEN 'BIGINT' THEN 'bigint' WHEN 'INTEGER' THEN 'integer' WHEN 'SMALLINT' THEN 'smallint' WHEN 'VARCHAR' THEN 'text' WHEN 'BOOLEAN' THEN 'boolean' WHEN 'DATE' THEN 'date' WHEN 'UUID' THEN 'uuid' WHEN 'BLOB' THEN 'bytea' ELSE lower(data_type) END AS data_type) FROM information_schema.columns WHERE table_schema <> '_plexus')",
     };
 
     private static readonly HashSet<string> Keywords = new(StringComparer.OrdinalIgnoreCase)
@@ -65,8 +69,10 @@ internal static partial class PgCatalogRewriter
         "union", "except", "intersect", "natural", "having", "window", "offset", "fetch", "qualify", "lateral",
     };
 
-    public static string Rewrite(string sql)
+    /// <param name="searchPath">The session's schemas, for tools that filter tables by search_path.</param>
+    public static string Rewrite(string sql, IReadOnlyList<string> searchPath)
     {
+        sql = RewriteSearchPathSubquery(sql, searchPath);
         string code = SqlText.CodeOnly(sql);
         if (!code.Contains("pg_", StringComparison.OrdinalIgnoreCase) && !code.Contains("information_schema", StringComparison.OrdinalIgnoreCase) &&
             !code.Contains("description", StringComparison.OrdinalIgnoreCase) && !code.Contains("privilege", StringComparison.OrdinalIgnoreCase))
@@ -99,7 +105,7 @@ internal static partial class PgCatalogRewriter
         {
             string name = match.Groups["name"].Value;
             string? schema = match.Groups["schema"].Success ? match.Groups["schema"].Value.ToLowerInvariant() : null;
-            bool informationSchema = name.Equals("tables", StringComparison.OrdinalIgnoreCase) || name.Equals("schemata", StringComparison.OrdinalIgnoreCase);
+            bool informationSchema = name.ToLowerInvariant() is "tables" or "schemata" or "columns";
 
             // "tables" alone may be anybody's measurement; pg_class under another schema is not the catalog's.
             if (informationSchema ? schema != "information_schema" : schema is not (null or "pg_catalog"))
@@ -115,6 +121,28 @@ internal static partial class PgCatalogRewriter
 
         foreach (Match match in FunctionCall().Matches(code))
         {
+            string function = match.Groups["name"].Value.ToLowerInvariant();
+            if (function is "quote_ident")
+            {
+                // Names here are plain: the name itself is what a comparison with it needs.
+                replacements.Add((match.Index, match.Length - 1, ""));
+                continue;
+            }
+
+            if (function is "array_upper")
+            {
+                // array_upper(a, 1) of a one-dimensional list is its length.
+                int end = ClosingParenthesis(code, match.Index + match.Length - 1);
+                int comma = end > 0 ? LastTopLevelComma(code, match.Index + match.Length, end) : -1;
+                if (comma > 0)
+                {
+                    replacements.Add((match.Index, match.Length, "len("));
+                    replacements.Add((comma, end - comma, ""));
+                }
+
+                continue;
+            }
+
             if (!ConstantFunctions.TryGetValue(match.Groups["name"].Value, out string? constant))
             {
                 // The engine finds its catalog functions without the schema, and no other function under it.
@@ -155,6 +183,52 @@ internal static partial class PgCatalogRewriter
         return text.Append(sql, copied, sql.Length - copied).ToString();
     }
 
+    /// <summary>
+    /// Grafana's table listing keeps the schemas of the search path with a subquery that uses PostgreSQL's
+    /// set-returning functions in FROM (<c>generate_series(…) as i, string_to_array(…) s</c>), which the engine reads
+    /// differently; the subquery's answer is the session's search path, so it becomes that list.
+    /// </summary>
+    private static string RewriteSearchPathSubquery(string sql, IReadOnlyList<string> searchPath)
+    {
+        string code = SqlText.CodeOnly(sql);
+        var match = SearchPathSubquery().Match(code);
+        if (!match.Success)
+        {
+            return sql;
+        }
+
+        int open = code.IndexOf('(', match.Index);
+        int close = ClosingParenthesis(code, open);
+        if (close < 0)
+        {
+            return sql;
+        }
+
+        string list = string.Join(", ", searchPath.Select(PgParameters.Quote));
+        return sql[..open] + "(" + (list.Length == 0 ? "NULL" : list) + ")" + sql[(close + 1)..];
+    }
+
+    private static int LastTopLevelComma(string code, int start, int end)
+    {
+        int depth = 0;
+        int last = -1;
+        for (int i = start; i < end; i++)
+        {
+            depth += code[i] switch
+            {
+                '(' => 1,
+                ')' => -1,
+                _ => 0,
+            };
+            if (code[i] == ',' && depth == 0)
+            {
+                last = i;
+            }
+        }
+
+        return last;
+    }
+
     private static int ClosingParenthesis(string code, int open)
     {
         int depth = 0;
@@ -173,6 +247,9 @@ internal static partial class PgCatalogRewriter
         return -1;
     }
 
+    [GeneratedRegex(@"\bIN\s*\(\s*SELECT\s+CASE\s+WHEN\s+trim\s*\(\s*s\s*\[\s*i\s*\]\s*\)", RegexOptions.IgnoreCase)]
+    private static partial Regex SearchPathSubquery();
+
     [GeneratedRegex(@"OPERATOR\s*\(\s*(?:pg_catalog\s*\.\s*)?(?<op>[~!<>=*+\-/@#%^&|]+)\s*\)", RegexOptions.IgnoreCase)]
     private static partial Regex Operator();
 
@@ -182,7 +259,7 @@ internal static partial class PgCatalogRewriter
     [GeneratedRegex(@"::\s*(?:pg_catalog\s*\.\s*)?(?:regclass|regtype|regproc|regprocedure|regnamespace|regrole|regoper)\b", RegexOptions.IgnoreCase)]
     private static partial Regex RegCast();
 
-    [GeneratedRegex(@"(?<![.\w])(?:(?<schema>pg_catalog|information_schema)\s*\.\s*)?(?<name>pg_class|pg_namespace|pg_inherits|pg_roles|pg_user|pg_policy|pg_statistic_ext|pg_publication|pg_publication_rel|pg_trigger|pg_range|tables|schemata)\b(?!\s*[.(])", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"(?<![.\w])(?:(?<schema>pg_catalog|information_schema)\s*\.\s*)?(?<name>pg_class|pg_namespace|pg_inherits|pg_roles|pg_user|pg_policy|pg_statistic_ext|pg_publication|pg_publication_rel|pg_trigger|pg_range|tables|schemata|columns)\b(?!\s*[.(])", RegexOptions.IgnoreCase)]
     private static partial Regex Relation();
 
     [GeneratedRegex(@"\G\s*(?<word>[A-Za-z_]\w*)?")]

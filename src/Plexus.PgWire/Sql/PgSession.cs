@@ -68,7 +68,7 @@ internal sealed partial class PgSession
             ["transaction_isolation"] = "serializable",
             ["default_transaction_isolation"] = "serializable",
             ["max_identifier_length"] = "63",
-            ["search_path"] = "\"$user\", public",
+            ["search_path"] = database,
             ["extra_float_digits"] = "1",
             ["lc_messages"] = "C",
             ["lc_monetary"] = "C",
@@ -183,7 +183,7 @@ internal sealed partial class PgSession
             return new ClassifiedStatement(StatementKind.Canned, sql, "SELECT " + canned.Rows.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), Canned: canned);
         }
 
-        return new ClassifiedStatement(StatementKind.Query, PgCatalogRewriter.Rewrite(RewriteFunctions(sql)), "SELECT");
+        return new ClassifiedStatement(StatementKind.Query, PgCatalogRewriter.Rewrite(RewriteFunctions(RewriteUser(sql)), SearchPath()), "SELECT");
     }
 
     private static ClassifiedStatement ClassifySet(string sql, string lower)
@@ -287,6 +287,31 @@ internal sealed partial class PgSession
         return rewritten.Append(sql, copied, sql.Length - copied).ToString();
     }
 
+    /// <summary>The schemas of search_path, "$user" read as the user's name.</summary>
+    private List<string> SearchPath() =>
+        [.. Get("search_path").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(schema => schema == "\"$user\"" ? Get("session_authorization") : schema.Trim('"'))];
+
+    /// <summary>current_user and session_user are the connection's user name, as PostgreSQL answers (the engine says "duckdb").</summary>
+    private string RewriteUser(string sql)
+    {
+        string code = SqlText.CodeOnly(sql);
+        if (!code.Contains("user", StringComparison.OrdinalIgnoreCase))
+        {
+            return sql;
+        }
+
+        var rewritten = new System.Text.StringBuilder();
+        int copied = 0;
+        foreach (Match match in UserFunction().Matches(code))
+        {
+            rewritten.Append(sql, copied, match.Index - copied).Append(PgParameters.Quote(Get("session_authorization")));
+            copied = match.Index + match.Length;
+        }
+
+        return rewritten.Append(sql, copied, sql.Length - copied).ToString();
+    }
+
     /// <summary>The rows of SHOW: one setting, or every one with SHOW ALL.</summary>
     public IEnumerable<string[]> Show(string name) => name.Equals("all", StringComparison.OrdinalIgnoreCase)
         ? _settings.OrderBy(setting => setting.Key, StringComparer.OrdinalIgnoreCase).Select(setting => new[] { setting.Key, setting.Value, "" })
@@ -307,6 +332,10 @@ internal sealed partial class PgSession
 
     [GeneratedRegex(@"^\s*select\s+(?<call>(?:pg_catalog\s*\.\s*)?(?<name>version|current_setting)\s*\([^()]*\))\s*;?\s*$", RegexOptions.IgnoreCase)]
     private static partial Regex SingleCall();
+
+    // "user" alone only where it cannot be a column: after THEN or ELSE (Grafana's search-path query).
+    [GeneratedRegex(@"(?<![.\w""])(?:current_user|session_user|(?<=\b(?:THEN|ELSE)\s+)user)\b(?!\s*[.(])", RegexOptions.IgnoreCase)]
+    private static partial Regex UserFunction();
 
     [GeneratedRegex(@"^[a-z]+")]
     private static partial Regex FirstWord();
