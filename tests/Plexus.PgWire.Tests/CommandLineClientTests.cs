@@ -13,6 +13,8 @@ public sealed class CommandLineClientTests(PgLab lab) : IClassFixture<PgLab>
     internal const string Psql = "/usr/bin/psql";
     internal const string Python = "/usr/bin/python3";
 
+    internal static readonly string NodeClients = Path.Combine(AppContext.BaseDirectory, "clients", "node");
+
     private async Task<(int ExitCode, string Output, string Errors)> PsqlAsync(params string[] arguments)
     {
         var start = new ProcessStartInfo(Psql) { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -91,6 +93,40 @@ public sealed class CommandLineClientTests(PgLab lab) : IClassFixture<PgLab>
         Assert.Contains("read-only", errors, StringComparison.Ordinal);
     }
 
+    [NodePostgresFact]
+    public async Task Node_postgres_queries_with_parameters_and_gets_the_sql_api_answer()
+    {
+        var expected = await lab.Server.RowsAsync("SELECT host, count(*), sum(temp) FROM cpu GROUP BY host ORDER BY host");
+        var start = new ProcessStartInfo("node", ["pg-query.mjs", lab.Port.ToString(CultureInfo.InvariantCulture), lab.ReadToken])
+        {
+            WorkingDirectory = NodeClients,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+
+        // node-postgres reads a timestamp without time zone in the process's zone.
+        start.Environment["TZ"] = "UTC";
+        var (exit, output, errors) = await RunAsync(start);
+        Assert.True(exit == 0, errors);
+        using var answer = System.Text.Json.JsonDocument.Parse(output);
+        var root = answer.RootElement;
+        var perHost = root.GetProperty("perHost").EnumerateArray().ToList();
+        Assert.Equal(expected.Count, perHost.Count);
+        for (int i = 0; i < perHost.Count; i++)
+        {
+            // node-postgres hands int8 and numeric over as strings, to keep their precision.
+            Assert.Equal(expected[i][0].GetString(), perHost[i].GetProperty("host").GetString());
+            Assert.Equal(expected[i][1].GetInt64().ToString(CultureInfo.InvariantCulture), perHost[i].GetProperty("n").GetString());
+            Assert.Equal(expected[i][2].GetRawText(), perHost[i].GetProperty("total").GetString());
+        }
+
+        Assert.Equal("15", root.GetProperty("filtered").GetString());
+        Assert.Equal("2023-11-14T22:13:20.000Z", root.GetProperty("first").GetProperty("time").GetString());
+        Assert.True(root.GetProperty("first").GetProperty("ok").GetBoolean());
+        Assert.Equal("n0", root.GetProperty("first").GetProperty("note").GetString());
+        Assert.Equal("42501", root.GetProperty("refused").GetString());
+    }
+
     [PsycopgFact]
     public async Task Psycopg2_queries_with_parameters_and_gets_the_sql_api_answer()
     {
@@ -115,6 +151,19 @@ public sealed class CommandLineClientTests(PgLab lab) : IClassFixture<PgLab>
         var (exit, output, errors) = await RunAsync(start);
         Assert.True(exit == 0, errors);
         Assert.Equal($"{expected[0][0].GetInt64()} {expected[0][1].GetInt64()} 2023-11-14T22:13:20 0.0", output.Trim());
+    }
+}
+
+/// <summary>Runs where node-postgres is installed (npm install in tests/clients/node).</summary>
+[AttributeUsage(AttributeTargets.Method)]
+internal sealed class NodePostgresFactAttribute : FactAttribute
+{
+    public NodePostgresFactAttribute()
+    {
+        if (!Directory.Exists(Path.Combine(CommandLineClientTests.NodeClients, "node_modules", "pg")))
+        {
+            Skip = "node-postgres is missing: run scripts/test.sh, which installs it (npm install in tests/clients/node)";
+        }
     }
 }
 
