@@ -32,6 +32,11 @@ internal sealed class PgConnection : IDisposable
     private const int MaxStartupPacket = 10_000;
     private const int FlushThreshold = 64 * 1024;
 
+    // What one connection may keep prepared: each statement's text is up to --pg-max-message-size, so without a bound a
+    // client could hold the server's memory with named statements it never closes.
+    private const int MaxPreparedStatements = 1000;
+    private const long MaxPreparedBytes = 16L * 1024 * 1024;
+
     // The window between a query's thread and the socket, as on /api/v1/sql.
     private static readonly PipeOptions AnswerPipe = new(pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, minimumSegmentSize: 16 * 1024, useSynchronizationContext: false);
 
@@ -456,6 +461,12 @@ internal sealed class PgConnection : IDisposable
         if (name.Length > 0 && _statements.ContainsKey(name))
         {
             throw new PgException("42P05", $"prepared statement \"{name}\" already exists");
+        }
+
+        long held = _statements.Where(entry => entry.Key != name).Sum(entry => (long)entry.Value.Statement.Sql.Length);
+        if (_statements.Count >= MaxPreparedStatements && !_statements.ContainsKey(name) || held + sql.Length > MaxPreparedBytes)
+        {
+            throw new PgException(PgErrorCodes.ProgramLimitExceeded, $"this connection holds {_statements.Count} prepared statements ({held} characters); at most {MaxPreparedStatements} and {MaxPreparedBytes / (1024 * 1024)} MiB of text may be kept: close some (Close, or DEALLOCATE)");
         }
 
         var statement = _session.Classify(sql);

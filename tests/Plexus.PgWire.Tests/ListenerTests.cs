@@ -43,6 +43,11 @@ public sealed class ListenerTests
         startup.AddRange(RawPgClient.Int32(196608));
         await client.SendRawAsync([.. startup]);
         Assert.Equal((byte)'S', await client.ReadByteAsync());
+
+        // Refused in cleartext at once, not left to fail in the TLS handshake (where the bytes would have been read).
+        var (type, body) = await client.ReadAsync();
+        Assert.Equal((byte)'E', type);
+        Assert.Equal("08P01", RawPgClient.SqlState(body));
         Assert.True(await client.IsClosedAsync());
     }
 

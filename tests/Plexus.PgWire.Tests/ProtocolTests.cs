@@ -104,6 +104,25 @@ public sealed class ProtocolTests(PgLab lab) : IClassFixture<PgLab>
     }
 
     [Fact]
+    public async Task Named_statements_beyond_the_cap_are_refused_and_closing_one_makes_room()
+    {
+        await using var client = await RawPgClient.LogInAsync(lab.Port, lab.ReadToken);
+        for (int i = 0; i <= 1000; i++)
+        {
+            await client.SendAsync('P', RawPgClient.CString("s" + i), RawPgClient.CString("SELECT 1"), RawPgClient.Int16(0));
+        }
+
+        await client.SendAsync('S');
+        var messages = await client.ReadUntilAsync('Z');
+        Assert.Equal(1000, messages.Count(m => m.Type == (byte)'1'));
+        Assert.Equal("54000", RawPgClient.SqlState(messages.Single(m => m.Type == (byte)'E').Body));
+        await client.SendAsync('C', [(byte)'S'], RawPgClient.CString("s0"));
+        await client.SendAsync('P', RawPgClient.CString("s1000"), RawPgClient.CString("SELECT 1"), RawPgClient.Int16(0));
+        await client.SendAsync('S');
+        Assert.Equal("31Z", new string([.. (await client.ReadUntilAsync('Z')).Select(m => (char)m.Type)]));
+    }
+
+    [Fact]
     public async Task Gss_encryption_request_is_refused_and_startup_goes_on()
     {
         await using var client = await RawPgClient.ConnectAsync(lab.Port);
