@@ -22,6 +22,14 @@ if ! command -v influx >/dev/null 2>&1 || ! /usr/bin/python3 -c "import influxdb
   { $sudo apt-get update -qq && $sudo apt-get install -y -qq influxdb-client python3-influxdb; } \
     || echo "== could not install influxdb-client or python3-influxdb: the InfluxQL client tests will be skipped"
 fi
+# The PostgreSQL wire-protocol tests run Debian's psql and Python's psycopg2 as PostgreSQL users have them; where the
+# packages cannot be installed those tests are skipped with the reason.
+if ! command -v psql >/dev/null 2>&1 || ! /usr/bin/python3 -c "import psycopg2" >/dev/null 2>&1; then
+  echo "== installing postgresql-client and python3-psycopg2 (Debian packages)"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  { $sudo apt-get update -qq && $sudo apt-get install -y -qq postgresql-client python3-psycopg2; } \
+    || echo "== could not install postgresql-client or python3-psycopg2: the psql and psycopg2 tests will be skipped"
+fi
 echo "== npm client for the real-client tests"
 (cd tests/clients/node && npm install --no-audit --no-fund --loglevel=error)
 

@@ -115,6 +115,7 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
             DataDirectory = directory,
             HttpEndpoint = "127.0.0.1:0",
             MqttEndpoint = PlexusServerOptions.MqttOff,
+            PgEndpoint = PlexusServerOptions.MqttOff,
             AdminToken = AdminToken,
             MaxBodyBytes = Math.Max(25_000_000, 2 * maxBody),
         });

@@ -15,6 +15,7 @@ using Plexus.Broker.Auth;
 using Plexus.Core;
 using Plexus.Devices;
 using Plexus.Geo;
+using Plexus.PgWire;
 using Plexus.Pipeline;
 using Plexus.Pipeline.Devices;
 using Plexus.Pipeline.Observers;
@@ -71,6 +72,9 @@ public sealed class PlexusServer : IAsyncDisposable
     /// <summary>The embedded MQTT broker; null when it is switched off.</summary>
     public PlexusBroker? Broker => _broker;
 
+    /// <summary>Where the PostgreSQL wire-protocol listener listens; null when it is off.</summary>
+    public IPEndPoint? PgEndpoint { get; private init; }
+
     /// <summary>Where the MQTT-over-TLS listener listens; null when there is none.</summary>
     public IPEndPoint? MqttTlsEndpoint => _broker?.TlsEndpoint;
 
@@ -109,6 +113,7 @@ public sealed class PlexusServer : IAsyncDisposable
         var logger = loggerFactory.CreateLogger("Plexus.Server");
         var endpoint = ParseEndpoint(options.HttpEndpoint);
         var mqttEndpoint = IsOff(options.MqttEndpoint) ? null : ParseEndpoint(options.MqttEndpoint!);
+        var pgEndpoint = IsOff(options.PgEndpoint) ? null : ParseEndpoint(options.PgEndpoint!);
         var deviceTags = DeviceTagMap.Parse(options.DeviceTag);
         if (!string.IsNullOrEmpty(options.AdminToken) && !AdminTokenStore.IsLongEnough(options.AdminToken, out string? tokenProblem))
         {
@@ -231,6 +236,11 @@ public sealed class PlexusServer : IAsyncDisposable
                 MaxBytes = options.QueryMaxBytes,
                 MaxConcurrent = options.QueryConcurrency,
             }, time));
+            // After the query service, so that it closes first: its connections' queries end before the service goes.
+            var pgCertificate = pgEndpoint is null || (options.PgTlsCertificate is null && options.PgTlsKey is null)
+                ? null
+                : owned.Own("the PostgreSQL TLS certificate", TlsCertificate.LoadCertificate(options.PgTlsCertificate, options.PgTlsKey, "the PostgreSQL listener", "pg-tls-cert", "pg-tls-key"));
+            var pg = pgEndpoint is null ? null : owned.Own("the PostgreSQL listener", StartPgWire(options, pgEndpoint, pgCertificate, queries, tokens, apiTokens, loggerFactory, time));
             WarnAboutCleartext(logger, endpoint, httpsCertificate is not null, mqttEndpoint);
             api.MarkReady(new ApiServices(new RequestAuthenticator(tokens, apiTokens, devices), pipeline.For(new IngestOrigin(IngestSource.HttpWrite)), queries, options.DataDirectory, devices, apiTokens, store.Writer)
             {
@@ -242,7 +252,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 Tracks = new TrackReader(store),
                 Audit = audit,
             });
-            logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
+            logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; PostgreSQL on {PgEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", pg?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
             return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger, owned)
             {
                 _deviceState = deviceState,
@@ -251,6 +261,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 Assets = assets,
                 Links = links,
                 PositionSources = positionSources,
+                PgEndpoint = pg?.Endpoint,
             };
         }
         catch
@@ -310,6 +321,37 @@ public sealed class PlexusServer : IAsyncDisposable
         catch (SocketException error)
         {
             throw new IOException($"cannot listen for MQTT on {mqttEndpoint}: {error.Message}; choose another address with --mqtt host:port, or --mqtt off", error);
+        }
+    }
+
+    private static PgWireServer StartPgWire(PlexusServerOptions options, IPEndPoint endpoint, X509Certificate2? certificate, SqlQueryService queries, AdminTokenStore tokens, ApiTokenStore apiTokens, ILoggerFactory loggerFactory, TimeProvider time)
+    {
+        try
+        {
+            return PgWireServer.Start(
+                new PgWireOptions
+                {
+                    Endpoint = endpoint,
+                    Certificate = certificate,
+                    AllowLoopbackCleartext = options.PgAllowLoopbackCleartext,
+                    MaxConnections = options.PgMaxConnections,
+                    MaxConnectionsPerIp = options.PgMaxConnectionsPerIp,
+                    AuthenticationTimeout = options.PgAuthTimeout,
+                    MaxMessageSize = (int)Math.Clamp(options.PgMaxMessageSize, 1024, int.MaxValue - 5),
+
+                    // Any API token with scope read or more (the admin token too) reads over this door as over
+                    // /api/v1/sql; a device token reads nothing.
+                    Authenticate = token => tokens.IsAdminToken(token)
+                        ? new PgPrincipal(ApiPrincipal.AdminTokenName, null)
+                        : apiTokens.Find(token) is { } info && info.Scope >= ApiScope.Read ? new PgPrincipal(info.Name, info.Namespaces) : null,
+                },
+                queries,
+                loggerFactory,
+                time);
+        }
+        catch (SocketException error)
+        {
+            throw new IOException($"cannot listen for PostgreSQL clients on {endpoint}: {error.Message}; choose another address with --pg host:port, or --pg off", error);
         }
     }
 

@@ -9,6 +9,7 @@ public sealed record PlexusServerOptions
     public const string DefaultHttpEndpoint = "127.0.0.1:8086";
     public const string DefaultMqttEndpoint = "127.0.0.1:1883";
     public const string MqttOff = "off";
+    public const string DefaultPgEndpoint = "127.0.0.1:5433";
 
     public string DataDirectory { get; init; } = DefaultDataDirectory;
 
@@ -20,6 +21,30 @@ public sealed record PlexusServerOptions
 
     /// <summary>host:port of the MQTT-over-TLS listener; null or "off" runs none (needs <see cref="MqttTlsCertificate"/> and <see cref="MqttTlsKey"/>).</summary>
     public string? MqttTlsEndpoint { get; init; }
+
+    /// <summary>host:port of the PostgreSQL wire-protocol listener (docs/postgres.md); port 0 picks a free port (tests); "off" (or null) runs none.</summary>
+    public string? PgEndpoint { get; init; } = DefaultPgEndpoint;
+
+    /// <summary>PEM file with the certificate the PostgreSQL listener offers on SSLRequest; none answers 'N'.</summary>
+    public string? PgTlsCertificate { get; init; }
+
+    /// <summary>PEM file with that certificate's private key.</summary>
+    public string? PgTlsKey { get; init; }
+
+    /// <summary>Whether clients on 127.0.0.1/::1 may send their token as a password without TLS.</summary>
+    public bool PgAllowLoopbackCleartext { get; init; }
+
+    /// <summary>Most PostgreSQL connections open at once.</summary>
+    public int PgMaxConnections { get; init; } = PgWire.PgWireOptions.DefaultMaxConnections;
+
+    /// <summary>Most PostgreSQL connections open at once from one IP address.</summary>
+    public int PgMaxConnectionsPerIp { get; init; } = PgWire.PgWireOptions.DefaultMaxConnectionsPerIp;
+
+    /// <summary>Time a new PostgreSQL connection has to authenticate, TLS handshake included.</summary>
+    public TimeSpan PgAuthTimeout { get; init; } = PgWire.PgWireOptions.DefaultAuthenticationTimeout;
+
+    /// <summary>Largest message a PostgreSQL client may send, in bytes.</summary>
+    public long PgMaxMessageSize { get; init; } = PgWire.PgWireOptions.DefaultMaxMessageSize;
 
     /// <summary>PEM file with the MQTT TLS server certificate.</summary>
     public string? MqttTlsCertificate { get; init; }

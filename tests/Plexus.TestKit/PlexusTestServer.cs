@@ -50,6 +50,7 @@ public sealed class PlexusTestServer : IAsyncDisposable
             DataDirectory = dataDirectory ?? owned!.Path,
             HttpEndpoint = "127.0.0.1:0",
             MqttEndpoint = "127.0.0.1:0",
+            PgEndpoint = "127.0.0.1:0",
             AdminToken = AdminToken,
         };
         options = configure?.Invoke(options) ?? options;

@@ -30,6 +30,14 @@ internal static class ServeCommand
     private static readonly Option<string?> MqttMaxRetainedBytesPerClient = new("--mqtt-max-retained-bytes-per-client") { Description = "Most bytes of retained MQTT messages one device or API token holds, e.g. 32MiB (env PLEXUS_MQTT_MAX_RETAINED_BYTES_PER_CLIENT, default 32MiB)" };
     private static readonly Option<string?> MqttMaxRate = new("--mqtt-max-rate") { Description = "Messages per second one MQTT client may publish; 0 is unlimited (env PLEXUS_MQTT_MAX_RATE, default 0)" };
     private static readonly Option<string?> MqttMaxBurst = new("--mqtt-max-burst") { Description = "Messages a client may publish at once above --mqtt-max-rate (env PLEXUS_MQTT_MAX_BURST, default one second's worth)" };
+    private static readonly Option<string?> Pg = new("--pg") { Description = $"PostgreSQL wire-protocol listen address host:port, or off (env PLEXUS_PG, default {PlexusServerOptions.DefaultPgEndpoint})" };
+    private static readonly Option<string?> PgTlsCert = new("--pg-tls-cert") { Description = "PEM certificate the PostgreSQL listener offers to clients asking for TLS (env PLEXUS_PG_TLS_CERT; default none: TLS refused); needs --pg-tls-key" };
+    private static readonly Option<string?> PgTlsKey = new("--pg-tls-key") { Description = "PEM private key of that certificate, not encrypted (env PLEXUS_PG_TLS_KEY)" };
+    private static readonly Option<string?> PgAllowLoopbackCleartext = new("--pg-allow-loopback-cleartext") { Description = "true: PostgreSQL clients on 127.0.0.1 or ::1 may send their token without TLS (env PLEXUS_PG_ALLOW_LOOPBACK_CLEARTEXT, default false)" };
+    private static readonly Option<string?> PgMaxConnections = new("--pg-max-connections") { Description = "Most PostgreSQL connections open at once (env PLEXUS_PG_MAX_CONNECTIONS, default 256)" };
+    private static readonly Option<string?> PgMaxConnectionsPerIp = new("--pg-max-connections-per-ip") { Description = "Most PostgreSQL connections open at once from one IP address (env PLEXUS_PG_MAX_CONNECTIONS_PER_IP, default 64)" };
+    private static readonly Option<string?> PgAuthTimeout = new("--pg-auth-timeout") { Description = "Time a new PostgreSQL connection has to authenticate, TLS handshake included, e.g. 10s (env PLEXUS_PG_AUTH_TIMEOUT, default 10s)" };
+    private static readonly Option<string?> PgMaxMessageSize = new("--pg-max-message-size") { Description = "Largest message a PostgreSQL client may send (a query's text, a Bind), e.g. 1MiB (env PLEXUS_PG_MAX_MESSAGE_SIZE, default 1MiB)" };
     private static readonly Option<string?> AdminToken = new("--admin-token") { Description = "Admin token to use; its hash replaces the stored one (env PLEXUS_ADMIN_TOKEN; default: generated on first start and printed once)" };
     private static readonly Option<string?> ProvisioningKey = new("--provisioning-key") { Description = "Turns on auto-provisioning: an unknown device connecting over MQTT with its id as user name and this key as password is registered (env PLEXUS_PROVISIONING_KEY; default off)" };
     private static readonly Option<string?> MaxBodySize = new("--max-body-size") { Description = "Largest write body after decompression, e.g. 25MB (env PLEXUS_MAX_BODY_SIZE)" };
@@ -57,7 +65,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var command = new Command("serve", "Run the Plexus server with the embedded store.");
-        foreach (var option in new[] { Data, Http, HttpsCert, HttpsKey, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxConnectSize, MqttConnectTimeout, MqttMaxConnections, MqttMaxConnectionsPerIp, MqttMaxRetainedMessages, MqttMaxRetainedBytes, MqttMaxRetainedMessagesPerClient, MqttMaxRetainedBytesPerClient, MqttMaxRate, MqttMaxBurst, AdminToken, ProvisioningKey, MaxBodySize, MaxNamespaces, MaxMeasurementsPerNamespace, MaxColumnsPerMeasurement, MaxNewMeasurementsPerWrite, MaxNewColumnsPerWrite, MaxNewSeriesPerWrite, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, MemoryLimit, DeviceTag, LogLevel, Config })
+        foreach (var option in new[] { Data, Http, HttpsCert, HttpsKey, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxConnectSize, MqttConnectTimeout, MqttMaxConnections, MqttMaxConnectionsPerIp, MqttMaxRetainedMessages, MqttMaxRetainedBytes, MqttMaxRetainedMessagesPerClient, MqttMaxRetainedBytesPerClient, MqttMaxRate, MqttMaxBurst, Pg, PgTlsCert, PgTlsKey, PgAllowLoopbackCleartext, PgMaxConnections, PgMaxConnectionsPerIp, PgAuthTimeout, PgMaxMessageSize, AdminToken, ProvisioningKey, MaxBodySize, MaxNamespaces, MaxMeasurementsPerNamespace, MaxColumnsPerMeasurement, MaxNewMeasurementsPerWrite, MaxNewColumnsPerWrite, MaxNewSeriesPerWrite, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, MemoryLimit, DeviceTag, LogLevel, Config })
         {
             command.Options.Add(option);
         }
@@ -101,6 +109,14 @@ internal static class ServeCommand
                 MqttMaxRetainedBytesPerClient = Get(MqttMaxRetainedBytesPerClient, "PLEXUS_MQTT_MAX_RETAINED_BYTES_PER_CLIENT") is { } retainedBytesPerClient ? Units.ParseBytes(retainedBytesPerClient, "mqtt-max-retained-bytes-per-client") : Broker.PlexusBrokerOptions.DefaultMaxRetainedBytesPerClient,
                 MqttMaxRate = Get(MqttMaxRate, "PLEXUS_MQTT_MAX_RATE") is { } rate ? Units.ParseRate(rate, "mqtt-max-rate") : 0,
                 MqttMaxBurst = Get(MqttMaxBurst, "PLEXUS_MQTT_MAX_BURST") is { } burst ? Units.ParsePositiveInt(burst, "mqtt-max-burst") : 0,
+                PgEndpoint = Get(Pg, "PLEXUS_PG") ?? PlexusServerOptions.DefaultPgEndpoint,
+                PgTlsCertificate = Get(PgTlsCert, "PLEXUS_PG_TLS_CERT"),
+                PgTlsKey = Get(PgTlsKey, "PLEXUS_PG_TLS_KEY"),
+                PgAllowLoopbackCleartext = Get(PgAllowLoopbackCleartext, "PLEXUS_PG_ALLOW_LOOPBACK_CLEARTEXT") is { } cleartext && Units.ParseBoolean(cleartext, "pg-allow-loopback-cleartext"),
+                PgMaxConnections = Get(PgMaxConnections, "PLEXUS_PG_MAX_CONNECTIONS") is { } pgConnections ? Units.ParsePositiveInt(pgConnections, "pg-max-connections") : PgWire.PgWireOptions.DefaultMaxConnections,
+                PgMaxConnectionsPerIp = Get(PgMaxConnectionsPerIp, "PLEXUS_PG_MAX_CONNECTIONS_PER_IP") is { } pgPerIp ? Units.ParsePositiveInt(pgPerIp, "pg-max-connections-per-ip") : PgWire.PgWireOptions.DefaultMaxConnectionsPerIp,
+                PgAuthTimeout = Get(PgAuthTimeout, "PLEXUS_PG_AUTH_TIMEOUT") is { } pgTimeout ? Units.ParseDuration(pgTimeout, "pg-auth-timeout") : PgWire.PgWireOptions.DefaultAuthenticationTimeout,
+                PgMaxMessageSize = Get(PgMaxMessageSize, "PLEXUS_PG_MAX_MESSAGE_SIZE") is { } pgSize ? Units.ParseBytes(pgSize, "pg-max-message-size") : PgWire.PgWireOptions.DefaultMaxMessageSize,
                 AdminToken = Get(AdminToken, "PLEXUS_ADMIN_TOKEN"),
                 ProvisioningKey = Get(ProvisioningKey, "PLEXUS_PROVISIONING_KEY") is { Length: > 0 } key ? key : null,
                 MaxBodyBytes = Get(MaxBodySize, "PLEXUS_MAX_BODY_SIZE") is { } size ? Units.ParseBytes(size, "max-body-size") : 25_000_000,
@@ -140,6 +156,21 @@ internal static class ServeCommand
             if (!PlexusServer.IsOff(options.MqttEndpoint))
             {
                 PlexusServer.ParseEndpoint(options.MqttEndpoint!);
+            }
+
+            if (!PlexusServer.IsOff(options.PgEndpoint))
+            {
+                PlexusServer.ParseEndpoint(options.PgEndpoint!);
+            }
+
+            if ((options.PgTlsCertificate is null) != (options.PgTlsKey is null))
+            {
+                throw new ArgumentException("pg-tls-cert and pg-tls-key: TLS for PostgreSQL clients needs both, the PEM certificate and its private key");
+            }
+
+            if (options.PgMaxMessageSize is < 1024 or > 256 * 1024 * 1024)
+            {
+                throw new ArgumentException($"pg-max-message-size: {options.PgMaxMessageSize} bytes is outside 1KiB to 256MiB");
             }
 
             if (!PlexusServer.IsOff(options.MqttTlsEndpoint))
@@ -201,6 +232,9 @@ internal static class ServeCommand
         output.WriteLine(server.MqttEndpoint is { } mqtt
             ? $"  MQTT       mqtt://{mqtt}  (password: an API token; devices publish to devices/<id>/telemetry)"
             : "  MQTT       off");
+        output.WriteLine(server.PgEndpoint is { } pg
+            ? $"  PostgreSQL postgresql://{pg}/main  (password: an API token; psql, Grafana, Npgsql...; read-only)"
+            : "  PostgreSQL off");
         if (server.MqttTlsEndpoint is { } mqttTls)
         {
             output.WriteLine($"  MQTT TLS   mqtts://{mqttTls}");
@@ -357,6 +391,13 @@ internal static class Units
         double.TryParse(text.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && value >= 0 && double.IsFinite(value)
             ? value
             : throw new FormatException($"{name}: \"{text}\" is not a rate in messages per second such as 100 or 0.5 (0 is unlimited)");
+
+    public static bool ParseBoolean(string text, string name) => text.Trim().ToLowerInvariant() switch
+    {
+        "true" or "on" or "yes" or "1" => true,
+        "false" or "off" or "no" or "0" => false,
+        _ => throw new FormatException($"{name}: \"{text}\" is not true or false"),
+    };
 
     public static int ParsePositiveInt(string text, string name) =>
         int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value > 0

@@ -33,6 +33,19 @@ public sealed class QueryRow
 
     /// <summary>Any other type, boxed (a HUGEINT is a <see cref="System.Numerics.BigInteger"/>).</summary>
     public object GetValue(int ordinal) => _reader.GetValue(ordinal);
+
+    /// <summary>The value as <typeparamref name="T"/>, unboxed (int, short, float, decimal, DateTime, Guid...).</summary>
+    public T GetFieldValue<T>(int ordinal) => _reader.GetFieldValue<T>(ordinal);
+
+    /// <summary>The .NET type the column's values have (a LIST is a <c>List&lt;T&gt;</c>).</summary>
+    public Type GetFieldType(int ordinal) => _reader.GetFieldType(ordinal);
+
+    /// <summary>An INTERVAL in its three parts: a <see cref="TimeSpan"/> cannot hold months.</summary>
+    public (int Months, int Days, long Microseconds) GetInterval(int ordinal)
+    {
+        var interval = _reader.GetFieldValue<DuckDB.NET.Native.DuckDBInterval>(ordinal);
+        return (interval.Months, interval.Days, (long)interval.Micros);
+    }
 }
 
 /// <summary>
@@ -46,6 +59,12 @@ public abstract class QueryAnswerFormat : IDisposable
 {
     /// <summary>Writes the answer's opening bytes, once, before the first row (also when there is none).</summary>
     public abstract void Begin(IReadOnlyList<QueryColumn> columns, IBufferWriter<byte> opening);
+
+    /// <summary>
+    /// As <see cref="Begin(IReadOnlyList{QueryColumn}, IBufferWriter{byte})"/>, for a format that needs the columns'
+    /// .NET types (<see cref="QueryRow.GetFieldType"/>); the row is positioned on the first row, if any.
+    /// </summary>
+    public virtual void Begin(IReadOnlyList<QueryColumn> columns, QueryRow row, IBufferWriter<byte> opening) => Begin(columns, opening);
 
     /// <summary>Writes the bytes of the current row (and whatever must come before them).</summary>
     public abstract void FormatRow(QueryRow row, IBufferWriter<byte> output);

@@ -291,7 +291,7 @@ internal sealed class FormattedRowSink(QueryAnswerFormat format, PipeWriter outp
     {
         _row = new QueryRow(reader);
         Scratch.ResetWrittenCount();
-        format.Begin(columns, Scratch);
+        format.Begin(columns, _row, Scratch);
         SendOpening();
     }
 

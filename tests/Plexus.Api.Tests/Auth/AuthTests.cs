@@ -61,14 +61,14 @@ public sealed class AuthTests
     {
         using var dir = new TempDirectory();
         string token;
-        await using (var server = await PlexusServer.StartAsync(new PlexusServerOptions { DataDirectory = dir.Path, HttpEndpoint = "127.0.0.1:0", MqttEndpoint = PlexusServerOptions.MqttOff }))
+        await using (var server = await PlexusServer.StartAsync(new PlexusServerOptions { DataDirectory = dir.Path, HttpEndpoint = "127.0.0.1:0", MqttEndpoint = PlexusServerOptions.MqttOff, PgEndpoint = PlexusServerOptions.MqttOff }))
         {
             token = server.AdminTokens.GeneratedToken!;
             Assert.False(string.IsNullOrEmpty(token));
             Assert.DoesNotContain(token, await File.ReadAllTextAsync(Path.Combine(dir.Path, "admin-token.sha256")));
         }
 
-        await using (var server = await PlexusServer.StartAsync(new PlexusServerOptions { DataDirectory = dir.Path, HttpEndpoint = "127.0.0.1:0", MqttEndpoint = PlexusServerOptions.MqttOff }))
+        await using (var server = await PlexusServer.StartAsync(new PlexusServerOptions { DataDirectory = dir.Path, HttpEndpoint = "127.0.0.1:0", MqttEndpoint = PlexusServerOptions.MqttOff, PgEndpoint = PlexusServerOptions.MqttOff }))
         {
             Assert.Null(server.AdminTokens.GeneratedToken);
             using var client = new HttpClient { BaseAddress = server.HttpAddress };
