@@ -22,7 +22,7 @@ internal static class CliRunner
         using var input = standardInput is null
             ? null
             : CliConsole.RedirectInput(() => new MemoryStream(System.Text.Encoding.UTF8.GetBytes(standardInput)));
-        int exitCode = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
+        int exitCode = await UsageErrors.InvokeAsync(root, args, new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
         return new CliResult(exitCode, output.ToString(), error.ToString());
     }
 }

@@ -27,13 +27,7 @@ internal static class SimulateCommand
             Description = "Number of trucks (TSBS --scale)",
             DefaultValueFactory = _ => DefaultTrucks,
         };
-        trucks.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() < 1)
-            {
-                result.AddError("--trucks must be at least 1");
-            }
-        });
+        CommandSupport.RequireRange(trucks, 1, int.MaxValue);
         var start = new Option<string?>("--start")
         {
             Description = "First timestamp, RFC 3339 (default 2016-01-01T00:00:00Z; now, rounded down to the interval, with --realtime)",
@@ -80,26 +74,14 @@ internal static class SimulateCommand
             Description = "Lines per request when sending",
             DefaultValueFactory = _ => DefaultBatchSize,
         };
-        batchSize.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() < 1)
-            {
-                result.AddError("--batch-size must be at least 1");
-            }
-        });
+        CommandSupport.RequireRange(batchSize, 1, int.MaxValue);
         var gzip = new Option<bool>("--gzip") { Description = "Compress each request body with gzip when sending" };
         var concurrency = new Option<int>("--concurrency")
         {
             Description = "Requests in flight at once when sending as fast as possible",
             DefaultValueFactory = _ => 1,
         };
-        concurrency.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() is < 1 or > 64)
-            {
-                result.AddError("--concurrency must be between 1 and 64");
-            }
-        });
+        CommandSupport.RequireRange(concurrency, 1, 64);
         var realtime = new Option<bool>("--realtime") { Description = "Pace the rows by the clock: each tick goes out at its own time, starting now" };
 
         var command = new Command("simulate", "Simulate a TSBS-IoT truck fleet: write it as line protocol, CSV or JSON lines, or send it live to a server")
