@@ -11,6 +11,7 @@ root.Subcommands.Add(GeofencesCommand.Create());
 root.Subcommands.Add(PositionsCommand.Create());
 root.Subcommands.Add(AssetsCommand.Create());
 root.Subcommands.Add(SimulateCommand.Create());
+root.Subcommands.Add(DemoCommand.Create());
 
 // `serve` handles SIGINT/SIGTERM itself so that it can finish in-flight writes; System.CommandLine's own
 // handler would give up after a fixed timeout.
