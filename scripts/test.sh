@@ -9,6 +9,11 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "== installing Node.js and npm (Debian packages)"
   if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm; else sudo apt-get update -qq && sudo apt-get install -y -qq nodejs npm; fi
 fi
+# docs/getting-started.md's console examples (run by GettingStartedDocsTests) read a device token with jq.
+if ! command -v jq >/dev/null 2>&1; then
+  echo "== installing jq (Debian package)"
+  if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq jq; else sudo apt-get update -qq && sudo apt-get install -y -qq jq; fi
+fi
 # The MQTT tests use Mosquitto's command-line clients as a third-party client.
 if ! command -v mosquitto_pub >/dev/null 2>&1; then
   echo "== installing mosquitto-clients (Debian package)"

@@ -174,7 +174,7 @@ public sealed class DemoFleet
         double flow = running ? 118 + (8 * _random.NextDouble()) : 0;
         messages.Add(new(pump.Id, "telemetry", Invariant($$"""{"pressure_bar": {{Round(pressure, 2)}}, "flow_m3h": {{Round(flow, 1)}}, "rpm": {{(running ? 1450 + _random.NextInt(20) : 0)}}, "ts": {{ts}}}""")));
         string state = pump.FaultTicks > 0 ? """{"mode": "running", "alarm": "overpressure"}"""
-            : running ? """{"mode": "running", "alarm": null}""" : """{"mode": "stopped", "alarm": null}""";
+            : running ? """{"mode": "running", "alarm": "none"}""" : """{"mode": "stopped", "alarm": "none"}""";
         SetStatus(pump, state, messages);
         if (pump.FaultTicks > 0)
         {

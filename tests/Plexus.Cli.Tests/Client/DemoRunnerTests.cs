@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Plexus.Cli.Client;
 using Plexus.TestKit;
 
@@ -20,11 +19,11 @@ public sealed class DemoRunnerTests
         using var stop = new CancellationTokenSource();
         var demo = DemoRunner.RunInProcessAsync(server.Server, log, TimeSpan.FromMilliseconds(200), stop.Token);
 
-        await Eventually.TrueAsync(async () => await CountAsync(server, "SELECT count(DISTINCT device) FROM positions") == 4, Deadline, "the four trucks' positions");
-        await Eventually.TrueAsync(async () => await CountAsync(server, "SELECT count(DISTINCT device) FROM telemetry WHERE device LIKE 'demo-freezer-%' OR device LIKE 'demo-pump-%'") == 6, Deadline, "freezer and pump telemetry");
-        await Eventually.TrueAsync(async () => await CountAsync(server, "SELECT count(*) FROM device_state WHERE online AND device LIKE 'demo-%' AND cardinality(properties) > 0") >= 8, Deadline, "devices online with reported state");
-        Assert.Equal(10, await CountAsync(server, "SELECT count(*) FROM devices WHERE tags['demo'] = 'true'"));
-        Assert.Equal(2, await CountAsync(server, "SELECT count(*) FROM geofences WHERE name LIKE 'demo-%'"));
+        await Eventually.TrueAsync(async () => await DocsBlocks.CountAsync(server, "SELECT count(DISTINCT device) FROM positions") == 4, Deadline, "the four trucks' positions");
+        await Eventually.TrueAsync(async () => await DocsBlocks.CountAsync(server, "SELECT count(DISTINCT device) FROM telemetry WHERE device LIKE 'demo-freezer-%' OR device LIKE 'demo-pump-%'") == 6, Deadline, "freezer and pump telemetry");
+        await Eventually.TrueAsync(async () => await DocsBlocks.CountAsync(server, "SELECT count(*) FROM device_state WHERE online AND device LIKE 'demo-%' AND cardinality(properties) > 0") >= 8, Deadline, "devices online with reported state");
+        Assert.Equal(10, await DocsBlocks.CountAsync(server, "SELECT count(*) FROM devices WHERE tags['demo'] = 'true'"));
+        Assert.Equal(2, await DocsBlocks.CountAsync(server, "SELECT count(*) FROM geofences WHERE name LIKE 'demo-%'"));
 
         await stop.CancelAsync();
         await demo;
@@ -34,9 +33,9 @@ public sealed class DemoRunnerTests
         using var output = new StringWriter();
         await DemoRunner.RemoveAsync(client, output, CancellationToken.None);
 
-        Assert.Equal(0, await CountAsync(server, "SELECT count(*) FROM devices WHERE registered AND tags['demo'] = 'true'"));
-        Assert.Equal(0, await CountAsync(server, "SELECT count(*) FROM assets WHERE id LIKE 'demo-%'"));
-        Assert.Equal(0, await CountAsync(server, "SELECT count(*) FROM geofences WHERE name LIKE 'demo-%'"));
+        Assert.Equal(0, await DocsBlocks.CountAsync(server, "SELECT count(*) FROM devices WHERE registered AND tags['demo'] = 'true'"));
+        Assert.Equal(0, await DocsBlocks.CountAsync(server, "SELECT count(*) FROM assets WHERE id LIKE 'demo-%'"));
+        Assert.Equal(0, await DocsBlocks.CountAsync(server, "SELECT count(*) FROM geofences WHERE name LIKE 'demo-%'"));
         Assert.Contains("removed 17", output.ToString(), StringComparison.Ordinal);
     }
 
@@ -55,19 +54,5 @@ public sealed class DemoRunnerTests
         await Eventually.TrueAsync(() => second.Published >= 30, Deadline, "publishes with the rotated tokens");
         await stop.CancelAsync();
         await run;
-    }
-
-    /// <summary>The count, or -1 while the measurement it reads does not exist yet.</summary>
-    private static async Task<long> CountAsync(PlexusTestServer server, string sql)
-    {
-        try
-        {
-            var rows = await server.RowsAsync(sql);
-            return rows[0][0].ValueKind == JsonValueKind.Number ? rows[0][0].GetInt64() : -1;
-        }
-        catch (HttpRequestException error) when (error.Message.Contains("does not exist", StringComparison.Ordinal))
-        {
-            return -1;
-        }
     }
 }
