@@ -63,14 +63,7 @@ public sealed partial class DocsPythonExampleTests
         // The page connects to the default port; the test server listens on one of its own.
         string script = example.Replace("client.connect(\"127.0.0.1\", 1883)", $"client.connect(\"127.0.0.1\", {server.MqttEndpoint!.Port.ToString(CultureInfo.InvariantCulture)})", StringComparison.Ordinal);
         Assert.NotEqual(example, script);
-        var start = new ProcessStartInfo(Python, ["-c", script]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.Environment["PLEXUS_TOKEN"] = PlexusTestServer.AdminToken;
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await output, await errors);
+        return await ChildProcess.RunAsync(Python, ["-c", script], new Dictionary<string, string> { ["PLEXUS_TOKEN"] = PlexusTestServer.AdminToken });
     }
 
     internal static string PahoVersion()

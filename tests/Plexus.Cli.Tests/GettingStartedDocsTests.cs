@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -98,17 +97,15 @@ internal static partial class DocsBlocks
         string script = (stopAtError ? "set -e\n" : "") + $"exec 2>&1\nplexus() {{ dotnet '{plexus}' \"$@\"; }}\n" + commands
             .Replace("-p 1883", "-p " + server.MqttEndpoint!.Port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("127.0.0.1:8086", server.Address.Authority, StringComparison.Ordinal);
-        var start = new ProcessStartInfo("bash", ["-c", script]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.Environment["PLEXUS_URL"] = server.Address.ToString();
-        start.Environment["PLEXUS_TOKEN"] = PlexusTestServer.AdminToken;
-        start.Environment["NO_COLOR"] = "1";
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
-        string text = await output + await errors;
-        return (process.ExitCode, string.Join('\n', text.TrimEnd('\n').Split('\n').Select(line => line.TrimEnd())));
+        var environment = new Dictionary<string, string>
+        {
+            ["PLEXUS_URL"] = server.Address.ToString(),
+            ["PLEXUS_TOKEN"] = PlexusTestServer.AdminToken,
+            ["NO_COLOR"] = "1",
+        };
+        var (exitCode, output, errors) = await ChildProcess.RunAsync("bash", ["-c", script], environment, TimeSpan.FromMinutes(2));
+        string text = output + errors;
+        return (exitCode, string.Join('\n', text.TrimEnd('\n').Split('\n').Select(line => line.TrimEnd())));
     }
 
     /// <summary>The count, or -1 while the measurement it reads does not exist yet.</summary>
