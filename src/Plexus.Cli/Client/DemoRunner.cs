@@ -160,6 +160,12 @@ internal sealed class DemoRunner(PlexusApiClient client, string mqttHost, int mq
             removed += deleted.StatusCode == HttpStatusCode.NoContent ? 1 : 0;
         }
 
+        // The admin token serve --demo made for itself is no longer needed once its fleet is gone.
+        using (var revoked = await SendAsync(client, HttpMethod.Delete, $"/api/v1/tokens/{TokenName}", null, cancellationToken))
+        {
+            await EnsureAsync(client, revoked, $"token {TokenName}", [HttpStatusCode.NoContent, HttpStatusCode.NotFound], cancellationToken);
+        }
+
         await output.WriteLineAsync($"demo: removed {removed} devices, assets and geofences tagged demo=true (the data they sent stays in main)");
         return removed;
     }

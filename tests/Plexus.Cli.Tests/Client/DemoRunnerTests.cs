@@ -37,6 +37,7 @@ public sealed class DemoRunnerTests
         Assert.Equal(0, await DocsBlocks.CountAsync(server, "SELECT count(*) FROM assets WHERE id LIKE 'demo-%'"));
         Assert.Equal(0, await DocsBlocks.CountAsync(server, "SELECT count(*) FROM geofences WHERE name LIKE 'demo-%'"));
         Assert.Contains("removed 17", output.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(server.Server.ApiTokens.List(), t => t.Name == DemoRunner.TokenName);
     }
 
     [Fact]
