@@ -9,6 +9,11 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "== installing Node.js and npm (Debian packages)"
   if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm; else sudo apt-get update -qq && sudo apt-get install -y -qq nodejs npm; fi
 fi
+# docs/getting-started.md's console examples (run by GettingStartedDocsTests) read a device token with jq.
+if ! command -v jq >/dev/null 2>&1; then
+  echo "== installing jq (Debian package)"
+  if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq jq; else sudo apt-get update -qq && sudo apt-get install -y -qq jq; fi
+fi
 # The MQTT tests use Mosquitto's command-line clients as a third-party client.
 if ! command -v mosquitto_pub >/dev/null 2>&1; then
   echo "== installing mosquitto-clients (Debian package)"
@@ -29,6 +34,13 @@ if ! command -v psql >/dev/null 2>&1 || ! /usr/bin/python3 -c "import psycopg2" 
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
   { $sudo apt-get update -qq && $sudo apt-get install -y -qq postgresql-client python3-psycopg2; } \
     || echo "== could not install postgresql-client or python3-psycopg2: the psql and psycopg2 tests will be skipped"
+fi
+# The Python MQTT example of docs/mqtt.md runs under Debian's paho-mqtt (1.6); without it that test is skipped.
+if ! /usr/bin/python3 -c "import paho.mqtt.client" >/dev/null 2>&1; then
+  echo "== installing python3-paho-mqtt (Debian package)"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  { $sudo apt-get update -qq && $sudo apt-get install -y -qq python3-paho-mqtt; } \
+    || echo "== could not install python3-paho-mqtt: the docs' Python MQTT example will be skipped"
 fi
 echo "== npm client for the real-client tests"
 (cd tests/clients/node && npm install --no-audit --no-fund --loglevel=error)

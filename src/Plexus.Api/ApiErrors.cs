@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Plexus.Core;
 using Plexus.Storage;
 
 namespace Plexus.Api;
@@ -21,7 +22,8 @@ public static class ApiErrors
         AuditTrail.Failed(context, code, message);
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json; charset=utf-8";
-        await using var json = new Utf8JsonWriter(context.Response.Body);
+        context.Response.Headers.XContentTypeOptions = PlexusApi.NoSniff;
+        await using var json = new Utf8JsonWriter(context.Response.Body, ReadableJson.Options);
         json.WriteStartObject();
         json.WriteString("code", code);
         json.WriteString("message", message);

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Plexus.Api.Auth;
 using Plexus.Api.Endpoints;
+using Plexus.Core;
 using Plexus.Devices;
 using Plexus.Geo;
 using Plexus.Pipeline.Devices;
@@ -151,6 +152,23 @@ public static class PlexusApi
     }
 
     /// <summary>
+    /// Tells browsers never to guess a content type: Plexus's JSON keeps quotes and angle brackets unescaped
+    /// (<see cref="ReadableJson"/>), which is safe only while nothing renders it as HTML. An answer that is cleared and
+    /// rewritten as an error gets it again from <see cref="ApiErrors"/>.
+    /// </summary>
+    public static IApplicationBuilder UseNoContentSniffing(this IApplicationBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        return app.Use((http, next) =>
+        {
+            http.Response.Headers.XContentTypeOptions = NoSniff;
+            return next(http);
+        });
+    }
+
+    internal const string NoSniff = "nosniff";
+
+    /// <summary>
     /// Answers 503 with Retry-After for every endpoint that meets a store that cannot serve now: a query whose read
     /// connection is refused because acknowledged writes cannot be applied (a full disk), or a registry read or
     /// write that meets the same. One place, so that no endpoint answers 500 (or without its newest data) for it.
@@ -245,5 +263,5 @@ public static class PlexusApi
         return null;
     }
 
-    internal static readonly JsonWriterOptions JsonOptions = new() { Indented = false };
+    internal static JsonWriterOptions JsonOptions => ReadableJson.Options;
 }

@@ -11,7 +11,8 @@ root.Subcommands.Add(GeofencesCommand.Create());
 root.Subcommands.Add(PositionsCommand.Create());
 root.Subcommands.Add(AssetsCommand.Create());
 root.Subcommands.Add(SimulateCommand.Create());
+root.Subcommands.Add(DemoCommand.Create());
 
 // `serve` handles SIGINT/SIGTERM itself so that it can finish in-flight writes; System.CommandLine's own
 // handler would give up after a fixed timeout.
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+return await UsageErrors.InvokeAsync(root, args, new InvocationConfiguration { ProcessTerminationTimeout = null });

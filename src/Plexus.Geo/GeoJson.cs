@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Plexus.Core;
 
 namespace Plexus.Geo;
 
@@ -242,7 +243,7 @@ public static class GeoJson
     public static string GeometryText(GeoShape shape)
     {
         using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream))
+        using (var json = new Utf8JsonWriter(stream, ReadableJson.Options))
         {
             WriteGeometry(json, shape);
         }

@@ -31,7 +31,7 @@ public sealed class ReservedMeasurementGuard : IIngestGuard
             var name = batch.Text(point.Measurement);
             if (IsReserved(name))
             {
-                (refused ??= []).Add(new LineError(point.LineNumber, LineError.Excerpt(name), ReservedMeasurements.Reason(Encoding.UTF8.GetString(name))));
+                (refused ??= []).Add(LineError.ForPoint(batch, point, ReservedMeasurements.Reason(Encoding.UTF8.GetString(name))));
                 continue;
             }
 

@@ -14,16 +14,19 @@ public sealed class QueryRefusedException(string message) : Exception(message)
     }
 }
 
-/// <summary>The engine rejected the query (syntax, unknown table, type error); the message is the engine's.</summary>
+/// <summary>
+/// The engine rejected the query (syntax, unknown table, type error); the message is the engine's, without its guesses
+/// at internal catalog tables (<see cref="EngineSuggestions"/>).
+/// </summary>
 public sealed class QueryFailedException : Exception
 {
     public QueryFailedException(string message)
-        : base(message)
+        : base(EngineSuggestions.WithoutCatalogNames(message))
     {
     }
 
     public QueryFailedException(string message, Exception inner)
-        : base(message, inner)
+        : base(EngineSuggestions.WithoutCatalogNames(message), inner)
     {
     }
 

@@ -258,7 +258,7 @@ public sealed class SqlQueryService : IDisposable
             {
                 // The engine's own refusals: a write in the read-only transaction, a file outside SQL's reach.
                 return engine.Message.Contains("read-only mode", StringComparison.Ordinal) || engine.Message.StartsWith("Permission Error", StringComparison.Ordinal)
-                    ? new QueryRefusedException("only read-only statements run here: " + engine.Message)
+                    ? new QueryRefusedException(ReadOnly.ReadOnlyQuery.ReadOnlyRule + " (" + engine.Message + ")")
                     : new QueryFailedException(engine.Message, engine);
             }
 

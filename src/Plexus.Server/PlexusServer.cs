@@ -155,6 +155,7 @@ public sealed class PlexusServer : IAsyncDisposable
 
         var api = new ApiContext(new ApiOptions { MaxBodyBytes = options.MaxBodyBytes, MaxDeviceMessageBytes = options.MqttMaxMessageSize }, time, loggerFactory);
         var app = builder.Build();
+        app.UseNoContentSniffing();
         app.UseRouting();
         app.UseStoreUnavailableAnswers(api);
         app.MapPlexusApi(api);

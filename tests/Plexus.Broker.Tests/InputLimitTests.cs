@@ -51,6 +51,26 @@ public sealed class InputLimitTests
     }
 
     [Theory]
+    [InlineData("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")]
+    [InlineData("SSH-2.0-OpenSSH_9.2\r\n")]
+    [InlineData("\u0016\u0003\u0001\u0002\u0000\u0001\u0000\u0001\u00fc\u0003\u0003")]
+    public async Task Non_mqtt_traffic_on_the_mqtt_port_is_one_warning_line_with_the_peer_address(string traffic)
+    {
+        await using var server = await PlexusTestServer.StartAsync();
+        using var socket = await OpenAsync(server.MqttEndpoint!);
+        string peer = socket.LocalEndPoint!.ToString()!;
+
+        await socket.SendAsync(System.Text.Encoding.Latin1.GetBytes(traffic));
+
+        Assert.True(await IsClosedByServerAsync(socket));
+        var warnings = server.Logs.Entries.Where(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Warning && e.Category.StartsWith("Plexus.Broker", StringComparison.Ordinal)).ToList();
+        var warning = Assert.Single(warnings);
+        Assert.Contains(peer, warning.Message, StringComparison.Ordinal);
+        Assert.Null(warning.Error);
+        Assert.DoesNotContain('\n', warning.Message);
+    }
+
+    [Theory]
     [InlineData("tcp")]
     [InlineData("tls")]
     [InlineData("websocket")]

@@ -16,13 +16,13 @@ internal static class CliRunner
 
     public static async Task<CliResult> RunWithInputAsync(string? standardInput, CancellationToken cancellationToken, params string[] args)
     {
-        var root = new RootCommand("plexus (test)") { WriteCommand.Create(), QueryCommand.Create(), DevicesCommand.Create(), TokensCommand.Create() };
+        var root = new RootCommand("plexus (test)") { WriteCommand.Create(), QueryCommand.Create(), DevicesCommand.Create(), TokensCommand.Create(), SimulateCommand.Create(), DemoCommand.Create() };
         using var output = new StringWriter();
         using var error = new StringWriter();
         using var input = standardInput is null
             ? null
             : CliConsole.RedirectInput(() => new MemoryStream(System.Text.Encoding.UTF8.GetBytes(standardInput)));
-        int exitCode = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
+        int exitCode = await UsageErrors.InvokeAsync(root, args, new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
         return new CliResult(exitCode, output.ToString(), error.ToString());
     }
 }

@@ -60,7 +60,7 @@ public sealed class TrackAndStopsTests
 
         using var unknown = await server.Client.GetAsync($"/api/v1/devices/nobody/track?from={from}&to={to}");
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
-        Assert.Contains("no positions of device \\u0022nobody\\u0022", await unknown.Content.ReadAsStringAsync());
+        Assert.Contains("no positions of device \\\"nobody\\\"", await unknown.Content.ReadAsStringAsync());
 
         using var badTime = await server.Client.GetAsync("/api/v1/devices/truck-1/track?from=yesterday");
         Assert.Equal(HttpStatusCode.BadRequest, badTime.StatusCode);

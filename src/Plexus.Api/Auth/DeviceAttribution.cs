@@ -28,7 +28,7 @@ public static class DeviceAttribution
             ref readonly PointEntry point = ref source[i];
             if (allowed is not null && !allowed.Allows(source.Text(point.Measurement)))
             {
-                refused?.Add(new LineError(point.LineNumber, LineError.Excerpt(source.Text(point.Measurement)),
+                refused?.Add(LineError.ForPoint(source, point,
                     allowed.Refusal(Encoding.UTF8.GetString(deviceIdUtf8), source.Text(point.Measurement))));
                 continue;
             }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Plexus.Core;
 
 namespace Plexus.Api.Endpoints;
 
@@ -25,7 +26,7 @@ internal static class HealthEndpoints
             bool healthy = context.Phase == ServerPhase.Ready && fault is null;
             http.Response.StatusCode = healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
             http.Response.ContentType = "application/json; charset=utf-8";
-            await using var json = new Utf8JsonWriter(http.Response.Body);
+            await using var json = new Utf8JsonWriter(http.Response.Body, ReadableJson.Options);
             json.WriteStartObject();
             json.WriteString("name", "plexus");
             json.WriteString("status", context.Phase switch

@@ -173,7 +173,7 @@ internal static class WriteEndpoints
     {
         var listed = parseErrors.Errors.Concat(rejected).OrderBy(e => e.Line).Take(context.Options.MaxReportedErrors).ToList();
         string errorId = ApiErrors.NewErrorId();
-        string message = $"partial write: {rejectedCount} line{(rejectedCount == 1 ? "" : "s")} rejected, {written} point{(written == 1 ? "" : "s")} written; first: line {listed[0].Line}: {listed[0].Reason}";
+        string message = $"partial write: {rejectedCount} line{(rejectedCount == 1 ? "" : "s")} rejected, {written} point{(written == 1 ? "" : "s")} written; first: {listed[0]}";
         context.Logger.LogInformation("Write to {Namespace}: {Message} (error id {ErrorId})", ns, message, errorId);
         return ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", message, errorId, json =>
         {

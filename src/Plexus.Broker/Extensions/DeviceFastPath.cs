@@ -256,7 +256,7 @@ internal sealed class DeviceFastPath : IDevicePublishHandler, IValidatingConnect
                 MqttInputRefusal.ConnectTooLarge => $"its CONNECT announces {packetSize} bytes, the limit is {_options.MaxConnectSize} (--mqtt-max-connect-size)",
                 MqttInputRefusal.ConnectTimeout => $"no complete CONNECT within {_options.ConnectTimeout.TotalSeconds:0.###} s (--mqtt-connect-timeout)",
                 MqttInputRefusal.PacketTooLarge => $"a packet after its CONNECT announces {packetSize} bytes, the limit is {_options.MaxMessageSize} (--mqtt-max-message-size)",
-                _ => "its first packet is not a CONNECT",
+                _ => "its first packet is not a CONNECT (not an MQTT client? HTTP, TLS or SSH sent to the MQTT port ends here)",
             };
             TransportLog.ClosedBeforeConnect(_logger, channel.RemoteEndPoint.ToString() ?? "?", reason, suppressed);
         }

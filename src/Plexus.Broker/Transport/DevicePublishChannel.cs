@@ -316,6 +316,11 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
         return wait;
     }
 
+    private const byte ConnectFirstByte = MqttWire.ConnectType << 4;
+
+    /// <summary>The shortest CONNECT body: protocol name "MQTT" with its length (6), level, flags, keep-alive.</summary>
+    private const int MinConnectBody = 10;
+
     /// <summary>At a packet boundary: takes the next packet, hands it over, or says what it waits for.</summary>
     private Step NextPacket()
     {
@@ -329,8 +334,12 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
         long total = (long)headerLength + remaining;
         if (!_connectSeen)
         {
-            // Unauthenticated: refused on the fixed header alone, before a byte of the body is buffered anywhere.
-            MqttInputRefusal? refusal = type != MqttWire.ConnectType || malformed ? MqttInputRefusal.NotConnectFirst
+            // Unauthenticated: refused on the fixed header alone, before a byte of the body is buffered anywhere. A CONNECT's
+            // flags are 0 and its body holds at least the protocol name, level, flags and keep-alive (10 bytes): other
+            // protocols on this port (a TLS ClientHello starts 0x16 0x03, like a 3-byte CONNECT with flags 6) are refused
+            // here as one line in the log, not handed to MQTTnet, which logs them as errors with a stack trace.
+            MqttInputRefusal? refusal = type != MqttWire.ConnectType || available[0] != ConnectFirstByte || remaining < MinConnectBody || malformed
+                ? MqttInputRefusal.NotConnectFirst
                 : total > _limits.MaxConnectSize ? MqttInputRefusal.ConnectTooLarge
                 : null;
             if (refusal is { } refused)

@@ -3,9 +3,9 @@ using System.CommandLine;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using Plexus.Cli.Client;
+using Plexus.Core;
 
 namespace Plexus.Cli.Commands;
 
@@ -197,6 +197,27 @@ internal static class CommandSupport
     }
 
     /// <summary>A JSON object written by <paramref name="body"/>, as text.</summary>
+    /// <summary>
+    /// Refuses a number outside [min, max] as a usage error. A value that is not a number at all is left to the parser's
+    /// own error: reading it here would throw out of the parser with a stack trace.
+    /// </summary>
+    internal static void RequireRange(Option<int> option, int min, int max)
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.Count == 1 && !int.TryParse(result.Tokens[0].Value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out _))
+            {
+                return;
+            }
+
+            int value = result.GetValueOrDefault<int>();
+            if (value < min || value > max)
+            {
+                result.AddError(max == int.MaxValue ? $"{option.Name} must be at least {min}" : $"{option.Name} must be between {min} and {max}");
+            }
+        });
+    }
+
     internal static string Json(Action<Utf8JsonWriter> body)
     {
         var buffer = new ArrayBufferWriter<byte>();
@@ -213,7 +234,7 @@ internal static class CommandSupport
     internal static string Pretty(JsonElement root)
     {
         var buffer = new ArrayBufferWriter<byte>();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        using (var json = new Utf8JsonWriter(buffer, ReadableJson.Indented))
         {
             root.WriteTo(json);
         }

@@ -2,9 +2,9 @@ using System.Buffers;
 using System.CommandLine;
 using System.Net.Http.Headers;
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using Plexus.Cli.Client;
+using Plexus.Core;
 
 namespace Plexus.Cli.Commands;
 
@@ -191,7 +191,7 @@ internal static class QueryCommand
     {
         var buffer = new ArrayBufferWriter<byte>();
         // Relaxed escaping keeps non-ASCII text (device names, units like °C) readable instead of \uXXXX.
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        using (var json = new Utf8JsonWriter(buffer, ReadableJson.Indented))
         {
             root.WriteTo(json);
         }

@@ -54,6 +54,7 @@ internal static class ServeCommand
     private static readonly Option<string?> MemoryLimit = new("--memory-limit") { Description = "Storage engine memory limit, e.g. 2GB (env PLEXUS_MEMORY_LIMIT, default 80% of RAM)" };
     private static readonly Option<string?> DeviceTag = new("--device-tag") { Description = "Tag holding the device key in measurements: a tag, and/or namespace=tag entries, e.g. device,fleet=name (env PLEXUS_DEVICE_TAG, default device)" };
     private static readonly Option<string?> LogLevel = new("--log-level") { Description = "trace, debug, information, warning or error (env PLEXUS_LOG_LEVEL, default information)" };
+    private static readonly Option<bool> Demo = new("--demo") { Description = "Register a small demo fleet (tag demo=true) and keep it publishing over MQTT; remove it with plexus demo remove (env PLEXUS_DEMO=true, config key demo)" };
     private static readonly Option<string?> Config = new("--config") { Description = "JSON config file whose keys are these option names without dashes (env PLEXUS_CONFIG)" };
 
     /// <summary>A schema limit (<see cref="SchemaLimits"/>): flag --name, env PLEXUS_NAME, config key name.</summary>
@@ -70,6 +71,7 @@ internal static class ServeCommand
             command.Options.Add(option);
         }
 
+        command.Options.Add(Demo);
         command.SetAction(RunAsync);
         return command;
     }
@@ -78,6 +80,7 @@ internal static class ServeCommand
     {
         ServeSettings settings;
         PlexusServerOptions options;
+        bool demo;
         try
         {
             settings = ServeSettings.Load(parse.GetValue(Config) ?? Environment.GetEnvironmentVariable("PLEXUS_CONFIG"));
@@ -182,6 +185,7 @@ internal static class ServeCommand
                 }
             }
             settings.LogLevel = Get(LogLevel, "PLEXUS_LOG_LEVEL");
+            demo = parse.GetValue(Demo) || IsTrue(Environment.GetEnvironmentVariable("PLEXUS_DEMO"), "PLEXUS_DEMO") || IsTrue(settings.Get("demo"), "demo");
         }
         catch (Exception error) when (error is ArgumentException or FormatException or IOException or JsonException)
         {
@@ -215,7 +219,11 @@ internal static class ServeCommand
         }
 
         PrintWelcome(server, options);
+        using var demoStop = new CancellationTokenSource();
+        var demoRun = demo ? Client.DemoRunner.RunInProcessAsync(server, Console.Out, Client.DemoRunner.DefaultInterval, demoStop.Token) : Task.CompletedTask;
         await stop.Task;
+        await demoStop.CancelAsync();
+        await demoRun;
         await server.StopAsync();
         return 0;
     }
@@ -265,6 +273,13 @@ internal static class ServeCommand
         output.WriteLine();
         output.Flush();
     }
+
+    private static bool IsTrue(string? text, string name) => text?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "false" or "0" or "no" => false,
+        "true" or "1" or "yes" => true,
+        _ => throw new ArgumentException($"{name}: \"{text}\" is not true or false"),
+    };
 
     private static LogLevel ParseLevel(string? text) => text?.ToLowerInvariant() switch
     {

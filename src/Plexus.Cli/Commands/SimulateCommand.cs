@@ -27,13 +27,7 @@ internal static class SimulateCommand
             Description = "Number of trucks (TSBS --scale)",
             DefaultValueFactory = _ => DefaultTrucks,
         };
-        trucks.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() < 1)
-            {
-                result.AddError("--trucks must be at least 1");
-            }
-        });
+        CommandSupport.RequireRange(trucks, 1, int.MaxValue);
         var start = new Option<string?>("--start")
         {
             Description = "First timestamp, RFC 3339 (default 2016-01-01T00:00:00Z; now, rounded down to the interval, with --realtime)",
@@ -80,32 +74,24 @@ internal static class SimulateCommand
             Description = "Lines per request when sending",
             DefaultValueFactory = _ => DefaultBatchSize,
         };
-        batchSize.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() < 1)
-            {
-                result.AddError("--batch-size must be at least 1");
-            }
-        });
+        CommandSupport.RequireRange(batchSize, 1, int.MaxValue);
         var gzip = new Option<bool>("--gzip") { Description = "Compress each request body with gzip when sending" };
         var concurrency = new Option<int>("--concurrency")
         {
             Description = "Requests in flight at once when sending as fast as possible",
             DefaultValueFactory = _ => 1,
         };
-        concurrency.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() is < 1 or > 64)
-            {
-                result.AddError("--concurrency must be between 1 and 64");
-            }
-        });
+        CommandSupport.RequireRange(concurrency, 1, 64);
         var realtime = new Option<bool>("--realtime") { Description = "Pace the rows by the clock: each tick goes out at its own time, starting now" };
+        var positions = new Option<bool>("--positions")
+        {
+            Description = "Also write each truck reading's position to main.positions (the measurement device locations go to), for the geo functions, tracks and as-of-position queries; needs --url",
+        };
 
         var command = new Command("simulate", "Simulate a TSBS-IoT truck fleet: write it as line protocol, CSV or JSON lines, or send it live to a server")
         {
             trucks, start, end, duration, interval, seed, format, output, noChaos, noMissing, noOutOfOrder, noNulls,
-            url, token, caCertificate, database, batchSize, gzip, concurrency, realtime,
+            url, token, caCertificate, database, batchSize, gzip, concurrency, realtime, positions,
         };
         command.SetAction(async (ParseResult parse, CancellationToken cancellationToken) =>
         {
@@ -137,10 +123,22 @@ internal static class SimulateCommand
                 return e.ExitCode;
             }
 
+            if (parse.GetValue(positions) && (settings.Url is null || settings.Realtime))
+            {
+                await error.WriteLineAsync("error: --positions sends the positions to main.positions of a server: it needs --url, and does not work with --realtime yet");
+                return 1;
+            }
+
             using var termination = CliConsole.CancelOnTermination(cancellationToken);
             var send = new WriteSettings(parse.GetValue(database), "ns", parse.GetValue(gzip), parse.GetValue(concurrency));
-            return await RunAsync(
+            int exitCode = await RunAsync(
                 settings, send, parse.GetValue(batchSize), parse.GetValue(token), parse.GetValue(caCertificate), parse.InvocationConfiguration.Output, error, termination.Token);
+            if (exitCode != 0 || !parse.GetValue(positions))
+            {
+                return exitCode;
+            }
+
+            return await SendPositionsAsync(settings, send with { Namespace = "main" }, parse.GetValue(batchSize), parse.GetValue(token), parse.GetValue(caCertificate), error, termination.Token);
         });
         return command;
     }
@@ -192,6 +190,30 @@ internal static class SimulateCommand
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// The positions of the run just sent, to <c>main.positions</c>: the simulator is deterministic, so a second pass over
+    /// the same options gives the same readings, here written as position rows.
+    /// </summary>
+    private static async Task<int> SendPositionsAsync(SimulateSettings settings, WriteSettings send, int batchSize, string? token, string? caCertificate, TextWriter error, CancellationToken cancellationToken)
+    {
+        var simulator = new FleetSimulator(settings.Options);
+        var run = new RunState(simulator);
+        try
+        {
+            await SendAsync(run, FleetFormatters.Positions(simulator.Trucks), settings, send, batchSize, token, caCertificate, progress: null, cancellationToken);
+        }
+        catch (CliException e)
+        {
+            await error.WriteLineAsync($"error: positions: {e.Message}");
+            return e.ExitCode;
+        }
+
+        var totals = run.Uploader!.Totals;
+        await error.WriteLineAsync($"positions: {totals.PointsWritten} rows written to main.positions");
+        await WriteRejectedAsync(totals, error);
+        return totals.LinesRejected > 0 ? 2 : 0;
     }
 
     private static async Task WriteToOutputAsync(

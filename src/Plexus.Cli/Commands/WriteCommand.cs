@@ -33,13 +33,7 @@ internal static class WriteCommand
             Description = "Lines per request; batches are cut at line boundaries only",
             DefaultValueFactory = _ => DefaultBatchSize,
         };
-        batchSize.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() < 1)
-            {
-                result.AddError("--batch-size must be at least 1");
-            }
-        });
+        CommandSupport.RequireRange(batchSize, 1, int.MaxValue);
         var gzip = new Option<bool>("--gzip")
         {
             Description = "Compress each request body with gzip",
@@ -49,14 +43,7 @@ internal static class WriteCommand
             Description = "Batches in flight at once",
             DefaultValueFactory = _ => 1,
         };
-        concurrency.Validators.Add(result =>
-        {
-            int value = result.GetValueOrDefault<int>();
-            if (value is < 1 or > 64)
-            {
-                result.AddError("--concurrency must be between 1 and 64");
-            }
-        });
+        CommandSupport.RequireRange(concurrency, 1, 64);
         var url = ClientOptions.Url();
         var token = ClientOptions.Token();
         var caCertificate = ClientOptions.CaCertificate();
@@ -166,6 +153,12 @@ internal static class WriteCommand
 
     private static FileStream OpenFile(string path)
     {
+        // Opening a folder fails with "Access to the path is denied", which sends people looking at permissions.
+        if (Directory.Exists(path))
+        {
+            throw new CliException($"{path} is a folder; give a file of line protocol (or - for standard input), e.g. plexus write {Path.Combine(path, "data.lp")}");
+        }
+
         try
         {
             return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan | FileOptions.Asynchronous);

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Plexus.Core;
 
 namespace Plexus.InfluxQL.Results;
 
@@ -97,7 +98,7 @@ public static class InfluxOutput
 
     internal static void WriteString(IBufferWriter<byte> output, string value)
     {
-        using var json = new Utf8JsonWriter(output);
+        using var json = new Utf8JsonWriter(output, ReadableJson.Options);
         json.WriteStringValue(value);
     }
 

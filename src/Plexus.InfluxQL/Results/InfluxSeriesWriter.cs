@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Numerics;
 using System.Text;
 using System.Text.Json;
+using Plexus.Core;
 using Plexus.InfluxQL.Execution;
 using Plexus.InfluxQL.Translation;
 using Plexus.Query;
@@ -27,7 +28,7 @@ public sealed class InfluxSeriesWriter : QueryAnswerFormat
     private readonly SeriesShape _shape;
     private readonly InfluxOutputOptions _options;
     private readonly InfluxAnswerState _state;
-    private readonly Utf8JsonWriter _json = new(Stream.Null);
+    private readonly Utf8JsonWriter _json = new(Stream.Null, ReadableJson.Options);
     private ValueWriter[] _values = [];
     private string[] _csvColumns = [];
 

@@ -22,7 +22,8 @@ namespace Plexus.Query.ReadOnly;
 /// </remarks>
 internal static class ReadOnlyQuery
 {
-    private const string WriteApiHint = "the query API only reads; data comes in through the write API (POST /api/v2/write) or MQTT";
+    /// <summary>What every refused write is told: what may run here, and where data comes in instead.</summary>
+    internal const string ReadOnlyRule = "the SQL API only reads: SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE and EXPLAIN run here; data comes in through the write API (POST /api/v2/write) or MQTT, and devices, assets and geofences are changed through their own endpoints";
 
     /// <summary>Checks <paramref name="sql"/>; returns the statement to run (the same text, or a rebuilt EXPLAIN).</summary>
     /// <exception cref="QueryRefusedException">The statement is not a read, or reaches beyond the caller's namespaces.</exception>
@@ -60,7 +61,7 @@ internal static class ReadOnlyQuery
             // person gets the query API's rule, not the engine's complaint about the statement they should not send.
             if (failure is QueryFailedException && !IsQuery(connection, checkedSql))
             {
-                throw new QueryRefusedException("only read-only statements (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) run here; " + WriteApiHint);
+                throw new QueryRefusedException(ReadOnlyRule);
             }
 
             throw failure;
@@ -122,7 +123,7 @@ internal static class ReadOnlyQuery
         if (message.Contains("does not support serialization", StringComparison.Ordinal) || message.Contains("Only SELECT statements", StringComparison.Ordinal)
             || message.Contains("Cannot plan statement", StringComparison.Ordinal))
         {
-            return new QueryRefusedException("only read-only statements (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) run here; " + WriteApiHint);
+            return new QueryRefusedException(ReadOnlyRule);
         }
 
         if (type.Equals("internal", StringComparison.OrdinalIgnoreCase))
@@ -181,7 +182,7 @@ internal static class ReadOnlyQuery
         if (!SqlFunctionPolicy.ReadOperators.Contains(op))
         {
             string what = op.StartsWith("LOGICAL_", StringComparison.Ordinal) ? op["LOGICAL_".Length..].Replace('_', ' ') : op;
-            throw new QueryRefusedException($"this statement would run {what}, which is not a read; {WriteApiHint}");
+            throw new QueryRefusedException($"this statement would run {what}, which is not a read; {ReadOnlyRule}");
         }
 
         if (op == "LOGICAL_GET" && node.TryGetProperty("name", out var nameElement))

@@ -50,6 +50,9 @@ public static class FleetFormatters
     }
 
     /// <summary>Parses the command-line spellings: <c>lp</c>/<c>line-protocol</c>, <c>csv</c>, <c>jsonl</c>/<c>ndjson</c>.</summary>
+    /// <summary>Line protocol rows of <c>main.positions</c> from the trucks' readings (<c>plexus simulate --positions</c>).</summary>
+    public static IFleetRowFormatter Positions(IReadOnlyList<Truck> trucks) => new PositionsRowFormatter(trucks);
+
     public static bool TryParse(string? text, out FleetFormat format)
     {
         switch (text?.Trim().ToUpperInvariant())

@@ -326,13 +326,13 @@ internal sealed class GroupCommitter
             var folded = ns.FindFolded(name);
             if (folded is not null)
             {
-                request.Reject(index, point, name, $"measurement \"{name}\" differs only in letter case from existing measurement \"{folded.Name}\" (SQL names ignore case)");
+                request.Reject(index, point, $"measurement \"{name}\" differs only in letter case from existing measurement \"{folded.Name}\" (SQL names ignore case)");
                 return null;
             }
 
             if (enforceLimits && ns.Count >= _limits.MaxMeasurementsPerNamespace)
             {
-                request.Reject(index, point, name,
+                request.Reject(index, point,
                     $"measurement \"{name}\" would be number {ns.Count + 1} in namespace \"{ns.Name}\"; at most {_limits.MaxMeasurementsPerNamespace} (--{SchemaLimits.MaxMeasurementsPerNamespaceOption}): write to an existing measurement or raise the limit");
                 return null;
             }
@@ -407,7 +407,7 @@ internal sealed class GroupCommitter
             string? problem = NewColumnProblem(measurement, key, "tag");
             if (problem is not null)
             {
-                request.Reject(index, point, measurementName, $"measurement \"{measurementName}\": {problem}");
+                request.Reject(index, point, $"measurement \"{measurementName}\": {problem}");
                 return false;
             }
 
@@ -422,7 +422,7 @@ internal sealed class GroupCommitter
             {
                 if (existing.Type != field.Type)
                 {
-                    request.Reject(index, point, measurementName,
+                    request.Reject(index, point,
                         $"field type conflict: measurement \"{measurementName}\" field \"{existing.Name}\" is {existing.Type.Name()}, this line writes {field.Type.Name()}");
                     return false;
                 }
@@ -434,7 +434,7 @@ internal sealed class GroupCommitter
             string? problem = NewColumnProblem(measurement, key, "field");
             if (problem is not null)
             {
-                request.Reject(index, point, measurementName, $"measurement \"{measurementName}\": {problem}");
+                request.Reject(index, point, $"measurement \"{measurementName}\": {problem}");
                 return false;
             }
 
@@ -444,7 +444,7 @@ internal sealed class GroupCommitter
         int columns = measurement is null ? 0 : measurement.Tags.Count + measurement.Fields.Count;
         if (enforceLimits && columns + _newNames.Count > _limits.MaxColumnsPerMeasurement)
         {
-            request.Reject(index, point, measurementName,
+            request.Reject(index, point,
                 $"measurement \"{measurementName}\" would have {columns + _newNames.Count} columns (tags and fields) with this line's {_newNames.Count} new ones; " +
                 $"at most {_limits.MaxColumnsPerMeasurement} (--{SchemaLimits.MaxColumnsPerMeasurementOption}): write fewer distinct tags and fields, or raise the limit");
             return false;

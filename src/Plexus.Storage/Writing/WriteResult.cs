@@ -50,9 +50,9 @@ internal sealed class WriteRequest
 
     public int Written { get; set; }
 
-    public void Reject(int index, in PointEntry point, string text, string reason)
+    public void Reject(int index, in PointEntry point, string reason)
     {
-        (Rejected ??= []).Add(new LineError(point.LineNumber, text, reason));
+        (Rejected ??= []).Add(LineError.ForPoint(Batch, point, reason));
         (RefusedIndices ??= []).Add(index);
     }
 

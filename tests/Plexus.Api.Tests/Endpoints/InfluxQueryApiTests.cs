@@ -41,7 +41,7 @@ public sealed class InfluxQueryApiTests
         await using var server = await StartAsync();
         var (status, body, _) = await GetAsync(server.Client, "db=lab");
         Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Contains("missing required parameter \\u0022q\\u0022", body, StringComparison.Ordinal);
+        Assert.Contains("missing required parameter \\\"q\\\"", body, StringComparison.Ordinal);
     }
 
     [Fact]

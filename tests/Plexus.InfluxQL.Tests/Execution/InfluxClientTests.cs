@@ -14,21 +14,8 @@ public sealed class InfluxClientTests(InfluxLab lab) : IClassFixture<InfluxLab>
     internal const string Influx = "/usr/bin/influx";
     internal const string Python = "/usr/bin/python3";
 
-    private static async Task<(int ExitCode, string Output, string Errors)> RunAsync(string program, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await output, await errors);
-    }
+    private static Task<(int ExitCode, string Output, string Errors)> RunAsync(string program, params string[] arguments) =>
+        ChildProcess.RunAsync(program, arguments);
 
     private Task<(int ExitCode, string Output, string Errors)> InfluxAsync(string statement, params string[] more) =>
         RunAsync(Influx, ["-host", "127.0.0.1", "-port", lab.Server.Address.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-username", "x", "-password", PlexusTestServer.AdminToken, "-database", "lab", .. more, "-execute", statement]);

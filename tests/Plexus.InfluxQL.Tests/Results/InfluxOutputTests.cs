@@ -41,7 +41,7 @@ public sealed class InfluxOutputTests
         var json = new ArrayBufferWriter<byte>();
         var options = new InfluxOutputOptions(Csv: false, Chunked: false, 10_000, Pretty: false, null, 100, 1000);
         InfluxOutput.WriteError(json, 2, "database not found: \"x\"", options, new InfluxAnswerState());
-        Assert.Equal("{\"statement_id\":2,\"error\":\"database not found: \\u0022x\\u0022\"}", Encoding.UTF8.GetString(json.WrittenSpan));
+        Assert.Equal("{\"statement_id\":2,\"error\":\"database not found: \\\"x\\\"\"}", Encoding.UTF8.GetString(json.WrittenSpan));
 
         var chunked = new ArrayBufferWriter<byte>();
         InfluxOutput.WriteError(chunked, 0, "boom", options with { Chunked = true }, new InfluxAnswerState());
