@@ -9,6 +9,7 @@ using Plexus.Devices;
 using Plexus.Geo;
 using Plexus.Pipeline.Devices;
 using Plexus.Query;
+using Plexus.Rules;
 using Plexus.Storage;
 using Plexus.Storage.Schema;
 using Plexus.Storage.Writing;
@@ -55,6 +56,9 @@ public sealed record ApiServices(
 
     /// <summary>Where admin actions are recorded (<see cref="AuditTrail"/>); null records nothing.</summary>
     public AuditLog? Audit { get; init; }
+
+    /// <summary>Rules evaluated on stored data (docs/rules.md).</summary>
+    public RuleRegistry? Rules { get; init; }
 }
 
 /// <summary>
@@ -115,6 +119,8 @@ public sealed class ApiContext
 
     public AuditLog? Audit => Services?.Audit;
 
+    public RuleRegistry? Rules => Services?.Rules;
+
     /// <summary>Hands the endpoints their services and opens the API; once only.</summary>
     public void MarkReady(ApiServices services)
     {
@@ -148,6 +154,7 @@ public static class PlexusApi
         PositionSourcesEndpoints.Map(endpoints, context);
         AssetsEndpoints.Map(endpoints, context);
         AuditEndpoints.Map(endpoints, context);
+        RulesEndpoints.Map(endpoints, context);
     }
 
     /// <summary>

@@ -20,6 +20,7 @@ using Plexus.Pipeline.Devices;
 using Plexus.Pipeline.Observers;
 using Plexus.Query;
 using Plexus.Query.Functions;
+using Plexus.Rules;
 using Plexus.Storage;
 using Plexus.Storage.Schema;
 using Plexus.Storage.Writing;
@@ -97,6 +98,9 @@ public sealed class PlexusServer : IAsyncDisposable
 
     /// <summary>Named geofences and the geo SQL functions (docs/geo.md).</summary>
     public GeofenceRegistry Geofences { get; private init; } = null!;
+
+    /// <summary>Rules over stored data (docs/rules.md).</summary>
+    public RuleRegistry Rules { get; private init; } = null!;
 
     /// <summary>Declared position sources and the view main.device_positions (docs/geo.md#position-sources).</summary>
     public PositionSourceRegistry PositionSources { get; private init; } = null!;
@@ -214,6 +218,9 @@ public sealed class PlexusServer : IAsyncDisposable
             // Geo SQL functions and geofences (docs/geo.md), before any request or message can query them.
             var geofences = owned.Own("the geofences", GeofenceRegistry.Open(store, time));
 
+            // Rules (docs/rules.md): checked against the catalog and the geofences when they are made.
+            var rules = owned.Own("the rules", RuleRegistry.Open(store, geofences.ShapeOf, time, options.RulesMax));
+
             // After the store: the broker's first acknowledgement needs a store to be durable in.
             var broker = mqttEndpoint is null ? null : owned.Own("the MQTT broker", await StartBrokerAsync(options, mqttEndpoint, tokens, apiTokens, devices, audit, deviceState, pipeline, loggerFactory, time));
             if (broker is not null)
@@ -241,6 +248,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 PositionSources = positionSources,
                 Tracks = new TrackReader(store),
                 Audit = audit,
+                Rules = rules,
             });
             logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
             return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger, owned)
@@ -251,6 +259,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 Assets = assets,
                 Links = links,
                 PositionSources = positionSources,
+                Rules = rules,
             };
         }
         catch

@@ -22,8 +22,11 @@ public sealed class RuleCompileOptions
     /// <summary>Numbers the point columns the expression reads; share one across the rules of an engine.</summary>
     public RuleSymbols Symbols { get; init; } = new();
 
-    /// <summary>The columns (fields and tags) of the rule's measurement, when it exists: a name outside them is refused. Null: any name.</summary>
-    public IReadOnlyCollection<string>? KnownColumns { get; init; }
+    /// <summary>
+    /// The columns (fields and tags) of the rule's measurement with their types, when it exists: a name outside them is
+    /// refused, and a column's type is checked like a literal's. Null: any name, of a type only the point knows.
+    /// </summary>
+    public IReadOnlyDictionary<string, RuleType>? KnownColumns { get; init; }
 
     /// <summary>Finds a geofence by name for <c>inside_geofence</c> (at evaluation, so a changed fence takes effect); null refuses the function.</summary>
     public Func<string, GeoShape?>? Geofences { get; init; }
@@ -200,9 +203,10 @@ public static class RuleCompiler
 
         private (RuleEvaluator, RuleType) Column(NameNode name, string column)
         {
-            if (options.KnownColumns is { } known && !known.Contains(column, StringComparer.OrdinalIgnoreCase))
+            var type = RuleType.Any;
+            if (options.KnownColumns is { } known && !known.TryGetValue(column, out type))
             {
-                string choices = known.Count == 0 ? "it has no columns yet" : "it has " + string.Join(", ", known.Order(StringComparer.Ordinal).Take(20));
+                string choices = known.Count == 0 ? "it has no columns yet" : "it has " + string.Join(", ", known.Keys.Order(StringComparer.Ordinal).Take(20));
                 throw new RuleSyntaxException(name.Position, $"unknown field or tag '{column}' in the rule's measurement ({choices}); device.*, state.* and position.* name the device's facts");
             }
 
@@ -212,7 +216,7 @@ public static class RuleCompiler
             }
 
             int symbol = options.Symbols.IdOf(column);
-            return (row => row.Column(symbol), RuleType.Any);
+            return (row => row.Column(symbol), type);
         }
 
         private (RuleEvaluator, RuleType) Unary(UnaryNode unary)

@@ -166,10 +166,11 @@ public sealed class RuleCompilerTests
     [Fact]
     public void Unknown_column_of_a_known_measurement_is_refused_with_the_columns_it_has()
     {
-        var options = new RuleCompileOptions { Symbols = Symbols, KnownColumns = ["temperature", "device"] };
+        var options = new RuleCompileOptions { Symbols = Symbols, KnownColumns = new Dictionary<string, RuleType>(StringComparer.OrdinalIgnoreCase) { ["temperature"] = RuleType.Number, ["device"] = RuleType.Text } };
         var error = Assert.Throws<RuleSyntaxException>(() => RuleCompiler.Compile("temprature > 80", options));
         Assert.Contains("unknown field or tag 'temprature' in the rule's measurement (it has device, temperature)", error.Message, StringComparison.Ordinal);
         Assert.Equal(["Temperature"], RuleCompiler.Compile("Temperature > 80", options).Columns);
+        Assert.Contains("cannot compare a number with text", Assert.Throws<RuleSyntaxException>(() => RuleCompiler.Compile("temperature = 'x'", options)).Message, StringComparison.Ordinal);
     }
 
     [Fact]
