@@ -10,6 +10,8 @@ using Plexus.Geo;
 using Plexus.Pipeline.Devices;
 using Plexus.Query;
 using Plexus.Rules;
+using Plexus.Rules.Alarms;
+using Plexus.Rules.Engine;
 using Plexus.Storage;
 using Plexus.Storage.Schema;
 using Plexus.Storage.Writing;
@@ -59,6 +61,10 @@ public sealed record ApiServices(
 
     /// <summary>Rules evaluated on stored data (docs/rules.md).</summary>
     public RuleRegistry? Rules { get; init; }
+
+    public AlarmStore? Alarms { get; init; }
+
+    public RuleEngine? RuleEngine { get; init; }
 }
 
 /// <summary>
@@ -121,6 +127,10 @@ public sealed class ApiContext
 
     public RuleRegistry? Rules => Services?.Rules;
 
+    public AlarmStore? Alarms => Services?.Alarms;
+
+    public RuleEngine? RuleEngine => Services?.RuleEngine;
+
     /// <summary>Hands the endpoints their services and opens the API; once only.</summary>
     public void MarkReady(ApiServices services)
     {
@@ -155,6 +165,7 @@ public static class PlexusApi
         AssetsEndpoints.Map(endpoints, context);
         AuditEndpoints.Map(endpoints, context);
         RulesEndpoints.Map(endpoints, context);
+        AlarmsEndpoints.Map(endpoints, context);
     }
 
     /// <summary>

@@ -232,34 +232,34 @@ public static class RuleJson
             switch (type)
             {
                 case RuleAction.Webhook:
-                {
-                    string? url = String(action, "url", field);
-                    if (url is null || !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || url.Length > 2048)
                     {
-                        throw RegistryException.Invalid($"{field}.url", $"a webhook needs an absolute http:// or https:// url (at most 2048 characters), not \"{url}\"");
-                    }
+                        string? url = String(action, "url", field);
+                        if (url is null || !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || url.Length > 2048)
+                        {
+                            throw RegistryException.Invalid($"{field}.url", $"a webhook needs an absolute http:// or https:// url (at most 2048 characters), not \"{url}\"");
+                        }
 
-                    list.Add(new RuleAction(type, Url: url, Timeout: timeout));
-                    break;
-                }
+                        list.Add(new RuleAction(type, Url: url, Timeout: timeout));
+                        break;
+                    }
 
                 case RuleAction.Mqtt:
-                {
-                    string topic = String(action, "topic", field) ?? "alarms/{rule}/{device}";
-                    if (topic.Length is 0 or > 1024 || topic.Contains('#', StringComparison.Ordinal) || topic.Contains('+', StringComparison.Ordinal) || topic.StartsWith('$') || topic.Contains('\0', StringComparison.Ordinal))
                     {
-                        throw RegistryException.Invalid($"{field}.topic", $"\"{topic}\" is not a topic to publish on: 1–1024 characters, no wildcards (+, #), not starting with $");
-                    }
+                        string topic = String(action, "topic", field) ?? "alarms/{rule}/{device}";
+                        if (topic.Length is 0 or > 1024 || topic.Contains('#', StringComparison.Ordinal) || topic.Contains('+', StringComparison.Ordinal) || topic.StartsWith('$') || topic.Contains('\0', StringComparison.Ordinal))
+                        {
+                            throw RegistryException.Invalid($"{field}.topic", $"\"{topic}\" is not a topic to publish on: 1–1024 characters, no wildcards (+, #), not starting with $");
+                        }
 
-                    string? payload = String(action, "payload", field);
-                    if (payload?.Length > 65_536)
-                    {
-                        throw RegistryException.Invalid($"{field}.payload", "a payload template is at most 65,536 characters");
-                    }
+                        string? payload = String(action, "payload", field);
+                        if (payload?.Length > 65_536)
+                        {
+                            throw RegistryException.Invalid($"{field}.payload", "a payload template is at most 65,536 characters");
+                        }
 
-                    list.Add(new RuleAction(type, Topic: topic, Payload: payload, Timeout: timeout));
-                    break;
-                }
+                        list.Add(new RuleAction(type, Topic: topic, Payload: payload, Timeout: timeout));
+                        break;
+                    }
 
                 default:
                     throw RegistryException.Invalid($"{field}.type", $"action type \"{type}\" is not one of webhook, mqtt");

@@ -42,8 +42,8 @@ public sealed class RuleRegistry : IDisposable
     /// <summary>The most rules one server keeps (<c>--rules-max</c>).</summary>
     public int MaxRules { get; }
 
-    /// <summary>Called after every change, outside the lock; the engine rebuilds its compiled set.</summary>
-    public Action? Changed { get; set; }
+    /// <summary>Raised after every change, outside the lock; the engine rebuilds its compiled set.</summary>
+    public event Action? Changed;
 
     public static RuleRegistry Open(PlexusStore store, Func<string, GeoShape?>? geofences = null, TimeProvider? time = null, int maxRules = 10_000)
     {

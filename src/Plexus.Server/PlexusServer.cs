@@ -21,6 +21,8 @@ using Plexus.Pipeline.Observers;
 using Plexus.Query;
 using Plexus.Query.Functions;
 using Plexus.Rules;
+using Plexus.Rules.Alarms;
+using Plexus.Rules.Engine;
 using Plexus.Storage;
 using Plexus.Storage.Schema;
 using Plexus.Storage.Writing;
@@ -101,6 +103,12 @@ public sealed class PlexusServer : IAsyncDisposable
 
     /// <summary>Rules over stored data (docs/rules.md).</summary>
     public RuleRegistry Rules { get; private init; } = null!;
+
+    /// <summary>Alarms the rules open (docs/rules.md#alarms).</summary>
+    public AlarmStore Alarms { get; private init; } = null!;
+
+    /// <summary>The observer that evaluates the rules.</summary>
+    public RuleEngine RuleEngine { get; private init; } = null!;
 
     /// <summary>Declared position sources and the view main.device_positions (docs/geo.md#position-sources).</summary>
     public PositionSourceRegistry PositionSources { get; private init; } = null!;
@@ -220,6 +228,11 @@ public sealed class PlexusServer : IAsyncDisposable
 
             // Rules (docs/rules.md): checked against the catalog and the geofences when they are made.
             var rules = owned.Own("the rules", RuleRegistry.Open(store, geofences.ShapeOf, time, options.RulesMax));
+            var alarms = owned.Own("the alarms", AlarmStore.Open(store, time, loggerFactory.CreateLogger("Plexus.Rules")));
+
+            // Rules run off the writer's thread: with none defined the observer costs one check per write.
+            var ruleEngine = new RuleEngine(rules, alarms, devices, new LiveStateFacts(deviceState), deviceTags.TagFor, geofences.ShapeOf, time, options.RulesQueue, loggerFactory.CreateLogger("Plexus.Rules"));
+            owned.Own("the rule engine", new ObserverRegistration(pipeline.Observers, ruleEngine));
 
             // After the store: the broker's first acknowledgement needs a store to be durable in.
             var broker = mqttEndpoint is null ? null : owned.Own("the MQTT broker", await StartBrokerAsync(options, mqttEndpoint, tokens, apiTokens, devices, audit, deviceState, pipeline, loggerFactory, time));
@@ -249,6 +262,8 @@ public sealed class PlexusServer : IAsyncDisposable
                 Tracks = new TrackReader(store),
                 Audit = audit,
                 Rules = rules,
+                Alarms = alarms,
+                RuleEngine = ruleEngine,
             });
             logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
             return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger, owned)
@@ -260,6 +275,8 @@ public sealed class PlexusServer : IAsyncDisposable
                 Links = links,
                 PositionSources = positionSources,
                 Rules = rules,
+                Alarms = alarms,
+                RuleEngine = ruleEngine,
             };
         }
         catch
@@ -447,5 +464,25 @@ public sealed class PlexusServer : IAsyncDisposable
         // Kestrel reports the wildcard host as given; clients need an address they can connect to.
         var uri = new Uri(first.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "[::1]", StringComparison.Ordinal));
         return uri;
+    }
+
+    /// <summary>An observer added to the pipeline for as long as it is owned: removed first, then disposed (its queue drained).</summary>
+    private sealed class ObserverRegistration : IAsyncDisposable
+    {
+        private readonly ObserverStage _stage;
+        private readonly RuleEngine _engine;
+
+        public ObserverRegistration(ObserverStage stage, RuleEngine engine)
+        {
+            _stage = stage;
+            _engine = engine;
+            stage.Add(engine);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _stage.Remove(_engine);
+            await _engine.DisposeAsync();
+        }
     }
 }

@@ -169,28 +169,28 @@ public static class RuleCompiler
             switch (prefix)
             {
                 case "DEVICE" when parts.Count == 2 && RuleDevice.Attributes.Contains(parts[1]):
-                {
-                    var attribute = RuleDevice.AttributeOf(parts[1]);
-                    return (row => row.Device?.Attribute(attribute) ?? RuleValue.Null, RuleType.Text);
-                }
+                    {
+                        var attribute = RuleDevice.AttributeOf(parts[1]);
+                        return (row => row.Device?.Attribute(attribute) ?? RuleValue.Null, RuleType.Text);
+                    }
 
                 case "DEVICE" when parts.Count == 2 || (parts.Count == 3 && string.Equals(parts[1], "tags", StringComparison.OrdinalIgnoreCase)):
-                {
-                    string tag = parts[^1];
-                    return (row => row.Device?.Tag(tag) ?? RuleValue.Null, RuleType.Text);
-                }
+                    {
+                        string tag = parts[^1];
+                        return (row => row.Device?.Tag(tag) ?? RuleValue.Null, RuleType.Text);
+                    }
 
                 case "STATE" when parts.Count == 2:
-                {
-                    string property = parts[1];
-                    return (row => row.Device?.Reported(property) ?? RuleValue.Null, RuleType.Any);
-                }
+                    {
+                        string property = parts[1];
+                        return (row => row.Device?.Reported(property) ?? RuleValue.Null, RuleType.Any);
+                    }
 
                 case "POSITION" when parts.Count == 2 && parts[1].ToUpperInvariant() is "LAT" or "LON":
-                {
-                    bool latitude = parts[1].Equals("lat", StringComparison.OrdinalIgnoreCase);
-                    return (row => row.Device?.Position(latitude) ?? RuleValue.Null, RuleType.Number);
-                }
+                    {
+                        bool latitude = parts[1].Equals("lat", StringComparison.OrdinalIgnoreCase);
+                        return (row => row.Device?.Position(latitude) ?? RuleValue.Null, RuleType.Number);
+                    }
 
                 case "POSITION":
                     throw new RuleSyntaxException(name.Position, $"unknown name '{name.Display}': the live position has position.lat and position.lon");
@@ -237,36 +237,36 @@ public static class RuleCompiler
             {
                 case BinaryOperator.And:
                 case BinaryOperator.Or:
-                {
-                    string word = binary.Operator == BinaryOperator.And ? "AND" : "OR";
-                    var left = Expect(binary.Left, RuleType.Boolean, $"each side of {word}");
-                    var right = Expect(binary.Right, RuleType.Boolean, $"each side of {word}");
-                    return binary.Operator == BinaryOperator.And ? (row => And(row, left, right), RuleType.Boolean) : (row => Or(row, left, right), RuleType.Boolean);
-                }
+                    {
+                        string word = binary.Operator == BinaryOperator.And ? "AND" : "OR";
+                        var left = Expect(binary.Left, RuleType.Boolean, $"each side of {word}");
+                        var right = Expect(binary.Right, RuleType.Boolean, $"each side of {word}");
+                        return binary.Operator == BinaryOperator.And ? (row => And(row, left, right), RuleType.Boolean) : (row => Or(row, left, right), RuleType.Boolean);
+                    }
 
                 case BinaryOperator.Concat:
-                {
-                    var left = Compile(binary.Left).Evaluate;
-                    var right = Compile(binary.Right).Evaluate;
-                    return (row => Concat(row, left(row), right(row)), RuleType.Text);
-                }
+                    {
+                        var left = Compile(binary.Left).Evaluate;
+                        var right = Compile(binary.Right).Evaluate;
+                        return (row => Concat(row, left(row), right(row)), RuleType.Text);
+                    }
 
                 case BinaryOperator.Add or BinaryOperator.Subtract or BinaryOperator.Multiply or BinaryOperator.Divide or BinaryOperator.Modulo:
-                {
-                    var left = Expect(binary.Left, RuleType.Number, "each side of arithmetic");
-                    var right = Expect(binary.Right, RuleType.Number, "each side of arithmetic");
-                    var op = binary.Operator;
-                    return (row => Arithmetic(op, left(row), right(row)), RuleType.Number);
-                }
+                    {
+                        var left = Expect(binary.Left, RuleType.Number, "each side of arithmetic");
+                        var right = Expect(binary.Right, RuleType.Number, "each side of arithmetic");
+                        var op = binary.Operator;
+                        return (row => Arithmetic(op, left(row), right(row)), RuleType.Number);
+                    }
 
                 default:
-                {
-                    var (left, leftType) = Compile(binary.Left);
-                    var (right, rightType) = Compile(binary.Right);
-                    CheckComparable(binary.Position, leftType, rightType);
-                    var op = binary.Operator;
-                    return (row => Comparison(row, op, left(row), right(row)), RuleType.Boolean);
-                }
+                    {
+                        var (left, leftType) = Compile(binary.Left);
+                        var (right, rightType) = Compile(binary.Right);
+                        CheckComparable(binary.Position, leftType, rightType);
+                        var op = binary.Operator;
+                        return (row => Comparison(row, op, left(row), right(row)), RuleType.Boolean);
+                    }
             }
         }
 

@@ -30,175 +30,175 @@ internal static class RuleFunctions
             case "log2": return Math1(compilation, call, x => x <= 0 ? double.NaN : Math.Log2(x));
             case "sign": return Math1(compilation, call, x => Math.Sign(x));
             case "power" or "pow":
-            {
-                Arity(call, 2, 2);
-                var x = Number(compilation, args[0], call);
-                var y = Number(compilation, args[1], call);
-                return (row => Numbers(x(row), y(row), Math.Pow), RuleType.Number);
-            }
+                {
+                    Arity(call, 2, 2);
+                    var x = Number(compilation, args[0], call);
+                    var y = Number(compilation, args[1], call);
+                    return (row => Numbers(x(row), y(row), Math.Pow), RuleType.Number);
+                }
 
             case "round":
-            {
-                Arity(call, 1, 2);
-                var x = Number(compilation, args[0], call);
-                RuleEvaluator digits = args.Count == 2 ? Number(compilation, args[1], call) : _ => RuleValue.Of(0);
-                return (row => Numbers(x(row), digits(row), (value, d) => Math.Round(value, (int)Math.Clamp(d, 0, 15), MidpointRounding.AwayFromZero)), RuleType.Number);
-            }
+                {
+                    Arity(call, 1, 2);
+                    var x = Number(compilation, args[0], call);
+                    RuleEvaluator digits = args.Count == 2 ? Number(compilation, args[1], call) : _ => RuleValue.Of(0);
+                    return (row => Numbers(x(row), digits(row), (value, d) => Math.Round(value, (int)Math.Clamp(d, 0, 15), MidpointRounding.AwayFromZero)), RuleType.Number);
+                }
 
             case "greatest" or "least":
-            {
-                Arity(call, 1, 32);
-                bool greatest = call.Name == "greatest";
-                var values = args.Select(a => Number(compilation, a, call)).ToArray();
-                return (row =>
                 {
-                    var best = RuleValue.Null;
-                    foreach (var value in values)
+                    Arity(call, 1, 32);
+                    bool greatest = call.Name == "greatest";
+                    var values = args.Select(a => Number(compilation, a, call)).ToArray();
+                    return (row =>
                     {
-                        var v = value(row);
-                        if (v.Kind == RuleValueKind.Number && (best.IsNull || (greatest ? v.Number > best.Number : v.Number < best.Number)))
+                        var best = RuleValue.Null;
+                        foreach (var value in values)
                         {
-                            best = v;
+                            var v = value(row);
+                            if (v.Kind == RuleValueKind.Number && (best.IsNull || (greatest ? v.Number > best.Number : v.Number < best.Number)))
+                            {
+                                best = v;
+                            }
                         }
-                    }
 
-                    return best;
-                }, RuleType.Number);
-            }
+                        return best;
+                    }, RuleType.Number);
+                }
 
             case "coalesce":
-            {
-                Arity(call, 1, 32);
-                var values = args.Select(a => compilation.Compile(a)).ToArray();
-                var type = values.Select(v => v.Type).Where(t => t != RuleType.Null).Distinct().Count() == 1 ? values.First(v => v.Type != RuleType.Null).Type : RuleType.Any;
-                var evaluators = values.Select(v => v.Evaluate).ToArray();
-                return (row =>
                 {
-                    foreach (var value in evaluators)
+                    Arity(call, 1, 32);
+                    var values = args.Select(a => compilation.Compile(a)).ToArray();
+                    var type = values.Select(v => v.Type).Where(t => t != RuleType.Null).Distinct().Count() == 1 ? values.First(v => v.Type != RuleType.Null).Type : RuleType.Any;
+                    var evaluators = values.Select(v => v.Evaluate).ToArray();
+                    return (row =>
                     {
-                        var v = value(row);
-                        if (!v.IsNull)
+                        foreach (var value in evaluators)
                         {
-                            return v;
+                            var v = value(row);
+                            if (!v.IsNull)
+                            {
+                                return v;
+                            }
                         }
-                    }
 
-                    return RuleValue.Null;
-                }, type);
-            }
+                        return RuleValue.Null;
+                    }, type);
+                }
 
             case "nullif":
-            {
-                Arity(call, 2, 2);
-                var (a, type) = compilation.Compile(args[0]);
-                var b = compilation.Compile(args[1]).Evaluate;
-                return (row =>
                 {
-                    var value = a(row);
-                    return RuleOperations.Compare(row, value, b(row)) == 0 ? RuleValue.Null : value;
-                }, type);
-            }
+                    Arity(call, 2, 2);
+                    var (a, type) = compilation.Compile(args[0]);
+                    var b = compilation.Compile(args[1]).Evaluate;
+                    return (row =>
+                    {
+                        var value = a(row);
+                        return RuleOperations.Compare(row, value, b(row)) == 0 ? RuleValue.Null : value;
+                    }, type);
+                }
 
             case "lower" or "upper":
-            {
-                Arity(call, 1, 1);
-                var text = Text(compilation, args[0], call);
-                bool upper = call.Name == "upper";
-                return (row => text(row) is { Kind: RuleValueKind.Text } v ? RuleOperations.ChangeCase(row, row.TextOf(v), upper) : RuleValue.Null, RuleType.Text);
-            }
+                {
+                    Arity(call, 1, 1);
+                    var text = Text(compilation, args[0], call);
+                    bool upper = call.Name == "upper";
+                    return (row => text(row) is { Kind: RuleValueKind.Text } v ? RuleOperations.ChangeCase(row, row.TextOf(v), upper) : RuleValue.Null, RuleType.Text);
+                }
 
             case "trim":
-            {
-                Arity(call, 1, 1);
-                var text = Text(compilation, args[0], call);
-                return (row =>
                 {
-                    if (text(row) is not { Kind: RuleValueKind.Text } v)
+                    Arity(call, 1, 1);
+                    var text = Text(compilation, args[0], call);
+                    return (row =>
                     {
-                        return RuleValue.Null;
-                    }
+                        if (text(row) is not { Kind: RuleValueKind.Text } v)
+                        {
+                            return RuleValue.Null;
+                        }
 
-                    var span = row.TextOf(v);
-                    int start = 0, end = span.Length;
-                    while (start < end && span[start] == (byte)' ')
-                    {
-                        start++;
-                    }
+                        var span = row.TextOf(v);
+                        int start = 0, end = span.Length;
+                        while (start < end && span[start] == (byte)' ')
+                        {
+                            start++;
+                        }
 
-                    while (end > start && span[end - 1] == (byte)' ')
-                    {
-                        end--;
-                    }
+                        while (end > start && span[end - 1] == (byte)' ')
+                        {
+                            end--;
+                        }
 
-                    return row.Store(span[start..end]);
-                }, RuleType.Text);
-            }
+                        return row.Store(span[start..end]);
+                    }, RuleType.Text);
+                }
 
             case "length":
-            {
-                Arity(call, 1, 1);
-                var text = Text(compilation, args[0], call);
-                return (row => text(row) is { Kind: RuleValueKind.Text } v ? RuleValue.Of(RuleOperations.CharCount(row.TextOf(v))) : RuleValue.Null, RuleType.Number);
-            }
+                {
+                    Arity(call, 1, 1);
+                    var text = Text(compilation, args[0], call);
+                    return (row => text(row) is { Kind: RuleValueKind.Text } v ? RuleValue.Of(RuleOperations.CharCount(row.TextOf(v))) : RuleValue.Null, RuleType.Number);
+                }
 
             case "starts_with" or "ends_with" or "contains":
-            {
-                Arity(call, 2, 2);
-                var text = Text(compilation, args[0], call);
-                var part = Text(compilation, args[1], call);
-                string name = call.Name;
-                return (row =>
                 {
-                    if (text(row) is not { Kind: RuleValueKind.Text } t || part(row) is not { Kind: RuleValueKind.Text } p)
+                    Arity(call, 2, 2);
+                    var text = Text(compilation, args[0], call);
+                    var part = Text(compilation, args[1], call);
+                    string name = call.Name;
+                    return (row =>
                     {
-                        return RuleValue.Null;
-                    }
+                        if (text(row) is not { Kind: RuleValueKind.Text } t || part(row) is not { Kind: RuleValueKind.Text } p)
+                        {
+                            return RuleValue.Null;
+                        }
 
-                    var haystack = row.TextOf(t);
-                    var needle = row.TextOf(p);
-                    return RuleValue.Of(name switch
-                    {
-                        "starts_with" => haystack.StartsWith(needle),
-                        "ends_with" => haystack.EndsWith(needle),
-                        _ => haystack.IndexOf(needle) >= 0,
-                    });
-                }, RuleType.Boolean);
-            }
+                        var haystack = row.TextOf(t);
+                        var needle = row.TextOf(p);
+                        return RuleValue.Of(name switch
+                        {
+                            "starts_with" => haystack.StartsWith(needle),
+                            "ends_with" => haystack.EndsWith(needle),
+                            _ => haystack.IndexOf(needle) >= 0,
+                        });
+                    }, RuleType.Boolean);
+                }
 
             case "concat":
-            {
-                // concat(a, b, ...) is a || b || ..., except that DuckDB's concat skips NULLs.
-                Arity(call, 1, 32);
-                var parts = args.Select(a => compilation.Compile(a).Evaluate).ToArray();
-                return (row =>
                 {
-                    var result = RuleValue.OfText([]);
-                    foreach (var part in parts)
+                    // concat(a, b, ...) is a || b || ..., except that DuckDB's concat skips NULLs.
+                    Arity(call, 1, 32);
+                    var parts = args.Select(a => compilation.Compile(a).Evaluate).ToArray();
+                    return (row =>
                     {
-                        var value = part(row);
-                        if (!value.IsNull)
+                        var result = RuleValue.OfText([]);
+                        foreach (var part in parts)
                         {
-                            result = Join(row, result, value);
+                            var value = part(row);
+                            if (!value.IsNull)
+                            {
+                                result = Join(row, result, value);
+                            }
                         }
-                    }
 
-                    return result;
-                }, RuleType.Text);
-            }
+                        return result;
+                    }, RuleType.Text);
+                }
 
             case "geo_distance_m":
-            {
-                Arity(call, 4, 4);
-                var c = args.Select(a => Number(compilation, a, call)).ToArray();
-                return (row => Distance(row, c) is { } d ? RuleValue.Of(d) : RuleValue.Null, RuleType.Number);
-            }
+                {
+                    Arity(call, 4, 4);
+                    var c = args.Select(a => Number(compilation, a, call)).ToArray();
+                    return (row => Distance(row, c) is { } d ? RuleValue.Of(d) : RuleValue.Null, RuleType.Number);
+                }
 
             case "geo_within_m":
-            {
-                Arity(call, 5, 5);
-                var c = args.Select(a => Number(compilation, a, call)).ToArray();
-                return (row => Distance(row, c) is { } d && c[4](row) is { Kind: RuleValueKind.Number } r ? RuleValue.Of(d <= r.Number) : RuleValue.Null, RuleType.Boolean);
-            }
+                {
+                    Arity(call, 5, 5);
+                    var c = args.Select(a => Number(compilation, a, call)).ToArray();
+                    return (row => Distance(row, c) is { } d && c[4](row) is { Kind: RuleValueKind.Number } r ? RuleValue.Of(d <= r.Number) : RuleValue.Null, RuleType.Boolean);
+                }
 
             case "inside_geofence":
                 return InsideGeofence(compilation, call, geofences);

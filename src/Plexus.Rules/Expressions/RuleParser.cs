@@ -263,12 +263,12 @@ internal sealed class RuleParser
                 Advance();
                 return new LiteralNode(token.Position, LiteralKind.Text, Text: token.Text);
             case RuleTokenKind.LeftParen:
-            {
-                Advance();
-                var inner = ParseOr();
-                Expect(RuleTokenKind.RightParen, "')' to close the '(' at char " + (token.Position + 1));
-                return inner;
-            }
+                {
+                    Advance();
+                    var inner = ParseOr();
+                    Expect(RuleTokenKind.RightParen, "')' to close the '(' at char " + (token.Position + 1));
+                    return inner;
+                }
 
             case RuleTokenKind.Identifier:
                 return ParseNameOrCall();

@@ -59,9 +59,42 @@ public sealed class RulesCommandTests
         Assert.Contains("404 not found: ", missing.Error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Alarms_are_listed_acknowledged_and_cleared()
+    {
+        await using var server = await PlexusTestServer.StartAsync(configure: o => o with { MqttEndpoint = "off" });
+        using (var write = await server.WriteAsync("telemetry,device=f1 temperature=20 1000000000"))
+        {
+            Assert.True(write.IsSuccessStatusCode);
+        }
+
+        string[] connection = ["--url", server.Address.ToString(), "--token", PlexusTestServer.AdminToken];
+        Assert.Equal(0, (await RunAsync(["rules", "add", "hot", "--from", "telemetry", "--where", "temperature > 80", "--severity", "critical", .. connection])).ExitCode);
+        using (var write = await server.WriteAsync("telemetry,device=f1 temperature=90 2000000000"))
+        {
+            Assert.True(write.IsSuccessStatusCode);
+        }
+
+        await Eventually.TrueAsync(async () => (await RunAsync(["alarms", "list", "--status", "active", .. connection])).Output.Contains("critical", StringComparison.Ordinal));
+        var list = await RunAsync(["alarms", "list", "--device", "f1", .. connection]);
+        var row = list.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["1", "hot", "f1", "critical", "active", "1"], row.Take(6));
+
+        var ack = await RunAsync(["alarms", "ack", "1", .. connection]);
+        Assert.True(ack.ExitCode == 0, ack.Error);
+        Assert.Contains("acknowledged alarm 1 (acknowledged)", ack.Output, StringComparison.Ordinal);
+        var clear = await RunAsync(["alarms", "clear", "1", .. connection]);
+        Assert.Contains("cleared alarm 1 (cleared)", clear.Output, StringComparison.Ordinal);
+        var missing = await RunAsync(["alarms", "ack", "7", .. connection]);
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("404 not found: no alarm 7", missing.Error, StringComparison.Ordinal);
+        var bad = await RunAsync(["alarms", "list", "--status", "open", .. connection]);
+        Assert.Contains("400 invalid: status \"open\" is not one of active, acknowledged, cleared", bad.Error, StringComparison.Ordinal);
+    }
+
     private static async Task<CliResult> RunAsync(string[] args)
     {
-        var root = new RootCommand("plexus (test)") { RulesCommand.Create() };
+        var root = new RootCommand("plexus (test)") { RulesCommand.Create(), AlarmsCommand.Create() };
         using var output = new StringWriter();
         using var error = new StringWriter();
         int exitCode = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
