@@ -10,6 +10,7 @@ using Plexus.Geo;
 using Plexus.Pipeline.Devices;
 using Plexus.Query;
 using Plexus.Rules;
+using Plexus.Rules.Actions;
 using Plexus.Rules.Alarms;
 using Plexus.Rules.Engine;
 using Plexus.Storage;
@@ -65,6 +66,8 @@ public sealed record ApiServices(
     public AlarmStore? Alarms { get; init; }
 
     public RuleEngine? RuleEngine { get; init; }
+
+    public RuleActions? RuleActions { get; init; }
 }
 
 /// <summary>
@@ -130,6 +133,8 @@ public sealed class ApiContext
     public AlarmStore? Alarms => Services?.Alarms;
 
     public RuleEngine? RuleEngine => Services?.RuleEngine;
+
+    public RuleActions? RuleActions => Services?.RuleActions;
 
     /// <summary>Hands the endpoints their services and opens the API; once only.</summary>
     public void MarkReady(ApiServices services)

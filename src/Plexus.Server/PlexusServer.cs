@@ -21,6 +21,7 @@ using Plexus.Pipeline.Observers;
 using Plexus.Query;
 using Plexus.Query.Functions;
 using Plexus.Rules;
+using Plexus.Rules.Actions;
 using Plexus.Rules.Alarms;
 using Plexus.Rules.Engine;
 using Plexus.Storage;
@@ -230,12 +231,24 @@ public sealed class PlexusServer : IAsyncDisposable
             var rules = owned.Own("the rules", RuleRegistry.Open(store, geofences.ShapeOf, time, options.RulesMax));
             var alarms = owned.Own("the alarms", AlarmStore.Open(store, time, loggerFactory.CreateLogger("Plexus.Rules")));
 
+            // Actions publish through the broker, which starts later; disposed after the engine, which may still clear alarms.
+            PlexusBroker? actionBroker = null;
+            var ruleActions = owned.Own("the rule actions", new RuleActions(
+                store,
+                rules,
+                (topic, payload) => actionBroker?.PublishAsServerAsync(topic, payload) ?? throw new InvalidOperationException("the MQTT broker is off (--mqtt off)"),
+                new RuleActionOptions { WebhookTimeout = options.WebhookTimeout, WebhookRetries = options.WebhookRetries },
+                time,
+                loggerFactory.CreateLogger("Plexus.Rules")));
+            alarms.Transition = ruleActions.OnTransition;
+
             // Rules run off the writer's thread: with none defined the observer costs one check per write.
             var ruleEngine = new RuleEngine(rules, alarms, devices, new LiveStateFacts(deviceState), deviceTags.TagFor, geofences.ShapeOf, time, options.RulesQueue, loggerFactory.CreateLogger("Plexus.Rules"));
             owned.Own("the rule engine", new ObserverRegistration(pipeline.Observers, ruleEngine));
 
             // After the store: the broker's first acknowledgement needs a store to be durable in.
             var broker = mqttEndpoint is null ? null : owned.Own("the MQTT broker", await StartBrokerAsync(options, mqttEndpoint, tokens, apiTokens, devices, audit, deviceState, pipeline, loggerFactory, time));
+            actionBroker = broker;
             if (broker is not null)
             {
                 // A rotated or removed token also ends the device's open connections, not only new CONNECTs.
@@ -264,6 +277,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 Rules = rules,
                 Alarms = alarms,
                 RuleEngine = ruleEngine,
+                RuleActions = ruleActions,
             });
             logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
             return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger, owned)

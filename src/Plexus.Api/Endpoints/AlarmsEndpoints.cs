@@ -118,42 +118,13 @@ internal static class AlarmsEndpoints
             json.WriteNumber("untracked_points", stats.UntrackedKeys);
             json.WriteNumber("clock_checks", stats.ClockChecks);
             json.WriteNumber("open_alarms", context.Alarms?.OpenCount ?? 0);
+            json.WriteNumber("actions_attempted", context.RuleActions?.Attempts ?? 0);
+            json.WriteNumber("actions_delivered", context.RuleActions?.Delivered ?? 0);
+            json.WriteNumber("actions_dead_lettered", context.RuleActions?.DeadLetters ?? 0);
         });
     }
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
-    /// <summary>An alarm's members; the values are JSON objects (the columns the rule reads, and the point's time).</summary>
-    internal static void Write(Utf8JsonWriter json, AlarmRecord alarm)
-    {
-        json.WriteNumber("id", alarm.Id);
-        json.WriteString("rule", alarm.Rule);
-        json.WriteString("device", alarm.Device);
-        json.WriteString("severity", AlarmStore.Text(alarm.Severity));
-        json.WriteString("status", AlarmStore.Text(alarm.Status));
-        json.WritePropertyName("raised_value");
-        json.WriteRawValue(alarm.RaisedValue);
-        json.WritePropertyName("last_value");
-        json.WriteRawValue(alarm.LastValue);
-        json.WriteNumber("count", alarm.Count);
-        json.WriteString("raised_at", alarm.RaisedAt.UtcDateTime);
-        json.WriteString("event_time", alarm.EventTime.UtcDateTime);
-        WriteOptional(json, "acknowledged_at", alarm.AcknowledgedAt);
-        json.WriteString("acknowledged_by", alarm.AcknowledgedBy);
-        WriteOptional(json, "cleared_at", alarm.ClearedAt);
-        json.WriteString("cleared_by", alarm.ClearedBy);
-        json.WriteString("updated_at", alarm.UpdatedAt.UtcDateTime);
-    }
-
-    private static void WriteOptional(Utf8JsonWriter json, string name, DateTimeOffset? value)
-    {
-        if (value is { } time)
-        {
-            json.WriteString(name, time.UtcDateTime);
-        }
-        else
-        {
-            json.WriteNull(name);
-        }
-    }
+    internal static void Write(Utf8JsonWriter json, AlarmRecord alarm) => AlarmJson.WriteMembers(json, alarm);
 }
