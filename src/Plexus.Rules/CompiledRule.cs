@@ -31,6 +31,9 @@ public sealed class CompiledRule
 
     public long ForNs => Definition.For.Ticks * 100;
 
+    /// <summary>How many values the rule's <c>rate</c> and <c>changed</c> calls remember per device or series.</summary>
+    public int MemorySlots { get; private init; }
+
     public bool IsAbsence => Definition.AbsentFor is not null;
 
     /// <summary>
@@ -41,8 +44,8 @@ public sealed class CompiledRule
     {
         ArgumentNullException.ThrowIfNull(definition);
         var where = definition.Where is null ? null : CompileMember("where", definition.Where, options);
-        var clear = definition.ClearWhen is null ? null : CompileMember("clear_when", definition.ClearWhen, options);
-        return new CompiledRule(definition, where, clear);
+        var clear = definition.ClearWhen is null ? null : CompileMember("clear_when", definition.ClearWhen, options with { FirstSlot = where?.EndSlot ?? 0 });
+        return new CompiledRule(definition, where, clear) { MemorySlots = clear?.EndSlot ?? where?.EndSlot ?? 0 };
     }
 
     private static CompiledExpression CompileMember(string member, string text, RuleCompileOptions options)

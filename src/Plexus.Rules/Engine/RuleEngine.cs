@@ -269,6 +269,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
                 }
 
                 keyState.NewestNs = point.Timestamp;
+                _row.Memory = keyState.Memory;
                 if (rule.IsAbsence)
                 {
                     Arrived(rule, keyState, i, nowTicks);
@@ -285,6 +286,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
             if (keyState.Alarm is { IsOpen: true } alarm)
             {
                 _row.Bind(batch, keyState.LastIndex, keyState.Device);
+                _row.Memory = null;
                 _alarms.Repeat(alarm, keyState.Repeats, ValuesJson(keyState.Rule));
             }
 
@@ -579,6 +581,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
     {
         public readonly CompiledRule Rule = rule;
         public readonly string Key = key;
+        public readonly RuleMemory? Memory = rule.MemorySlots > 0 ? new RuleMemory(rule.MemorySlots) : null;
         public long PendingSinceNs = NoPending;
         public long NewestNs = long.MinValue;
         public long LastArrivalTicks;

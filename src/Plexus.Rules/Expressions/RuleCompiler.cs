@@ -17,7 +17,7 @@ public enum RuleType
 }
 
 /// <summary>What names and functions an expression may use.</summary>
-public sealed class RuleCompileOptions
+public sealed record RuleCompileOptions
 {
     /// <summary>Numbers the point columns the expression reads; share one across the rules of an engine.</summary>
     public RuleSymbols Symbols { get; init; } = new();
@@ -28,6 +28,9 @@ public sealed class RuleCompileOptions
     /// </summary>
     public IReadOnlyDictionary<string, RuleType>? KnownColumns { get; init; }
 
+    /// <summary>The first memory slot this expression's <c>rate</c> and <c>changed</c> calls take (a rule's second expression starts after its first's).</summary>
+    public int FirstSlot { get; init; }
+
     /// <summary>Finds a geofence by name for <c>inside_geofence</c> (at evaluation, so a changed fence takes effect); null refuses the function.</summary>
     public Func<string, GeoShape?>? Geofences { get; init; }
 }
@@ -35,8 +38,9 @@ public sealed class RuleCompileOptions
 /// <summary>A compiled expression and what it reads.</summary>
 public sealed class CompiledExpression
 {
-    internal CompiledExpression(string text, RuleType type, RuleEvaluator evaluate, IReadOnlyList<string> columns, bool readsDevice)
+    internal CompiledExpression(string text, RuleType type, RuleEvaluator evaluate, IReadOnlyList<string> columns, bool readsDevice, int endSlot)
     {
+        EndSlot = endSlot;
         Text = text;
         Type = type;
         Evaluate = evaluate;
@@ -52,6 +56,9 @@ public sealed class CompiledExpression
 
     /// <summary>The point's fields and tags it reads, as written.</summary>
     public IReadOnlyList<string> Columns { get; }
+
+    /// <summary>One past the last memory slot it uses (<see cref="RuleCompileOptions.FirstSlot"/> when it uses none).</summary>
+    public int EndSlot { get; }
 
     /// <summary>Whether it reads <c>device.*</c>, <c>state.*</c> or <c>position.*</c>.</summary>
     public bool ReadsDevice { get; }
@@ -93,7 +100,7 @@ public static class RuleCompiler
 
         var compilation = new Compilation(options ?? new RuleCompileOptions());
         var (evaluate, type) = compilation.Compile(RuleParser.Parse(text));
-        return new CompiledExpression(text, type, evaluate, [.. compilation.Columns], compilation.ReadsDevice);
+        return new CompiledExpression(text, type, evaluate, [.. compilation.Columns], compilation.ReadsDevice, compilation.NextSlot);
     }
 
     internal static string Describe(RuleType type) => type switch
@@ -109,6 +116,7 @@ public static class RuleCompiler
     {
         public readonly List<string> Columns = [];
         public bool ReadsDevice;
+        public int NextSlot = options.FirstSlot;
 
         public (RuleEvaluator Evaluate, RuleType Type) Compile(RuleNode node) => node switch
         {
@@ -160,6 +168,12 @@ public static class RuleCompiler
         {
             var parts = name.Parts;
             string prefix = parts[0].ToUpperInvariant();
+            if (parts.Count == 1 && string.Equals(parts[0], "time", StringComparison.OrdinalIgnoreCase))
+            {
+                // The point's own time, in seconds since 1970 (UTC), for hour(time) and dow(time).
+                return (row => RuleValue.Of(row.TimeNs / 1e9), RuleType.Number);
+            }
+
             if (parts.Count == 1)
             {
                 return Column(name, parts[0]);

@@ -12,7 +12,7 @@ internal static class RuleFunctions
     [
         "abs", "ceil", "ceiling", "floor", "round", "sqrt", "power", "pow", "exp", "ln", "log10", "log2", "sign", "greatest", "least",
         "coalesce", "nullif", "lower", "upper", "length", "starts_with", "ends_with", "contains", "concat", "trim",
-        "geo_distance_m", "geo_within_m", "inside_geofence",
+        "geo_distance_m", "geo_within_m", "inside_geofence", "hour", "dow", "rate", "changed",
     ];
 
     public static (RuleEvaluator, RuleType) Compile(RuleCompiler.Compilation compilation, CallNode call, Func<string, GeoShape?>? geofences)
@@ -29,6 +29,10 @@ internal static class RuleFunctions
             case "log10": return Math1(compilation, call, x => x <= 0 ? double.NaN : Math.Log10(x));
             case "log2": return Math1(compilation, call, x => x <= 0 ? double.NaN : Math.Log2(x));
             case "sign": return Math1(compilation, call, x => Math.Sign(x));
+
+            // Of seconds since 1970 (time): the hour of day 0–23 and the day of week 0 (Sunday) – 6, in UTC.
+            case "hour": return Math1(compilation, call, x => Math.Floor(PositiveModulo(x, 86_400) / 3600));
+            case "dow": return Math1(compilation, call, x => PositiveModulo(Math.Floor(x / 86_400) + 4, 7));
             case "power" or "pow":
                 {
                     Arity(call, 2, 2);
@@ -202,6 +206,23 @@ internal static class RuleFunctions
 
             case "inside_geofence":
                 return InsideGeofence(compilation, call, geofences);
+
+            // Stateful: each call remembers, per device or series, the value of the previous point the rule evaluated.
+            case "rate":
+            {
+                Arity(call, 1, 1);
+                var x = Number(compilation, args[0], call);
+                int slot = compilation.NextSlot++;
+                return (row => row.Memory is { } memory ? memory.Rate(row, slot, x(row)) : RuleValue.Null, RuleType.Number);
+            }
+
+            case "changed":
+            {
+                Arity(call, 1, 1);
+                var x = compilation.Compile(args[0]).Evaluate;
+                int slot = compilation.NextSlot++;
+                return (row => row.Memory is { } memory ? RuleValue.Of(memory.Changed(row, slot, x(row))) : RuleValue.Null, RuleType.Boolean);
+            }
             default:
                 throw new RuleSyntaxException(call.Position, $"unknown function '{call.Name}'; rules can call {string.Join(", ", Names)}; a rule that needs history (an average over time, a join) is written as a scheduled SQL query instead (docs/rules.md#what-rules-cannot-do)");
         }
@@ -238,6 +259,8 @@ internal static class RuleFunctions
             return RuleValue.Of(shape.Contains(la.Number, lo.Number));
         }, RuleType.Boolean);
     }
+
+    private static double PositiveModulo(double x, double m) => ((x % m) + m) % m;
 
     private static double? Distance(RuleRow row, RuleEvaluator[] c)
     {

@@ -37,6 +37,9 @@ public sealed class RuleRow
     /// <summary>The point's device (registry, live state, position), or null for a point without one.</summary>
     public RuleDevice? Device { get; private set; }
 
+    /// <summary>What the rule being evaluated remembers for this point's device or series (<c>rate</c>, <c>changed</c>); set by the engine.</summary>
+    public RuleMemory? Memory { get; set; }
+
     /// <summary>The point's time in nanoseconds since the epoch.</summary>
     public long TimeNs => Batch[_index].Timestamp;
 

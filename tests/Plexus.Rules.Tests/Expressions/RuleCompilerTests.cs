@@ -97,6 +97,9 @@ public sealed class RuleCompilerTests
     [InlineData("geo_within_m(52.0, 4.0, 52.0, 4.001, 100)", "true")]
     [InlineData("ln(0)", "NULL")]
     [InlineData("temperature > 80 -- a comment", "true")]
+    [InlineData("time", "1E-06")]
+    [InlineData("hour(1767232800) = 2 AND dow(1767232800) = 4", "true")]
+    [InlineData("hour(-3600) = 23 AND dow(-86400) = 3", "true")]
     public void Expression_over_a_point_gives_the_SQL_answer(string expression, string expected) =>
         Assert.Equal(expected, Evaluate(expression));
 
@@ -154,6 +157,31 @@ public sealed class RuleCompilerTests
     {
         var error = Assert.Throws<RuleSyntaxException>(() => RuleCompiler.Compile(expression, new RuleCompileOptions { Symbols = Symbols, Geofences = _ => null }));
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Rate_and_changed_remember_the_previous_point_of_the_same_device()
+    {
+        var options = new RuleCompileOptions { Symbols = Symbols };
+        var rate = RuleCompiler.Compile("rate(temperature)", options);
+        var changed = RuleCompiler.Compile("changed(mode)", options with { FirstSlot = rate.EndSlot });
+        Assert.Equal(2, changed.EndSlot);
+        var batch = new PointBuilder()
+            .Point("telemetry", 0, null, ("temperature", 10.0), ("mode", "eco"))
+            .Point("telemetry", 2_000_000_000, null, ("temperature", 16.0), ("mode", "eco"))
+            .Point("telemetry", 3_000_000_000, null, ("temperature", 13.0), ("mode", "boost"))
+            .Batch;
+        var row = new RuleRow(Symbols) { Memory = new RuleMemory(changed.EndSlot) };
+        var answers = new List<string>();
+        for (int i = 0; i < batch.Count; i++)
+        {
+            row.Bind(batch, i, null);
+            answers.Add(row.Describe(rate.Evaluate(row)) + "/" + row.Describe(changed.Evaluate(row)));
+        }
+
+        Assert.Equal(["NULL/false", "3/false", "-3/true"], answers);
+        row.Memory = null;
+        Assert.Equal("NULL", row.Describe(rate.Evaluate(row)));
     }
 
     [Fact]
