@@ -114,6 +114,7 @@ internal static class AlarmsEndpoints
             json.WriteNumber("points_evaluated", stats.Points);
             json.WriteNumber("late_points", stats.LatePoints);
             json.WriteNumber("writes_dropped", stats.Dropped);
+            json.WriteNumber("points_dropped", stats.DroppedPoints);
             json.WriteNumber("writes_waiting", stats.Waiting);
             json.WriteNumber("untracked_points", stats.UntrackedKeys);
             json.WriteNumber("clock_checks", stats.ClockChecks);

@@ -34,7 +34,7 @@ public sealed class RuleWork
 
 /// <summary>What the engine has done since it started.</summary>
 /// <remarks><see cref="Points"/> counts points evaluated by at least one rule, <see cref="LatePoints"/> each (rule, point) that came late.</remarks>
-public sealed record RuleEngineStatistics(int Rules, long Points, long LatePoints, long Dropped, int Waiting, long UntrackedKeys, long ClockChecks);
+public sealed record RuleEngineStatistics(int Rules, long Points, long LatePoints, long Dropped, int Waiting, long UntrackedKeys, long ClockChecks, long DroppedPoints);
 
 /// <summary>
 /// Evaluates the rules on stored data, as an observer of the ingest pipeline (docs/rules.md#how-rules-run).
@@ -60,6 +60,12 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
 {
     /// <summary>Devices (or series) one rule keeps state for; more are not evaluated by it (counted).</summary>
     public const int MaxKeysPerRule = 100_000;
+
+    /// <summary>
+    /// Points that may wait for evaluation, besides <c>--rules-queue</c> writes: one bulk write holds many points, and
+    /// each waiting point is a copy in memory. Past it a write's points are not evaluated (counted in <see cref="RuleEngineStatistics.DroppedPoints"/>).
+    /// </summary>
+    public const int MaxWaitingPoints = 250_000;
 
     private const int MaxCachedDevices = 65_536;
     private const long NoPending = long.MinValue;
@@ -97,9 +103,12 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
     private long _late;
     private long _untracked;
     private long _clockChecks;
+    private long _waitingPoints;
+    private long _droppedPoints;
+    private long _droppedWrites;
 
     public RuleEngine(RuleRegistry registry, AlarmStore alarms, DeviceRegistry? devices, IRuleStateSource? facts, Func<string, string>? deviceTagFor = null, Func<string, GeoShape?>? geofences = null, TimeProvider? time = null, int capacity = 1024, ILogger? logger = null)
-        : base("rules", capacity, logger)
+        : base("rules", Math.Max(2, capacity), logger)
     {
         ArgumentNullException.ThrowIfNull(registry);
         ArgumentNullException.ThrowIfNull(alarms);
@@ -117,7 +126,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         _ticker = _time.CreateTimer(_ => QueueTick(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
-    public RuleEngineStatistics Statistics => new(_set.All.Length, Interlocked.Read(ref _points), Interlocked.Read(ref _late), Dropped, Waiting, Interlocked.Read(ref _untracked), Interlocked.Read(ref _clockChecks));
+    public RuleEngineStatistics Statistics => new(_set.All.Length, Interlocked.Read(ref _points), Interlocked.Read(ref _late), Dropped + Interlocked.Read(ref _droppedWrites), Waiting, Interlocked.Read(ref _untracked), Interlocked.Read(ref _clockChecks), Interlocked.Read(ref _droppedPoints));
 
     /// <summary>Recompiles the rules that are not paused (a rule whose definition did not change keeps its compiled form and state).</summary>
     public void Rebuild()
@@ -185,10 +194,27 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
             copy.AppendPoint(batch, i);
         }
 
-        if (copy is not null)
+        if (copy is null)
         {
-            Enqueue(new RuleWork(write.Namespace, copy, set));
+            return;
         }
+
+        // Only this thread queues writes and at most one tick waits besides, so with a slot to spare the write is queued.
+        if (Interlocked.Read(ref _waitingPoints) + copy.Count > MaxWaitingPoints || Waiting >= Capacity - 1)
+        {
+            Interlocked.Increment(ref _droppedWrites);
+            long dropped = Interlocked.Add(ref _droppedPoints, copy.Count);
+            if (dropped == copy.Count)
+            {
+                Log.TooManyWaiting(_logger, MaxWaitingPoints);
+            }
+
+            _pool.Return(copy);
+            return;
+        }
+
+        Interlocked.Add(ref _waitingPoints, copy.Count);
+        Enqueue(new RuleWork(write.Namespace, copy, set));
     }
 
     protected override async ValueTask ProcessAsync(RuleWork item)
@@ -207,6 +233,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         }
         finally
         {
+            Interlocked.Add(ref _waitingPoints, -item.Batch!.Count);
             _pool.Return(item.Batch!);
         }
 
@@ -596,6 +623,9 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
     {
         [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "Rule {Rule} is not evaluated: {Problem}")]
         public static partial void NotCompiled(ILogger logger, string rule, string problem);
+
+        [LoggerMessage(EventId = 3204, Level = LogLevel.Warning, Message = "The rule engine fell behind: {Max} points wait for evaluation; points of further writes are not evaluated until it catches up (counted in GET /api/v1/rules/stats)")]
+        public static partial void TooManyWaiting(ILogger logger, int max);
 
         [LoggerMessage(EventId = 3203, Level = LogLevel.Warning, Message = "Rule {Rule} keeps state for {Max} devices or series at most; points of others are not evaluated ({Untracked} so far)")]
         public static partial void TooManyKeys(ILogger logger, string rule, int max, long untracked);

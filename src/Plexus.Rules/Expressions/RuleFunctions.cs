@@ -204,25 +204,25 @@ internal static class RuleFunctions
                     return (row => Distance(row, c) is { } d && c[4](row) is { Kind: RuleValueKind.Number } r ? RuleValue.Of(d <= r.Number) : RuleValue.Null, RuleType.Boolean);
                 }
 
-            case "inside_geofence":
-                return InsideGeofence(compilation, call, geofences);
-
-            // Stateful: each call remembers, per device or series, the value of the previous point the rule evaluated.
             case "rate":
-            {
-                Arity(call, 1, 1);
-                var x = Number(compilation, args[0], call);
-                int slot = compilation.NextSlot++;
-                return (row => row.Memory is { } memory ? memory.Rate(row, slot, x(row)) : RuleValue.Null, RuleType.Number);
-            }
+                {
+                    // Stateful: each call remembers, per device or series, the value of the previous point the rule evaluated.
+                    Arity(call, 1, 1);
+                    var x = Number(compilation, args[0], call);
+                    int slot = compilation.NextSlot++;
+                    return (row => row.Memory is { } memory ? memory.Rate(row, slot, x(row)) : RuleValue.Null, RuleType.Number);
+                }
 
             case "changed":
-            {
-                Arity(call, 1, 1);
-                var x = compilation.Compile(args[0]).Evaluate;
-                int slot = compilation.NextSlot++;
-                return (row => row.Memory is { } memory ? RuleValue.Of(memory.Changed(row, slot, x(row))) : RuleValue.Null, RuleType.Boolean);
-            }
+                {
+                    Arity(call, 1, 1);
+                    var x = compilation.Compile(args[0]).Evaluate;
+                    int slot = compilation.NextSlot++;
+                    return (row => row.Memory is { } memory ? RuleValue.Of(memory.Changed(row, slot, x(row))) : RuleValue.Null, RuleType.Boolean);
+                }
+
+            case "inside_geofence":
+                return InsideGeofence(compilation, call, geofences);
             default:
                 throw new RuleSyntaxException(call.Position, $"unknown function '{call.Name}'; rules can call {string.Join(", ", Names)}; a rule that needs history (an average over time, a join) is written as a scheduled SQL query instead (docs/rules.md#what-rules-cannot-do)");
         }
