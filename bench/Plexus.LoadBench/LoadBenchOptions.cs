@@ -18,6 +18,8 @@ internal sealed class LoadBenchOptions
           --runs N            runs per writer count, default 3
           --seed N            random seed of the generator, default 123
           --out PATH          JSON results file, default bench/results/load-<UTC timestamp>.json
+          --rules N           rules defined before the load (a mix of thresholds with for, hysteresis and absence over
+                              readings and diagnostics), default 0; compare runs with 0 and N for the rules' cost
           --no-duckdb-floor   skip the direct DuckDB appender baseline
           --keep-data         keep each run's data folder (printed) instead of deleting it
           --help              this text
@@ -38,6 +40,8 @@ internal sealed class LoadBenchOptions
     public string? OutputPath { get; private set; }
 
     public bool DuckDbFloor { get; private set; } = true;
+
+    public int Rules { get; private set; }
 
     public bool KeepData { get; private set; }
 
@@ -83,6 +87,9 @@ internal sealed class LoadBenchOptions
                     break;
                 case "--no-duckdb-floor":
                     options.DuckDbFloor = false;
+                    break;
+                case "--rules":
+                    options.Rules = int.Parse(Value(args, ref i), NumberStyles.None, CultureInfo.InvariantCulture);
                     break;
                 case "--keep-data":
                     options.KeepData = true;

@@ -124,6 +124,7 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
         {
             using var client = HttpLoad.CreateClient(server.HttpAddress, AdminToken, writers);
             await HttpLoad.PrimeAsync(client, WritePath, writers);
+            await RuleMix.AddAsync(client, WritePath, Namespace, data.Batches[0], options.Rules);
             await JitQuiet.WaitAsync(TimeProvider.System);
             HttpLoadResult load;
             ResourceUsage usage;
@@ -142,6 +143,12 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
             }
 
             long lateRows = CountLateRows(server.Store);
+            if (options.Rules > 0)
+            {
+                var engine = server.RuleEngine.Statistics;
+                Console.Error.WriteLine($"rules {engine.Rules}: points evaluated {engine.Points}, writes dropped {engine.Dropped}, waiting {engine.Waiting}, open alarms {server.Alarms.OpenCount}");
+            }
+
             long checkpointStarted = Stopwatch.GetTimestamp();
             server.Store.Checkpoint();
             var checkpoint = Stopwatch.GetElapsedTime(checkpointStarted);

@@ -10,6 +10,10 @@ using Plexus.Devices;
 using Plexus.Geo;
 using Plexus.Pipeline.Devices;
 using Plexus.Query;
+using Plexus.Rules;
+using Plexus.Rules.Actions;
+using Plexus.Rules.Alarms;
+using Plexus.Rules.Engine;
 using Plexus.Storage;
 using Plexus.Storage.Schema;
 using Plexus.Storage.Writing;
@@ -56,6 +60,15 @@ public sealed record ApiServices(
 
     /// <summary>Where admin actions are recorded (<see cref="AuditTrail"/>); null records nothing.</summary>
     public AuditLog? Audit { get; init; }
+
+    /// <summary>Rules evaluated on stored data (docs/rules.md).</summary>
+    public RuleRegistry? Rules { get; init; }
+
+    public AlarmStore? Alarms { get; init; }
+
+    public RuleEngine? RuleEngine { get; init; }
+
+    public RuleActions? RuleActions { get; init; }
 }
 
 /// <summary>
@@ -116,6 +129,14 @@ public sealed class ApiContext
 
     public AuditLog? Audit => Services?.Audit;
 
+    public RuleRegistry? Rules => Services?.Rules;
+
+    public AlarmStore? Alarms => Services?.Alarms;
+
+    public RuleEngine? RuleEngine => Services?.RuleEngine;
+
+    public RuleActions? RuleActions => Services?.RuleActions;
+
     /// <summary>Hands the endpoints their services and opens the API; once only.</summary>
     public void MarkReady(ApiServices services)
     {
@@ -149,6 +170,8 @@ public static class PlexusApi
         PositionSourcesEndpoints.Map(endpoints, context);
         AssetsEndpoints.Map(endpoints, context);
         AuditEndpoints.Map(endpoints, context);
+        RulesEndpoints.Map(endpoints, context);
+        AlarmsEndpoints.Map(endpoints, context);
     }
 
     /// <summary>

@@ -224,6 +224,21 @@ public sealed class PlexusBroker : IAsyncDisposable
     /// Closes every connection of a device whose token stopped working (rotated, or the device removed): MQTT 5
     /// clients get DISCONNECT reason 0x87 Not authorized. A reconnect with the old token is refused at CONNECT.
     /// </summary>
+    /// <summary>
+    /// Publishes a message of the server's own (a rule's action) to every subscriber allowed to read the topic. It is
+    /// judged as the admin application: rules are made by admins, and publish where an admin could.
+    /// </summary>
+    public Task PublishAsServerAsync(string topic, byte[] payload, string contentType = "application/json")
+    {
+        ArgumentException.ThrowIfNullOrEmpty(topic);
+        var message = new MQTTnet.MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithContentType(contentType).Build();
+        var items = new System.Collections.Hashtable { [Extensions.ConnectionEvents.PrincipalKey] = MqttPrincipal.AdminApplication };
+        return _server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = ServerClientId, CustomSessionItems = items });
+    }
+
+    /// <summary>The sender of the server's own messages; '$' keeps it apart from every client id a CONNECT may take.</summary>
+    public const string ServerClientId = "$plexus";
+
     public Task DisconnectDeviceAsync(string deviceId)
     {
         ArgumentException.ThrowIfNullOrEmpty(deviceId);

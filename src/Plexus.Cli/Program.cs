@@ -8,6 +8,8 @@ root.Subcommands.Add(QueryCommand.Create());
 root.Subcommands.Add(DevicesCommand.Create());
 root.Subcommands.Add(TokensCommand.Create());
 root.Subcommands.Add(GeofencesCommand.Create());
+root.Subcommands.Add(RulesCommand.Create());
+root.Subcommands.Add(AlarmsCommand.Create());
 root.Subcommands.Add(PositionsCommand.Create());
 root.Subcommands.Add(AssetsCommand.Create());
 root.Subcommands.Add(SimulateCommand.Create());

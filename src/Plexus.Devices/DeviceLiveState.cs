@@ -130,6 +130,44 @@ public sealed class DeviceLiveState : IAsyncDisposable
         }
     }
 
+    /// <summary>One reported property without copying the device's state: for rules, which read it per point.</summary>
+    public bool TryGetReported(string device, string property, out ReportedKind kind, out string value, out double? number)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(property);
+        if (_entries.TryGetValue(device, out var entry))
+        {
+            lock (entry.Sync)
+            {
+                if (entry.Properties.TryGetValue(property, out var reported))
+                {
+                    (kind, value, number) = (reported.Kind, reported.Value, reported.Number);
+                    return true;
+                }
+            }
+        }
+
+        (kind, value, number) = (ReportedKind.Null, string.Empty, null);
+        return false;
+    }
+
+    /// <summary>The device's newest position without copying its state: for rules, which read it per point.</summary>
+    public bool TryGetPosition(string device, out double lat, out double lon)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (_entries.TryGetValue(device, out var entry))
+        {
+            lock (entry.Sync)
+            {
+                (lat, lon) = (entry.Lat, entry.Lon);
+                return entry.HasPosition;
+            }
+        }
+
+        (lat, lon) = (0, 0);
+        return false;
+    }
+
     /// <summary>The last value and time of every field of every measurement in <c>main</c> carrying the device (SQL, by time).</summary>
     public IReadOnlyList<LastValue> LastValues(string device) => DeviceLastValues.Query(_store, device);
 

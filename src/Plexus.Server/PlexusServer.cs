@@ -21,6 +21,10 @@ using Plexus.Pipeline.Devices;
 using Plexus.Pipeline.Observers;
 using Plexus.Query;
 using Plexus.Query.Functions;
+using Plexus.Rules;
+using Plexus.Rules.Actions;
+using Plexus.Rules.Alarms;
+using Plexus.Rules.Engine;
 using Plexus.Storage;
 using Plexus.Storage.Schema;
 using Plexus.Storage.Writing;
@@ -101,6 +105,15 @@ public sealed class PlexusServer : IAsyncDisposable
 
     /// <summary>Named geofences and the geo SQL functions (docs/geo.md).</summary>
     public GeofenceRegistry Geofences { get; private init; } = null!;
+
+    /// <summary>Rules over stored data (docs/rules.md).</summary>
+    public RuleRegistry Rules { get; private init; } = null!;
+
+    /// <summary>Alarms the rules open (docs/rules.md#alarms).</summary>
+    public AlarmStore Alarms { get; private init; } = null!;
+
+    /// <summary>The observer that evaluates the rules.</summary>
+    public RuleEngine RuleEngine { get; private init; } = null!;
 
     /// <summary>Declared position sources and the view main.device_positions (docs/geo.md#position-sources).</summary>
     public PositionSourceRegistry PositionSources { get; private init; } = null!;
@@ -220,8 +233,28 @@ public sealed class PlexusServer : IAsyncDisposable
             // Geo SQL functions and geofences (docs/geo.md), before any request or message can query them.
             var geofences = owned.Own("the geofences", GeofenceRegistry.Open(store, time));
 
+            // Rules (docs/rules.md): checked against the catalog and the geofences when they are made.
+            var rules = owned.Own("the rules", RuleRegistry.Open(store, geofences.ShapeOf, time, options.RulesMax));
+            var alarms = owned.Own("the alarms", AlarmStore.Open(store, time, loggerFactory.CreateLogger("Plexus.Rules")));
+
+            // Actions publish through the broker, which starts later; disposed after the engine, which may still clear alarms.
+            PlexusBroker? actionBroker = null;
+            var ruleActions = owned.Own("the rule actions", new RuleActions(
+                store,
+                rules,
+                (topic, payload) => actionBroker?.PublishAsServerAsync(topic, payload) ?? throw new InvalidOperationException("the MQTT broker is off (--mqtt off)"),
+                new RuleActionOptions { WebhookTimeout = options.WebhookTimeout, WebhookRetries = options.WebhookRetries },
+                time,
+                loggerFactory.CreateLogger("Plexus.Rules")));
+            alarms.Transition = ruleActions.OnTransition;
+
+            // Rules run off the writer's thread: with none defined the observer costs one check per write.
+            var ruleEngine = new RuleEngine(rules, alarms, devices, new LiveStateFacts(deviceState), deviceTags.TagFor, geofences.ShapeOf, time, options.RulesQueue, loggerFactory.CreateLogger("Plexus.Rules"));
+            owned.Own("the rule engine", new ObserverRegistration(pipeline.Observers, ruleEngine));
+
             // After the store: the broker's first acknowledgement needs a store to be durable in.
             var broker = mqttEndpoint is null ? null : owned.Own("the MQTT broker", await StartBrokerAsync(options, mqttEndpoint, tokens, apiTokens, devices, audit, deviceState, pipeline, loggerFactory, time));
+            actionBroker = broker;
             if (broker is not null)
             {
                 // A rotated or removed token also ends the device's open connections, not only new CONNECTs.
@@ -252,6 +285,10 @@ public sealed class PlexusServer : IAsyncDisposable
                 PositionSources = positionSources,
                 Tracks = new TrackReader(store),
                 Audit = audit,
+                Rules = rules,
+                Alarms = alarms,
+                RuleEngine = ruleEngine,
+                RuleActions = ruleActions,
             });
             logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; PostgreSQL on {PgEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", pg?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
             return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger, owned)
@@ -263,6 +300,9 @@ public sealed class PlexusServer : IAsyncDisposable
                 Links = links,
                 PositionSources = positionSources,
                 PgEndpoint = pg?.Endpoint,
+                Rules = rules,
+                Alarms = alarms,
+                RuleEngine = ruleEngine,
             };
         }
         catch
@@ -481,5 +521,25 @@ public sealed class PlexusServer : IAsyncDisposable
         // Kestrel reports the wildcard host as given; clients need an address they can connect to.
         var uri = new Uri(first.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "[::1]", StringComparison.Ordinal));
         return uri;
+    }
+
+    /// <summary>An observer added to the pipeline for as long as it is owned: removed first, then disposed (its queue drained).</summary>
+    private sealed class ObserverRegistration : IAsyncDisposable
+    {
+        private readonly ObserverStage _stage;
+        private readonly RuleEngine _engine;
+
+        public ObserverRegistration(ObserverStage stage, RuleEngine engine)
+        {
+            _stage = stage;
+            _engine = engine;
+            stage.Add(engine);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _stage.Remove(_engine);
+            await _engine.DisposeAsync();
+        }
     }
 }

@@ -121,6 +121,23 @@ public sealed record PlexusServerOptions
     /// <summary>Queries running at once; more wait briefly, then get 503 with Retry-After.</summary>
     public int QueryConcurrency { get; init; } = Query.QueryOptions.DefaultMaxConcurrent;
 
+    public const int DefaultRulesMax = 10_000;
+    public const int DefaultRulesQueue = 1024;
+    public const int DefaultWebhookRetries = 3;
+    public static readonly TimeSpan DefaultWebhookTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Rules one server keeps.</summary>
+    public int RulesMax { get; init; } = DefaultRulesMax;
+
+    /// <summary>Stored writes that may wait for the rule engine; past it a write's points are not evaluated (counted, logged).</summary>
+    public int RulesQueue { get; init; } = DefaultRulesQueue;
+
+    /// <summary>How long a webhook call may take unless its action says otherwise.</summary>
+    public TimeSpan WebhookTimeout { get; init; } = DefaultWebhookTimeout;
+
+    /// <summary>Retries of a failed webhook call (1 s, 2 s, 4 s... apart) before it becomes a dead letter.</summary>
+    public int WebhookRetries { get; init; } = DefaultWebhookRetries;
+
     /// <summary>DuckDB memory limit such as "2GB"; null is DuckDB's default (80 % of RAM).</summary>
     public string? MemoryLimit { get; init; }
 

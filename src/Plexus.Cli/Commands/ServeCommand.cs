@@ -50,6 +50,10 @@ internal static class ServeCommand
     private static readonly Option<string?> QueryTimeout = new("--query-timeout") { Description = "Queries running longer are cancelled, e.g. 30s (env PLEXUS_QUERY_TIMEOUT)" };
     private static readonly Option<string?> QueryMaxRows = new("--query-max-rows") { Description = "Most rows a query returns; more are cut and flagged truncated (env PLEXUS_QUERY_MAX_ROWS, default 100000)" };
     private static readonly Option<string?> QueryMaxBytes = new("--query-max-bytes") { Description = "Most bytes one query answer holds; past it the answer ends flagged truncated, e.g. 64MiB (env PLEXUS_QUERY_MAX_BYTES, default 64MiB)" };
+    private static readonly Option<string?> RulesMax = new("--rules-max") { Description = "Rules one server keeps (env PLEXUS_RULES_MAX, default 10000)" };
+    private static readonly Option<string?> RulesQueue = new("--rules-queue") { Description = "Stored writes waiting for the rule engine; past it a write's points are not evaluated, counted and logged (env PLEXUS_RULES_QUEUE, default 1024)" };
+    private static readonly Option<string?> WebhookTimeout = new("--webhook-timeout") { Description = "How long a rule's webhook call may take, unless the action sets its own (env PLEXUS_WEBHOOK_TIMEOUT, default 5s)" };
+    private static readonly Option<string?> WebhookRetries = new("--webhook-retries") { Description = "Retries of a failed webhook call, 1 s, 2 s, 4 s... apart, before it becomes a dead letter (env PLEXUS_WEBHOOK_RETRIES, default 3)" };
     private static readonly Option<string?> QueryConcurrency = new("--query-concurrency") { Description = "Queries running at once; more wait up to 2 s, then get 503 with Retry-After (env PLEXUS_QUERY_CONCURRENCY, default twice the cores, at least 4)" };
     private static readonly Option<string?> MemoryLimit = new("--memory-limit") { Description = "Storage engine memory limit, e.g. 2GB (env PLEXUS_MEMORY_LIMIT, default 80% of RAM)" };
     private static readonly Option<string?> DeviceTag = new("--device-tag") { Description = "Tag holding the device key in measurements: a tag, and/or namespace=tag entries, e.g. device,fleet=name (env PLEXUS_DEVICE_TAG, default device)" };
@@ -66,7 +70,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var command = new Command("serve", "Run the Plexus server with the embedded store.");
-        foreach (var option in new[] { Data, Http, HttpsCert, HttpsKey, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxConnectSize, MqttConnectTimeout, MqttMaxConnections, MqttMaxConnectionsPerIp, MqttMaxRetainedMessages, MqttMaxRetainedBytes, MqttMaxRetainedMessagesPerClient, MqttMaxRetainedBytesPerClient, MqttMaxRate, MqttMaxBurst, Pg, PgTlsCert, PgTlsKey, PgAllowLoopbackCleartext, PgMaxConnections, PgMaxConnectionsPerIp, PgAuthTimeout, PgMaxMessageSize, AdminToken, ProvisioningKey, MaxBodySize, MaxNamespaces, MaxMeasurementsPerNamespace, MaxColumnsPerMeasurement, MaxNewMeasurementsPerWrite, MaxNewColumnsPerWrite, MaxNewSeriesPerWrite, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, MemoryLimit, DeviceTag, LogLevel, Config })
+        foreach (var option in new[] { Data, Http, HttpsCert, HttpsKey, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxConnectSize, MqttConnectTimeout, MqttMaxConnections, MqttMaxConnectionsPerIp, MqttMaxRetainedMessages, MqttMaxRetainedBytes, MqttMaxRetainedMessagesPerClient, MqttMaxRetainedBytesPerClient, MqttMaxRate, MqttMaxBurst, Pg, PgTlsCert, PgTlsKey, PgAllowLoopbackCleartext, PgMaxConnections, PgMaxConnectionsPerIp, PgAuthTimeout, PgMaxMessageSize, AdminToken, ProvisioningKey, MaxBodySize, MaxNamespaces, MaxMeasurementsPerNamespace, MaxColumnsPerMeasurement, MaxNewMeasurementsPerWrite, MaxNewColumnsPerWrite, MaxNewSeriesPerWrite, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, RulesMax, RulesQueue, WebhookTimeout, WebhookRetries, MemoryLimit, DeviceTag, LogLevel, Config })
         {
             command.Options.Add(option);
         }
@@ -136,6 +140,10 @@ internal static class ServeCommand
                 QueryMaxRows = Get(QueryMaxRows, "PLEXUS_QUERY_MAX_ROWS") is { } rows ? Units.ParsePositiveInt(rows, "query-max-rows") : 100_000,
                 QueryMaxBytes = Get(QueryMaxBytes, "PLEXUS_QUERY_MAX_BYTES") is { } maxBytes ? Units.ParseBytes(maxBytes, "query-max-bytes") : Query.QueryOptions.DefaultMaxBytes,
                 QueryConcurrency = Get(QueryConcurrency, "PLEXUS_QUERY_CONCURRENCY") is { } concurrency ? Units.ParsePositiveInt(concurrency, "query-concurrency") : Query.QueryOptions.DefaultMaxConcurrent,
+                RulesMax = Get(RulesMax, "PLEXUS_RULES_MAX") is { } rulesMax ? Units.ParsePositiveInt(rulesMax, "rules-max") : PlexusServerOptions.DefaultRulesMax,
+                RulesQueue = Get(RulesQueue, "PLEXUS_RULES_QUEUE") is { } rulesQueue ? Units.ParsePositiveInt(rulesQueue, "rules-queue") : PlexusServerOptions.DefaultRulesQueue,
+                WebhookTimeout = Get(WebhookTimeout, "PLEXUS_WEBHOOK_TIMEOUT") is { } webhookTimeout ? Units.ParseDuration(webhookTimeout, "webhook-timeout") : PlexusServerOptions.DefaultWebhookTimeout,
+                WebhookRetries = Get(WebhookRetries, "PLEXUS_WEBHOOK_RETRIES") is { } webhookRetries ? ParseRetries(webhookRetries) : PlexusServerOptions.DefaultWebhookRetries,
                 MemoryLimit = Get(MemoryLimit, "PLEXUS_MEMORY_LIMIT"),
                 DeviceTag = Get(DeviceTag, "PLEXUS_DEVICE_TAG") ?? Devices.DeviceTagMap.DefaultTag,
             };
@@ -355,6 +363,11 @@ internal static class ServeCommand
             return new ServeSettings(values);
         }
     }
+
+    private static int ParseRetries(string value) =>
+        int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int retries) && retries <= 10
+            ? retries
+            : throw new ArgumentException($"webhook-retries: \"{value}\" is not a whole number from 0 to 10");
 }
 
 /// <summary>Parsing of sizes (25MB, 32MiB, 1000) and durations (30s, 500ms, 2m, or plain seconds) in options.</summary>

@@ -1,0 +1,103 @@
+using System.CommandLine;
+using Plexus.Cli.Commands;
+using Plexus.TestKit;
+
+namespace Plexus.Cli.Tests.Commands;
+
+/// <summary>`plexus rules` against a real server: flags and JSON files in, the rule endpoint's own 400/404/409 messages out.</summary>
+public sealed class RulesCommandTests
+{
+    [Fact]
+    public async Task Add_list_show_update_pause_resume_and_remove_rules_with_the_servers_own_errors()
+    {
+        await using var server = await PlexusTestServer.StartAsync(configure: o => o with { MqttEndpoint = "off" });
+        using (var write = await server.WriteAsync("telemetry,device=f1 temperature=20 1000000000"))
+        {
+            Assert.True(write.IsSuccessStatusCode);
+        }
+
+        string[] connection = ["--url", server.Address.ToString(), "--token", PlexusTestServer.AdminToken];
+        var add = await RunAsync(["rules", "add", "overheat", "--from", "telemetry", "--where", "temperature > 80", "--for", "5m", "--severity", "major", "--webhook", "http://127.0.0.1:9/hook", .. connection]);
+        Assert.True(add.ExitCode == 0, add.Error);
+        Assert.Contains("added rule overheat", add.Output, StringComparison.Ordinal);
+
+        var again = await RunAsync(["rules", "add", "overheat", "--from", "telemetry", "--where", "temperature > 80", .. connection]);
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains("409 conflict: ", again.Error, StringComparison.Ordinal);
+
+        var invalid = await RunAsync(["rules", "add", "typo", "--from", "telemetry", "--where", "temprature > 80", .. connection]);
+        Assert.Equal(1, invalid.ExitCode);
+        Assert.Contains("400 invalid: where: unknown field or tag 'temprature'", invalid.Error, StringComparison.Ordinal);
+
+        using var directory = new TempDirectory("plexus-rules-cli");
+        string file = Path.Combine(directory.Path, "deadman.json");
+        await File.WriteAllTextAsync(file, """{"name": "deadman", "from": "telemetry", "absent_for": "10m", "severity": "critical"}""");
+        var fromFile = await RunAsync(["rules", "add", "--file", file, .. connection]);
+        Assert.True(fromFile.ExitCode == 0, fromFile.Error);
+
+        var update = await RunAsync(["rules", "update", "overheat", "--where", "temperature > 90", .. connection]);
+        Assert.True(update.ExitCode == 0, update.Error);
+        var show = await RunAsync(["rules", "show", "overheat", .. connection]);
+        Assert.Contains("\"where\": \"temperature > 90\"", show.Output, StringComparison.Ordinal);
+        Assert.Contains("\"for\": \"5m\"", show.Output, StringComparison.Ordinal);
+
+        var pause = await RunAsync(["rules", "pause", "overheat", .. connection]);
+        Assert.True(pause.ExitCode == 0, pause.Error);
+        var list = await RunAsync(["rules", "list", .. connection]);
+        var lines = list.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["NAME", "FROM", "CONDITION", "FOR", "SEVERITY", "STATUS"], lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("deadman", lines[1], StringComparison.Ordinal);
+        Assert.EndsWith("paused", lines[2], StringComparison.Ordinal);
+        Assert.Contains("2 rules", list.Error, StringComparison.Ordinal);
+        var resume = await RunAsync(["rules", "resume", "overheat", .. connection]);
+        Assert.Contains("resumed rule overheat", resume.Output, StringComparison.Ordinal);
+
+        var removed = await RunAsync(["rules", "remove", "overheat", .. connection]);
+        Assert.Equal(0, removed.ExitCode);
+        var missing = await RunAsync(["rules", "show", "overheat", .. connection]);
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("404 not found: ", missing.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Alarms_are_listed_acknowledged_and_cleared()
+    {
+        await using var server = await PlexusTestServer.StartAsync(configure: o => o with { MqttEndpoint = "off" });
+        using (var write = await server.WriteAsync("telemetry,device=f1 temperature=20 1000000000"))
+        {
+            Assert.True(write.IsSuccessStatusCode);
+        }
+
+        string[] connection = ["--url", server.Address.ToString(), "--token", PlexusTestServer.AdminToken];
+        Assert.Equal(0, (await RunAsync(["rules", "add", "hot", "--from", "telemetry", "--where", "temperature > 80", "--severity", "critical", .. connection])).ExitCode);
+        using (var write = await server.WriteAsync("telemetry,device=f1 temperature=90 2000000000"))
+        {
+            Assert.True(write.IsSuccessStatusCode);
+        }
+
+        await Eventually.TrueAsync(async () => (await RunAsync(["alarms", "list", "--status", "active", .. connection])).Output.Contains("critical", StringComparison.Ordinal));
+        var list = await RunAsync(["alarms", "list", "--device", "f1", .. connection]);
+        var row = list.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["1", "hot", "f1", "critical", "active", "1"], row.Take(6));
+
+        var ack = await RunAsync(["alarms", "ack", "1", .. connection]);
+        Assert.True(ack.ExitCode == 0, ack.Error);
+        Assert.Contains("acknowledged alarm 1 (acknowledged)", ack.Output, StringComparison.Ordinal);
+        var clear = await RunAsync(["alarms", "clear", "1", .. connection]);
+        Assert.Contains("cleared alarm 1 (cleared)", clear.Output, StringComparison.Ordinal);
+        var missing = await RunAsync(["alarms", "ack", "7", .. connection]);
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("404 not found: no alarm 7", missing.Error, StringComparison.Ordinal);
+        var bad = await RunAsync(["alarms", "list", "--status", "open", .. connection]);
+        Assert.Contains("400 invalid: status \"open\" is not one of active, acknowledged, cleared", bad.Error, StringComparison.Ordinal);
+    }
+
+    private static async Task<CliResult> RunAsync(string[] args)
+    {
+        var root = new RootCommand("plexus (test)") { RulesCommand.Create(), AlarmsCommand.Create() };
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        int exitCode = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        return new CliResult(exitCode, output.ToString(), error.ToString());
+    }
+}
