@@ -87,8 +87,10 @@ public sealed class DeviceLinkingTests
         using var write = await server.WriteAsync("assets v=1 1\ndevice_ancestors v=1 1\nfine v=1 1\n");
         string body = await write.Content.ReadAsStringAsync();
 
-        Assert.Contains("\"assets\"", body, StringComparison.Ordinal);
-        Assert.Contains("\"device_ancestors\"", body, StringComparison.Ordinal);
+        // Each refused line is named by its text and the reason says the name is reserved.
+        Assert.Contains("\"assets v=1", body, StringComparison.Ordinal);
+        Assert.Contains("\"device_ancestors v=1", body, StringComparison.Ordinal);
+        Assert.Contains("reserved", body, StringComparison.Ordinal);
         Assert.Empty(await server.RowsAsync("SELECT * FROM assets"));
         Assert.Single(await server.RowsAsync("SELECT * FROM fine"));
     }
