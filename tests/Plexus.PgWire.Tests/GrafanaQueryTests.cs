@@ -7,7 +7,7 @@ namespace Plexus.PgWire.Tests;
 /// extended protocol, one statement at a time).
 /// </summary>
 /// <remarks>
-/// The statement texts are copied from Grafana's public source (grafana/grafana), not written from memory:
+/// The statements are those Grafana's public source (grafana/grafana) builds, read at these commits:
 /// <list type="bullet">
 /// <item><c>public/app/plugins/datasource/grafana-postgresql-datasource/postgresMetaQuery.ts</c> at commit
 /// 12f912ab8d010f4d95a4043a0efaa20fc4ca0100: <c>getVersion()</c>, <c>getTimescaleDBVersion()</c>,
