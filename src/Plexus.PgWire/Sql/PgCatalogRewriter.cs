@@ -56,8 +56,13 @@ internal static partial class PgCatalogRewriter
         ["pg_trigger"] = "(SELECT CAST(0 AS BIGINT) AS oid, CAST(0 AS BIGINT) AS tgrelid, '' AS tgname, false AS tgisinternal, '' AS tgenabled WHERE false)",
         ["pg_range"] = "(SELECT CAST(0 AS BIGINT) AS rngtypid, CAST(0 AS BIGINT) AS rngsubtype, CAST(0 AS BIGINT) AS rngmultitypid WHERE false)",
         ["pg_namespace"] = "(SELECT * FROM pg_catalog.pg_namespace WHERE nspname <> '_plexus')",
+
+        // No extension is installed: Grafana asks for TimescaleDB's version and reads no row as "not installed".
+        ["pg_extension"] = "(SELECT CAST(0 AS BIGINT) AS oid, '' AS extname, CAST(10 AS BIGINT) AS extowner, CAST(0 AS BIGINT) AS extnamespace, false AS extrelocatable, '' AS extversion, CAST(NULL AS BIGINT[]) AS extconfig, CAST(NULL AS VARCHAR[]) AS extcondition WHERE false)",
         ["tables"] = "(SELECT * REPLACE (CASE WHEN table_type = 'VIEW' THEN 'BASE TABLE' ELSE table_type END AS table_type) FROM information_schema.tables WHERE table_schema <> '_plexus')",
-        ["schemata"] = "(SELECT * FROM information_schema.schemata WHERE schema_name <> '_plexus')",
+
+        // The engine's system and temp catalogs have a "main" of their own; a client lists the database's schemas once.
+        ["schemata"] = "(SELECT * FROM information_schema.schemata WHERE schema_name <> '_plexus' AND catalog_name = current_database())",
 
         // Tools pick time columns and SQL builders by PostgreSQL's type names.
         ["columns"] = "(SELECT * REPLACE (CASE upper(data_type) WHEN 'TIMESTAMP_NS' THEN 'timestamp without time zone' WHEN 'TIMESTAMP_MS' THEN 'timestamp without time zone' WHEN 'TIMESTAMP_S' THEN 'timestamp without time zone' WHEN 'TIMESTAMP' THEN 'timestamp without time zone' WHEN 'TIMESTAMP WITH TIME ZONE' THEN 'timestamp with time zone' WHEN 'DOUBLE' THEN 'double precision' WHEN 'FLOAT' THEN 'real' WHEN 'BIGINT' THEN 'bigint' WHEN 'INTEGER' THEN 'integer' WHEN 'SMALLINT' THEN 'smallint' WHEN 'VARCHAR' THEN 'text' WHEN 'BOOLEAN' THEN 'boolean' WHEN 'DATE' THEN 'date' WHEN 'UUID' THEN 'uuid' WHEN 'BLOB' THEN 'bytea' ELSE lower(data_type) END AS data_type) FROM information_schema.columns WHERE table_schema <> '_plexus')",
@@ -75,7 +80,8 @@ internal static partial class PgCatalogRewriter
         sql = RewriteSearchPathSubquery(sql, searchPath);
         string code = SqlText.CodeOnly(sql);
         if (!code.Contains("pg_", StringComparison.OrdinalIgnoreCase) && !code.Contains("information_schema", StringComparison.OrdinalIgnoreCase) &&
-            !code.Contains("description", StringComparison.OrdinalIgnoreCase) && !code.Contains("privilege", StringComparison.OrdinalIgnoreCase))
+            !code.Contains("description", StringComparison.OrdinalIgnoreCase) && !code.Contains("privilege", StringComparison.OrdinalIgnoreCase) &&
+            !code.Contains("parse_ident", StringComparison.OrdinalIgnoreCase))
         {
             return sql;
         }
@@ -126,6 +132,18 @@ internal static partial class PgCatalogRewriter
             {
                 // Names here are plain: the name itself is what a comparison with it needs.
                 replacements.Add((match.Index, match.Length - 1, ""));
+                continue;
+            }
+
+            if (function is "parse_ident")
+            {
+                // Grafana splits a literal table name; the engine has no parse_ident, so the list is made here.
+                int end = ClosingParenthesis(code, match.Index + match.Length - 1);
+                if (end > 0 && StringLiteral(sql[(match.Index + match.Length)..end]) is { } name)
+                {
+                    replacements.Add((match.Index, end + 1 - match.Index, "[" + string.Join(", ", ParseIdentifier(name).Select(PgParameters.Quote)) + "]"));
+                }
+
                 continue;
             }
 
@@ -190,23 +208,108 @@ internal static partial class PgCatalogRewriter
     /// </summary>
     private static string RewriteSearchPathSubquery(string sql, IReadOnlyList<string> searchPath)
     {
-        string code = SqlText.CodeOnly(sql);
-        var match = SearchPathSubquery().Match(code);
-        if (!match.Success)
-        {
-            return sql;
-        }
-
-        int open = code.IndexOf('(', match.Index);
-        int close = ClosingParenthesis(code, open);
-        if (close < 0)
-        {
-            return sql;
-        }
-
         string list = string.Join(", ", searchPath.Select(PgParameters.Quote));
-        return sql[..open] + "(" + (list.Length == 0 ? "NULL" : list) + ")" + sql[(close + 1)..];
+
+        // Grafana's table listing has the subquery twice (the CASE that qualifies names and the ORDER BY); from the
+        // last to the first, so that the positions of the earlier ones stay put.
+        string code = SqlText.CodeOnly(sql);
+        foreach (Match match in SearchPathSubquery().Matches(code).Reverse())
+        {
+            int open = code.IndexOf('(', match.Index);
+            int close = ClosingParenthesis(code, open);
+            if (close > 0)
+            {
+                sql = sql[..open] + "(" + (list.Length == 0 ? "NULL" : list) + ")" + sql[(close + 1)..];
+            }
+        }
+
+        return sql;
     }
+
+    /// <summary>The text of a single string literal (<c>'a''b'</c> → <c>a'b</c>), or null when the text is anything else.</summary>
+    private static string? StringLiteral(string text)
+    {
+        text = text.Trim();
+        if (text.Length < 2 || text[0] != '\'' || text[^1] != '\'' || text[1..^1].Replace("''", "", StringComparison.Ordinal).Contains('\''))
+        {
+            return null;
+        }
+
+        return text[1..^1].Replace("''", "'", StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// PostgreSQL's <c>parse_ident</c>: a dotted name's parts, plain parts in lower case, quoted ones as written with
+    /// <c>""</c> read as one quote.
+    /// </summary>
+    private static List<string> ParseIdentifier(string name)
+    {
+        var parts = new List<string>();
+        int i = 0;
+        while (true)
+        {
+            while (i < name.Length && char.IsWhiteSpace(name[i]))
+            {
+                i++;
+            }
+
+            var part = new StringBuilder();
+            if (i < name.Length && name[i] == '"')
+            {
+                i++;
+                while (true)
+                {
+                    if (i >= name.Length)
+                    {
+                        throw NotAnIdentifier(name, "a quoted part has no closing double quote");
+                    }
+
+                    if (name[i] == '"' && (i + 1 >= name.Length || name[i + 1] != '"'))
+                    {
+                        i++;
+                        break;
+                    }
+
+                    part.Append(name[i]);
+                    i += name[i] == '"' ? 2 : 1;
+                }
+            }
+            else
+            {
+                while (i < name.Length && name[i] != '.' && !char.IsWhiteSpace(name[i]))
+                {
+                    part.Append(char.ToLowerInvariant(name[i]));
+                    i++;
+                }
+            }
+
+            if (part.Length == 0)
+            {
+                throw NotAnIdentifier(name, "a part of the name is empty");
+            }
+
+            parts.Add(part.ToString());
+            while (i < name.Length && char.IsWhiteSpace(name[i]))
+            {
+                i++;
+            }
+
+            if (i >= name.Length)
+            {
+                return parts;
+            }
+
+            if (name[i] != '.')
+            {
+                throw NotAnIdentifier(name, "parts are separated by dots");
+            }
+
+            i++;
+        }
+    }
+
+    private static PgException NotAnIdentifier(string name, string reason) =>
+        new(PgErrorCodes.InvalidParameterValue, $"string is not a valid identifier: \"{name}\" ({reason}; write schema.table, with double quotes around a part that has capitals or dots)");
 
     private static int LastTopLevelComma(string code, int start, int end)
     {
@@ -259,7 +362,7 @@ internal static partial class PgCatalogRewriter
     [GeneratedRegex(@"::\s*(?:pg_catalog\s*\.\s*)?(?:regclass|regtype|regproc|regprocedure|regnamespace|regrole|regoper)\b", RegexOptions.IgnoreCase)]
     private static partial Regex RegCast();
 
-    [GeneratedRegex(@"(?<![.\w])(?:(?<schema>pg_catalog|information_schema)\s*\.\s*)?(?<name>pg_class|pg_namespace|pg_inherits|pg_roles|pg_user|pg_policy|pg_statistic_ext|pg_publication|pg_publication_rel|pg_trigger|pg_range|tables|schemata|columns)\b(?!\s*[.(])", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"(?<![.\w])(?:(?<schema>pg_catalog|information_schema)\s*\.\s*)?(?<name>pg_class|pg_namespace|pg_extension|pg_inherits|pg_roles|pg_user|pg_policy|pg_statistic_ext|pg_publication|pg_publication_rel|pg_trigger|pg_range|tables|schemata|columns)\b(?!\s*[.(])", RegexOptions.IgnoreCase)]
     private static partial Regex Relation();
 
     [GeneratedRegex(@"\G\s*(?<word>[A-Za-z_]\w*)?")]

@@ -268,19 +268,34 @@ internal sealed partial class PgSession
             }
 
             string? literal = null;
+            int length = match.Length;
             if (match.Groups["version"].Success)
             {
                 literal = PgParameters.Quote($"PostgreSQL {ServerVersion} (Plexus, DuckDB engine) on x86_64-pc-linux-gnu, 64-bit");
             }
             else if (Knows(match.Groups["setting"].Value))
             {
-                literal = PgParameters.Quote(Get(match.Groups["setting"].Value));
+                string value = Get(match.Groups["setting"].Value);
+                literal = PgParameters.Quote(value);
+
+                // current_setting('server_version_num')::int/100 (Grafana's version probe) divides integers, which
+                // PostgreSQL truncates and the engine would not: the cast and the division are done here.
+                var cast = IntegerCast().Match(code, match.Index + match.Length);
+                if (cast.Success && long.TryParse(value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out long number))
+                {
+                    long divisor = cast.Groups["divisor"].Success ? long.Parse(cast.Groups["divisor"].Value, System.Globalization.CultureInfo.InvariantCulture) : 1;
+                    if (divisor != 0)
+                    {
+                        literal = (number / divisor).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                        length += cast.Length;
+                    }
+                }
             }
 
             if (literal is not null)
             {
                 rewritten.Append(sql, copied, match.Index - copied).Append(literal);
-                copied = match.Index + match.Length;
+                copied = match.Index + length;
             }
         }
 
@@ -357,6 +372,10 @@ internal sealed partial class PgSession
 
     [GeneratedRegex(@"\bheader\b(?!\s+(false|off|0)\b)")]
     private static partial Regex HeaderOption();
+
+    // A cast to an integer type, with a division by an integer that nothing binding tighter (^, ::, a fraction) follows.
+    [GeneratedRegex(@"\G\s*::\s*(?:int|integer|int4|int8|bigint)\b(?:\s*/\s*(?<divisor>\d{1,18})(?![\d.]|\s*(?:\^|::)))?", RegexOptions.IgnoreCase)]
+    private static partial Regex IntegerCast();
 
     [GeneratedRegex(@"(?:pg_catalog\s*\.\s*)?(?:(?<version>\bversion\s*\(\s*\))|\bcurrent_setting\s*\(\s*'(?<setting>[A-Za-z_.]+)'\s*(?:,\s*(?:true|false)\s*)?\))", RegexOptions.IgnoreCase)]
     private static partial Regex SessionFunction();
