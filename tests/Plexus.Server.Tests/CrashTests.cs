@@ -167,7 +167,7 @@ public sealed class CrashTests
     }
 
     private static Process StartServer(string dataDirectory, int port) =>
-        ServerProcess.Start(["--data", dataDirectory, "--http", $"127.0.0.1:{port}", "--admin-token", Token, "--mqtt", "off", "--log-level", "warning"]);
+        ServerProcess.Start(["--data", dataDirectory, "--http", $"127.0.0.1:{port}", "--admin-token", Token, "--mqtt", "off", "--pg", "off", "--log-level", "warning"]);
 
     private static HttpClient Client(int port) => ServerProcess.Client(port, Token);
 }

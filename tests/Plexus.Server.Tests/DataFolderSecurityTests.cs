@@ -113,7 +113,7 @@ public sealed class DataFolderSecurityTests
     public async Task Plexus_serve_refuses_an_admin_token_shorter_than_16_characters()
     {
         using var data = new TempDirectory("plexus-short-token");
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "plexus.dll"), "serve", "--data", data.Path, "--http", "127.0.0.1:0", "--mqtt", "off", "--admin-token", "fifteen-chars-x"])
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "plexus.dll"), "serve", "--data", data.Path, "--http", "127.0.0.1:0", "--mqtt", "off", "--pg", "off", "--admin-token", "fifteen-chars-x"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -217,7 +217,7 @@ public sealed class MqttCrashTests
     }
 
     private static Process StartServer(string dataDirectory, int httpPort, int mqttPort) =>
-        ServerProcess.Start(["--data", dataDirectory, "--http", $"127.0.0.1:{httpPort}", "--mqtt", $"127.0.0.1:{mqttPort}", "--admin-token", Token, "--log-level", "warning"]);
+        ServerProcess.Start(["--data", dataDirectory, "--http", $"127.0.0.1:{httpPort}", "--mqtt", $"127.0.0.1:{mqttPort}", "--pg", "off", "--admin-token", Token, "--log-level", "warning"]);
 
     private static HttpClient Client(int port) => ServerProcess.Client(port, Token);
 }

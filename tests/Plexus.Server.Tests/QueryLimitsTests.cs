@@ -146,7 +146,7 @@ public sealed class QueryLimitsTests
         using var data = new TempDirectory("plexus-query-memory");
         int port = ServerProcess.FreePort();
         const string admin = "query-memory-admin-token";
-        using var server = ServerProcess.Start(["--data", data.Path, "--http", $"127.0.0.1:{port}", "--admin-token", admin, "--mqtt", "off",
+        using var server = ServerProcess.Start(["--data", data.Path, "--http", $"127.0.0.1:{port}", "--admin-token", admin, "--mqtt", "off", "--pg", "off",
             "--memory-limit", "1GB", "--query-max-bytes", "1GiB", "--log-level", "warning"]);
         try
         {

@@ -57,7 +57,7 @@ public sealed class AssetsCommandTests
     public async Task Serve_refuses_a_bad_device_tag_before_starting()
     {
         using var directory = new TempDirectory("plexus-serve-device-tag");
-        var result = await RunAsync(null, ["serve", "--data", directory.Path, "--http", "127.0.0.1:0", "--mqtt", "off", "--device-tag", "device,fleet="]);
+        var result = await RunAsync(null, ["serve", "--data", directory.Path, "--http", "127.0.0.1:0", "--mqtt", "off", "--pg", "off", "--device-tag", "device,fleet="]);
 
         // Exit code 2 is the option check's (the message goes to the process's stderr); a started server would not return.
         Assert.Equal(2, result.ExitCode);
