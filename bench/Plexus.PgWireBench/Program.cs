@@ -9,10 +9,18 @@ using Plexus.Server;
 // Fetches one large result (1 M rows by default) from an in-process server three ways — the PostgreSQL wire
 // protocol through Npgsql (binary rows), POST /api/v1/sql as JSON and as CSV — and prints each one's median time and
 // rows per second. Each client reads and decodes every value, as an application would. The rows come from a
-// generated query, so the figures compare the doors, not the storage. Usage: dotnet run -c Release --project
-// bench/Plexus.PgWireBench [rows] [runs]
-int rows = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1_000_000;
-int runs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+// generated query, so the figures compare the doors, not the storage. When PostgreSQL's server is installed
+// (Debian's `postgresql`), a throwaway PostgreSQL answers the same rows from generate_series over its own wire
+// protocol, read by the same Npgsql code: the baseline for our listener. Usage: dotnet run -c Release --project
+// bench/Plexus.PgWireBench [rows] [runs] [--no-postgres]
+string[] numbers = args.Where(argument => !argument.StartsWith("--", StringComparison.Ordinal)).ToArray();
+int rows = numbers.Length > 0 ? int.Parse(numbers[0], CultureInfo.InvariantCulture) : 1_000_000;
+int runs = numbers.Length > 1 ? int.Parse(numbers[1], CultureInfo.InvariantCulture) : 5;
+string? postgresBinaries = args.Contains("--no-postgres") ? null : PostgresCluster.FindBinaries();
+if (postgresBinaries is null && !args.Contains("--no-postgres"))
+{
+    Console.WriteLine("PostgreSQL's server is not installed (apt-get install postgresql): measuring without it");
+}
 const string Token = "bench-admin-token-0123456789";
 string folder = Path.Combine(Path.GetTempPath(), "plexus-pgwire-bench-" + Guid.NewGuid().ToString("N"));
 string sql = $"SELECT range AS id, CAST(range * 1.5 AS DOUBLE) AS value, 'host-' || (range % 100) AS host, TIMESTAMP '2024-01-01' + to_seconds(range) AS time FROM range({rows})";
@@ -35,10 +43,16 @@ await using (var server = await PlexusServer.StartAsync(new PlexusServerOptions
     string connectionString = $"Host=127.0.0.1;Port={server.PgEndpoint!.Port};Username=bench;Password={Token};Database=main;Pooling=true;Command Timeout=300";
     await using var dataSource = NpgsqlDataSource.Create(connectionString);
 
-    async Task<long> PgWireAsync()
+    await using var postgres = postgresBinaries is null ? null : await PostgresCluster.StartAsync(postgresBinaries);
+    await using var postgresSource = postgres is null ? null : NpgsqlDataSource.Create(postgres.ConnectionString);
+    string postgresSql = $"SELECT g AS id, (g * 1.5)::float8 AS value, 'host-' || (g % 100) AS host, TIMESTAMP '2024-01-01' + g * INTERVAL '1 second' AS time FROM generate_series(0, {rows - 1}::bigint) g";
+
+    Task<long> PgWireAsync() => NpgsqlFetchAsync(dataSource, sql);
+
+    async Task<long> NpgsqlFetchAsync(NpgsqlDataSource source, string query)
     {
-        await using var connection = await dataSource.OpenConnectionAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
+        await using var connection = await source.OpenConnectionAsync();
+        await using var command = new NpgsqlCommand(query, connection);
         await using var reader = await command.ExecuteReaderAsync();
         long count = 0;
         long check = 0;
@@ -88,7 +102,19 @@ await using (var server = await PlexusServer.StartAsync(new PlexusServerOptions
         return count + (check == 0 ? 0 : 0);
     }
 
-    var doors = new (string Name, Func<Task<long>> Fetch)[] { ("pgwire (Npgsql, binary)", PgWireAsync), ("/api/v1/sql JSON", JsonAsync), ("/api/v1/sql CSV", CsvAsync) };
+    var doors = new List<(string Name, Func<Task<long>> Fetch)> { ("pgwire (Npgsql, binary)", PgWireAsync), ("/api/v1/sql JSON", JsonAsync), ("/api/v1/sql CSV", CsvAsync) };
+    if (postgres is not null)
+    {
+        // Also from a stored table, so PostgreSQL's figure is its door alone and not its row-at-a-time generator.
+        await using (var create = postgresSource!.CreateCommand($"CREATE UNLOGGED TABLE bench_rows AS {postgresSql}"))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+
+        doors.Add(($"PostgreSQL {postgres.Version} generated", () => NpgsqlFetchAsync(postgresSource, postgresSql)));
+        doors.Add(($"PostgreSQL {postgres.Version} table", () => NpgsqlFetchAsync(postgresSource, "SELECT id, value, host, time FROM bench_rows")));
+    }
+
     var times = doors.ToDictionary(door => door.Name, _ => new List<double>());
 
     // One warm-up of each, then the doors in turn so that a burst of load elsewhere falls on all of them.
@@ -112,11 +138,12 @@ await using (var server = await PlexusServer.StartAsync(new PlexusServerOptions
     }
 
     Console.WriteLine($"{rows:N0} rows (id BIGINT, value DOUBLE, host VARCHAR, time TIMESTAMP), median of {runs} runs, {Environment.ProcessorCount} cores");
-    Console.WriteLine($"{"door",-26} {"seconds",8} {"rows/s",12}");
+    Console.WriteLine($"{"door",-26} {"seconds",8} {"rows/s",12} {"vs pgwire",10}");
+    double ours = times[doors[0].Name].Order().ElementAt(runs / 2);
     foreach (var door in doors)
     {
         double median = times[door.Name].Order().ElementAt(runs / 2);
-        Console.WriteLine($"{door.Name,-26} {median,8:0.000} {rows / median,12:N0}");
+        Console.WriteLine($"{door.Name,-26} {median,8:0.000} {rows / median,12:N0} {median / ours,9:0.00}x");
     }
 }
 
