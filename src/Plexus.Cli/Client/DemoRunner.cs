@@ -33,17 +33,7 @@ internal sealed class DemoRunner(PlexusApiClient client, string mqttHost, int mq
 
         foreach (var device in DemoFleet.Devices)
         {
-            using var created = await SendAsync(HttpMethod.Post, "/api/v1/devices", EntryJson(device), cancellationToken);
-            if (created.StatusCode == HttpStatusCode.Conflict)
-            {
-                // Registered by an earlier run, whose token was never written down: a new one replaces it.
-                using var rotated = await SendAsync(HttpMethod.Post, $"/api/v1/devices/{device.Id}/rotate-token", null, cancellationToken);
-                _tokens[device.Id] = await TokenAsync(rotated, device.Id, cancellationToken);
-            }
-            else
-            {
-                _tokens[device.Id] = await TokenAsync(created, device.Id, cancellationToken);
-            }
+            _tokens[device.Id] = await RegistryCalls.RegisterDeviceAsync(client, device.Id, EntryJson(device), Context, cancellationToken);
         }
 
         foreach (var fence in DemoFleet.Geofences)
@@ -223,36 +213,17 @@ internal sealed class DemoRunner(PlexusApiClient client, string mqttHost, int mq
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    private async Task<string> TokenAsync(HttpResponseMessage response, string device, CancellationToken cancellationToken)
-    {
-        await EnsureAsync(response, $"device {device}", HttpStatusCode.Created, HttpStatusCode.OK, cancellationToken);
-        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
-        return document.RootElement.GetProperty("token").GetString()!;
-    }
+    private const string Context = "demo";
 
     private Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? body, CancellationToken cancellationToken, string contentType = "application/json") =>
-        SendAsync(client, method, path, body, cancellationToken, contentType);
+        RegistryCalls.SendAsync(client, method, path, body, cancellationToken, contentType);
 
     private Task EnsureAsync(HttpResponseMessage response, string what, HttpStatusCode expected, HttpStatusCode alsoFine, CancellationToken cancellationToken) =>
-        EnsureAsync(client, response, what, [expected, alsoFine], cancellationToken);
+        RegistryCalls.EnsureAsync(client, response, Context, what, [expected, alsoFine], cancellationToken);
 
-    private static async Task<HttpResponseMessage> SendAsync(PlexusApiClient client, HttpMethod method, string path, string? body, CancellationToken cancellationToken, string contentType = "application/json")
-    {
-        using var request = new HttpRequestMessage(method, path.TrimStart('/'));
-        if (body is not null)
-        {
-            request.Content = new StringContent(body, Encoding.UTF8, contentType);
-        }
+    private static Task<HttpResponseMessage> SendAsync(PlexusApiClient client, HttpMethod method, string path, string? body, CancellationToken cancellationToken) =>
+        RegistryCalls.SendAsync(client, method, path, body, cancellationToken);
 
-        return await client.SendAsync(request, System.Net.Http.HttpCompletionOption.ResponseContentRead, cancellationToken);
-    }
-
-    private static async Task EnsureAsync(PlexusApiClient client, HttpResponseMessage response, string what, HttpStatusCode[] fine, CancellationToken cancellationToken)
-    {
-        if (!fine.Contains(response.StatusCode))
-        {
-            var failure = await client.FailureAsync(response, cancellationToken);
-            throw new CliException($"demo: {what}: {failure.Message}", failure);
-        }
-    }
+    private static Task EnsureAsync(PlexusApiClient client, HttpResponseMessage response, string what, HttpStatusCode[] fine, CancellationToken cancellationToken) =>
+        RegistryCalls.EnsureAsync(client, response, Context, what, fine, cancellationToken);
 }

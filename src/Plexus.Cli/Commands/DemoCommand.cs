@@ -48,7 +48,7 @@ internal static class DemoCommand
         return command;
     }
 
-    private static (string Host, int Port) MqttAddress(string? given, Uri url)
+    internal static (string Host, int Port) MqttAddress(string? given, Uri url)
     {
         if (given is null)
         {

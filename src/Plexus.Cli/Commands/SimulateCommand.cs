@@ -88,14 +88,21 @@ internal static class SimulateCommand
             Description = "Also write each truck reading's position to main.positions (the measurement device locations go to), for the geo functions, tracks and as-of-position queries; needs --url",
         };
 
-        var command = new Command("simulate", "Simulate a TSBS-IoT truck fleet: write it as line protocol, CSV or JSON lines, or send it live to a server")
+        var mqtt = new Option<string?>("--mqtt")
+        {
+            Arity = ArgumentArity.ZeroOrOne,
+            Description = "Send live over MQTT as devices: register each truck (needs --url and an admin --token) and publish its rows and positions over its own connection to this address host:port (default: the host of --url, port 1883); implies --realtime",
+        };
+
+        var command = new Command("simulate", "Simulate a TSBS-IoT truck fleet: write it as line protocol, CSV or JSON lines, or send it live to a server over HTTP or MQTT")
         {
             trucks, start, end, duration, interval, seed, format, output, noChaos, noMissing, noOutOfOrder, noNulls,
-            url, token, caCertificate, database, batchSize, gzip, concurrency, realtime, positions,
+            url, token, caCertificate, database, batchSize, gzip, concurrency, realtime, positions, mqtt,
         };
         command.SetAction(async (ParseResult parse, CancellationToken cancellationToken) =>
         {
             var error = parse.InvocationConfiguration.Error;
+            bool overMqtt = parse.GetResult(mqtt) is not null;
             SimulateSettings settings;
             try
             {
@@ -114,7 +121,7 @@ internal static class SimulateCommand
                         parse.GetValue(noOutOfOrder),
                         parse.GetValue(noNulls),
                         parse.GetValue(url),
-                        parse.GetValue(realtime)),
+                        parse.GetValue(realtime) || overMqtt),
                     TimeProvider.System);
             }
             catch (CliException e)
@@ -130,6 +137,17 @@ internal static class SimulateCommand
             }
 
             using var termination = CliConsole.CancelOnTermination(cancellationToken);
+            if (overMqtt)
+            {
+                if (settings.Url is null || parse.GetValue(positions) || parse.GetValue(database) is not null)
+                {
+                    await error.WriteLineAsync("error: --mqtt registers the trucks as devices through the server at --url (give it, with an admin --token); their data goes to main, positions included, so leave out --db and --positions");
+                    return 1;
+                }
+
+                return await RunOverMqttAsync(settings, parse.GetValue(mqtt), parse.GetValue(token), parse.GetValue(caCertificate), parse.GetValue(concurrency), parse.InvocationConfiguration.Output, error, termination.Token);
+            }
+
             var send = new WriteSettings(parse.GetValue(database), "ns", parse.GetValue(gzip), parse.GetValue(concurrency));
             int exitCode = await RunAsync(
                 settings, send, parse.GetValue(batchSize), parse.GetValue(token), parse.GetValue(caCertificate), parse.InvocationConfiguration.Output, error, termination.Token);
@@ -190,6 +208,37 @@ internal static class SimulateCommand
         }
 
         return 0;
+    }
+
+    private static async Task<int> RunOverMqttAsync(
+        SimulateSettings settings, string? mqtt, string? token, string? caCertificate, int concurrency, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        var simulator = new FleetSimulator(settings.Options);
+        try
+        {
+            using var client = PlexusApiClient.Create(settings.Url, token, concurrency, caCertificate);
+            (string host, int port) = DemoCommand.MqttAddress(mqtt, client.BaseAddress);
+            var sender = new MqttFleetSender(client, host, port, concurrency, error);
+            await sender.RegisterAsync(simulator.Trucks, cancellationToken);
+            try
+            {
+                await sender.RunAsync(simulator, TimeProvider.System, progress: null, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                await error.WriteLineAsync("cancelled");
+            }
+
+            await output.WriteLineAsync(string.Create(
+                CultureInfo.InvariantCulture,
+                $"simulate: {sender.Rows} rows published in {sender.Messages} MQTT messages by {simulator.Trucks.Count} trucks; {sender.Failed} publishes failed"));
+            return sender.Failed > 0 ? 2 : 0;
+        }
+        catch (CliException e)
+        {
+            await error.WriteLineAsync($"error: {e.Message}");
+            return e.ExitCode;
+        }
     }
 
     /// <summary>
