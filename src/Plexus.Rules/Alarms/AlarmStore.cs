@@ -11,7 +11,10 @@ namespace Plexus.Rules.Alarms;
 /// <c>main.alarms</c> (with the device's asset) and <c>main.alarm_history</c>. At most one alarm is open (active or
 /// acknowledged) per rule and device: raising it again counts a repeat on it. Every transition is written, with its
 /// history row, in one transaction before it is announced (<see cref="Transition"/>); repeats are written per batch
-/// (<see cref="Repeat"/>). Open alarms are loaded at start, so the engine picks them up after a restart.
+/// (<see cref="Repeat"/>). The rules engine opens a write batch (<see cref="BeginBatch"/>) around each write it evaluates:
+/// every transition of that write then commits in one transaction, announced after it, so a rule that fires for
+/// thousands of series costs one commit, not thousands. Open alarms are loaded at start, so the engine picks them up
+/// after a restart.
 /// </summary>
 public sealed partial class AlarmStore : IDisposable
 {
@@ -32,6 +35,11 @@ public sealed partial class AlarmStore : IDisposable
     private readonly Dictionary<(string Rule, string Device), Alarm> _open = [];
     private long _nextId;
     private int _disposed;
+
+    // A write batch (see BeginBatch): the thread that opened it, its statements and what it will announce once they commit.
+    private int _batchThread;
+    private readonly List<Action> _batchWrites = [];
+    private readonly List<(AlarmTransition Transition, AlarmRecord Record)> _batchAnnouncements = [];
 
     private AlarmStore(MetadataConnection connection, TimeProvider time, ILogger logger)
     {
@@ -133,16 +141,22 @@ public sealed partial class AlarmStore : IDisposable
             }
 
             record = new AlarmRecord(_nextId, rule, device, severity, AlarmStatus.Active, value, value, 1, now, TimeOf(eventTimeNs), null, null, null, null, now);
-            _connection.InTransaction(() =>
+            var eventTime = TimeOf(eventTimeNs);
+            WriteLocked(() =>
             {
                 _connection.Execute(
                     $"INSERT INTO {Table} ({Columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, NULL, NULL, $11)",
-                    record.Id, rule, device, Text(severity), Text(AlarmStatus.Active), value, value, 1L, now.UtcDateTime, TimeOf(eventTimeNs).UtcDateTime, now.UtcDateTime);
+                    record.Id, rule, device, Text(severity), Text(AlarmStatus.Active), value, value, 1L, now.UtcDateTime, eventTime.UtcDateTime, now.UtcDateTime);
                 History(record.Id, rule, device, AlarmStatus.Active, now, ClearedByRule, value);
             });
             _nextId++;
             alarm = new Alarm(record);
             _open[(rule, device)] = alarm;
+            if (Batching)
+            {
+                _batchAnnouncements.Add((AlarmTransition.Opened, record));
+                return alarm;
+            }
         }
 
         Announce(AlarmTransition.Opened, record);
@@ -253,6 +267,93 @@ public sealed partial class AlarmStore : IDisposable
         }
     }
 
+    /// <summary>
+    /// Opens a write batch on this thread: until the batch is disposed, what this thread raises, repeats and clears is
+    /// kept in memory and then written in one transaction and announced after it. Other threads (the API acknowledging
+    /// or clearing by hand) still write at once. Batches do not nest.
+    /// </summary>
+    public WriteBatch BeginBatch()
+    {
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            if (_batchThread != 0)
+            {
+                throw new InvalidOperationException("an alarm write batch is already open");
+            }
+
+            _batchThread = Environment.CurrentManagedThreadId;
+        }
+
+        return new WriteBatch(this);
+    }
+
+    private bool Batching => _batchThread == Environment.CurrentManagedThreadId;
+
+    private void WriteLocked(Action write)
+    {
+        if (Batching)
+        {
+            _batchWrites.Add(write);
+        }
+        else
+        {
+            _connection.InTransaction(write);
+        }
+    }
+
+    private void CommitBatch()
+    {
+        (AlarmTransition Transition, AlarmRecord Record)[] announcements;
+        lock (_lock)
+        {
+            _batchThread = 0;
+            try
+            {
+                if (_batchWrites.Count > 0 && Volatile.Read(ref _disposed) == 0)
+                {
+                    _connection.InTransaction(() =>
+                    {
+                        foreach (var write in _batchWrites)
+                        {
+                            write();
+                        }
+                    });
+                }
+            }
+            catch
+            {
+                // Nothing of the batch was written: what memory says must be what the table says again.
+                _batchAnnouncements.Clear();
+                _open.Clear();
+                Load();
+                throw;
+            }
+            finally
+            {
+                _batchWrites.Clear();
+            }
+
+            announcements = [.. _batchAnnouncements];
+            _batchAnnouncements.Clear();
+        }
+
+        foreach (var (transition, record) in announcements)
+        {
+            Announce(transition, record);
+        }
+    }
+
+    /// <summary>The batch <see cref="BeginBatch"/> opened; disposing it commits what it holds and announces it.</summary>
+    public readonly struct WriteBatch : IDisposable
+    {
+        private readonly AlarmStore _store;
+
+        internal WriteBatch(AlarmStore store) => _store = store;
+
+        public void Dispose() => _store?.CommitBatch();
+    }
+
     public void Dispose()
     {
         lock (_lock)
@@ -283,14 +384,20 @@ public sealed partial class AlarmStore : IDisposable
 
             var now = Now();
             record = alarm.Record with { Status = AlarmStatus.Cleared, LastValue = value, ClearedAt = now, ClearedBy = by, UpdatedAt = now };
-            _connection.InTransaction(() =>
+            long id = alarm.Id;
+            WriteLocked(() =>
             {
-                _connection.Execute($"UPDATE {Table} SET status = 'cleared', last_value = $2, count = $3, cleared_at = $4, cleared_by = $5, updated_at = $4 WHERE id = $1", alarm.Id, value, record.Count, now.UtcDateTime, by);
-                History(alarm.Id, record.Rule, record.Device, AlarmStatus.Cleared, now, by, value);
+                _connection.Execute($"UPDATE {Table} SET status = 'cleared', last_value = $2, count = $3, cleared_at = $4, cleared_by = $5, updated_at = $4 WHERE id = $1", id, value, record.Count, now.UtcDateTime, by);
+                History(id, record.Rule, record.Device, AlarmStatus.Cleared, now, by, value);
             });
             alarm.Record = record;
             alarm.MarkCleared();
             _open.Remove((record.Rule, record.Device));
+            if (Batching)
+            {
+                _batchAnnouncements.Add((AlarmTransition.Cleared, record));
+                return;
+            }
         }
 
         Announce(AlarmTransition.Cleared, record);
@@ -299,7 +406,16 @@ public sealed partial class AlarmStore : IDisposable
     private void RepeatLocked(Alarm alarm, long count, string lastValue, DateTimeOffset now)
     {
         var record = alarm.Record with { Count = alarm.Record.Count + count, LastValue = lastValue, UpdatedAt = now };
-        _connection.Execute($"UPDATE {Table} SET count = $2, last_value = $3, updated_at = $4 WHERE id = $1", alarm.Id, record.Count, lastValue, now.UtcDateTime);
+        long id = alarm.Id;
+        if (Batching)
+        {
+            _batchWrites.Add(() => _connection.Execute($"UPDATE {Table} SET count = $2, last_value = $3, updated_at = $4 WHERE id = $1", id, record.Count, lastValue, now.UtcDateTime));
+        }
+        else
+        {
+            _connection.Execute($"UPDATE {Table} SET count = $2, last_value = $3, updated_at = $4 WHERE id = $1", id, record.Count, lastValue, now.UtcDateTime);
+        }
+
         alarm.Record = record;
     }
 

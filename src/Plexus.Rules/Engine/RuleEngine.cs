@@ -222,14 +222,27 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         if (ReferenceEquals(item, RuleWork.Tick))
         {
             Volatile.Write(ref _tickQueued, 0);
-            CheckAbsence(_set);
+            using (_alarms.BeginBatch())
+            {
+                CheckAbsence(_set);
+            }
+
             Interlocked.Increment(ref _clockChecks);
             return;
         }
 
         try
         {
-            Evaluate(item);
+            // One transaction for every alarm this write raises, repeats or clears, announced once it commits.
+            long evaluated, late;
+            using (_alarms.BeginBatch())
+            {
+                (evaluated, late) = Evaluate(item);
+            }
+
+            // Counted once the write's alarms are written: a reader that sees the count sees their effect.
+            Interlocked.Add(ref _late, late);
+            Interlocked.Add(ref _points, evaluated);
         }
         finally
         {
@@ -256,13 +269,13 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         }
     }
 
-    private void Evaluate(RuleWork work)
+    private (long Evaluated, long Late) Evaluate(RuleWork work)
     {
         var batch = work.Batch!;
         var measurements = work.Set.Namespace(work.Namespace);
         if (measurements is null)
         {
-            return;
+            return (0, 0);
         }
 
         _generation++;
@@ -322,10 +335,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         }
 
         _dirty.Clear();
-
-        // Counted once the write's alarms are written: a reader that sees the count sees their effect.
-        Interlocked.Add(ref _late, late);
-        Interlocked.Add(ref _points, evaluated);
+        return (evaluated, late);
     }
 
     private void Threshold(CompiledRule rule, KeyState key, int index, long timeNs)

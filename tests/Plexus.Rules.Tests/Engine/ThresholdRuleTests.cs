@@ -65,6 +65,30 @@ public sealed class ThresholdRuleTests
     }
 
     [Fact]
+    public async Task A_write_that_fires_a_rule_for_thousands_of_series_opens_and_clears_every_alarm_with_its_history()
+    {
+        // The engine writes all of one write's alarm changes in one transaction: none may be lost or doubled.
+        await using var server = await PlexusTestServer.StartAsync();
+        using var seed = await server.WriteAsync("load,device=seed v=0 1");
+        await AddRuleAsync(server, """{"name": "hot", "from": "load", "where": "v > 1", "severity": "minor"}""");
+        const int Series = 2_000;
+        string Lines(double value, double minutes) =>
+            string.Join('\n', Enumerable.Range(0, Series).Select(i => $"load,device=s{i} v={value.ToString(System.Globalization.CultureInfo.InvariantCulture)} {T0 + (long)(minutes * Minute)}"));
+
+        await WriteAsync(server, Lines(2, 0), Series);
+        Assert.Equal(Series, (await server.RowsAsync("SELECT count(DISTINCT device) FROM alarms WHERE status = 'active' AND count = 1"))[0][0].GetInt64());
+
+        await WriteAsync(server, $"{Lines(3, 1)}\n{Lines(0.5, 2)}", 3 * Series);
+        var rows = await server.RowsAsync("SELECT count(*), sum(count), count(DISTINCT id) FROM alarms WHERE status = 'cleared' AND cleared_by = 'rule'");
+        Assert.Equal(Series, rows[0][0].GetInt64());
+        Assert.Equal(2 * Series, rows[0][1].GetDouble());
+        Assert.Equal(Series, rows[0][2].GetInt64());
+        Assert.Equal(0, (await server.RowsAsync("SELECT count(*) FROM alarms WHERE status <> 'cleared'"))[0][0].GetInt64());
+        var history = await server.RowsAsync("SELECT status, count(*) FROM alarm_history GROUP BY status ORDER BY status");
+        Assert.Equal([("active", (long)Series), ("cleared", (long)Series)], history.Select(r => (r[0].GetString()!, r[1].GetInt64())));
+    }
+
+    [Fact]
     public async Task Without_clear_when_the_alarm_clears_when_the_condition_is_false_and_a_point_without_device_is_its_own_series()
     {
         await using var server = await StartAsync();
