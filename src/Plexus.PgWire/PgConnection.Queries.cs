@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Plexus.PgWire.Protocol;
 using Plexus.PgWire.Sql;
 using Plexus.Query;
@@ -20,6 +21,13 @@ internal sealed partial class PgConnection
             if (_skipToSync && type != (byte)'S')
             {
                 continue;
+            }
+
+            if (type is (byte)'Q' or (byte)'P' or (byte)'B' or (byte)'D' or (byte)'E' && !_principal.StillAuthorized())
+            {
+                _server.Logger.LogInformation("PostgreSQL connection of token {Token} from {Remote} closed: the token was revoked", _principal.Name, _socket.RemoteEndPoint);
+                await TryWriteFatalAsync(PgErrorCodes.InvalidAuthorization, $"token \"{_principal.Name}\" was revoked (or no longer has scope read): connect again with a valid token");
+                return;
             }
 
             try

@@ -5,7 +5,14 @@ namespace Plexus.PgWire;
 
 /// <summary>Who a password (an API token) belongs to, for the wire listener: its name and the namespaces it may read.</summary>
 /// <param name="Namespaces">The namespaces a limited token may read; null for every one.</param>
-public sealed record PgPrincipal(string Name, IReadOnlyList<string>? Namespaces);
+public sealed record PgPrincipal(string Name, IReadOnlyList<string>? Namespaces)
+{
+    /// <summary>
+    /// Whether the token the connection authenticated with still grants reading: checked before each statement, so a
+    /// token revoked while a client stays connected reads nothing more.
+    /// </summary>
+    public Func<bool> StillAuthorized { get; init; } = () => true;
+}
 
 /// <summary>The PostgreSQL wire-protocol listener's settings (docs/postgres.md, docs/configuration.md).</summary>
 public sealed class PgWireOptions

@@ -383,8 +383,10 @@ public sealed class PlexusServer : IAsyncDisposable
                     // Any API token with scope read or more (the admin token too) reads over this door as over
                     // /api/v1/sql; a device token reads nothing.
                     Authenticate = token => tokens.IsAdminToken(token)
-                        ? new PgPrincipal(ApiPrincipal.AdminTokenName, null)
-                        : apiTokens.Find(token) is { } info && info.Scope >= ApiScope.Read ? new PgPrincipal(info.Name, info.Namespaces) : null,
+                        ? new PgPrincipal(ApiPrincipal.AdminTokenName, null) { StillAuthorized = () => tokens.IsAdminToken(token) }
+                        : apiTokens.Find(token) is { } info && info.Scope >= ApiScope.Read
+                            ? new PgPrincipal(info.Name, info.Namespaces) { StillAuthorized = () => apiTokens.Find(token) is { Scope: >= ApiScope.Read } }
+                            : null,
                 },
                 queries,
                 loggerFactory,

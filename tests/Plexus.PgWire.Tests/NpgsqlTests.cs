@@ -32,6 +32,25 @@ public sealed class NpgsqlTests(PgLab lab) : IClassFixture<PgLab>
     }
 
     [Fact]
+    public async Task A_connection_whose_token_is_revoked_reads_nothing_more_and_is_closed_with_28000()
+    {
+        string token = lab.Server.Server.ApiTokens.Create("revoked-while-connected", Plexus.Api.Auth.ApiScope.Read).Token;
+        await using var connection = await lab.OpenAsync(token);
+        await using (var before = new NpgsqlCommand("SELECT count(*) FROM cpu", connection))
+        {
+            Assert.True((long)(await before.ExecuteScalarAsync())! > 0);
+        }
+
+        Assert.True(lab.Server.Server.ApiTokens.Revoke("revoked-while-connected"));
+
+        await using var after = new NpgsqlCommand("SELECT count(*) FROM cpu", connection);
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => after.ExecuteScalarAsync());
+        Assert.Equal("28000", refused.SqlState);
+        Assert.Contains("revoked", refused.MessageText, StringComparison.Ordinal);
+        Assert.NotEqual(System.Data.ConnectionState.Open, connection.State);
+    }
+
+    [Fact]
     public async Task Prepared_statement_with_parameters_runs_many_times()
     {
         await using var connection = await lab.OpenAsync();
