@@ -36,10 +36,14 @@ public sealed partial class AlarmStore : IDisposable
     private long _nextId;
     private int _disposed;
 
-    // A write batch (see BeginBatch): the thread that opened it, its statements and what it will announce once they commit.
+    // A write batch (see BeginBatch): the thread that opened it, the alarms it opened and the changes to others (each
+    // alarm's final state), its history rows, and what it will announce once they commit.
     private int _batchThread;
-    private readonly List<Action> _batchWrites = [];
+    private readonly Dictionary<long, AlarmRecord> _batchOpened = [];
+    private readonly Dictionary<long, AlarmRecord> _batchChanged = [];
+    private readonly List<HistoryRow> _batchHistory = [];
     private readonly List<(AlarmTransition Transition, AlarmRecord Record)> _batchAnnouncements = [];
+    private bool _changesTableMade;
 
     private AlarmStore(MetadataConnection connection, TimeProvider time, ILogger logger)
     {
@@ -141,14 +145,22 @@ public sealed partial class AlarmStore : IDisposable
             }
 
             record = new AlarmRecord(_nextId, rule, device, severity, AlarmStatus.Active, value, value, 1, now, TimeOf(eventTimeNs), null, null, null, null, now);
-            var eventTime = TimeOf(eventTimeNs);
-            WriteLocked(() =>
+            if (Batching)
             {
-                _connection.Execute(
-                    $"INSERT INTO {Table} ({Columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, NULL, NULL, $11)",
-                    record.Id, rule, device, Text(severity), Text(AlarmStatus.Active), value, value, 1L, now.UtcDateTime, eventTime.UtcDateTime, now.UtcDateTime);
-                History(record.Id, rule, device, AlarmStatus.Active, now, ClearedByRule, value);
-            });
+                _batchOpened[record.Id] = record;
+                _batchHistory.Add(new HistoryRow(record.Id, rule, device, AlarmStatus.Active, now, ClearedByRule, value));
+            }
+            else
+            {
+                _connection.InTransaction(() =>
+                {
+                    _connection.Execute(
+                        $"INSERT INTO {Table} ({Columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, NULL, NULL, $11)",
+                        record.Id, rule, device, Text(severity), Text(AlarmStatus.Active), value, value, 1L, now.UtcDateTime, record.EventTime.UtcDateTime, now.UtcDateTime);
+                    History(record.Id, rule, device, AlarmStatus.Active, now, ClearedByRule, value);
+                });
+            }
+
             _nextId++;
             alarm = new Alarm(record);
             _open[(rule, device)] = alarm;
@@ -290,15 +302,16 @@ public sealed partial class AlarmStore : IDisposable
 
     private bool Batching => _batchThread == Environment.CurrentManagedThreadId;
 
-    private void WriteLocked(Action write)
+    /// <summary>An alarm's new state in the batch: still an insert if the batch opened it, else a change to apply.</summary>
+    private void Changed(AlarmRecord record)
     {
-        if (Batching)
+        if (_batchOpened.ContainsKey(record.Id))
         {
-            _batchWrites.Add(write);
+            _batchOpened[record.Id] = record;
         }
         else
         {
-            _connection.InTransaction(write);
+            _batchChanged[record.Id] = record;
         }
     }
 
@@ -310,15 +323,9 @@ public sealed partial class AlarmStore : IDisposable
             _batchThread = 0;
             try
             {
-                if (_batchWrites.Count > 0 && Volatile.Read(ref _disposed) == 0)
+                if ((_batchOpened.Count > 0 || _batchChanged.Count > 0 || _batchHistory.Count > 0) && Volatile.Read(ref _disposed) == 0)
                 {
-                    _connection.InTransaction(() =>
-                    {
-                        foreach (var write in _batchWrites)
-                        {
-                            write();
-                        }
-                    });
+                    _connection.InTransaction(WriteBatchLocked);
                 }
             }
             catch
@@ -331,7 +338,9 @@ public sealed partial class AlarmStore : IDisposable
             }
             finally
             {
-                _batchWrites.Clear();
+                _batchOpened.Clear();
+                _batchChanged.Clear();
+                _batchHistory.Clear();
             }
 
             announcements = [.. _batchAnnouncements];
@@ -343,6 +352,74 @@ public sealed partial class AlarmStore : IDisposable
             Announce(transition, record);
         }
     }
+
+    /// <summary>
+    /// The batch in bulk: new alarms and history rows appended, changes appended to a temporary table and applied by one
+    /// UPDATE. A change sets only what the engine changes (count, last value, a clear), so an acknowledgement made through
+    /// the API meanwhile is kept.
+    /// </summary>
+    private void WriteBatchLocked()
+    {
+        var connection = _connection.Connection;
+        if (_batchOpened.Count > 0)
+        {
+            using var appender = connection.CreateAppender("_plexus", "alarms");
+            foreach (var record in _batchOpened.Values)
+            {
+                var row = appender.CreateRow()
+                    .AppendValue(record.Id).AppendValue(record.Rule).AppendValue(record.Device).AppendValue(Text(record.Severity))
+                    .AppendValue(Text(record.Status)).AppendValue(record.RaisedValue).AppendValue(record.LastValue).AppendValue(record.Count)
+                    .AppendValue(record.RaisedAt.UtcDateTime).AppendValue(record.EventTime.UtcDateTime)
+                    .AppendNullValue().AppendNullValue();
+                row = record.ClearedAt is { } clearedAt ? row.AppendValue(clearedAt.UtcDateTime).AppendValue(record.ClearedBy) : row.AppendNullValue().AppendNullValue();
+                row.AppendValue(record.UpdatedAt.UtcDateTime).EndRow();
+            }
+        }
+
+        if (_batchChanged.Count > 0)
+        {
+            if (!_changesTableMade)
+            {
+                _connection.Execute("""
+                    CREATE TEMP TABLE IF NOT EXISTS alarm_changes (id BIGINT, count BIGINT, last_value VARCHAR, updated_at TIMESTAMP, cleared_at TIMESTAMP, cleared_by VARCHAR)
+                    """);
+                _changesTableMade = true;
+            }
+
+            _connection.Execute("DELETE FROM alarm_changes");
+            using (var appender = connection.CreateAppender("temp", "main", "alarm_changes"))
+            {
+                foreach (var record in _batchChanged.Values)
+                {
+                    var row = appender.CreateRow().AppendValue(record.Id).AppendValue(record.Count).AppendValue(record.LastValue).AppendValue(record.UpdatedAt.UtcDateTime);
+                    row = record.ClearedAt is { } clearedAt ? row.AppendValue(clearedAt.UtcDateTime).AppendValue(record.ClearedBy) : row.AppendNullValue().AppendNullValue();
+                    row.EndRow();
+                }
+            }
+
+            _connection.Execute($"""
+                UPDATE {Table} AS a SET count = c.count, last_value = c.last_value, updated_at = c.updated_at,
+                    status = CASE WHEN c.cleared_at IS NULL THEN a.status ELSE 'cleared' END,
+                    cleared_at = coalesce(c.cleared_at, a.cleared_at), cleared_by = coalesce(c.cleared_by, a.cleared_by)
+                FROM alarm_changes AS c WHERE a.id = c.id
+                """);
+        }
+
+        if (_batchHistory.Count > 0)
+        {
+            using var appender = connection.CreateAppender("_plexus", "alarm_history");
+            foreach (var history in _batchHistory)
+            {
+                var row = appender.CreateRow().AppendValue(history.AlarmId).AppendValue(history.Rule).AppendValue(history.Device)
+                    .AppendValue(Text(history.Status)).AppendValue(history.At.UtcDateTime);
+                row = history.By is null ? row.AppendNullValue() : row.AppendValue(history.By);
+                row = history.Value is null ? row.AppendNullValue() : row.AppendValue(history.Value);
+                row.EndRow();
+            }
+        }
+    }
+
+    private readonly record struct HistoryRow(long AlarmId, string Rule, string Device, AlarmStatus Status, DateTimeOffset At, string? By, string? Value);
 
     /// <summary>The batch <see cref="BeginBatch"/> opened; disposing it commits what it holds and announces it.</summary>
     public readonly struct WriteBatch : IDisposable
@@ -385,11 +462,19 @@ public sealed partial class AlarmStore : IDisposable
             var now = Now();
             record = alarm.Record with { Status = AlarmStatus.Cleared, LastValue = value, ClearedAt = now, ClearedBy = by, UpdatedAt = now };
             long id = alarm.Id;
-            WriteLocked(() =>
+            if (Batching)
             {
-                _connection.Execute($"UPDATE {Table} SET status = 'cleared', last_value = $2, count = $3, cleared_at = $4, cleared_by = $5, updated_at = $4 WHERE id = $1", id, value, record.Count, now.UtcDateTime, by);
-                History(id, record.Rule, record.Device, AlarmStatus.Cleared, now, by, value);
-            });
+                Changed(record);
+                _batchHistory.Add(new HistoryRow(id, record.Rule, record.Device, AlarmStatus.Cleared, now, by, value));
+            }
+            else
+            {
+                _connection.InTransaction(() =>
+                {
+                    _connection.Execute($"UPDATE {Table} SET status = 'cleared', last_value = $2, count = $3, cleared_at = $4, cleared_by = $5, updated_at = $4 WHERE id = $1", id, value, record.Count, now.UtcDateTime, by);
+                    History(id, record.Rule, record.Device, AlarmStatus.Cleared, now, by, value);
+                });
+            }
             alarm.Record = record;
             alarm.MarkCleared();
             _open.Remove((record.Rule, record.Device));
@@ -406,14 +491,13 @@ public sealed partial class AlarmStore : IDisposable
     private void RepeatLocked(Alarm alarm, long count, string lastValue, DateTimeOffset now)
     {
         var record = alarm.Record with { Count = alarm.Record.Count + count, LastValue = lastValue, UpdatedAt = now };
-        long id = alarm.Id;
         if (Batching)
         {
-            _batchWrites.Add(() => _connection.Execute($"UPDATE {Table} SET count = $2, last_value = $3, updated_at = $4 WHERE id = $1", id, record.Count, lastValue, now.UtcDateTime));
+            Changed(record);
         }
         else
         {
-            _connection.Execute($"UPDATE {Table} SET count = $2, last_value = $3, updated_at = $4 WHERE id = $1", id, record.Count, lastValue, now.UtcDateTime);
+            _connection.Execute($"UPDATE {Table} SET count = $2, last_value = $3, updated_at = $4 WHERE id = $1", alarm.Id, record.Count, lastValue, now.UtcDateTime);
         }
 
         alarm.Record = record;
