@@ -172,6 +172,7 @@ public static class PlexusApi
         AuditEndpoints.Map(endpoints, context);
         RulesEndpoints.Map(endpoints, context);
         AlarmsEndpoints.Map(endpoints, context);
+        DeleteEndpoints.Map(endpoints, context);
     }
 
     /// <summary>

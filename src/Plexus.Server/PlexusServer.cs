@@ -227,8 +227,15 @@ public sealed class PlexusServer : IAsyncDisposable
             var deviceState = owned.Own("the live device state", await DeviceLiveState.OpenAsync(store, pipeline.For(IngestOrigin.Internal), time, loggerFactory.CreateLogger("Plexus.Devices")));
             deviceState.AllowLists = devices.AllowLists;
 
-            // The live position follows every stored write of main.positions, whichever source wrote it.
+            // The live position follows every stored write of main.positions, whichever source wrote it, and every delete.
             pipeline.Observers.Add(new LiveStateObserver(deviceState));
+            store.Writer.DeleteObserver = (selection, result) =>
+            {
+                if (selection.Namespace == DeviceDataNames.Namespace && (selection.Measurement is null || selection.Measurement == DeviceDataNames.Positions))
+                {
+                    _ = deviceState.PositionsDeleted(dropped: result.MeasurementsDropped.Contains(DeviceDataNames.Positions));
+                }
+            };
 
             // Geo SQL functions and geofences (docs/geo.md), before any request or message can query them.
             var geofences = owned.Own("the geofences", GeofenceRegistry.Open(store, time));

@@ -12,8 +12,11 @@ namespace Plexus.Storage.Deleting;
 /// <param name="Where">Only rows whose series' tags match, or null for every series; needs a measurement.</param>
 public sealed record DeleteSelection(string Namespace, string? Measurement, long? FromNs = null, long? ToNs = null, TagPredicate? Where = null)
 {
+    /// <summary>Without a filter, delete every row but keep the measurements and their columns (InfluxQL's <c>DELETE FROM m</c>).</summary>
+    public bool KeepSchema { get; init; }
+
     /// <summary>No filter: the measurement (or with none, the namespace) goes, not only its rows.</summary>
-    public bool Drops => FromNs is null && ToNs is null && Where is null;
+    public bool Drops => FromNs is null && ToNs is null && Where is null && !KeepSchema;
 
     /// <summary>Checks the selection's shape; null when it is valid, else what is wrong.</summary>
     public string? Validate()
