@@ -37,13 +37,13 @@ internal static class DeleteCommand
             {
                 throw new CliException(dropAll
                     ? "--all drops everything in the target and takes no --from, --to or --where; leave it out to delete only the rows that match"
-                    : $"say what to delete: --from, --to and/or --where for some rows, or --all to drop {name} with all its data", exitCode: 2);
+                    : $"say what to delete: --from, --to and/or --where for some rows, or --all to drop {name} with all its data", exitCode: 1);
             }
 
             bool measurement = name.Contains('.', StringComparison.Ordinal);
             if (!measurement && whereText is not null)
             {
-                throw new CliException("--where needs a measurement (tags belong to one): name it as namespace.measurement", exitCode: 2);
+                throw new CliException("--where needs a measurement (tags belong to one): name it as namespace.measurement", exitCode: 1);
             }
 
             var path = new StringBuilder(measurement ? "api/v1/measurements/" : "api/v1/namespaces/").Append(Uri.EscapeDataString(name));

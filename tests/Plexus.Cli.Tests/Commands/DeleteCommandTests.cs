@@ -22,7 +22,7 @@ public sealed class DeleteCommandTests
         Assert.Equal("deleted 1 row", rows.Output.Trim());
 
         var unfiltered = await CliRunner.RunAsync(["delete", "lab.readings", .. admin]);
-        Assert.Equal(2, unfiltered.ExitCode);
+        Assert.Equal(1, unfiltered.ExitCode);
         Assert.Contains("--all to drop lab.readings", unfiltered.Error, StringComparison.Ordinal);
 
         var unknownTag = await CliRunner.RunAsync(["delete", "lab.readings", "--where", "truck = 'a'", .. admin]);
