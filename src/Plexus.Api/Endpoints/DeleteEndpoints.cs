@@ -109,7 +109,7 @@ internal static class DeleteEndpoints
         var selection = new DeleteSelection(ns, measurement, from, to, where);
         if (selection.Validate() is { } invalid)
         {
-            await Invalid(http, "to", invalid);
+            await Invalid(http, selection.Drops ? "name" : "to", invalid);
             return;
         }
 

@@ -51,16 +51,11 @@ internal static class DeleteExecutor
             total += Drop(connection, catalog, ns, measurement);
         }
 
-        // main stays: devices, registries and their views live there, and writes assume it exists.
-        bool namespaceDropped = ns.Name != Namespaces.Default;
-        if (namespaceDropped)
-        {
-            // CASCADE takes the views Plexus generated in the namespace along; user SQL cannot create objects there.
-            Catalog.Execute(connection, $"DROP SCHEMA IF EXISTS {SqlNames.Quote(ns.Name)} CASCADE");
-            catalog.RemoveNamespace(ns.Name);
-        }
-
-        return new DeleteResult(total, [.. measurements.Select(m => m.Name)], namespaceDropped);
+        // CASCADE takes the views Plexus generated in the namespace along; user SQL cannot create objects there. (main is
+        // never dropped whole: DeleteSelection.Validate refuses it.)
+        Catalog.Execute(connection, $"DROP SCHEMA IF EXISTS {SqlNames.Quote(ns.Name)} CASCADE");
+        catalog.RemoveNamespace(ns.Name);
+        return new DeleteResult(total, [.. measurements.Select(m => m.Name)], true);
     }
 
     private static string NoSuchMeasurement(NamespaceSchema ns, string name)

@@ -36,6 +36,11 @@ public sealed record DeleteSelection(string Namespace, string? Measurement, long
             return "a tag predicate (--where) needs a measurement: tags belong to one measurement";
         }
 
+        if (Drops && Measurement is null && Namespace == Schema.Namespaces.Default)
+        {
+            return $"namespace {Schema.Namespaces.Default} cannot be dropped whole: the device registry's views read its measurements; drop its measurements one by one, or delete rows by time";
+        }
+
         if (FromNs is { } from && ToNs is { } to && from >= to)
         {
             return "the time range is empty: --from must be before --to (--from is inclusive, --to exclusive)";

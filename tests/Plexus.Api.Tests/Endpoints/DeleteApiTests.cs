@@ -142,6 +142,7 @@ public sealed class DeleteApiTests
     [InlineData("/api/v1/measurements/main.readings?from=2000&to=1000", "to", "--from must be before --to")]
     [InlineData("/api/v1/namespaces/main?where=device%20%3D%20'a'", "where", "where needs a measurement")]
     [InlineData("/api/v1/namespaces/_plexus", "name", "reserved")]
+    [InlineData("/api/v1/namespaces/main", "name", "namespace main cannot be dropped whole")]
     public async Task Bad_requests_are_400_naming_the_parameter_and_what_is_wrong(string path, string field, string message)
     {
         await using var server = await StartAsync();
