@@ -61,6 +61,9 @@ public sealed record ApiServices(
     /// <summary>Where admin actions are recorded (<see cref="AuditTrail"/>); null records nothing.</summary>
     public AuditLog? Audit { get; init; }
 
+    /// <summary>Retention policies (docs/storage.md#retention).</summary>
+    public Storage.Retention.RetentionPolicies? Retention { get; init; }
+
     /// <summary>Rules evaluated on stored data (docs/rules.md).</summary>
     public RuleRegistry? Rules { get; init; }
 
@@ -129,6 +132,8 @@ public sealed class ApiContext
 
     public AuditLog? Audit => Services?.Audit;
 
+    public Storage.Retention.RetentionPolicies? Retention => Services?.Retention;
+
     public RuleRegistry? Rules => Services?.Rules;
 
     public AlarmStore? Alarms => Services?.Alarms;
@@ -172,6 +177,8 @@ public static class PlexusApi
         AuditEndpoints.Map(endpoints, context);
         RulesEndpoints.Map(endpoints, context);
         AlarmsEndpoints.Map(endpoints, context);
+        DeleteEndpoints.Map(endpoints, context);
+        RetentionEndpoints.Map(endpoints, context);
     }
 
     /// <summary>

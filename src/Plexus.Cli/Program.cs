@@ -5,6 +5,8 @@ var root = new RootCommand("Plexus: an IoT data platform. Devices in, SQL out.")
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(WriteCommand.Create());
 root.Subcommands.Add(QueryCommand.Create());
+root.Subcommands.Add(DeleteCommand.Create());
+root.Subcommands.Add(RetentionCommand.Create());
 root.Subcommands.Add(DevicesCommand.Create());
 root.Subcommands.Add(TokensCommand.Create());
 root.Subcommands.Add(GeofencesCommand.Create());

@@ -206,6 +206,61 @@ public sealed class DeviceLiveState : IAsyncDisposable
     }
 
     /// <summary>
+    /// A delete removed rows of <c>main.positions</c>: each device's live position goes back to the newest one still
+    /// stored, or to none. Called on the store writer's thread (its delete observer), which must not wait for the store:
+    /// a drop of the measurement clears the positions at once, a partial delete re-reads the newest positions on a task
+    /// of its own (a position stored meanwhile is read with them, since reading waits for acknowledged writes).
+    /// </summary>
+    /// <returns>The task that re-reads them, for tests; completed at once after a drop.</returns>
+    public Task PositionsDeleted(bool dropped)
+    {
+        if (dropped)
+        {
+            ResetPositions(new Dictionary<string, (double, double, long)>(StringComparer.Ordinal));
+            return Task.CompletedTask;
+        }
+
+        return Task.Run(() =>
+        {
+            try
+            {
+                var newest = new Dictionary<string, (double, double, long)>(StringComparer.Ordinal);
+                using var connection = _store.OpenMetadataConnection();
+                LiveStateLoader.ReadNewestPositions(connection, (device, lat, lon, timeNs) => newest[device] = (lat, lon, timeNs));
+                ResetPositions(newest);
+            }
+            catch (Exception error) when (error is not OutOfMemoryException)
+            {
+                _logger.LogWarning(error, "Re-reading the devices' newest positions after a delete of main.positions failed; live positions may show deleted rows until the next position or restart");
+            }
+        });
+    }
+
+    private void ResetPositions(Dictionary<string, (double Lat, double Lon, long TimeNs)> newest)
+    {
+        foreach (var (device, entry) in _entries)
+        {
+            lock (entry.Sync)
+            {
+                if (newest.TryGetValue(device, out var position))
+                {
+                    (entry.HasPosition, entry.Lat, entry.Lon, entry.PositionNs) = (true, position.Lat, position.Lon, position.TimeNs);
+                }
+                else if (entry.HasPosition)
+                {
+                    (entry.HasPosition, entry.Lat, entry.Lon, entry.PositionNs) = (false, 0, 0, 0);
+                }
+                else
+                {
+                    continue;
+                }
+            }
+
+            MarkDirty(device);
+        }
+    }
+
+    /// <summary>
     /// Merges reported properties into the live state and records each change in <c>state_history</c>; completes
     /// after the history is durable. A property reported with a time older than its live value goes to history only.
     /// Throws the store's exception when the commit fails (the live values are then unchanged).

@@ -22,19 +22,16 @@ internal static class LiveStateLoader
             LoadStateHistory(connection, devices);
         }
 
-        if (views.Contains(DeviceDataNames.Positions) && HasColumns(connection, DeviceDataNames.Positions, "device", "lat", "lon"))
+        if (views.Contains(DeviceDataNames.Positions))
         {
-            connection.Query(
-                $"SELECT device, arg_max(lat, time), arg_max(lon, time), epoch_ns(max(time)) FROM {DeviceDataNames.Namespace}.{DeviceDataNames.Positions} " +
-                "WHERE device IS NOT NULL AND lat IS NOT NULL AND lon IS NOT NULL GROUP BY ALL",
-                r =>
-                {
-                    var entry = LiveDevice.Of(devices, r.GetString(0));
-                    entry.HasPosition = true;
-                    entry.Lat = r.GetDouble(1);
-                    entry.Lon = r.GetDouble(2);
-                    entry.PositionNs = r.GetInt64(3);
-                });
+            ReadNewestPositions(connection, (device, lat, lon, timeNs) =>
+            {
+                var entry = LiveDevice.Of(devices, device);
+                entry.HasPosition = true;
+                entry.Lat = lat;
+                entry.Lon = lon;
+                entry.PositionNs = timeNs;
+            });
         }
 
         long deadLetters = 0;
@@ -56,6 +53,20 @@ internal static class LiveStateLoader
         });
 
         return deadLetters;
+    }
+
+    /// <summary>Each device's newest stored position, if <c>main.positions</c> exists with the columns it needs.</summary>
+    public static void ReadNewestPositions(MetadataConnection connection, Action<string, double, double, long> position)
+    {
+        if (!HasColumns(connection, DeviceDataNames.Positions, "device", "lat", "lon"))
+        {
+            return;
+        }
+
+        connection.Query(
+            $"SELECT device, arg_max(lat, time), arg_max(lon, time), epoch_ns(max(time)) FROM {DeviceDataNames.Namespace}.{DeviceDataNames.Positions} " +
+            "WHERE device IS NOT NULL AND lat IS NOT NULL AND lon IS NOT NULL GROUP BY ALL",
+            r => position(r.GetString(0), r.GetDouble(1), r.GetDouble(2), r.GetInt64(3)));
     }
 
     private static void LoadStateHistory(MetadataConnection connection, ConcurrentDictionary<string, LiveDevice> devices)

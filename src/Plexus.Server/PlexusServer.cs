@@ -26,6 +26,7 @@ using Plexus.Rules.Actions;
 using Plexus.Rules.Alarms;
 using Plexus.Rules.Engine;
 using Plexus.Storage;
+using Plexus.Storage.Retention;
 using Plexus.Storage.Schema;
 using Plexus.Storage.Writing;
 
@@ -118,6 +119,9 @@ public sealed class PlexusServer : IAsyncDisposable
     /// <summary>Declared position sources and the view main.device_positions (docs/geo.md#position-sources).</summary>
     public PositionSourceRegistry PositionSources { get; private init; } = null!;
 
+    /// <summary>Retention policies (docs/storage.md#retention).</summary>
+    public RetentionPolicies Retention => _api.Retention!;
+
     public static async Task<PlexusServer> StartAsync(PlexusServerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -196,6 +200,8 @@ public sealed class PlexusServer : IAsyncDisposable
             // Every write goes through it: HTTP, MQTT on every transport, the HTTP device API, the live state's own history.
             var pipeline = new IngestPipeline(store.Writer, logger: loggerFactory.CreateLogger("Plexus.Pipeline"));
             var audit = owned.Own("the audit log", AuditLog.Open(store));
+            var retention = owned.Own("the retention policies", RetentionPolicies.Open(store, time));
+            owned.Own("the retention enforcer", new RetentionEnforcer(retention, store.Writer, options.RetentionCheckInterval, time, loggerFactory.CreateLogger("Plexus.Storage")));
             var devices = owned.Own("the device registry", DeviceRegistry.Open(store, time));
             var assets = owned.Own("the asset registry", AssetRegistry.Open(store, devices, time));
             var links = owned.Own("device linking", DeviceLinks.Open(store, deviceTags, loggerFactory, time));
@@ -227,8 +233,15 @@ public sealed class PlexusServer : IAsyncDisposable
             var deviceState = owned.Own("the live device state", await DeviceLiveState.OpenAsync(store, pipeline.For(IngestOrigin.Internal), time, loggerFactory.CreateLogger("Plexus.Devices")));
             deviceState.AllowLists = devices.AllowLists;
 
-            // The live position follows every stored write of main.positions, whichever source wrote it.
+            // The live position follows every stored write of main.positions, whichever source wrote it, and every delete.
             pipeline.Observers.Add(new LiveStateObserver(deviceState));
+            store.Writer.DeleteObserver = (selection, result) =>
+            {
+                if (selection.Namespace == DeviceDataNames.Namespace && (selection.Measurement is null || selection.Measurement == DeviceDataNames.Positions))
+                {
+                    _ = deviceState.PositionsDeleted(dropped: result.MeasurementsDropped.Contains(DeviceDataNames.Positions));
+                }
+            };
 
             // Geo SQL functions and geofences (docs/geo.md), before any request or message can query them.
             var geofences = owned.Own("the geofences", GeofenceRegistry.Open(store, time));
@@ -285,6 +298,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 PositionSources = positionSources,
                 Tracks = new TrackReader(store),
                 Audit = audit,
+                Retention = retention,
                 Rules = rules,
                 Alarms = alarms,
                 RuleEngine = ruleEngine,

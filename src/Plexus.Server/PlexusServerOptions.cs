@@ -126,6 +126,11 @@ public sealed record PlexusServerOptions
     public const int DefaultWebhookRetries = 3;
     public static readonly TimeSpan DefaultWebhookTimeout = TimeSpan.FromSeconds(5);
 
+    public static readonly TimeSpan DefaultRetentionCheckInterval = Storage.Retention.RetentionEnforcer.DefaultCheckInterval;
+
+    /// <summary>How often the retention policies delete the rows they let expire (docs/storage.md#retention).</summary>
+    public TimeSpan RetentionCheckInterval { get; init; } = DefaultRetentionCheckInterval;
+
     /// <summary>Rules one server keeps.</summary>
     public int RulesMax { get; init; } = DefaultRulesMax;
 

@@ -98,12 +98,14 @@ internal static class InfluxQueryEndpoints
         // As InfluxDB authorizes a query before running any of it: a statement that changes the server needs write.
         foreach (var statement in statements)
         {
-            if (statement is CreateDatabaseStatement or DeleteStatement)
+            if (statement is CreateDatabaseStatement or DeleteStatement or DropMeasurementStatement or DropDatabaseStatement or DeleteDataStatement)
             {
-                if (!principal.Has(ApiScope.Write))
+                // Deleting data is an admin's act, as on DELETE /api/v1/measurements.
+                var needed = statement is CreateDatabaseStatement ? ApiScope.Write : ApiScope.Admin;
+                if (!principal.Has(needed))
                 {
                     await ApiErrors.WriteAsync(http, StatusCodes.Status403Forbidden, "forbidden",
-                        $"error authorizing query: {statement.Text} needs a token with scope write; {principal} may not");
+                        $"error authorizing query: {statement.Text} needs a token with scope {ApiScopes.Name(needed)}; {principal} may not");
                     return;
                 }
 
@@ -135,7 +137,7 @@ internal static class InfluxQueryEndpoints
         http.Response.Headers["X-Influxdb-Build"] = "OSS";
         var trailers = csv ? AnswerTrailers.Begin(http) : null;
         var writer = context.StoreWriter;
-        var executor = new InfluxQueryExecutor(queries, writer is null ? null : writer.CreateNamespaceAsync, context.Time);
+        var executor = new InfluxQueryExecutor(queries, writer is null ? null : writer.CreateNamespaceAsync, context.Time, writer is null ? null : (selection, cancellation) => DeleteEndpoints.DeleteAsync(context, principal, http.Connection.RemoteIpAddress?.ToString(), selection, cancellation));
         try
         {
             var outcome = await executor.RunAsync(statements, database, options, trailers?.Body ?? http.Response.Body, http.RequestAborted);

@@ -117,13 +117,38 @@ internal sealed class DemoRunner(PlexusApiClient client, string mqttHost, int mq
         }
     }
 
+    // Where the demo's devices' messages are stored: telemetry, positions, reported state and refused messages.
+    private static readonly string[] DemoMeasurements = ["telemetry", "positions", "state_history", "dead_letters"];
+
     /// <summary>The API token <c>plexus serve --demo</c> makes for its demo (replaced at every start).</summary>
     public const string TokenName = "plexus-demo";
 
-    /// <summary>Removes every device and asset tagged <c>demo=true</c> and the demo's geofences.</summary>
-    public static async Task<int> RemoveAsync(PlexusApiClient client, TextWriter output, CancellationToken cancellationToken)
+    /// <summary>
+    /// Removes every device and asset tagged <c>demo=true</c> and the demo's geofences and, unless <paramref name="keepData"/>,
+    /// the rows its devices sent (through the server's one delete: DELETE /api/v1/measurements/main.{measurement}?where=device IN (...)).
+    /// </summary>
+    public static async Task<int> RemoveAsync(PlexusApiClient client, TextWriter output, CancellationToken cancellationToken, bool keepData = false)
     {
         int removed = 0;
+        long rows = 0;
+        if (!keepData)
+        {
+            string devices = string.Join(", ", DemoFleet.Devices.Select(d => "'" + d.Id + "'"));
+            foreach (string measurement in DemoMeasurements)
+            {
+                string where = Uri.EscapeDataString($"device IN ({devices})");
+                using var deleted = await SendAsync(client, HttpMethod.Delete, $"/api/v1/measurements/main.{measurement}?where={where}", null, cancellationToken);
+
+                // A measurement the demo never wrote to (it ran without positions, say) has nothing to delete.
+                await EnsureAsync(client, deleted, $"the demo's rows of main.{measurement}", [HttpStatusCode.OK, HttpStatusCode.NotFound], cancellationToken);
+                if (deleted.StatusCode == HttpStatusCode.OK)
+                {
+                    using var answer = JsonDocument.Parse(await deleted.Content.ReadAsStringAsync(cancellationToken));
+                    rows += answer.RootElement.GetProperty("rows_deleted").GetInt64();
+                }
+            }
+        }
+
         foreach (string kind in new[] { "devices", "assets" })
         {
             using var listed = await SendAsync(client, HttpMethod.Get, $"/api/v1/{kind}?tag={DemoFleet.TagKey}:{DemoFleet.TagValue}&limit=10000", null, cancellationToken);
@@ -156,7 +181,9 @@ internal sealed class DemoRunner(PlexusApiClient client, string mqttHost, int mq
             await EnsureAsync(client, revoked, $"token {TokenName}", [HttpStatusCode.NoContent, HttpStatusCode.NotFound], cancellationToken);
         }
 
-        await output.WriteLineAsync($"demo: removed {removed} devices, assets and geofences tagged demo=true (the data they sent stays in main)");
+        await output.WriteLineAsync(keepData
+            ? $"demo: removed {removed} devices, assets and geofences tagged demo=true (the data they sent stays in main)"
+            : $"demo: removed {removed} devices, assets and geofences tagged demo=true and the {rows} rows they sent");
         return removed;
     }
 

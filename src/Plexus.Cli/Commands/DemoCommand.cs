@@ -42,8 +42,9 @@ internal static class DemoCommand
             await output.WriteLineAsync($"demo: stopped after {runner.Published} messages");
         });
 
-        var remove = new Command("remove", "Remove the demo's devices, assets and geofences (everything tagged demo=true); the data they sent stays");
-        CommandSupport.WithClient(remove, async (parse, client, output, error, cancellationToken) => await DemoRunner.RemoveAsync(client, output, cancellationToken));
+        var keepData = new Option<bool>("--keep-data") { Description = "Keep the rows the demo's devices sent (by default they are deleted too)" };
+        var remove = new Command("remove", "Remove the demo's devices, assets and geofences (everything tagged demo=true) and the data they sent") { keepData };
+        CommandSupport.WithClient(remove, async (parse, client, output, error, cancellationToken) => await DemoRunner.RemoveAsync(client, output, cancellationToken, parse.GetValue(keepData)));
         command.Subcommands.Add(remove);
         return command;
     }

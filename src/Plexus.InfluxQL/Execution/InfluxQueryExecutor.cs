@@ -5,6 +5,7 @@ using Plexus.InfluxQL.Syntax;
 using Plexus.InfluxQL.Translation;
 using Plexus.Query;
 using Plexus.Storage;
+using Plexus.Storage.Deleting;
 using Plexus.Storage.Schema;
 
 namespace Plexus.InfluxQL.Execution;
@@ -26,15 +27,18 @@ public sealed class InfluxQueryExecutor
     private readonly SqlQueryService _queries;
     private readonly Func<string, CancellationToken, Task>? _createDatabase;
     private readonly TimeProvider _time;
+    private readonly Func<DeleteSelection, CancellationToken, Task<DeleteResult>>? _delete;
 
     /// <param name="createDatabase">Creates an empty namespace (CREATE DATABASE); null where the server cannot.</param>
-    public InfluxQueryExecutor(SqlQueryService queries, Func<string, CancellationToken, Task>? createDatabase, TimeProvider time)
+    /// <param name="delete">The store's delete (DROP MEASUREMENT, DROP DATABASE, DELETE); null where the server cannot.</param>
+    public InfluxQueryExecutor(SqlQueryService queries, Func<string, CancellationToken, Task>? createDatabase, TimeProvider time, Func<DeleteSelection, CancellationToken, Task<DeleteResult>>? delete = null)
     {
         ArgumentNullException.ThrowIfNull(queries);
         ArgumentNullException.ThrowIfNull(time);
         _queries = queries;
         _createDatabase = createDatabase;
         _time = time;
+        _delete = delete;
     }
 
     /// <summary>Writes the answer to <paramref name="output"/>; the caller has sent the status (200) and the content type.</summary>
@@ -118,7 +122,11 @@ public sealed class InfluxQueryExecutor
             case UnsupportedStatement unsupported:
                 throw new StatementException($"{unsupported.What} is not supported by Plexus: {unsupported.Reason}. Plexus answers SELECT and SHOW in InfluxQL (docs/influxql.md); anything else can be asked in SQL on POST /api/v1/sql");
             case DeleteStatement delete:
-                throw new StatementException($"{delete.What} is not available: Plexus cannot delete data yet (see docs/influxql.md#deleting-data); the data stays as written");
+                throw new StatementException($"{delete.What} is not available: delete with DELETE FROM measurement WHERE … or DROP MEASUREMENT instead (see docs/influxql.md#deleting-data)");
+            case DropMeasurementStatement or DropDatabaseStatement or DeleteDataStatement:
+                await DeleteAsync(statement, defaultDatabase, now, cancellationToken);
+                databases.Clear();
+                return null;
             case CreateDatabaseStatement create:
                 databases.Remove(await CreateDatabaseAsync(create.Name, cancellationToken));
                 return null;
@@ -136,6 +144,29 @@ public sealed class InfluxQueryExecutor
         return statement is SelectStatement select
             ? SelectTranslator.Translate(select, context)
             : MetaTranslator.Translate(statement, context);
+    }
+
+    private async Task DeleteAsync(Statement statement, string defaultDatabase, long now, CancellationToken cancellationToken)
+    {
+        if (_delete is null)
+        {
+            throw new StatementException("this server cannot delete data");
+        }
+
+        var selection = InfluxDeletes.Selection(statement, defaultDatabase, now);
+        try
+        {
+            await _delete(selection, cancellationToken);
+        }
+        catch (DeleteTargetNotFoundException error) when (statement is DeleteDataStatement)
+        {
+            // As InfluxDB: deleting from what does not exist deletes nothing, and is no error.
+            _ = error;
+        }
+        catch (Exception error) when (error is DeleteTargetNotFoundException or DeletePredicateException or ArgumentException or UnauthorizedAccessException)
+        {
+            throw new StatementException(error.Message);
+        }
     }
 
     private async Task<string> CreateDatabaseAsync(string name, CancellationToken cancellationToken)

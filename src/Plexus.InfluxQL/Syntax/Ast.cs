@@ -74,8 +74,17 @@ public sealed record ShowRetentionPoliciesStatement(string? Database) : Statemen
 
 public sealed record CreateDatabaseStatement(string Name) : Statement;
 
-/// <summary><c>DROP MEASUREMENT</c>, <c>DROP SERIES</c>, <c>DROP DATABASE</c>, <c>DELETE</c>: Plexus has no deletes yet.</summary>
+/// <summary><c>DROP SERIES</c>, <c>DROP SHARD</c>: deletes Plexus does not have in this form (<see cref="What"/> names it).</summary>
 public sealed record DeleteStatement(string What) : Statement;
+
+/// <summary><c>DROP MEASUREMENT name</c>: the measurement and all its data go (docs/influxql.md#deleting-data).</summary>
+public sealed record DropMeasurementStatement(string Name) : Statement;
+
+/// <summary><c>DROP DATABASE name</c>: the namespace and all its data go.</summary>
+public sealed record DropDatabaseStatement(string Name) : Statement;
+
+/// <summary><c>DELETE [FROM measurement] [WHERE time and tag conditions]</c>: the matching rows go.</summary>
+public sealed record DeleteDataStatement(MeasurementSource? Source, Expr? Condition) : Statement;
 
 /// <summary>A statement InfluxQL has and Plexus does not (<c>SHOW USERS</c>, <c>SELECT … INTO</c>); <see cref="What"/> names it.</summary>
 public sealed record UnsupportedStatement(string What, string Reason) : Statement;

@@ -128,7 +128,7 @@ public sealed class InfluxQLParser
 
         if (first.IsKeyword("DELETE"))
         {
-            return SkipStatement(new DeleteStatement("DELETE"));
+            return Delete();
         }
 
         foreach (string keyword in (string[])["ALTER", "GRANT", "REVOKE", "KILL", "SET", "EXPLAIN", "BEGIN", "INSERT"])
@@ -630,12 +630,35 @@ public sealed class InfluxQLParser
         Advance();
         var token = _token;
         string what = "DROP " + token.Text.ToUpperInvariant();
-        if (token.IsKeyword("MEASUREMENT") || token.IsKeyword("SERIES") || token.IsKeyword("DATABASE") || token.IsKeyword("SHARD"))
+        if (TakeKeyword("MEASUREMENT"))
+        {
+            return new DropMeasurementStatement(Identifier("a measurement name after DROP MEASUREMENT"));
+        }
+
+        if (TakeKeyword("DATABASE"))
+        {
+            return new DropDatabaseStatement(Identifier("a database name after DROP DATABASE"));
+        }
+
+        if (token.IsKeyword("SERIES") || token.IsKeyword("SHARD"))
         {
             return SkipStatement(new DeleteStatement(what));
         }
 
         return SkipStatement(new UnsupportedStatement(what, "Plexus has no InfluxDB users, retention policies or continuous queries"));
+    }
+
+    private DeleteDataStatement Delete()
+    {
+        Advance();
+        var source = TakeKeyword("FROM") ? Source() : null;
+        var condition = TakeKeyword("WHERE") ? Expression() : null;
+        if (source is null && condition is null)
+        {
+            throw Expected("FROM or WHERE after DELETE");
+        }
+
+        return new DeleteDataStatement(source, condition);
     }
 
     /// <summary>Reads an unsupported statement's tokens up to its end, so the statements after it still run.</summary>

@@ -77,6 +77,16 @@ public sealed class Catalog
         MarkViewStale(measurement);
     }
 
+    /// <summary>Forgets a measurement whose tables the caller dropped in its transaction (a delete that drops it).</summary>
+    internal void RemoveMeasurement(NamespaceSchema ns, MeasurementSchema measurement)
+    {
+        ns.Remove(measurement);
+        _staleViews.Remove(measurement);
+    }
+
+    /// <summary>Forgets a namespace whose schema the caller dropped in its transaction.</summary>
+    internal void RemoveNamespace(string name) => _namespaces.Remove(name);
+
     /// <summary>
     /// Rebuilds the views of the measurements created or widened since the last call, inside the caller's
     /// transaction; a measurement whose every point was refused still gets its (empty) view.
@@ -251,5 +261,11 @@ public sealed class NamespaceSchema
     {
         _byName.Set(measurement.Utf8Name, measurement);
         _byFoldedName[measurement.Name] = measurement;
+    }
+
+    internal void Remove(MeasurementSchema measurement)
+    {
+        _byName.Remove(measurement.Utf8Name);
+        _byFoldedName.Remove(measurement.Name);
     }
 }

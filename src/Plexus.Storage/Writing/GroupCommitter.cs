@@ -63,6 +63,9 @@ internal sealed class GroupCommitter
 
     public void ReloadCatalog() => Catalog = Catalog.Load(_connection);
 
+    /// <summary>Something outside a group's commit changed the schema (a delete dropped a measurement).</summary>
+    public void NoteSchemaChanged() => Interlocked.Increment(ref _schemaVersion);
+
     /// <summary>
     /// True when every point of <paramref name="request"/> names a known namespace, measurement, tags and
     /// fields of the right types: such a request cannot be refused and changes no schema, so it may be

@@ -26,7 +26,7 @@ namespace Plexus.Storage.Writing;
 /// to DuckDB directly as before, so the validation that decides rejections always runs against the schema
 /// the points will meet. See docs/architecture.md for the durability argument.
 /// </remarks>
-public sealed class StoreWriter : IPointWriter, IAsyncDisposable
+public sealed partial class StoreWriter : IPointWriter, IAsyncDisposable
 {
     // Wakes the loop so that it applies the log now (a reader waits for it); carries no points.
     private static readonly WriteRequest ApplyNow = new("", new PointBatch(1));
@@ -311,6 +311,20 @@ public sealed class StoreWriter : IPointWriter, IAsyncDisposable
                 if (ReferenceEquals(request, ApplyNow))
                 {
                     _applyRequested = true;
+                    continue;
+                }
+
+                if (request.Delete is { } delete)
+                {
+                    // Ordered with the writes around it: those queued before it are committed first, those after it later.
+                    if (_group.Count > 0)
+                    {
+                        WriteGroup(_group, points);
+                        _group.Clear();
+                        points = 0;
+                    }
+
+                    RunDelete(delete);
                     continue;
                 }
 

@@ -44,6 +44,9 @@ internal sealed class WriteRequest
     /// <summary>A request without points that creates its namespace (CREATE DATABASE); never logged, always committed directly.</summary>
     public bool CreatesNamespace { get; init; }
 
+    /// <summary>A request without points that deletes data (<see cref="StoreWriter.DeleteAsync"/>); never logged, always committed directly.</summary>
+    public DeleteOperation? Delete { get; init; }
+
     public TaskCompletionSource<WriteResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public List<LineError>? Rejected { get; private set; }

@@ -148,14 +148,36 @@ public sealed class InfluxQueryApiTests
     }
 
     [Fact]
-    public async Task Deletes_answer_that_deleting_is_not_available_and_keep_the_data()
+    public async Task Delete_from_with_time_and_tag_conditions_and_drop_measurement_delete_through_the_store()
     {
         await using var server = await StartAsync();
-        using var response = await server.Client.PostAsync("/query?db=lab&" + Q("DROP MEASUREMENT cpu; DELETE FROM cpu WHERE time < '2030-01-01'; SELECT count(usage) FROM cpu"), null);
+        using var response = await server.Client.PostAsync("/query?db=lab&" + Q(
+            "DELETE FROM cpu WHERE host = 'a' AND time >= '2023-11-14T22:13:30Z'; SELECT count(usage) FROM cpu; " +
+            "DELETE FROM cpu WHERE usage > 1; DROP MEASUREMENT cpu; SELECT count(usage) FROM cpu; DROP SERIES FROM cpu"), null);
         var results = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("results");
-        Assert.Contains("Plexus cannot delete data yet (see docs/influxql.md#deleting-data)", results[0].GetProperty("error").GetString(), StringComparison.Ordinal);
-        Assert.StartsWith("DELETE is not available", results[1].GetProperty("error").GetString(), StringComparison.Ordinal);
-        Assert.Equal(6, results[2].GetProperty("series")[0].GetProperty("values")[0][1].GetInt32());
+
+        // host a's points at ...10 s and ...20 s go; its first and host b's stay.
+        Assert.Equal(4, results[1].GetProperty("series")[0].GetProperty("values")[0][1].GetInt32());
+        Assert.Contains("tag comparisons", results[2].GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.False(results[3].TryGetProperty("error", out _));
+        Assert.False(results[4].TryGetProperty("series", out _));
+        Assert.StartsWith("DROP SERIES is not available", results[5].GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Empty(await server.RowsAsync("SELECT * FROM duckdb_views() WHERE schema_name = 'lab' AND view_name = 'cpu'"));
+    }
+
+    [Fact]
+    public async Task Deletes_need_an_admin_token_and_keep_the_data_otherwise()
+    {
+        await using var server = await StartAsync();
+        using var created = await server.Client.PostAsJsonAsync("/api/v1/tokens", new { name = "writer", scope = "write" });
+        string token = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("token").GetString()!;
+        using var writer = server.ClientWithToken(token);
+
+        using var response = await writer.PostAsync("/query?db=lab&" + Q("DROP MEASUREMENT cpu"), null);
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Contains("needs a token with scope admin", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(6, (await server.RowsAsync("SELECT count(*) FROM cpu", "lab"))[0][0].GetInt64());
     }
 
     [Fact]

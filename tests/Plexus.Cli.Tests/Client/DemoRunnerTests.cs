@@ -38,6 +38,12 @@ public sealed class DemoRunnerTests
         Assert.Equal(0, await DocsBlocks.CountAsync(server, "SELECT count(*) FROM geofences WHERE name LIKE 'demo-%'"));
         Assert.Contains("removed 17", output.ToString(), StringComparison.Ordinal);
         Assert.DoesNotContain(server.Server.ApiTokens.List(), t => t.Name == DemoRunner.TokenName);
+
+        // The rows its devices sent went too, through the one delete.
+        Assert.Equal(0, await DocsBlocks.CountAsync(server, "SELECT count(*) FROM telemetry WHERE device LIKE 'demo-%'"));
+        Assert.Equal(0, await DocsBlocks.CountAsync(server, "SELECT count(*) FROM positions WHERE device LIKE 'demo-%'"));
+        Assert.Equal(0, await DocsBlocks.CountAsync(server, "SELECT count(*) FROM state_history WHERE device LIKE 'demo-%'"));
+        Assert.Matches(@"and the \d+ rows they sent", output.ToString());
     }
 
     [Fact]

@@ -126,13 +126,25 @@ public sealed class InfluxQLParserTests
     }
 
     [Theory]
-    [InlineData("DROP MEASUREMENT \"cpu\"", "DROP MEASUREMENT")]
     [InlineData("DROP SERIES FROM cpu WHERE host = 'a'", "DROP SERIES")]
-    [InlineData("DELETE FROM cpu WHERE time < '2020-01-01'", "DELETE")]
-    [InlineData("DROP DATABASE lab", "DROP DATABASE")]
-    public void Deletes_are_recognised(string text, string what)
+    [InlineData("DROP SHARD 1", "DROP SHARD")]
+    public void Deletes_plexus_does_not_have_are_recognised(string text, string what)
     {
         Assert.Equal(what, Assert.IsType<DeleteStatement>(Assert.Single(InfluxQLParser.Parse(text))).What);
+    }
+
+    [Fact]
+    public void Drop_measurement_drop_database_and_delete_are_parsed()
+    {
+        var statements = InfluxQLParser.Parse("DROP MEASUREMENT \"cpu load\"; DROP DATABASE lab; DELETE FROM lab..cpu WHERE time < '2020-01-01' AND host = 'a'; DELETE WHERE time < now() - 30d");
+
+        Assert.Equal("cpu load", Assert.IsType<DropMeasurementStatement>(statements[0]).Name);
+        Assert.Equal("lab", Assert.IsType<DropDatabaseStatement>(statements[1]).Name);
+        var delete = Assert.IsType<DeleteDataStatement>(statements[2]);
+        Assert.Equal(("lab", "cpu"), (delete.Source!.Database, delete.Source.Name));
+        Assert.NotNull(delete.Condition);
+        Assert.Null(Assert.IsType<DeleteDataStatement>(statements[3]).Source);
+        Assert.Throws<InfluxQLSyntaxException>(() => InfluxQLParser.Parse("DELETE"));
     }
 
     [Fact]
