@@ -104,6 +104,9 @@ public sealed class ApiContext
 
     public ServerPhase Phase => _phase;
 
+    /// <summary>The API's own counters for <c>GET /metrics</c>.</summary>
+    public ApiStatistics Statistics { get; } = new();
+
     /// <summary>The services, once the server is ready; null while it starts.</summary>
     public ApiServices? Services => Volatile.Read(ref _services);
 

@@ -198,7 +198,7 @@ public sealed class PlexusServer : IAsyncDisposable
             TimeFunctions.Install(store);
 
             // Every write goes through it: HTTP, MQTT on every transport, the HTTP device API, the live state's own history.
-            var pipeline = new IngestPipeline(store.Writer, logger: loggerFactory.CreateLogger("Plexus.Pipeline"));
+            var pipeline = new IngestPipeline(store.Writer, logger: loggerFactory.CreateLogger("Plexus.Pipeline"), time: time);
             var audit = owned.Own("the audit log", AuditLog.Open(store));
             var devices = owned.Own("the device registry", DeviceRegistry.Open(store, time));
             var assets = owned.Own("the asset registry", AssetRegistry.Open(store, devices, time));
@@ -298,7 +298,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 RuleEngine = ruleEngine,
                 RuleActions = ruleActions,
                 LiveFeed = liveFeed,
-                ServerMetrics = () => ServerMetrics.Of(broker),
+                ServerMetrics = () => ServerMetrics.Of(pipeline, broker),
             });
             logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; PostgreSQL on {PgEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", pg?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
             return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger, owned)

@@ -34,6 +34,8 @@ public sealed class ConsoleFixture : IAsyncLifetime
             return;
         }
 
+        // A loaded machine (CI, parallel builds) can be slow to render; the waits still end as soon as a page is ready.
+        Assertions.SetDefaultExpectTimeout(15_000);
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {

@@ -63,6 +63,12 @@ public sealed class ConsoleTests(ConsoleFixture fixture) : IClassFixture<Console
         await Expect(page.Locator("[data-key='telemetry.temperature']")).ToHaveTextAsync("22.75");
         Assert.Equal(url, page.Url);
         await Expect(page.Locator("#chart-field")).ToHaveValueAsync("telemetry.temperature");
+        await Expect(page.Locator("#live-chart polyline")).ToHaveCountAsync(1);
+
+        // The history is decimated in SQL (min and max per pixel column): a band, not an empty chart.
+        await Expect(page.Locator("#history-error")).ToBeEmptyAsync();
+        await Expect(page.Locator("#history-chart polygon")).ToHaveCountAsync(1);
+        await Expect(page.Locator("#device-status")).ToHaveTextAsync("online");
         await ConsoleFixture.ScreenshotAsync(page, "device");
         await page.CloseAsync();
     }

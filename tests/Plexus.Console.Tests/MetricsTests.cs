@@ -19,6 +19,9 @@ public sealed class MetricsTests
 
         using var written = await server.WriteAsync("cpu,host=a usage=1\ncpu,host=b usage=2");
         Assert.Equal(HttpStatusCode.NoContent, written.StatusCode);
+        using var partial = await server.WriteAsync("cpu,host=c usage=3\ncpu,host=d usage=");
+        Assert.Equal(HttpStatusCode.BadRequest, partial.StatusCode);
+        _ = await server.SqlAsync("SELECT count(*) FROM cpu");
         using var created = await server.Client.PostAsJsonAsync("/api/v1/tokens", new { name = "scraper", scope = "read" });
         string token = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("token").GetString()!;
         using var scraper = server.ClientWithToken(token);
@@ -32,6 +35,13 @@ public sealed class MetricsTests
         Assert.Equal(0, metrics["plexus_mqtt_connections"]);
         Assert.Equal(0, metrics["plexus_mqtt_messages_dropped_total{reason=\"rate\"}"]);
         Assert.Equal(1, metrics["plexus_store_healthy"]);
+        Assert.Equal(3, metrics["plexus_ingest_points_total{source=\"http_write\"}"]);
+        Assert.Equal(2, metrics["plexus_ingest_writes_total{source=\"http_write\"}"]);
+        Assert.Equal(2, metrics["plexus_ingest_write_duration_seconds_count{source=\"http_write\"}"]);
+        Assert.Equal(2, metrics["plexus_ingest_write_duration_seconds_bucket{source=\"http_write\",le=\"+Inf\"}"]);
+        Assert.Equal(1, metrics["plexus_http_lines_rejected_total"]);
+        Assert.Equal(1, metrics["plexus_sql_query_duration_seconds_count"]);
+        Assert.Equal(0, metrics["plexus_sql_query_failures_total"]);
     }
 
     [Fact]
@@ -55,13 +65,19 @@ public sealed class MetricsTests
     {
         var samples = new Dictionary<string, double>(StringComparer.Ordinal);
         var typed = new HashSet<string>(StringComparer.Ordinal);
+        var histograms = new HashSet<string>(StringComparer.Ordinal);
         foreach (string line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             if (line.StartsWith("# TYPE ", StringComparison.Ordinal))
             {
                 string[] parts = line.Split(' ');
                 Assert.True(typed.Add(parts[2]), $"a second TYPE line for {parts[2]}");
-                Assert.Contains(parts[3], new[] { "counter", "gauge" });
+                Assert.Contains(parts[3], new[] { "counter", "gauge", "histogram" });
+                if (parts[3] == "histogram")
+                {
+                    histograms.Add(parts[2]);
+                }
+
                 continue;
             }
 
@@ -74,7 +90,9 @@ public sealed class MetricsTests
             int space = line.LastIndexOf(' ');
             string name = line[..space];
             Assert.Matches("^[a-zA-Z_:][a-zA-Z0-9_:]*(\\{[a-z_]+=\"[^\"]*\"(,[a-z_]+=\"[^\"]*\")*\\})?$", name);
-            Assert.True(typed.Contains(name.Split('{')[0]), $"{name} has no TYPE line before it");
+            string metric = name.Split('{')[0];
+            string? histogram = new[] { "_bucket", "_sum", "_count" }.Where(metric.EndsWith).Select(suffix => metric[..^suffix.Length]).FirstOrDefault(histograms.Contains);
+            Assert.True(typed.Contains(metric) || histogram is not null, $"{name} has no TYPE line before it");
             samples.Add(name, double.Parse(line[(space + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture));
         }
 

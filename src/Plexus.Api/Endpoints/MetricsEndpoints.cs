@@ -4,11 +4,37 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Plexus.Api.Auth;
+using Plexus.Core;
 
 namespace Plexus.Api.Endpoints;
 
 /// <summary>One sample of <c>GET /metrics</c>: a Prometheus metric name, its help line, counter or gauge, and labels.</summary>
-public sealed record MetricSample(string Name, string Help, string Type, double Value, string? Labels = null);
+public sealed record MetricSample(string Name, string Help, string Type, double Value, string? Labels = null)
+{
+    /// <summary>Appended to the name on its sample line: a histogram's <c>_bucket</c>, <c>_sum</c> and <c>_count</c>.</summary>
+    public string Suffix { get; init; } = string.Empty;
+}
+
+/// <summary>Builds samples of <c>GET /metrics</c> for the API and for the server's other parts.</summary>
+public static class MetricSamples
+{
+    /// <summary>A histogram's cumulative <c>_bucket</c> samples with their <c>le</c> bounds, then <c>_sum</c> and <c>_count</c>.</summary>
+    public static void AddHistogram(List<MetricSample> samples, string name, string help, LatencyHistogram histogram, string? labels)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        ArgumentNullException.ThrowIfNull(histogram);
+        string prefix = string.IsNullOrEmpty(labels) ? string.Empty : labels + ",";
+        long[] cumulative = histogram.Cumulative();
+        for (int i = 0; i < cumulative.Length; i++)
+        {
+            string bound = i < LatencyHistogram.BoundsSeconds.Length ? LatencyHistogram.BoundsSeconds[i].ToString("R", CultureInfo.InvariantCulture) : "+Inf";
+            samples.Add(new(name, help, "histogram", cumulative[i], $"{prefix}le=\"{bound}\"") { Suffix = "_bucket" });
+        }
+
+        samples.Add(new(name, help, "histogram", histogram.SumSeconds, labels) { Suffix = "_sum" });
+        samples.Add(new(name, help, "histogram", histogram.Count, labels) { Suffix = "_count" });
+    }
+}
 
 /// <summary>
 /// <c>GET /metrics</c> in Prometheus's text format (version 0.0.4): the counters the server already keeps, with scope
@@ -76,6 +102,10 @@ internal static class MetricsEndpoints
             samples.Add(new("plexus_live_points_dropped_total", "Points dropped for live streams whose client was too slow.", "counter", feed.Dropped));
         }
 
+        var api = context.Statistics;
+        MetricSamples.AddHistogram(samples, "plexus_sql_query_duration_seconds", "Duration of POST /api/v1/sql requests, to the last byte of the answer.", api.SqlQueries, null);
+        samples.Add(new("plexus_sql_query_failures_total", "SQL requests answered with an error status.", "counter", api.SqlFailures));
+        samples.Add(new("plexus_http_lines_rejected_total", "Lines of HTTP line-protocol writes that were not stored (parse errors and store refusals).", "counter", api.LinesRejected));
         samples.Add(new("plexus_disk_bytes", "Bytes of the files in the data folder.", "gauge", ConsoleApiEndpoints.StorageBytes(context.DataDirectory!)));
         if (context.Services?.ServerMetrics is { } more)
         {
@@ -98,7 +128,7 @@ internal static class MetricsEndpoints
             text.Append("# TYPE ").Append(first.Name).Append(' ').Append(first.Type).Append('\n');
             foreach (var sample in group)
             {
-                text.Append(sample.Name);
+                text.Append(sample.Name).Append(sample.Suffix);
                 if (!string.IsNullOrEmpty(sample.Labels))
                 {
                     text.Append('{').Append(sample.Labels).Append('}');

@@ -13,11 +13,11 @@ function el(name, attributes) {
  * with the line through the middle. Returns nothing; an empty list draws the axes and `emptyText`.
  */
 export function drawChart(svg, { points = [], buckets = null, emptyText = 'No data in this range', label = '' }) {
-  const width = 600;
+  // The drawing's width is the element's, so text and lines keep their shape at any screen width.
+  const width = Math.max(240, Math.round(svg.getBoundingClientRect().width) || 600);
   const height = 220;
   const pad = { left: 48, right: 8, top: 8, bottom: 22 };
   svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
-  svg.setAttribute('preserveAspectRatio', 'none');
   svg.replaceChildren();
   if (label) svg.append(Object.assign(el('title', {}), { textContent: label }));
   svg.append(el('line', { class: 'axis', x1: pad.left, y1: height - pad.bottom, x2: width - pad.right, y2: height - pad.bottom }));
@@ -58,7 +58,7 @@ export function drawChart(svg, { points = [], buckets = null, emptyText = 'No da
   }
 }
 
-export function chartElement(label) {
-  const svg = el('svg', { class: 'chart', role: 'img', 'aria-label': label });
+export function chartElement(label, id) {
+  const svg = el('svg', { class: 'chart', role: 'img', 'aria-label': label, id });
   return svg;
 }

@@ -20,9 +20,9 @@ export function devicePage(id) {
   const fieldSelect = h('select', { id: 'chart-field' });
   const rangeSelect = h('select', { id: 'chart-range' }, RANGES.map(([label, seconds]) => h('option', { value: String(seconds) }, label)));
   rangeSelect.value = '3600';
-  const liveChart = chartElement('Live values of the chosen field, last 5 minutes');
-  const rangeChart = chartElement('Minimum and maximum of the chosen field per pixel over the chosen range');
-  const rangeError = h('div', { 'aria-live': 'polite' });
+  const liveChart = chartElement('Live values of the chosen field, last 5 minutes', 'live-chart');
+  const rangeChart = chartElement('Minimum and maximum of the chosen field per pixel over the chosen range', 'history-chart');
+  const rangeError = h('div', { 'aria-live': 'polite', id: 'history-error' });
   const alarms = h('div', {});
   const element = h('section', { 'aria-labelledby': 'device-title' },
     h('h1', { id: 'device-title' }, 'Device ', h('code', {}, id)),
@@ -87,11 +87,13 @@ export function devicePage(id) {
     const measurement = key.slice(0, dot);
     const field = key.slice(dot + 1);
     const seconds = Number(rangeSelect.value);
-    const pixels = 600;
+    const pixels = Math.max(240, Math.round(rangeChart.getBoundingClientRect().width) || 600);
     const bucketMs = Math.max(1, Math.ceil(seconds * 1000 / pixels));
+    // Times are UTC without a zone, as the time column holds them; the range ends at this browser's clock.
+    const from = new Date(Date.now() - seconds * 1000).toISOString().replace('T', ' ').replace('Z', '');
     // Decimated in the database: one row per pixel column, its minimum and maximum.
     const sql = `SELECT (epoch_ms(time) // ${bucketMs}) * ${bucketMs} AS bucket, min(${ident(field)}) AS lo, max(${ident(field)}) AS hi ` +
-      `FROM ${ident(measurement)} WHERE device = ${literal(id)} AND time >= now() - INTERVAL ${seconds} SECOND ` +
+      `FROM ${ident(measurement)} WHERE device = ${literal(id)} AND time >= CAST(${literal(from)} AS TIMESTAMP_NS) ` +
       'GROUP BY bucket ORDER BY bucket';
     try {
       const result = await api('/api/v1/sql', { method: 'POST', body: { sql } });
@@ -105,17 +107,17 @@ export function devicePage(id) {
   fieldSelect.addEventListener('change', () => { drawLive(); loadRange(); });
   rangeSelect.addEventListener('change', loadRange);
 
-  async function load() {
+  async function load(first = true) {
     try {
       const device = await api('/api/v1/devices/' + encodeURIComponent(id));
-      fill(info, h('dl', { class: 'row' },
+      fill(info, h('dl', { class: 'facts' },
         h('dt', {}, 'Status'), h('dd', {}, h('span', { class: device.online ? 'status-online' : 'status-offline', id: 'device-status' }, device.online ? 'online' : 'offline')),
         h('dt', {}, 'Name'), h('dd', {}, device.name || '—'),
         h('dt', {}, 'Type'), h('dd', {}, device.type || '—'),
         h('dt', {}, 'Last seen'), h('dd', {}, formatTime(device.last_seen)),
         device.position ? [h('dt', {}, 'Position'), h('dd', {}, `${device.position.lat}, ${device.position.lon}`)] : null,
         Object.keys(device.tags || {}).length ? [h('dt', {}, 'Tags'), h('dd', {}, Object.entries(device.tags).map(([k, v]) => k + '=' + v).join(', '))] : null,
-        may('admin') ? h('dd', {}, h('a', { href: '#/devices?q=' + encodeURIComponent(id) }, 'Manage in the device list')) : null));
+        may('admin') ? [h('dt', {}, 'Manage'), h('dd', {}, h('a', { href: '#/devices?q=' + encodeURIComponent(id) }, 'in the device list'))] : null));
       for (const [measurement, fields] of Object.entries(device.last_values || {})) {
         if (INTERNAL.has(measurement)) continue;
         const map = last.get(measurement) || new Map();
@@ -124,10 +126,12 @@ export function devicePage(id) {
         }
         last.set(measurement, map);
       }
+      if (!first) return;
       renderValues();
       loadRange();
     } catch (error) {
       fill(info, errorBox(error));
+      return;
     }
     try {
       const list = await api('/api/v1/alarms?device=' + encodeURIComponent(id) + '&limit=20');
@@ -173,5 +177,7 @@ export function devicePage(id) {
 
   drawChart(liveChart, { emptyText: 'Waiting for new points…' });
   load();
-  return { element, title: 'Device ' + id, leave: stop };
+  // The status (online, last seen) follows the device while the page is open.
+  const refresh = setInterval(() => load(false), 5000);
+  return { element, title: 'Device ' + id, leave: () => { stop(); clearInterval(refresh); } };
 }
