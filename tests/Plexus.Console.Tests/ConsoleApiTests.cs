@@ -8,15 +8,25 @@ using Plexus.TestKit;
 namespace Plexus.Console.Tests;
 
 /// <summary>What the console's files and its endpoints answer over plain HTTP (docs/console.md, docs/http-api.md).</summary>
-public sealed class ConsoleApiTests
+public sealed class ConsoleApiTests(ConsoleApiTests.SharedServer shared) : IClassFixture<ConsoleApiTests.SharedServer>
 {
+    /// <summary>One server for the class: these tests change nothing the others read.</summary>
+    public sealed class SharedServer : IAsyncLifetime
+    {
+        public PlexusTestServer Server { get; private set; } = null!;
+
+        public async Task InitializeAsync() => Server = await PlexusTestServer.StartAsync();
+
+        public async Task DisposeAsync() => await Server.DisposeAsync();
+    }
+
     [Theory]
     [InlineData("/")]
     [InlineData("/console/js/app.js")]
     [InlineData("/console/app.css")]
     public async Task Console_files_are_served_with_a_strict_content_security_policy(string path)
     {
-        await using var server = await PlexusTestServer.StartAsync();
+        var server = shared.Server;
         using var client = new HttpClient { BaseAddress = server.Address };
         using var response = await client.GetAsync(path);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -32,7 +42,7 @@ public sealed class ConsoleApiTests
     [Fact]
     public async Task The_console_page_has_no_inline_script_or_style_and_loads_nothing_from_elsewhere()
     {
-        await using var server = await PlexusTestServer.StartAsync();
+        var server = shared.Server;
         using var client = new HttpClient { BaseAddress = server.Address };
         string page = await client.GetStringAsync("/");
         Assert.Contains("<script type=\"module\" src=\"/console/js/app.js\"></script>", page, StringComparison.Ordinal);
@@ -52,7 +62,7 @@ public sealed class ConsoleApiTests
     [Fact]
     public async Task An_unknown_console_file_is_404_and_an_unchanged_one_is_304()
     {
-        await using var server = await PlexusTestServer.StartAsync();
+        var server = shared.Server;
         using var client = new HttpClient { BaseAddress = server.Address };
         using var missing = await client.GetAsync("/console/../../etc/passwd");
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
@@ -67,7 +77,7 @@ public sealed class ConsoleApiTests
     [Fact]
     public async Task Whoami_names_the_token_and_its_scope_and_refuses_no_token()
     {
-        await using var server = await PlexusTestServer.StartAsync();
+        var server = shared.Server;
         using var anonymous = new HttpClient { BaseAddress = server.Address };
         using var refused = await anonymous.GetAsync("/api/v1/whoami");
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
@@ -84,7 +94,7 @@ public sealed class ConsoleApiTests
     [Fact]
     public async Task The_device_list_filters_by_text_type_and_online_and_pages_on_the_server()
     {
-        await using var server = await PlexusTestServer.StartAsync();
+        var server = shared.Server;
         var devices = Enumerable.Range(0, 120).Select(i => new { id = $"unit-{i:D3}", type = i % 2 == 0 ? "meter" : "tracker", name = i == 7 ? "Boiler room" : null }).ToArray();
         using var bulk = await server.Client.PostAsJsonAsync("/api/v1/devices/bulk", devices);
         Assert.Equal(HttpStatusCode.OK, bulk.StatusCode);
@@ -125,7 +135,7 @@ public sealed class ConsoleApiTests
     [Fact]
     public async Task Live_positions_list_each_device_at_its_last_position()
     {
-        await using var server = await PlexusTestServer.StartAsync();
+        var server = shared.Server;
         using var written = await server.WriteAsync("positions,device=van-1 lat=52.5,lon=13.4 1700000000000000000\npositions,device=van-1 lat=52.6,lon=13.5 1700000001000000000");
         Assert.Equal(HttpStatusCode.NoContent, written.StatusCode);
         var answer = await server.Client.GetFromJsonAsync<JsonElement>("/api/v1/live/positions");

@@ -145,7 +145,7 @@ public sealed class ConsoleTests(ConsoleFixture fixture) : IClassFixture<Console
     public async Task At_phone_width_no_page_overflows_horizontally()
     {
         var page = await fixture.SignedInPageAsync(PlexusTestServer.AdminToken, 375, 740);
-        foreach (string route in new[] { "#/overview", "#/devices", "#/devices/console-phone", "#/alarms", "#/map", "#/sql?q=SELECT%201%20AS%20one" })
+        foreach (string route in new[] { "#/overview", "#/devices", "#/devices/console-phone", "#/alarms", "#/map", "#/assets", "#/sql?q=SELECT%201%20AS%20one" })
         {
             await page.GotoAsync("/" + route);
             await Expect(page.Locator("main h1")).ToBeVisibleAsync();
@@ -168,7 +168,7 @@ public sealed class ConsoleTests(ConsoleFixture fixture) : IClassFixture<Console
         var problems = Violations(await page.RunAxe(), "sign-in");
         await page.GetByLabel("API token").FillAsync(PlexusTestServer.AdminToken);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        foreach (string route in new[] { "#/overview", "#/devices", "#/devices/axe-device", "#/alarms", "#/map", "#/sql?q=SELECT%201%20AS%20one" })
+        foreach (string route in new[] { "#/overview", "#/devices", "#/devices/axe-device", "#/alarms", "#/map", "#/assets", "#/sql?q=SELECT%201%20AS%20one" })
         {
             await page.GotoAsync("/" + route);
             await Expect(page.Locator("main h1")).ToBeVisibleAsync();
@@ -199,6 +199,41 @@ public sealed class ConsoleTests(ConsoleFixture fixture) : IClassFixture<Console
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "SQL", Exact = true })).ToBeVisibleAsync();
         await page.CloseAsync();
     }
+
+    [BrowserFact]
+    public async Task Alarms_are_acknowledged_and_devices_found_on_the_map_and_in_the_asset_tree()
+    {
+        var client = fixture.Server.Client;
+        using var asset = await client.PostAsync("/api/v1/assets", Json("""{"id": "depot-north", "name": "Depot North", "type": "site"}"""));
+        Assert.Equal(HttpStatusCode.Created, asset.StatusCode);
+        using var device = await client.PostAsync("/api/v1/devices", Json("""{"id": "boiler-1", "parent": "depot-north"}"""));
+        Assert.Equal(HttpStatusCode.Created, device.StatusCode);
+        using var first = await fixture.Server.WriteAsync("boiler,device=boiler-1 pressure=1.0");
+        using var rule = await client.PostAsync("/api/v1/rules", Json("""{"name": "boiler-pressure", "from": "boiler", "where": "pressure > 5", "severity": "critical"}"""));
+        Assert.Equal(HttpStatusCode.Created, rule.StatusCode);
+        using var high = await fixture.Server.WriteAsync("boiler,device=boiler-1 pressure=9.5");
+        using var position = await fixture.Server.WriteAsync("positions,device=boiler-1 lat=59.91,lon=10.75");
+        Assert.Equal(HttpStatusCode.NoContent, position.StatusCode);
+
+        var page = await fixture.SignedInPageAsync(PlexusTestServer.AdminToken);
+        await page.GotoAsync("/#/alarms");
+        var row = page.Locator("tr", new() { HasText = "boiler-pressure" });
+        await Expect(row).ToContainTextAsync("active");
+        await row.GetByRole(AriaRole.Button, new() { Name = "Acknowledge" }).ClickAsync();
+        await Expect(row).ToContainTextAsync("acknowledged");
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Map", Exact = true }).ClickAsync();
+        await Expect(page.Locator("#map-devices")).ToContainTextAsync("59.91000, 10.75000");
+        await page.Locator("#map-devices").GetByRole(AriaRole.Link, new() { Name = "boiler-1" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Device boiler-1" })).ToBeVisibleAsync();
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Assets", Exact = true }).ClickAsync();
+        await page.GetByText("Depot North").ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = "boiler-1" })).ToBeVisibleAsync();
+        await page.CloseAsync();
+    }
+
+    private static StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
 
     private static List<string> Violations(AxeResult result, string where) =>
         [.. result.Violations

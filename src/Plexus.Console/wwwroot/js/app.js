@@ -8,6 +8,7 @@ import { devicePage } from './pages/device.js';
 import { sqlPage } from './pages/sql.js';
 import { alarmsPage } from './pages/alarms.js';
 import { mapPage } from './pages/map.js';
+import { assetsPage } from './pages/assets.js';
 
 const main = document.getElementById('main');
 let leave = null;
@@ -18,6 +19,7 @@ const routes = [
   [/^#\/devices\/([^/?]+)$/, (query, id) => devicePage(decodeURIComponent(id))],
   [/^#\/alarms$/, query => alarmsPage(query)],
   [/^#\/map$/, () => mapPage()],
+  [/^#\/assets$/, () => assetsPage()],
   [/^#\/sql$/, query => sqlPage(query)],
 ];
 

@@ -11,7 +11,8 @@ function el(name, attributes) {
 
 // No basemap tiles (nothing may come from the internet): a latitude/longitude graticule, zoomed to the devices.
 export function mapPage() {
-  const svg = el('svg', { class: 'map', role: 'img', 'aria-label': 'Device positions on a latitude and longitude grid' });
+  // A group, not an image: its device dots are links.
+  const svg = el('svg', { class: 'map', role: 'group', 'aria-label': 'Device positions on a latitude and longitude grid' });
   const status = h('div', { 'aria-live': 'polite' });
   const list = h('ul', { id: 'map-devices' });
   const element = h('section', { 'aria-labelledby': 'map-title' },
@@ -58,7 +59,7 @@ export function mapPage() {
       svg.append(label);
     }
     for (const device of devices) {
-      const link = el('a', { href: '#/devices/' + encodeURIComponent(device.device) });
+      const link = el('a', { href: '#/devices/' + encodeURIComponent(device.device), 'aria-label': `${device.device}, ${device.online ? 'online' : 'offline'}` });
       const dot = el('circle', { cx: x(device.lon), cy: y(device.lat), r: 6, class: device.online ? 'online' : 'offline' });
       const title = el('title', {});
       title.textContent = `${device.device} (${device.online ? 'online' : 'offline'})`;
