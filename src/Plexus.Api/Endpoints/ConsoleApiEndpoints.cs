@@ -63,20 +63,7 @@ internal static class ConsoleApiEndpoints
         {
             json.WriteString("name", principal.Name);
             json.WriteString("scope", ApiScopes.Name(principal.Scope));
-            if (principal.Namespaces is null)
-            {
-                json.WriteNull("namespaces");
-            }
-            else
-            {
-                json.WriteStartArray("namespaces");
-                foreach (string ns in principal.Namespaces)
-                {
-                    json.WriteStringValue(ns);
-                }
-
-                json.WriteEndArray();
-            }
+            JsonBodies.WriteStringListOrNull(json, "namespaces", principal.Namespaces);
         });
     }
 

@@ -260,20 +260,7 @@ internal static class DevicesEndpoints
     private static void WriteDevice(Utf8JsonWriter json, Device device, string? token)
     {
         WriteMetadata(json, device.Id, device.Name, device.Type, device.Tags, device.Parent, device.CreatedAt, device.UpdatedAt);
-        if (device.Measurements is null)
-        {
-            json.WriteNull("measurements");
-        }
-        else
-        {
-            json.WriteStartArray("measurements");
-            foreach (string measurement in device.Measurements)
-            {
-                json.WriteStringValue(measurement);
-            }
-
-            json.WriteEndArray();
-        }
+        WriteStringListOrNull(json, "measurements", device.Measurements);
 
         if (token is not null)
         {
