@@ -42,6 +42,14 @@ if ! /usr/bin/python3 -c "import paho.mqtt.client" >/dev/null 2>&1; then
   { $sudo apt-get update -qq && $sudo apt-get install -y -qq python3-paho-mqtt; } \
     || echo "== could not install python3-paho-mqtt: the docs' Python MQTT example will be skipped"
 fi
+# The console's tests (tests/Plexus.Console.Tests) drive Debian's chromium headless through Playwright, which cannot
+# download its own browsers here; without chromium those tests are skipped with the reason.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing chromium (Debian package)"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  { $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium; } \
+    || echo "== could not install chromium: the console's browser tests will be skipped"
+fi
 echo "== npm client for the real-client tests"
 (cd tests/clients/node && npm install --no-audit --no-fund --loglevel=error)
 

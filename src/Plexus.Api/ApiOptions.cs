@@ -10,4 +10,7 @@ public sealed class ApiOptions
 
     /// <summary>Rejected lines listed in a 400 response; the count covers all of them.</summary>
     public int MaxReportedErrors { get; init; } = 100;
+
+    /// <summary>Serve <c>GET /metrics</c> without a token (<c>--metrics-public</c>), for scrapers on a trusted network.</summary>
+    public bool MetricsPublic { get; init; }
 }

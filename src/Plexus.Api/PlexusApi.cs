@@ -9,6 +9,7 @@ using Plexus.Core;
 using Plexus.Devices;
 using Plexus.Geo;
 using Plexus.Pipeline.Devices;
+using Plexus.Pipeline.Observers;
 using Plexus.Query;
 using Plexus.Rules;
 using Plexus.Rules.Actions;
@@ -72,6 +73,12 @@ public sealed record ApiServices(
     public RuleEngine? RuleEngine { get; init; }
 
     public RuleActions? RuleActions { get; init; }
+
+    /// <summary>Watched devices' stored points for the console's live charts (server-sent events).</summary>
+    public DeviceLiveFeed? LiveFeed { get; init; }
+
+    /// <summary>Counters of parts the API does not hold (the MQTT broker...), added to <c>GET /metrics</c>.</summary>
+    public Func<IReadOnlyList<MetricSample>>? ServerMetrics { get; init; }
 }
 
 /// <summary>
@@ -99,6 +106,9 @@ public sealed class ApiContext
     public ILogger Logger { get; }
 
     public ServerPhase Phase => _phase;
+
+    /// <summary>The API's own counters for <c>GET /metrics</c>.</summary>
+    public ApiStatistics Statistics { get; } = new();
 
     /// <summary>The services, once the server is ready; null while it starts.</summary>
     public ApiServices? Services => Volatile.Read(ref _services);
@@ -142,6 +152,8 @@ public sealed class ApiContext
 
     public RuleActions? RuleActions => Services?.RuleActions;
 
+    public DeviceLiveFeed? LiveFeed => Services?.LiveFeed;
+
     /// <summary>Hands the endpoints their services and opens the API; once only.</summary>
     public void MarkReady(ApiServices services)
     {
@@ -179,6 +191,10 @@ public static class PlexusApi
         AlarmsEndpoints.Map(endpoints, context);
         DeleteEndpoints.Map(endpoints, context);
         RetentionEndpoints.Map(endpoints, context);
+        ConsoleEndpoints.Map(endpoints);
+        ConsoleApiEndpoints.Map(endpoints, context);
+        LiveEndpoints.Map(endpoints, context);
+        MetricsEndpoints.Map(endpoints, context);
     }
 
     /// <summary>

@@ -102,6 +102,54 @@ public sealed class DeviceLiveState : IAsyncDisposable
     /// <summary>Known devices: those seen since the database was created (registered or not).</summary>
     public int Count => _entries.Count;
 
+    /// <summary>Whether the device is connected now, without copying its state: for lists of thousands of devices.</summary>
+    public bool IsOnline(string device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (!_entries.TryGetValue(device, out var entry))
+        {
+            return false;
+        }
+
+        lock (entry.Sync)
+        {
+            return entry.Online;
+        }
+    }
+
+    /// <summary>When the device last sent data or connected; null if never.</summary>
+    public DateTimeOffset? LastSeen(string device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (!_entries.TryGetValue(device, out var entry))
+        {
+            return null;
+        }
+
+        lock (entry.Sync)
+        {
+            return entry.LastSeenNs == 0 ? null : LiveDevice.TimeOf(entry.LastSeenNs);
+        }
+    }
+
+    /// <summary>Every known device's newest position: for the console's map.</summary>
+    public IReadOnlyList<(string Device, bool Online, PositionSnapshot Position)> Positions()
+    {
+        var positions = new List<(string, bool, PositionSnapshot)>();
+        foreach (var (device, entry) in _entries)
+        {
+            lock (entry.Sync)
+            {
+                if (entry.HasPosition)
+                {
+                    positions.Add((device, entry.Online, new PositionSnapshot(entry.Lat, entry.Lon, LiveDevice.TimeOf(entry.PositionNs))));
+                }
+            }
+        }
+
+        return positions;
+    }
+
     public DeviceStateSnapshot? Get(string device)
     {
         ArgumentNullException.ThrowIfNull(device);

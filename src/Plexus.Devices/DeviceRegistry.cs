@@ -111,7 +111,14 @@ public sealed class DeviceRegistry : IDisposable
     }
 
     /// <summary>Devices in id order having every one of <paramref name="tags"/>, paged; <c>Total</c> counts all matches.</summary>
-    public DevicePage List(IReadOnlyList<KeyValuePair<string, string>>? tags = null, int limit = 100, int offset = 0)
+    public DevicePage List(IReadOnlyList<KeyValuePair<string, string>>? tags = null, int limit = 100, int offset = 0) =>
+        List(tags, null, limit, offset);
+
+    /// <summary>
+    /// As above, also keeping only the devices <paramref name="match"/> accepts (the console's search, type and online
+    /// filters). It runs under the registry's lock, so it must be quick and must not call back into the registry.
+    /// </summary>
+    public DevicePage List(IReadOnlyList<KeyValuePair<string, string>>? tags, Func<Device, bool>? match, int limit, int offset)
     {
         if (limit < 0)
         {
@@ -129,7 +136,7 @@ public sealed class DeviceRegistry : IDisposable
         {
             foreach (var device in _devices.Values)
             {
-                if (tags is not null && !HasAll(device.Tags, tags))
+                if ((tags is not null && !HasAll(device.Tags, tags)) || (match is not null && !match(device)))
                 {
                     continue;
                 }

@@ -24,14 +24,16 @@ public sealed class IngestPipeline : IPointWriter
     private readonly StoreWriter _store;
     private readonly IIngestGuard[] _guards;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly Lock _schemaGate = new();
     private volatile SchemaReaction[] _schemaReactions = [];
     private long _schemaSeen;
 
-    public IngestPipeline(StoreWriter store, IEnumerable<IIngestGuard>? guards = null, ILogger? logger = null)
+    public IngestPipeline(StoreWriter store, IEnumerable<IIngestGuard>? guards = null, ILogger? logger = null, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         _store = store;
+        _time = time ?? TimeProvider.System;
         _guards = [.. guards ?? [new ReservedMeasurementGuard()]];
         _logger = logger ?? NullLogger.Instance;
         Observers = new ObserverStage(_logger);
@@ -43,6 +45,9 @@ public sealed class IngestPipeline : IPointWriter
         store.CommitObserver = Observers;
         _schemaSeen = store.SchemaVersion;
     }
+
+    /// <summary>Writes, points stored and refused, and write durations per source (<c>GET /metrics</c>).</summary>
+    public IngestStatistics Statistics { get; } = new();
 
     /// <summary>Where components observe stored data (<see cref="ObserverStage"/> has the contract).</summary>
     public ObserverStage Observers { get; }
@@ -81,6 +86,7 @@ public sealed class IngestPipeline : IPointWriter
     public async Task<WriteResult> WriteAsync(string ns, PointBatch batch, IngestOrigin origin, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        long started = _time.GetTimestamp();
         PointBatch stored = batch;
         List<LineError>? refused = null;
         if (origin.Source != IngestSource.Internal)
@@ -93,6 +99,7 @@ public sealed class IngestPipeline : IPointWriter
 
         var result = stored.Count == 0 ? WriteResult.Empty : await _store.WriteAsync(ns, stored, origin, cancellationToken);
         ReactToSchemaChanges();
+        Count(origin.Source, result.PointsWritten, result.Rejected.Count + (refused?.Count ?? 0), _time.GetElapsedTime(started));
         if (refused is not { Count: > 0 })
         {
             return result;
@@ -100,6 +107,19 @@ public sealed class IngestPipeline : IPointWriter
 
         // Refusals of the guards and of the store, in line order, as if one had decided them all.
         return new WriteResult(result.PointsWritten, [.. result.Rejected.Concat(refused).OrderBy(e => e.Line)]);
+    }
+
+    private void Count(IngestSource source, int stored, int refused, TimeSpan duration)
+    {
+        var counters = Statistics.Of(source);
+        Interlocked.Increment(ref counters.WritesCount);
+        Interlocked.Add(ref counters.StoredCount, stored);
+        if (refused > 0)
+        {
+            Interlocked.Add(ref counters.RefusedCount, refused);
+        }
+
+        counters.Duration.Observe(duration);
     }
 
     private void ReactToSchemaChanges()

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Plexus.Api;
 using Plexus.Api.Auth;
+using Plexus.Api.Endpoints;
 using Plexus.Broker;
 using Plexus.Broker.Auth;
 using Plexus.Core;
@@ -116,6 +117,9 @@ public sealed class PlexusServer : IAsyncDisposable
     /// <summary>The observer that evaluates the rules.</summary>
     public RuleEngine RuleEngine { get; private init; } = null!;
 
+    /// <summary>Stored points of watched devices for live streams (the console's live charts).</summary>
+    public DeviceLiveFeed LiveFeed { get; private init; } = null!;
+
     /// <summary>Declared position sources and the view main.device_positions (docs/geo.md#position-sources).</summary>
     public PositionSourceRegistry PositionSources { get; private init; } = null!;
 
@@ -170,7 +174,7 @@ public sealed class PlexusServer : IAsyncDisposable
 
         builder.WebHost.UseShutdownTimeout(options.ShutdownTimeout);
 
-        var api = new ApiContext(new ApiOptions { MaxBodyBytes = options.MaxBodyBytes, MaxDeviceMessageBytes = options.MqttMaxMessageSize }, time, loggerFactory);
+        var api = new ApiContext(new ApiOptions { MaxBodyBytes = options.MaxBodyBytes, MaxDeviceMessageBytes = options.MqttMaxMessageSize, MetricsPublic = options.MetricsPublic }, time, loggerFactory);
         var app = builder.Build();
         app.UseNoContentSniffing();
         app.UseRouting();
@@ -198,7 +202,7 @@ public sealed class PlexusServer : IAsyncDisposable
             TimeFunctions.Install(store);
 
             // Every write goes through it: HTTP, MQTT on every transport, the HTTP device API, the live state's own history.
-            var pipeline = new IngestPipeline(store.Writer, logger: loggerFactory.CreateLogger("Plexus.Pipeline"));
+            var pipeline = new IngestPipeline(store.Writer, logger: loggerFactory.CreateLogger("Plexus.Pipeline"), time: time);
             var audit = owned.Own("the audit log", AuditLog.Open(store));
             var retention = owned.Own("the retention policies", RetentionPolicies.Open(store, time));
             owned.Own("the retention enforcer", new RetentionEnforcer(retention, store.Writer, options.RetentionCheckInterval, time, loggerFactory.CreateLogger("Plexus.Storage")));
@@ -265,6 +269,10 @@ public sealed class PlexusServer : IAsyncDisposable
             var ruleEngine = new RuleEngine(rules, alarms, devices, new LiveStateFacts(deviceState), deviceTags.TagFor, geofences.ShapeOf, time, options.RulesQueue, loggerFactory.CreateLogger("Plexus.Rules"));
             owned.Own("the rule engine", new ObserverRegistration(pipeline.Observers, ruleEngine));
 
+            // The console's live charts: with nobody watching it costs one check per write.
+            var liveFeed = new DeviceLiveFeed(options.LiveMaxClients, options.LiveQueue);
+            pipeline.Observers.Add(liveFeed);
+
             // After the store: the broker's first acknowledgement needs a store to be durable in.
             var broker = mqttEndpoint is null ? null : owned.Own("the MQTT broker", await StartBrokerAsync(options, mqttEndpoint, tokens, apiTokens, devices, audit, deviceState, pipeline, loggerFactory, time));
             actionBroker = broker;
@@ -303,6 +311,8 @@ public sealed class PlexusServer : IAsyncDisposable
                 Alarms = alarms,
                 RuleEngine = ruleEngine,
                 RuleActions = ruleActions,
+                LiveFeed = liveFeed,
+                ServerMetrics = () => ServerMetrics.Of(pipeline, broker),
             });
             logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; PostgreSQL on {PgEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", pg?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
             return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger, owned)
@@ -317,6 +327,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 Rules = rules,
                 Alarms = alarms,
                 RuleEngine = ruleEngine,
+                LiveFeed = liveFeed,
             };
         }
         catch

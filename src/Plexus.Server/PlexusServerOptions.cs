@@ -137,6 +137,19 @@ public sealed record PlexusServerOptions
     /// <summary>Stored writes that may wait for the rule engine; past it a write's points are not evaluated (counted, logged).</summary>
     public int RulesQueue { get; init; } = DefaultRulesQueue;
 
+    /// <summary>Serve <c>GET /metrics</c> without a token (<c>--metrics-public</c>).</summary>
+    public bool MetricsPublic { get; init; }
+
+    public const int DefaultLiveMaxClients = 100;
+
+    /// <summary>Live device streams open at once (<c>--live-max-clients</c>).</summary>
+    public int LiveMaxClients { get; init; } = DefaultLiveMaxClients;
+
+    public const int DefaultLiveQueue = 1024;
+
+    /// <summary>Points one live stream may fall behind before new ones are dropped for it (<c>--live-queue</c>).</summary>
+    public int LiveQueue { get; init; } = DefaultLiveQueue;
+
     /// <summary>How long a webhook call may take unless its action says otherwise.</summary>
     public TimeSpan WebhookTimeout { get; init; } = DefaultWebhookTimeout;
 

@@ -27,7 +27,7 @@ internal static class DevicesEndpoints
     {
         endpoints.MapPost("/api/v1/devices", AuditTrail.Audited(context, "device.add", "device", null, RegistryEndpoints.Change(Route, context, http => ReadJsonAsync(http, NewDeviceExample), AddAsync)));
         endpoints.MapPost("/api/v1/devices/bulk", AuditTrail.Audited(context, "device.bulk_add", "device", null, RegistryEndpoints.Run(Route, context, ApiScope.Admin, (http, registry) => BulkAsync(http, context, registry))));
-        endpoints.MapGet("/api/v1/devices", RegistryEndpoints.Run(Route, context, ApiScope.Read, ListAsync));
+        endpoints.MapGet("/api/v1/devices", RegistryEndpoints.Run(Route, context, ApiScope.Read, (http, registry) => ListAsync(http, context, registry)));
         endpoints.MapGet("/api/v1/devices/{id}", RegistryEndpoints.Show(Route, context, (registry, id) => registry.Get(id), (http, _, device) => ShowAsync(http, context, device)));
         endpoints.MapMethods("/api/v1/devices/{id}", ["PATCH"], AuditTrail.Audited(context, "device.update", "device", "id", RegistryEndpoints.Change(Route, context, http => ReadJsonAsync(http, ChangesExample), UpdateAsync)));
         endpoints.MapDelete("/api/v1/devices/{id}", AuditTrail.Audited(context, "device.remove", "device", "id", RegistryEndpoints.Remove(Route, context, (_, registry, id) => registry.Remove(id))));
@@ -139,15 +139,56 @@ internal static class DevicesEndpoints
         return rows;
     }
 
-    private static async Task ListAsync(HttpContext http, DeviceRegistry registry)
+    private static async Task ListAsync(HttpContext http, ApiContext context, DeviceRegistry registry)
     {
         if (await ReadTagFiltersAsync(http, "fleet:East") is not { } filters || await ReadPageAsync(http, DefaultLimit, MaxLimit) is not (int limit, int offset))
         {
             return;
         }
 
-        var page = registry.List(filters, limit, offset);
-        await WritePageAsync(http, "devices", page.Devices, page.Total, (json, device) => WriteDevice(json, device, token: null));
+        string? online = http.Request.Query["online"];
+        if (!string.IsNullOrEmpty(online) && online is not ("true" or "false"))
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", $"online must be true or false, not \"{online}\"", extra: json => json.WriteString("field", "online"));
+            return;
+        }
+
+        var live = context.DeviceState;
+        var match = DeviceMatch(http.Request.Query["q"], http.Request.Query["type"], string.IsNullOrEmpty(online) ? null : online == "true", live);
+        var page = registry.List(filters.Count == 0 ? null : filters, match, limit, offset);
+        await WritePageAsync(http, "devices", page.Devices, page.Total, (json, device) =>
+        {
+            WriteDevice(json, device, token: null);
+            if (live is not null)
+            {
+                json.WriteBoolean("online", live.IsOnline(device.Id));
+                if (live.LastSeen(device.Id) is { } seen)
+                {
+                    json.WriteString("last_seen", seen);
+                }
+                else
+                {
+                    json.WriteNull("last_seen");
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// The console's filters: <c>q</c> a case-insensitive part of the id or name, <c>type</c> the exact type,
+    /// <c>online</c> the live state; null when none is given.
+    /// </summary>
+    private static Func<Device, bool>? DeviceMatch(string? text, string? type, bool? online, DeviceLiveState? live)
+    {
+        if (string.IsNullOrEmpty(text) && string.IsNullOrEmpty(type) && online is null)
+        {
+            return null;
+        }
+
+        return device =>
+            (string.IsNullOrEmpty(text) || device.Id.Contains(text, StringComparison.OrdinalIgnoreCase) || (device.Name?.Contains(text, StringComparison.OrdinalIgnoreCase) ?? false))
+            && (string.IsNullOrEmpty(type) || string.Equals(device.Type, type, StringComparison.Ordinal))
+            && (online is null || (live?.IsOnline(device.Id) ?? false) == online);
     }
 
     private static Task ShowAsync(HttpContext http, ApiContext context, Device device)
@@ -219,20 +260,7 @@ internal static class DevicesEndpoints
     private static void WriteDevice(Utf8JsonWriter json, Device device, string? token)
     {
         WriteMetadata(json, device.Id, device.Name, device.Type, device.Tags, device.Parent, device.CreatedAt, device.UpdatedAt);
-        if (device.Measurements is null)
-        {
-            json.WriteNull("measurements");
-        }
-        else
-        {
-            json.WriteStartArray("measurements");
-            foreach (string measurement in device.Measurements)
-            {
-                json.WriteStringValue(measurement);
-            }
-
-            json.WriteEndArray();
-        }
+        WriteStringListOrNull(json, "measurements", device.Measurements);
 
         if (token is not null)
         {

@@ -231,6 +231,25 @@ internal static class JsonBodies
     }
 
     /// <summary>Answers with a JSON object whose properties <paramref name="body"/> writes.</summary>
+    /// <summary>A member holding a list of strings, or null when there is no list (for "every" or "not set").</summary>
+    public static void WriteStringListOrNull(Utf8JsonWriter json, string name, IEnumerable<string>? values)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        if (values is null)
+        {
+            json.WriteNull(name);
+            return;
+        }
+
+        json.WriteStartArray(name);
+        foreach (string value in values)
+        {
+            json.WriteStringValue(value);
+        }
+
+        json.WriteEndArray();
+    }
+
     public static Task WriteAsync(HttpContext http, int status, Action<Utf8JsonWriter> body) =>
         RegistryEndpoints.WriteJsonAsync(http, status, "application/json; charset=utf-8", json =>
         {

@@ -31,7 +31,12 @@ internal static class SqlEndpoints
 
     public static void Map(IEndpointRouteBuilder endpoints, ApiContext context)
     {
-        endpoints.MapPost("/api/v1/sql", http => QueryAsync(http, context));
+        endpoints.MapPost("/api/v1/sql", async http =>
+        {
+            long started = context.Time.GetTimestamp();
+            await QueryAsync(http, context);
+            context.Statistics.SqlAnswered(context.Time.GetElapsedTime(started), http.Response.StatusCode >= 400);
+        });
     }
 
     private static async Task QueryAsync(HttpContext http, ApiContext context)

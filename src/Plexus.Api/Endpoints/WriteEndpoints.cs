@@ -151,6 +151,7 @@ internal static class WriteEndpoints
             }
 
             int rejectedCount = errors.Count + rejected.Count;
+            context.Statistics.LinesRefused(rejectedCount);
             if (rejectedCount == 0)
             {
                 http.Response.StatusCode = StatusCodes.Status204NoContent;

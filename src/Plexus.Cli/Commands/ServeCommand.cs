@@ -53,6 +53,9 @@ internal static class ServeCommand
     private static readonly Option<string?> RulesMax = new("--rules-max") { Description = "Rules one server keeps (env PLEXUS_RULES_MAX, default 10000)" };
     private static readonly Option<string?> RulesQueue = new("--rules-queue") { Description = "Stored writes waiting for the rule engine; past it a write's points are not evaluated, counted and logged (env PLEXUS_RULES_QUEUE, default 1024)" };
     private static readonly Option<string?> RetentionCheckInterval = new("--retention-check-interval") { Description = "How often retention policies delete expired rows (env PLEXUS_RETENTION_CHECK_INTERVAL, default 10m)" };
+    private static readonly Option<string?> MetricsPublic = new("--metrics-public") { Description = "true: GET /metrics answers without a token, for a scraper on a trusted network (env PLEXUS_METRICS_PUBLIC, default false)" };
+    private static readonly Option<string?> LiveMaxClients = new("--live-max-clients") { Description = "Live device streams (the console's live charts) open at once (env PLEXUS_LIVE_MAX_CLIENTS, default 100)" };
+    private static readonly Option<string?> LiveQueue = new("--live-queue") { Description = "Points a live stream's client may fall behind before new ones are dropped for it (env PLEXUS_LIVE_QUEUE, default 1024)" };
     private static readonly Option<string?> WebhookTimeout = new("--webhook-timeout") { Description = "How long a rule's webhook call may take, unless the action sets its own (env PLEXUS_WEBHOOK_TIMEOUT, default 5s)" };
     private static readonly Option<string?> WebhookRetries = new("--webhook-retries") { Description = "Retries of a failed webhook call, 1 s, 2 s, 4 s... apart, before it becomes a dead letter (env PLEXUS_WEBHOOK_RETRIES, default 3)" };
     private static readonly Option<string?> QueryConcurrency = new("--query-concurrency") { Description = "Queries running at once; more wait up to 2 s, then get 503 with Retry-After (env PLEXUS_QUERY_CONCURRENCY, default twice the cores, at least 4)" };
@@ -71,7 +74,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var command = new Command("serve", "Run the Plexus server with the embedded store.");
-        foreach (var option in new[] { Data, Http, HttpsCert, HttpsKey, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxConnectSize, MqttConnectTimeout, MqttMaxConnections, MqttMaxConnectionsPerIp, MqttMaxRetainedMessages, MqttMaxRetainedBytes, MqttMaxRetainedMessagesPerClient, MqttMaxRetainedBytesPerClient, MqttMaxRate, MqttMaxBurst, Pg, PgTlsCert, PgTlsKey, PgAllowLoopbackCleartext, PgMaxConnections, PgMaxConnectionsPerIp, PgAuthTimeout, PgMaxMessageSize, AdminToken, ProvisioningKey, MaxBodySize, MaxNamespaces, MaxMeasurementsPerNamespace, MaxColumnsPerMeasurement, MaxNewMeasurementsPerWrite, MaxNewColumnsPerWrite, MaxNewSeriesPerWrite, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, RulesMax, RulesQueue, WebhookTimeout, WebhookRetries, RetentionCheckInterval, MemoryLimit, DeviceTag, LogLevel, Config })
+        foreach (var option in new[] { Data, Http, HttpsCert, HttpsKey, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxConnectSize, MqttConnectTimeout, MqttMaxConnections, MqttMaxConnectionsPerIp, MqttMaxRetainedMessages, MqttMaxRetainedBytes, MqttMaxRetainedMessagesPerClient, MqttMaxRetainedBytesPerClient, MqttMaxRate, MqttMaxBurst, Pg, PgTlsCert, PgTlsKey, PgAllowLoopbackCleartext, PgMaxConnections, PgMaxConnectionsPerIp, PgAuthTimeout, PgMaxMessageSize, AdminToken, ProvisioningKey, MaxBodySize, MaxNamespaces, MaxMeasurementsPerNamespace, MaxColumnsPerMeasurement, MaxNewMeasurementsPerWrite, MaxNewColumnsPerWrite, MaxNewSeriesPerWrite, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, RulesMax, RulesQueue, WebhookTimeout, WebhookRetries, RetentionCheckInterval, MemoryLimit, DeviceTag, LogLevel, MetricsPublic, LiveMaxClients, LiveQueue, Config })
         {
             command.Options.Add(option);
         }
@@ -148,6 +151,9 @@ internal static class ServeCommand
                 WebhookRetries = Get(WebhookRetries, "PLEXUS_WEBHOOK_RETRIES") is { } webhookRetries ? ParseRetries(webhookRetries) : PlexusServerOptions.DefaultWebhookRetries,
                 MemoryLimit = Get(MemoryLimit, "PLEXUS_MEMORY_LIMIT"),
                 DeviceTag = Get(DeviceTag, "PLEXUS_DEVICE_TAG") ?? Devices.DeviceTagMap.DefaultTag,
+                MetricsPublic = Get(MetricsPublic, "PLEXUS_METRICS_PUBLIC") is { } metricsPublic && Units.ParseBoolean(metricsPublic, "metrics-public"),
+                LiveMaxClients = Get(LiveMaxClients, "PLEXUS_LIVE_MAX_CLIENTS") is { } liveClients ? Units.ParsePositiveInt(liveClients, "live-max-clients") : PlexusServerOptions.DefaultLiveMaxClients,
+                LiveQueue = Get(LiveQueue, "PLEXUS_LIVE_QUEUE") is { } liveQueue ? Units.ParsePositiveInt(liveQueue, "live-queue") : PlexusServerOptions.DefaultLiveQueue,
             };
             Devices.DeviceTagMap.Parse(options.DeviceTag);
             PlexusServer.ParseEndpoint(options.HttpEndpoint);
@@ -245,6 +251,7 @@ internal static class ServeCommand
         output.WriteLine($"  Plexus is running.");
         output.WriteLine($"  data       {Path.GetFullPath(options.DataDirectory)}");
         output.WriteLine($"  HTTP       {server.HttpAddress}  (InfluxDB clients and Telegraf: point them here)");
+        output.WriteLine($"  console    {server.HttpAddress}  (open it in a browser; sign in with the admin token or an API token)");
         output.WriteLine($"  write      POST {server.HttpAddress}api/v2/write?bucket=main   or   POST {server.HttpAddress}write?db=main");
         output.WriteLine($"  query      POST {server.HttpAddress}api/v1/sql   or   plexus query \"SELECT ...\"");
         output.WriteLine(server.MqttEndpoint is { } mqtt

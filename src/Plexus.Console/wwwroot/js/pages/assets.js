@@ -1,0 +1,62 @@
+import { api } from '../api.js';
+import { errorBox, fill, h } from '../dom.js';
+
+// The asset hierarchy as nested disclosure lists; a node's devices are fetched when it is opened.
+export function assetsPage() {
+  const tree = h('div', { 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Loading…'));
+  const element = h('section', { 'aria-labelledby': 'assets-title' },
+    h('h1', { id: 'assets-title' }, 'Assets'),
+    h('p', { class: 'muted' }, 'Sites, buildings, fleets… and the devices in them. Open an asset to see its devices.'),
+    tree);
+
+  async function load() {
+    try {
+      const answer = await api('/api/v1/assets?limit=10000');
+      if (answer.assets.length === 0) {
+        fill(tree, h('p', { class: 'empty' }, 'No assets yet. Create them with ', h('code', {}, 'POST /api/v1/assets'),
+          ' or ', h('code', {}, 'plexus assets import'), ', then give devices a parent (see docs/assets.md).'));
+        return;
+      }
+      const ids = new Set(answer.assets.map(a => a.id));
+      const children = new Map();
+      for (const asset of answer.assets) {
+        const parent = asset.parent && ids.has(asset.parent) ? asset.parent : '';
+        if (!children.has(parent)) children.set(parent, []);
+        children.get(parent).push(asset);
+      }
+      fill(tree, branch(children, ''), answer.total > answer.assets.length
+        ? h('p', { class: 'muted' }, `Showing ${answer.assets.length} of ${answer.total} assets.`) : null);
+    } catch (error) {
+      fill(tree, errorBox(error));
+    }
+  }
+
+  load();
+  return { element, title: 'Assets' };
+}
+
+function branch(children, parent) {
+  const list = children.get(parent) || [];
+  return h('ul', { class: 'tree' }, list.map(asset => {
+    const devices = h('ul', { class: 'tree' });
+    const details = h('details', {},
+      h('summary', {}, asset.name || asset.id, asset.type ? h('span', { class: 'muted' }, ' · ' + asset.type) : null),
+      children.has(asset.id) ? branch(children, asset.id) : null,
+      devices);
+    let loaded = false;
+    details.addEventListener('toggle', async () => {
+      if (!details.open || loaded) return;
+      loaded = true;
+      try {
+        const shown = await api('/api/v1/assets/' + encodeURIComponent(asset.id));
+        fill(devices, shown.children.devices.map(id => h('li', {}, h('a', { href: '#/devices/' + encodeURIComponent(id) }, id))));
+        if (shown.children.devices.length === 0 && !children.has(asset.id)) {
+          devices.append(h('li', { class: 'empty' }, 'Nothing in this asset yet.'));
+        }
+      } catch (error) {
+        fill(devices, h('li', {}, errorBox(error)));
+      }
+    });
+    return h('li', {}, details);
+  }));
+}
