@@ -429,7 +429,7 @@ public sealed class PlexusServer : IAsyncDisposable
             return MqttPrincipal.AdminApplication;
         }
 
-        return apiTokens.Find(token) is { } info ? MqttPrincipal.Application(info.Name, (MqttApplicationScope)(int)info.Scope, info.Namespaces) : null;
+        return apiTokens.Find(token) is { } info ? MqttPrincipal.Application(info.Name, (MqttApplicationScope)(int)info.Scope, info.Namespaces, info.Mqtt) : null;
     }
 
     /// <summary>

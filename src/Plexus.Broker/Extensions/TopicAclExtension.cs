@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
@@ -10,8 +11,13 @@ namespace Plexus.Broker.Extensions;
 /// message to a client, judged against the principal that owns the client id.
 /// </summary>
 internal sealed class TopicAclExtension(MqttSessionOwnership owners, ILogger logger)
-    : IInterceptingPublishHook, IInterceptingSubscriptionHook, IInterceptingEnqueueHook
+    : IInterceptingPublishHook, IInterceptingSubscriptionHook, IInterceptingEnqueueHook, IClientDisconnectedHook
 {
+    // Client ids whose refused publish (or subscription) was logged during their current connection: a client that
+    // keeps publishing where it may not would otherwise write a warning per message.
+    private readonly ConcurrentDictionary<string, byte> _publishRefusalLogged = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _subscribeRefusalLogged = new(StringComparer.Ordinal);
+
     /// <summary>
     /// The principal a publish is judged as: its client id's owner, or for a delayed will (WillKeeper) that comes
     /// after its session ended, the principal it was published under.
@@ -29,7 +35,11 @@ internal sealed class TopicAclExtension(MqttSessionOwnership owners, ILogger log
         string topic = e.ApplicationMessage.Topic;
         if (!MqttTopicAcl.MayPublish(principal, topic))
         {
-            MqttAclLog.PublishRefused(logger, principal?.ToString() ?? "unknown client", e.ClientId, topic);
+            if (_publishRefusalLogged.TryAdd(e.ClientId, 0))
+            {
+                MqttAclLog.PublishRefused(logger, principal?.ToString() ?? "unknown client", e.ClientId, topic);
+            }
+
             e.ProcessPublish = false;
             e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
         }
@@ -44,7 +54,11 @@ internal sealed class TopicAclExtension(MqttSessionOwnership owners, ILogger log
         string filter = SharedSubscriptions.AclFilter(e.TopicFilter.Topic);
         if (!MqttTopicAcl.MaySubscribe(principal, filter))
         {
-            MqttAclLog.SubscribeRefused(logger, principal?.ToString() ?? "unknown client", e.ClientId, filter);
+            if (_subscribeRefusalLogged.TryAdd(e.ClientId, 0))
+            {
+                MqttAclLog.SubscribeRefused(logger, principal?.ToString() ?? "unknown client", e.ClientId, filter);
+            }
+
             e.ProcessSubscription = false;
             e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
         }
@@ -64,6 +78,14 @@ internal sealed class TopicAclExtension(MqttSessionOwnership owners, ILogger log
             e.AcceptEnqueue = false;
         }
 
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A new connection of the client logs its first refusal again.</summary>
+    public Task ClientDisconnectedAsync(ClientDisconnectedEventArgs e)
+    {
+        _publishRefusalLogged.TryRemove(e.ClientId, out _);
+        _subscribeRefusalLogged.TryRemove(e.ClientId, out _);
         return Task.CompletedTask;
     }
 }
