@@ -345,6 +345,7 @@ public sealed class PlexusServer : IAsyncDisposable
                     MaxMessageSize = (int)Math.Min(options.MqttMaxMessageSize, 268_435_455),
                     MaxMessagesPerSecond = options.MqttMaxRate,
                     MaxBurst = options.MqttMaxBurst,
+                    AclFilePath = string.IsNullOrEmpty(options.MqttAclFile) ? null : options.MqttAclFile,
                     MaxConnectSize = (int)Math.Min(options.MqttMaxConnectSize, 268_435_455),
                     ConnectTimeout = options.MqttConnectTimeout,
                     MaxConnections = options.MqttMaxConnections,

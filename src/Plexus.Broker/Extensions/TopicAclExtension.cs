@@ -33,7 +33,7 @@ internal sealed class TopicAclExtension(MqttSessionOwnership owners, ILogger log
     {
         var principal = PublisherOf(owners, e);
         string topic = e.ApplicationMessage.Topic;
-        if (!MqttTopicAcl.MayPublish(principal, topic))
+        if (!MqttTopicAcl.MayPublish(principal, topic) || !owners.AclFileAllows(principal, e.ClientId, topic, read: false))
         {
             if (_publishRefusalLogged.TryAdd(e.ClientId, 0))
             {
@@ -52,7 +52,7 @@ internal sealed class TopicAclExtension(MqttSessionOwnership owners, ILogger log
     {
         var principal = owners.PrincipalOf(e.ClientId);
         string filter = SharedSubscriptions.AclFilter(e.TopicFilter.Topic);
-        if (!MqttTopicAcl.MaySubscribe(principal, filter))
+        if (!MqttTopicAcl.MaySubscribe(principal, filter) || !owners.AclFileAllows(principal, e.ClientId, filter, read: true))
         {
             if (_subscribeRefusalLogged.TryAdd(e.ClientId, 0))
             {

@@ -95,7 +95,7 @@ internal static class TokensCommand
             var rows = root.GetProperty("tokens").EnumerateArray()
                 .Select(t => new[] { t.GetProperty("name").GetString() ?? "", t.GetProperty("scope").GetString() ?? "", Namespaces(t) ?? "all", Topics(t) ?? "all", CreatedAt(t) })
                 .ToList();
-            await CommandSupport.WriteTableAsync(output, ["NAME", "SCOPE", "NAMESPACES", "MQTT TOPICS", "CREATED"], rows);
+            await CommandSupport.WriteTableAsync(output, ["NAME", "SCOPE", "NAMESPACES", "MQTT", "CREATED"], rows);
             await error.WriteLineAsync($"{rows.Count} token{(rows.Count == 1 ? "" : "s")} (the admin token is not listed)");
         });
     }
@@ -131,7 +131,10 @@ internal static class TokensCommand
         AllowMultipleArgumentsPerToken = false,
     };
 
-    /// <summary>A token's MQTT topic filters as the CLI flags say them ("subscribe devices/+/telemetry; deny-subscribe devices/secret/#"); null when it has none.</summary>
+    /// <summary>
+    /// A token's MQTT topic filters named as the CLI flags, in one word for the table: "subscribe=devices/+/telemetry,deny-subscribe=devices/secret/#"
+    /// (several filters of a list joined by '|'); null when it has none.
+    /// </summary>
     private static string? Topics(JsonElement token)
     {
         if (!token.TryGetProperty("mqtt", out var mqtt) || mqtt.ValueKind != JsonValueKind.Object)
@@ -141,8 +144,8 @@ internal static class TokensCommand
 
         var parts = mqtt.EnumerateObject()
             .Where(list => list.Value.ValueKind == JsonValueKind.Array && list.Value.GetArrayLength() > 0)
-            .Select(list => list.Name.Replace('_', '-') + " " + string.Join(' ', list.Value.EnumerateArray().Select(f => f.GetString())));
-        return string.Join("; ", parts) is { Length: > 0 } text ? text : null;
+            .Select(list => list.Name.Replace('_', '-') + "=" + string.Join('|', list.Value.EnumerateArray().Select(f => f.GetString())));
+        return string.Join(',', parts) is { Length: > 0 } text ? text : null;
     }
 
     private static string CreatedAt(JsonElement token) =>
