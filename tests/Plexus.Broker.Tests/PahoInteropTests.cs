@@ -2,8 +2,8 @@ using System.Globalization;
 using MQTTnet;
 using MQTTnet.Formatter;
 using Plexus.Core;
-using Xunit.Abstractions;
 using Plexus.TestKit;
+using Xunit.Abstractions;
 
 namespace Plexus.Broker.Tests;
 
