@@ -79,9 +79,9 @@ public sealed class MqttAclFileTests
         using var app = await MqttTestClients.ConnectAsync(server, version, clientId: "c1", password: etl, configure: b => b.WithCredentials("dashboard", etl));
         using var admin = await MqttTestClients.ConnectAsync(server, version);
 
-        Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, await SubscribeAsync(app, "users/etl/#"));
-        Assert.NotEqual(MqttClientSubscribeResultCode.GrantedQoS1, await SubscribeAsync(app, "users/dashboard/#"));
-        Assert.NotEqual(MqttClientSubscribeResultCode.GrantedQoS1, await SubscribeAsync(app, "devices/+/telemetry"));
+        Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, await app.SubscribeResultAsync("users/etl/#"));
+        Assert.NotEqual(MqttClientSubscribeResultCode.GrantedQoS1, await app.SubscribeResultAsync("users/dashboard/#"));
+        Assert.NotEqual(MqttClientSubscribeResultCode.GrantedQoS1, await app.SubscribeResultAsync("devices/+/telemetry"));
         var seen = await admin.SubscribeCollectingAsync("#");
         await app.PublishAsync("clients/c1/out", "mine");
         await app.PublishAsync("clients/c2/out", "not mine");
@@ -104,7 +104,7 @@ public sealed class MqttAclFileTests
         string etl = server.Server.ApiTokens.Create("etl", Api.Auth.ApiScope.Write).Token;
         using var sneaky = await MqttTestClients.ConnectAsync(server, clientId: "+", password: etl);
 
-        Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, await SubscribeAsync(sneaky, "clients/+/#"));
+        Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, await sneaky.SubscribeResultAsync("clients/+/#"));
     }
 
     [Fact]
@@ -116,15 +116,15 @@ public sealed class MqttAclFileTests
         await using var server = await PlexusTestServer.StartAsync(configure: o => o with { MqttAclFile = path });
         string token = server.Server.ApiTokens.Create("dashboard", Api.Auth.ApiScope.Read).Token;
         using var app = await MqttTestClients.ConnectAsync(server, password: token);
-        Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, await SubscribeAsync(app, "b/1"));
+        Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, await app.SubscribeResultAsync("b/1"));
 
         await File.WriteAllTextAsync(path, "user dashboard\ntopic read b/#\n");
-        await Eventually.TrueAsync(async () => await SubscribeAsync(app, "b/1") == MqttClientSubscribeResultCode.GrantedQoS1, because: "the changed file is in force");
+        await Eventually.TrueAsync(async () => await app.SubscribeResultAsync("b/1") == MqttClientSubscribeResultCode.GrantedQoS1, because: "the changed file is in force");
 
         await File.WriteAllTextAsync(path, "user dashboard\ntopic sometimes c/#\n");
         await Eventually.TrueAsync(() => server.Logs.Entries.Any(e => e.Message.Contains("not reloaded", StringComparison.Ordinal) && e.Message.Contains("line 2", StringComparison.Ordinal)), because: "the broken file is reported");
-        Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, await SubscribeAsync(app, "b/2"));
-        Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, await SubscribeAsync(app, "c/1"));
+        Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, await app.SubscribeResultAsync("b/2"));
+        Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, await app.SubscribeResultAsync("c/1"));
     }
 
     [Fact]
@@ -138,11 +138,5 @@ public sealed class MqttAclFileTests
 
         Assert.Contains("line 1", error.Message, StringComparison.Ordinal);
         Assert.Contains("--mqtt-acl-file", error.Message, StringComparison.Ordinal);
-    }
-
-    private static async Task<MqttClientSubscribeResultCode> SubscribeAsync(IMqttClient client, string filter)
-    {
-        var result = await client.SubscribeAsync(new MqttClientFactory().CreateSubscribeOptionsBuilder().WithTopicFilter(filter, MqttQualityOfServiceLevel.AtLeastOnce).Build());
-        return Assert.Single(result.Items).ResultCode;
     }
 }

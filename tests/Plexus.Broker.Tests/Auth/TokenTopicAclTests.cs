@@ -41,9 +41,9 @@ public sealed class TokenTopicAclTests
         using var app = await MqttTestClients.ConnectAsync(server, version, password: token, configure: b => Use(b, server, transport, thumbprint));
         using var admin = await MqttTestClients.ConnectAsync(server, version);
 
-        var granted = await SubscribeAsync(app, "devices/+/telemetry");
-        var everything = await SubscribeAsync(app, "#");
-        var denied = await SubscribeAsync(app, "devices/secret/telemetry");
+        var granted = await app.SubscribeResultAsync("devices/+/telemetry");
+        var everything = await app.SubscribeResultAsync("#");
+        var denied = await app.SubscribeResultAsync("devices/secret/telemetry");
         var received = new List<string>();
         app.ApplicationMessageReceivedAsync += e =>
         {
@@ -175,11 +175,5 @@ public sealed class TokenTopicAclTests
                 builder.WithWebSocketServer(o => o.WithUri($"ws://127.0.0.1:{server.Address.Port}/mqtt"));
                 break;
         }
-    }
-
-    private static async Task<MqttClientSubscribeResultCode> SubscribeAsync(IMqttClient client, string filter)
-    {
-        var result = await client.SubscribeAsync(new MqttClientFactory().CreateSubscribeOptionsBuilder().WithTopicFilter(filter, MqttQualityOfServiceLevel.AtLeastOnce).Build());
-        return Assert.Single(result.Items).ResultCode;
     }
 }
