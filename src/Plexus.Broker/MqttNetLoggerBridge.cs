@@ -29,6 +29,10 @@ internal sealed class MqttNetLoggerBridge : IMqttNetLogger
             // A client that fails the TLS handshake (plain MQTT on the TLS port, an untrusted certificate) is the
             // client's fault, not the broker's.
             _ when exception is System.Security.Authentication.AuthenticationException => LogLevel.Warning,
+
+            // A malformed or out-of-order packet (a second CONNECT, an unknown protocol name) is the client's fault too,
+            // and it closes only that connection; at error level a misbehaving client would fill the log.
+            _ when exception is MQTTnet.Exceptions.MqttProtocolViolationException => LogLevel.Debug,
             _ => LogLevel.Error,
         };
         if (!_logger.IsEnabled(level))

@@ -45,6 +45,7 @@ public sealed class PlexusBroker : IAsyncDisposable
     private readonly DeviceIngest _ingest;
     private readonly ILogger _logger;
     private readonly MqttSessionOwnership _owners;
+    private readonly MqttAclFileSource? _aclFile;
     private readonly ClientRateLimiter _rateLimiter;
     private readonly WillKeeper _wills;
     private readonly PublishGate _gate = new();
@@ -62,6 +63,12 @@ public sealed class PlexusBroker : IAsyncDisposable
             new RetainedLimits(options.MaxRetainedMessages, options.MaxRetainedBytes, options.MaxRetainedMessagesPerClient, options.MaxRetainedBytesPerClient),
             _logger);
         _owners = new MqttSessionOwnership(time, SessionExists);
+        if (options.AclFilePath is not null)
+        {
+            _aclFile = new MqttAclFileSource(options.AclFilePath, _logger, time);
+            _owners.AclFile = _aclFile;
+        }
+
         var clients = new ConnectedClients();
         var shared = new SharedSubscriptions();
         var subscriptions = new SubscriptionIndex();
@@ -198,6 +205,7 @@ public sealed class PlexusBroker : IAsyncDisposable
         await _ingest.DrainQueueAsync();
         await _server.StopAsync();
         _server.Dispose();
+        _aclFile?.Dispose();
         BrokerLog.Stopped(_logger);
     }
 

@@ -104,4 +104,7 @@ public sealed class PlexusBrokerOptions
 
     /// <summary>Messages a client may publish at once above the rate; 0 means one second's worth of the rate.</summary>
     public int MaxBurst { get; init; }
+
+    /// <summary>An MQTT ACL file for applications (<see cref="Auth.MqttAclFile"/>), reloaded on change and SIGHUP; null for none.</summary>
+    public string? AclFilePath { get; init; }
 }

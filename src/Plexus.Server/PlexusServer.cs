@@ -370,6 +370,7 @@ public sealed class PlexusServer : IAsyncDisposable
                     MaxMessageSize = (int)Math.Min(options.MqttMaxMessageSize, 268_435_455),
                     MaxMessagesPerSecond = options.MqttMaxRate,
                     MaxBurst = options.MqttMaxBurst,
+                    AclFilePath = string.IsNullOrEmpty(options.MqttAclFile) ? null : options.MqttAclFile,
                     MaxConnectSize = (int)Math.Min(options.MqttMaxConnectSize, 268_435_455),
                     ConnectTimeout = options.MqttConnectTimeout,
                     MaxConnections = options.MqttMaxConnections,
@@ -456,7 +457,7 @@ public sealed class PlexusServer : IAsyncDisposable
             return MqttPrincipal.AdminApplication;
         }
 
-        return apiTokens.Find(token) is { } info ? MqttPrincipal.Application(info.Name, (MqttApplicationScope)(int)info.Scope, info.Namespaces) : null;
+        return apiTokens.Find(token) is { } info ? MqttPrincipal.Application(info.Name, (MqttApplicationScope)(int)info.Scope, info.Namespaces, info.Mqtt) : null;
     }
 
     /// <summary>

@@ -52,6 +52,9 @@ public sealed record PlexusServerOptions
     /// <summary>PEM file with the MQTT TLS certificate's private key.</summary>
     public string? MqttTlsKey { get; init; }
 
+    /// <summary>An MQTT ACL file (Mosquitto's format) for applications, reloaded on change and SIGHUP; null for none.</summary>
+    public string? MqttAclFile { get; init; }
+
     /// <summary>
     /// PEM file with the HTTPS server certificate: with <see cref="HttpsKey"/>, the HTTP listener serves HTTPS only
     /// (and MQTT over WebSocket on <c>/mqtt</c> becomes WSS). Null serves plain HTTP.

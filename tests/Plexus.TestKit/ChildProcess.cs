@@ -23,8 +23,19 @@ public static class ChildProcess
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
-        using var deadline = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(1));
-        await process.WaitForExitAsync(deadline.Token);
+        var limit = timeout ?? TimeSpan.FromMinutes(1);
+        using var deadline = new CancellationTokenSource(limit);
+        try
+        {
+            await process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // A hung client must not outlive its test (and keep a port or a CPU busy for the next ones).
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{program} did not finish within {limit.TotalSeconds} s and was killed");
+        }
+
         return (process.ExitCode, await output, await errors);
     }
 }

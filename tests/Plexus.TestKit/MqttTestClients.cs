@@ -50,6 +50,13 @@ public static class MqttTestClients
         return client.PublishAsync(message.Build());
     }
 
+    /// <summary>Subscribes to one filter at QoS 1 and returns the broker's answer (granted, or why not).</summary>
+    public static async Task<MqttClientSubscribeResultCode> SubscribeResultAsync(this IMqttClient client, string filter)
+    {
+        var result = await client.SubscribeAsync(new MqttClientFactory().CreateSubscribeOptionsBuilder().WithTopicFilter(filter, MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        return result.Items.Single().ResultCode;
+    }
+
     /// <summary>Subscribes and collects every message received, for assertions with <see cref="Eventually"/>.</summary>
     public static async Task<List<MqttApplicationMessage>> SubscribeCollectingAsync(this IMqttClient client, string filter, MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtLeastOnce)
     {

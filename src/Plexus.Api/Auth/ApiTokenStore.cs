@@ -7,8 +7,11 @@ using Plexus.Storage.Schema;
 
 namespace Plexus.Api.Auth;
 
-/// <summary>A scoped API token as listed: never its secret. <see cref="Namespaces"/> null means every namespace.</summary>
-public sealed record ApiTokenInfo(string Name, ApiScope Scope, DateTimeOffset CreatedAt, IReadOnlyList<string>? Namespaces = null);
+/// <summary>
+/// A scoped API token as listed: never its secret. <see cref="Namespaces"/> null means every namespace;
+/// <see cref="Mqtt"/> null means the MQTT topics its scope allows.
+/// </summary>
+public sealed record ApiTokenInfo(string Name, ApiScope Scope, DateTimeOffset CreatedAt, IReadOnlyList<string>? Namespaces = null, MqttTopicRules? Mqtt = null);
 
 /// <summary>A token just made: the secret is shown once and never stored.</summary>
 public sealed record CreatedApiToken(ApiTokenInfo Info, string Token);
@@ -88,7 +91,8 @@ public sealed class ApiTokenStore
     }
 
     /// <param name="namespaces">The namespaces the token may write to (and read, once SQL honours it); null for every one.</param>
-    public CreatedApiToken Create(string name, ApiScope scope, IReadOnlyList<string>? namespaces = null)
+    /// <param name="mqtt">The MQTT topic filters it is limited to (<see cref="MqttTopicRules.Create"/>); null for its scope's topics.</param>
+    public CreatedApiToken Create(string name, ApiScope scope, IReadOnlyList<string>? namespaces = null, MqttTopicRules? mqtt = null)
     {
         if (!IsValidName(name, out string? problem))
         {
@@ -101,10 +105,11 @@ public sealed class ApiTokenStore
         }
 
         namespaces = namespaces is null ? null : CheckNamespaces(namespaces, scope);
+        CheckTopicRules(mqtt, scope);
 
         string token = TokenPrefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
         var now = _time.GetUtcNow();
-        var info = new ApiTokenInfo(name, scope, new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero), namespaces);
+        var info = new ApiTokenInfo(name, scope, new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero), namespaces, mqtt);
         lock (_lock)
         {
             if (_byHash.Values.Any(e => string.Equals(e.Info.Name, name, StringComparison.OrdinalIgnoreCase)))
@@ -163,6 +168,28 @@ public sealed class ApiTokenStore
         }
 
         return checkedNames;
+    }
+
+    /// <summary>
+    /// Topic rules fit the scope: an admin token cannot be limited (it manages the tokens and so could lift the
+    /// limit), and publish filters on a read token would suggest a right it does not have.
+    /// </summary>
+    public static void CheckTopicRules(MqttTopicRules? mqtt, ApiScope scope)
+    {
+        if (mqtt is null)
+        {
+            return;
+        }
+
+        if (scope == ApiScope.Admin)
+        {
+            throw new ApiTokenException("a token with scope admin cannot be limited to MQTT topics: it manages the tokens and so could lift its own limit; give scope read or write, or leave the mqtt field out", field: "mqtt");
+        }
+
+        if (scope == ApiScope.Read && mqtt.Publish.Count > 0)
+        {
+            throw new ApiTokenException("mqtt.publish: a token with scope read may not publish at all; give scope write, or leave the publish filters out", field: "mqtt");
+        }
     }
 
     public IReadOnlyList<ApiTokenInfo> List() => [.. _byHash.Values.Select(e => e.Info).OrderBy(i => i.Name, StringComparer.Ordinal)];
@@ -241,10 +268,17 @@ public sealed class ApiTokenStore
                     namespaces = CheckNamespaces([.. list.EnumerateArray().Select(n => n.GetString()!)], scope);
                 }
 
-                tokens[hash] = new Entry(new ApiTokenInfo(name, scope, item.GetProperty("created_at").GetDateTimeOffset(), namespaces));
+                MqttTopicRules? mqtt = null;
+                if (item.TryGetProperty("mqtt", out var rules))
+                {
+                    mqtt = ReadTopicRules(rules);
+                    CheckTopicRules(mqtt, scope);
+                }
+
+                tokens[hash] = new Entry(new ApiTokenInfo(name, scope, item.GetProperty("created_at").GetDateTimeOffset(), namespaces, mqtt));
             }
         }
-        catch (Exception error) when (error is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or ApiTokenException)
+        catch (Exception error) when (error is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or ApiTokenException or ArgumentException)
         {
             throw new InvalidOperationException($"The API token file {path} is damaged ({error.Message}); restore it from a backup, or delete it to revoke every scoped token.", error);
         }
@@ -277,6 +311,12 @@ public sealed class ApiTokenStore
                     json.WriteEndArray();
                 }
 
+                if (entry.Info.Mqtt is { } mqtt)
+                {
+                    json.WritePropertyName("mqtt");
+                    WriteTopicRules(json, mqtt);
+                }
+
                 json.WriteEndObject();
             }
 
@@ -285,6 +325,66 @@ public sealed class ApiTokenStore
         }
 
         DurableFile.Replace(Path, buffer.WrittenSpan);
+    }
+
+    /// <summary>The four lists as <c>{"subscribe": [...], "publish": [...], "deny_subscribe": [...], "deny_publish": [...]}</c>, as the file and the HTTP API have them.</summary>
+    public static void WriteTopicRules(Utf8JsonWriter json, MqttTopicRules rules)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        ArgumentNullException.ThrowIfNull(rules);
+        json.WriteStartObject();
+        foreach (var (field, filters) in new[] { ("subscribe", rules.Subscribe), ("publish", rules.Publish), ("deny_subscribe", rules.DenySubscribe), ("deny_publish", rules.DenyPublish) })
+        {
+            json.WriteStartArray(field);
+            foreach (string filter in filters)
+            {
+                json.WriteStringValue(filter);
+            }
+
+            json.WriteEndArray();
+        }
+
+        json.WriteEndObject();
+    }
+
+    /// <summary>
+    /// Reads what <see cref="WriteTopicRules"/> writes; a missing list is empty. Throws <see cref="ApiTokenException"/>
+    /// naming the field for anything else than arrays of strings, an unknown list or an invalid filter.
+    /// </summary>
+    public static MqttTopicRules? ReadTopicRules(JsonElement rules)
+    {
+        if (rules.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        const string Shape = "mqtt must be an object like {\"subscribe\": [\"devices/+/telemetry\"], \"deny_subscribe\": [\"devices/secret/#\"]} with the lists subscribe, publish, deny_subscribe and deny_publish";
+        if (rules.ValueKind != JsonValueKind.Object)
+        {
+            throw new ApiTokenException(Shape, field: "mqtt");
+        }
+
+        var lists = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        foreach (var list in rules.EnumerateObject())
+        {
+            if (list.Name is not ("subscribe" or "publish" or "deny_subscribe" or "deny_publish")
+                || list.Value.ValueKind != JsonValueKind.Array
+                || list.Value.EnumerateArray().Any(item => item.ValueKind != JsonValueKind.String))
+            {
+                throw new ApiTokenException($"mqtt.{list.Name}: " + Shape, field: "mqtt");
+            }
+
+            lists[list.Name] = [.. list.Value.EnumerateArray().Select(item => item.GetString()!)];
+        }
+
+        try
+        {
+            return MqttTopicRules.Create(lists.GetValueOrDefault("subscribe"), lists.GetValueOrDefault("publish"), lists.GetValueOrDefault("deny_subscribe"), lists.GetValueOrDefault("deny_publish"), "mqtt.");
+        }
+        catch (ArgumentException error)
+        {
+            throw new ApiTokenException(error.Message, field: "mqtt");
+        }
     }
 
     private sealed record Entry(ApiTokenInfo Info);

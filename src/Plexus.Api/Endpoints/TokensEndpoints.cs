@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Plexus.Api.Auth;
+using Plexus.Core;
 
 namespace Plexus.Api.Endpoints;
 
@@ -27,6 +28,7 @@ internal static class TokensEndpoints
         string? name;
         string? scopeText;
         List<string>? namespaces = null;
+        MqttTopicRules? mqtt = null;
         try
         {
             using var document = await JsonDocument.ParseAsync(http.Request.Body, default, http.RequestAborted);
@@ -38,9 +40,9 @@ internal static class TokensEndpoints
 
             foreach (var property in root.EnumerateObject())
             {
-                if (property.Name is not ("name" or "scope" or "namespaces"))
+                if (property.Name is not ("name" or "scope" or "namespaces" or "mqtt"))
                 {
-                    await InvalidAsync(http, property.Name, $"unknown field \"{property.Name}\"; send name, scope and optionally namespaces");
+                    await InvalidAsync(http, property.Name, $"unknown field \"{property.Name}\"; send name, scope and optionally namespaces and mqtt");
                     return;
                 }
             }
@@ -57,6 +59,19 @@ internal static class TokensEndpoints
 
                 namespaces = [.. list.EnumerateArray().Select(item => item.GetString()!)];
             }
+
+            if (root.TryGetProperty("mqtt", out var rules))
+            {
+                try
+                {
+                    mqtt = ApiTokenStore.ReadTopicRules(rules);
+                }
+                catch (ApiTokenException error)
+                {
+                    await InvalidAsync(http, "mqtt", error.Message);
+                    return;
+                }
+            }
         }
         catch (JsonException error)
         {
@@ -71,11 +86,11 @@ internal static class TokensEndpoints
             return;
         }
 
-        AuditTrail.Detail(http, Describe(scope, namespaces));
+        AuditTrail.Detail(http, Describe(scope, namespaces, mqtt));
         CreatedApiToken created;
         try
         {
-            created = store.Create(name ?? "", scope, namespaces);
+            created = store.Create(name ?? "", scope, namespaces, mqtt);
         }
         catch (ApiTokenException error)
         {
@@ -84,7 +99,7 @@ internal static class TokensEndpoints
             return;
         }
 
-        context.Logger.LogInformation("API token {Name} created: {Rights}", created.Info.Name, Describe(created.Info.Scope, created.Info.Namespaces));
+        context.Logger.LogInformation("API token {Name} created: {Rights}", created.Info.Name, Describe(created.Info.Scope, created.Info.Namespaces, created.Info.Mqtt));
         await WriteAsync(http, StatusCodes.Status201Created, json =>
         {
             json.WriteStartObject();
@@ -174,11 +189,32 @@ internal static class TokensEndpoints
         {
             json.WriteNull("namespaces");
         }
+
+        if (info.Mqtt is { } mqtt)
+        {
+            json.WritePropertyName("mqtt");
+            ApiTokenStore.WriteTopicRules(json, mqtt);
+        }
+        else
+        {
+            json.WriteNull("mqtt");
+        }
     }
 
-    /// <summary>A token's rights in a few words, for the log and the audit log: "scope read, namespaces partner_a".</summary>
-    private static string Describe(ApiScope scope, IReadOnlyList<string>? namespaces) =>
-        namespaces is null ? "scope " + ApiScopes.Name(scope) : $"scope {ApiScopes.Name(scope)}, namespaces {string.Join(", ", namespaces)}";
+    /// <summary>A token's rights in a few words, for the log and the audit log: "scope read, namespaces partner_a, mqtt subscribe devices/+/telemetry".</summary>
+    private static string Describe(ApiScope scope, IReadOnlyList<string>? namespaces, MqttTopicRules? mqtt)
+    {
+        string rights = namespaces is null ? "scope " + ApiScopes.Name(scope) : $"scope {ApiScopes.Name(scope)}, namespaces {string.Join(", ", namespaces)}";
+        if (mqtt is not null)
+        {
+            foreach (var (label, filters) in new[] { ("subscribe", mqtt.Subscribe), ("publish", mqtt.Publish), ("deny-subscribe", mqtt.DenySubscribe), ("deny-publish", mqtt.DenyPublish) })
+            {
+                rights += filters.Count == 0 ? "" : $", mqtt {label} {string.Join(" ", filters)}";
+            }
+        }
+
+        return rights;
+    }
 
     private static async Task WriteAsync(HttpContext http, int status, Action<Utf8JsonWriter> body)
     {

@@ -5,10 +5,10 @@ namespace Plexus.Broker.Auth;
 /// <summary>Log messages of the MQTT identity and topic ACL.</summary>
 internal static partial class MqttAclLog
 {
-    [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "MQTT publish refused (not authorized): {Principal} (client {ClientId}) may not publish to {Topic}")]
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "MQTT publish refused (not authorized): {Principal} (client {ClientId}) may not publish to {Topic} (logged once per connection)")]
     public static partial void PublishRefused(ILogger logger, string principal, string clientId, string topic);
 
-    [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "MQTT subscription refused (not authorized): {Principal} (client {ClientId}) may not subscribe to {Filter}")]
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "MQTT subscription refused (not authorized): {Principal} (client {ClientId}) may not subscribe to {Filter} (logged once per connection)")]
     public static partial void SubscribeRefused(ILogger logger, string principal, string clientId, string filter);
 
     [LoggerMessage(EventId = 2103, Level = LogLevel.Information, Message = "MQTT device {DeviceId} disconnected (client {ClientId}): its token was rotated or the device removed")]

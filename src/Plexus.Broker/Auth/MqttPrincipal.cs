@@ -1,3 +1,5 @@
+using Plexus.Core;
+
 namespace Plexus.Broker.Auth;
 
 public enum MqttPrincipalKind
@@ -27,8 +29,9 @@ public sealed class MqttPrincipal
 {
     public const string AdminTokenName = "admin";
 
-    private MqttPrincipal(MqttPrincipalKind kind, string? deviceId, string? tokenName, MqttApplicationScope scope, IReadOnlyList<string>? namespaces = null)
+    private MqttPrincipal(MqttPrincipalKind kind, string? deviceId, string? tokenName, MqttApplicationScope scope, IReadOnlyList<string>? namespaces = null, MqttTopicRules? topicRules = null)
     {
+        TopicRules = topicRules;
         Kind = kind;
         DeviceId = deviceId;
         TokenName = tokenName;
@@ -56,6 +59,9 @@ public sealed class MqttPrincipal
     /// </summary>
     public IReadOnlyList<string>? Namespaces { get; }
 
+    /// <summary>The topic filters an application's token is limited to; null for a device and for a token without them.</summary>
+    public MqttTopicRules? TopicRules { get; }
+
     /// <summary>Whether this principal may see and store data of namespace <paramref name="ns"/>.</summary>
     public bool MayUse(string ns) => Namespaces is null || Namespaces.Contains(ns, StringComparer.Ordinal);
 
@@ -65,10 +71,10 @@ public sealed class MqttPrincipal
         return new MqttPrincipal(MqttPrincipalKind.Device, deviceId, null, 0);
     }
 
-    public static MqttPrincipal Application(string tokenName, MqttApplicationScope scope, IReadOnlyList<string>? namespaces = null)
+    public static MqttPrincipal Application(string tokenName, MqttApplicationScope scope, IReadOnlyList<string>? namespaces = null, MqttTopicRules? topicRules = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(tokenName);
-        return new MqttPrincipal(MqttPrincipalKind.Application, null, tokenName, scope, namespaces);
+        return new MqttPrincipal(MqttPrincipalKind.Application, null, tokenName, scope, namespaces, topicRules);
     }
 
     public override string ToString() => Kind == MqttPrincipalKind.Device

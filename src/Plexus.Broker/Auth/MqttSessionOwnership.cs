@@ -92,7 +92,30 @@ internal sealed class MqttSessionOwnership
     public bool HasOwner(string clientId) => _owners.ContainsKey(clientId);
 
     /// <summary>Whether a message on <paramref name="topic"/> may be queued for <paramref name="clientId"/>: its owner is not revoked and may read the topic.</summary>
-    public bool MayReceive(string clientId, string? topic) => MqttTopicAcl.MaySubscribe(PrincipalOf(clientId), topic);
+    public bool MayReceive(string clientId, string? topic)
+    {
+        var principal = PrincipalOf(clientId);
+        return MqttTopicAcl.MaySubscribe(principal, topic) && AclFileAllows(principal, clientId, topic, read: true);
+    }
+
+    /// <summary>The MQTT ACL file in force, for applications; null when there is none.</summary>
+    public MqttAclFileSource? AclFile { get; set; }
+
+    /// <summary>
+    /// Whether the ACL file lets an application read (subscribe to, receive) or write (publish) a topic or filter.
+    /// Devices and the admin token are not judged by it (a device's ACL is fixed, and its checks stay as cheap as they were).
+    /// </summary>
+    public bool AclFileAllows(MqttPrincipal? principal, string clientId, string? topicOrFilter, bool read)
+    {
+        if (AclFile is not { } file || principal is not { Kind: MqttPrincipalKind.Application } application || application.TokenName == MqttPrincipal.AdminTokenName)
+        {
+            return true;
+        }
+
+        return topicOrFilter is not null && (read
+            ? file.Current.MayRead(application.TokenName!, clientId, topicOrFilter)
+            : file.Current.MayWrite(application.TokenName!, clientId, topicOrFilter));
+    }
 
     /// <summary>Marks every session of a matching principal revoked (it receives nothing more) and returns their client ids.</summary>
     public List<string> Revoke(Func<MqttPrincipal, bool> matches)

@@ -6,7 +6,9 @@ namespace Plexus.Broker.Auth;
 /// registry refuses them), so a filter that starts with the device's own prefix cannot reach another device's topics.
 /// An application whose token is limited to namespaces without <see cref="DeviceNamespace"/> may neither publish to
 /// device topics (they store into that namespace) nor subscribe to a filter that can match one (<c>devices/#</c>,
-/// <c>+/…</c>, <c>#</c>).
+/// <c>+/…</c>, <c>#</c>). An application's token may also carry topic filters (<see cref="MqttPrincipal.TopicRules"/>):
+/// allow lists narrow what its scope permits, deny lists win over everything. Devices never have them, so their checks
+/// (the fast path's too) cost what they did.
 /// </summary>
 public static class MqttTopicAcl
 {
@@ -17,6 +19,7 @@ public static class MqttTopicAcl
 
     public static bool MayPublish(MqttPrincipal? principal, string? topic) => principal is not null && (principal.Kind == MqttPrincipalKind.Application
         ? principal.Scope >= MqttApplicationScope.Write && (principal.MayUse(DeviceNamespace) || !FirstLevelMayBeDevices(topic))
+            && (principal.TopicRules is null || (topic is not null && principal.TopicRules.AllowsPublish(topic)))
         : IsUnderOwnPrefix(principal, topic));
 
     /// <summary>
@@ -24,7 +27,8 @@ public static class MqttTopicAcl
     /// <c>#</c> and <c>$share/...</c> no.
     /// </summary>
     public static bool MaySubscribe(MqttPrincipal? principal, string? filter) => principal is not null && (principal.Kind == MqttPrincipalKind.Application
-        ? principal.MayUse(DeviceNamespace) || !FirstLevelMayBeDevices(filter)
+        ? (principal.MayUse(DeviceNamespace) || !FirstLevelMayBeDevices(filter))
+            && (principal.TopicRules is null || (filter is not null && principal.TopicRules.AllowsSubscription(filter)))
         : IsUnderOwnPrefix(principal, filter));
 
     /// <summary>True when the topic or filter is under <c>devices/</c> or its first level is a wildcard that matches it.</summary>

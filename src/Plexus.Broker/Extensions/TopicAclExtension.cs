@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
@@ -10,8 +11,13 @@ namespace Plexus.Broker.Extensions;
 /// message to a client, judged against the principal that owns the client id.
 /// </summary>
 internal sealed class TopicAclExtension(MqttSessionOwnership owners, ILogger logger)
-    : IInterceptingPublishHook, IInterceptingSubscriptionHook, IInterceptingEnqueueHook
+    : IInterceptingPublishHook, IInterceptingSubscriptionHook, IInterceptingEnqueueHook, IClientDisconnectedHook
 {
+    // Client ids whose refused publish (or subscription) was logged during their current connection: a client that
+    // keeps publishing where it may not would otherwise write a warning per message.
+    private readonly ConcurrentDictionary<string, byte> _publishRefusalLogged = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _subscribeRefusalLogged = new(StringComparer.Ordinal);
+
     /// <summary>
     /// The principal a publish is judged as: its client id's owner, or for a delayed will (WillKeeper) that comes
     /// after its session ended, the principal it was published under.
@@ -27,9 +33,13 @@ internal sealed class TopicAclExtension(MqttSessionOwnership owners, ILogger log
     {
         var principal = PublisherOf(owners, e);
         string topic = e.ApplicationMessage.Topic;
-        if (!MqttTopicAcl.MayPublish(principal, topic))
+        if (!MqttTopicAcl.MayPublish(principal, topic) || !owners.AclFileAllows(principal, e.ClientId, topic, read: false))
         {
-            MqttAclLog.PublishRefused(logger, principal?.ToString() ?? "unknown client", e.ClientId, topic);
+            if (_publishRefusalLogged.TryAdd(e.ClientId, 0))
+            {
+                MqttAclLog.PublishRefused(logger, principal?.ToString() ?? "unknown client", e.ClientId, topic);
+            }
+
             e.ProcessPublish = false;
             e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
         }
@@ -42,9 +52,13 @@ internal sealed class TopicAclExtension(MqttSessionOwnership owners, ILogger log
     {
         var principal = owners.PrincipalOf(e.ClientId);
         string filter = SharedSubscriptions.AclFilter(e.TopicFilter.Topic);
-        if (!MqttTopicAcl.MaySubscribe(principal, filter))
+        if (!MqttTopicAcl.MaySubscribe(principal, filter) || !owners.AclFileAllows(principal, e.ClientId, filter, read: true))
         {
-            MqttAclLog.SubscribeRefused(logger, principal?.ToString() ?? "unknown client", e.ClientId, filter);
+            if (_subscribeRefusalLogged.TryAdd(e.ClientId, 0))
+            {
+                MqttAclLog.SubscribeRefused(logger, principal?.ToString() ?? "unknown client", e.ClientId, filter);
+            }
+
             e.ProcessSubscription = false;
             e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
         }
@@ -64,6 +78,14 @@ internal sealed class TopicAclExtension(MqttSessionOwnership owners, ILogger log
             e.AcceptEnqueue = false;
         }
 
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A new connection of the client logs its first refusal again.</summary>
+    public Task ClientDisconnectedAsync(ClientDisconnectedEventArgs e)
+    {
+        _publishRefusalLogged.TryRemove(e.ClientId, out _);
+        _subscribeRefusalLogged.TryRemove(e.ClientId, out _);
         return Task.CompletedTask;
     }
 }

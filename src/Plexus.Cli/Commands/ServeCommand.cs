@@ -29,6 +29,7 @@ internal static class ServeCommand
     private static readonly Option<string?> MqttMaxRetainedMessagesPerClient = new("--mqtt-max-retained-messages-per-client") { Description = "Most retained MQTT messages one device or API token holds (env PLEXUS_MQTT_MAX_RETAINED_MESSAGES_PER_CLIENT, default 10000)" };
     private static readonly Option<string?> MqttMaxRetainedBytesPerClient = new("--mqtt-max-retained-bytes-per-client") { Description = "Most bytes of retained MQTT messages one device or API token holds, e.g. 32MiB (env PLEXUS_MQTT_MAX_RETAINED_BYTES_PER_CLIENT, default 32MiB)" };
     private static readonly Option<string?> MqttMaxRate = new("--mqtt-max-rate") { Description = "Messages per second one MQTT client may publish; 0 is unlimited (env PLEXUS_MQTT_MAX_RATE, default 0)" };
+    private static readonly Option<string?> MqttAclFile = new("--mqtt-acl-file") { Description = "MQTT ACL file for applications, Mosquitto's format (user/topic/pattern); reloaded when it changes and on SIGHUP (env PLEXUS_MQTT_ACL_FILE, default none)" };
     private static readonly Option<string?> MqttMaxBurst = new("--mqtt-max-burst") { Description = "Messages a client may publish at once above --mqtt-max-rate (env PLEXUS_MQTT_MAX_BURST, default one second's worth)" };
     private static readonly Option<string?> Pg = new("--pg") { Description = $"PostgreSQL wire-protocol listen address host:port, or off (env PLEXUS_PG, default {PlexusServerOptions.DefaultPgEndpoint})" };
     private static readonly Option<string?> PgTlsCert = new("--pg-tls-cert") { Description = "PEM certificate the PostgreSQL listener offers to clients asking for TLS (env PLEXUS_PG_TLS_CERT; default none: TLS refused); needs --pg-tls-key" };
@@ -74,7 +75,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var command = new Command("serve", "Run the Plexus server with the embedded store.");
-        foreach (var option in new[] { Data, Http, HttpsCert, HttpsKey, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxConnectSize, MqttConnectTimeout, MqttMaxConnections, MqttMaxConnectionsPerIp, MqttMaxRetainedMessages, MqttMaxRetainedBytes, MqttMaxRetainedMessagesPerClient, MqttMaxRetainedBytesPerClient, MqttMaxRate, MqttMaxBurst, Pg, PgTlsCert, PgTlsKey, PgAllowLoopbackCleartext, PgMaxConnections, PgMaxConnectionsPerIp, PgAuthTimeout, PgMaxMessageSize, AdminToken, ProvisioningKey, MaxBodySize, MaxNamespaces, MaxMeasurementsPerNamespace, MaxColumnsPerMeasurement, MaxNewMeasurementsPerWrite, MaxNewColumnsPerWrite, MaxNewSeriesPerWrite, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, RulesMax, RulesQueue, WebhookTimeout, WebhookRetries, RetentionCheckInterval, MemoryLimit, DeviceTag, LogLevel, MetricsPublic, LiveMaxClients, LiveQueue, Config })
+        foreach (var option in new[] { Data, Http, HttpsCert, HttpsKey, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxConnectSize, MqttConnectTimeout, MqttMaxConnections, MqttMaxConnectionsPerIp, MqttMaxRetainedMessages, MqttMaxRetainedBytes, MqttMaxRetainedMessagesPerClient, MqttMaxRetainedBytesPerClient, MqttMaxRate, MqttMaxBurst, MqttAclFile, Pg, PgTlsCert, PgTlsKey, PgAllowLoopbackCleartext, PgMaxConnections, PgMaxConnectionsPerIp, PgAuthTimeout, PgMaxMessageSize, AdminToken, ProvisioningKey, MaxBodySize, MaxNamespaces, MaxMeasurementsPerNamespace, MaxColumnsPerMeasurement, MaxNewMeasurementsPerWrite, MaxNewColumnsPerWrite, MaxNewSeriesPerWrite, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, RulesMax, RulesQueue, WebhookTimeout, WebhookRetries, RetentionCheckInterval, MemoryLimit, DeviceTag, LogLevel, MetricsPublic, LiveMaxClients, LiveQueue, Config })
         {
             command.Options.Add(option);
         }
@@ -109,6 +110,7 @@ internal static class ServeCommand
                 MqttTlsEndpoint = Get(MqttTls, "PLEXUS_MQTT_TLS"),
                 MqttTlsCertificate = Get(MqttTlsCert, "PLEXUS_MQTT_TLS_CERT"),
                 MqttTlsKey = Get(MqttTlsKey, "PLEXUS_MQTT_TLS_KEY"),
+                MqttAclFile = Get(MqttAclFile, "PLEXUS_MQTT_ACL_FILE"),
                 MqttMaxMessageSize = Get(MqttMaxMessageSize, "PLEXUS_MQTT_MAX_MESSAGE_SIZE") is { } mqttSize ? Units.ParseBytes(mqttSize, "mqtt-max-message-size") : 256 * 1024,
                 MqttMaxConnectSize = Get(MqttMaxConnectSize, "PLEXUS_MQTT_MAX_CONNECT_SIZE") is { } connectSize ? Units.ParseBytes(connectSize, "mqtt-max-connect-size") : Broker.PlexusBrokerOptions.DefaultMaxConnectSize,
                 MqttConnectTimeout = Get(MqttConnectTimeout, "PLEXUS_MQTT_CONNECT_TIMEOUT") is { } connectTimeout ? Units.ParseDuration(connectTimeout, "mqtt-connect-timeout") : Broker.PlexusBrokerOptions.DefaultConnectTimeout,

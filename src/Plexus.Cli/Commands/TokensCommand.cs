@@ -30,7 +30,11 @@ internal static class TokensCommand
             Arity = ArgumentArity.ZeroOrMore,
             AllowMultipleArgumentsPerToken = false,
         };
-        var command = new Command("create", "Make a token and print it (shown once; the server keeps only its hash)") { name, scope, namespaces };
+        var subscribe = TopicOption("--subscribe", "Limit MQTT subscriptions (and what is delivered) to this topic filter; repeat for several (default: any topic)");
+        var publish = TopicOption("--publish", "Limit MQTT publishing to this topic filter; repeat for several (default: any topic; scope write)");
+        var denySubscribe = TopicOption("--deny-subscribe", "Never subscribe to or receive topics matching this filter; wins over --subscribe; repeatable");
+        var denyPublish = TopicOption("--deny-publish", "Never publish to topics matching this filter; wins over --publish; repeatable");
+        var command = new Command("create", "Make a token and print it (shown once; the server keeps only its hash)") { name, scope, namespaces, subscribe, publish, denySubscribe, denyPublish };
         return CommandSupport.WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
             string[] limited = parse.GetValue(namespaces) ?? [];
@@ -47,6 +51,24 @@ internal static class TokensCommand
                     }
 
                     json.WriteEndArray();
+                }
+
+                var lists = new[] { ("subscribe", parse.GetValue(subscribe)), ("publish", parse.GetValue(publish)), ("deny_subscribe", parse.GetValue(denySubscribe)), ("deny_publish", parse.GetValue(denyPublish)) };
+                if (lists.Any(list => list.Item2 is { Length: > 0 }))
+                {
+                    json.WriteStartObject("mqtt");
+                    foreach (var (field, filters) in lists)
+                    {
+                        json.WriteStartArray(field);
+                        foreach (string filter in filters ?? [])
+                        {
+                            json.WriteStringValue(filter);
+                        }
+
+                        json.WriteEndArray();
+                    }
+
+                    json.WriteEndObject();
                 }
             });
             using var document = await CommandSupport.SendAsync(client, HttpMethod.Post, "api/v1/tokens", body, cancellationToken, ownBadRequest: true);
@@ -71,9 +93,9 @@ internal static class TokensCommand
             }
 
             var rows = root.GetProperty("tokens").EnumerateArray()
-                .Select(t => new[] { t.GetProperty("name").GetString() ?? "", t.GetProperty("scope").GetString() ?? "", Namespaces(t) ?? "all", CreatedAt(t) })
+                .Select(t => new[] { t.GetProperty("name").GetString() ?? "", t.GetProperty("scope").GetString() ?? "", Namespaces(t) ?? "all", Topics(t) ?? "all", CreatedAt(t) })
                 .ToList();
-            await CommandSupport.WriteTableAsync(output, ["NAME", "SCOPE", "NAMESPACES", "CREATED"], rows);
+            await CommandSupport.WriteTableAsync(output, ["NAME", "SCOPE", "NAMESPACES", "MQTT", "CREATED"], rows);
             await error.WriteLineAsync($"{rows.Count} token{(rows.Count == 1 ? "" : "s")} (the admin token is not listed)");
         });
     }
@@ -99,7 +121,32 @@ internal static class TokensCommand
             : null;
 
     private static string Rights(JsonElement token) =>
-        $"scope {token.GetProperty("scope").GetString()}" + (Namespaces(token) is { } namespaces ? $", namespaces {namespaces}" : "");
+        $"scope {token.GetProperty("scope").GetString()}" + (Namespaces(token) is { } namespaces ? $", namespaces {namespaces}" : "")
+        + (Topics(token) is { } topics ? $", mqtt {topics}" : "");
+
+    private static Option<string[]> TopicOption(string name, string description) => new(name)
+    {
+        Description = description,
+        Arity = ArgumentArity.ZeroOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    /// <summary>
+    /// A token's MQTT topic filters named as the CLI flags, in one word for the table: "subscribe=devices/+/telemetry,deny-subscribe=devices/secret/#"
+    /// (several filters of a list joined by '|'); null when it has none.
+    /// </summary>
+    private static string? Topics(JsonElement token)
+    {
+        if (!token.TryGetProperty("mqtt", out var mqtt) || mqtt.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        var parts = mqtt.EnumerateObject()
+            .Where(list => list.Value.ValueKind == JsonValueKind.Array && list.Value.GetArrayLength() > 0)
+            .Select(list => list.Name.Replace('_', '-') + "=" + string.Join('|', list.Value.EnumerateArray().Select(f => f.GetString())));
+        return string.Join(',', parts) is { Length: > 0 } text ? text : null;
+    }
 
     private static string CreatedAt(JsonElement token) =>
         token.TryGetProperty("created_at", out var value) && value.ValueKind == JsonValueKind.String ? value.GetString()! : "";

@@ -21,7 +21,7 @@ public sealed class TokensAndImportCommandTests
         Assert.Equal(0, list.ExitCode);
         var lines = list.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.StartsWith("NAME", lines[0], StringComparison.Ordinal);
-        Assert.Matches(@"^grafana\s+read\s+all\s+\d{4}-", lines[1]);
+        Assert.Matches(@"^grafana\s+read\s+all\s+all\s+\d{4}-", lines[1]);
         Assert.DoesNotContain(token, list.Output, StringComparison.Ordinal);
 
         // A read token may query but not manage tokens: the server's 403 message is shown.
@@ -51,9 +51,32 @@ public sealed class TokensAndImportCommandTests
         Assert.True(created.ExitCode == 0, created.Error);
         Assert.Contains("(scope read, namespaces partner_a,partner_b)", created.Error, StringComparison.Ordinal);
         Assert.Equal(["partner_a", "partner_b"], server.Server.ApiTokens.List().Single().Namespaces);
-        Assert.Matches(@"(?m)^partner\s+read\s+partner_a,partner_b\s+\d{4}-", list.Output);
+        Assert.Matches(@"(?m)^partner\s+read\s+partner_a,partner_b\s+all\s+\d{4}-", list.Output);
         Assert.Equal(1, adminLimited.ExitCode);
         Assert.Contains("400 invalid: a token with scope admin cannot be limited to namespaces", adminLimited.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Tokens_create_with_topic_filters_limits_the_token_and_list_shows_them()
+    {
+        await using var server = await PlexusTestServer.StartAsync();
+        string[] admin = ["--url", server.Address.ToString(), "--token", PlexusTestServer.AdminToken];
+
+        var created = await CliRunner.RunAsync(["tokens", "create", "dashboard", "--scope", "read", "--subscribe", "devices/+/telemetry", "--subscribe", "plant/#", "--deny-subscribe", "devices/secret/#", .. admin]);
+        var list = await CliRunner.RunAsync(["tokens", "list", .. admin]);
+        var readPublishing = await CliRunner.RunAsync(["tokens", "create", "reader", "--scope", "read", "--publish", "a/b", .. admin]);
+        var badFilter = await CliRunner.RunAsync(["tokens", "create", "bad", "--scope", "write", "--deny-publish", "a/#/b", .. admin]);
+
+        Assert.True(created.ExitCode == 0, created.Error);
+        Assert.Contains("(scope read, mqtt subscribe=devices/+/telemetry|plant/#,deny-subscribe=devices/secret/#)", created.Error, StringComparison.Ordinal);
+        var rules = server.Server.ApiTokens.List().Single().Mqtt!;
+        Assert.Equal(["devices/+/telemetry", "plant/#"], rules.Subscribe);
+        Assert.Equal(["devices/secret/#"], rules.DenySubscribe);
+        Assert.Matches(@"(?m)^dashboard\s+read\s+all\s+subscribe=devices/\+/telemetry\|plant/#,deny-subscribe=devices/secret/#\s+\d{4}-", list.Output);
+        Assert.Equal(1, readPublishing.ExitCode);
+        Assert.Contains("400 invalid: mqtt.publish: a token with scope read may not publish", readPublishing.Error, StringComparison.Ordinal);
+        Assert.Equal(1, badFilter.ExitCode);
+        Assert.Contains("mqtt.deny_publish: the topic filter \"a/#/b\" has '#'", badFilter.Error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,0 +1,135 @@
+using System.Globalization;
+using MQTTnet;
+using MQTTnet.Formatter;
+using Plexus.Core;
+using Plexus.TestKit;
+using Xunit.Abstractions;
+
+namespace Plexus.Broker.Tests;
+
+/// <summary>
+/// The Eclipse Paho interoperability suites (PahoInterop/, copied with their licence) against a real Plexus server,
+/// each test in its own python3 process so that no test's leftovers decide another's result. The tests the broker does
+/// not pass yet are skipped with the statement of the specification they check.
+/// </summary>
+public sealed class PahoInteropTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan TestTimeout = TimeSpan.FromSeconds(90);
+
+    [PythonTheory]
+    [InlineData("testBasic")]
+    [InlineData("test_retained_messages")]
+    [InlineData("test_zero_length_clientid")]
+    [InlineData("test_offline_message_queueing")]
+    [InlineData("test_overlapping_subscriptions")]
+    [InlineData("test_keepalive")]
+    [InlineData("test_redelivery_on_reconnect")]
+    [InlineData("test_subscribe_failure")]
+    [InlineData("test_dollar_topics")]
+    [InlineData("test_unsubscribe")]
+    public Task Mqtt311_suite_test_passes(string test) => RunAsync("3", test);
+
+    [PythonTheory]
+    [InlineData("test_basic")]
+    [InlineData("test_retained_message")]
+    [InlineData("test_will_message")]
+    [InlineData("test_zero_length_clientid")]
+    [InlineData("test_offline_message_queueing")]
+    [InlineData("test_overlapping_subscriptions")]
+    [InlineData("test_keepalive")]
+    [InlineData("test_redelivery_on_reconnect")]
+    [InlineData("test_subscribe_failure", Skip = "the Paho MQTT 5 client's SUBACK parser accepts only 0, 1, 2 and 0x80 (it cites MQTT5-3.9.3-2), while MQTT 5 section 3.9.3 lists 0x87 Not authorized, which the broker sends for a refused filter (TokenTopicAclTests checks it)")]
+    [InlineData("test_dollar_topics")]
+    [InlineData("test_unsubscribe")]
+    [InlineData("test_session_expiry", Skip = "MQTT 5 section 3.1.2.11.2 [MQTT-3.1.2-23]: the server stores the session after the connection closes while the Session Expiry Interval lasts; a reconnect with clean start 0 two seconds later gets Session Present 0")]
+    [InlineData("test_user_properties")]
+    [InlineData("test_payload_format")]
+    [InlineData("test_publication_expiry")]
+    [InlineData("test_subscribe_options")]
+    [InlineData("test_assigned_clientid")]
+    [InlineData("test_subscribe_identifiers")]
+    [InlineData("test_request_response")]
+    [InlineData("test_client_topic_alias", Skip = "MQTT 5 section 3.3.2.3.4 [MQTT-3.3.2-8]: a Topic Alias of 0 is a protocol error the server answers with DISCONNECT; MQTTnet 5.2 ignores it")]
+    [InlineData("test_server_topic_alias", Skip = "MQTT 5 section 3.3.2.3.4: the server may send topic aliases up to the client's Topic Alias Maximum; the test expects the first message to set one, the broker sends none")]
+    [InlineData("test_maximum_packet_size")]
+    [InlineData("test_server_keep_alive", Skip = "MQTT 5 section 3.2.2.3.14: Server Keep Alive in CONNACK; the test expects the server to lower a 120 s keep-alive to 60 s, the broker sends none")]
+    [InlineData("test_flow_control1", Skip = "MQTT 5 section 4.9 [MQTT-3.3.4-9]: the server sends no more unacknowledged QoS 1 and 2 PUBLISHes than the client's Receive Maximum; MQTTnet 5.2 does not hold back the third")]
+    [InlineData("test_flow_control2", Skip = "MQTT 5 section 4.9 [MQTT-3.3.4-7]: the client may send no more than the server's Receive Maximum unacknowledged; the test expects the server to advertise it and disconnect (0x93) on excess, the broker advertises none")]
+    [InlineData("test_will_delay")]
+    [InlineData("test_shared_subscriptions")]
+    public Task Mqtt5_suite_test_passes(string test) => RunAsync("5", test);
+
+    /// <summary>
+    /// An UNSUBSCRIBE takes effect before anything published after it is routed (MQTT 3.1.1 section 3.10.4, MQTT 5
+    /// section 3.10.4: the server stops adding new messages for delivery to the client): the Paho test publishes from a
+    /// second client right after the UNSUBSCRIBE, which a race between the two clients' packets failed about one run in ten.
+    /// </summary>
+    [PythonTheory]
+    [InlineData("3")]
+    [InlineData("5")]
+    public async Task Unsubscribe_suite_test_passes_twenty_times_in_a_row(string version)
+    {
+        var (server, token) = await StartWarmAsync();
+        await using var owned = server;
+        for (int run = 1; run <= 20; run++)
+        {
+            var (exit, errors) = await RunPahoAsync(server, token, version, "test_unsubscribe");
+            Assert.True(exit == 0, $"Paho {version} Test.test_unsubscribe failed in run {run}:\n{errors}");
+        }
+    }
+
+    private async Task RunAsync(string version, string test)
+    {
+        var (server, token) = await StartWarmAsync();
+        await using var owned = server;
+        var (exit, errors) = await RunPahoAsync(server, token, version, test);
+        Assert.True(exit == 0, $"Paho {version} Test.{test} failed:\n{errors}");
+    }
+
+    /// <summary>
+    /// The Paho clients wait only 0.5 s for a CONNACK: a broker's first connections, still compiling its code, can take
+    /// longer on a busy machine, so each version connects, subscribes and publishes once before the suite runs. The
+    /// suites connect with a write token that may not subscribe to test/nosubscribe, which test_subscribe_failure expects.
+    /// </summary>
+    private static async Task<(PlexusTestServer Server, string Token)> StartWarmAsync()
+    {
+        var server = await PlexusTestServer.StartAsync();
+        string token = server.Server.ApiTokens.Create("paho", Api.Auth.ApiScope.Write, mqtt: MqttTopicRules.Create(null, null, ["test/nosubscribe"], null)).Token;
+        foreach (var version in new[] { MqttProtocolVersion.V311, MqttProtocolVersion.V500 })
+        {
+            using var client = await MqttTestClients.ConnectAsync(server, version);
+            await client.SubscribeAsync("warm-up/#");
+            await client.PublishAsync("warm-up/" + version, "x");
+            await client.UnsubscribeAsync("warm-up/#");
+            await client.DisconnectAsync();
+        }
+
+        return (server, token);
+    }
+
+    private async Task<(int ExitCode, string Errors)> RunPahoAsync(PlexusTestServer server, string token, string version, string test)
+    {
+        var endpoint = server.MqttEndpoint!;
+        var (exit, stdout, stderr) = await ChildProcess.RunAsync(
+            DocsPythonExampleTests.Python,
+            ["-B", Path.Combine(AppContext.BaseDirectory, "PahoInterop", "run_one.py"), version, endpoint.Address.ToString(), endpoint.Port.ToString(CultureInfo.InvariantCulture), test.Length == 0 ? "Test" : "Test." + test],
+            new Dictionary<string, string> { ["PAHO_USER"] = "paho", ["PAHO_PASS"] = token },
+            TestTimeout);
+        output.WriteLine(stdout);
+        output.WriteLine(stderr);
+        return (exit, stderr);
+    }
+}
+
+/// <summary>Runs where /usr/bin/python3 exists (the Paho suites need nothing beyond its standard library).</summary>
+[AttributeUsage(AttributeTargets.Method)]
+internal sealed class PythonTheoryAttribute : TheoryAttribute
+{
+    public PythonTheoryAttribute()
+    {
+        if (!File.Exists(DocsPythonExampleTests.Python))
+        {
+            Skip = $"{DocsPythonExampleTests.Python} is missing: install Debian's python3 package (scripts/test.sh does)";
+        }
+    }
+}
