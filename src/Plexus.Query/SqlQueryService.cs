@@ -247,6 +247,13 @@ public sealed class SqlQueryService : IDisposable
                 return new QueryTimeoutException(service._options.Timeout);
             }
 
+            // Neither the client nor the timeout: the engine interrupted its streaming thread because another of its
+            // threads failed, and the driver reports that as a bare cancellation, the real error's text lost.
+            if (failure is OperationCanceledException)
+            {
+                return new QueryFailedException("the engine stopped the query while its rows were streaming, without giving the error (one of its parallel threads failed, e.g. on a bad cast or error()); run it again, with a LIMIT or a narrower filter, to see the error", failure);
+            }
+
             // The disk failing under a query (a spill to a full temp folder, say) is the store's trouble, not the
             // statement's, and the engine's message names server files: the client gets a 503 without them.
             if (failure is not StorageException && StoreFault.IsIo(failure))
