@@ -20,6 +20,9 @@ internal sealed class MqttFleetSender(PlexusApiClient client, string mqttHost, i
 
     private const string Context = "simulate";
 
+    // A location message's keys, for the readings fields in schema order: latitude, longitude, elevation, velocity, heading.
+    private static readonly string[] LocationKeys = ["lat", "lon", "alt", "speed", "heading"];
+
     private readonly Dictionary<int, string> _tokens = [];
     private readonly Dictionary<int, MqttPublisher> _connections = [];
 
@@ -180,16 +183,15 @@ internal sealed class MqttFleetSender(PlexusApiClient client, string mqttHost, i
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    /// <summary>The position of a readings row as a device's location message (fields in schema order: latitude, longitude, elevation, velocity, heading).</summary>
+    /// <summary>The position of a readings row as a device's location message.</summary>
     private static string LocationJson(in FleetRow row)
     {
         var text = new StringBuilder("{");
-        string[] keys = ["lat", "lon", "alt", "speed", "heading"];
-        for (int field = 0; field < keys.Length; field++)
+        for (int field = 0; field < LocationKeys.Length; field++)
         {
             if (!row.IsFieldNull(field))
             {
-                text.Append(CultureInfo.InvariantCulture, $"\"{keys[field]}\": {row.GetValue(field).ToString("R", CultureInfo.InvariantCulture)}, ");
+                text.Append(CultureInfo.InvariantCulture, $"\"{LocationKeys[field]}\": {row.GetValue(field).ToString("R", CultureInfo.InvariantCulture)}, ");
             }
         }
 
