@@ -50,8 +50,12 @@ internal static class AssetsEndpoints
         bool csv = http.Request.ContentType?.Contains("csv", StringComparison.OrdinalIgnoreCase) == true;
         if (csv)
         {
-            using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
-            string text = await reader.ReadToEndAsync(http.RequestAborted);
+            if (await ReadBoundedAsync(http, MaxJsonBodyBytes, $"the CSV body is larger than {MaxJsonBodyBytes / (1024 * 1024)} MiB; split the file") is not { } body)
+            {
+                return;
+            }
+
+            string text = Encoding.UTF8.GetString(body);
             if (!TryParseCsv(text, items, out string? problem))
             {
                 await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", problem!);

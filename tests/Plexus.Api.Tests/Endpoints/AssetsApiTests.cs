@@ -157,6 +157,24 @@ public sealed class AssetsApiTests
         Assert.Equal(HttpStatusCode.NotFound, (await server.Client.GetAsync("/api/v1/assets/site-10")).StatusCode);
     }
 
+    [Fact]
+    public async Task A_csv_import_larger_than_the_body_limit_is_refused_without_being_read_whole()
+    {
+        await using var server = await PlexusTestServer.StartAsync();
+        var csv = new StringBuilder("id,name\n");
+        for (int line = 0; csv.Length <= 17 * 1024 * 1024; line++)
+        {
+            csv.Append("site-").Append(line).Append(",A site with a long enough name to fill the body quickly\n");
+        }
+
+        using var content = new StringContent(csv.ToString(), Encoding.UTF8, "text/csv");
+        using var response = await server.Client.PostAsync("/api/v1/assets/import", content);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("MiB", (await JsonAsync(response)).GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await server.Client.GetAsync("/api/v1/assets/site-0")).StatusCode);
+    }
+
     private static async Task<JsonElement> JsonAsync(HttpResponseMessage response) =>
         JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
 }
