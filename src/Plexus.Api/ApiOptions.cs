@@ -13,4 +13,7 @@ public sealed class ApiOptions
 
     /// <summary>Serve <c>GET /metrics</c> without a token (<c>--metrics-public</c>), for scrapers on a trusted network.</summary>
     public bool MetricsPublic { get; init; }
+
+    /// <summary>The tile server behind the console's map (<c>--map-tiles</c>); null draws the packaged land outline.</summary>
+    public MapTiles? MapTiles { get; init; }
 }

@@ -191,7 +191,7 @@ public static class PlexusApi
         AlarmsEndpoints.Map(endpoints, context);
         DeleteEndpoints.Map(endpoints, context);
         RetentionEndpoints.Map(endpoints, context);
-        ConsoleEndpoints.Map(endpoints);
+        ConsoleEndpoints.Map(endpoints, context.Options);
         ConsoleApiEndpoints.Map(endpoints, context);
         LiveEndpoints.Map(endpoints, context);
         MetricsEndpoints.Map(endpoints, context);

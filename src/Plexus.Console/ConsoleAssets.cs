@@ -60,6 +60,7 @@ public static class ConsoleAssets
         ".js" => "text/javascript; charset=utf-8",
         ".css" => "text/css; charset=utf-8",
         ".svg" => "image/svg+xml",
+        ".json" => "application/json",
         ".png" => "image/png",
         ".ico" => "image/x-icon",
         _ => "application/octet-stream",

@@ -143,6 +143,9 @@ public sealed record PlexusServerOptions
     /// <summary>Serve <c>GET /metrics</c> without a token (<c>--metrics-public</c>).</summary>
     public bool MetricsPublic { get; init; }
 
+    /// <summary>The tile server behind the console's map (<c>--map-tiles</c>, <c>--map-attribution</c>); null: the packaged outline.</summary>
+    public Api.MapTiles? MapTiles { get; init; }
+
     public const int DefaultLiveMaxClients = 100;
 
     /// <summary>Live device streams open at once (<c>--live-max-clients</c>).</summary>

@@ -145,7 +145,7 @@ public sealed class ConsoleTests(ConsoleFixture fixture) : IClassFixture<Console
     public async Task At_phone_width_no_page_overflows_horizontally()
     {
         var page = await fixture.SignedInPageAsync(PlexusTestServer.AdminToken, 375, 740);
-        foreach (string route in new[] { "#/overview", "#/devices", "#/devices/console-phone", "#/alarms", "#/map", "#/assets", "#/sql?q=SELECT%201%20AS%20one" })
+        foreach (string route in new[] { "#/overview", "#/devices", "#/devices/console-phone", "#/alarms", "#/rules", "#/map", "#/assets", "#/sql?q=SELECT%201%20AS%20one", "#/server" })
         {
             await page.GotoAsync("/" + route);
             await Expect(page.Locator("main h1")).ToBeVisibleAsync();
@@ -168,7 +168,7 @@ public sealed class ConsoleTests(ConsoleFixture fixture) : IClassFixture<Console
         var problems = Violations(await page.RunAxe(), "sign-in");
         await page.GetByLabel("API token").FillAsync(PlexusTestServer.AdminToken);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        foreach (string route in new[] { "#/overview", "#/devices", "#/devices/axe-device", "#/alarms", "#/map", "#/assets", "#/sql?q=SELECT%201%20AS%20one" })
+        foreach (string route in new[] { "#/overview", "#/devices", "#/devices/axe-device", "#/alarms", "#/rules", "#/map", "#/assets", "#/sql?q=SELECT%201%20AS%20one", "#/server" })
         {
             await page.GotoAsync("/" + route);
             await Expect(page.Locator("main h1")).ToBeVisibleAsync();

@@ -49,6 +49,18 @@ internal static class ConsoleApiEndpoints
             }
 
             json.WriteEndArray();
+            json.WriteStartObject("basemap");
+            if (context.Options.MapTiles is { } tiles)
+            {
+                json.WriteString("tiles", tiles.Template);
+                json.WriteString("attribution", tiles.Attribution);
+            }
+            else
+            {
+                json.WriteNull("tiles");
+            }
+
+            json.WriteEndObject();
         });
     }
 

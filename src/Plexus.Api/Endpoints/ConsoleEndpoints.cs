@@ -15,20 +15,22 @@ internal static class ConsoleEndpoints
     /// <summary>
     /// Scripts, styles and connections only from this origin, nothing inline, no plugins, no framing: an injected
     /// <c>&lt;script&gt;</c> or <c>onclick=</c> does not run, and the page cannot be framed to click through it.
+    /// Images may also come from the map's tile server when the operator configured one, and from nowhere else.
     /// </summary>
-    internal const string ContentSecurityPolicy =
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-        "font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+    internal static string ContentSecurityPolicy(MapTiles? tiles) =>
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:" + (tiles is null ? string.Empty : " " + tiles.Origin) +
+        "; connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-    public static void Map(IEndpointRouteBuilder endpoints)
+    public static void Map(IEndpointRouteBuilder endpoints, ApiOptions options)
     {
-        endpoints.MapMethods("/", ["GET", "HEAD"], http => ServeAsync(http, ConsoleAssets.IndexPath));
-        endpoints.MapMethods("/console/{**path}", ["GET", "HEAD"], http => ServeAsync(http, (string?)http.Request.RouteValues["path"] ?? string.Empty));
+        string policy = ContentSecurityPolicy(options.MapTiles);
+        endpoints.MapMethods("/", ["GET", "HEAD"], http => ServeAsync(http, ConsoleAssets.IndexPath, policy));
+        endpoints.MapMethods("/console/{**path}", ["GET", "HEAD"], http => ServeAsync(http, (string?)http.Request.RouteValues["path"] ?? string.Empty, policy));
     }
 
-    private static async Task ServeAsync(HttpContext http, string path)
+    private static async Task ServeAsync(HttpContext http, string path, string policy)
     {
-        SetSecurityHeaders(http.Response);
+        SetSecurityHeaders(http.Response, policy);
         if (ConsoleAssets.Find(path) is not { } asset)
         {
             await ApiErrors.WriteAsync(http, StatusCodes.Status404NotFound, "not found", $"the console has no file {path}; open / for the console");
@@ -52,9 +54,9 @@ internal static class ConsoleEndpoints
         }
     }
 
-    internal static void SetSecurityHeaders(HttpResponse response)
+    internal static void SetSecurityHeaders(HttpResponse response, string policy)
     {
-        response.Headers.ContentSecurityPolicy = ContentSecurityPolicy;
+        response.Headers.ContentSecurityPolicy = policy;
         response.Headers.XFrameOptions = "DENY";
         response.Headers["Referrer-Policy"] = "no-referrer";
         response.Headers["Cross-Origin-Opener-Policy"] = "same-origin";

@@ -55,6 +55,8 @@ internal static class ServeCommand
     private static readonly Option<string?> RulesQueue = new("--rules-queue") { Description = "Stored writes waiting for the rule engine; past it a write's points are not evaluated, counted and logged (env PLEXUS_RULES_QUEUE, default 1024)" };
     private static readonly Option<string?> RetentionCheckInterval = new("--retention-check-interval") { Description = "How often retention policies delete expired rows (env PLEXUS_RETENTION_CHECK_INTERVAL, default 10m)" };
     private static readonly Option<string?> MetricsPublic = new("--metrics-public") { Description = "true: GET /metrics answers without a token, for a scraper on a trusted network (env PLEXUS_METRICS_PUBLIC, default false)" };
+    private static readonly Option<string?> MapTilesOption = new("--map-tiles") { Description = "A tile server for the console's map, e.g. https://tile.example.org/{z}/{x}/{y}.png (env PLEXUS_MAP_TILES; default none: the land outline packaged with Plexus, nothing loaded from elsewhere)" };
+    private static readonly Option<string?> MapAttribution = new("--map-attribution") { Description = "The credit the tile provider requires, shown under the map (env PLEXUS_MAP_ATTRIBUTION)" };
     private static readonly Option<string?> LiveMaxClients = new("--live-max-clients") { Description = "Live device streams (the console's live charts) open at once (env PLEXUS_LIVE_MAX_CLIENTS, default 100)" };
     private static readonly Option<string?> LiveQueue = new("--live-queue") { Description = "Points a live stream's client may fall behind before new ones are dropped for it (env PLEXUS_LIVE_QUEUE, default 1024)" };
     private static readonly Option<string?> WebhookTimeout = new("--webhook-timeout") { Description = "How long a rule's webhook call may take, unless the action sets its own (env PLEXUS_WEBHOOK_TIMEOUT, default 5s)" };
@@ -75,7 +77,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var command = new Command("serve", "Run the Plexus server with the embedded store.");
-        foreach (var option in new[] { Data, Http, HttpsCert, HttpsKey, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxConnectSize, MqttConnectTimeout, MqttMaxConnections, MqttMaxConnectionsPerIp, MqttMaxRetainedMessages, MqttMaxRetainedBytes, MqttMaxRetainedMessagesPerClient, MqttMaxRetainedBytesPerClient, MqttMaxRate, MqttMaxBurst, MqttAclFile, Pg, PgTlsCert, PgTlsKey, PgAllowLoopbackCleartext, PgMaxConnections, PgMaxConnectionsPerIp, PgAuthTimeout, PgMaxMessageSize, AdminToken, ProvisioningKey, MaxBodySize, MaxNamespaces, MaxMeasurementsPerNamespace, MaxColumnsPerMeasurement, MaxNewMeasurementsPerWrite, MaxNewColumnsPerWrite, MaxNewSeriesPerWrite, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, RulesMax, RulesQueue, WebhookTimeout, WebhookRetries, RetentionCheckInterval, MemoryLimit, DeviceTag, LogLevel, MetricsPublic, LiveMaxClients, LiveQueue, Config })
+        foreach (var option in new[] { Data, Http, HttpsCert, HttpsKey, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxConnectSize, MqttConnectTimeout, MqttMaxConnections, MqttMaxConnectionsPerIp, MqttMaxRetainedMessages, MqttMaxRetainedBytes, MqttMaxRetainedMessagesPerClient, MqttMaxRetainedBytesPerClient, MqttMaxRate, MqttMaxBurst, MqttAclFile, Pg, PgTlsCert, PgTlsKey, PgAllowLoopbackCleartext, PgMaxConnections, PgMaxConnectionsPerIp, PgAuthTimeout, PgMaxMessageSize, AdminToken, ProvisioningKey, MaxBodySize, MaxNamespaces, MaxMeasurementsPerNamespace, MaxColumnsPerMeasurement, MaxNewMeasurementsPerWrite, MaxNewColumnsPerWrite, MaxNewSeriesPerWrite, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, RulesMax, RulesQueue, WebhookTimeout, WebhookRetries, RetentionCheckInterval, MemoryLimit, DeviceTag, LogLevel, MetricsPublic, MapTilesOption, MapAttribution, LiveMaxClients, LiveQueue, Config })
         {
             command.Options.Add(option);
         }
@@ -154,9 +156,15 @@ internal static class ServeCommand
                 MemoryLimit = Get(MemoryLimit, "PLEXUS_MEMORY_LIMIT"),
                 DeviceTag = Get(DeviceTag, "PLEXUS_DEVICE_TAG") ?? Devices.DeviceTagMap.DefaultTag,
                 MetricsPublic = Get(MetricsPublic, "PLEXUS_METRICS_PUBLIC") is { } metricsPublic && Units.ParseBoolean(metricsPublic, "metrics-public"),
+                MapTiles = Get(MapTilesOption, "PLEXUS_MAP_TILES") is { } mapTiles ? Api.MapTiles.Parse(mapTiles, Get(MapAttribution, "PLEXUS_MAP_ATTRIBUTION")) : null,
                 LiveMaxClients = Get(LiveMaxClients, "PLEXUS_LIVE_MAX_CLIENTS") is { } liveClients ? Units.ParsePositiveInt(liveClients, "live-max-clients") : PlexusServerOptions.DefaultLiveMaxClients,
                 LiveQueue = Get(LiveQueue, "PLEXUS_LIVE_QUEUE") is { } liveQueue ? Units.ParsePositiveInt(liveQueue, "live-queue") : PlexusServerOptions.DefaultLiveQueue,
             };
+            if (options.MapTiles is null && Get(MapAttribution, "PLEXUS_MAP_ATTRIBUTION") is not null)
+            {
+                throw new FormatException("map-attribution: credits a tile server; give --map-tiles too");
+            }
+
             Devices.DeviceTagMap.Parse(options.DeviceTag);
             PlexusServer.ParseEndpoint(options.HttpEndpoint);
             if (options.AdminToken is { Length: > 0 } adminToken && !Api.Auth.AdminTokenStore.IsLongEnough(adminToken, out string? tokenProblem))

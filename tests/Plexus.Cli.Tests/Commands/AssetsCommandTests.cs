@@ -63,6 +63,17 @@ public sealed class AssetsCommandTests
         Assert.Equal(2, result.ExitCode);
     }
 
+    [Theory]
+    [InlineData("--map-tiles", "https://tile.example.org/{z}/{x}.png")]
+    [InlineData("--map-tiles", "https://tile.example.org/{z}/{x}/{y}.png; script-src *")]
+    [InlineData("--map-attribution", "credit without a tile server")]
+    public async Task Serve_refuses_a_bad_map_tile_option_before_starting(string option, string value)
+    {
+        using var directory = new TempDirectory("plexus-serve-map-tiles");
+        var result = await RunAsync(null, ["serve", "--data", directory.Path, "--http", "127.0.0.1:0", "--mqtt", "off", "--pg", "off", option, value]);
+        Assert.Equal(2, result.ExitCode);
+    }
+
     private static async Task<CliResult> RunAsync(string? input, string[] args)
     {
         var root = new RootCommand("plexus (test)") { AssetsCommand.Create(), ServeCommand.Create() };

@@ -9,6 +9,8 @@ import { sqlPage } from './pages/sql.js';
 import { alarmsPage } from './pages/alarms.js';
 import { mapPage } from './pages/map.js';
 import { assetsPage } from './pages/assets.js';
+import { rulesPage } from './pages/rules.js';
+import { serverPage } from './pages/server.js';
 
 const main = document.getElementById('main');
 let leave = null;
@@ -18,7 +20,9 @@ const routes = [
   [/^#\/devices$/, query => devicesPage(query)],
   [/^#\/devices\/([^/?]+)$/, (query, id) => devicePage(decodeURIComponent(id))],
   [/^#\/alarms$/, query => alarmsPage(query)],
+  [/^#\/rules$/, () => rulesPage()],
   [/^#\/map$/, () => mapPage()],
+  [/^#\/server$/, () => serverPage()],
   [/^#\/assets$/, () => assetsPage()],
   [/^#\/sql$/, query => sqlPage(query)],
 ];

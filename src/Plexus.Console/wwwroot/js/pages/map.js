@@ -1,7 +1,10 @@
 import { api } from '../api.js';
 import { clear, errorBox, h, fill } from '../dom.js';
+import { landRings, ringsPath } from '../basemap.js';
 
 const NS = 'http://www.w3.org/2000/svg';
+const TILE = 256;
+const MAX_TILES = 48;
 
 function el(name, attributes) {
   const node = document.createElementNS(NS, name);
@@ -9,58 +12,91 @@ function el(name, attributes) {
   return node;
 }
 
-// No basemap tiles (nothing may come from the internet): a latitude/longitude graticule, zoomed to the devices.
+// Web Mercator in world units 0..1 (x east, y south), the projection of every tile server, so positions drawn on
+// tiles land where the tiles put them.
+const worldX = lon => (lon + 180) / 360;
+const worldY = lat => {
+  const clamped = Math.max(-85.05, Math.min(85.05, lat)) * Math.PI / 180;
+  return (1 - Math.log(Math.tan(clamped) + 1 / Math.cos(clamped)) / Math.PI) / 2;
+};
+
+/**
+ * The map: every device at its last position over the land outline packaged with the console (no internet needed),
+ * or over the tiles of the server the operator configured (--map-tiles), with a graticule either way.
+ */
 export function mapPage() {
   // A group, not an image: its device dots are links.
-  const svg = el('svg', { class: 'map', role: 'group', 'aria-label': 'Device positions on a latitude and longitude grid' });
+  const svg = el('svg', { class: 'map', role: 'group', 'aria-label': 'Device positions on a map' });
   const status = h('div', { 'aria-live': 'polite' });
+  const attribution = h('p', { class: 'muted', id: 'map-attribution' });
   const list = h('ul', { id: 'map-devices' });
   const element = h('section', { 'aria-labelledby': 'map-title' },
     h('h1', { id: 'map-title' }, 'Map'),
     h('p', { class: 'muted' }, 'Each device at its last position: green online, grey offline. Select a device to open it.'),
-    svg, status, h('h2', {}, 'Devices with a position'), list);
+    svg, attribution, status, h('h2', {}, 'Devices with a position'), list);
 
   async function load() {
     try {
       const answer = await api('/api/v1/live/positions');
-      draw(answer.devices);
+      const rings = answer.basemap?.tiles ? null : await landRings().catch(() => null);
+      draw(answer.devices, answer.basemap || {}, rings);
     } catch (error) {
       fill(status, errorBox(error));
     }
   }
 
-  function draw(devices) {
+  // The drawing takes the element's own shape, so the map fills it at any screen width without stretching.
+  let width = 1000;
+  let height = 600;
+
+  function draw(devices, basemap, rings) {
+    const box = svg.getBoundingClientRect();
+    width = Math.max(280, Math.round(box.width) || 1000);
+    height = Math.max(200, Math.round(box.height) || 600);
     svg.replaceChildren();
     clear(list);
-    let [minLat, maxLat, minLon, maxLon] = [-60, 75, -180, 180];
+    // The view: the devices with a margin, or the inhabited world when there are none.
+    let [west, east, south, north] = [-170, 190, -58, 78];
     if (devices.length > 0) {
-      minLat = Math.min(...devices.map(d => d.lat)); maxLat = Math.max(...devices.map(d => d.lat));
-      minLon = Math.min(...devices.map(d => d.lon)); maxLon = Math.max(...devices.map(d => d.lon));
-      const padLat = Math.max(0.01, (maxLat - minLat) * 0.15);
-      const padLon = Math.max(0.01, (maxLon - minLon) * 0.15);
-      minLat -= padLat; maxLat += padLat; minLon -= padLon; maxLon += padLon;
+      west = Math.min(...devices.map(d => d.lon)); east = Math.max(...devices.map(d => d.lon));
+      south = Math.min(...devices.map(d => d.lat)); north = Math.max(...devices.map(d => d.lat));
+      // The packaged outline is coarse (1:110 m): without tiles the view spans at least a degree, so a lone device
+      // still shows the coast or border it is near.
+      const least = basemap.tiles ? 0.01 : 0.5;
+      const padLon = Math.max(least, (east - west) * 0.15);
+      const padLat = Math.max(least, (north - south) * 0.15);
+      west -= padLon; east += padLon; south -= padLat; north += padLat;
     }
-    const width = 1000;
-    const height = 600;
+    const [x0, x1, y0, y1] = [worldX(west), worldX(east), worldY(north), worldY(south)];
+    const scale = Math.min(width / (x1 - x0), height / (y1 - y0));
+    const centerX = (x0 + x1) / 2;
+    const centerY = (y0 + y1) / 2;
+    const px = wx => (wx - centerX) * scale + width / 2;
+    const py = wy => (wy - centerY) * scale + height / 2;
+    const project = (lon, lat) => [px(worldX(lon)), py(worldY(lat))];
     svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
-    const x = lon => (lon - minLon) / (maxLon - minLon) * width;
-    const y = lat => height - (lat - minLat) / (maxLat - minLat) * height;
-    const step = niceStep(Math.max(maxLat - minLat, maxLon - minLon) / 6);
-    for (let lon = Math.ceil(minLon / step) * step; lon <= maxLon; lon += step) {
-      svg.append(el('line', { class: 'grid', x1: x(lon), y1: 0, x2: x(lon), y2: height }));
-      const label = el('text', { x: x(lon) + 2, y: height - 4 });
-      label.textContent = lon.toFixed(step < 1 ? 2 : 0) + '°';
-      svg.append(label);
+    svg.append(el('rect', { class: 'sea', x: 0, y: 0, width: width, height: height }));
+
+    if (basemap.tiles) {
+      drawTiles(basemap.tiles, scale, px, py, centerX, centerY);
+      attribution.textContent = basemap.attribution ? 'Map tiles: ' + basemap.attribution : '';
+    } else if (rings) {
+      // The outline repeats east and west so a view across the antimeridian still shows land.
+      for (const shift of [-360, 0, 360]) {
+        const path = ringsPath(rings, (lon, lat) => project(lon + shift, lat), width, height);
+        if (path) svg.append(el('path', { class: 'land', d: path }));
+      }
+      attribution.textContent = 'Land outline: Natural Earth (public domain), packaged with Plexus.';
     }
-    for (let lat = Math.ceil(minLat / step) * step; lat <= maxLat; lat += step) {
-      svg.append(el('line', { class: 'grid', x1: 0, y1: y(lat), x2: width, y2: y(lat) }));
-      const label = el('text', { x: 2, y: y(lat) - 2 });
-      label.textContent = lat.toFixed(step < 1 ? 2 : 0) + '°';
-      svg.append(label);
-    }
+
+    // The graticule covers what is visible, which is wider or taller than the devices' box.
+    const lonAt = x => ((x - width / 2) / scale + centerX) * 360 - 180;
+    const latAt = y => Math.atan(Math.sinh(Math.PI * (1 - 2 * ((y - height / 2) / scale + centerY)))) * 180 / Math.PI;
+    drawGraticule(lonAt(0), lonAt(width), latAt(height), latAt(0), project);
     for (const device of devices) {
+      const [cx, cy] = project(device.lon, device.lat);
       const link = el('a', { href: '#/devices/' + encodeURIComponent(device.device), 'aria-label': `${device.device}, ${device.online ? 'online' : 'offline'}` });
-      const dot = el('circle', { cx: x(device.lon), cy: y(device.lat), r: 6, class: device.online ? 'online' : 'offline' });
+      const dot = el('circle', { cx, cy, r: 6, class: device.online ? 'online' : 'offline' });
       const title = el('title', {});
       title.textContent = `${device.device} (${device.online ? 'online' : 'offline'})`;
       dot.append(title);
@@ -74,8 +110,49 @@ export function mapPage() {
       : null);
   }
 
+  function drawTiles(template, scale, px, py, centerX, centerY) {
+    const zoom = Math.max(0, Math.min(19, Math.round(Math.log2(scale / TILE))));
+    const count = 2 ** zoom;
+    const left = Math.floor((centerX - width / 2 / scale) * count);
+    const right = Math.floor((centerX + width / 2 / scale) * count);
+    const top = Math.max(0, Math.floor((centerY - height / 2 / scale) * count));
+    const bottom = Math.min(count - 1, Math.floor((centerY + height / 2 / scale) * count));
+    if ((right - left + 1) * (bottom - top + 1) > MAX_TILES) return;
+    for (let ty = top; ty <= bottom; ty++) {
+      for (let tx = left; tx <= right; tx++) {
+        const wrapped = ((tx % count) + count) % count;
+        const href = template.replace('{z}', zoom).replace('{x}', wrapped).replace('{y}', ty);
+        const size = scale / count;
+        svg.append(el('image', { href, x: px(tx / count), y: py(ty / count), width: size + 0.5, height: size + 0.5, preserveAspectRatio: 'none' }));
+      }
+    }
+  }
+
+  function drawGraticule(west, east, south, north, project) {
+    const step = niceStep(Math.max(north - south, east - west) / 6);
+    const digits = Math.max(0, -Math.floor(Math.log10(step)));
+    for (let lon = Math.ceil(west / step) * step; lon <= east; lon += step) {
+      const [x] = project(lon, 0);
+      svg.append(el('line', { class: 'grid', x1: x, y1: 0, x2: x, y2: height }));
+      const label = el('text', { x: x + 2, y: height - 4 });
+      label.textContent = normalLon(lon).toFixed(digits) + '°';
+      svg.append(label);
+    }
+    for (let lat = Math.ceil(south / step) * step; lat <= north; lat += step) {
+      const [, y] = project(0, lat);
+      svg.append(el('line', { class: 'grid', x1: 0, y1: y, x2: width, y2: y }));
+      const label = el('text', { x: 2, y: y - 2 });
+      label.textContent = lat.toFixed(digits) + '°';
+      svg.append(label);
+    }
+  }
+
   load();
   return { element, title: 'Map' };
+}
+
+function normalLon(lon) {
+  return ((lon + 540) % 360) - 180;
 }
 
 function niceStep(raw) {
