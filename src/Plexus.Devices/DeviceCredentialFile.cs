@@ -62,6 +62,21 @@ internal sealed class DeviceCredentialFile : IDisposable
     /// <summary>Records that a device has no token any more; synced when this returns.</summary>
     public void Remove(string id) => Append($"del {id}\n");
 
+    /// <summary>Records that devices have no token any more, with one sync.</summary>
+    public void RemoveAll(IEnumerable<string> ids)
+    {
+        var text = new StringBuilder();
+        foreach (string id in ids)
+        {
+            text.Append("del ").Append(id).Append('\n');
+        }
+
+        if (text.Length > 0)
+        {
+            Append(text.ToString());
+        }
+    }
+
     /// <summary>Records many hashes with one sync (migration, bulk registration).</summary>
     public void SetAll(IEnumerable<KeyValuePair<string, byte[]>> hashes)
     {

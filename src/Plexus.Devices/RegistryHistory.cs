@@ -41,6 +41,38 @@ internal static class RegistryHistory
         connection.Execute($"INSERT INTO {table} (id, name, type, tags, parent, valid_from, valid_to) VALUES ($1, $2, $3, $4, $5, $6, NULL)", id, name, type, tagsJson, parent, at);
     }
 
+    /// <summary>
+    /// <see cref="Record"/> for many rows, a few hundred per statement: a bulk registration costs a handful of
+    /// statements instead of two per row (each of which scans the history for the row to close).
+    /// </summary>
+    public static void RecordMany(MetadataConnection connection, string table, IReadOnlyList<(string Id, string? Name, string? Type, string TagsJson, string? Parent, DateTime At)> rows)
+    {
+        const int RowsPerStatement = 200;
+        for (int first = 0; first < rows.Count; first += RowsPerStatement)
+        {
+            int count = Math.Min(RowsPerStatement, rows.Count - first);
+            var close = new System.Text.StringBuilder($"UPDATE {table} SET valid_to = $1 WHERE valid_to IS NULL AND id IN (");
+            var closeParameters = new object?[count + 1];
+            closeParameters[0] = rows[first].At;
+            var insert = new System.Text.StringBuilder($"INSERT INTO {table} (id, name, type, tags, parent, valid_from, valid_to) VALUES ");
+            var insertParameters = new object?[count * 6];
+            for (int i = 0; i < count; i++)
+            {
+                var row = rows[first + i];
+                close.Append(i == 0 ? "$" : ", $").Append(i + 2);
+                closeParameters[i + 1] = row.Id;
+                int p = i * 6;
+                insert.Append(i == 0 ? "(" : ", (").Append('$').Append(p + 1).Append(", $").Append(p + 2).Append(", $").Append(p + 3)
+                    .Append(", $").Append(p + 4).Append(", $").Append(p + 5).Append(", $").Append(p + 6).Append(", NULL)");
+                (insertParameters[p], insertParameters[p + 1], insertParameters[p + 2], insertParameters[p + 3], insertParameters[p + 4], insertParameters[p + 5]) =
+                    (row.Id, row.Name, row.Type, row.TagsJson, row.Parent, row.At);
+            }
+
+            connection.Execute(close.Append(')').ToString(), closeParameters);
+            connection.Execute(insert.ToString(), insertParameters);
+        }
+    }
+
     public static void Close(MetadataConnection connection, string table, string id, DateTime at) =>
         connection.Execute($"UPDATE {table} SET valid_to = $2 WHERE id = $1 AND valid_to IS NULL", id, at);
 }

@@ -210,6 +210,40 @@ public sealed class DeviceRegistryTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Many_devices_added_at_once_each_stand_alone_may_hang_from_an_earlier_one_and_survive_a_reopen()
+    {
+        var devices = Enumerable.Range(0, 2_000).Select(i => new NewDevice($"sensor-{i:D4}", null, "sensor", Tags(("row", i.ToString(System.Globalization.CultureInfo.InvariantCulture))), i == 0 ? null : "sensor-0000")).ToList();
+        devices.Insert(1, new NewDevice("bad id!", null, null, Tags(), null));
+        devices.Insert(2, new NewDevice("sensor-0000", null, null, Tags(), null));
+        devices.Add(new NewDevice("orphan", null, null, Tags(), "nowhere"));
+        IReadOnlyList<(RegisteredDevice? Added, RegistryException? Error)> results;
+        using (var registry = Open())
+        {
+            registry.Add(new NewDevice("taken", null, null, Tags(), null));
+            devices.Add(new NewDevice("taken", null, null, Tags(), null));
+            results = registry.AddMany(devices);
+
+            Assert.Equal(devices.Count, results.Count);
+            Assert.Equal(2_000, results.Count(r => r.Added is not null));
+            Assert.Equal("id", results[1].Error?.Field);
+            Assert.Equal(RegistryErrorKind.Conflict, results[2].Error?.Kind);
+            Assert.Equal("parent", results[^2].Error?.Field);
+            Assert.Equal(RegistryErrorKind.Conflict, results[^1].Error?.Kind);
+            Assert.Null(registry.Get("orphan"));
+            Assert.True(registry.Validate("sensor-1999", results[2_001].Added!.Token));
+        }
+
+        await _store!.DisposeAsync();
+        _store = null;
+        using (var registry = Open())
+        {
+            Assert.Equal("sensor-0000", registry.Get("sensor-1234")?.Parent);
+            Assert.True(registry.Validate("sensor-0008", results[10].Added!.Token));
+            Assert.Equal(2_001, registry.List(limit: 10).Total);
+        }
+    }
+
+    [Fact]
     public async Task A_data_folder_with_hashes_in_the_table_moves_them_out_on_open_and_devices_still_connect()
     {
         string token;

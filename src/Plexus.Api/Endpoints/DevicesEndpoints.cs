@@ -85,7 +85,30 @@ internal static class DevicesEndpoints
                 }
             }
 
-            var results = items.Select((item, index) => BulkResult<RegisteredDevice>.Try(index, item.Line, () => registry.Add(item.Parse()))).ToList();
+            // Parsed first, each on its own; then registered together (one sync, one transaction for the lot).
+            var parsed = new List<NewDevice>();
+            var parsedIndexes = new List<int>();
+            var results = new BulkResult<RegisteredDevice>[items.Count];
+            for (int index = 0; index < items.Count; index++)
+            {
+                try
+                {
+                    parsed.Add(items[index].Parse());
+                    parsedIndexes.Add(index);
+                }
+                catch (RegistryException error)
+                {
+                    results[index] = new BulkResult<RegisteredDevice>(index, items[index].Line, null, error);
+                }
+            }
+
+            var registered = registry.AddMany(parsed);
+            for (int i = 0; i < registered.Count; i++)
+            {
+                int index = parsedIndexes[i];
+                results[index] = new BulkResult<RegisteredDevice>(index, items[index].Line, registered[i].Added, registered[i].Error);
+            }
+
             await RegistryEndpoints.WriteBulkAsync(http, results, added => added.Device.Id, (json, added) =>
             {
                 json.WritePropertyName("device");

@@ -13,13 +13,14 @@ const INTERNAL = new Set(['state_history', 'dead_letters']);
 const ident = name => '"' + String(name).replaceAll('"', '""') + '"';
 const literal = text => "'" + String(text).replaceAll("'", "''") + "'";
 
-export function devicePage(id) {
+export function devicePage(id, query = new URLSearchParams()) {
   const info = h('div', { 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Loading…'));
   const values = h('div', { id: 'last-values' });
   const liveStatus = h('p', { class: 'muted', id: 'live-status', role: 'status' }, 'Connecting to live data…');
   const fieldSelect = h('select', { id: 'chart-field' });
   const rangeSelect = h('select', { id: 'chart-range' }, RANGES.map(([label, seconds]) => h('option', { value: String(seconds) }, label)));
-  rangeSelect.value = '3600';
+  // The range is part of the address (#/devices/truck-7?range=604800), so a chosen view can be linked.
+  rangeSelect.value = RANGES.some(([, seconds]) => String(seconds) === query.get('range')) ? query.get('range') : '3600';
   const liveChart = chartElement('Live values of the chosen field, last 5 minutes', 'live-chart');
   const rangeChart = chartElement('Minimum and maximum of the chosen field per pixel over the chosen range', 'history-chart');
   const rangeError = h('div', { 'aria-live': 'polite', id: 'history-error' });
@@ -105,7 +106,10 @@ export function devicePage(id) {
   }
 
   fieldSelect.addEventListener('change', () => { drawLive(); loadRange(); });
-  rangeSelect.addEventListener('change', loadRange);
+  rangeSelect.addEventListener('change', () => {
+    history.replaceState(null, '', '#/devices/' + encodeURIComponent(id) + '?range=' + rangeSelect.value);
+    loadRange();
+  });
 
   async function load(first = true) {
     try {
