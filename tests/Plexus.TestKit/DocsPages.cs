@@ -145,13 +145,14 @@ public sealed record DocsBlock(string Page, int Index, string Language, string B
         for (int i = 0; i < line.Length; i++)
         {
             char c = line[i];
-            if (open == '\0' && c == '\\')
+            if (open == '\0' && c == '#' && (i == 0 || char.IsWhiteSpace(line[i - 1])))
             {
-                i++;
+                break; // a comment: its apostrophes quote nothing
             }
-            else if (open == '"' && c == '\\')
+
+            if (open != '\'' && c == '\\')
             {
-                i++;
+                i++; // an escaped character, outside quotes or inside double ones
             }
             else if (open == '\0' && c is '\'' or '"')
             {
