@@ -9,10 +9,10 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "== installing Node.js and npm (Debian packages)"
   if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm; else sudo apt-get update -qq && sudo apt-get install -y -qq nodejs npm; fi
 fi
-# docs/getting-started.md's console examples (run by GettingStartedDocsTests) read a device token with jq.
-if ! command -v jq >/dev/null 2>&1; then
-  echo "== installing jq (Debian package)"
-  if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq jq; else sudo apt-get update -qq && sudo apt-get install -y -qq jq; fi
+# The shell examples of docs/ (run by DocsShellExamplesTests) call the API with curl and read its JSON with jq.
+if ! command -v jq >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then
+  echo "== installing jq and curl (Debian packages)"
+  if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq jq curl; else sudo apt-get update -qq && sudo apt-get install -y -qq jq curl; fi
 fi
 # The MQTT tests use Mosquitto's command-line clients as a third-party client.
 if ! command -v mosquitto_pub >/dev/null 2>&1; then
@@ -35,7 +35,8 @@ if ! command -v psql >/dev/null 2>&1 || ! /usr/bin/python3 -c "import psycopg2" 
   { $sudo apt-get update -qq && $sudo apt-get install -y -qq postgresql-client python3-psycopg2; } \
     || echo "== could not install postgresql-client or python3-psycopg2: the psql and psycopg2 tests will be skipped"
 fi
-# The Python MQTT example of docs/mqtt.md runs under Debian's paho-mqtt (1.6); without it that test is skipped.
+# The Python MQTT example of docs/mqtt.md runs under Debian's paho-mqtt (1.6): DocsPythonExampleTests skip without it,
+# DocsShellExamplesTests (which also run the Python examples of influxql.md and postgres.md) fail naming the module.
 if ! /usr/bin/python3 -c "import paho.mqtt.client" >/dev/null 2>&1; then
   echo "== installing python3-paho-mqtt (Debian package)"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -50,7 +51,7 @@ if [ ! -x /usr/bin/chromium ]; then
   { $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium; } \
     || echo "== could not install chromium: the console's browser tests will be skipped"
 fi
-echo "== npm client for the real-client tests"
+echo "== npm clients for the real-client tests and the JavaScript examples of docs/mqtt.md (mqtt.js)"
 (cd tests/clients/node && npm install --no-audit --no-fund --loglevel=error)
 
 echo "== build (warnings are errors)"

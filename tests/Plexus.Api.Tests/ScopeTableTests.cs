@@ -42,7 +42,7 @@ public sealed partial class ScopeTableTests
     /// <summary>(path, scope) of every plain GET in the table's rows whose scope is read or admin.</summary>
     private static List<(string Path, string Scope)> Rows()
     {
-        string markdown = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "docs", "http-api.md"));
+        string markdown = DocsPages.Text("http-api.md");
         var rows = new List<(string, string)>();
         foreach (Match row in TableRow().Matches(markdown))
         {

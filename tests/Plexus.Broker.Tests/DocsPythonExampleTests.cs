@@ -47,13 +47,13 @@ public sealed partial class DocsPythonExampleTests
         }
 
         var deadLetters = await server.RowsAsync(SqlOfTheDeadLettersExample());
-        Assert.Equal("truck-7", deadLetters[0][1].GetString());
-        Assert.Contains("invalid JSON", deadLetters[0][3].GetString(), StringComparison.Ordinal);
+        Assert.Equal("truck-7", deadLetters[0][0].GetString());
+        Assert.Contains("invalid JSON", deadLetters[0][2].GetString(), StringComparison.Ordinal);
     }
 
-    private static string Page() => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "docs", "mqtt.md"));
+    private static string Page() => DocsPages.Text("mqtt.md");
 
-    private static string Example() => Assert.Single(PythonBlock().Matches(Page())).Groups[1].Value;
+    private static string Example() => Assert.Single(DocsPages.Runnable("mqtt.md", "python")).Body;
 
     private static string SqlOfTheDeadLettersExample() =>
         DeadLettersQuery().Match(Page()) is { Success: true } match ? match.Groups[1].Value : throw new InvalidOperationException("docs/mqtt.md has no dead_letters query");
@@ -73,9 +73,6 @@ public sealed partial class DocsPythonExampleTests
         process.WaitForExit(30_000);
         return process.ExitCode == 0 ? version : "";
     }
-
-    [GeneratedRegex("```python\n(.*?)```", RegexOptions.Singleline)]
-    private static partial Regex PythonBlock();
 
     [GeneratedRegex("plexus query \"(SELECT [^\"]*FROM dead_letters[^\"]*)\"")]
     private static partial Regex DeadLettersQuery();

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.RegularExpressions;
 using MQTTnet;
 using Plexus.TestKit;
 using static Plexus.TestKit.DeviceTestClients;
@@ -8,16 +7,14 @@ using static Plexus.TestKit.DeviceTestClients;
 namespace Plexus.Devices.Tests;
 
 /// <summary>Every ```sql block of docs/devices.md runs against devices that sent telemetry, positions, state and a bad payload.</summary>
-public sealed partial class DeviceDocsExamplesTests
+public sealed class DeviceDocsExamplesTests
 {
     public static TheoryData<int, string> Examples()
     {
-        string markdown = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "docs", "devices.md"));
         var data = new TheoryData<int, string>();
-        int index = 0;
-        foreach (Match match in SqlBlock().Matches(markdown))
+        foreach (var block in DocsPages.Runnable("devices.md", "sql"))
         {
-            data.Add(++index, match.Groups[1].Value.Trim());
+            data.Add(block.Index, block.Code);
         }
 
         return data;
@@ -67,7 +64,4 @@ public sealed partial class DeviceDocsExamplesTests
         var result = await PublishAsync(client, topic, payload);
         Assert.True(result.IsSuccess, $"{topic}: {result.ReasonCode} {result.ReasonString}");
     }
-
-    [GeneratedRegex("```sql\\n(.*?)```", RegexOptions.Singleline)]
-    private static partial Regex SqlBlock();
 }

@@ -11,12 +11,10 @@ public sealed partial class GeoDocsExamplesTests
 {
     public static TheoryData<int, string> Examples()
     {
-        string markdown = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "docs", "geo.md"));
         var data = new TheoryData<int, string>();
-        int i = 0;
-        foreach (Match match in SqlBlock().Matches(markdown))
+        foreach (var block in DocsPages.Runnable("geo.md", "sql"))
         {
-            data.Add(++i, match.Groups[1].Value.Trim());
+            data.Add(block.Index, block.Code);
         }
 
         return data;
@@ -66,7 +64,7 @@ public sealed partial class GeoDocsExamplesTests
             Assert.Equal(HttpStatusCode.Created, fence.StatusCode);
         }
 
-        var queries = SqlBlock().Matches(page).Select(m => m.Groups[1].Value.Trim()).Where(sql => sql.Contains("depot-7", StringComparison.Ordinal) || sql.Contains("FROM positions p JOIN geofences", StringComparison.Ordinal)).ToList();
+        var queries = DocsPages.Runnable("geo.md", "sql").Select(block => block.Code).Where(sql => sql.Contains("depot-7", StringComparison.Ordinal) || sql.Contains("FROM positions p JOIN geofences", StringComparison.Ordinal)).ToList();
         Assert.Equal(3, queries.Count);
         foreach (string sql in queries)
         {
@@ -97,7 +95,7 @@ public sealed partial class GeoDocsExamplesTests
         Assert.Equal("truck_1", rows[0][0].GetString());
     }
 
-    private static string Page() => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "docs", "geo.md"));
+    private static string Page() => DocsPages.Text("geo.md");
 
     [GeneratedRegex("```\\n(positions,device=.*?)```", RegexOptions.Singleline)]
     private static partial Regex PositionLines();
@@ -107,7 +105,4 @@ public sealed partial class GeoDocsExamplesTests
 
     [GeneratedRegex("/api/v1/position-sources -H [^\\n]*\\n\\s*-d '(\\{.*?)'\\n", RegexOptions.Singleline)]
     private static partial Regex PositionSourceBody();
-
-    [GeneratedRegex("```sql\\n(.*?)```", RegexOptions.Singleline)]
-    private static partial Regex SqlBlock();
 }

@@ -1,22 +1,15 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Plexus.TestKit;
 using static Plexus.Rules.Tests.Engine.RuleTestSupport;
 
 namespace Plexus.Rules.Tests;
 
 /// <summary>Every rule and SQL example of docs/rules.md, run against a real server holding the measurements they name.</summary>
-public sealed partial class RulesCookbookTests
+public sealed class RulesCookbookTests
 {
-    private static readonly string Document = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "docs", "rules.md"));
-
-    [GeneratedRegex("```(json|sql)\\n(.*?)```", RegexOptions.Singleline)]
-    private static partial Regex Block();
-
-    private static IEnumerable<string> Blocks(string language) =>
-        Block().Matches(Document).Where(m => m.Groups[1].Value == language).Select(m => m.Groups[2].Value.Trim());
+    private static IEnumerable<string> Blocks(string language) => DocsPages.Runnable("rules.md", language).Select(block => block.Code);
 
     [Fact]
     public async Task Every_rule_of_the_cookbook_is_accepted_and_every_SQL_example_runs()

@@ -1,22 +1,22 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
-using System.Text.RegularExpressions;
 using Plexus.TestKit;
 
 namespace Plexus.Server.Tests;
 
-/// <summary>Every ```sql block of docs/sql.md runs against the fleet the page describes, so the docs cannot rot.</summary>
-public sealed partial class DocsExamplesTests
+/// <summary>
+/// Every ```sql block of docs/sql.md and docs/assets.md runs against the fleet and registry sql.md describes (the
+/// assets page's example reads the same registry history), so the docs cannot rot.
+/// </summary>
+public sealed class DocsExamplesTests
 {
-    public static TheoryData<int, string> Examples()
+    public static TheoryData<string, int, string> Examples()
     {
-        string markdown = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "docs", "sql.md"));
-        var data = new TheoryData<int, string>();
-        int index = 0;
-        foreach (Match match in SqlBlock().Matches(markdown))
+        var data = new TheoryData<string, int, string>();
+        foreach (var block in new[] { "sql.md", "assets.md" }.SelectMany(page => DocsPages.Runnable(page, "sql")))
         {
-            data.Add(++index, match.Groups[1].Value.Trim());
+            data.Add(block.Page, block.Index, block.Code);
         }
 
         return data;
@@ -24,7 +24,7 @@ public sealed partial class DocsExamplesTests
 
     [Theory]
     [MemberData(nameof(Examples))]
-    public async Task Sql_example_from_the_docs_runs_and_returns_rows(int example, string sql)
+    public async Task Sql_example_from_the_docs_runs_and_returns_rows(string page, int example, string sql)
     {
         var clock = new DocsClock();
         await using var server = await PlexusTestServer.StartAsync(configure: o => o with { DeviceTag = "device,fleet=name" }, time: clock);
@@ -39,12 +39,12 @@ public sealed partial class DocsExamplesTests
         using var response = await server.Client.PostAsJsonAsync("/api/v1/sql", new { sql });
         string body = await response.Content.ReadAsStringAsync();
 
-        Assert.True(response.StatusCode == HttpStatusCode.OK, $"example {example} failed: {body}\n{sql}");
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{page} block {example} failed: {body}\n{sql}");
         Assert.DoesNotContain("\"rows\":[]", body);
     }
 
     [Fact]
-    public void The_docs_have_examples_to_run() => Assert.True(Examples().Count >= 10);
+    public void The_docs_have_examples_to_run() => Assert.True(DocsPages.Runnable("sql.md", "sql").Count >= 10);
 
     // The assets and devices docs/sql.md describes: registered in 2015, truck_1 changed at 00:10 of the data's day.
     private static async Task SeedRegistryAsync(PlexusTestServer server, DocsClock clock)
@@ -97,7 +97,4 @@ public sealed partial class DocsExamplesTests
 
         return text.ToString();
     }
-
-    [GeneratedRegex("```sql\\n(.*?)```", RegexOptions.Singleline)]
-    private static partial Regex SqlBlock();
 }

@@ -1,4 +1,5 @@
 using Plexus.Cli.Client;
+using Plexus.Cli.Tests.Docs;
 using Plexus.TestKit;
 
 namespace Plexus.Cli.Tests.Client;
@@ -19,11 +20,11 @@ public sealed class DemoRunnerTests
         using var stop = new CancellationTokenSource();
         var demo = DemoRunner.RunInProcessAsync(server.Server, log, TimeSpan.FromMilliseconds(200), stop.Token);
 
-        await Eventually.TrueAsync(async () => await DocsBlocks.CountAsync(server, "SELECT count(DISTINCT device) FROM positions") == 4, Deadline, "the four trucks' positions");
-        await Eventually.TrueAsync(async () => await DocsBlocks.CountAsync(server, "SELECT count(DISTINCT device) FROM telemetry WHERE device LIKE 'demo-freezer-%' OR device LIKE 'demo-pump-%'") == 6, Deadline, "freezer and pump telemetry");
-        await Eventually.TrueAsync(async () => await DocsBlocks.CountAsync(server, "SELECT count(*) FROM device_state WHERE online AND device LIKE 'demo-%' AND cardinality(properties) > 0") >= 8, Deadline, "devices online with reported state");
-        Assert.Equal(10, await DocsBlocks.CountAsync(server, "SELECT count(*) FROM devices WHERE tags['demo'] = 'true'"));
-        Assert.Equal(2, await DocsBlocks.CountAsync(server, "SELECT count(*) FROM geofences WHERE name LIKE 'demo-%'"));
+        await Eventually.TrueAsync(async () => await DocsShell.CountAsync(server, "SELECT count(DISTINCT device) FROM positions") == 4, Deadline, "the four trucks' positions");
+        await Eventually.TrueAsync(async () => await DocsShell.CountAsync(server, "SELECT count(DISTINCT device) FROM telemetry WHERE device LIKE 'demo-freezer-%' OR device LIKE 'demo-pump-%'") == 6, Deadline, "freezer and pump telemetry");
+        await Eventually.TrueAsync(async () => await DocsShell.CountAsync(server, "SELECT count(*) FROM device_state WHERE online AND device LIKE 'demo-%' AND cardinality(properties) > 0") >= 8, Deadline, "devices online with reported state");
+        Assert.Equal(10, await DocsShell.CountAsync(server, "SELECT count(*) FROM devices WHERE tags['demo'] = 'true'"));
+        Assert.Equal(2, await DocsShell.CountAsync(server, "SELECT count(*) FROM geofences WHERE name LIKE 'demo-%'"));
 
         await stop.CancelAsync();
         await demo;
@@ -33,16 +34,16 @@ public sealed class DemoRunnerTests
         using var output = new StringWriter();
         await DemoRunner.RemoveAsync(client, output, CancellationToken.None);
 
-        Assert.Equal(0, await DocsBlocks.CountAsync(server, "SELECT count(*) FROM devices WHERE registered AND tags['demo'] = 'true'"));
-        Assert.Equal(0, await DocsBlocks.CountAsync(server, "SELECT count(*) FROM assets WHERE id LIKE 'demo-%'"));
-        Assert.Equal(0, await DocsBlocks.CountAsync(server, "SELECT count(*) FROM geofences WHERE name LIKE 'demo-%'"));
+        Assert.Equal(0, await DocsShell.CountAsync(server, "SELECT count(*) FROM devices WHERE registered AND tags['demo'] = 'true'"));
+        Assert.Equal(0, await DocsShell.CountAsync(server, "SELECT count(*) FROM assets WHERE id LIKE 'demo-%'"));
+        Assert.Equal(0, await DocsShell.CountAsync(server, "SELECT count(*) FROM geofences WHERE name LIKE 'demo-%'"));
         Assert.Contains("removed 17", output.ToString(), StringComparison.Ordinal);
         Assert.DoesNotContain(server.Server.ApiTokens.List(), t => t.Name == DemoRunner.TokenName);
 
         // The rows its devices sent went too, through the one delete.
-        Assert.Equal(0, await DocsBlocks.CountAsync(server, "SELECT count(*) FROM telemetry WHERE device LIKE 'demo-%'"));
-        Assert.Equal(0, await DocsBlocks.CountAsync(server, "SELECT count(*) FROM positions WHERE device LIKE 'demo-%'"));
-        Assert.Equal(0, await DocsBlocks.CountAsync(server, "SELECT count(*) FROM state_history WHERE device LIKE 'demo-%'"));
+        Assert.Equal(0, await DocsShell.CountAsync(server, "SELECT count(*) FROM telemetry WHERE device LIKE 'demo-%'"));
+        Assert.Equal(0, await DocsShell.CountAsync(server, "SELECT count(*) FROM positions WHERE device LIKE 'demo-%'"));
+        Assert.Equal(0, await DocsShell.CountAsync(server, "SELECT count(*) FROM state_history WHERE device LIKE 'demo-%'"));
         Assert.Matches(@"and the \d+ rows they sent", output.ToString());
     }
 

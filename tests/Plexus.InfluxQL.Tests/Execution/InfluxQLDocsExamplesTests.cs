@@ -1,18 +1,17 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
+using Plexus.TestKit;
 
 namespace Plexus.InfluxQL.Tests.Execution;
 
 /// <summary>Every ```influxql block of docs/influxql.md runs against the lab data and answers series without an error.</summary>
-public sealed partial class InfluxQLDocsExamplesTests(InfluxLab lab) : IClassFixture<InfluxLab>
+public sealed class InfluxQLDocsExamplesTests(InfluxLab lab) : IClassFixture<InfluxLab>
 {
     public static TheoryData<string> Examples()
     {
-        string markdown = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "docs", "influxql.md"));
         var data = new TheoryData<string>();
-        foreach (Match match in InfluxQLBlock().Matches(markdown))
+        foreach (var block in DocsPages.Runnable("influxql.md", "influxql"))
         {
-            data.Add(match.Groups[1].Value.Trim());
+            data.Add(block.Code);
         }
 
         return data;
@@ -31,7 +30,4 @@ public sealed partial class InfluxQLDocsExamplesTests(InfluxLab lab) : IClassFix
         Assert.True(result.TryGetProperty("series", out var series) && series.GetArrayLength() > 0, $"{statement}: no series");
         Assert.All(series.EnumerateArray(), s => Assert.NotEqual(0, s.GetProperty("values").GetArrayLength()));
     }
-
-    [GeneratedRegex("```influxql\\n(.*?)```", RegexOptions.Singleline)]
-    private static partial Regex InfluxQLBlock();
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Plexus.TestKit;
 
 namespace Plexus.Server.Tests.CrossData;
 
@@ -81,11 +82,9 @@ public sealed partial class CrossDataCookbookTests : IClassFixture<SimulatedFlee
     /// <summary>The cookbook's ```sql blocks by name: each starts with a <c>-- name</c> line.</summary>
     internal static Dictionary<string, string> Blocks()
     {
-        string markdown = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "docs", "cross-data.md"));
         var blocks = new Dictionary<string, string>();
-        foreach (Match match in SqlBlock().Matches(markdown))
+        foreach (string sql in DocsPages.Runnable("cross-data.md", "sql").Select(block => block.Code))
         {
-            string sql = match.Groups[1].Value.Trim();
             var name = BlockName().Match(sql);
             Assert.True(name.Success, $"a ```sql block of docs/cross-data.md does not start with '-- <name>':\n{sql}");
             Assert.True(blocks.TryAdd(name.Groups[1].Value, sql), $"two blocks are named {name.Groups[1].Value}");
@@ -157,9 +156,6 @@ public sealed partial class CrossDataCookbookTests : IClassFixture<SimulatedFlee
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => cell.ToString() ?? "",
     };
-
-    [GeneratedRegex("```sql\\n(.*?)```", RegexOptions.Singleline)]
-    private static partial Regex SqlBlock();
 
     [GeneratedRegex("^-- ([a-z0-9-]+)\\n")]
     private static partial Regex BlockName();
