@@ -254,7 +254,17 @@ public static class RuleCompiler
                     {
                         string word = binary.Operator == BinaryOperator.And ? "AND" : "OR";
                         var left = Expect(binary.Left, RuleType.Boolean, $"each side of {word}");
+                        int slotsBefore = NextSlot;
                         var right = Expect(binary.Right, RuleType.Boolean, $"each side of {word}");
+                        if (NextSlot > slotsBefore)
+                        {
+                            // The right side remembers (rate, count_within, anomaly...): it must see every point, or its
+                            // memory would skip the points where the left side decided, so it is evaluated always.
+                            return binary.Operator == BinaryOperator.And
+                                ? (row => Combine(row, left, right, and: true), RuleType.Boolean)
+                                : (row => Combine(row, left, right, and: false), RuleType.Boolean);
+                        }
+
                         return binary.Operator == BinaryOperator.And ? (row => And(row, left, right), RuleType.Boolean) : (row => Or(row, left, right), RuleType.Boolean);
                     }
 
@@ -463,6 +473,18 @@ public static class RuleCompiler
 
             var b = RuleOperations.AsLogic(right(row));
             return b == true ? RuleValue.True : a is null || b is null ? RuleValue.Null : RuleValue.False;
+        }
+
+        private static RuleValue Combine(RuleRow row, RuleEvaluator left, RuleEvaluator right, bool and)
+        {
+            var a = RuleOperations.AsLogic(left(row));
+            var b = RuleOperations.AsLogic(right(row));
+            if (and)
+            {
+                return RuleOperations.Logic(And(a, b));
+            }
+
+            return a == true || b == true ? RuleValue.True : a is null || b is null ? RuleValue.Null : RuleValue.False;
         }
 
         private static bool? And(bool? a, bool? b) => a == false || b == false ? false : a is null || b is null ? null : true;
