@@ -79,7 +79,7 @@ public static class AnomalyFunctions
                 ORDER BY 2, 1
             """),
         ("anomalies", """
-            CREATE OR REPLACE MACRO main.anomalies(source, value_column, method := 'mad', points := 60, threshold := 5, series := 'device', from_time := NULL, to_time := NULL) AS TABLE
+            CREATE OR REPLACE MACRO main.anomalies(source, value_column, method := 'mad', points := 60, threshold := 4, series := 'device', from_time := NULL, to_time := NULL) AS TABLE
                 SELECT * FROM main.anomaly_scores(source, value_column, method := method, points := points, series := series, from_time := from_time, to_time := to_time)
                 WHERE score > threshold
             """),
