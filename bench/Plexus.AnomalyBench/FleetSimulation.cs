@@ -75,14 +75,15 @@ internal static class FleetSimulation
                     break;
                 case AnomalyKind.LevelShift:
                     {
-                        // The level moves and stays for a while; flags within a window of the move are about it.
+                        // The level moves and stays for a while: detected if flagged within a window of the move,
+                        // and every flag while it is off (a seasonal baseline flags it all along) is about it.
                         double shift = sign * Noise * (5 + (random.NextDouble() * 3));
                         for (int i = at; i < at + length; i++)
                         {
                             values[i] += shift;
                         }
 
-                        anomalies.Add(new InjectedAnomaly(at, at + window, at + window));
+                        anomalies.Add(new InjectedAnomaly(at, at + window, at + length));
                         anomalies.Add(new InjectedAnomaly(at + length, at + length + window, at + length + window));
                         break;
                     }

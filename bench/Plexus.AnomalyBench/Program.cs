@@ -42,7 +42,7 @@ internal static class Program
         Console.WriteLine("| detector | kind | anomalies | threshold | flagged | precision | recall | mean delay (points) |");
         Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|");
         var cost = new Dictionary<AnomalyMethod, (long Points, TimeSpan Time)>();
-        foreach (var method in new[] { AnomalyMethod.ZScore, AnomalyMethod.Ewma, AnomalyMethod.Mad })
+        foreach (var method in new[] { AnomalyMethod.ZScore, AnomalyMethod.Ewma, AnomalyMethod.Mad, AnomalyMethod.Seasonal })
         {
             foreach (var kind in Enum.GetValues<AnomalyKind>())
             {
@@ -109,11 +109,12 @@ internal static class Program
 
     private static double[] Score(AnomalyMethod method, int window, double[] values)
     {
-        var detector = new AnomalyWindow(method, window);
+        var detector = method == AnomalyMethod.Seasonal ? null : new AnomalyWindow(method, window);
+        var seasonal = new SeasonalAnomalyWindow(window);
         var scores = new double[values.Length];
         for (int i = 0; i < values.Length; i++)
         {
-            scores[i] = detector.Score(values[i]);
+            scores[i] = detector?.Score(values[i]) ?? seasonal.Score(values[i], i * 60_000_000_000L);
         }
 
         return scores;
@@ -169,6 +170,7 @@ internal static class Program
     {
         AnomalyMethod.ZScore => "zscore",
         AnomalyMethod.Ewma => "ewma",
+        AnomalyMethod.Seasonal => "seasonal",
         _ => "mad",
     };
 

@@ -5,7 +5,8 @@ namespace Plexus.Query.Functions;
 /// <summary>
 /// SQL table macros that score a measurement's history for anomalies (docs/sql.md, "Anomaly detection") with the same
 /// detectors as the rules' <c>anomaly(x, method, points)</c>: each value against the <c>points</c> values of its series
-/// before it, by rolling z-score, exponentially weighted z-score or median/MAD (modified z-score). NULL until the
+/// before it, by rolling z-score, exponentially weighted z-score or median/MAD (modified z-score), or the MAD score
+/// within the same hour of day (a seasonal baseline). NULL until the
 /// series has <c>points</c> earlier values, and when their spread is zero.
 /// </summary>
 /// <remarks>
@@ -46,6 +47,17 @@ public static class AnomalyFunctions
                 WINDOW h AS (PARTITION BY series_key ORDER BY time ROWS BETWEEN points PRECEDING AND 1 PRECEDING)
             """),
 
+        // The MAD score within the same hour of day: the window holds earlier values of this hour.
+        ("anomaly_scores_seasonal", """
+            CREATE OR REPLACE MACRO main.anomaly_scores_seasonal(source, value_column, points, series_column, from_time, to_time) AS TABLE
+                SELECT time, series_key, value,
+                       CASE WHEN count(value) OVER h = points
+                            THEN 0.6745 * abs(value - median(value) OVER h) / nullif(mad(value) OVER h, 0) END AS score
+                FROM main.anomaly_points(source, value_column, series_column, from_time, to_time)
+                WHERE isfinite(value)
+                WINDOW h AS (PARTITION BY series_key, hour(time) ORDER BY time ROWS BETWEEN points PRECEDING AND 1 PRECEDING)
+            """),
+
         // Weights (1 − α)^age, α = 2 / (points + 1), the newest value (the list's last) of age 0.
         ("anomaly_scores_ewma", """
             CREATE OR REPLACE MACRO main.anomaly_scores_ewma(source, value_column, points, series_column, from_time, to_time) AS TABLE
@@ -73,9 +85,11 @@ public static class AnomalyFunctions
                     UNION ALL
                     SELECT * FROM main.anomaly_scores_ewma(source, value_column, points, series, from_time, to_time) WHERE lower(method) = 'ewma'
                     UNION ALL
+                    SELECT * FROM main.anomaly_scores_seasonal(source, value_column, points, series, from_time, to_time) WHERE lower(method) = 'seasonal'
+                    UNION ALL
                     SELECT NULL::TIMESTAMP, NULL::VARCHAR, NULL::DOUBLE,
-                           error('anomaly_scores: method is one of ''mad'', ''zscore'', ''ewma'', and points a whole number from 8 to 1000; got method ''' || method || ''', points ' || points)::DOUBLE
-                    WHERE lower(method) NOT IN ('mad', 'zscore', 'ewma') OR points NOT BETWEEN 8 AND 1000 OR points <> floor(points))
+                           error('anomaly_scores: method is one of ''mad'', ''zscore'', ''ewma'', ''seasonal'', and points a whole number from 8 to 1000; got method ''' || method || ''', points ' || points)::DOUBLE
+                    WHERE lower(method) NOT IN ('mad', 'zscore', 'ewma', 'seasonal') OR points NOT BETWEEN 8 AND 1000 OR points <> floor(points))
                 ORDER BY 2, 1
             """),
         ("anomalies", """

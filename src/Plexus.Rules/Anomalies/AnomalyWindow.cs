@@ -13,12 +13,15 @@ public enum AnomalyMethod
 
     /// <summary>0.6745 · |x − median| / MAD (median absolute deviation) of the window: the modified z-score, robust to outliers in the window.</summary>
     Mad,
+
+    /// <summary>The MAD score against the previous values of the same hour of day (UTC): a daily cycle is not an anomaly.</summary>
+    Seasonal,
 }
 
 /// <summary>The anomaly methods by the names rules and SQL use.</summary>
 public static class AnomalyMethods
 {
-    public const string Names = "'zscore', 'ewma', 'mad'";
+    public const string Names = "'zscore', 'ewma', 'mad', 'seasonal'";
 
     public static bool TryParse(string? text, out AnomalyMethod method)
     {
@@ -32,6 +35,9 @@ public static class AnomalyMethods
                 return true;
             case "mad":
                 method = AnomalyMethod.Mad;
+                return true;
+            case "seasonal":
+                method = AnomalyMethod.Seasonal;
                 return true;
             default:
                 method = default;
@@ -89,6 +95,11 @@ public sealed class AnomalyWindow
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(points, MinPoints);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(points, MaxPoints);
+        if (method == AnomalyMethod.Seasonal)
+        {
+            throw new ArgumentException("a seasonal baseline is a window per hour of day: use SeasonalAnomalyWindow", nameof(method));
+        }
+
         _method = method;
         _values = new double[points];
         _sorted = method == AnomalyMethod.Mad ? new double[points] : null;
@@ -245,5 +256,30 @@ public sealed class AnomalyWindow
 
         _values[_next] = value;
         _next = _next + 1 == _values.Length ? 0 : _next + 1;
+    }
+}
+
+/// <summary>
+/// The seasonal baseline: one MAD window per hour of day (UTC), so that a value is compared with the previous
+/// <c>points</c> values of the same hour (on earlier days, or earlier in this hour). A window is made at the first value
+/// of its hour; at most 24 per series. The SQL macro partitions by <c>hour(time)</c> to the same effect.
+/// </summary>
+public sealed class SeasonalAnomalyWindow(int points)
+{
+    private const long NanosecondsPerHour = 3_600_000_000_000;
+
+    private readonly AnomalyWindow?[] _hours = new AnomalyWindow?[24];
+
+    /// <summary>Scores <paramref name="value"/> at <paramref name="timeNs"/> (since 1970, UTC) against its hour's window, then adds it.</summary>
+    public double Score(double value, long timeNs)
+    {
+        long hour = (timeNs / NanosecondsPerHour) % 24;
+        if (hour < 0)
+        {
+            hour += 24;
+        }
+
+        var window = _hours[hour] ??= new AnomalyWindow(AnomalyMethod.Mad, points);
+        return window.Score(value);
     }
 }

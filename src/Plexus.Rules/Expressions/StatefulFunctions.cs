@@ -107,8 +107,23 @@ internal static class StatefulFunctions
             points = (int)size;
         }
 
-        double[]? weights = method == AnomalyMethod.Ewma ? AnomalyMethods.EwmaWeights(points) : null;
         int slot = compilation.NextSlot++;
+        if (method == AnomalyMethod.Seasonal)
+        {
+            Func<SeasonalAnomalyWindow> seasonal = () => new SeasonalAnomalyWindow(points);
+            return (row =>
+            {
+                if (row.Memory is not { } memory || value(row) is not { Kind: RuleValueKind.Number } x)
+                {
+                    return RuleValue.Null;
+                }
+
+                double score = memory.Window(slot, seasonal).Score(x.Number, row.TimeNs);
+                return double.IsNaN(score) ? RuleValue.Null : RuleValue.Of(score);
+            }, RuleType.Number);
+        }
+
+        double[]? weights = method == AnomalyMethod.Ewma ? AnomalyMethods.EwmaWeights(points) : null;
         Func<AnomalyWindow> create = () => new AnomalyWindow(method, points, weights);
         return (row =>
         {

@@ -17,6 +17,7 @@ public sealed class AnomalySqlTests
     [InlineData("mad", AnomalyMethod.Mad)]
     [InlineData("zscore", AnomalyMethod.ZScore)]
     [InlineData("ewma", AnomalyMethod.Ewma)]
+    [InlineData("seasonal", AnomalyMethod.Seasonal)]
     public async Task Sql_anomaly_scores_equal_the_rule_detector_on_the_same_history(string name, AnomalyMethod method)
     {
         await using var server = await PlexusTestServer.StartAsync();
@@ -25,14 +26,16 @@ public sealed class AnomalySqlTests
         var lines = new StringBuilder();
         foreach (string device in new[] { "p1", "p2" })
         {
-            var window = new AnomalyWindow(method, Points);
+            // 120 minutes: the seasonal baseline keeps one window for hour 0 and one for hour 1.
+            var seasonal = new SeasonalAnomalyWindow(Points);
+            var window = method == AnomalyMethod.Seasonal ? null : new AnomalyWindow(method, Points);
             for (int i = 0; i < 120; i++)
             {
                 // Noise, a level shift at 60 and a spike at 90; p2's values repeat, so MAD ties are exercised.
                 double value = device == "p2" ? Math.Round(random.NextDouble() * 4) : 10 + random.NextDouble() + (i >= 60 ? 3 : 0) + (i == 90 ? 8 : 0);
                 long time = T0 + (i * Minute);
                 lines.Append(CultureInfo.InvariantCulture, $"telemetry,device={device} vibration={value:R} {time}\n");
-                double score = window.Score(value);
+                double score = window?.Score(value) ?? seasonal.Score(value, time);
                 if (!double.IsNaN(score))
                 {
                     expected[(device, time)] = score;

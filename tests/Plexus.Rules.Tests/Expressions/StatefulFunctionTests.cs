@@ -84,6 +84,7 @@ public sealed class StatefulFunctionTests
     [InlineData("mad")]
     [InlineData("zscore")]
     [InlineData("ewma")]
+    [InlineData("seasonal")]
     public void Anomaly_is_null_until_the_window_is_full_then_scores_a_spike_far_above_noise(string method)
     {
         var random = new Random(7);
@@ -114,6 +115,29 @@ public sealed class StatefulFunctionTests
 
         // 14.5 replaced 1: window 2..8, 14.5 (median 5.5, deviations 0.5 0.5 1.5 1.5 2.5 2.5 3.5 9, MAD 2).
         Assert.Equal(0.6745 * 5 / 2, window.Score(0.5), 12);
+    }
+
+    [Fact]
+    public void Seasonal_baseline_compares_a_value_with_the_same_hour_of_earlier_days()
+    {
+        // Hour 3 is always 10 warmer than hour 2, until the last day's hour 3 reads like an hour 2: ordinary against
+        // a window of both hours, far from what hour 3 reads on other days.
+        const long Hour = 3_600_000_000_000;
+        var seasonal = new SeasonalAnomalyWindow(8);
+        var flat = new AnomalyWindow(AnomalyMethod.Mad, 8);
+        double seasonalScore = double.NaN, flatScore = double.NaN;
+        for (int day = 0; day < 20; day++)
+        {
+            for (int hour = 2; hour <= 3; hour++)
+            {
+                double value = (hour == 3 && day < 19 ? 10 : 0) + ((day * 7 % 5) * 0.1);
+                seasonalScore = seasonal.Score(value, (day * 24 * Hour) + (hour * Hour));
+                flatScore = flat.Score(value);
+            }
+        }
+
+        Assert.True(seasonalScore > 10, $"seasonal {seasonalScore}");
+        Assert.True(flatScore < 2, $"flat {flatScore}");
     }
 
     [Fact]
