@@ -78,6 +78,12 @@ public static class RuleCompiler
     /// <summary>Longest expression text accepted.</summary>
     public const int MaxLength = 4096;
 
+    /// <summary>
+    /// What the windows of one expression (<c>anomaly</c>, <c>count_within</c>) may hold per device at most: the state a
+    /// rule keeps grows with its devices, so each device's share is bounded by the rule's text.
+    /// </summary>
+    public const int MaxWindowBytesPerDevice = 65_536;
+
     /// <summary>Compiles a condition: it must be true or false (a comparison, a boolean column...).</summary>
     public static CompiledExpression CompileCondition(string text, RuleCompileOptions? options = null)
     {
@@ -100,6 +106,11 @@ public static class RuleCompiler
 
         var compilation = new Compilation(options ?? new RuleCompileOptions());
         var (evaluate, type) = compilation.Compile(RuleParser.Parse(text));
+        if (compilation.WindowBytes > MaxWindowBytesPerDevice)
+        {
+            throw new RuleSyntaxException(0, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the windows of this expression hold up to {compilation.WindowBytes:N0} bytes per device; at most {MaxWindowBytesPerDevice:N0} (a rule keeps them for up to {Engine.RuleEngine.MaxKeysPerRule:N0} devices): give anomaly fewer points or use fewer window functions"));
+        }
+
         return new CompiledExpression(text, type, evaluate, [.. compilation.Columns], compilation.ReadsDevice, compilation.NextSlot);
     }
 
@@ -117,6 +128,9 @@ public static class RuleCompiler
         public readonly List<string> Columns = [];
         public bool ReadsDevice;
         public int NextSlot = options.FirstSlot;
+
+        /// <summary>The most the expression's windows can hold per device, in bytes.</summary>
+        public long WindowBytes;
 
         public (RuleEvaluator Evaluate, RuleType Type) Compile(RuleNode node) => node switch
         {

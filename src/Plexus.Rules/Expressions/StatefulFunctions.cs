@@ -68,6 +68,7 @@ internal static class StatefulFunctions
         RuleEvaluator? condition = call.Arguments.Count == 2 ? compilation.Expect(call.Arguments[1], RuleType.Boolean, "the condition of count_within") : null;
         long windowNs = window.Ticks * 100;
         int slot = compilation.NextSlot++;
+        compilation.WindowBytes += EventWindow.MaxCount * sizeof(long);
         Func<EventWindow> create = static () => new EventWindow();
         return (row =>
         {
@@ -108,6 +109,14 @@ internal static class StatefulFunctions
         }
 
         int slot = compilation.NextSlot++;
+
+        // The values, and for the MAD a sorted copy; the seasonal baseline keeps that for each of 24 hours.
+        compilation.WindowBytes += (long)points * sizeof(double) * method switch
+        {
+            AnomalyMethod.Mad => 2,
+            AnomalyMethod.Seasonal => 48,
+            _ => 1,
+        };
         if (method == AnomalyMethod.Seasonal)
         {
             Func<SeasonalAnomalyWindow> seasonal = () => new SeasonalAnomalyWindow(points);

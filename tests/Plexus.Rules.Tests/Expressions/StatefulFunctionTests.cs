@@ -166,6 +166,8 @@ public sealed class StatefulFunctionTests
     [InlineData("enters_geofence(lat, lon, 'nowhere')", "no geofence 'nowhere'")]
     [InlineData("exits_geofence(lat, lon, depot)", "the geofence of exits_geofence must be its name in quotes")]
     [InlineData("geofence_dwell(lat, lon) > 60", "geofence_dwell takes 3 arguments, not 2")]
+    [InlineData("anomaly(vibration, 'seasonal', 1000) > 4", "the windows of this expression hold up to 384,000 bytes per device; at most 65,536")]
+    [InlineData("count_within('1m') > 1 AND count_within('1h') > 2 AND count_within('1d') > 3", "hold up to 98,304 bytes per device")]
     public void Invalid_stateful_call_is_refused_naming_the_problem(string expression, string expected)
     {
         var error = Assert.Throws<RuleSyntaxException>(() => RuleCompiler.Compile(expression, Options with
