@@ -37,25 +37,15 @@ public static class AnomalyFunctions
                 WHERE isfinite(value)
                 WINDOW h AS (PARTITION BY series_key ORDER BY time ROWS BETWEEN points PRECEDING AND 1 PRECEDING)
             """),
+        // by_hour: the seasonal baseline, one window per hour of day (the rules' 'seasonal'); else one per series.
         ("anomaly_scores_mad", """
-            CREATE OR REPLACE MACRO main.anomaly_scores_mad(source, value_column, points, series_column, from_time, to_time) AS TABLE
+            CREATE OR REPLACE MACRO main.anomaly_scores_mad(source, value_column, points, series_column, from_time, to_time, by_hour) AS TABLE
                 SELECT time, series_key, value,
                        CASE WHEN count(value) OVER h = points
                             THEN 0.6745 * abs(value - median(value) OVER h) / nullif(mad(value) OVER h, 0) END AS score
                 FROM main.anomaly_points(source, value_column, series_column, from_time, to_time)
                 WHERE isfinite(value)
-                WINDOW h AS (PARTITION BY series_key ORDER BY time ROWS BETWEEN points PRECEDING AND 1 PRECEDING)
-            """),
-
-        // The MAD score within the same hour of day: the window holds earlier values of this hour.
-        ("anomaly_scores_seasonal", """
-            CREATE OR REPLACE MACRO main.anomaly_scores_seasonal(source, value_column, points, series_column, from_time, to_time) AS TABLE
-                SELECT time, series_key, value,
-                       CASE WHEN count(value) OVER h = points
-                            THEN 0.6745 * abs(value - median(value) OVER h) / nullif(mad(value) OVER h, 0) END AS score
-                FROM main.anomaly_points(source, value_column, series_column, from_time, to_time)
-                WHERE isfinite(value)
-                WINDOW h AS (PARTITION BY series_key, hour(time) ORDER BY time ROWS BETWEEN points PRECEDING AND 1 PRECEDING)
+                WINDOW h AS (PARTITION BY series_key, CASE WHEN by_hour THEN hour(time) END ORDER BY time ROWS BETWEEN points PRECEDING AND 1 PRECEDING)
             """),
 
         // Weights (1 − α)^age, α = 2 / (points + 1), the newest value (the list's last) of age 0.
@@ -79,13 +69,13 @@ public static class AnomalyFunctions
         ("anomaly_scores", """
             CREATE OR REPLACE MACRO main.anomaly_scores(source, value_column, method := 'mad', points := 60, series := 'device', from_time := NULL, to_time := NULL) AS TABLE
                 SELECT time, series_key AS series, value, score FROM (
-                    SELECT * FROM main.anomaly_scores_mad(source, value_column, points, series, from_time, to_time) WHERE lower(method) = 'mad'
+                    SELECT * FROM main.anomaly_scores_mad(source, value_column, points, series, from_time, to_time, false) WHERE lower(method) = 'mad'
                     UNION ALL
                     SELECT * FROM main.anomaly_scores_zscore(source, value_column, points, series, from_time, to_time) WHERE lower(method) = 'zscore'
                     UNION ALL
                     SELECT * FROM main.anomaly_scores_ewma(source, value_column, points, series, from_time, to_time) WHERE lower(method) = 'ewma'
                     UNION ALL
-                    SELECT * FROM main.anomaly_scores_seasonal(source, value_column, points, series, from_time, to_time) WHERE lower(method) = 'seasonal'
+                    SELECT * FROM main.anomaly_scores_mad(source, value_column, points, series, from_time, to_time, true) WHERE lower(method) = 'seasonal'
                     UNION ALL
                     SELECT NULL::TIMESTAMP, NULL::VARCHAR, NULL::DOUBLE,
                            error('anomaly_scores: method is one of ''mad'', ''zscore'', ''ewma'', ''seasonal'', and points a whole number from 8 to 1000; got method ''' || method || ''', points ' || points)::DOUBLE
