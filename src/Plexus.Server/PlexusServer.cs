@@ -198,8 +198,9 @@ public sealed class PlexusServer : IAsyncDisposable
             var apiTokens = ApiTokenStore.Open(options.DataDirectory, time);
             var store = owned.Own("the store", PlexusStore.Open(new StorageOptions { DataDirectory = options.DataDirectory, MemoryLimit = options.MemoryLimit, SchemaLimits = options.SchemaLimits, Time = time }, loggerFactory));
 
-            // SQL macros for time alignment (docs/sql.md), in main so that every namespace sees them.
+            // SQL macros for time alignment and anomaly scores (docs/sql.md), in main so that every namespace sees them.
             TimeFunctions.Install(store);
+            AnomalyFunctions.Install(store);
 
             // Every write goes through it: HTTP, MQTT on every transport, the HTTP device API, the live state's own history.
             var pipeline = new IngestPipeline(store.Writer, logger: loggerFactory.CreateLogger("Plexus.Pipeline"), time: time);

@@ -78,6 +78,12 @@ public static class RuleCompiler
     /// <summary>Longest expression text accepted.</summary>
     public const int MaxLength = 4096;
 
+    /// <summary>
+    /// What the windows of one expression (<c>anomaly</c>, <c>count_within</c>) may hold per device at most: the state a
+    /// rule keeps grows with its devices, so each device's share is bounded by the rule's text.
+    /// </summary>
+    public const int MaxWindowBytesPerDevice = 65_536;
+
     /// <summary>Compiles a condition: it must be true or false (a comparison, a boolean column...).</summary>
     public static CompiledExpression CompileCondition(string text, RuleCompileOptions? options = null)
     {
@@ -100,6 +106,11 @@ public static class RuleCompiler
 
         var compilation = new Compilation(options ?? new RuleCompileOptions());
         var (evaluate, type) = compilation.Compile(RuleParser.Parse(text));
+        if (compilation.WindowBytes > MaxWindowBytesPerDevice)
+        {
+            throw new RuleSyntaxException(0, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the windows of this expression hold up to {compilation.WindowBytes:N0} bytes per device; at most {MaxWindowBytesPerDevice:N0} (a rule keeps them for up to {Engine.RuleEngine.MaxKeysPerRule:N0} devices): give anomaly fewer points or use fewer window functions"));
+        }
+
         return new CompiledExpression(text, type, evaluate, [.. compilation.Columns], compilation.ReadsDevice, compilation.NextSlot);
     }
 
@@ -117,6 +128,9 @@ public static class RuleCompiler
         public readonly List<string> Columns = [];
         public bool ReadsDevice;
         public int NextSlot = options.FirstSlot;
+
+        /// <summary>The most the expression's windows can hold per device, in bytes.</summary>
+        public long WindowBytes;
 
         public (RuleEvaluator Evaluate, RuleType Type) Compile(RuleNode node) => node switch
         {
@@ -254,7 +268,17 @@ public static class RuleCompiler
                     {
                         string word = binary.Operator == BinaryOperator.And ? "AND" : "OR";
                         var left = Expect(binary.Left, RuleType.Boolean, $"each side of {word}");
+                        int slotsBefore = NextSlot;
                         var right = Expect(binary.Right, RuleType.Boolean, $"each side of {word}");
+                        if (NextSlot > slotsBefore)
+                        {
+                            // The right side remembers (rate, count_within, anomaly...): it must see every point, or its
+                            // memory would skip the points where the left side decided, so it is evaluated always.
+                            return binary.Operator == BinaryOperator.And
+                                ? (row => Combine(row, left, right, and: true), RuleType.Boolean)
+                                : (row => Combine(row, left, right, and: false), RuleType.Boolean);
+                        }
+
                         return binary.Operator == BinaryOperator.And ? (row => And(row, left, right), RuleType.Boolean) : (row => Or(row, left, right), RuleType.Boolean);
                     }
 
@@ -463,6 +487,18 @@ public static class RuleCompiler
 
             var b = RuleOperations.AsLogic(right(row));
             return b == true ? RuleValue.True : a is null || b is null ? RuleValue.Null : RuleValue.False;
+        }
+
+        private static RuleValue Combine(RuleRow row, RuleEvaluator left, RuleEvaluator right, bool and)
+        {
+            var a = RuleOperations.AsLogic(left(row));
+            var b = RuleOperations.AsLogic(right(row));
+            if (and)
+            {
+                return RuleOperations.Logic(And(a, b));
+            }
+
+            return a == true || b == true ? RuleValue.True : a is null || b is null ? RuleValue.Null : RuleValue.False;
         }
 
         private static bool? And(bool? a, bool? b) => a == false || b == false ? false : a is null || b is null ? null : true;

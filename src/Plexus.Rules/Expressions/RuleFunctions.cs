@@ -13,6 +13,7 @@ internal static class RuleFunctions
         "abs", "ceil", "ceiling", "floor", "round", "sqrt", "power", "pow", "exp", "ln", "log10", "log2", "sign", "greatest", "least",
         "coalesce", "nullif", "lower", "upper", "length", "starts_with", "ends_with", "contains", "concat", "trim",
         "geo_distance_m", "geo_within_m", "inside_geofence", "hour", "dow", "rate", "changed",
+        "enters_geofence", "exits_geofence", "geofence_dwell", "count_within", "anomaly",
     ];
 
     public static (RuleEvaluator, RuleType) Compile(RuleCompiler.Compilation compilation, CallNode call, Func<string, GeoShape?>? geofences)
@@ -223,6 +224,12 @@ internal static class RuleFunctions
 
             case "inside_geofence":
                 return InsideGeofence(compilation, call, geofences);
+            case "enters_geofence" or "exits_geofence" or "geofence_dwell":
+                return StatefulFunctions.GeofenceStay(compilation, call, geofences);
+            case "count_within":
+                return StatefulFunctions.CountWithin(compilation, call);
+            case "anomaly":
+                return StatefulFunctions.Anomaly(compilation, call);
             default:
                 throw new RuleSyntaxException(call.Position, $"unknown function '{call.Name}'; rules can call {string.Join(", ", Names)}; a rule that needs history (an average over time, a join) is written as a scheduled SQL query instead (docs/rules.md#what-rules-cannot-do)");
         }
@@ -230,17 +237,26 @@ internal static class RuleFunctions
 
     private static (RuleEvaluator, RuleType) InsideGeofence(RuleCompiler.Compilation compilation, CallNode call, Func<string, GeoShape?>? geofences)
     {
+        var fence = Geofence(compilation, call, geofences);
+
+        // Looked up per evaluation: a replaced geofence takes effect at once, a removed one makes the call NULL.
+        return (row => fence.Inside(row) is { } inside ? RuleValue.Of(inside) : RuleValue.Null, RuleType.Boolean);
+    }
+
+    /// <summary>The arguments of a geofence function, <c>(lat, lon, 'name')</c>, checked: the name is a literal of a geofence that exists.</summary>
+    internal static GeofenceCall Geofence(RuleCompiler.Compilation compilation, CallNode call, Func<string, GeoShape?>? geofences)
+    {
         Arity(call, 3, 3);
         var lat = Number(compilation, call.Arguments[0], call);
         var lon = Number(compilation, call.Arguments[1], call);
         if (call.Arguments[2] is not LiteralNode { Kind: LiteralKind.Text, Text: { } name })
         {
-            throw new RuleSyntaxException(call.Arguments[2].Position, "the geofence of inside_geofence must be its name in quotes, e.g. inside_geofence(position.lat, position.lon, 'depot-7')");
+            throw new RuleSyntaxException(call.Arguments[2].Position, $"the geofence of {call.Name} must be its name in quotes, e.g. {call.Name}(lat, lon, 'depot-7')");
         }
 
         if (geofences is null)
         {
-            throw new RuleSyntaxException(call.Position, "inside_geofence needs the geofence registry, which this server has not got");
+            throw new RuleSyntaxException(call.Position, $"{call.Name} needs the geofence registry, which this server has not got");
         }
 
         if (geofences(name) is null)
@@ -248,16 +264,21 @@ internal static class RuleFunctions
             throw new RuleSyntaxException(call.Arguments[2].Position, $"no geofence '{name}'; add it first (POST /api/v1/geofences)");
         }
 
-        return (row =>
+        return new GeofenceCall(lat, lon, name, geofences);
+    }
+
+    /// <summary>A geofence call's compiled arguments; <see cref="Inside"/> is null when the position is unknown or the geofence was removed.</summary>
+    internal sealed record GeofenceCall(RuleEvaluator Lat, RuleEvaluator Lon, string Name, Func<string, GeoShape?> Geofences)
+    {
+        public bool? Inside(RuleRow row)
         {
-            // Looked up per evaluation: a replaced geofence takes effect at once, a removed one makes the call NULL.
-            if (lat(row) is not { Kind: RuleValueKind.Number } la || lon(row) is not { Kind: RuleValueKind.Number } lo || geofences(name) is not { } shape)
+            if (Lat(row) is not { Kind: RuleValueKind.Number } lat || Lon(row) is not { Kind: RuleValueKind.Number } lon || Geofences(Name) is not { } shape)
             {
-                return RuleValue.Null;
+                return null;
             }
 
-            return RuleValue.Of(shape.Contains(la.Number, lo.Number));
-        }, RuleType.Boolean);
+            return shape.Contains(lat.Number, lon.Number);
+        }
     }
 
     private static double PositiveModulo(double x, double m) => ((x % m) + m) % m;
@@ -311,13 +332,13 @@ internal static class RuleFunctions
         return double.IsNaN(result) ? RuleValue.Null : RuleValue.Of(result);
     }
 
-    private static RuleEvaluator Number(RuleCompiler.Compilation compilation, RuleNode node, CallNode call) =>
+    internal static RuleEvaluator Number(RuleCompiler.Compilation compilation, RuleNode node, CallNode call) =>
         compilation.Expect(node, RuleType.Number, $"each argument of {call.Name}");
 
     private static RuleEvaluator Text(RuleCompiler.Compilation compilation, RuleNode node, CallNode call) =>
         compilation.Expect(node, RuleType.Text, $"each argument of {call.Name}");
 
-    private static void Arity(CallNode call, int min, int max)
+    internal static void Arity(CallNode call, int min, int max)
     {
         int count = call.Arguments.Count;
         if (count < min || count > max)

@@ -1,0 +1,66 @@
+namespace Plexus.Rules.Expressions;
+
+/// <summary>
+/// The times of one device's counted points within a sliding window of event time, for <c>count_within</c>: a point at
+/// t counts the points in (t − window, t]. Times arrive in order (the engine does not evaluate late points), so the
+/// oldest leave from the front of a ring.
+/// </summary>
+/// <remarks>
+/// The ring starts small and doubles up to <see cref="MaxCount"/>, so a device that counts a few events keeps a few
+/// longs. Past <see cref="MaxCount"/> in one window the oldest is forgotten early: the count stays at
+/// <see cref="MaxCount"/>, which is enough for any threshold below it.
+/// </remarks>
+internal sealed class EventWindow
+{
+    public const int MaxCount = 4096;
+
+    private long[] _times = new long[8];
+    private int _start;
+    private int _count;
+
+    /// <summary>Forgets the times at or before <paramref name="nowNs"/> − <paramref name="windowNs"/>, adds <paramref name="nowNs"/> when <paramref name="counted"/>, and returns how many remain.</summary>
+    public int Count(long nowNs, long windowNs, bool counted)
+    {
+        long oldest = nowNs - windowNs;
+        while (_count > 0 && _times[_start] <= oldest)
+        {
+            _start = _start + 1 == _times.Length ? 0 : _start + 1;
+            _count--;
+        }
+
+        if (counted)
+        {
+            if (_count == _times.Length)
+            {
+                if (_times.Length < MaxCount)
+                {
+                    Grow();
+                }
+                else
+                {
+                    _start = _start + 1 == _times.Length ? 0 : _start + 1;
+                    _count--;
+                }
+            }
+
+            int end = _start + _count;
+            _times[end >= _times.Length ? end - _times.Length : end] = nowNs;
+            _count++;
+        }
+
+        return _count;
+    }
+
+    private void Grow()
+    {
+        var grown = new long[_times.Length * 2];
+        for (int i = 0; i < _count; i++)
+        {
+            int from = _start + i;
+            grown[i] = _times[from >= _times.Length ? from - _times.Length : from];
+        }
+
+        _times = grown;
+        _start = 0;
+    }
+}
