@@ -757,7 +757,7 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
         Close();
     }
 
-    private static readonly TimeSpan DrainTime = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan DrainTime = TimeSpan.FromSeconds(1);
     private const int DrainBytes = 1 << 20;
 
     private async Task DrainAsync(CancellationToken cancellationToken)
