@@ -181,6 +181,10 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
     // (under _ackSync, like the fast path's own count), the aliases the client set, why the connection is refused,
     // and what the client asked of the packets sent to it.
     private int _inboundInFlight;
+
+    // Set under the write lock once the framing sent its DISCONNECT: MQTT 5 §4.13 lets nothing follow it, so PUBRECs
+    // MQTTnet still had queued for earlier packets are dropped, not sent after it.
+    private bool _disconnectSent;
     private InboundTopicAliases? _inboundAliases;
     private byte _refusalReason;
     private OutboundFlow? _outbound;
@@ -687,7 +691,10 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
             {
                 while (outbound.TryRelease() is { } packet)
                 {
-                    await _transport.SendAsync(packet, CancellationToken.None);
+                    if (!_disconnectSent)
+                    {
+                        await _transport.SendAsync(packet, CancellationToken.None);
+                    }
                 }
             }
             finally
@@ -737,6 +744,7 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
                 try
                 {
                     await _transport.SendAsync(disconnect, cancellationToken);
+                    _disconnectSent = true;
                 }
                 finally
                 {
@@ -859,7 +867,10 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
             await _writeLock.WaitAsync(cancellationToken);
             try
             {
-                await _transport.SendAsync(_outgoing.WrittenMemory, cancellationToken);
+                if (!_disconnectSent)
+                {
+                    await _transport.SendAsync(_outgoing.WrittenMemory, cancellationToken);
+                }
             }
             finally
             {
@@ -895,7 +906,11 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
             {
                 if (!outbound.Windowed || outbound.TrySend(packet.Span, out mustWait))
                 {
-                    await _transport.SendAsync(packet, cancellationToken);
+                    if (!_disconnectSent)
+                    {
+                        await _transport.SendAsync(packet, cancellationToken);
+                    }
+
                     return;
                 }
 
@@ -994,7 +1009,10 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
                 await _writeLock.WaitAsync();
                 try
                 {
-                    await _transport.SendAsync(_acksSending.WrittenMemory, CancellationToken.None);
+                    if (!_disconnectSent)
+                    {
+                        await _transport.SendAsync(_acksSending.WrittenMemory, CancellationToken.None);
+                    }
                 }
                 finally
                 {
