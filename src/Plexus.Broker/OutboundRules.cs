@@ -8,8 +8,8 @@ namespace Plexus.Broker;
 /// <summary>
 /// What MQTTnet.Server 5.2 does not apply when it sends a PUBLISH to a client, applied in its outbound packet
 /// interceptor: the message expiry interval (an expired message is not sent; the rest carry their remaining
-/// lifetime), the client's Maximum Packet Size (a larger message is not sent to it) and the client's Receive
-/// Maximum (at most that many QoS 1/2 messages unacknowledged).
+/// lifetime) and the client's Maximum Packet Size (a larger message is not sent to it). The client's Receive Maximum
+/// is applied below MQTTnet, by the connection's channel (<see cref="Transport.OutboundFlow"/>).
 /// </summary>
 /// <remarks>
 /// Hazard: MQTTnet gives a queued QoS 1/2 message its packet identifier when it enqueues it, so one not sent here
@@ -81,52 +81,4 @@ internal sealed class OutboundRules
     }
 
     private sealed record Arrival(long Timestamp, uint Interval);
-}
-
-/// <summary>The client's Receive Maximum: QoS 1/2 messages sent and not yet acknowledged (PUBACK, PUBCOMP).</summary>
-internal sealed class InFlightWindow(int maximum)
-{
-    private readonly Lock _lock = new();
-    private int _inFlight;
-    private TaskCompletionSource? _freed;
-
-    /// <summary>Waits for room in the window and takes it; one waiter at a time (the client's send loop).</summary>
-    public async Task WaitAsync(CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            Task freed;
-            lock (_lock)
-            {
-                if (_inFlight < maximum)
-                {
-                    _inFlight++;
-                    return;
-                }
-
-                _freed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                freed = _freed.Task;
-            }
-
-            await freed.WaitAsync(cancellationToken);
-        }
-    }
-
-    public void Acknowledged()
-    {
-        TaskCompletionSource? freed;
-        lock (_lock)
-        {
-            // An ack for a message an earlier connection of the session sent was never counted here.
-            if (_inFlight > 0)
-            {
-                _inFlight--;
-            }
-
-            freed = _freed;
-            _freed = null;
-        }
-
-        freed?.TrySetResult();
-    }
 }

@@ -83,7 +83,7 @@ public sealed class PlexusBroker : IAsyncDisposable
             .WithMaxPendingMessagesPerClient(options.MaxPendingMessagesPerClient)
             .WithPendingMessagesOverflowStrategy(MqttPendingMessagesOverflowStrategy.DropOldestQueuedMessage)
             .Build();
-        var limits = new MqttInputLimits(options.MaxConnectSize, options.MaxMessageSize, options.ConnectTimeout);
+        var limits = new MqttInputLimits(options.MaxConnectSize, options.MaxMessageSize, options.ConnectTimeout, options.ReceiveMaximum, options.TopicAliasMaximum, options.MaxKeepAlive);
         _admission = new ConnectionAdmission(options.MaxConnections, options.MaxConnectionsPerIp, _logger, time);
         _tcp = new DeviceTcpServerAdapter(options.Endpoint, LoadTls(options), _fastPath, limits, _admission, time, _logger);
         _webSockets = new WebSocketServerAdapter(_fastPath, limits, _admission, time);
@@ -111,6 +111,7 @@ public sealed class PlexusBroker : IAsyncDisposable
         {
             new ConnectionAuthentication(authenticator, _logger),
             new SessionOwnershipExtension(_owners, _logger),
+            new SessionExpiryExtension(_server, options.MaxSessionExpiry),
             new TopicAclExtension(_owners, _logger),
         };
         if (connectivity is not null)
@@ -123,7 +124,7 @@ public sealed class PlexusBroker : IAsyncDisposable
             new RateLimitExtension(_rateLimiter, options.MaxMessagesPerSecond, time, _logger),
             _retained,
             new DeviceIngestExtension(_ingest, connectivity, _gate, _logger),
-            new OutboundExtension(new OutboundRules(time), clients, options.MaxMessageSize, _logger),
+            new OutboundExtension(new OutboundRules(time), clients, limits, options.MaxMessageSize, _logger),
             new WillExtension(_wills),
             new SharedSubscriptionExtension(shared, _owners, clients, _logger),
             new FastPathSubscriptions(subscriptions, clients),

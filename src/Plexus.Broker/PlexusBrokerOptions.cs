@@ -105,6 +105,45 @@ public sealed class PlexusBrokerOptions
     /// <summary>Messages a client may publish at once above the rate; 0 means one second's worth of the rate.</summary>
     public int MaxBurst { get; init; }
 
+    /// <summary>
+    /// Default Receive Maximum the server advertises to MQTT 5 clients: QoS 1/2 messages a client may have unacknowledged
+    /// at once. Generous, since nothing is held per message in flight beyond its acknowledgement; a client over it
+    /// breaks the protocol and is disconnected (0x93).
+    /// </summary>
+    public const ushort DefaultReceiveMaximum = 1024;
+
+    /// <summary>
+    /// Default Topic Alias Maximum, both ways: aliases an MQTT 5 client may set (each holds a topic of up to 64 KiB in
+    /// memory for the connection's life), and aliases the broker gives topics it sends to a client that accepts them.
+    /// </summary>
+    public const ushort DefaultTopicAliasMaximum = 10;
+
+    /// <summary>
+    /// Default longest keep-alive (seconds) of an MQTT 5 client: one that asks for more, or for none, is told this
+    /// value in CONNACK (Server Keep Alive) and disconnected after 1.5 times it of silence, so a dead peer's
+    /// connection does not stay open for hours.
+    /// </summary>
+    public const ushort DefaultMaxKeepAlive = 1200;
+
+    /// <summary>
+    /// Default longest life (seconds) of a session after its connection ended: a day. Sessions and what is queued for
+    /// them are held in memory, so one a client never comes back to must end some time; a client asking for more (or
+    /// for never) gets this, and an MQTT 3.1.1 persistent session, which has no interval, ends after it too.
+    /// </summary>
+    public const uint DefaultMaxSessionExpiry = 86_400;
+
+    /// <summary>Longest Session Expiry Interval in seconds (MQTT 5; MQTT 3.1.1 persistent sessions expire after it too).</summary>
+    public uint MaxSessionExpiry { get; init; } = DefaultMaxSessionExpiry;
+
+    /// <summary>QoS 1/2 messages an MQTT 5 client may have unacknowledged (CONNACK Receive Maximum).</summary>
+    public ushort ReceiveMaximum { get; init; } = DefaultReceiveMaximum;
+
+    /// <summary>Topic aliases an MQTT 5 client may set, and the broker gives topics sent to a client (CONNACK Topic Alias Maximum).</summary>
+    public ushort TopicAliasMaximum { get; init; } = DefaultTopicAliasMaximum;
+
+    /// <summary>Longest keep-alive in seconds an MQTT 5 client gets (CONNACK Server Keep Alive when it asked for more or none).</summary>
+    public ushort MaxKeepAlive { get; init; } = DefaultMaxKeepAlive;
+
     /// <summary>An MQTT ACL file for applications (<see cref="Auth.MqttAclFile"/>), reloaded on change and SIGHUP; null for none.</summary>
     public string? AclFilePath { get; init; }
 }

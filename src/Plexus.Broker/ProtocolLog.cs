@@ -24,4 +24,7 @@ internal static partial class ProtocolLog
 
     [LoggerMessage(EventId = 2207, Level = LogLevel.Debug, Message = "MQTT message not sent to client {ClientId} (topic {Topic}): larger than the {Maximum} bytes the client accepts")]
     public static partial void TooLargeForClient(ILogger logger, string clientId, string? topic, uint maximum);
+
+    [LoggerMessage(EventId = 2208, Level = LogLevel.Warning, Message = "MQTT client {ClientId} ({Remote}) disconnected with {Reason}")]
+    public static partial void ProtocolViolation(ILogger logger, string clientId, string remote, string reason);
 }

@@ -97,6 +97,18 @@ public sealed record PlexusServerOptions
     /// <summary>Messages a client may publish at once above the rate; 0 is one second's worth.</summary>
     public int MqttMaxBurst { get; init; }
 
+    /// <summary>MQTT 5: QoS 1/2 messages a client may have unacknowledged (CONNACK Receive Maximum; docs/mqtt.md).</summary>
+    public ushort MqttReceiveMaximum { get; init; } = Broker.PlexusBrokerOptions.DefaultReceiveMaximum;
+
+    /// <summary>MQTT 5: topic aliases a client may set, and the broker gives topics sent to a client (CONNACK Topic Alias Maximum).</summary>
+    public ushort MqttMaxTopicAliases { get; init; } = Broker.PlexusBrokerOptions.DefaultTopicAliasMaximum;
+
+    /// <summary>The longest an MQTT session lives after its connection ended (MQTT 5 Session Expiry Interval; MQTT 3.1.1 persistent sessions too), whole seconds.</summary>
+    public TimeSpan MqttMaxSessionExpiry { get; init; } = TimeSpan.FromSeconds(Broker.PlexusBrokerOptions.DefaultMaxSessionExpiry);
+
+    /// <summary>MQTT 5: the longest keep-alive a client gets (CONNACK Server Keep Alive when it asked for more or none), whole seconds up to 65535.</summary>
+    public TimeSpan MqttMaxKeepAlive { get; init; } = TimeSpan.FromSeconds(Broker.PlexusBrokerOptions.DefaultMaxKeepAlive);
+
     /// <summary>
     /// Admin token to use (its hash replaces the stored one); null keeps the stored token or generates one. At least
     /// <c>AdminTokenStore.MinTokenLength</c> (16) characters.

@@ -5,7 +5,7 @@ using MQTTnet.Server;
 namespace Plexus.Broker.Extensions;
 
 /// <summary>What an accepted CONNECT said that the extensions need later: its session kind, protocol and MQTT 5 limits.</summary>
-internal sealed record ClientConnection(bool Persistent, bool V5, uint MaximumPacketSize, InFlightWindow? Window);
+internal sealed record ClientConnection(bool Persistent, bool V5, uint MaximumPacketSize);
 
 /// <summary>
 /// The <see cref="ClientConnection"/> of each connected client, from its CONNECT until its disconnect. Last in the
@@ -30,8 +30,7 @@ internal sealed class ConnectedClients : IValidatingConnectionHook, IClientDisco
 
         bool v5 = e.ProtocolVersion == MqttProtocolVersion.V500;
         bool persistent = v5 ? e.SessionExpiryInterval > 0 : e.CleanSession == false;
-        var window = v5 && e.ReceiveMaximum is > 0 and < ushort.MaxValue ? new InFlightWindow(e.ReceiveMaximum) : null;
-        _clients[ConnectionEvents.ClientIdOf(e)] = new ClientConnection(persistent, v5, v5 ? e.MaximumPacketSize : 0, window);
+        _clients[ConnectionEvents.ClientIdOf(e)] = new ClientConnection(persistent, v5, v5 ? e.MaximumPacketSize : 0);
         return Task.CompletedTask;
     }
 

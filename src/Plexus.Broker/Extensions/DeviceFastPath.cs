@@ -82,6 +82,10 @@ internal sealed class DeviceFastPath : IDevicePublishHandler, IValidatingConnect
         if (ConnectionEvents.IsAccepted(e) && ConnectionEvents.ChannelOf(e.RemoteEndPoint) is { } channel)
         {
             channel.ClientId = ConnectionEvents.ClientIdOf(e);
+            if (e.ProtocolVersion == MQTTnet.Formatter.MqttProtocolVersion.V500)
+            {
+                channel.LimitOutbound(e.ReceiveMaximum, e.TopicAliasMaximum);
+            }
         }
 
         return Task.CompletedTask;
@@ -246,6 +250,19 @@ internal sealed class DeviceFastPath : IDevicePublishHandler, IValidatingConnect
         if (refusal == MqttInputRefusal.PacketTooLarge && channel.ClientId is not null)
         {
             ProtocolLog.PacketTooLarge(_logger, channel.ClientId ?? "?", channel.RemoteEndPoint.ToString() ?? "?", packetSize, _options.MaxMessageSize);
+            return;
+        }
+
+        string? violation = refusal switch
+        {
+            MqttInputRefusal.ReceiveMaximumExceeded => $"0x93 Receive Maximum exceeded: more than {_options.ReceiveMaximum} QoS 1/2 messages unacknowledged, the Receive Maximum the CONNACK advertised (--mqtt-receive-maximum)",
+            MqttInputRefusal.TopicAliasInvalid => $"0x94 Topic Alias invalid: alias {packetSize}, the CONNACK allowed 1 to {_options.TopicAliasMaximum} (--mqtt-max-topic-aliases)",
+            MqttInputRefusal.TopicAliasUnknown => "0x82 Protocol error: a PUBLISH without a topic name and with no topic alias set earlier on the connection",
+            _ => null,
+        };
+        if (violation is not null)
+        {
+            ProtocolLog.ProtocolViolation(_logger, channel.ClientId ?? "?", channel.RemoteEndPoint.ToString() ?? "?", violation);
             return;
         }
 

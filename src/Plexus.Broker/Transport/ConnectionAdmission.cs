@@ -7,7 +7,16 @@ namespace Plexus.Broker.Transport;
 /// <param name="MaxConnectSize">Largest first packet, which must be a CONNECT (a will travels in it).</param>
 /// <param name="MaxPacketSize">Largest packet after the CONNECT; the fixed header is enough to refuse one.</param>
 /// <param name="ConnectTimeout">From accept until the whole CONNECT arrived, TLS handshake included.</param>
-internal readonly record struct MqttInputLimits(int MaxConnectSize, int MaxPacketSize, TimeSpan ConnectTimeout);
+/// <param name="ReceiveMaximum">MQTT 5: QoS 1/2 PUBLISHes a client may have unacknowledged; one more is DISCONNECT 0x93.</param>
+/// <param name="TopicAliasMaximum">MQTT 5: the highest topic alias a client may set; 0 or above is DISCONNECT 0x94.</param>
+/// <param name="MaxKeepAlive">MQTT 5: the longest keep-alive in seconds; a CONNECT asking more, or none, gets this as Server Keep Alive.</param>
+internal readonly record struct MqttInputLimits(
+    int MaxConnectSize,
+    int MaxPacketSize,
+    TimeSpan ConnectTimeout,
+    ushort ReceiveMaximum = PlexusBrokerOptions.DefaultReceiveMaximum,
+    ushort TopicAliasMaximum = PlexusBrokerOptions.DefaultTopicAliasMaximum,
+    ushort MaxKeepAlive = PlexusBrokerOptions.DefaultMaxKeepAlive);
 
 /// <summary>
 /// The connection caps of the broker, over its TCP, TLS and WebSocket listeners together: at most

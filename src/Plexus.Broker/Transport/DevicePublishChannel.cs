@@ -87,6 +87,15 @@ internal enum MqttInputRefusal
 
     /// <summary>A packet after the CONNECT announced more than the largest packet allowed.</summary>
     PacketTooLarge,
+
+    /// <summary>MQTT 5: one more unacknowledged QoS 1/2 PUBLISH than the server's Receive Maximum (DISCONNECT 0x93).</summary>
+    ReceiveMaximumExceeded,
+
+    /// <summary>MQTT 5: a Topic Alias of 0 or above the server's Topic Alias Maximum (DISCONNECT 0x94).</summary>
+    TopicAliasInvalid,
+
+    /// <summary>MQTT 5: a PUBLISH with neither a topic name nor an alias set before on the connection (DISCONNECT 0x82).</summary>
+    TopicAliasUnknown,
 }
 
 /// <summary>
@@ -131,6 +140,7 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
     private readonly IDevicePublishHandler _handler;
     private readonly MqttInputLimits _limits;
     private readonly bool _fastPathAllowed;
+    private readonly TimeProvider _time;
     private ITimer? _connectDeadline;
     private bool _connectPassingThrough;
     private bool _inputRefused;
@@ -167,6 +177,18 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
     private TaskCompletionSource? _acksDone;
     private int _closed;
 
+    // MQTT 5 rules MQTTnet 5.2 leaves undone (docs/mqtt.md): QoS 1/2 PUBLISHes received and not yet answered
+    // (under _ackSync, like the fast path's own count), the aliases the client set, why the connection is refused,
+    // and what the client asked of the packets sent to it.
+    private int _inboundInFlight;
+
+    // Set under the write lock once the framing sent its DISCONNECT: MQTT 5 §4.13 lets nothing follow it, so PUBRECs
+    // MQTTnet still had queued for earlier packets are dropped, not sent after it.
+    private bool _disconnectSent;
+    private InboundTopicAliases? _inboundAliases;
+    private byte _refusalReason;
+    private OutboundFlow? _outbound;
+
     /// <param name="connectTimeLeft">What is left of the connect timeout (a TLS handshake took the rest).</param>
     /// <param name="fastPathAllowed">False keeps every packet on MQTTnet's path (WebSocket).</param>
     public DevicePublishChannel(MqttTransport transport, IDevicePublishHandler handler, MqttInputLimits limits, TimeSpan connectTimeLeft, TimeProvider time, bool fastPathAllowed)
@@ -175,6 +197,7 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
         _handler = handler;
         _limits = limits;
         _fastPathAllowed = fastPathAllowed;
+        _time = time;
         Staging = handler.CreateStaging();
         RemoteEndPoint = new ChannelEndPoint(transport.RemoteEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.None, 0), this);
         LocalEndPoint = transport.LocalEndPoint;
@@ -197,6 +220,28 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
 
     /// <summary>The protocol level of the CONNECT (4 or 5), 0 before it or for one the fast path does not know.</summary>
     public byte ProtocolLevel { get; private set; }
+
+    /// <summary>MQTT 5: the keep-alive the server imposed for the CONNACK's Server Keep Alive (the client asked for more, or none); 0 when it kept the client's.</summary>
+    public ushort ServerKeepAlive { get; private set; }
+
+    /// <summary>
+    /// MQTT 5, once MQTTnet accepted the CONNECT: applies the client's Receive Maximum and Topic Alias Maximum to the
+    /// PUBLISH packets sent to it (MQTTnet 5.2 applies neither). Before the CONNACK is sent, so before any PUBLISH.
+    /// </summary>
+    public void LimitOutbound(ushort receiveMaximum, ushort topicAliasMaximum)
+    {
+        var flow = new OutboundFlow(receiveMaximum, Math.Min(topicAliasMaximum, _limits.TopicAliasMaximum));
+        _outbound = flow.Windowed || flow.Aliases is not null ? flow : null;
+    }
+
+    /// <summary>MQTT 5: the Session Expiry Interval the server imposed for the CONNACK (the client asked for more); 0 when it kept the client's.</summary>
+    public uint ServerSessionExpiry { get; set; }
+
+    /// <summary>MQTT 5: called with the Session Expiry Interval of the client's DISCONNECT, when it carries one, before MQTTnet reads the DISCONNECT.</summary>
+    public Action<uint>? SessionExpiryAtDisconnect { get; set; }
+
+    /// <summary>Whether topics sent to this client may carry an alias (3 more bytes a packet, for the client's Maximum Packet Size).</summary>
+    public bool AliasesTopics => _outbound?.Aliases is not null;
 
     /// <summary>Switches the fast path on for a device connection MQTTnet accepted.</summary>
     public void Enable(FastPathIdentity identity)
@@ -280,7 +325,11 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
                     return 0;
                 case Step.TooLarge:
                     _inputRefused = true;
-                    await RefuseTooLargeAsync(cancellationToken);
+                    await RefuseAsync(MqttWire.DisconnectPacketTooLarge, cancellationToken);
+                    return 0;
+                case Step.ProtocolRefused:
+                    _inputRefused = true;
+                    await RefuseAsync(MqttWire.Disconnect(_refusalReason), cancellationToken, drain: true);
                     return 0;
                 case Step.WaitForEarlier:
                     // Its acknowledgement must not overtake those of the messages before it, nor their commits.
@@ -307,6 +356,9 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
 
         /// <summary>A packet after the CONNECT is over the size limit: DISCONNECT 0x95 (MQTT 5), then closed.</summary>
         TooLarge,
+
+        /// <summary>MQTT 5: a PUBLISH breaks the server's Receive Maximum or topic alias rules: DISCONNECT with the reason, then closed.</summary>
+        ProtocolRefused,
     }
 
     private Task? CommitStaged()
@@ -368,9 +420,20 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
         {
             if (type == MqttWire.ConnectType && !_connectSeen)
             {
-                // A CONNECT larger than the buffer (a large will): the deadline holds until its last byte is handed over.
+                // A CONNECT larger than the buffer (a large will): its level and keep-alive are read from its first
+                // bytes, and the deadline holds until its last byte is handed over.
+                if (available.Length < headerLength + MinConnectBody)
+                {
+                    return Step.NeedMore;
+                }
+
+                ReadConnect(headerLength);
                 _connectSeen = true;
                 _connectPassingThrough = true;
+            }
+            else if (_v5 && _connectSeen && CheckMqtt5(available, type, headerLength, remaining) is { } verdict)
+            {
+                return verdict;
             }
 
             HandOver((int)total);
@@ -387,15 +450,7 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
         {
             _connectSeen = true;
             ConnectArrived();
-            if (MqttWire.TryReadConnect(packet, headerLength, out byte level, out ushort keepAlive))
-            {
-                ProtocolLevel = level;
-                _v5 = level == 5;
-
-                // A third of the keep-alive: MQTTnet disconnects after one and a half without a packet it read.
-                _pingInterval = keepAlive == 0 ? 0 : MqttNetClock.TimestampFrequency * Math.Clamp(keepAlive * 1000L / 3, 100, 10_000) / 1000;
-            }
-
+            ReadConnect(headerLength);
             HandOver((int)total);
             return Step.HandedOver;
         }
@@ -406,6 +461,21 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
             return Step.HandedOver;
         }
 
+        if (_v5)
+        {
+            // What the fast path adds for MQTT 5: a comparison for a QoS 1 message; a packet with properties (never
+            // taken here) or without a topic name has its topic alias checked.
+            if ((publish.HasProperties || publish.Topic.IsEmpty) && CheckTopicAlias(packet, headerLength, remaining) is { } refused)
+            {
+                return refused;
+            }
+
+            if (publish.Qos > 0 && Volatile.Read(ref _inboundInFlight) >= _limits.ReceiveMaximum)
+            {
+                return Refuse(MqttInputRefusal.ReceiveMaximumExceeded, MqttWire.ReceiveMaximumExceeded, total);
+            }
+        }
+
         if (_handler.TryTake(this, identity!, in publish))
         {
             // Counted before its commit, the only thing that can acknowledge it, can start: Commit runs on this thread.
@@ -414,6 +484,10 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
                 lock (_ackSync)
                 {
                     _unacknowledged++;
+                    if (_v5)
+                    {
+                        _inboundInFlight++;
+                    }
                 }
             }
 
@@ -430,6 +504,11 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
 
         if (publish.Qos > 0)
         {
+            if (_v5)
+            {
+                CountInbound();
+            }
+
             CommitStaged();
             if (Volatile.Read(ref _unacknowledged) > 0 || _lastWriteSequence > 0)
             {
@@ -439,6 +518,195 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
 
         HandOver((int)total);
         return Step.HandedOver;
+    }
+
+    /// <summary>
+    /// The CONNECT's protocol level and keep-alive, from its first bytes at <c>_start</c>. MQTT 5 §3.2.2.3.14: a
+    /// keep-alive above the server's maximum, or none, is replaced by the maximum in the bytes MQTTnet reads, so
+    /// MQTTnet enforces it (1.5 times it without a packet closes the connection), and the CONNACK tells the client
+    /// (<see cref="ServerKeepAlive"/>). MQTT 3.1.1 has no way to tell a client: its keep-alive stays.
+    /// </summary>
+    private void ReadConnect(int headerLength)
+    {
+        if (!MqttWire.TryReadConnect(_buffer.AsSpan(_start, _end - _start), headerLength, out byte level, out ushort keepAlive))
+        {
+            return;
+        }
+
+        ProtocolLevel = level;
+        _v5 = level == 5;
+        if (_v5 && _limits.MaxKeepAlive > 0 && (keepAlive == 0 || keepAlive > _limits.MaxKeepAlive))
+        {
+            keepAlive = _limits.MaxKeepAlive;
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(_buffer.AsSpan(_start + headerLength + MqttWire.ConnectKeepAliveOffset), keepAlive);
+            ServerKeepAlive = keepAlive;
+        }
+
+        // A third of the keep-alive: MQTTnet disconnects after one and a half without a packet it read.
+        _pingInterval = keepAlive == 0 ? 0 : MqttNetClock.TimestampFrequency * Math.Clamp(keepAlive * 1000L / 3, 100, 10_000) / 1000;
+    }
+
+    /// <summary>
+    /// MQTT 5 packets on MQTTnet's path, read from as much as arrived: a PUBLISH's topic alias and the server's Receive
+    /// Maximum; the client's acknowledgements of what was sent to it. Null lets the packet go to MQTTnet.
+    /// </summary>
+    private Step? CheckMqtt5(ReadOnlySpan<byte> available, int type, int headerLength, int remaining)
+    {
+        if (type == MqttWire.PublishType)
+        {
+            var header = MqttWire.TryReadPublishHeader(available, headerLength, remaining, out int topicLength, out int propertiesStart, out int propertiesLength);
+            if (header == MqttWire.PublishHeaderStatus.NeedMore && available.Length < _buffer.Length)
+            {
+                return Step.NeedMore;
+            }
+
+            // Properties longer than the buffer are not checked here (MQTTnet still resolves the alias).
+            if (header == MqttWire.PublishHeaderStatus.Complete
+                && CheckTopicAlias(topicLength > 0, available.Slice(propertiesStart, propertiesLength), (long)headerLength + remaining) is { } refused)
+            {
+                return refused;
+            }
+
+            if (((available[0] >> 1) & 0x03) > 0 && !CountInbound())
+            {
+                return Refuse(MqttInputRefusal.ReceiveMaximumExceeded, MqttWire.ReceiveMaximumExceeded, (long)headerLength + remaining);
+            }
+
+            return null;
+        }
+
+        if (type == MqttWire.DisconnectType && SessionExpiryAtDisconnect is { } setExpiry && headerLength + remaining <= _buffer.Length)
+        {
+            // MQTT 5 §3.14.2.2.2: the DISCONNECT's Session Expiry Interval replaces the CONNECT's; MQTTnet 5.2 cannot
+            // tell one of 0 (end the session now) from none, so it is read here, before MQTTnet reads the packet.
+            if (available.Length < headerLength + remaining)
+            {
+                return Step.NeedMore;
+            }
+
+            if (MqttWire.TryReadDisconnectSessionExpiry(available[..(headerLength + remaining)], headerLength, out uint interval))
+            {
+                setExpiry(interval);
+            }
+
+            return null;
+        }
+
+        if (_outbound is { } outbound)
+        {
+            if (type == MqttWire.PubRecType && remaining >= 3)
+            {
+                // MQTT 5 §4.9: a PUBREC with a failure code ends the flow as a PUBCOMP does.
+                if (available.Length < headerLength + 3)
+                {
+                    return Step.NeedMore;
+                }
+
+                if (available[headerLength + 2] >= 0x80)
+                {
+                    AcknowledgedByClient(outbound);
+                }
+            }
+            else if (type is MqttWire.PubAckType or MqttWire.PubCompType)
+            {
+                AcknowledgedByClient(outbound);
+            }
+        }
+
+        return null;
+    }
+
+    private Step? CheckTopicAlias(ReadOnlySpan<byte> packet, int headerLength, int remaining)
+    {
+        var header = MqttWire.TryReadPublishHeader(packet, headerLength, remaining, out int topicLength, out int propertiesStart, out int propertiesLength);
+        return header == MqttWire.PublishHeaderStatus.Complete
+            ? CheckTopicAlias(topicLength > 0, packet.Slice(propertiesStart, propertiesLength), packet.Length)
+            : null;
+    }
+
+    private Step? CheckTopicAlias(bool hasTopic, ReadOnlySpan<byte> properties, long packetSize)
+    {
+        int found = MqttWire.FindProperty(properties, MqttWire.TopicAliasProperty, out uint value);
+        ushort alias = (ushort)value;
+        if (found < 0)
+        {
+            // Unreadable properties: MQTTnet reports the malformed packet.
+            return null;
+        }
+
+        byte reason = (_inboundAliases ??= new InboundTopicAliases(_limits.TopicAliasMaximum)).Check(hasTopic, found > 0, alias);
+        return reason == 0 ? null
+            : Refuse(reason == MqttWire.TopicAliasInvalid ? MqttInputRefusal.TopicAliasInvalid : MqttInputRefusal.TopicAliasUnknown, reason, found > 0 ? alias : packetSize);
+    }
+
+    /// <summary>Counts a QoS 1/2 PUBLISH MQTTnet will answer; false when it is one more than the server's Receive Maximum.</summary>
+    private bool CountInbound()
+    {
+        lock (_ackSync)
+        {
+            return ++_inboundInFlight <= _limits.ReceiveMaximum;
+        }
+    }
+
+    /// <summary>An answer of MQTTnet's that ends an inbound QoS 1/2 flow (PUBACK, PUBCOMP, PUBREC with a failure code): counted before it is sent, since the client may publish again once it has it.</summary>
+    private void InboundAnswered(ReadOnlySpan<byte> packet)
+    {
+        int type = packet[0] >> 4;
+        bool ends = type is MqttWire.PubAckType or MqttWire.PubCompType
+            || (type == MqttWire.PubRecType && MqttWire.TryReadFixedHeader(packet, out int headerLength, out int remaining, out _) && remaining >= 3 && packet.Length > headerLength + 2 && packet[headerLength + 2] >= 0x80);
+        if (ends)
+        {
+            lock (_ackSync)
+            {
+                if (_inboundInFlight > 0)
+                {
+                    _inboundInFlight--;
+                }
+            }
+        }
+    }
+
+    private Step Refuse(MqttInputRefusal refusal, byte reasonCode, long detail)
+    {
+        _refusalReason = reasonCode;
+        _handler.InputRefused(this, refusal, detail);
+        return Step.ProtocolRefused;
+    }
+
+    private void AcknowledgedByClient(OutboundFlow outbound)
+    {
+        outbound.Acknowledged();
+        if (outbound.HasHeld)
+        {
+            _ = SendHeldAsync(outbound);
+        }
+    }
+
+    private async Task SendHeldAsync(OutboundFlow outbound)
+    {
+        try
+        {
+            await _writeLock.WaitAsync();
+            try
+            {
+                while (outbound.TryRelease() is { } packet)
+                {
+                    if (!_disconnectSent)
+                    {
+                        await _transport.SendAsync(packet, CancellationToken.None);
+                    }
+                }
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
+        }
+        catch (Exception error) when (MqttTransport.IsConnectionLost(error) || error is ObjectDisposedException)
+        {
+            // The connection is gone: MQTTnet resends what is unacknowledged when the session resumes.
+            Close();
+        }
     }
 
     private void ConnectArrived()
@@ -457,8 +725,16 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
         }
     }
 
-    /// <summary>MQTT 5 §3.14.2.1: the server may send DISCONNECT 0x95 Packet too large before it closes; 3.1.1 just closes.</summary>
-    private async Task RefuseTooLargeAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// MQTT 5: a DISCONNECT with the reason (0x95 Packet too large, §3.14.2.1; 0x93, 0x94, 0x82 for the flow-control
+    /// and topic-alias rules), then the connection is closed; MQTT 3.1.1 just closes.
+    /// </summary>
+    /// <param name="drain">
+    /// Reads (and drops) what the client still sends, for a moment, before closing: a client in the middle of a flow
+    /// (answering PUBRECs with PUBRELs) would otherwise have its writes reset by the closed socket before it read the
+    /// DISCONNECT that says why. At most <see cref="DrainTime"/> and <see cref="DrainBytes"/>.
+    /// </param>
+    private async Task RefuseAsync(ReadOnlyMemory<byte> disconnect, CancellationToken cancellationToken, bool drain = false)
     {
         if (_v5)
         {
@@ -467,7 +743,8 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
                 await _writeLock.WaitAsync(cancellationToken);
                 try
                 {
-                    await _transport.SendAsync(MqttWire.DisconnectPacketTooLarge, cancellationToken);
+                    await _transport.SendAsync(disconnect, cancellationToken);
+                    _disconnectSent = true;
                 }
                 finally
                 {
@@ -476,10 +753,41 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
             }
             catch (Exception error) when (MqttTransport.IsConnectionLost(error) || error is OperationCanceledException)
             {
+                drain = false;
+            }
+
+            if (drain)
+            {
+                await DrainAsync(cancellationToken);
             }
         }
 
         Close();
+    }
+
+    private static readonly TimeSpan DrainTime = TimeSpan.FromSeconds(1);
+    private const int DrainBytes = 1 << 20;
+
+    private async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        using var deadline = new CancellationTokenSource(DrainTime, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        try
+        {
+            for (int drained = 0; drained < DrainBytes;)
+            {
+                int read = await _transport.ReceiveAsync(_buffer, linked.Token);
+                if (read == 0)
+                {
+                    return;
+                }
+
+                drained += read;
+            }
+        }
+        catch (Exception error) when (MqttTransport.IsConnectionLost(error) || error is OperationCanceledException)
+        {
+        }
     }
 
     private int PacketLengthAtStart()
@@ -546,10 +854,23 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
                 return;
             }
 
+            if (_v5 && _outgoing.WrittenCount > 0)
+            {
+                InboundAnswered(_outgoing.WrittenSpan);
+                if (_outbound is { } outbound && _outgoing.WrittenSpan[0] >> 4 == MqttWire.PublishType)
+                {
+                    await SendPublishAsync(outbound, _outgoing.WrittenMemory, cancellationToken);
+                    return;
+                }
+            }
+
             await _writeLock.WaitAsync(cancellationToken);
             try
             {
-                await _transport.SendAsync(_outgoing.WrittenMemory, cancellationToken);
+                if (!_disconnectSent)
+                {
+                    await _transport.SendAsync(_outgoing.WrittenMemory, cancellationToken);
+                }
             }
             finally
             {
@@ -566,6 +887,44 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
             {
                 _outgoing.ResetWrittenCount();
             }
+        }
+    }
+
+    /// <summary>A PUBLISH of MQTTnet's to a client that set limits: aliased, then sent, held back or (rarely) waited for.</summary>
+    private async Task SendPublishAsync(OutboundFlow outbound, ReadOnlyMemory<byte> packet, CancellationToken cancellationToken)
+    {
+        if (outbound.Aliases is { } aliases)
+        {
+            packet = aliases.Apply(packet);
+        }
+
+        while (true)
+        {
+            Task? mustWait = null;
+            await _writeLock.WaitAsync(cancellationToken);
+            try
+            {
+                if (!outbound.Windowed || outbound.TrySend(packet.Span, out mustWait))
+                {
+                    if (!_disconnectSent)
+                    {
+                        await _transport.SendAsync(packet, cancellationToken);
+                    }
+
+                    return;
+                }
+
+                if (mustWait is null)
+                {
+                    return;
+                }
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
+
+            await mustWait.WaitAsync(cancellationToken);
         }
     }
 
@@ -637,6 +996,12 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
                 (_acks, _acksSending) = (_acksSending, _acks);
                 count = _acksQueued;
                 _acksQueued = 0;
+
+                // Before the send: the client may publish again as soon as it has these.
+                if (_v5)
+                {
+                    _inboundInFlight = Math.Max(0, _inboundInFlight - count);
+                }
             }
 
             try
@@ -644,7 +1009,10 @@ internal sealed class DevicePublishChannel : IMqttChannel, IIngestAcknowledger
                 await _writeLock.WaitAsync();
                 try
                 {
-                    await _transport.SendAsync(_acksSending.WrittenMemory, CancellationToken.None);
+                    if (!_disconnectSent)
+                    {
+                        await _transport.SendAsync(_acksSending.WrittenMemory, CancellationToken.None);
+                    }
                 }
                 finally
                 {

@@ -138,6 +138,216 @@ internal static class MqttWire
         return true;
     }
 
+    public const byte PubAckType = 4;
+    public const byte PubRecType = 5;
+    public const byte PubCompType = 7;
+
+    /// <summary>MQTT 5 reason codes the framing disconnects with.</summary>
+    public const byte ProtocolError = 0x82;
+    public const byte ReceiveMaximumExceeded = 0x93;
+    public const byte TopicAliasInvalid = 0x94;
+
+    /// <summary>The offset of a CONNECT's keep-alive from the start of its body (after the protocol name, level and flags).</summary>
+    public const int ConnectKeepAliveOffset = 8;
+
+    /// <summary>The MQTT 5 property identifier of Topic Alias (a two-byte integer).</summary>
+    public const byte TopicAliasProperty = 0x23;
+
+    /// <summary>Where a PUBLISH's MQTT 5 properties lie, read from as much of the packet as has arrived.</summary>
+    public enum PublishHeaderStatus
+    {
+        Complete,
+        NeedMore,
+        Malformed,
+    }
+
+    /// <summary>
+    /// Finds the properties of an MQTT 5 PUBLISH in <paramref name="available"/>, which holds at least its fixed header
+    /// (the payload need not have arrived): <paramref name="propertiesStart"/> and <paramref name="propertiesLength"/>
+    /// are offsets into it, <paramref name="topicLength"/> the length of its topic name.
+    /// </summary>
+    public static PublishHeaderStatus TryReadPublishHeader(ReadOnlySpan<byte> available, int headerLength, int remainingLength, out int topicLength, out int propertiesStart, out int propertiesLength)
+    {
+        topicLength = 0;
+        propertiesStart = 0;
+        propertiesLength = 0;
+        int end = headerLength + remainingLength;
+        int qos = (available[0] >> 1) & 0x03;
+        if (headerLength + 2 > end)
+        {
+            return PublishHeaderStatus.Malformed;
+        }
+
+        if (available.Length < headerLength + 2)
+        {
+            return PublishHeaderStatus.NeedMore;
+        }
+
+        topicLength = BinaryPrimitives.ReadUInt16BigEndian(available[headerLength..]);
+        int position = headerLength + 2 + topicLength + (qos > 0 ? 2 : 0);
+        if (position >= end)
+        {
+            return PublishHeaderStatus.Malformed;
+        }
+
+        int lengthBytes = Math.Min(4, end - position);
+        if (available.Length < position + lengthBytes && available.Length < end)
+        {
+            return PublishHeaderStatus.NeedMore;
+        }
+
+        if (!TryReadVariableInteger(available.Slice(position, Math.Min(lengthBytes, available.Length - position)), out propertiesLength, out int used)
+            || position + used + propertiesLength > end)
+        {
+            return PublishHeaderStatus.Malformed;
+        }
+
+        propertiesStart = position + used;
+        return available.Length < propertiesStart + propertiesLength ? PublishHeaderStatus.NeedMore : PublishHeaderStatus.Complete;
+    }
+
+    /// <summary>
+    /// One numeric property among MQTT 5 properties (Topic Alias, Session Expiry Interval …): 1 when present (its value
+    /// in <paramref name="value"/>), 0 when absent, -1 when the properties cannot be read (MQTTnet then reports the
+    /// malformed packet).
+    /// </summary>
+    public static int FindProperty(ReadOnlySpan<byte> properties, byte wanted, out uint value)
+    {
+        value = 0;
+        int found = 0;
+        int position = 0;
+        while (position < properties.Length)
+        {
+            byte id = properties[position++];
+            int size;
+            switch (id)
+            {
+                case 0x01: // payload format indicator
+                    size = 1;
+                    break;
+                case TopicAliasProperty:
+                    size = 2;
+                    break;
+                case 0x02: // message expiry interval
+                case SessionExpiryProperty:
+                    size = 4;
+                    break;
+                case 0x03: // content type
+                case 0x08: // response topic
+                case 0x09: // correlation data
+                case 0x1C: // server reference
+                case 0x1F: // reason string
+                    size = position + 2 <= properties.Length ? 2 + BinaryPrimitives.ReadUInt16BigEndian(properties[position..]) : int.MaxValue;
+                    break;
+                case 0x26: // user property: two strings
+                    if (position + 2 > properties.Length)
+                    {
+                        return -1;
+                    }
+
+                    int nameEnd = position + 2 + BinaryPrimitives.ReadUInt16BigEndian(properties[position..]);
+                    size = nameEnd + 2 <= properties.Length ? nameEnd - position + 2 + BinaryPrimitives.ReadUInt16BigEndian(properties[nameEnd..]) : int.MaxValue;
+                    break;
+                case 0x0B: // subscription identifier
+                    if (!TryReadVariableInteger(properties[position..], out _, out size))
+                    {
+                        return -1;
+                    }
+
+                    break;
+                default:
+                    return -1;
+            }
+
+            if (size > properties.Length - position)
+            {
+                return -1;
+            }
+
+            if (id == wanted)
+            {
+                if (found != 0)
+                {
+                    return -1;
+                }
+
+                value = size == 2 ? BinaryPrimitives.ReadUInt16BigEndian(properties[position..]) : size == 4 ? BinaryPrimitives.ReadUInt32BigEndian(properties[position..]) : properties[position];
+                found = 1;
+            }
+
+            position += size;
+        }
+
+        return found;
+    }
+
+    /// <summary>The MQTT 5 property identifier of Session Expiry Interval (a four-byte integer).</summary>
+    public const byte SessionExpiryProperty = 0x11;
+
+    public const byte DisconnectType = 14;
+
+    /// <summary>
+    /// The Session Expiry Interval a complete MQTT 5 DISCONNECT sets: true with the value when it carries one, false when
+    /// it carries none (the CONNECT's stays) or cannot be read.
+    /// </summary>
+    public static bool TryReadDisconnectSessionExpiry(ReadOnlySpan<byte> packet, int headerLength, out uint interval)
+    {
+        interval = 0;
+        ReadOnlySpan<byte> body = packet[headerLength..];
+        if (body.Length < 2 || !TryReadVariableInteger(body[1..], out int propertiesLength, out int used) || body.Length < 1 + used + propertiesLength)
+        {
+            return false;
+        }
+
+        return FindProperty(body.Slice(1 + used, propertiesLength), SessionExpiryProperty, out interval) == 1;
+    }
+
+    /// <summary>
+    /// Copies a complete MQTT 5 PUBLISH with a Topic Alias property added, and its topic name left empty when
+    /// <paramref name="omitTopic"/> (the client knows the alias already). Returns the length written, or 0 when the
+    /// packet is not one this reads (it is then sent unchanged). <paramref name="destination"/> must hold
+    /// <see cref="AliasedPublishGrowth"/> bytes more than the packet.
+    /// </summary>
+    public static int WriteAliasedPublish(ReadOnlySpan<byte> packet, Span<byte> destination, ushort alias, bool omitTopic)
+    {
+        if (packet.Length < 2 || !TryReadFixedHeader(packet, out int headerLength, out int remaining, out bool malformed) || malformed
+            || headerLength + remaining != packet.Length
+            || TryReadPublishHeader(packet, headerLength, remaining, out int topicLength, out int propertiesStart, out int propertiesLength) != PublishHeaderStatus.Complete)
+        {
+            return 0;
+        }
+
+        int qos = (packet[0] >> 1) & 0x03;
+        int newTopicLength = omitTopic ? 0 : topicLength;
+        int newPropertiesLength = propertiesLength + 3;
+        int payloadStart = propertiesStart + propertiesLength;
+        int newRemaining = 2 + newTopicLength + (qos > 0 ? 2 : 0) + VariableIntegerSize(newPropertiesLength) + newPropertiesLength + (packet.Length - payloadStart);
+        destination[0] = packet[0];
+        int position = 1 + WriteVariableInteger(destination[1..], newRemaining);
+        BinaryPrimitives.WriteUInt16BigEndian(destination[position..], (ushort)newTopicLength);
+        position += 2;
+        packet.Slice(headerLength + 2, newTopicLength).CopyTo(destination[position..]);
+        position += newTopicLength;
+        if (qos > 0)
+        {
+            packet.Slice(headerLength + 2 + topicLength, 2).CopyTo(destination[position..]);
+            position += 2;
+        }
+
+        position += WriteVariableInteger(destination[position..], newPropertiesLength);
+        destination[position++] = TopicAliasProperty;
+        BinaryPrimitives.WriteUInt16BigEndian(destination[position..], alias);
+        position += 2;
+        packet[propertiesStart..].CopyTo(destination[position..]);
+        return position + packet.Length - propertiesStart;
+    }
+
+    /// <summary>How much longer <see cref="WriteAliasedPublish"/> can make a packet: the property and two longer lengths.</summary>
+    public const int AliasedPublishGrowth = 5;
+
+    /// <summary>An MQTT 5 DISCONNECT with a reason code and no properties.</summary>
+    public static byte[] Disconnect(byte reasonCode) => [0xE0, 0x01, reasonCode];
+
     /// <summary>Protocol level (4: 3.1.1, 5: 5.0) and keep-alive of a complete CONNECT packet; false when it is not one this understands.</summary>
     public static bool TryReadConnect(ReadOnlySpan<byte> packet, int headerLength, out byte protocolLevel, out ushort keepAliveSeconds)
     {

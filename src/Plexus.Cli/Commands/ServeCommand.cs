@@ -30,6 +30,10 @@ internal static class ServeCommand
     private static readonly Option<string?> MqttMaxRetainedBytesPerClient = new("--mqtt-max-retained-bytes-per-client") { Description = "Most bytes of retained MQTT messages one device or API token holds, e.g. 32MiB (env PLEXUS_MQTT_MAX_RETAINED_BYTES_PER_CLIENT, default 32MiB)" };
     private static readonly Option<string?> MqttMaxRate = new("--mqtt-max-rate") { Description = "Messages per second one MQTT client may publish; 0 is unlimited (env PLEXUS_MQTT_MAX_RATE, default 0)" };
     private static readonly Option<string?> MqttAclFile = new("--mqtt-acl-file") { Description = "MQTT ACL file for applications, Mosquitto's format (user/topic/pattern); reloaded when it changes and on SIGHUP (env PLEXUS_MQTT_ACL_FILE, default none)" };
+    private static readonly Option<string?> MqttReceiveMaximum = new("--mqtt-receive-maximum") { Description = "MQTT 5: QoS 1/2 messages a client may have unacknowledged at once (CONNACK Receive Maximum, 1 to 65535); more is disconnected with 0x93 (env PLEXUS_MQTT_RECEIVE_MAXIMUM, default 1024)" };
+    private static readonly Option<string?> MqttMaxTopicAliases = new("--mqtt-max-topic-aliases") { Description = "MQTT 5: topic aliases a client may set, and the broker gives topics it sends to a client (CONNACK Topic Alias Maximum, 0 to 65535); a higher alias is disconnected with 0x94 (env PLEXUS_MQTT_MAX_TOPIC_ALIASES, default 10)" };
+    private static readonly Option<string?> MqttMaxKeepAlive = new("--mqtt-max-keep-alive") { Description = "MQTT 5: longest keep-alive a client gets, e.g. 20m (1s to 65535s); one asking for more, or none, is told this in CONNACK (Server Keep Alive) (env PLEXUS_MQTT_MAX_KEEP_ALIVE, default 20m)" };
+    private static readonly Option<string?> MqttMaxSessionExpiry = new("--mqtt-max-session-expiry") { Description = "Longest an MQTT session (subscriptions, queued messages) lives after its connection ended, e.g. 24h or 168h; a client asking for more gets this (env PLEXUS_MQTT_MAX_SESSION_EXPIRY, default 24h)" };
     private static readonly Option<string?> MqttMaxBurst = new("--mqtt-max-burst") { Description = "Messages a client may publish at once above --mqtt-max-rate (env PLEXUS_MQTT_MAX_BURST, default one second's worth)" };
     private static readonly Option<string?> Pg = new("--pg") { Description = $"PostgreSQL wire-protocol listen address host:port, or off (env PLEXUS_PG, default {PlexusServerOptions.DefaultPgEndpoint})" };
     private static readonly Option<string?> PgTlsCert = new("--pg-tls-cert") { Description = "PEM certificate the PostgreSQL listener offers to clients asking for TLS (env PLEXUS_PG_TLS_CERT; default none: TLS refused); needs --pg-tls-key" };
@@ -77,7 +81,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var command = new Command("serve", "Run the Plexus server with the embedded store.");
-        foreach (var option in new[] { Data, Http, HttpsCert, HttpsKey, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxConnectSize, MqttConnectTimeout, MqttMaxConnections, MqttMaxConnectionsPerIp, MqttMaxRetainedMessages, MqttMaxRetainedBytes, MqttMaxRetainedMessagesPerClient, MqttMaxRetainedBytesPerClient, MqttMaxRate, MqttMaxBurst, MqttAclFile, Pg, PgTlsCert, PgTlsKey, PgAllowLoopbackCleartext, PgMaxConnections, PgMaxConnectionsPerIp, PgAuthTimeout, PgMaxMessageSize, AdminToken, ProvisioningKey, MaxBodySize, MaxNamespaces, MaxMeasurementsPerNamespace, MaxColumnsPerMeasurement, MaxNewMeasurementsPerWrite, MaxNewColumnsPerWrite, MaxNewSeriesPerWrite, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, RulesMax, RulesQueue, WebhookTimeout, WebhookRetries, RetentionCheckInterval, MemoryLimit, DeviceTag, LogLevel, MetricsPublic, MapTilesOption, MapAttribution, LiveMaxClients, LiveQueue, Config })
+        foreach (var option in new[] { Data, Http, HttpsCert, HttpsKey, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxConnectSize, MqttConnectTimeout, MqttMaxConnections, MqttMaxConnectionsPerIp, MqttMaxRetainedMessages, MqttMaxRetainedBytes, MqttMaxRetainedMessagesPerClient, MqttMaxRetainedBytesPerClient, MqttMaxRate, MqttMaxBurst, MqttReceiveMaximum, MqttMaxTopicAliases, MqttMaxKeepAlive, MqttMaxSessionExpiry, MqttAclFile, Pg, PgTlsCert, PgTlsKey, PgAllowLoopbackCleartext, PgMaxConnections, PgMaxConnectionsPerIp, PgAuthTimeout, PgMaxMessageSize, AdminToken, ProvisioningKey, MaxBodySize, MaxNamespaces, MaxMeasurementsPerNamespace, MaxColumnsPerMeasurement, MaxNewMeasurementsPerWrite, MaxNewColumnsPerWrite, MaxNewSeriesPerWrite, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, RulesMax, RulesQueue, WebhookTimeout, WebhookRetries, RetentionCheckInterval, MemoryLimit, DeviceTag, LogLevel, MetricsPublic, MapTilesOption, MapAttribution, LiveMaxClients, LiveQueue, Config })
         {
             command.Options.Add(option);
         }
@@ -124,6 +128,10 @@ internal static class ServeCommand
                 MqttMaxRetainedBytesPerClient = Get(MqttMaxRetainedBytesPerClient, "PLEXUS_MQTT_MAX_RETAINED_BYTES_PER_CLIENT") is { } retainedBytesPerClient ? Units.ParseBytes(retainedBytesPerClient, "mqtt-max-retained-bytes-per-client") : Broker.PlexusBrokerOptions.DefaultMaxRetainedBytesPerClient,
                 MqttMaxRate = Get(MqttMaxRate, "PLEXUS_MQTT_MAX_RATE") is { } rate ? Units.ParseRate(rate, "mqtt-max-rate") : 0,
                 MqttMaxBurst = Get(MqttMaxBurst, "PLEXUS_MQTT_MAX_BURST") is { } burst ? Units.ParsePositiveInt(burst, "mqtt-max-burst") : 0,
+                MqttReceiveMaximum = Get(MqttReceiveMaximum, "PLEXUS_MQTT_RECEIVE_MAXIMUM") is { } receiveMaximum ? Units.ParseMqttCount(receiveMaximum, "mqtt-receive-maximum", 1) : Broker.PlexusBrokerOptions.DefaultReceiveMaximum,
+                MqttMaxTopicAliases = Get(MqttMaxTopicAliases, "PLEXUS_MQTT_MAX_TOPIC_ALIASES") is { } topicAliases ? Units.ParseMqttCount(topicAliases, "mqtt-max-topic-aliases", 0) : Broker.PlexusBrokerOptions.DefaultTopicAliasMaximum,
+                MqttMaxSessionExpiry = Get(MqttMaxSessionExpiry, "PLEXUS_MQTT_MAX_SESSION_EXPIRY") is { } sessionExpiry ? Units.ParseSessionExpiry(sessionExpiry, "mqtt-max-session-expiry") : TimeSpan.FromSeconds(Broker.PlexusBrokerOptions.DefaultMaxSessionExpiry),
+                MqttMaxKeepAlive = Get(MqttMaxKeepAlive, "PLEXUS_MQTT_MAX_KEEP_ALIVE") is { } keepAlive ? Units.ParseKeepAlive(keepAlive, "mqtt-max-keep-alive") : TimeSpan.FromSeconds(Broker.PlexusBrokerOptions.DefaultMaxKeepAlive),
                 PgEndpoint = Get(Pg, "PLEXUS_PG") ?? PlexusServerOptions.DefaultPgEndpoint,
                 PgTlsCertificate = Get(PgTlsCert, "PLEXUS_PG_TLS_CERT"),
                 PgTlsKey = Get(PgTlsKey, "PLEXUS_PG_TLS_KEY"),
@@ -445,6 +453,30 @@ internal static class Units
         "false" or "off" or "no" or "0" => false,
         _ => throw new FormatException($"{name}: \"{text}\" is not true or false"),
     };
+
+    /// <summary>A count an MQTT 5 two-byte property carries: <paramref name="minimum"/> to 65535.</summary>
+    public static ushort ParseMqttCount(string text, string name, int minimum) =>
+        int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value >= minimum && value <= ushort.MaxValue
+            ? (ushort)value
+            : throw new FormatException($"{name}: \"{text}\" is not a whole number from {minimum} to 65535 (MQTT carries it in two bytes)");
+
+    /// <summary>A keep-alive in whole seconds from 1 s to 65535 s, the most MQTT can say.</summary>
+    public static TimeSpan ParseKeepAlive(string text, string name)
+    {
+        TimeSpan value = ParseDuration(text, name);
+        return value.TotalSeconds >= 1 && value.TotalSeconds <= ushort.MaxValue && value.TotalSeconds == Math.Floor(value.TotalSeconds)
+            ? value
+            : throw new FormatException($"{name}: \"{text}\" is not a whole number of seconds from 1s to 65535s (MQTT carries the keep-alive in seconds, in two bytes)");
+    }
+
+    /// <summary>A session expiry in whole seconds, below the 4294967295 s that MQTT 5 reads as "never".</summary>
+    public static TimeSpan ParseSessionExpiry(string text, string name)
+    {
+        TimeSpan value = ParseDuration(text, name);
+        return value.TotalSeconds >= 1 && value.TotalSeconds < uint.MaxValue && value.TotalSeconds == Math.Floor(value.TotalSeconds)
+            ? value
+            : throw new FormatException($"{name}: \"{text}\" is not a whole number of seconds from 1s to 4294967294s (MQTT carries it in seconds, in four bytes, and the largest value means never)");
+    }
 
     public static int ParsePositiveInt(string text, string name) =>
         int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value > 0

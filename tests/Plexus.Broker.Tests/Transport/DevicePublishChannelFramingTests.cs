@@ -112,7 +112,8 @@ public sealed class DevicePublishChannelFramingTests
 
     private static byte[] Connect(byte level)
     {
-        List<byte> body = [0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', level, 0x02, 0, 0];
+        // Keep-alive 60 s: within the server's maximum, so the CONNECT is handed over as it came.
+        List<byte> body = [0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', level, 0x02, 0, 60];
         if (level == 5)
         {
             body.Add(0); // no properties
