@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Text;
 using DuckDB.NET.Data;
 using Plexus.Core;
+using Plexus.Storage.Cold;
 
 namespace Plexus.Storage.Schema;
 
@@ -16,6 +17,9 @@ public sealed class Catalog
     private int _nextMeasurementId = 1;
 
     public IEnumerable<NamespaceSchema> Namespaces => _namespaces.Values;
+
+    /// <summary>The cold folder the views read Parquet files from; null when the store has no cold tier (some tests).</summary>
+    public string? ColdDirectory { get; private set; }
 
     public int NamespaceCount => _namespaces.Count;
 
@@ -97,14 +101,21 @@ public sealed class Catalog
         bool any = _staleViews.Count > 0;
         foreach (var measurement in _staleViews)
         {
-            Execute(connection, measurement.ViewSql());
+            Execute(connection, measurement.ViewSql(ColdDirectory));
         }
 
         _staleViews.Clear();
         return any;
     }
 
-    private void MarkViewStale(MeasurementSchema measurement)
+    /// <summary>Replaces a measurement's view now, inside the caller's transaction (its cold partitions changed).</summary>
+    internal void RefreshView(DuckDBConnection connection, MeasurementSchema measurement)
+    {
+        Execute(connection, measurement.ViewSql(ColdDirectory));
+        _staleViews.Remove(measurement);
+    }
+
+    internal void MarkViewStale(MeasurementSchema measurement)
     {
         if (!_staleViews.Contains(measurement))
         {
@@ -133,9 +144,13 @@ public sealed class Catalog
     };
 
     /// <summary>Reads every measurement, its columns, its series and each series' newest time.</summary>
-    public static Catalog Load(DuckDBConnection connection)
+    public static Catalog Load(DuckDBConnection connection) => Load(connection, null);
+
+    /// <summary>Reads every measurement, its columns, its series, each series' newest hot time and its cold partitions.</summary>
+    public static Catalog Load(DuckDBConnection connection, string? coldDirectory)
     {
-        var catalog = new Catalog();
+        var catalog = new Catalog { ColdDirectory = coldDirectory };
+        var cold = coldDirectory is null ? [] : ColdStore.LoadManifest(connection);
         var rows = new List<(int Id, string Ns, string Name)>();
         ForEachRow(connection, $"SELECT id, namespace, name FROM {SqlNames.InternalSchema}.measurements ORDER BY id", reader =>
             rows.Add((reader.GetInt32(0), reader.GetString(1), reader.GetString(2))));
@@ -151,11 +166,31 @@ public sealed class Catalog
             var measurement = new MeasurementSchema(id, nsName, name);
             LoadColumns(connection, measurement);
             LoadSeries(connection, measurement);
+            if (cold.TryGetValue(id, out var partitions))
+            {
+                measurement.SetColdPartitions(partitions, hotRowsBelowHorizon: false);
+                measurement.SetColdPartitions(partitions, HasHotRowsBelowHorizon(connection, measurement));
+            }
+
             ns.Add(measurement);
             catalog._nextMeasurementId = Math.Max(catalog._nextMeasurementId, id + 1);
         }
 
         return catalog;
+    }
+
+    /// <summary>Whether the hot store holds rows below the cold horizon (late points not yet folded into their partition).</summary>
+    internal static bool HasHotRowsBelowHorizon(DuckDBConnection connection, MeasurementSchema measurement)
+    {
+        if (measurement.ColdPartitions.Count == 0)
+        {
+            return false;
+        }
+
+        bool any = false;
+        ForEachRow(connection, $"SELECT EXISTS (SELECT 1 FROM {measurement.DataTable} WHERE {SqlNames.TimeColumn} < make_timestamp_ns($1))",
+            reader => any = reader.GetBoolean(0), measurement.ColdHorizon);
+        return any;
     }
 
     private static void LoadColumns(DuckDBConnection connection, MeasurementSchema measurement)
@@ -225,8 +260,8 @@ public sealed class Catalog
     internal static void Execute(DuckDBConnection connection, string sql, params ReadOnlySpan<object?> parameters) =>
         MetadataConnection.Execute(connection, sql, parameters);
 
-    private static void ForEachRow(DuckDBConnection connection, string sql, Action<DbDataReader> row) =>
-        MetadataConnection.ForEachRow(connection, sql, row);
+    private static void ForEachRow(DuckDBConnection connection, string sql, Action<DbDataReader> row, params ReadOnlySpan<object?> parameters) =>
+        MetadataConnection.ForEachRow(connection, sql, row, parameters);
 
     private sealed class Utf8Order : IComparer<byte[]>
     {
