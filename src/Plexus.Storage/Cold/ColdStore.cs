@@ -33,6 +33,9 @@ public sealed class ColdStore
 
     public const string ManifestTable = SqlNames.InternalSchema + ".cold_partitions";
 
+    /// <summary>The system view of every partition, hot and cold, in namespace main: <c>main.partitions</c>.</summary>
+    public const string PartitionsViewName = "partitions";
+
     /// <summary>How long a replaced or dropped file stays on disk for queries that started before the change.</summary>
     public static readonly TimeSpan ObsoleteFileGrace = TimeSpan.FromMinutes(10);
 

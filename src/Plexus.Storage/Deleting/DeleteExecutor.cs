@@ -37,6 +37,7 @@ internal static class DeleteExecutor
             if (selection.Drops)
             {
                 long dropped = Drop(connection, catalog, ns, measurement, changes);
+                catalog.RefreshStaleViews(connection);
                 return new DeleteResult(dropped, [measurement.Name], false);
             }
 
@@ -65,6 +66,7 @@ internal static class DeleteExecutor
         // never dropped whole: DeleteSelection.Validate refuses it.)
         Catalog.Execute(connection, $"DROP SCHEMA IF EXISTS {SqlNames.Quote(ns.Name)} CASCADE");
         catalog.RemoveNamespace(ns.Name);
+        catalog.RefreshStaleViews(connection);
         return new DeleteResult(total, [.. measurements.Select(m => m.Name)], true);
     }
 

@@ -18,8 +18,12 @@ public sealed class Catalog
 
     public IEnumerable<NamespaceSchema> Namespaces => _namespaces.Values;
 
-    /// <summary>The cold folder the views read Parquet files from; null when the store has no cold tier (some tests).</summary>
-    public string? ColdDirectory { get; private set; }
+    /// <summary>The cold tier whose Parquet files the views read; null when the store has none (some tests).</summary>
+    public ColdStore? Cold { get; private set; }
+
+    public string? ColdDirectory => Cold?.Directory;
+
+    private bool _measurementsChanged = true;
 
     public int NamespaceCount => _namespaces.Count;
 
@@ -64,6 +68,7 @@ public sealed class Catalog
         Execute(connection, $"CREATE TABLE {measurement.DataTable} ({SqlNames.SeriesIdColumn} INTEGER NOT NULL, {SqlNames.TimeColumn} TIMESTAMP_NS NOT NULL)");
         ns.Add(measurement);
         MarkViewStale(measurement);
+        _measurementsChanged = true;
         return measurement;
     }
 
@@ -86,6 +91,7 @@ public sealed class Catalog
     {
         ns.Remove(measurement);
         _staleViews.Remove(measurement);
+        _measurementsChanged = true;
     }
 
     /// <summary>Forgets a namespace whose schema the caller dropped in its transaction.</summary>
@@ -105,7 +111,35 @@ public sealed class Catalog
         }
 
         _staleViews.Clear();
+        if (_measurementsChanged && Cold is not null)
+        {
+            Execute(connection, PartitionsViewSql(Cold.Options.PartitionSpanNs));
+            _measurementsChanged = false;
+        }
+
         return any;
+    }
+
+    /// <summary>
+    /// The system view <c>main.partitions</c> (a name no measurement of main may take): one row per cold partition from
+    /// the manifest, and one per hot partition of every measurement, counted from its data table when read.
+    /// </summary>
+    private string PartitionsViewSql(long spanNs)
+    {
+        string span = spanNs.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var sql = new StringBuilder($"CREATE OR REPLACE VIEW main.{ColdStore.PartitionsViewName} AS ");
+        sql.Append("SELECT 'cold' AS tier, m.namespace, m.name AS measurement, make_timestamp_ns(c.partition_start) AS partition_start, ")
+            .Append("make_timestamp_ns(c.partition_end) AS partition_end, c.rows, c.bytes, c.min_time, c.max_time, c.file ")
+            .Append($"FROM {ColdStore.ManifestTable} AS c JOIN {SqlNames.InternalSchema}.measurements AS m ON m.id = c.measurement_id");
+        foreach (var measurement in _namespaces.Values.SelectMany(ns => ns.Measurements).OrderBy(m => m.Id))
+        {
+            string start = $"epoch_ns({SqlNames.TimeColumn}) - ((epoch_ns({SqlNames.TimeColumn}) % {span}) + {span}) % {span}";
+            sql.Append(" UNION ALL SELECT 'hot', ").Append(SqlNames.Literal(measurement.Namespace)).Append(", ").Append(SqlNames.Literal(measurement.Name))
+                .Append($", make_timestamp_ns(p), make_timestamp_ns(p + {span}), count(*), NULL::BIGINT, min({SqlNames.TimeColumn}), max({SqlNames.TimeColumn}), NULL::VARCHAR")
+                .Append($" FROM (SELECT {SqlNames.TimeColumn}, {start} AS p FROM {measurement.DataTable}) GROUP BY p");
+        }
+
+        return sql.ToString();
     }
 
     /// <summary>Replaces a measurement's view now, inside the caller's transaction (its cold partitions changed).</summary>
@@ -147,10 +181,10 @@ public sealed class Catalog
     public static Catalog Load(DuckDBConnection connection) => Load(connection, null);
 
     /// <summary>Reads every measurement, its columns, its series, each series' newest hot time and its cold partitions.</summary>
-    public static Catalog Load(DuckDBConnection connection, string? coldDirectory)
+    public static Catalog Load(DuckDBConnection connection, ColdStore? coldStore)
     {
-        var catalog = new Catalog { ColdDirectory = coldDirectory };
-        var cold = coldDirectory is null ? [] : ColdStore.LoadManifest(connection);
+        var catalog = new Catalog { Cold = coldStore };
+        var cold = coldStore is null ? [] : ColdStore.LoadManifest(connection);
         var rows = new List<(int Id, string Ns, string Name)>();
         ForEachRow(connection, $"SELECT id, namespace, name FROM {SqlNames.InternalSchema}.measurements ORDER BY id", reader =>
             rows.Add((reader.GetInt32(0), reader.GetString(1), reader.GetString(2))));

@@ -61,7 +61,7 @@ internal sealed class GroupCommitter
     /// <summary>Points that went through the duplicate merge instead of a plain append, since start (committed or not).</summary>
     public long PointsMerged { get; private set; }
 
-    public void ReloadCatalog() => Catalog = Catalog.Load(_connection, Catalog.ColdDirectory);
+    public void ReloadCatalog() => Catalog = Catalog.Load(_connection, Catalog.Cold);
 
     /// <summary>Something outside a group's commit changed the schema (a delete dropped a measurement).</summary>
     public void NoteSchemaChanged() => Interlocked.Increment(ref _schemaVersion);

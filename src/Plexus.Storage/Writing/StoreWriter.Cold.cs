@@ -63,6 +63,7 @@ public sealed partial class StoreWriter
             }
         }
 
+        _committer.Catalog.RefreshStaleViews(_connection);
         transaction.Commit();
     }
 

@@ -76,7 +76,7 @@ public sealed partial class StoreWriter : IPointWriter, IAsyncDisposable
         _options = options;
         _time = options.Time;
         _logger = logger;
-        _committer = new GroupCommitter(connection, Catalog.Load(connection, cold?.Directory), options.SchemaLimits);
+        _committer = new GroupCommitter(connection, Catalog.Load(connection, cold), options.SchemaLimits);
         if (cold is not null)
         {
             // Views name cold files by absolute path: a data folder moved since the last run still finds them.
