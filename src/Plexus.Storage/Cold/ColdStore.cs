@@ -97,6 +97,14 @@ public sealed class ColdStore
         var named = new HashSet<string>(StringComparer.Ordinal);
         foreach (var partition in manifest.Values.SelectMany(list => list))
         {
+            if (partition.EndNs - partition.StartNs != Options.PartitionSpanNs)
+            {
+                // Partitions of two spans would overlap, and a late point could then be compacted into a second file
+                // beside the one that holds its series and time.
+                throw new StorageException(
+                    $"The cold tier holds partitions of {TimeSpan.FromTicks((partition.EndNs - partition.StartNs) / 100)}, but the partition span is set to {Options.PartitionSpan}: start with --partition-span {(long)TimeSpan.FromTicks((partition.EndNs - partition.StartNs) / 100).TotalSeconds}s, the span the data was compacted with.");
+            }
+
             named.Add(PathOf(partition.FileName));
             _nextGeneration = Math.Max(_nextGeneration, partition.Generation + 1);
             if (!File.Exists(PathOf(partition.FileName)))
