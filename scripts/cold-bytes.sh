@@ -25,7 +25,7 @@ serve() {
   echo "plexus serve did not start" >&2; exit 1
 }
 stop() { kill -TERM "$pid"; wait "$pid" || true; pid=""; }
-query() { "$plexus" query "${client[@]}" --format csv "$1" | tail -n 1; }
+query() { "$plexus" query "${client[@]}" --format csv "$1" | tr -d '\r' | tail -n 1; }
 latency() { # median of 5 runs after a warm-up, in ms, of one statement
   query "$1" >/dev/null
   for _ in 1 2 3 4 5; do
@@ -34,7 +34,7 @@ latency() { # median of 5 runs after a warm-up, in ms, of one statement
 }
 
 "$plexus" simulate --trucks "$trucks" --start 2016-01-01T22:00:00Z --duration "$duration" --seed 1 --out "$work/fleet.lp" >/dev/null
-values_sql="SELECT (SELECT count(latitude)+count(longitude)+count(elevation)+count(velocity)+count(heading)+count(grade)+count(fuel_consumption) FROM readings) + (SELECT count(load)+count(fuel_state)+count(status) FROM diagnostics)"
+values_sql="SELECT (SELECT count(latitude)+count(longitude)+count(elevation)+count(velocity)+count(heading)+count(grade)+count(fuel_consumption) FROM readings) + (SELECT count(current_load)+count(fuel_state)+count(status) FROM diagnostics)"
 probe="SELECT name, avg(velocity) FROM readings WHERE fleet = 'East' GROUP BY name ORDER BY name"
 
 # Hot: every row in DuckDB tables; the file's size after the checkpoint of a clean stop.
