@@ -171,7 +171,7 @@ public sealed class SqlQueryService : IDisposable
                 using var connection = service._store.OpenReadConnection();
                 using var interrupt = timeout.Token.Register(() => connection.NativeConnection.Interrupt());
                 UseNamespace(connection, request.Namespace);
-                string sql = ReadOnlyQuery.Check(connection, request.Sql, request.Namespaces);
+                string sql = ReadOnlyQuery.Check(connection, request.Sql, request.Namespaces, service._store.Cold.Directory);
                 timeout.Token.ThrowIfCancellationRequested();
                 using var command = connection.CreateCommand();
                 command.CommandText = sql;

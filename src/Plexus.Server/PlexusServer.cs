@@ -196,7 +196,7 @@ public sealed class PlexusServer : IAsyncDisposable
             var address = BoundAddress(app, endpoint);
             var tokens = AdminTokenStore.Open(options.DataDirectory, options.AdminToken);
             var apiTokens = ApiTokenStore.Open(options.DataDirectory, time);
-            var store = owned.Own("the store", PlexusStore.Open(new StorageOptions { DataDirectory = options.DataDirectory, MemoryLimit = options.MemoryLimit, SchemaLimits = options.SchemaLimits, Time = time }, loggerFactory));
+            var store = owned.Own("the store", PlexusStore.Open(new StorageOptions { DataDirectory = options.DataDirectory, MemoryLimit = options.MemoryLimit, SchemaLimits = options.SchemaLimits, ColdTier = options.ColdTier, Time = time }, loggerFactory));
 
             // SQL macros for time alignment and anomaly scores (docs/sql.md), in main so that every namespace sees them.
             TimeFunctions.Install(store);

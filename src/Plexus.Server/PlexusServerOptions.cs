@@ -146,6 +146,9 @@ public sealed record PlexusServerOptions
     /// <summary>How often the retention policies delete the rows they let expire (docs/storage.md#retention).</summary>
     public TimeSpan RetentionCheckInterval { get; init; } = DefaultRetentionCheckInterval;
 
+    /// <summary>When closed time partitions are compacted into Parquet files (docs/storage.md#hot-and-cold-tiers).</summary>
+    public Storage.Cold.ColdTierOptions ColdTier { get; init; } = new();
+
     /// <summary>Rules one server keeps.</summary>
     public int RulesMax { get; init; } = DefaultRulesMax;
 

@@ -1,6 +1,7 @@
 using DuckDB.NET.Data;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Plexus.Storage.Cold;
 using Plexus.Storage.Schema;
 using Plexus.Storage.Writing;
 
@@ -18,14 +19,27 @@ public sealed class PlexusStore : IAsyncDisposable
 
     private readonly string _connectionString;
 
-    private PlexusStore(StorageOptions options, string connectionString, DuckDBConnection root, StoreWriter writer, ILogger logger)
+    private readonly Compactor _compactor;
+
+    private PlexusStore(StorageOptions options, string connectionString, DuckDBConnection root, StoreWriter writer, ColdStore cold, ILogger logger)
     {
         _connectionString = connectionString;
         Options = options;
         _root = root;
         Writer = writer;
+        Cold = cold;
         _logger = logger;
+        _compactor = new Compactor(() => OpenConnection(waitForWrites: false), writer, cold, options.Time, logger);
     }
+
+    /// <summary>The cold tier: Parquet files of compacted partitions (docs/storage.md#hot-and-cold-tiers).</summary>
+    public ColdStore Cold { get; }
+
+    /// <summary>Partitions the compactor committed since start.</summary>
+    public long PartitionsCompacted => _compactor.PartitionsCompacted;
+
+    /// <summary>Compacts every closed partition that has hot rows now, as a check of the compactor does; returns how many it committed.</summary>
+    public Task<int> CompactAsync(CancellationToken cancellationToken = default) => _compactor.CompactAsync(cancellationToken);
 
     public StorageOptions Options { get; }
 
@@ -39,17 +53,19 @@ public sealed class PlexusStore : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.SchemaLimits.Validate();
+        if (options.ColdTier.Validate() is { } invalid)
+        {
+            throw new ArgumentException(invalid, nameof(options));
+        }
+
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Plexus.Storage");
         Directory.CreateDirectory(options.DataDirectory);
         var builder = new DuckDBConnectionStringBuilder
         {
             DataSource = options.DatabasePath,
-
-            // SQL reaches the data through the query API; it must not read or write the server's files
-            // (read_csv('/etc/...'), COPY, ATTACH) nor load extensions from the network.
-            EnableExternalAccess = false,
             AutoinstallKnownExtensions = false,
         };
+        var cold = new ColdStore(options.DataDirectory, options.ColdTier, options.Time, logger);
 
         // The engine's allocator keeps freed memory for reuse; after a wide result (a chunk of large strings lives
         // outside the buffer pool's limit) that cache held a second copy's worth while the next query allocated.
@@ -71,7 +87,16 @@ public sealed class PlexusStore : IAsyncDisposable
         try
         {
             root.Open();
+
+            // SQL reaches the data through the query API; it must not read or write the server's files
+            // (read_csv('/etc/...'), COPY, ATTACH) nor load extensions from the network. The one folder the engine may
+            // still reach is the cold tier's, whose Parquet files the views read and the compactor writes; the query
+            // API's plan check refuses COPY and lets read_parquet name only files of measurements the caller may read.
+            Catalog.Execute(root, $"SET allowed_directories = [{Schema.SqlNames.Literal(cold.Directory)}]");
+            Catalog.Execute(root, "SET enable_external_access = false");
             Catalog.EnsureCreated(root);
+            ColdStore.EnsureCreated(root);
+            cold.Open(root);
 
             // Settings are the server's: no statement, however wrapped, may raise the memory limit, turn file
             // access back on or unlock them again. Session-local ones (search_path for a request's namespace) stay free.
@@ -83,7 +108,7 @@ public sealed class PlexusStore : IAsyncDisposable
             try
             {
                 writerConnection.Open();
-                writer = new StoreWriter(writerConnection, options, logger);
+                writer = new StoreWriter(writerConnection, options, logger, cold);
             }
             catch
             {
@@ -92,7 +117,7 @@ public sealed class PlexusStore : IAsyncDisposable
                 throw;
             }
 
-            return new PlexusStore(options, builder.ConnectionString, root, writer, logger);
+            return new PlexusStore(options, builder.ConnectionString, root, writer, cold, logger);
         }
         catch (Exception error)
         {
@@ -163,6 +188,7 @@ public sealed class PlexusStore : IAsyncDisposable
             return;
         }
 
+        await _compactor.DisposeAsync();
         await Writer.DisposeAsync();
         try
         {

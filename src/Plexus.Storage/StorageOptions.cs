@@ -47,6 +47,9 @@ public sealed class StorageOptions
     /// </summary>
     public TimeSpan ReadWaitTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>When closed time partitions are compacted into Parquet files (the cold tier).</summary>
+    public Cold.ColdTierOptions ColdTier { get; init; } = new();
+
     /// <summary>The write log's file operations; tests replace them to make a write, a sync or a truncation fail.</summary>
     internal Writing.LogFileOperations LogFile { get; init; } = Writing.LogFileOperations.Real;
 

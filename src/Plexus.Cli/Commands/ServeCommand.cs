@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Plexus.Server;
 using Plexus.Storage;
+using Plexus.Storage.Cold;
 
 namespace Plexus.Cli.Commands;
 
@@ -58,6 +59,10 @@ internal static class ServeCommand
     private static readonly Option<string?> RulesMax = new("--rules-max") { Description = "Rules one server keeps (env PLEXUS_RULES_MAX, default 10000)" };
     private static readonly Option<string?> RulesQueue = new("--rules-queue") { Description = "Stored writes waiting for the rule engine; past it a write's points are not evaluated, counted and logged (env PLEXUS_RULES_QUEUE, default 1024)" };
     private static readonly Option<string?> RetentionCheckInterval = new("--retention-check-interval") { Description = "How often retention policies delete expired rows (env PLEXUS_RETENTION_CHECK_INTERVAL, default 10m)" };
+    private static readonly Option<string?> Compaction = new("--compaction") { Description = "true: closed time partitions are compacted into Parquet files, the cold tier (env PLEXUS_COMPACTION, default true)" };
+    private static readonly Option<string?> PartitionSpan = new("--partition-span") { Description = "The time range of one partition of a measurement, aligned to UTC, at least 1m (env PLEXUS_PARTITION_SPAN, default 1d)" };
+    private static readonly Option<string?> CompactionGrace = new("--compaction-grace") { Description = "How long after its end a partition takes late points in the hot store before it is compacted (env PLEXUS_COMPACTION_GRACE, default 1h)" };
+    private static readonly Option<string?> CompactionCheckInterval = new("--compaction-check-interval") { Description = "How often closed partitions are compacted; the first check is one interval after start (env PLEXUS_COMPACTION_CHECK_INTERVAL, default 10m)" };
     private static readonly Option<string?> MetricsPublic = new("--metrics-public") { Description = "true: GET /metrics answers without a token, for a scraper on a trusted network (env PLEXUS_METRICS_PUBLIC, default false)" };
     private static readonly Option<string?> MapTilesOption = new("--map-tiles") { Description = "A tile server for the console's map, e.g. https://tile.example.org/{z}/{x}/{y}.png (env PLEXUS_MAP_TILES; default none: the land outline packaged with Plexus, nothing loaded from elsewhere)" };
     private static readonly Option<string?> MapAttribution = new("--map-attribution") { Description = "The credit the tile provider requires, shown under the map (env PLEXUS_MAP_ATTRIBUTION)" };
@@ -81,7 +86,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var command = new Command("serve", "Run the Plexus server with the embedded store.");
-        foreach (var option in new[] { Data, Http, HttpsCert, HttpsKey, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxConnectSize, MqttConnectTimeout, MqttMaxConnections, MqttMaxConnectionsPerIp, MqttMaxRetainedMessages, MqttMaxRetainedBytes, MqttMaxRetainedMessagesPerClient, MqttMaxRetainedBytesPerClient, MqttMaxRate, MqttMaxBurst, MqttReceiveMaximum, MqttMaxTopicAliases, MqttMaxKeepAlive, MqttMaxSessionExpiry, MqttAclFile, Pg, PgTlsCert, PgTlsKey, PgAllowLoopbackCleartext, PgMaxConnections, PgMaxConnectionsPerIp, PgAuthTimeout, PgMaxMessageSize, AdminToken, ProvisioningKey, MaxBodySize, MaxNamespaces, MaxMeasurementsPerNamespace, MaxColumnsPerMeasurement, MaxNewMeasurementsPerWrite, MaxNewColumnsPerWrite, MaxNewSeriesPerWrite, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, RulesMax, RulesQueue, WebhookTimeout, WebhookRetries, RetentionCheckInterval, MemoryLimit, DeviceTag, LogLevel, MetricsPublic, MapTilesOption, MapAttribution, LiveMaxClients, LiveQueue, Config })
+        foreach (var option in new[] { Data, Http, HttpsCert, HttpsKey, Mqtt, MqttTls, MqttTlsCert, MqttTlsKey, MqttMaxMessageSize, MqttMaxConnectSize, MqttConnectTimeout, MqttMaxConnections, MqttMaxConnectionsPerIp, MqttMaxRetainedMessages, MqttMaxRetainedBytes, MqttMaxRetainedMessagesPerClient, MqttMaxRetainedBytesPerClient, MqttMaxRate, MqttMaxBurst, MqttReceiveMaximum, MqttMaxTopicAliases, MqttMaxKeepAlive, MqttMaxSessionExpiry, MqttAclFile, Pg, PgTlsCert, PgTlsKey, PgAllowLoopbackCleartext, PgMaxConnections, PgMaxConnectionsPerIp, PgAuthTimeout, PgMaxMessageSize, AdminToken, ProvisioningKey, MaxBodySize, MaxNamespaces, MaxMeasurementsPerNamespace, MaxColumnsPerMeasurement, MaxNewMeasurementsPerWrite, MaxNewColumnsPerWrite, MaxNewSeriesPerWrite, QueryTimeout, QueryMaxRows, QueryMaxBytes, QueryConcurrency, RulesMax, RulesQueue, WebhookTimeout, WebhookRetries, RetentionCheckInterval, Compaction, PartitionSpan, CompactionGrace, CompactionCheckInterval, MemoryLimit, DeviceTag, LogLevel, MetricsPublic, MapTilesOption, MapAttribution, LiveMaxClients, LiveQueue, Config })
         {
             command.Options.Add(option);
         }
@@ -159,6 +164,13 @@ internal static class ServeCommand
                 RulesMax = Get(RulesMax, "PLEXUS_RULES_MAX") is { } rulesMax ? Units.ParsePositiveInt(rulesMax, "rules-max") : PlexusServerOptions.DefaultRulesMax,
                 RulesQueue = Get(RulesQueue, "PLEXUS_RULES_QUEUE") is { } rulesQueue ? Units.ParsePositiveInt(rulesQueue, "rules-queue") : PlexusServerOptions.DefaultRulesQueue,
                 RetentionCheckInterval = Get(RetentionCheckInterval, "PLEXUS_RETENTION_CHECK_INTERVAL") is { } retentionInterval ? Units.ParseDuration(retentionInterval, "retention-check-interval") : PlexusServerOptions.DefaultRetentionCheckInterval,
+                ColdTier = new ColdTierOptions
+                {
+                    Enabled = Get(Compaction, "PLEXUS_COMPACTION") is not { } compaction || Units.ParseBoolean(compaction, "compaction"),
+                    PartitionSpan = Get(PartitionSpan, "PLEXUS_PARTITION_SPAN") is { } span ? Units.ParseDuration(span, "partition-span") : ColdTierOptions.DefaultPartitionSpan,
+                    Grace = Get(CompactionGrace, "PLEXUS_COMPACTION_GRACE") is { } grace ? Units.ParseDuration(grace, "compaction-grace") : ColdTierOptions.DefaultGrace,
+                    CheckInterval = Get(CompactionCheckInterval, "PLEXUS_COMPACTION_CHECK_INTERVAL") is { } compactionInterval ? Units.ParseDuration(compactionInterval, "compaction-check-interval") : ColdTierOptions.DefaultCheckInterval,
+                },
                 WebhookTimeout = Get(WebhookTimeout, "PLEXUS_WEBHOOK_TIMEOUT") is { } webhookTimeout ? Units.ParseDuration(webhookTimeout, "webhook-timeout") : PlexusServerOptions.DefaultWebhookTimeout,
                 WebhookRetries = Get(WebhookRetries, "PLEXUS_WEBHOOK_RETRIES") is { } webhookRetries ? ParseRetries(webhookRetries) : PlexusServerOptions.DefaultWebhookRetries,
                 MemoryLimit = Get(MemoryLimit, "PLEXUS_MEMORY_LIMIT"),
@@ -424,7 +436,7 @@ internal static class Units
     public static TimeSpan ParseDuration(string text, string name)
     {
         string trimmed = text.Trim();
-        (string suffix, double seconds)[] units = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)];
+        (string suffix, double seconds)[] units = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)];
         foreach (var (suffix, seconds) in units)
         {
             if (trimmed.EndsWith(suffix, StringComparison.OrdinalIgnoreCase) &&
@@ -439,7 +451,7 @@ internal static class Units
             return TimeSpan.FromSeconds(plain);
         }
 
-        throw new FormatException($"{name}: \"{text}\" is not a duration such as 30s, 500ms or 2m");
+        throw new FormatException($"{name}: \"{text}\" is not a duration such as 30s, 500ms, 2m or 1d");
     }
 
     public static double ParseRate(string text, string name) =>

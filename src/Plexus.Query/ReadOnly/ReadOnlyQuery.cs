@@ -20,7 +20,7 @@ namespace Plexus.Query.ReadOnly;
 /// (<see cref="ExplainStatement"/>), the statement it wraps is checked like any other, and what runs is rebuilt from
 /// the checked statement.
 /// </remarks>
-internal static class ReadOnlyQuery
+internal static partial class ReadOnlyQuery
 {
     /// <summary>What every refused write is told: what may run here, and where data comes in instead.</summary>
     internal const string ReadOnlyRule = "the SQL API only reads: SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE and EXPLAIN run here; data comes in through the write API (POST /api/v2/write) or MQTT, and devices, assets and geofences are changed through their own endpoints";
@@ -28,7 +28,7 @@ internal static class ReadOnlyQuery
     /// <summary>Checks <paramref name="sql"/>; returns the statement to run (the same text, or a rebuilt EXPLAIN).</summary>
     /// <exception cref="QueryRefusedException">The statement is not a read, or reaches beyond the caller's namespaces.</exception>
     /// <exception cref="QueryFailedException">The statement does not parse or bind.</exception>
-    public static string Check(DuckDBConnection connection, string sql, IReadOnlyCollection<string>? namespaces)
+    public static string Check(DuckDBConnection connection, string sql, IReadOnlyCollection<string>? namespaces, string? coldDirectory = null)
     {
         if (sql.Contains('\0', StringComparison.Ordinal))
         {
@@ -68,7 +68,7 @@ internal static class ReadOnlyQuery
         }
 
         var scope = namespaces is null ? null : NamespaceScope.Load(connection, namespaces);
-        Walk(root.GetProperty("plans"), scope);
+        Walk(root.GetProperty("plans"), scope, coldDirectory);
         return runSql;
     }
 
@@ -135,24 +135,24 @@ internal static class ReadOnlyQuery
         return new QueryFailedException(kind.Length == 0 ? message : $"{kind} Error: {message}");
     }
 
-    private static void Walk(JsonElement element, NamespaceScope? scope)
+    private static void Walk(JsonElement element, NamespaceScope? scope, string? coldDirectory)
     {
         switch (element.ValueKind)
         {
             case JsonValueKind.Array:
                 foreach (var item in element.EnumerateArray())
                 {
-                    Walk(item, scope);
+                    Walk(item, scope, coldDirectory);
                 }
 
                 break;
             case JsonValueKind.Object:
-                CheckNode(element, scope);
+                CheckNode(element, scope, coldDirectory);
                 foreach (var property in element.EnumerateObject())
                 {
                     if (property.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
                     {
-                        Walk(property.Value, scope);
+                        Walk(property.Value, scope, coldDirectory);
                     }
                 }
 
@@ -160,7 +160,7 @@ internal static class ReadOnlyQuery
         }
     }
 
-    private static void CheckNode(JsonElement node, NamespaceScope? scope)
+    private static void CheckNode(JsonElement node, NamespaceScope? scope, string? coldDirectory)
     {
         if (node.TryGetProperty("expression_class", out var expressionClass))
         {
@@ -188,6 +188,14 @@ internal static class ReadOnlyQuery
         if (op == "LOGICAL_GET" && node.TryGetProperty("name", out var nameElement))
         {
             string name = nameElement.GetString() ?? "";
+            if (name == "read_parquet" && coldDirectory is not null && ColdMeasurements(node, coldDirectory) is { } measurementIds)
+            {
+                // The views of measurements with compacted partitions read their files; a statement naming those files
+                // itself reads what the views show, and only of measurements the caller may read.
+                scope?.CheckColdFiles(measurementIds);
+                return;
+            }
+
             if (SqlFunctionPolicy.RefusedTableFunctions.TryGetValue(name, out string? why))
             {
                 throw new QueryRefusedException($"{name}() is not available on the query API: {why}");
@@ -201,6 +209,42 @@ internal static class ReadOnlyQuery
             scope?.CheckGet(name, node);
         }
     }
+
+    /// <summary>
+    /// The measurement ids of the files a <c>read_parquet</c> reads when every one is a cold-tier file
+    /// (<c>{cold}/m{id}/{name}.parquet</c>, no other path, no pattern); otherwise null, and the function is refused as file access.
+    /// </summary>
+    private static List<int>? ColdMeasurements(JsonElement node, string coldDirectory)
+    {
+        if (!node.TryGetProperty("function_data", out var data) || data.ValueKind != JsonValueKind.Object
+            || !data.TryGetProperty("files", out var files) || files.ValueKind != JsonValueKind.Array)
+        {
+            return null;
+        }
+
+        var ids = new List<int>();
+        foreach (var file in files.EnumerateArray())
+        {
+            string path = file.GetString() ?? "";
+            if (!path.StartsWith(coldDirectory, StringComparison.Ordinal) || Path.GetFullPath(path) != path)
+            {
+                return null;
+            }
+
+            var match = ColdFileName().Match(path[coldDirectory.Length..]);
+            if (!match.Success || !int.TryParse(match.Groups[1].ValueSpan, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int id))
+            {
+                return null;
+            }
+
+            ids.Add(id);
+        }
+
+        return ids.Count == 0 ? null : ids;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^m([0-9]{1,9})/[0-9A-Za-z-]+\.parquet$")]
+    private static partial System.Text.RegularExpressions.Regex ColdFileName();
 
     private static void RequireOneStatement(DuckDBConnection connection, string sql)
     {
@@ -255,6 +299,14 @@ internal static class ReadOnlyQuery
             }
 
             return scope;
+        }
+
+        public void CheckColdFiles(List<int> measurementIds)
+        {
+            if (!measurementIds.TrueForAll(id => _tables.Contains(SqlNames.DataTable(id))))
+            {
+                throw new QueryRefusedException($"this token reads namespace(s) {_names} only; the query reads a table outside them");
+            }
         }
 
         public void CheckGet(string function, JsonElement node)

@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.Text;
 using DuckDB.NET.Data;
+using Plexus.Storage.Cold;
 using Plexus.Storage.Schema;
 
 namespace Plexus.Storage.Deleting;
@@ -16,7 +18,15 @@ namespace Plexus.Storage.Deleting;
 /// </remarks>
 internal static class DeleteExecutor
 {
-    public static DeleteResult Run(DuckDBConnection connection, Catalog catalog, DeleteSelection selection)
+    public static DeleteResult Run(DuckDBConnection connection, Catalog catalog, DeleteSelection selection) =>
+        Run(connection, catalog, selection, null, new ColdChanges());
+
+    /// <summary>
+    /// Runs the delete on the hot and the cold tier. Cold files it writes (a partition's rows without the deleted ones)
+    /// and files it stops naming are listed in <paramref name="changes"/>: the caller discards the first or retires the
+    /// second once it knows whether the transaction committed.
+    /// </summary>
+    public static DeleteResult Run(DuckDBConnection connection, Catalog catalog, DeleteSelection selection, ColdStore? cold, ColdChanges changes)
     {
         var ns = catalog.FindNamespace(selection.Namespace)
             ?? throw new DeleteTargetNotFoundException($"namespace \"{selection.Namespace}\" holds no data");
@@ -26,11 +36,12 @@ internal static class DeleteExecutor
                 ?? throw new DeleteTargetNotFoundException(NoSuchMeasurement(ns, name));
             if (selection.Drops)
             {
-                long dropped = Drop(connection, catalog, ns, measurement);
+                long dropped = Drop(connection, catalog, ns, measurement, changes);
+                catalog.RefreshStaleViews(connection);
                 return new DeleteResult(dropped, [measurement.Name], false);
             }
 
-            return new DeleteResult(DeleteRows(connection, measurement, selection), [], false);
+            return new DeleteResult(DeleteRows(connection, catalog, measurement, selection, cold, changes), [], false);
         }
 
         var measurements = ns.Measurements.OrderBy(m => m.Id).ToList();
@@ -39,7 +50,7 @@ internal static class DeleteExecutor
             long rows = 0;
             foreach (var measurement in measurements)
             {
-                rows += DeleteRows(connection, measurement, selection);
+                rows += DeleteRows(connection, catalog, measurement, selection, cold, changes);
             }
 
             return new DeleteResult(rows, [], false);
@@ -48,13 +59,14 @@ internal static class DeleteExecutor
         long total = 0;
         foreach (var measurement in measurements)
         {
-            total += Drop(connection, catalog, ns, measurement);
+            total += Drop(connection, catalog, ns, measurement, changes);
         }
 
         // CASCADE takes the views Plexus generated in the namespace along; user SQL cannot create objects there. (main is
         // never dropped whole: DeleteSelection.Validate refuses it.)
         Catalog.Execute(connection, $"DROP SCHEMA IF EXISTS {SqlNames.Quote(ns.Name)} CASCADE");
         catalog.RemoveNamespace(ns.Name);
+        catalog.RefreshStaleViews(connection);
         return new DeleteResult(total, [.. measurements.Select(m => m.Name)], true);
     }
 
@@ -64,7 +76,116 @@ internal static class DeleteExecutor
         return $"measurement \"{name}\" does not exist in namespace {ns.Name}{hint}";
     }
 
-    private static long DeleteRows(DuckDBConnection connection, MeasurementSchema measurement, DeleteSelection selection)
+    private static long DeleteRows(DuckDBConnection connection, Catalog catalog, MeasurementSchema measurement, DeleteSelection selection, ColdStore? cold, ColdChanges changes)
+    {
+        measurement.NoteDelete();
+        long rows = DeleteHotRows(connection, measurement, selection);
+        if (cold is not null && measurement.ColdPartitions.Count > 0)
+        {
+            rows += DeleteColdRows(connection, catalog, measurement, selection, cold, changes);
+        }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// The cold side of a delete: a partition every row of which is selected is dropped whole (its manifest row goes, its
+    /// file is retired); one partly selected is rewritten without the selected rows into a new file that replaces it in
+    /// the same transaction; one the delete does not reach is left alone (its time range, from the manifest, tells).
+    /// </summary>
+    private static long DeleteColdRows(DuckDBConnection connection, Catalog catalog, MeasurementSchema measurement, DeleteSelection selection, ColdStore cold, ColdChanges changes)
+    {
+        long from = selection.FromNs ?? long.MinValue;
+        long to = selection.ToNs ?? long.MaxValue;
+        List<int>? seriesIds = selection.Where is null ? null : MatchingSeries(connection, measurement, selection.Where);
+        var kept = new List<ColdPartition>();
+        long deleted = 0;
+        bool changed = false;
+        foreach (var partition in measurement.ColdPartitions)
+        {
+            bool reached = partition.MaxTimeNs >= from && partition.MinTimeNs < to && seriesIds is not { Count: 0 };
+            if (!reached)
+            {
+                kept.Add(partition);
+                continue;
+            }
+
+            if (seriesIds is null && from <= partition.MinTimeNs && to > partition.MaxTimeNs)
+            {
+                ColdStore.DeleteManifest(connection, partition);
+                changes.Retired.Add(partition.FileName);
+                deleted += partition.Rows;
+                changed = true;
+                continue;
+            }
+
+            if (selection.WholeColdPartitionsOnly)
+            {
+                kept.Add(partition);
+                continue;
+            }
+
+            var condition = new StringBuilder($"{SqlNames.TimeColumn} >= make_timestamp_ns({from.ToString(CultureInfo.InvariantCulture)}) AND {SqlNames.TimeColumn} < make_timestamp_ns({to.ToString(CultureInfo.InvariantCulture)})");
+            if (seriesIds is not null)
+            {
+                condition.Append($" AND {SqlNames.SeriesIdColumn} IN (").AppendJoin(", ", seriesIds).Append(')');
+            }
+
+            string select = $"SELECT * FROM read_parquet({SqlNames.Literal(cold.PathOf(partition.FileName))}) WHERE NOT ({condition}) ORDER BY {SqlNames.SeriesIdColumn}, {SqlNames.TimeColumn}";
+            var rewritten = cold.Write(connection, measurement.Id, partition.StartNs, partition.EndNs, select, partition.Fields);
+            long left = rewritten?.Rows ?? 0;
+            if (left == partition.Rows)
+            {
+                cold.Discard(rewritten!.FileName);
+                kept.Add(partition);
+                continue;
+            }
+
+            ColdStore.DeleteManifest(connection, partition);
+            changes.Retired.Add(partition.FileName);
+            if (rewritten is not null)
+            {
+                changes.Written.Add(rewritten.FileName);
+                ColdStore.InsertManifest(connection, rewritten);
+                kept.Add(rewritten);
+            }
+
+            deleted += partition.Rows - left;
+            changed = true;
+        }
+
+        if (changed)
+        {
+            measurement.SetColdPartitions(kept, measurement.HotRowsBelowHorizon);
+            catalog.RefreshView(connection, measurement);
+        }
+
+        return deleted;
+    }
+
+    private static List<int> MatchingSeries(DuckDBConnection connection, MeasurementSchema measurement, TagPredicate where)
+    {
+        var sql = new StringBuilder($"SELECT s.{SqlNames.SeriesIdColumn} FROM {measurement.SeriesTable} AS s WHERE ");
+        var parameters = new List<object?>();
+        where.AppendSql(sql, parameters, measurement);
+        var ids = new List<int>();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql.ToString();
+        foreach (object? value in parameters)
+        {
+            command.Parameters.Add(new DuckDBParameter(value ?? DBNull.Value));
+        }
+
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            ids.Add(reader.GetInt32(0));
+        }
+
+        return ids;
+    }
+
+    private static long DeleteHotRows(DuckDBConnection connection, MeasurementSchema measurement, DeleteSelection selection)
     {
         var sql = new StringBuilder("DELETE FROM ").Append(measurement.DataTable).Append(" WHERE true");
         var parameters = new List<object?>();
@@ -97,8 +218,9 @@ internal static class DeleteExecutor
         return command.ExecuteNonQuery();
     }
 
-    private static long Drop(DuckDBConnection connection, Catalog catalog, NamespaceSchema ns, MeasurementSchema measurement)
+    private static long Drop(DuckDBConnection connection, Catalog catalog, NamespaceSchema ns, MeasurementSchema measurement, ColdChanges changes)
     {
+        measurement.NoteDelete();
         long rows;
         using (var count = connection.CreateCommand())
         {
@@ -110,7 +232,22 @@ internal static class DeleteExecutor
         Catalog.Execute(connection, $"DROP TABLE {measurement.DataTable}");
         Catalog.Execute(connection, $"DROP TABLE {measurement.SeriesTable}");
         Catalog.Execute(connection, $"DELETE FROM {SqlNames.InternalSchema}.measurements WHERE id = $1", measurement.Id);
+        ColdStore.DeleteManifest(connection, measurement.Id);
+        foreach (var partition in measurement.ColdPartitions)
+        {
+            rows += partition.Rows;
+            changes.Retired.Add(partition.FileName);
+        }
+
         catalog.RemoveMeasurement(ns, measurement);
         return rows;
     }
+}
+
+/// <summary>The cold files one delete wrote and the ones it stopped naming, for its caller to discard or retire after the transaction.</summary>
+internal sealed class ColdChanges
+{
+    public List<string> Written { get; } = [];
+
+    public List<string> Retired { get; } = [];
 }

@@ -15,6 +15,12 @@ public sealed record DeleteSelection(string Namespace, string? Measurement, long
     /// <summary>Without a filter, delete every row but keep the measurements and their columns (InfluxQL's <c>DELETE FROM m</c>).</summary>
     public bool KeepSchema { get; init; }
 
+    /// <summary>
+    /// Retention's delete: a cold partition goes when every row of it is selected, and one the range only partly covers
+    /// is kept whole (instead of rewriting its file) until a later check covers all of it.
+    /// </summary>
+    public bool WholeColdPartitionsOnly { get; init; }
+
     /// <summary>No filter: the measurement (or with none, the namespace) goes, not only its rows.</summary>
     public bool Drops => FromNs is null && ToNs is null && Where is null && !KeepSchema;
 

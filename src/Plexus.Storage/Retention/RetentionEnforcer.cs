@@ -89,7 +89,9 @@ public sealed class RetentionEnforcer : IAsyncDisposable
 
     private async Task<long> ExpireAsync(RetentionPolicy policy, string measurement, long cutoffNs, CancellationToken cancellationToken)
     {
-        var selection = new DeleteSelection(policy.Namespace, measurement, ToNs: cutoffNs);
+        // Cold partitions expire whole: rewriting a partition's file at every check to cut a few rows would cost more than
+        // keeping them until the whole partition is past the cutoff.
+        var selection = new DeleteSelection(policy.Namespace, measurement, ToNs: cutoffNs) { WholeColdPartitionsOnly = true };
         try
         {
             var result = await _writer.DeleteAsync(selection, cancellationToken);

@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Text;
 using DuckDB.NET.Data;
 using Plexus.Core;
+using Plexus.Storage.Cold;
 
 namespace Plexus.Storage.Schema;
 
@@ -16,6 +17,13 @@ public sealed class Catalog
     private int _nextMeasurementId = 1;
 
     public IEnumerable<NamespaceSchema> Namespaces => _namespaces.Values;
+
+    /// <summary>The cold tier whose Parquet files the views read; null when the store has none (some tests).</summary>
+    public ColdStore? Cold { get; private set; }
+
+    public string? ColdDirectory => Cold?.Directory;
+
+    private bool _measurementsChanged = true;
 
     public int NamespaceCount => _namespaces.Count;
 
@@ -60,6 +68,7 @@ public sealed class Catalog
         Execute(connection, $"CREATE TABLE {measurement.DataTable} ({SqlNames.SeriesIdColumn} INTEGER NOT NULL, {SqlNames.TimeColumn} TIMESTAMP_NS NOT NULL)");
         ns.Add(measurement);
         MarkViewStale(measurement);
+        _measurementsChanged = true;
         return measurement;
     }
 
@@ -82,6 +91,7 @@ public sealed class Catalog
     {
         ns.Remove(measurement);
         _staleViews.Remove(measurement);
+        _measurementsChanged = true;
     }
 
     /// <summary>Forgets a namespace whose schema the caller dropped in its transaction.</summary>
@@ -97,14 +107,49 @@ public sealed class Catalog
         bool any = _staleViews.Count > 0;
         foreach (var measurement in _staleViews)
         {
-            Execute(connection, measurement.ViewSql());
+            Execute(connection, measurement.ViewSql(ColdDirectory));
         }
 
         _staleViews.Clear();
+        if (_measurementsChanged && Cold is not null)
+        {
+            Execute(connection, PartitionsViewSql(Cold.Options.PartitionSpanNs));
+            _measurementsChanged = false;
+        }
+
         return any;
     }
 
-    private void MarkViewStale(MeasurementSchema measurement)
+    /// <summary>
+    /// The system view <c>main.partitions</c> (a name no measurement of main may take): one row per cold partition from
+    /// the manifest, and one per hot partition of every measurement, counted from its data table when read.
+    /// </summary>
+    private string PartitionsViewSql(long spanNs)
+    {
+        string span = spanNs.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var sql = new StringBuilder($"CREATE OR REPLACE VIEW main.{ColdStore.PartitionsViewName} AS ");
+        sql.Append("SELECT 'cold' AS tier, m.namespace, m.name AS measurement, make_timestamp_ns(c.partition_start) AS partition_start, ")
+            .Append("make_timestamp_ns(c.partition_end) AS partition_end, c.rows, c.bytes, c.min_time, c.max_time, c.file ")
+            .Append($"FROM {ColdStore.ManifestTable} AS c JOIN {SqlNames.InternalSchema}.measurements AS m ON m.id = c.measurement_id");
+        foreach (var measurement in _namespaces.Values.SelectMany(ns => ns.Measurements).OrderBy(m => m.Id))
+        {
+            string start = $"epoch_ns({SqlNames.TimeColumn}) - ((epoch_ns({SqlNames.TimeColumn}) % {span}) + {span}) % {span}";
+            sql.Append(" UNION ALL SELECT 'hot', ").Append(SqlNames.Literal(measurement.Namespace)).Append(", ").Append(SqlNames.Literal(measurement.Name))
+                .Append($", make_timestamp_ns(p), make_timestamp_ns(p + {span}), count(*), NULL::BIGINT, min({SqlNames.TimeColumn}), max({SqlNames.TimeColumn}), NULL::VARCHAR")
+                .Append($" FROM (SELECT {SqlNames.TimeColumn}, {start} AS p FROM {measurement.DataTable}) GROUP BY p");
+        }
+
+        return sql.ToString();
+    }
+
+    /// <summary>Replaces a measurement's view now, inside the caller's transaction (its cold partitions changed).</summary>
+    internal void RefreshView(DuckDBConnection connection, MeasurementSchema measurement)
+    {
+        Execute(connection, measurement.ViewSql(ColdDirectory));
+        _staleViews.Remove(measurement);
+    }
+
+    internal void MarkViewStale(MeasurementSchema measurement)
     {
         if (!_staleViews.Contains(measurement))
         {
@@ -133,9 +178,13 @@ public sealed class Catalog
     };
 
     /// <summary>Reads every measurement, its columns, its series and each series' newest time.</summary>
-    public static Catalog Load(DuckDBConnection connection)
+    public static Catalog Load(DuckDBConnection connection) => Load(connection, null);
+
+    /// <summary>Reads every measurement, its columns, its series, each series' newest hot time and its cold partitions.</summary>
+    public static Catalog Load(DuckDBConnection connection, ColdStore? coldStore)
     {
-        var catalog = new Catalog();
+        var catalog = new Catalog { Cold = coldStore };
+        var cold = coldStore is null ? [] : ColdStore.LoadManifest(connection);
         var rows = new List<(int Id, string Ns, string Name)>();
         ForEachRow(connection, $"SELECT id, namespace, name FROM {SqlNames.InternalSchema}.measurements ORDER BY id", reader =>
             rows.Add((reader.GetInt32(0), reader.GetString(1), reader.GetString(2))));
@@ -151,11 +200,31 @@ public sealed class Catalog
             var measurement = new MeasurementSchema(id, nsName, name);
             LoadColumns(connection, measurement);
             LoadSeries(connection, measurement);
+            if (cold.TryGetValue(id, out var partitions))
+            {
+                measurement.SetColdPartitions(partitions, hotRowsBelowHorizon: false);
+                measurement.SetColdPartitions(partitions, HasHotRowsBelowHorizon(connection, measurement));
+            }
+
             ns.Add(measurement);
             catalog._nextMeasurementId = Math.Max(catalog._nextMeasurementId, id + 1);
         }
 
         return catalog;
+    }
+
+    /// <summary>Whether the hot store holds rows below the cold horizon (late points not yet folded into their partition).</summary>
+    internal static bool HasHotRowsBelowHorizon(DuckDBConnection connection, MeasurementSchema measurement)
+    {
+        if (measurement.ColdPartitions.Count == 0)
+        {
+            return false;
+        }
+
+        bool any = false;
+        ForEachRow(connection, $"SELECT EXISTS (SELECT 1 FROM {measurement.DataTable} WHERE {SqlNames.TimeColumn} < make_timestamp_ns($1))",
+            reader => any = reader.GetBoolean(0), measurement.ColdHorizon);
+        return any;
     }
 
     private static void LoadColumns(DuckDBConnection connection, MeasurementSchema measurement)
@@ -225,8 +294,8 @@ public sealed class Catalog
     internal static void Execute(DuckDBConnection connection, string sql, params ReadOnlySpan<object?> parameters) =>
         MetadataConnection.Execute(connection, sql, parameters);
 
-    private static void ForEachRow(DuckDBConnection connection, string sql, Action<DbDataReader> row) =>
-        MetadataConnection.ForEachRow(connection, sql, row);
+    private static void ForEachRow(DuckDBConnection connection, string sql, Action<DbDataReader> row, params ReadOnlySpan<object?> parameters) =>
+        MetadataConnection.ForEachRow(connection, sql, row, parameters);
 
     private sealed class Utf8Order : IComparer<byte[]>
     {

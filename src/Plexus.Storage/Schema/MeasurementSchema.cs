@@ -1,5 +1,6 @@
 using System.Text;
 using Plexus.Core;
+using Plexus.Storage.Cold;
 
 namespace Plexus.Storage.Schema;
 
@@ -114,7 +115,165 @@ public sealed class MeasurementSchema
 
     public SeriesTimes Times(int seriesId) => _seriesTimes[seriesId];
 
-    public string ViewSql()
+    /// <summary>The compacted partitions, oldest first (docs/storage.md#hot-and-cold-tiers).</summary>
+    public IReadOnlyList<ColdPartition> ColdPartitions => _coldPartitions;
+
+    /// <summary>The end of the newest cold partition: the hot store holds no row below it unless one arrived late.</summary>
+    public long ColdHorizon { get; private set; } = long.MinValue;
+
+    /// <summary>
+    /// True while the hot store may hold rows below <see cref="ColdHorizon"/> (late points for a partition already
+    /// compacted): the view then merges them over the cold rows of the same series and time, as the later write.
+    /// </summary>
+    public bool HotRowsBelowHorizon { get; private set; }
+
+    /// <summary>Points written below <see cref="LateBoundary"/> since start; a compaction that saw it change gives up.</summary>
+    public long LateWrites { get; private set; }
+
+    /// <summary>Points older than this are counted and may switch the view to merging (one comparison per point).</summary>
+    public long LateBoundary { get; private set; } = long.MinValue;
+
+    private readonly List<ColdPartition> _coldPartitions = [];
+    private long _compactionFence = long.MinValue;
+
+    /// <summary>The end of the partition being compacted, or <see cref="long.MinValue"/>: writes below it are counted from now on.</summary>
+    public long CompactionFence
+    {
+        get => _compactionFence;
+        set
+        {
+            _compactionFence = value;
+            LateBoundary = Math.Max(ColdHorizon, value);
+        }
+    }
+
+    public void SetColdPartitions(IEnumerable<ColdPartition> partitions, bool hotRowsBelowHorizon)
+    {
+        _coldPartitions.Clear();
+        _coldPartitions.AddRange(partitions.OrderBy(p => p.StartNs));
+        ColdHorizon = _coldPartitions.Count == 0 ? long.MinValue : _coldPartitions.Max(p => p.EndNs);
+        HotRowsBelowHorizon = hotRowsBelowHorizon && _coldPartitions.Count > 0;
+        LateBoundary = Math.Max(ColdHorizon, _compactionFence);
+    }
+
+    /// <summary>Counts a point older than <see cref="LateBoundary"/>; true when the view must start merging (rebuild it in this transaction).</summary>
+    public bool NoteLateWrite(long timeNs)
+    {
+        LateWrites++;
+        if (timeNs < ColdHorizon && !HotRowsBelowHorizon)
+        {
+            HotRowsBelowHorizon = true;
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>A delete touched the measurement: a compaction that read it before must not commit.</summary>
+    public void NoteDelete() => LateWrites++;
+
+    public string ViewSql() => ViewSql(null);
+
+    /// <summary>
+    /// The view <c>namespace.measurement</c>: the data table joined with the series table and, with cold partitions, the
+    /// rows of their Parquet files under <paramref name="coldDirectory"/> as one more branch of a UNION ALL below the
+    /// join, so a filter on time reaches each branch and each file's statistics (a file outside the range is skipped
+    /// after its footer is read).
+    /// </summary>
+    public string ViewSql(string? coldDirectory)
+    {
+        if (_coldPartitions.Count == 0 || coldDirectory is null)
+        {
+            return HotViewSql();
+        }
+
+        var data = new StringBuilder();
+        string hotColumns = DataColumns("");
+        if (!HotRowsBelowHorizon)
+        {
+            data.Append("SELECT ").Append(hotColumns).Append(" FROM ").Append(DataTable)
+                .Append(" UNION ALL ").Append(ColdSelect(coldDirectory));
+        }
+        else
+        {
+            // Late rows (hot, below the horizon) win over cold rows of the same series and time, field by field, as a
+            // later write does in the hot store; late rows with no cold row are added. Only until the next compaction
+            // folds them into their partition's file.
+            string horizon = $"make_timestamp_ns({ColdHorizon.ToString(System.Globalization.CultureInfo.InvariantCulture)})";
+            data.Append("SELECT ").Append(hotColumns).Append(" FROM ").Append(DataTable).Append(" WHERE ").Append(SqlNames.TimeColumn).Append(" >= ").Append(horizon);
+            data.Append(" UNION ALL SELECT c.").Append(SqlNames.SeriesIdColumn).Append(", c.").Append(SqlNames.TimeColumn);
+            foreach (var field in _fields)
+            {
+                string name = SqlNames.Quote(field.Name);
+                data.Append(", coalesce(l.").Append(name).Append(", c.").Append(name).Append(") AS ").Append(name);
+            }
+
+            data.Append(" FROM (").Append(ColdSelect(coldDirectory)).Append(") AS c LEFT JOIN (SELECT ").Append(hotColumns).Append(" FROM ").Append(DataTable)
+                .Append(" WHERE ").Append(SqlNames.TimeColumn).Append(" < ").Append(horizon).Append(") AS l ON l.").Append(SqlNames.SeriesIdColumn)
+                .Append(" = c.").Append(SqlNames.SeriesIdColumn).Append(" AND l.").Append(SqlNames.TimeColumn).Append(" = c.").Append(SqlNames.TimeColumn);
+            data.Append(" UNION ALL SELECT ").Append(DataColumns("l.")).Append(" FROM ").Append(DataTable).Append(" AS l WHERE l.").Append(SqlNames.TimeColumn)
+                .Append(" < ").Append(horizon).Append(" AND NOT EXISTS (SELECT 1 FROM (").Append(ColdSelect(coldDirectory)).Append(") AS c WHERE c.")
+                .Append(SqlNames.SeriesIdColumn).Append(" = l.").Append(SqlNames.SeriesIdColumn).Append(" AND c.").Append(SqlNames.TimeColumn)
+                .Append(" = l.").Append(SqlNames.TimeColumn).Append(')');
+        }
+
+        return HotViewSql("(" + data + ")");
+    }
+
+    /// <summary>The data columns (<c>_series_id</c>, <c>time</c>, the fields) with a prefix.</summary>
+    private string DataColumns(string prefix)
+    {
+        var sql = new StringBuilder();
+        sql.Append(prefix).Append(SqlNames.SeriesIdColumn).Append(", ").Append(prefix).Append(SqlNames.TimeColumn);
+        foreach (var field in _fields)
+        {
+            sql.Append(", ").Append(prefix).Append(SqlNames.Quote(field.Name));
+        }
+
+        return sql.ToString();
+    }
+
+    /// <summary>
+    /// The cold rows as the data columns: one <c>read_parquet</c> per set of files with the same fields (usually one), a
+    /// field a file lacks as a typed NULL.
+    /// </summary>
+    internal string ColdSelect(string coldDirectory) => ColdSelect(coldDirectory, _coldPartitions);
+
+    internal string ColdSelect(string coldDirectory, IEnumerable<ColdPartition> partitions)
+    {
+        var sql = new StringBuilder();
+        foreach (var group in partitions.GroupBy(p => string.Join('\0', p.Fields)))
+        {
+            var present = new HashSet<string>(group.First().Fields, StringComparer.Ordinal);
+            if (sql.Length > 0)
+            {
+                sql.Append(" UNION ALL ");
+            }
+
+            sql.Append("SELECT ").Append(SqlNames.SeriesIdColumn).Append(", ").Append(SqlNames.TimeColumn);
+            foreach (var field in _fields)
+            {
+                string name = SqlNames.Quote(field.Name);
+                sql.Append(", ");
+                if (present.Contains(field.Name))
+                {
+                    sql.Append(name);
+                }
+                else
+                {
+                    sql.Append("NULL::").Append(Catalog.SqlType(field.Type)).Append(" AS ").Append(name);
+                }
+            }
+
+            sql.Append(" FROM read_parquet([");
+            sql.AppendJoin(", ", group.Select(p => SqlNames.Literal(Path.Combine(coldDirectory, p.FileName))));
+            sql.Append("])");
+        }
+
+        return sql.ToString();
+    }
+
+    private string HotViewSql(string? dataSource = null)
     {
         var sql = new StringBuilder();
         sql.Append("CREATE OR REPLACE VIEW ").Append(SqlNames.Quote(Namespace)).Append('.').Append(SqlNames.Quote(Name));
@@ -129,7 +288,7 @@ public sealed class MeasurementSchema
             sql.Append(", d.").Append(SqlNames.Quote(field.Name));
         }
 
-        sql.Append(" FROM ").Append(DataTable).Append(" AS d");
+        sql.Append(" FROM ").Append(dataSource ?? DataTable).Append(" AS d");
         if (_tags.Count > 0)
         {
             sql.Append(" JOIN ").Append(SeriesTable).Append(" AS s ON d.").Append(SqlNames.SeriesIdColumn)

@@ -61,7 +61,7 @@ internal sealed class GroupCommitter
     /// <summary>Points that went through the duplicate merge instead of a plain append, since start (committed or not).</summary>
     public long PointsMerged { get; private set; }
 
-    public void ReloadCatalog() => Catalog = Catalog.Load(_connection);
+    public void ReloadCatalog() => Catalog = Catalog.Load(_connection, Catalog.Cold);
 
     /// <summary>Something outside a group's commit changed the schema (a delete dropped a measurement).</summary>
     public void NoteSchemaChanged() => Interlocked.Increment(ref _schemaVersion);
@@ -217,7 +217,13 @@ internal sealed class GroupCommitter
             }
 
             var row = new RowRef(batch, i, seriesId, firstColumn);
-            var times = measurement!.Times(seriesId);
+            if (point.Timestamp < measurement!.LateBoundary && measurement.NoteLateWrite(point.Timestamp))
+            {
+                // A late point for a compacted partition: the view merges hot over cold from this commit on.
+                Catalog.MarkViewStale(measurement);
+            }
+
+            var times = measurement.Times(seriesId);
             if (times.MayHold(point.Timestamp))
             {
                 stage.Suspects.Add(row);

@@ -75,10 +75,11 @@ public sealed partial class StoreWriter
         }
 
         DeleteResult result;
+        var coldChanges = new ColdChanges();
         try
         {
             using var transaction = _connection.BeginTransaction();
-            result = DeleteExecutor.Run(_connection, _committer.Catalog, selection);
+            result = DeleteExecutor.Run(_connection, _committer.Catalog, selection, Cold, coldChanges);
             transaction.Commit();
         }
         catch (Exception error) when (error is DeleteTargetNotFoundException or DeletePredicateException)
@@ -89,12 +90,22 @@ public sealed partial class StoreWriter
         }
         catch (Exception error)
         {
+            foreach (string file in coldChanges.Written)
+            {
+                Cold!.Discard(file);
+            }
+
             Recover(error);
             _logger.LogError(error, "Deleting ({What}) failed", selection.Describe());
             operation.Completion.TrySetException(StoreFault.IsIo(error)
                 ? new StoreUnavailableException(StoreFault.Of(error).Describe() + "; nothing was deleted", StoreUnavailableException.DefaultRetryAfter, error)
                 : new StorageException("The delete could not be committed: the database refused it (the server log has the details); nothing was deleted.", error));
             return;
+        }
+
+        foreach (string file in coldChanges.Retired)
+        {
+            Cold!.Retire(file);
         }
 
         if (result.MeasurementsDropped.Count > 0)

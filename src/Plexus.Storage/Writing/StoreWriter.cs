@@ -6,6 +6,7 @@ using System.Threading.Channels;
 using DuckDB.NET.Data;
 using Microsoft.Extensions.Logging;
 using Plexus.Core;
+using Plexus.Storage.Cold;
 using Plexus.Storage.Schema;
 
 namespace Plexus.Storage.Writing;
@@ -68,13 +69,20 @@ public sealed partial class StoreWriter : IPointWriter, IAsyncDisposable
     private long _retryDueAt;
     private int _failedAppendBytes;
 
-    internal StoreWriter(DuckDBConnection connection, StorageOptions options, ILogger logger)
+    internal StoreWriter(DuckDBConnection connection, StorageOptions options, ILogger logger, ColdStore? cold = null)
     {
+        Cold = cold;
         _connection = connection;
         _options = options;
         _time = options.Time;
         _logger = logger;
-        _committer = new GroupCommitter(connection, Catalog.Load(connection), options.SchemaLimits);
+        _committer = new GroupCommitter(connection, Catalog.Load(connection, cold), options.SchemaLimits);
+        if (cold is not null)
+        {
+            // Views name cold files by absolute path: a data folder moved since the last run still finds them.
+            RefreshColdViews();
+        }
+
         WithoutSchemaLimits = new UnlimitedWriter(this);
         if (options.WriteLog)
         {
@@ -325,6 +333,19 @@ public sealed partial class StoreWriter : IPointWriter, IAsyncDisposable
                     }
 
                     RunDelete(delete);
+                    continue;
+                }
+
+                if (request.Job is { } job)
+                {
+                    if (_group.Count > 0)
+                    {
+                        WriteGroup(_group, points);
+                        _group.Clear();
+                        points = 0;
+                    }
+
+                    job.Run();
                     continue;
                 }
 

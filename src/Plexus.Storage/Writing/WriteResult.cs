@@ -47,6 +47,9 @@ internal sealed class WriteRequest
     /// <summary>A request without points that deletes data (<see cref="StoreWriter.DeleteAsync"/>); never logged, always committed directly.</summary>
     public DeleteOperation? Delete { get; init; }
 
+    /// <summary>A request without points that runs a step of the cold tier on the writer's thread, ordered with the writes around it.</summary>
+    internal WriterJob? Job { get; init; }
+
     public TaskCompletionSource<WriteResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public List<LineError>? Rejected { get; private set; }
