@@ -125,33 +125,33 @@ public sealed class RawMqtt5Client : IAsyncDisposable
         switch (transport)
         {
             case "tcp":
-            {
-                var socket = new TcpClient();
-                await socket.ConnectAsync(server.MqttEndpoint!.Address, server.MqttEndpoint.Port);
-                client = new RawMqtt5Client(socket.GetStream(), socket);
-                break;
-            }
+                {
+                    var socket = new TcpClient();
+                    await socket.ConnectAsync(server.MqttEndpoint!.Address, server.MqttEndpoint.Port);
+                    client = new RawMqtt5Client(socket.GetStream(), socket);
+                    break;
+                }
 
             case "tls":
-            {
-                var endpoint = server.Server.MqttTlsEndpoint ?? throw new InvalidOperationException("the test server runs no TLS listener");
-                var socket = new TcpClient();
-                await socket.ConnectAsync(endpoint.Address, endpoint.Port);
-                var tls = new SslStream(socket.GetStream(), leaveInnerStreamOpen: false, (_, certificate, _, _) =>
-                    certificate is not null && string.Equals(certificate.GetCertHashString(), tlsThumbprint, StringComparison.OrdinalIgnoreCase));
-                await tls.AuthenticateAsClientAsync("localhost");
-                client = new RawMqtt5Client(tls, socket);
-                break;
-            }
+                {
+                    var endpoint = server.Server.MqttTlsEndpoint ?? throw new InvalidOperationException("the test server runs no TLS listener");
+                    var socket = new TcpClient();
+                    await socket.ConnectAsync(endpoint.Address, endpoint.Port);
+                    var tls = new SslStream(socket.GetStream(), leaveInnerStreamOpen: false, (_, certificate, _, _) =>
+                        certificate is not null && string.Equals(certificate.GetCertHashString(), tlsThumbprint, StringComparison.OrdinalIgnoreCase));
+                    await tls.AuthenticateAsClientAsync("localhost");
+                    client = new RawMqtt5Client(tls, socket);
+                    break;
+                }
 
             case "websocket":
-            {
-                var webSocket = new ClientWebSocket();
-                webSocket.Options.AddSubProtocol("mqtt");
-                await webSocket.ConnectAsync(new Uri($"ws://127.0.0.1:{server.Address.Port}/mqtt"), CancellationToken.None);
-                client = new RawMqtt5Client(WebSocketStream.Create(webSocket, WebSocketMessageType.Binary, ownsWebSocket: true), null);
-                break;
-            }
+                {
+                    var webSocket = new ClientWebSocket();
+                    webSocket.Options.AddSubProtocol("mqtt");
+                    await webSocket.ConnectAsync(new Uri($"ws://127.0.0.1:{server.Address.Port}/mqtt"), CancellationToken.None);
+                    client = new RawMqtt5Client(WebSocketStream.Create(webSocket, WebSocketMessageType.Binary, ownsWebSocket: true), null);
+                    break;
+                }
 
             default:
                 throw new ArgumentException($"unknown transport {transport}", nameof(transport));
