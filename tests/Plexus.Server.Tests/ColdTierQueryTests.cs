@@ -53,6 +53,20 @@ public sealed class ColdTierQueryTests
     }
 
     [Fact]
+    public async Task The_partitions_query_of_storage_md_lists_both_tiers_with_their_rows()
+    {
+        await using var server = await StartAsync();
+        await SeedAndCompactAsync(server);
+
+        var block = Assert.Single(DocsPages.Runnable("storage.md", "sql"));
+        var rows = await server.RowsAsync(block.Code);
+        var readings = rows.Where(row => row[2].GetString() == "readings").ToList();
+        Assert.Equal(["cold", "cold", "hot"], readings.Select(row => row[0].GetString()));
+        Assert.Equal(49, readings.Sum(row => row[5].GetInt64()));
+        Assert.All(readings.Where(row => row[0].GetString() == "cold"), row => Assert.EndsWith(".parquet", row[9].GetString(), StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_time_filter_reaches_the_parquet_scan_so_a_day_outside_it_is_skipped()
     {
         await using var server = await StartAsync();

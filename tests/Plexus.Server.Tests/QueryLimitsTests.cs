@@ -85,9 +85,10 @@ public sealed class QueryLimitsTests
     [Fact]
     public async Task An_error_after_the_first_rows_ends_the_answer_with_the_error_and_truncated()
     {
-        // Far enough into the result that the first rows are on their way before the engine gets there. The rows come
-        // from one window partition, so one thread makes them in order: with a parallel scan another thread may reach
-        // the error first, and the engine then stops the streaming thread without the error's text.
+        // Far enough into the result that the first rows are on their way before the engine gets there. The engine may
+        // evaluate the error on a thread other than the one streaming the rows; the driver then reports only that the
+        // query stopped, without the error's text (seen in CI even with the rows made by one window partition). Either
+        // way the answer must end flagged truncated with an error that says so, never look complete.
         await using var server = await PlexusTestServer.StartAsync(configure: o => o with { QueryMaxRows = int.MaxValue });
         const string sql = "SELECT CASE WHEN n < 1000000 THEN n ELSE error('boom at ' || n) END AS v FROM (SELECT row_number() OVER () - 1 AS n FROM range(2000000))";
 
@@ -98,12 +99,17 @@ public sealed class QueryLimitsTests
 
         Assert.Equal(HttpStatusCode.OK, json.StatusCode);
         Assert.True(answer.GetProperty("truncated").GetBoolean());
-        Assert.Contains("boom", answer.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        AssertNamesTheError(answer.GetProperty("error").GetProperty("message").GetString());
         Assert.InRange(answer.GetProperty("row_count").GetInt32(), 1, 999_999);
         Assert.StartsWith("v\r\n0\r\n", csvBody, StringComparison.Ordinal);
         Assert.Equal(["true"], csv.TrailingHeaders.GetValues("X-Plexus-Truncated"));
-        Assert.Contains("boom", string.Join(" ", csv.TrailingHeaders.GetValues("X-Plexus-Error")), StringComparison.Ordinal);
+        AssertNamesTheError(string.Join(" ", csv.TrailingHeaders.GetValues("X-Plexus-Error")));
     }
+
+    private static void AssertNamesTheError(string? message) =>
+        Assert.True(
+            message is not null && (message.Contains("boom", StringComparison.Ordinal) || message.Contains("the engine stopped the query while its rows were streaming", StringComparison.Ordinal)),
+            $"the error is neither the engine's nor the documented stand-in: {message}");
 
     [Fact]
     public async Task Queries_past_the_concurrency_cap_wait_then_get_503_with_retry_after()

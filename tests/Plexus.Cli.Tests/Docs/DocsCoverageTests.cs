@@ -16,6 +16,7 @@ public sealed class DocsCoverageTests
         ("*", DocsShell.Languages, "Plexus.Cli.Tests.Docs.DocsShellExamplesTests"),
         ("sql.md", ["sql"], "Plexus.Server.Tests.DocsExamplesTests"),
         ("assets.md", ["sql"], "Plexus.Server.Tests.DocsExamplesTests"),
+        ("storage.md", ["sql"], "Plexus.Server.Tests.ColdTierQueryTests.The_partitions_query_of_storage_md_lists_both_tiers_with_their_rows"),
         ("cross-data.md", ["sql"], "Plexus.Server.Tests.CrossData.CrossDataCookbookTests"),
         ("geo.md", ["sql"], "Plexus.Geo.Tests.GeoDocsExamplesTests"),
         ("devices.md", ["sql"], "Plexus.Devices.Tests.DeviceDocsExamplesTests"),
