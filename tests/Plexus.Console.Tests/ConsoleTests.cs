@@ -228,6 +228,7 @@ public sealed class ConsoleTests(ConsoleFixture fixture) : IClassFixture<Console
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Device boiler-1" })).ToBeVisibleAsync();
 
         await page.GetByRole(AriaRole.Link, new() { Name = "Assets", Exact = true }).ClickAsync();
+        await Expect(page.Locator("summary", new() { HasText = "Depot North" })).ToHaveTextAsync("Depot North · site · 1 device · 1 open alarm");
         await page.GetByText("Depot North").ClickAsync();
         await Expect(page.GetByRole(AriaRole.Link, new() { Name = "boiler-1" })).ToBeVisibleAsync();
         await page.CloseAsync();

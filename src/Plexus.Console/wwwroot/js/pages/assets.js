@@ -24,7 +24,8 @@ export function assetsPage() {
         if (!children.has(parent)) children.set(parent, []);
         children.get(parent).push(asset);
       }
-      fill(tree, branch(children, ''), answer.total > answer.assets.length
+      const counts = await countsByAsset(children);
+      fill(tree, branch(children, '', counts), answer.total > answer.assets.length
         ? h('p', { class: 'muted' }, `Showing ${answer.assets.length} of ${answer.total} assets.`) : null);
     } catch (error) {
       fill(tree, errorBox(error));
@@ -35,13 +36,49 @@ export function assetsPage() {
   return { element, title: 'Assets' };
 }
 
-function branch(children, parent) {
+// One SQL query each for the devices and the open alarms hanging directly from each asset, summed up the tree here, so
+// a site shows what all of its buildings hold. A count that cannot be had (e.g. no rules engine) is left out.
+async function countsByAsset(children) {
+  const direct = async (sql) => {
+    try {
+      return new Map((await api('/api/v1/sql', { method: 'POST', body: { sql } })).rows.map(([asset, count]) => [asset, Number(count)]));
+    } catch {
+      return null;
+    }
+  };
+  const [devices, alarms] = await Promise.all([
+    direct('SELECT parent, count(*) FROM devices WHERE parent IS NOT NULL GROUP BY parent'),
+    direct("SELECT asset, count(*) FROM alarms WHERE status <> 'cleared' AND asset IS NOT NULL GROUP BY asset"),
+  ]);
+  const totals = new Map();
+  const total = id => {
+    if (totals.has(id)) return totals.get(id);
+    const sum = { devices: devices?.get(id) || 0, alarms: alarms?.get(id) || 0 };
+    for (const child of children.get(id) || []) {
+      const below = total(child.id);
+      sum.devices += below.devices;
+      sum.alarms += below.alarms;
+    }
+    totals.set(id, sum);
+    return sum;
+  };
+  return { devices: devices !== null, alarms: alarms !== null, of: total };
+}
+
+function plural(count, word) {
+  return `${count.toLocaleString('en')} ${word}${count === 1 ? '' : 's'}`;
+}
+
+function branch(children, parent, counts) {
   const list = children.get(parent) || [];
   return h('ul', { class: 'tree' }, list.map(asset => {
     const devices = h('ul', { class: 'tree' });
+    const count = counts.of(asset.id);
     const details = h('details', {},
-      h('summary', {}, asset.name || asset.id, asset.type ? h('span', { class: 'muted' }, ' · ' + asset.type) : null),
-      children.has(asset.id) ? branch(children, asset.id) : null,
+      h('summary', {}, asset.name || asset.id, asset.type ? h('span', { class: 'muted' }, ' · ' + asset.type) : null,
+        counts.devices ? h('span', { class: 'muted' }, ' · ' + plural(count.devices, 'device')) : null,
+        counts.alarms && count.alarms > 0 ? h('span', { class: 'sev-major' }, ' · ' + plural(count.alarms, 'open alarm')) : null),
+      children.has(asset.id) ? branch(children, asset.id, counts) : null,
       devices);
     let loaded = false;
     details.addEventListener('toggle', async () => {
