@@ -254,4 +254,38 @@ public sealed class StoreWriterTests : IDisposable
         var rows = Rows(store, "SELECT count(*), sum(n), count(DISTINCT k), max(text) FILTER (WHERE n = 4999) FROM s");
         Assert.Equal(new object?[] { 5_000L, (decimal)(4999L * 5000 / 2), 7L, "värde 4999" }, rows[0].Select(v => v is System.Numerics.BigInteger b ? (decimal)b : v).ToArray());
     }
+
+    [Fact]
+    public async Task A_write_of_thousands_of_points_grows_the_schema_adds_series_and_merges_duplicates_within_it()
+    {
+        // One direct commit: columns that appear after thousands of rows were staged, series first seen late in the
+        // write, and a key repeated thousands of points later (the later value wins for the fields it carries).
+        int step = 1_000;
+        await using var store = Open();
+        var builder = new PointBuilder();
+        for (int i = 0; i < step * 3; i++)
+        {
+            if (i < step + 10)
+            {
+                builder.Point("big", i, [("dev", "d" + (i % 3))], ("v", (double)i));
+            }
+            else
+            {
+                builder.Point("big", i, [("dev", "d" + (i % 5)), ("site", "s1")], ("v", (double)i), ("extra", (long)i));
+            }
+        }
+
+        builder.Point("big", 7, [("dev", "d1")], ("v", -7.0));
+        builder.Point("big", step + 20, [("dev", "d" + ((step + 20) % 5)), ("site", "s1")], ("extra", -1L));
+
+        var result = await store.Writer.WriteAsync("main", builder.Batch);
+
+        Assert.Equal((step * 3) + 2, result.PointsWritten);
+        Assert.Empty(result.Rejected);
+        var rows = Rows(store, "SELECT count(*), count(DISTINCT dev), count(site), count(extra), sum(v) FROM big");
+        double expectedSum = (step * 3.0 * ((step * 3) - 1) / 2) - 7 - 7;
+        Assert.Equal(new object?[] { (long)step * 3, 5L, (long)((step * 3) - step - 10), (long)((step * 3) - step - 10), expectedSum }, rows[0]);
+        Assert.Equal(new object?[] { -7.0, null }, Rows(store, "SELECT v, extra FROM big WHERE epoch_ns(time) = 7")[0]);
+        Assert.Equal(new object?[] { (double)(step + 20), -1L }, Rows(store, $"SELECT v, extra FROM big WHERE epoch_ns(time) = {step + 20}")[0]);
+    }
 }
