@@ -6,8 +6,11 @@ namespace Plexus.Geo;
 /// <summary>One position of a track: time in nanoseconds since the Unix epoch, degrees.</summary>
 public readonly record struct TrackPoint(long TimeNs, double Lat, double Lon);
 
-/// <summary>A device's positions in time order; <see cref="Truncated"/> when the limit cut it short.</summary>
-public sealed record Track(string Device, IReadOnlyList<TrackPoint> Points, bool Truncated)
+/// <summary>
+/// A device's positions in time order; <see cref="Truncated"/> when the limit cut it short, <see cref="Thinned"/> when
+/// every n-th position of the range was kept so that the whole range fits (<see cref="TrackReader.ReadThinned"/>).
+/// </summary>
+public sealed record Track(string Device, IReadOnlyList<TrackPoint> Points, bool Truncated, bool Thinned = false)
 {
     /// <summary>Sum of the great-circle distances between consecutive positions, in metres.</summary>
     public double DistanceM
@@ -77,6 +80,52 @@ public sealed class TrackReader(PlexusStore store)
 
         cancellationToken.ThrowIfCancellationRequested();
         return new Track(device, points, truncated);
+    }
+
+    /// <summary>
+    /// Positions with <paramref name="fromNs"/> ≤ time &lt; <paramref name="toNs"/>, oldest first, at most
+    /// <paramref name="maxPoints"/> spread over the whole range: every n-th position with the first and the last, so a
+    /// map shows where the device went all along instead of only the start of a long track.
+    /// </summary>
+    public Track ReadThinned(string device, long fromNs, long toNs, int maxPoints, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxPoints, 2);
+        using var connection = store.OpenReadConnection();
+        if (!PositionsExist(connection))
+        {
+            return new Track(device, [], false);
+        }
+
+        using var interrupt = cancellationToken.Register(() => connection.NativeConnection.Interrupt());
+        using var command = connection.CreateCommand();
+
+        // A stride of ceil(n / (max - 1)) keeps at most max - 1 positions at multiples of it, and the last one makes max.
+        command.CommandText = $"""
+            WITH numbered AS (
+              SELECT epoch_ns(time) AS t, lat, lon, row_number() OVER (ORDER BY time) - 1 AS i, count(*) OVER () AS n
+              FROM {PositionsView}
+              WHERE device = $1 AND time >= make_timestamp_ns($2) AND time < make_timestamp_ns($3)
+                AND lat IS NOT NULL AND lon IS NOT NULL)
+            SELECT t, lat, lon, n FROM numbered
+            WHERE n <= $4 OR i % CAST(ceil(n / ($4 - 1)) AS BIGINT) = 0 OR i = n - 1
+            ORDER BY t
+            """;
+        command.Parameters.Add(new DuckDBParameter(device));
+        command.Parameters.Add(new DuckDBParameter(fromNs));
+        command.Parameters.Add(new DuckDBParameter(toNs));
+        command.Parameters.Add(new DuckDBParameter((long)maxPoints));
+        var points = new List<TrackPoint>();
+        long total = 0;
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            points.Add(new TrackPoint(reader.GetInt64(0), Convert.ToDouble(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture), Convert.ToDouble(reader.GetValue(2), System.Globalization.CultureInfo.InvariantCulture)));
+            total = reader.GetInt64(3);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        return new Track(device, points, Truncated: false, Thinned: total > points.Count);
     }
 
     private static bool PositionsExist(DuckDBConnection connection)
