@@ -191,9 +191,9 @@ try
         Console.WriteLine($"{name,-58} {Median(values),10:F0} {values.Max(),9:F0} {Median(values) / baseline,11:F2}");
     }
 
-    foreach (string phase in phaseNames.Where(phases.ContainsKey))
+    foreach (string phaseName in phaseNames.Where(phases.ContainsKey))
     {
-        Console.WriteLine($"  chart page: {phase,-46} {Median(phases[phase]),10:F0} {phases[phase].Max(),9:F0}");
+        Console.WriteLine($"  chart page: {phaseName,-46} {Median(phases[phaseName]),10:F0} {phases[phaseName].Max(),9:F0}");
     }
 
     Console.WriteLine($"{"GET /api/v1/devices/{id} with last values (server side)",-58} {Median(deviceTimes),10:F0} {deviceTimes.Max(),9:F0} {Median(deviceTimes) / baseline,11:F2}");

@@ -43,43 +43,15 @@ public sealed class TrackReader(PlexusStore store)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
-        using var connection = store.OpenReadConnection();
-        if (!PositionsExist(connection))
-        {
-            return new Track(device, [], false);
-        }
-
-        using var interrupt = cancellationToken.Register(() => connection.NativeConnection.Interrupt());
-        using var command = connection.CreateCommand();
 
         // Late or out-of-order writes land anywhere in the table; ORDER BY time is what makes the line a track.
-        command.CommandText = $"""
-            SELECT epoch_ns(time), lat, lon FROM {PositionsView}
+        return Query(device, fromNs, toNs, $"""
+            SELECT epoch_ns(time), lat, lon, 0 FROM {PositionsView}
             WHERE device = $1 AND time >= make_timestamp_ns($2) AND time < make_timestamp_ns($3)
               AND lat IS NOT NULL AND lon IS NOT NULL
             ORDER BY time
             LIMIT $4
-            """;
-        command.Parameters.Add(new DuckDBParameter(device));
-        command.Parameters.Add(new DuckDBParameter(fromNs));
-        command.Parameters.Add(new DuckDBParameter(toNs));
-        command.Parameters.Add(new DuckDBParameter((long)limit + 1));
-        var points = new List<TrackPoint>();
-        bool truncated = false;
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
-        {
-            if (points.Count == limit)
-            {
-                truncated = true;
-                break;
-            }
-
-            points.Add(new TrackPoint(reader.GetInt64(0), Convert.ToDouble(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture), Convert.ToDouble(reader.GetValue(2), System.Globalization.CultureInfo.InvariantCulture)));
-        }
-
-        cancellationToken.ThrowIfCancellationRequested();
-        return new Track(device, points, truncated);
+            """, (long)limit + 1, limit, cancellationToken);
     }
 
     /// <summary>
@@ -91,17 +63,9 @@ public sealed class TrackReader(PlexusStore store)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxPoints, 2);
-        using var connection = store.OpenReadConnection();
-        if (!PositionsExist(connection))
-        {
-            return new Track(device, [], false);
-        }
-
-        using var interrupt = cancellationToken.Register(() => connection.NativeConnection.Interrupt());
-        using var command = connection.CreateCommand();
 
         // A stride of ceil(n / (max - 1)) keeps at most max - 1 positions at multiples of it, and the last one makes max.
-        command.CommandText = $"""
+        return Query(device, fromNs, toNs, $"""
             WITH numbered AS (
               SELECT epoch_ns(time) AS t, lat, lon, row_number() OVER (ORDER BY time) - 1 AS i, count(*) OVER () AS n
               FROM {PositionsView}
@@ -110,22 +74,47 @@ public sealed class TrackReader(PlexusStore store)
             SELECT t, lat, lon, n FROM numbered
             WHERE n <= $4 OR i % CAST(ceil(n / ($4 - 1)) AS BIGINT) = 0 OR i = n - 1
             ORDER BY t
-            """;
+            """, maxPoints, int.MaxValue, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs a track query with parameters device, from, to and <paramref name="fourth"/>, whose rows are (time, lat,
+    /// lon, positions in the range); more than <paramref name="limit"/> rows is truncated, fewer rows than the range
+    /// holds is thinned.
+    /// </summary>
+    private Track Query(string device, long fromNs, long toNs, string sql, long fourth, int limit, CancellationToken cancellationToken)
+    {
+        using var connection = store.OpenReadConnection();
+        if (!PositionsExist(connection))
+        {
+            return new Track(device, [], false);
+        }
+
+        using var interrupt = cancellationToken.Register(() => connection.NativeConnection.Interrupt());
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
         command.Parameters.Add(new DuckDBParameter(device));
         command.Parameters.Add(new DuckDBParameter(fromNs));
         command.Parameters.Add(new DuckDBParameter(toNs));
-        command.Parameters.Add(new DuckDBParameter((long)maxPoints));
+        command.Parameters.Add(new DuckDBParameter(fourth));
         var points = new List<TrackPoint>();
+        bool truncated = false;
         long total = 0;
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
+            if (points.Count == limit)
+            {
+                truncated = true;
+                break;
+            }
+
             points.Add(new TrackPoint(reader.GetInt64(0), Convert.ToDouble(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture), Convert.ToDouble(reader.GetValue(2), System.Globalization.CultureInfo.InvariantCulture)));
-            total = reader.GetInt64(3);
+            total = Convert.ToInt64(reader.GetValue(3), System.Globalization.CultureInfo.InvariantCulture);
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        return new Track(device, points, Truncated: false, Thinned: total > points.Count);
+        return new Track(device, points, truncated, Thinned: total > points.Count);
     }
 
     private static bool PositionsExist(DuckDBConnection connection)

@@ -7,6 +7,7 @@ import { may } from '../session.js';
 const RANGES = [['15 minutes', 900], ['1 hour', 3600], ['6 hours', 21600], ['24 hours', 86400], ['7 days', 604800]];
 const LIVE_WINDOW_MS = 5 * 60 * 1000;
 const HISTORY_PAGE = 20;
+const CHART_MARGINS = 56;
 const MAX_ASSET_DEPTH = 32;
 
 // Plexus's own records of the device (connectivity, refused messages): shown as its status, not as its data.
@@ -101,7 +102,8 @@ export function devicePage(id, query = new URLSearchParams()) {
     const measurement = key.slice(0, dot);
     const field = key.slice(dot + 1);
     const seconds = Number(rangeSelect.value);
-    const pixels = Math.max(240, Math.round(rangeChart.getBoundingClientRect().width) || 600);
+    // One bucket per pixel column of the plot (the chart less its axis margins): more rows would draw nothing more.
+    const pixels = Math.max(184, (Math.round(rangeChart.getBoundingClientRect().width) || 600) - CHART_MARGINS);
     const bucketMs = Math.max(1, Math.ceil(seconds * 1000 / pixels));
     // Times are UTC without a zone, as the time column holds them; the range ends at this browser's clock.
     const from = new Date(Date.now() - seconds * 1000).toISOString().replace('T', ' ').replace('Z', '');
@@ -294,7 +296,8 @@ export function devicePage(id, query = new URLSearchParams()) {
 
   let registered = null;
   let shownParent = null;
-  let path = null;
+  // Filled when the asset calls answer, not awaited: the chart's query does not wait for them.
+  const assetCell = h('dd', {});
   async function load(first = true) {
     try {
       const device = await deviceOrState();
@@ -307,7 +310,8 @@ export function devicePage(id, query = new URLSearchParams()) {
       registered = device.registered;
       if ((device.parent || null) !== shownParent) {
         shownParent = device.parent || null;
-        path = shownParent ? await assetPath(shownParent) : null;
+        clear(assetCell);
+        if (shownParent) assetPath(shownParent).then(path => fill(assetCell, path));
       }
       renderProperties(device.properties);
       fill(info, h('dl', { class: 'facts' },
@@ -317,7 +321,7 @@ export function devicePage(id, query = new URLSearchParams()) {
         h('dt', {}, 'Last seen'), h('dd', {}, formatTime(device.last_seen)),
         device.position ? [h('dt', {}, 'Position'), h('dd', {}, `${device.position.lat}, ${device.position.lon}`)] : null,
         Object.keys(device.tags || {}).length ? [h('dt', {}, 'Tags'), h('dd', {}, Object.entries(device.tags).map(([k, v]) => k + '=' + v).join(', '))] : null,
-        path ? [h('dt', {}, 'Asset'), h('dd', {}, path)] : null,
+        shownParent ? [h('dt', {}, 'Asset'), assetCell] : null,
         may('admin') && device.registered ? [h('dt', {}, 'Manage'), h('dd', {}, h('a', { href: '#/devices?q=' + encodeURIComponent(id) }, 'in the device list'))] : null));
       for (const [measurement, fields] of Object.entries(device.last_values || {})) {
         if (INTERNAL.has(measurement)) continue;
