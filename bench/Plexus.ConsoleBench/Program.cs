@@ -123,14 +123,42 @@ try
         new MutationObserver(watch).observe(document, { childList: true, subtree: true, attributes: true });
         """;
 
-    async Task<double> FirstRenderAsync(string route, string selector, bool signedIn)
+    // Where the chart page's time goes, from the browser's resource timings: its bootstrap until the first API call,
+    // whoami, the device call, the wait between (modules, rendering the values), the decimation query as the browser
+    // sees it (server, transfer), and from its last byte to the painted frame (parsing and drawing).
+    var phases = new Dictionary<string, List<double>>();
+    string[] phaseNames = ["page and modules, to the first API call", "GET whoami", "until the device call", "GET the device (last values)", "until the chart query", "the chart query (server and transfer)", "its last byte to the painted chart"];
+
+    void AddPhases(double rendered, IReadOnlyList<JsonElement> calls)
+    {
+        JsonElement? Find(string path) => calls.Where(c => c.GetProperty("name").GetString()!.EndsWith(path, StringComparison.Ordinal)).Cast<JsonElement?>().FirstOrDefault();
+        if (Find("/api/v1/whoami") is not { } who || Find("/api/v1/devices/" + Device) is not { } device || Find("/api/v1/sql") is not { } sql)
+        {
+            return;
+        }
+
+        double[] marks = [0, who.GetProperty("start").GetDouble(), who.GetProperty("end").GetDouble(), device.GetProperty("start").GetDouble(), device.GetProperty("end").GetDouble(), sql.GetProperty("start").GetDouble(), sql.GetProperty("end").GetDouble(), rendered];
+        for (int i = 0; i < phaseNames.Length; i++)
+        {
+            (phases.TryGetValue(phaseNames[i], out var list) ? list : phases[phaseNames[i]] = []).Add(marks[i + 1] - marks[i]);
+        }
+    }
+
+    async Task<double> FirstRenderAsync(string route, string selector, bool signedIn, bool profile)
     {
         await using var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 800 }, BaseURL = server.HttpAddress.ToString() });
         await context.AddInitScriptAsync((signedIn ? init : init.Replace("sessionStorage.setItem", "void", StringComparison.Ordinal)).Replace("window.__watch", JsonSerializer.Serialize(selector), StringComparison.Ordinal));
         var page = await context.NewPageAsync();
         await page.GotoAsync("/" + route);
         await page.WaitForFunctionAsync("() => window.__rendered > 0", null, new PageWaitForFunctionOptions { Timeout = 60_000 });
-        return await page.EvaluateAsync<double>("() => window.__rendered");
+        double rendered = await page.EvaluateAsync<double>("() => window.__rendered");
+        if (profile)
+        {
+            var calls = await page.EvaluateAsync<JsonElement>("() => performance.getEntriesByType('resource').filter(e => e.initiatorType === 'fetch').map(e => ({ name: e.name, start: e.startTime, end: e.responseEnd }))");
+            AddPhases(rendered, [.. calls.EnumerateArray()]);
+        }
+
+        return rendered;
     }
 
     var pages = new (string Name, string Route, string Selector, bool SignedIn)[]
@@ -146,7 +174,7 @@ try
     {
         foreach (var (name, route, selector, signedIn) in pages)
         {
-            double ms = await FirstRenderAsync(route, selector, signedIn);
+            double ms = await FirstRenderAsync(route, selector, signedIn, profile: run >= 0 && route.StartsWith("#/devices/", StringComparison.Ordinal));
             if (run >= 0)
             {
                 times[name].Add(ms);
@@ -161,6 +189,11 @@ try
     {
         var values = times[name];
         Console.WriteLine($"{name,-58} {Median(values),10:F0} {values.Max(),9:F0} {Median(values) / baseline,11:F2}");
+    }
+
+    foreach (string phaseName in phaseNames.Where(phases.ContainsKey))
+    {
+        Console.WriteLine($"  chart page: {phaseName,-46} {Median(phases[phaseName]),10:F0} {phases[phaseName].Max(),9:F0}");
     }
 
     Console.WriteLine($"{"GET /api/v1/devices/{id} with last values (server side)",-58} {Median(deviceTimes),10:F0} {deviceTimes.Max(),9:F0} {Median(deviceTimes) / baseline,11:F2}");

@@ -106,6 +106,12 @@ public sealed class ConsolePagesTests(ConsoleFixture fixture) : IClassFixture<Co
         using var written = await fixture.Server.WriteAsync("server_page,device=a x=1");
         Assert.Equal(HttpStatusCode.NoContent, written.StatusCode);
         await Expect(page.Locator("#server-rate")).ToContainTextAsync("points/s now", new() { Timeout = 20_000 });
+
+        // The commit-latency histogram as percentiles and bars, and the bytes per tier, from the same scrape.
+        await Expect(page.Locator("#commit-latency")).ToContainTextAsync("p99 ≤");
+        await Expect(page.Locator("#commit-latency-chart rect.bar").First).ToBeAttachedAsync();
+        await Expect(page.Locator("#disk-tiers")).ToContainTextAsync("DuckDB files");
+        await Expect(page.Locator("#disk-tiers rect.bar")).ToHaveCountAsync(4);
         await page.CloseAsync();
     }
 

@@ -32,6 +32,17 @@ public sealed class MetricsTests
         Assert.True(metrics["plexus_points_committed_total"] >= 2);
         Assert.True(metrics["plexus_commits_total"] >= 1);
         Assert.True(metrics["plexus_disk_bytes"] > 0);
+        Assert.True(metrics["plexus_disk_bytes{tier=\"hot\"}"] > 0);
+        Assert.True(metrics["plexus_disk_bytes{tier=\"log\"}"] >= 0);
+        Assert.Equal(0, metrics["plexus_disk_bytes{tier=\"cold\"}"]);
+        Assert.Equal(
+            metrics["plexus_disk_bytes"],
+            new[] { "hot", "log", "cold", "other" }.Sum(tier => metrics[$"plexus_disk_bytes{{tier=\"{tier}\"}}"]));
+
+        // Both writes that stored points waited for their commit: the histogram holds each.
+        Assert.True(metrics["plexus_commit_duration_seconds_count"] >= 2);
+        Assert.Equal(metrics["plexus_commit_duration_seconds_count"], metrics["plexus_commit_duration_seconds_bucket{le=\"+Inf\"}"]);
+        Assert.True(metrics["plexus_commit_duration_seconds_sum"] > 0);
         Assert.Equal(0, metrics["plexus_mqtt_connections"]);
         Assert.Equal(0, metrics["plexus_mqtt_messages_dropped_total{reason=\"rate\"}"]);
         Assert.Equal(1, metrics["plexus_store_healthy"]);

@@ -78,6 +78,36 @@ public sealed class TrackAndStopsTests
     }
 
     [Fact]
+    public async Task Track_with_max_points_is_thinned_over_the_whole_range_keeping_the_first_and_last_position()
+    {
+        await using var server = await PlexusTestServer.StartAsync();
+        var journey = Positions.Journey("truck-1", 52.1, 4.3, seed: 1);
+        await WriteShuffledAsync(server, journey, seed: 4);
+        string from = Positions.Rfc3339(Positions.T0);
+        string to = Positions.Rfc3339(Positions.T0 + (3600 * Positions.Second));
+
+        var thinned = await GetJsonAsync(server, $"/api/v1/devices/truck-1/track?from={from}&to={to}&max_points=50");
+        var properties = thinned.GetProperty("properties");
+        var times = properties.GetProperty("times").EnumerateArray().Select(t => t.GetString()!).ToList();
+        Assert.InRange(times.Count, 40, 50);
+        Assert.Equal(times.Count, thinned.GetProperty("geometry").GetProperty("coordinates").GetArrayLength());
+        Assert.True(properties.GetProperty("thinned").GetBoolean());
+        Assert.False(properties.GetProperty("truncated").GetBoolean());
+        Assert.Equal("2026-01-05T06:00:00.000000000Z", times[0]);
+        Assert.Equal("2026-01-05T06:59:50.000000000Z", times[^1]);
+        Assert.Equal(times.Order(StringComparer.Ordinal), times);
+
+        // A range that fits is returned whole, and not called thinned.
+        var whole = await GetJsonAsync(server, $"/api/v1/devices/truck-1/track?from={from}&to={to}&max_points={journey.Count}");
+        Assert.Equal(journey.Count, whole.GetProperty("properties").GetProperty("count").GetInt32());
+        Assert.False(whole.GetProperty("properties").GetProperty("thinned").GetBoolean());
+
+        using var one = await server.Client.GetAsync($"/api/v1/devices/truck-1/track?from={from}&to={to}&max_points=1");
+        Assert.Equal(HttpStatusCode.BadRequest, one.StatusCode);
+        Assert.Contains("max_points", await one.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task Track_of_a_server_without_positions_is_not_found()
     {
         await using var server = await PlexusTestServer.StartAsync();

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Plexus.Api.Auth;
 using Plexus.Rules;
 using Plexus.Rules.Alarms;
+using Plexus.Storage;
 
 namespace Plexus.Api.Endpoints;
 
@@ -138,24 +139,8 @@ internal static class ConsoleApiEndpoints
         });
     }
 
-    /// <summary>Bytes of every file in the data folder (the database, its write-ahead files, the write log, journals).</summary>
-    internal static long StorageBytes(string dataDirectory)
-    {
-        long total = 0;
-        try
-        {
-            foreach (var file in new DirectoryInfo(dataDirectory).EnumerateFiles("*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true }))
-            {
-                total += file.Length;
-            }
-        }
-        catch (IOException)
-        {
-            // A file removed while counting (a checkpoint's temporary file): the total is an estimate anyway.
-        }
-
-        return total;
-    }
+    /// <summary>Bytes of every file in the data folder (the database, its write-ahead files, the write log, cold files, journals).</summary>
+    internal static long StorageBytes(string dataDirectory) => DiskUsage.Measure(dataDirectory).Total;
 
     /// <summary>
     /// Points per second between two overview requests at least a second apart; requests closer than that get the last

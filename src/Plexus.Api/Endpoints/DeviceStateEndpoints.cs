@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Plexus.Api.Auth;
 using Plexus.Devices;
 using Plexus.Query;
@@ -11,6 +13,9 @@ namespace Plexus.Api.Endpoints;
 internal static class DeviceStateEndpoints
 {
     private const int MaxDeadLetterDevices = 10_000;
+
+    public static void Map(IEndpointRouteBuilder endpoints, ApiContext context) =>
+        endpoints.MapGet("/api/v1/devices/{id}/state", http => StateAsync(http, context));
 
     public sealed record LiveView(DeviceStateSnapshot? State, IReadOnlyList<LastValue> LastValues);
 
@@ -104,6 +109,45 @@ internal static class DeviceStateEndpoints
 
         json.WriteEndObject();
         json.WriteNumber("dead_letters", state?.DeadLetters ?? 0);
+    }
+
+    /// <summary>
+    /// The live state of any device the server has data of, registered or not (the console's device page): a device
+    /// that sends without being registered (e.g. over HTTP line protocol with an API token) has no registry entry for
+    /// <c>GET /api/v1/devices/{id}</c> to show, but its data is there all the same.
+    /// </summary>
+    private static async Task StateAsync(HttpContext http, ApiContext context)
+    {
+        if (await PlexusApi.AdmitServiceAsync(http, context, ApiScope.Read, context.DeviceState, "device state is") is not { } state)
+        {
+            return;
+        }
+
+        string id = http.Request.RouteValues["id"] as string ?? string.Empty;
+        var device = context.Devices?.Get(id);
+        var live = new LiveView(state.Get(id), state.LastValues(id));
+        if (device is null && live.State is null && live.LastValues.Count == 0)
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status404NotFound, "not_found",
+                $"device \"{id}\" is not registered and has sent no data; register it with POST /api/v1/devices, or check the id (it is the device tag of its points)");
+            return;
+        }
+
+        await JsonBodies.WriteAsync(http, StatusCodes.Status200OK, json =>
+        {
+            json.WriteString("id", id);
+            json.WriteBoolean("registered", device is not null);
+            if (device?.Parent is { } parent)
+            {
+                json.WriteString("parent", parent);
+            }
+            else
+            {
+                json.WriteNull("parent");
+            }
+
+            Write(json, live);
+        });
     }
 
     /// <summary>Dead-letter counters: the total and per device, highest first.</summary>

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Plexus.Api.Auth;
 using Plexus.Core;
+using Plexus.Storage;
 
 namespace Plexus.Api.Endpoints;
 
@@ -64,6 +65,8 @@ internal static class MetricsEndpoints
         {
             samples.Add(new("plexus_points_committed_total", "Points made durable by the store since start.", "counter", writer.PointsCommitted));
             samples.Add(new("plexus_commits_total", "Durable commits (write log fsyncs or DuckDB commits) since start.", "counter", writer.Commits));
+            MetricSamples.AddHistogram(samples, "plexus_commit_duration_seconds",
+                "Time from a write being handed to the store to its durable commit (write-log sync or DuckDB commit), queueing included.", writer.CommitLatency, null);
             samples.Add(new("plexus_store_healthy", "1 while the store can write, 0 while it refuses writes (a full disk).", "gauge", writer.Fault is null ? 1 : 0));
         }
 
@@ -106,7 +109,14 @@ internal static class MetricsEndpoints
         MetricSamples.AddHistogram(samples, "plexus_sql_query_duration_seconds", "Duration of POST /api/v1/sql requests, to the last byte of the answer.", api.SqlQueries, null);
         samples.Add(new("plexus_sql_query_failures_total", "SQL requests answered with an error status.", "counter", api.SqlFailures));
         samples.Add(new("plexus_http_lines_rejected_total", "Lines of HTTP line-protocol writes that were not stored (parse errors and store refusals).", "counter", api.LinesRejected));
-        samples.Add(new("plexus_disk_bytes", "Bytes of the files in the data folder.", "gauge", ConsoleApiEndpoints.StorageBytes(context.DataDirectory!)));
+        // The unlabelled sample is the whole folder; the tier samples add up to it (sum by tier, not over the name).
+        var disk = DiskUsage.Measure(context.DataDirectory!);
+        const string DiskHelp = "Bytes of the files in the data folder: all of them, and per tier (hot: DuckDB files, log: the write log, cold: Parquet files under cold/, other: tokens, credentials, retained messages).";
+        samples.Add(new("plexus_disk_bytes", DiskHelp, "gauge", disk.Total));
+        samples.Add(new("plexus_disk_bytes", DiskHelp, "gauge", disk.Hot, "tier=\"hot\""));
+        samples.Add(new("plexus_disk_bytes", DiskHelp, "gauge", disk.Log, "tier=\"log\""));
+        samples.Add(new("plexus_disk_bytes", DiskHelp, "gauge", disk.Cold, "tier=\"cold\""));
+        samples.Add(new("plexus_disk_bytes", DiskHelp, "gauge", disk.Other, "tier=\"other\""));
         if (context.Services?.ServerMetrics is { } more)
         {
             samples.AddRange(more());

@@ -27,7 +27,8 @@ internal static class TrackEndpoints
         var now = context.Time.GetUtcNow();
         if (!TryTime(http, "to", now, out var to, out string? problem)
             || !TryTime(http, "from", to - DefaultWindow, out var from, out problem)
-            || !TryLimit(http, out int limit, out problem))
+            || !TryLimit(http, out int limit, out problem)
+            || !TryMaxPoints(http, out int? maxPoints, out problem))
         {
             await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", problem!);
             return;
@@ -41,7 +42,9 @@ internal static class TrackEndpoints
 
         long fromNs = ToUnixNs(from);
         long toNs = ToUnixNs(to);
-        var track = await Task.Run(() => tracks.Read(device, fromNs, toNs, limit, http.RequestAborted), http.RequestAborted);
+        var track = await Task.Run(
+            () => maxPoints is { } most ? tracks.ReadThinned(device, fromNs, toNs, most, http.RequestAborted) : tracks.Read(device, fromNs, toNs, limit, http.RequestAborted),
+            http.RequestAborted);
         if (track.Points.Count == 0)
         {
             await ApiErrors.WriteAsync(http, StatusCodes.Status404NotFound, "not_found",
@@ -85,6 +88,7 @@ internal static class TrackEndpoints
         json.WriteString("to", to.UtcDateTime);
         json.WriteNumber("count", track.Points.Count);
         json.WriteBoolean("truncated", track.Truncated);
+        json.WriteBoolean("thinned", track.Thinned);
         json.WriteNumber("distance_m", Math.Round(track.DistanceM, 3));
         json.WriteStartArray("times");
         foreach (var point in track.Points)
@@ -133,6 +137,27 @@ internal static class TrackEndpoints
         }
 
         problem = $"limit: must be a whole number from 1 to {TrackReader.MaxLimit} (default {TrackReader.DefaultLimit})";
+        return false;
+    }
+
+    /// <summary><c>max_points</c>: the whole range thinned to at most that many positions, instead of the first <c>limit</c>.</summary>
+    private static bool TryMaxPoints(HttpContext http, out int? maxPoints, out string? problem)
+    {
+        string? text = http.Request.Query["max_points"];
+        problem = null;
+        maxPoints = null;
+        if (string.IsNullOrEmpty(text))
+        {
+            return true;
+        }
+
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value is >= 2 and <= TrackReader.MaxLimit)
+        {
+            maxPoints = value;
+            return true;
+        }
+
+        problem = $"max_points: must be a whole number from 2 to {TrackReader.MaxLimit}";
         return false;
     }
 

@@ -50,6 +50,9 @@ internal sealed class WriteRequest
     /// <summary>A request without points that runs a step of the cold tier on the writer's thread, ordered with the writes around it.</summary>
     internal WriterJob? Job { get; init; }
 
+    /// <summary>The writer's clock (<see cref="TimeProvider.GetTimestamp"/>) when the write was handed to the store, for the commit latency.</summary>
+    public long QueuedAt { get; init; }
+
     public TaskCompletionSource<WriteResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public List<LineError>? Rejected { get; private set; }

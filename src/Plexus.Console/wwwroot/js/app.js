@@ -23,7 +23,7 @@ const routes = [
   [/^#\/rules$/, () => rulesPage()],
   [/^#\/map$/, () => mapPage()],
   [/^#\/server$/, () => serverPage()],
-  [/^#\/assets$/, () => assetsPage()],
+  [/^#\/assets$/, query => assetsPage(query)],
   [/^#\/sql$/, query => sqlPage(query)],
 ];
 

@@ -3,6 +3,33 @@
 
 let rings = null;
 
+// Web Mercator in world units 0..1 (x east, y south), the projection of every tile server, so positions drawn on
+// tiles land where the tiles put them.
+export const worldX = lon => (lon + 180) / 360;
+export const worldY = lat => {
+  const clamped = Math.max(-85.05, Math.min(85.05, lat)) * Math.PI / 180;
+  return (1 - Math.log(Math.tan(clamped) + 1 / Math.cos(clamped)) / Math.PI) / 2;
+};
+
+/**
+ * The view of a width × height drawing that shows the box west..east × south..north whole, centred, without
+ * stretching: project(lon, lat) → [x, y] in pixels, and back from pixels to degrees for the graticule.
+ */
+export function fitView(west, east, south, north, width, height) {
+  const [x0, x1, y0, y1] = [worldX(west), worldX(east), worldY(north), worldY(south)];
+  const scale = Math.min(width / (x1 - x0), height / (y1 - y0));
+  const centerX = (x0 + x1) / 2;
+  const centerY = (y0 + y1) / 2;
+  const px = wx => (wx - centerX) * scale + width / 2;
+  const py = wy => (wy - centerY) * scale + height / 2;
+  return {
+    scale, centerX, centerY, px, py,
+    project: (lon, lat) => [px(worldX(lon)), py(worldY(lat))],
+    lonAt: x => ((x - width / 2) / scale + centerX) * 360 - 180,
+    latAt: y => Math.atan(Math.sinh(Math.PI * (1 - 2 * ((y - height / 2) / scale + centerY)))) * 180 / Math.PI,
+  };
+}
+
 /** The land outline as rings of [lon, lat] points; fetched and decoded on first use. */
 export async function landRings() {
   if (rings) return rings;

@@ -62,3 +62,40 @@ export function chartElement(label, id) {
   const svg = el('svg', { class: 'chart', role: 'img', 'aria-label': label, id });
   return svg;
 }
+
+/**
+ * Draws horizontal bars into `svg`: one row per [{label, value, text}], the bar's length proportional to value, the
+ * label at the left and `text` (the value as people read it) after the bar.
+ */
+export function drawBars(svg, bars, { emptyText = 'Nothing to show yet', label = '' } = {}) {
+  const width = Math.max(240, Math.round(svg.getBoundingClientRect().width) || 600);
+  const row = 22;
+  const labelWidth = 84;
+  const textWidth = 92;
+  const height = Math.max(row, bars.length * row) + 4;
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  svg.setAttribute('height', String(height));
+  svg.replaceChildren();
+  if (label) svg.append(Object.assign(el('title', {}), { textContent: label }));
+  const most = Math.max(0, ...bars.map(b => b.value));
+  if (bars.length === 0 || most === 0) {
+    const text = el('text', { x: 4, y: row - 6 });
+    text.textContent = emptyText;
+    svg.append(text);
+    return;
+  }
+  const room = Math.max(20, width - labelWidth - textWidth);
+  bars.forEach((bar, index) => {
+    const top = index * row + 2;
+    const name = el('text', { x: labelWidth - 6, y: top + row - 8, 'text-anchor': 'end' });
+    name.textContent = bar.label;
+    const length = Math.max(bar.value > 0 ? 1 : 0, bar.value / most * room);
+    const value = el('text', { x: labelWidth + length + 6, y: top + row - 8 });
+    value.textContent = bar.text;
+    svg.append(name, el('rect', { class: 'bar', x: labelWidth, y: top + 3, width: length.toFixed(1), height: row - 8 }), value);
+  });
+}
+
+export function barsElement(label, id) {
+  return el('svg', { class: 'bars', role: 'img', 'aria-label': label, id });
+}

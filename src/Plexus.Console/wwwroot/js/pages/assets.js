@@ -2,7 +2,9 @@ import { api } from '../api.js';
 import { errorBox, fill, h } from '../dom.js';
 
 // The asset hierarchy as nested disclosure lists; a node's devices are fetched when it is opened.
-export function assetsPage() {
+export function assetsPage(query = new URLSearchParams()) {
+  // #/assets?open=<id> (the device page's asset path links here): that asset and its ancestors start open.
+  const target = query.get('open');
   const tree = h('div', { 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Loading…'));
   const element = h('section', { 'aria-labelledby': 'assets-title' },
     h('h1', { id: 'assets-title' }, 'Assets'),
@@ -25,7 +27,10 @@ export function assetsPage() {
         children.get(parent).push(asset);
       }
       const counts = await countsByAsset(children);
-      fill(tree, branch(children, '', counts), answer.total > answer.assets.length
+      const open = new Set();
+      const byId = new Map(answer.assets.map(a => [a.id, a]));
+      for (let at = target; at && byId.has(at) && !open.has(at); at = byId.get(at).parent) open.add(at);
+      fill(tree, branch(children, '', counts, open, target), answer.total > answer.assets.length
         ? h('p', { class: 'muted' }, `Showing ${answer.assets.length} of ${answer.total} assets.`) : null);
     } catch (error) {
       fill(tree, errorBox(error));
@@ -69,7 +74,7 @@ function plural(count, word) {
   return `${count.toLocaleString('en')} ${word}${count === 1 ? '' : 's'}`;
 }
 
-function branch(children, parent, counts) {
+function branch(children, parent, counts, open, target) {
   const list = children.get(parent) || [];
   return h('ul', { class: 'tree' }, list.map(asset => {
     const devices = h('ul', { class: 'tree' });
@@ -78,7 +83,7 @@ function branch(children, parent, counts) {
       h('summary', {}, asset.name || asset.id, asset.type ? h('span', { class: 'muted' }, ' · ' + asset.type) : null,
         counts.devices ? h('span', { class: 'muted' }, ' · ' + plural(count.devices, 'device')) : null,
         counts.alarms && count.alarms > 0 ? h('span', { class: 'sev-major' }, ' · ' + plural(count.alarms, 'open alarm')) : null),
-      children.has(asset.id) ? branch(children, asset.id, counts) : null,
+      children.has(asset.id) ? branch(children, asset.id, counts, open, target) : null,
       devices);
     let loaded = false;
     details.addEventListener('toggle', async () => {
@@ -94,6 +99,8 @@ function branch(children, parent, counts) {
         fill(devices, h('li', {}, errorBox(error)));
       }
     });
+    if (open.has(asset.id)) details.open = true;
+    if (asset.id === target) details.querySelector('summary').setAttribute('aria-current', 'location');
     return h('li', {}, details);
   }));
 }

@@ -1,10 +1,14 @@
 import { api, stream } from '../api.js';
 import { chartElement, drawChart } from '../chart.js';
-import { clear, errorBox, formatTime, h, table, fill } from '../dom.js';
+import { clear, copyButton, errorBox, formatTime, h, table, fill } from '../dom.js';
+import { drawTrack, trackElement } from '../track.js';
 import { may } from '../session.js';
 
 const RANGES = [['15 minutes', 900], ['1 hour', 3600], ['6 hours', 21600], ['24 hours', 86400], ['7 days', 604800]];
 const LIVE_WINDOW_MS = 5 * 60 * 1000;
+const HISTORY_PAGE = 20;
+const CHART_MARGINS = 56;
+const MAX_ASSET_DEPTH = 32;
 
 // Plexus's own records of the device (connectivity, refused messages): shown as its status, not as its data.
 const INTERNAL = new Set(['state_history', 'dead_letters']);
@@ -24,18 +28,28 @@ export function devicePage(id, query = new URLSearchParams()) {
   const liveChart = chartElement('Live values of the chosen field, last 5 minutes', 'live-chart');
   const rangeChart = chartElement('Minimum and maximum of the chosen field per pixel over the chosen range', 'history-chart');
   const rangeError = h('div', { 'aria-live': 'polite', id: 'history-error' });
-  const alarms = h('div', {});
+  const alarms = h('div', { id: 'device-alarms', 'aria-live': 'polite' });
+  const registration = h('div', { id: 'device-registration', 'aria-live': 'polite' });
+  const properties = h('div', { id: 'device-properties' });
+  const stateHistory = h('div', { id: 'state-history' });
+  const connectivity = h('div', { id: 'connectivity-history' });
+  const trackMap = trackElement('device-track');
+  const trackStatus = h('p', { id: 'track-status', 'aria-live': 'polite' }, 'Loading the track…');
   const element = h('section', { 'aria-labelledby': 'device-title' },
     h('h1', { id: 'device-title' }, 'Device ', h('code', {}, id)),
-    info,
+    registration, info,
     h('h2', {}, 'Last values'), liveStatus, values,
     h('div', { class: 'panel' },
       h('div', { class: 'filters' },
         h('div', {}, h('label', { for: 'chart-field' }, 'Field'), fieldSelect),
         h('div', {}, h('label', { for: 'chart-range' }, 'Range'), rangeSelect)),
       h('h2', {}, 'Live'), liveChart,
-      h('h2', {}, 'History'), rangeChart, rangeError),
-    h('h2', {}, 'Alarms'), alarms);
+      h('h2', {}, 'History'), rangeChart, rangeError,
+      h('h2', {}, 'Track'), trackStatus, trackMap),
+    h('h2', {}, 'Alarms'), alarms,
+    h('h2', {}, 'Reported properties'), properties,
+    h('h2', {}, 'State history'), stateHistory,
+    h('h2', {}, 'Connectivity history'), connectivity);
 
   // measurement → field → {value, time}; the live stream updates it in place.
   const last = new Map();
@@ -54,7 +68,7 @@ export function devicePage(id, query = new URLSearchParams()) {
       fill(values, h('div', { class: 'notice' },
         h('p', {}, 'No data from this device yet. Publish a value with its token and it appears here at once:'),
         h('pre', {}, `mosquitto_pub -h ${location.hostname} -p 1883 -i ${id} -u ${id} -P '<device token>' \\\n  -t devices/${id}/telemetry -m '{"temperature": 21.5}'`)));
-      return;
+      return false;
     }
     fill(values, table([
       { label: 'Measurement', cell: r => r.measurement },
@@ -67,8 +81,8 @@ export function devicePage(id, query = new URLSearchParams()) {
     if (numeric.join() !== [...fieldSelect.options].map(o => o.value).join()) {
       fieldSelect.replaceChildren(...numeric.map(key => h('option', { value: key }, key)));
       fieldSelect.value = numeric.includes(chosen) ? chosen : numeric[0] || '';
-      if (fieldSelect.value !== chosen) loadRange();
     }
+    return fieldSelect.value !== chosen;
   }
 
   function drawLive() {
@@ -88,7 +102,8 @@ export function devicePage(id, query = new URLSearchParams()) {
     const measurement = key.slice(0, dot);
     const field = key.slice(dot + 1);
     const seconds = Number(rangeSelect.value);
-    const pixels = Math.max(240, Math.round(rangeChart.getBoundingClientRect().width) || 600);
+    // One bucket per pixel column of the plot (the chart less its axis margins): more rows would draw nothing more.
+    const pixels = Math.max(184, (Math.round(rangeChart.getBoundingClientRect().width) || 600) - CHART_MARGINS);
     const bucketMs = Math.max(1, Math.ceil(seconds * 1000 / pixels));
     // Times are UTC without a zone, as the time column holds them; the range ends at this browser's clock.
     const from = new Date(Date.now() - seconds * 1000).toISOString().replace('T', ' ').replace('Z', '');
@@ -105,15 +120,200 @@ export function devicePage(id, query = new URLSearchParams()) {
     }
   }
 
+  async function loadTrack() {
+    const from = new Date(Date.now() - Number(rangeSelect.value) * 1000).toISOString();
+    try {
+      trackStatus.textContent = await drawTrack(trackMap, id, from);
+    } catch (error) {
+      fill(trackStatus, errorBox(error));
+    }
+  }
+
   fieldSelect.addEventListener('change', () => { drawLive(); loadRange(); });
   rangeSelect.addEventListener('change', () => {
     history.replaceState(null, '', '#/devices/' + encodeURIComponent(id) + '?range=' + rangeSelect.value);
     loadRange();
+    loadTrack();
   });
 
+  /**
+   * Rows of state_history for this device, newest first, HISTORY_PAGE at a time: `connectivity` picks the online rows
+   * (connects, disconnects, keep-alive timeouts), otherwise the reported properties. SELECT * because the table's
+   * columns grow with what was reported (reason comes with the first connectivity row).
+   */
+  async function historyRows(onlineRows, beforeNs) {
+    // The paging key as text: nanoseconds since 1970 do not fit a JavaScript number.
+    const sql = `SELECT *, CAST(epoch_ns(time) AS VARCHAR) AS at_ns FROM state_history WHERE device = ${literal(id)} AND property ${onlineRows ? '=' : '<>'} 'online'` +
+      (beforeNs ? ` AND time < make_timestamp_ns(${BigInt(beforeNs)})` : '') + ` ORDER BY time DESC LIMIT ${HISTORY_PAGE + 1}`;
+    try {
+      const answer = await api('/api/v1/sql', { method: 'POST', body: { sql } });
+      const names = answer.columns.map(c => c.name);
+      return answer.rows.map(row => Object.fromEntries(names.map((name, i) => [name, row[i]])));
+    } catch (error) {
+      // No device has reported state or connected yet: the table does not exist, which is an empty history.
+      if (/state_history.*does not exist|does not exist.*state_history/is.test(error.message)) return [];
+      throw error;
+    }
+  }
+
+  function pagedHistory(container, onlineRows, columns, caption, emptyText) {
+    let older = null;
+    const body = h('div', {});
+    const more = h('button', { type: 'button', hidden: true }, onlineRows ? 'Older connectivity' : 'Older states');
+    fill(container, body, more);
+    let shown = 0;
+    async function page() {
+      more.disabled = true;
+      try {
+        const rows = await historyRows(onlineRows, older);
+        const extra = rows.length > HISTORY_PAGE;
+        const pageRows = rows.slice(0, HISTORY_PAGE);
+        if (shown === 0 && pageRows.length === 0) {
+          fill(body, h('p', { class: 'empty' }, emptyText));
+        } else {
+          if (shown === 0) clear(body);
+          body.append(table(columns, pageRows, caption));
+          shown += pageRows.length;
+        }
+        older = pageRows.length ? pageRows[pageRows.length - 1].at_ns : older;
+        more.hidden = !extra;
+      } catch (error) {
+        body.append(errorBox(error));
+      } finally {
+        more.disabled = false;
+      }
+    }
+    more.addEventListener('click', page);
+    page();
+  }
+
+  function loadHistories() {
+    pagedHistory(stateHistory, false, [
+      { label: 'Time', cell: r => formatTime(r.time) },
+      { label: 'Property', cell: r => r.property },
+      { label: 'Value', cell: r => h('code', {}, String(r.value)) },
+    ], 'State history, newest first', 'No reported state yet. A device reports it on devices/<id>/state, e.g. {"firmware": "1.4.2"}.');
+    pagedHistory(connectivity, true, [
+      { label: 'Time', cell: r => formatTime(r.time) },
+      { label: 'Status', cell: r => h('span', { class: r.value === 'true' ? 'status-online' : 'status-offline' }, r.value === 'true' ? 'online' : 'offline') },
+      { label: 'Reason', cell: r => r.reason || '—' },
+    ], 'Connectivity history, newest first', 'No connection recorded. Connectivity is recorded for devices that connect over MQTT with their own id and token.');
+  }
+
+  function renderProperties(reported) {
+    const rows = Object.entries(reported || {}).map(([name, entry]) => ({ name, ...entry }));
+    fill(properties, rows.length === 0
+      ? h('p', { class: 'empty' }, 'No reported properties.')
+      : table([
+        { label: 'Property', cell: r => r.name },
+        { label: 'Value', cell: r => h('code', {}, JSON.stringify(r.value)) },
+        { label: 'Since', cell: r => formatTime(r.time) },
+      ], rows, 'Reported properties'));
+  }
+
+  async function alarmAction(alarm, action) {
+    try {
+      await api(`/api/v1/alarms/${alarm.id}/${action}`, { method: 'POST' });
+      loadAlarms();
+    } catch (error) {
+      alarms.prepend(errorBox(error));
+    }
+  }
+
+  async function loadAlarms() {
+    try {
+      const device = '&device=' + encodeURIComponent(id);
+      const [active, acknowledged, cleared] = await Promise.all(['active', 'acknowledged', 'cleared']
+        .map(status => api(`/api/v1/alarms?status=${status}&limit=${status === 'cleared' ? 10 : 100}${device}`)));
+      const open = active.alarms.concat(acknowledged.alarms);
+      const columns = [
+        { label: 'Rule', cell: a => a.rule },
+        { label: 'Severity', cell: a => h('span', { class: 'sev-' + a.severity }, a.severity) },
+        { label: 'Status', cell: a => a.status },
+        { label: 'Raised', cell: a => formatTime(a.raised_at) },
+      ];
+      if (may('write')) {
+        columns.push({
+          label: 'Actions',
+          cell: a => h('span', { class: 'row' },
+            a.status === 'active' ? h('button', { type: 'button', onclick: () => alarmAction(a, 'ack'), 'aria-label': `Acknowledge ${a.rule}` }, 'Acknowledge') : null,
+            a.status !== 'cleared' ? h('button', { type: 'button', onclick: () => alarmAction(a, 'clear'), 'aria-label': `Clear ${a.rule}` }, 'Clear') : null),
+        });
+      }
+      fill(alarms,
+        open.length === 0
+          ? h('p', { class: 'empty' }, 'No open alarm for this device. Rules raise them: see the Alarms page.')
+          : table(columns, open, 'Open alarms of this device'),
+        cleared.alarms.length === 0 ? null : [
+          h('h3', {}, 'Recently cleared'),
+          table(columns.filter(c => c.label !== 'Actions'), cleared.alarms, 'Recently cleared alarms of this device')]);
+    } catch (error) {
+      fill(alarms, errorBox(error));
+    }
+  }
+
+  /** The asset the device hangs from and that asset's ancestors, root first, each a link into the asset tree. */
+  async function assetPath(parent) {
+    const path = [];
+    const seen = new Set();
+    for (let at = parent; at && !seen.has(at) && path.length < MAX_ASSET_DEPTH;) {
+      seen.add(at);
+      try {
+        const asset = await api('/api/v1/assets/' + encodeURIComponent(at));
+        path.unshift(asset);
+        at = asset.parent;
+      } catch {
+        path.unshift({ id: at });
+        break;
+      }
+    }
+    return h('span', { id: 'asset-path' }, path.map((asset, i) => [
+      i > 0 ? h('span', { 'aria-hidden': 'true' }, ' › ') : null,
+      h('a', { href: '#/assets?open=' + encodeURIComponent(asset.id) }, asset.name || asset.id)]));
+  }
+
+  async function register() {
+    try {
+      const added = await api('/api/v1/devices', { method: 'POST', body: { id } });
+      fill(registration, h('div', { class: 'notice' },
+        h('p', {}, 'Registered. Its token is shown once: give it to the device.'),
+        h('p', { class: 'token' }, h('code', { id: 'registered-token' }, added.token), copyButton(added.token, 'Copy token'))));
+      load(false);
+    } catch (error) {
+      registration.append(errorBox(error));
+    }
+  }
+
+  /** The registry's entry with the live state, or for a device that sends without being registered its state alone. */
+  async function deviceOrState() {
+    try {
+      return { ...(await api('/api/v1/devices/' + encodeURIComponent(id))), registered: true };
+    } catch (error) {
+      if (error.status !== 404) throw error;
+      return api('/api/v1/devices/' + encodeURIComponent(id) + '/state');
+    }
+  }
+
+  let registered = null;
+  let shownParent = null;
+  // Filled when the asset calls answer, not awaited: the chart's query does not wait for them.
+  const assetCell = h('dd', {});
   async function load(first = true) {
     try {
-      const device = await api('/api/v1/devices/' + encodeURIComponent(id));
+      const device = await deviceOrState();
+      // Drawn once, and not again when registering from this page turns it true: the new token stays on screen.
+      if (registered === null) {
+        fill(registration, device.registered ? null : h('div', { class: 'notice', id: 'not-registered' },
+          h('p', {}, 'This device is not registered: it sends data without a registry entry (e.g. with an API token), so it has no name, tags, asset or token of its own. Its data is shown below.'),
+          may('admin') ? h('button', { type: 'button', class: 'primary', onclick: register }, 'Register this device') : null));
+      }
+      registered = device.registered;
+      if ((device.parent || null) !== shownParent) {
+        shownParent = device.parent || null;
+        clear(assetCell);
+        if (shownParent) assetPath(shownParent).then(path => fill(assetCell, path));
+      }
+      renderProperties(device.properties);
       fill(info, h('dl', { class: 'facts' },
         h('dt', {}, 'Status'), h('dd', {}, h('span', { class: device.online ? 'status-online' : 'status-offline', id: 'device-status' }, device.online ? 'online' : 'offline')),
         h('dt', {}, 'Name'), h('dd', {}, device.name || '—'),
@@ -121,7 +321,8 @@ export function devicePage(id, query = new URLSearchParams()) {
         h('dt', {}, 'Last seen'), h('dd', {}, formatTime(device.last_seen)),
         device.position ? [h('dt', {}, 'Position'), h('dd', {}, `${device.position.lat}, ${device.position.lon}`)] : null,
         Object.keys(device.tags || {}).length ? [h('dt', {}, 'Tags'), h('dd', {}, Object.entries(device.tags).map(([k, v]) => k + '=' + v).join(', '))] : null,
-        may('admin') ? [h('dt', {}, 'Manage'), h('dd', {}, h('a', { href: '#/devices?q=' + encodeURIComponent(id) }, 'in the device list'))] : null));
+        shownParent ? [h('dt', {}, 'Asset'), assetCell] : null,
+        may('admin') && device.registered ? [h('dt', {}, 'Manage'), h('dd', {}, h('a', { href: '#/devices?q=' + encodeURIComponent(id) }, 'in the device list'))] : null));
       for (const [measurement, fields] of Object.entries(device.last_values || {})) {
         if (INTERNAL.has(measurement)) continue;
         const map = last.get(measurement) || new Map();
@@ -131,25 +332,18 @@ export function devicePage(id, query = new URLSearchParams()) {
         last.set(measurement, map);
       }
       if (!first) return;
+      // One decimation query for the first chart (rendering the values picks the field; it does not query), and the
+      // rest of the page after it: on a small server they would otherwise share its cores with the chart's query.
       renderValues();
-      loadRange();
+      await loadRange();
     } catch (error) {
       fill(info, errorBox(error));
+      if (first) trackStatus.textContent = '';
       return;
     }
-    try {
-      const list = await api('/api/v1/alarms?device=' + encodeURIComponent(id) + '&limit=20');
-      fill(alarms, list.alarms.length === 0
-        ? h('p', { class: 'empty' }, 'No alarms for this device. Rules raise them: see the Alarms page.')
-        : table([
-          { label: 'Rule', cell: a => a.rule },
-          { label: 'Severity', cell: a => h('span', { class: 'sev-' + a.severity }, a.severity) },
-          { label: 'Status', cell: a => a.status },
-          { label: 'Raised', cell: a => formatTime(a.raised_at) },
-        ], list.alarms, 'Alarms of this device'));
-    } catch (error) {
-      fill(alarms, errorBox(error));
-    }
+    loadTrack();
+    loadAlarms();
+    loadHistories();
   }
 
   const stop = stream('/api/v1/devices/' + encodeURIComponent(id) + '/live', (name, data) => {
@@ -175,7 +369,7 @@ export function devicePage(id, query = new URLSearchParams()) {
       }
     }
     last.set(data.measurement, map);
-    renderValues();
+    if (renderValues()) loadRange();
     drawLive();
   }, error => { liveStatus.textContent = 'Live data is not available: ' + error.message; });
 

@@ -1,6 +1,6 @@
 import { api } from '../api.js';
 import { clear, errorBox, h, fill } from '../dom.js';
-import { landRings, ringsPath } from '../basemap.js';
+import { fitView, landRings, ringsPath } from '../basemap.js';
 
 const NS = 'http://www.w3.org/2000/svg';
 const TILE = 256;
@@ -11,14 +11,6 @@ function el(name, attributes) {
   for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
   return node;
 }
-
-// Web Mercator in world units 0..1 (x east, y south), the projection of every tile server, so positions drawn on
-// tiles land where the tiles put them.
-const worldX = lon => (lon + 180) / 360;
-const worldY = lat => {
-  const clamped = Math.max(-85.05, Math.min(85.05, lat)) * Math.PI / 180;
-  return (1 - Math.log(Math.tan(clamped) + 1 / Math.cos(clamped)) / Math.PI) / 2;
-};
 
 /**
  * The map: every device at its last position over the land outline packaged with the console (no internet needed),
@@ -67,13 +59,7 @@ export function mapPage() {
       const padLat = Math.max(least, (north - south) * 0.15);
       west -= padLon; east += padLon; south -= padLat; north += padLat;
     }
-    const [x0, x1, y0, y1] = [worldX(west), worldX(east), worldY(north), worldY(south)];
-    const scale = Math.min(width / (x1 - x0), height / (y1 - y0));
-    const centerX = (x0 + x1) / 2;
-    const centerY = (y0 + y1) / 2;
-    const px = wx => (wx - centerX) * scale + width / 2;
-    const py = wy => (wy - centerY) * scale + height / 2;
-    const project = (lon, lat) => [px(worldX(lon)), py(worldY(lat))];
+    const { scale, centerX, centerY, px, py, project, lonAt, latAt } = fitView(west, east, south, north, width, height);
     svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
     svg.append(el('rect', { class: 'sea', x: 0, y: 0, width: width, height: height }));
 
@@ -90,8 +76,6 @@ export function mapPage() {
     }
 
     // The graticule covers what is visible, which is wider or taller than the devices' box.
-    const lonAt = x => ((x - width / 2) / scale + centerX) * 360 - 180;
-    const latAt = y => Math.atan(Math.sinh(Math.PI * (1 - 2 * ((y - height / 2) / scale + centerY)))) * 180 / Math.PI;
     drawGraticule(lonAt(0), lonAt(width), latAt(height), latAt(0), project);
     for (const device of devices) {
       const [cx, cy] = project(device.lon, device.lat);
