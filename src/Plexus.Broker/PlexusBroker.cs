@@ -157,12 +157,6 @@ public sealed class PlexusBroker : IAsyncDisposable
     /// <summary>QoS 1/2 messages held back because their client published over the rate.</summary>
     public long ThrottledDelayed => _rateLimiter.Delayed;
 
-    /// <summary>Snapshots of the persistent sessions written since start (tests wait on one).</summary>
-    internal long SessionSaves => _sessions.Saves;
-
-    /// <summary>Saves the persistent sessions now, as the loop would within a second (tests).</summary>
-    internal void SaveSessions() => _sessions.Save();
-
     /// <summary>Wills of disconnected MQTT 5 clients waiting for their Will Delay Interval on the broker's clock.</summary>
     internal int WillsWaiting => _wills.Waiting;
 

@@ -64,9 +64,6 @@ internal sealed class SessionPersistence :
         _logger = logger;
     }
 
-    /// <summary>Snapshots written since start (tests wait on it).</summary>
-    public long Saves { get; private set; }
-
     /// <summary>
     /// Restores the saved sessions into MQTTnet before it starts: each a session as MQTTnet makes one at a CONNECT,
     /// marked disconnected since the saved time, its subscriptions made again through the subscription hooks (the
@@ -140,8 +137,11 @@ internal sealed class SessionPersistence :
             SessionLog.Restored(_logger, restored, messages, _file.Path, expired);
         }
 
-        // What was restored is saved again at once: expired sessions leave the file, and a damaged tail is cut off.
-        Interlocked.Exchange(ref _dirty, 1);
+        // A file read is saved again soon: expired sessions leave it, and a damaged tail is cut off.
+        if (File.Exists(_file.Path))
+        {
+            Interlocked.Exchange(ref _dirty, 1);
+        }
     }
 
     /// <summary>Starts the loop that saves changed sessions at most every <see cref="SaveInterval"/>.</summary>
@@ -175,7 +175,6 @@ internal sealed class SessionPersistence :
 
                 _overLimit = overLimit;
                 _file.Write(contents);
-                Saves++;
             }
             catch (Exception error) when (error is IOException or UnauthorizedAccessException)
             {
