@@ -94,7 +94,8 @@ internal sealed class SessionPersistence :
                 MqttNetSessions.Options(_server),
                 MqttNetSessions.Events(_server),
                 MqttNetSessions.RetainedMessages(_server),
-                manager) { DisconnectedTimestamp = saved.LeftAt.UtcDateTime };
+                manager)
+            { DisconnectedTimestamp = saved.LeftAt.UtcDateTime };
             MqttNetSessions.Storage(manager).UpdateSession(saved.ClientId, session);
             _owners.Connected(saved.ClientId);
 
