@@ -51,6 +51,35 @@ internal sealed class OutboundRules
         return true;
     }
 
+    /// <summary>
+    /// How long a queued message has left before it expires (null when it has no expiry interval): what a saved
+    /// session keeps, so that the time the server is down counts too.
+    /// </summary>
+    public TimeSpan? Remaining(MqttPublishPacket publish)
+    {
+        if (publish.MessageExpiryInterval == 0)
+        {
+            return null;
+        }
+
+        if (PayloadArray(publish.Payload) is not { } array || !_arrivals.TryGetValue(array, out var arrival))
+        {
+            return TimeSpan.FromSeconds(publish.MessageExpiryInterval);
+        }
+
+        return TimeSpan.FromSeconds(arrival.Interval) - _time.GetElapsedTime(arrival.Timestamp);
+    }
+
+    /// <summary>A restored message with <paramref name="remaining"/> to live counts down from now.</summary>
+    public void Restored(MqttPublishPacket publish, TimeSpan remaining)
+    {
+        publish.MessageExpiryInterval = (uint)Math.Max(1, Math.Ceiling(remaining.TotalSeconds));
+        if (PayloadArray(publish.Payload) is { } array)
+        {
+            _arrivals.AddOrUpdate(array, new Arrival(_time.GetTimestamp(), publish.MessageExpiryInterval));
+        }
+    }
+
     private static byte[]? PayloadArray(System.Buffers.ReadOnlySequence<byte> payload) =>
         payload.Length > 0 && MemoryMarshal.TryGetArray(payload.First, out var segment) && segment.Array is { Length: > 0 } array ? array : null;
 

@@ -8,6 +8,7 @@ using Plexus.Broker.Auth;
 using Plexus.Broker.Devices;
 using Plexus.Broker.Extensions;
 using Plexus.Broker.Retained;
+using Plexus.Broker.Sessions;
 using Plexus.Broker.Transport;
 using Plexus.Pipeline.Devices;
 using Plexus.Storage.Writing;
@@ -52,6 +53,7 @@ public sealed class PlexusBroker : IAsyncDisposable
     private readonly DeviceFastPath _fastPath;
     private readonly RetainedExtension _retained;
     private readonly QueueOverflowExtension _queueOverflow;
+    private readonly SessionPersistence _sessions;
 
     private PlexusBroker(PlexusBrokerOptions options, IMqttAuthenticator authenticator, IPointWriter writer, ILoggerFactory loggerFactory, TimeProvider time)
     {
@@ -95,6 +97,9 @@ public sealed class PlexusBroker : IAsyncDisposable
         _wills = new WillKeeper(time, PublishWillAsync);
         _retained = new RetainedExtension(retainedStore, _owners, clients, _server, _logger);
         _queueOverflow = new QueueOverflowExtension(options.MaxPendingMessagesPerClient, _logger);
+        var outboundRules = new OutboundRules(time);
+        _sessions = new SessionPersistence(
+            _server, new MqttSessionFile(options.DataDirectory, _logger), _owners, clients, outboundRules, options.MaxSessionStoreBytes, options.MaxPendingMessagesPerClient, time, _logger);
 
         // Each MQTTnet event runs its hooks in this order (an extension that throws stops that event's chain):
         // - authentication, then the client id's ownership: nothing else acts on a CONNECT before both accepted it,
@@ -106,6 +111,7 @@ public sealed class PlexusBroker : IAsyncDisposable
         //   subscriptions (a message the store refused is not delivered to groups either);
         // - wills before shared subscriptions at a disconnect: a will published at once finds the groups as they were;
         // - shared subscriptions before the fast path's index: a shared filter is not MQTTnet's and is not indexed;
+        // - session persistence before the connected-clients table: at a disconnect it reads whether the session persists;
         // - the connected-clients table last: at a disconnect, the hooks before it still read whether the session persists.
         var ordered = new List<IBrokerExtension>
         {
@@ -124,12 +130,13 @@ public sealed class PlexusBroker : IAsyncDisposable
             new RateLimitExtension(_rateLimiter, options.MaxMessagesPerSecond, time, _logger),
             _retained,
             new DeviceIngestExtension(_ingest, connectivity, _gate, _logger),
-            new OutboundExtension(new OutboundRules(time), clients, limits, options.MaxMessageSize, _logger),
+            new OutboundExtension(outboundRules, clients, limits, options.MaxMessageSize, _logger),
             new WillExtension(_wills),
             new SharedSubscriptionExtension(shared, _owners, clients, _logger),
             new FastPathSubscriptions(subscriptions, clients),
             _fastPath,
             _queueOverflow,
+            _sessions,
             clients,
         ]);
         new BrokerExtensions(ordered).AttachTo(_server);
@@ -177,7 +184,9 @@ public sealed class PlexusBroker : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(writer);
         var broker = new PlexusBroker(options, authenticator, writer, loggerFactory ?? NullLoggerFactory.Instance, time ?? TimeProvider.System);
         broker._retained.Load();
+        await broker._sessions.RestoreAsync();
         await broker._server.StartAsync();
+        broker._sessions.Start();
 
         broker.Endpoint = broker._tcp.Endpoint;
         BrokerLog.Listening(broker._logger, broker.Endpoint.ToString());
@@ -205,6 +214,7 @@ public sealed class PlexusBroker : IAsyncDisposable
         await _gate.Drained;
         await _ingest.DrainQueueAsync();
         await _server.StopAsync();
+        await _sessions.StopAsync();
         _server.Dispose();
         _aclFile?.Dispose();
         BrokerLog.Stopped(_logger);

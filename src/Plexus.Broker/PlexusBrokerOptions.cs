@@ -144,6 +144,16 @@ public sealed class PlexusBrokerOptions
     /// <summary>Longest keep-alive in seconds an MQTT 5 client gets (CONNACK Server Keep Alive when it asked for more or none).</summary>
     public ushort MaxKeepAlive { get; init; } = DefaultMaxKeepAlive;
 
+    /// <summary>
+    /// Default most bytes of the persistent-session file (subscriptions and queued messages of sessions that outlive
+    /// their connection). The file is rewritten whole while sessions change, so it is kept well below the retained
+    /// messages' limit; sessions and messages over it live on in memory but do not survive a restart.
+    /// </summary>
+    public const long DefaultMaxSessionStoreBytes = 64L << 20;
+
+    /// <summary>Most bytes of persistent sessions saved in the data folder (docs/mqtt.md, persistent sessions).</summary>
+    public long MaxSessionStoreBytes { get; init; } = DefaultMaxSessionStoreBytes;
+
     /// <summary>An MQTT ACL file for applications (<see cref="Auth.MqttAclFile"/>), reloaded on change and SIGHUP; null for none.</summary>
     public string? AclFilePath { get; init; }
 }

@@ -382,6 +382,7 @@ public sealed class PlexusServer : IAsyncDisposable
                     MaxConnectionsPerIp = options.MqttMaxConnectionsPerIp,
                     MaxRetainedMessages = options.MqttMaxRetainedMessages,
                     MaxRetainedBytes = options.MqttMaxRetainedBytes,
+                    MaxSessionStoreBytes = options.MqttMaxSessionStoreBytes,
                     MaxRetainedMessagesPerClient = options.MqttMaxRetainedMessagesPerClient,
                     MaxRetainedBytesPerClient = options.MqttMaxRetainedBytesPerClient,
                 },

@@ -83,6 +83,9 @@ public sealed record PlexusServerOptions
     public int MqttMaxRetainedMessages { get; init; } = Broker.PlexusBrokerOptions.DefaultMaxRetainedMessages;
 
     /// <summary>Most bytes of retained MQTT messages kept.</summary>
+    /// <summary>Most bytes of persistent MQTT sessions saved in the data folder (subscriptions, queued messages); more live in memory only.</summary>
+    public long MqttMaxSessionStoreBytes { get; init; } = Broker.PlexusBrokerOptions.DefaultMaxSessionStoreBytes;
+
     public long MqttMaxRetainedBytes { get; init; } = Broker.PlexusBrokerOptions.DefaultMaxRetainedBytes;
 
     /// <summary>Most retained MQTT messages one client (device or API token) holds.</summary>

@@ -125,6 +125,56 @@ public sealed class Mqtt5FlowControlTests
         Assert.Equal(2, MqttTestClients.Count(received));
     }
 
+    [Fact]
+    public async Task A_publish_whose_topic_and_properties_exceed_the_receive_buffer_is_disconnected_with_0x83_before_its_alias_is_taken()
+    {
+        var (server, _, folder) = await StartAsync(o => o with { MqttMaxTopicAliases = 2 });
+        await using var _ = server;
+        using var __ = folder;
+        await using var client = await RawMqtt5Client.ConnectAsync(server);
+
+        // 40 KiB of user property ahead of a topic alias above the maximum: the alias is past what the channel can hold.
+        var body = new List<byte>();
+        MqttBytes.AddString(body, "alias/big");
+        body.AddRange([0, 1]);
+        var properties = new List<byte> { 0x26 };
+        MqttBytes.AddString(properties, "k");
+        MqttBytes.AddString(properties, new string('v', 40 * 1024));
+        properties.AddRange([0x23, 0, 50]);
+        body.AddRange(MqttBytes.VariableInteger(properties.Count));
+        body.AddRange(properties);
+        body.AddRange("payload"u8.ToArray());
+        await client.SendAsync(MqttBytes.Packet(0x32, body));
+
+        Assert.Equal(0x83, (await client.ReadUntilDisconnectAsync()).DisconnectReason);
+    }
+
+    [Fact]
+    public async Task Pubrels_for_packet_ids_never_published_do_not_lower_the_count_of_open_flows()
+    {
+        var (server, _, folder) = await StartAsync(o => o with { MqttReceiveMaximum = 3 });
+        await using var _ = server;
+        using var __ = folder;
+        await using var client = await RawMqtt5Client.ConnectAsync(server);
+
+        // Three QoS 2 flows open (PUBREC received, no PUBREL sent): the Receive Maximum is reached.
+        for (ushort id = 1; id <= 3; id++)
+        {
+            await client.SendAsync(RawMqtt5Client.Publish("flow/t", "m" + id, qos: 2, packetId: id));
+            Assert.Equal(5, (await client.ReadAsync(TimeSpan.FromSeconds(10)))?.Type);
+        }
+
+        // PUBRELs for ids the client never published are answered (MQTTnet sends PUBCOMP) but close no flow.
+        for (ushort id = 100; id <= 102; id++)
+        {
+            await client.SendAsync(RawMqtt5Client.Ack(0x62, id));
+            Assert.Equal(7, (await client.ReadAsync(TimeSpan.FromSeconds(10)))?.Type);
+        }
+
+        await client.SendAsync(RawMqtt5Client.Publish("flow/t", "one too many", qos: 2, packetId: 4));
+        Assert.Equal(0x93, (await client.ReadUntilDisconnectAsync()).DisconnectReason);
+    }
+
     [Theory]
     [InlineData("tcp")]
     [InlineData("websocket")]
@@ -247,9 +297,11 @@ public sealed class Mqtt5FlowControlTests
     [Fact]
     public async Task A_session_lives_for_the_interval_of_the_latest_connect_or_disconnect_and_no_longer_than_the_maximum()
     {
-        await using var server = await PlexusTestServer.StartAsync(configure: o => o with { MqttMaxSessionExpiry = TimeSpan.FromSeconds(2) });
+        // MQTTnet expires sessions on the system clock, so real time passes here. Every wait is on the safe side of
+        // its interval: a session checked for being gone waited longer than its interval, and one checked for being
+        // there has tens of seconds to spare, however slow the machine.
         string clientId = "expiring-" + Guid.NewGuid().ToString("N")[..8];
-        async Task<bool> SessionPresentAsync(bool cleanStart, uint connectExpiry, uint? disconnectExpiry = null)
+        static async Task<bool> SessionPresentAsync(PlexusTestServer server, string clientId, bool cleanStart, uint connectExpiry, uint? disconnectExpiry = null)
         {
             await using var client = await RawMqtt5Client.ConnectAsync(server, clientId: clientId, cleanStart: cleanStart, sessionExpiry: connectExpiry);
             await client.SendAsync(RawMqtt5Client.Disconnect(disconnectExpiry));
@@ -257,22 +309,31 @@ public sealed class Mqtt5FlowControlTests
             return client.SessionPresent;
         }
 
-        // Asking for an hour gets the server's two seconds, said in CONNACK.
-        await using (var asking = await RawMqtt5Client.ConnectAsync(server, sessionExpiry: 3600))
+        await using (var server = await PlexusTestServer.StartAsync(configure: o => o with { MqttMaxSessionExpiry = TimeSpan.FromSeconds(2) }))
         {
-            Assert.Equal(2u, asking.Connack.NumericProperty(0x11));
+            // Asking for an hour gets the server's two seconds, said in CONNACK, and the session is gone after them.
+            await using (var asking = await RawMqtt5Client.ConnectAsync(server, sessionExpiry: 3600))
+            {
+                Assert.Equal(2u, asking.Connack.NumericProperty(0x11));
+            }
+
+            Assert.False(await SessionPresentAsync(server, clientId, cleanStart: true, connectExpiry: 3600));
+            await Task.Delay(TimeSpan.FromSeconds(2.5), TimeProvider.System);
+            Assert.False(await SessionPresentAsync(server, clientId, cleanStart: false, connectExpiry: 3600));
         }
 
-        // Within them the session is resumed; after them it is gone.
-        Assert.False(await SessionPresentAsync(cleanStart: true, connectExpiry: 3600));
-        Assert.True(await SessionPresentAsync(cleanStart: false, connectExpiry: 3600));
-        await Task.Delay(TimeSpan.FromSeconds(2.5), TimeProvider.System);
-        Assert.False(await SessionPresentAsync(cleanStart: false, connectExpiry: 3600));
+        await using (var server = await PlexusTestServer.StartAsync(configure: o => o with { MqttMaxSessionExpiry = TimeSpan.FromSeconds(60) }))
+        {
+            // Within the interval the session is resumed.
+            Assert.False(await SessionPresentAsync(server, clientId, cleanStart: true, connectExpiry: 60));
+            Assert.True(await SessionPresentAsync(server, clientId, cleanStart: false, connectExpiry: 60));
 
-        // The DISCONNECT's interval replaces the CONNECT's: 0 ends the session at once, 2 keeps one that would have ended.
-        Assert.False(await SessionPresentAsync(cleanStart: true, connectExpiry: 60, disconnectExpiry: 0));
-        Assert.False(await SessionPresentAsync(cleanStart: false, connectExpiry: 1, disconnectExpiry: 2));
-        await Task.Delay(TimeSpan.FromSeconds(1.5), TimeProvider.System);
-        Assert.True(await SessionPresentAsync(cleanStart: false, connectExpiry: 60));
+            // The DISCONNECT's interval replaces the CONNECT's: 0 ends the session at once, 60 keeps one that the
+            // CONNECT's 1 second would have ended.
+            Assert.False(await SessionPresentAsync(server, clientId, cleanStart: true, connectExpiry: 60, disconnectExpiry: 0));
+            Assert.False(await SessionPresentAsync(server, clientId, cleanStart: false, connectExpiry: 1, disconnectExpiry: 60));
+            await Task.Delay(TimeSpan.FromSeconds(2), TimeProvider.System);
+            Assert.True(await SessionPresentAsync(server, clientId, cleanStart: false, connectExpiry: 60));
+        }
     }
 }

@@ -9,16 +9,23 @@ public static class MqttBytes
     public static byte[] Packet(byte first, IReadOnlyCollection<byte> body)
     {
         var packet = new List<byte>(body.Count + 5) { first };
-        int remaining = body.Count;
-        do
-        {
-            byte digit = (byte)(remaining % 128);
-            remaining /= 128;
-            packet.Add(remaining > 0 ? (byte)(digit | 0x80) : digit);
-        }
-        while (remaining > 0);
+        packet.AddRange(VariableInteger(body.Count));
         packet.AddRange(body);
         return [.. packet];
+    }
+
+    /// <summary>MQTT's variable byte integer (a remaining length, an MQTT 5 properties length).</summary>
+    public static List<byte> VariableInteger(int value)
+    {
+        var bytes = new List<byte>(4);
+        do
+        {
+            byte digit = (byte)(value % 128);
+            value /= 128;
+            bytes.Add(value > 0 ? (byte)(digit | 0x80) : digit);
+        }
+        while (value > 0);
+        return bytes;
     }
 
     /// <summary>A length-prefixed UTF-8 string.</summary>

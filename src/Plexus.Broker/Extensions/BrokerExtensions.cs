@@ -44,6 +44,16 @@ internal interface IInterceptingUnsubscriptionHook : IBrokerExtension
     Task InterceptingUnsubscriptionAsync(InterceptingUnsubscriptionEventArgs e);
 }
 
+internal interface IClientSubscribedHook : IBrokerExtension
+{
+    Task ClientSubscribedTopicAsync(ClientSubscribedTopicEventArgs e);
+}
+
+internal interface IClientAcknowledgedPublishHook : IBrokerExtension
+{
+    Task ClientAcknowledgedPublishPacketAsync(ClientAcknowledgedPublishPacketEventArgs e);
+}
+
 internal interface IClientUnsubscribedHook : IBrokerExtension
 {
     Task ClientUnsubscribedTopicAsync(ClientUnsubscribedTopicEventArgs e);
@@ -132,6 +142,16 @@ internal sealed class BrokerExtensions(IReadOnlyList<IBrokerExtension> ordered)
         if (Chain<IInterceptingUnsubscriptionHook, InterceptingUnsubscriptionEventArgs>(static (x, e) => x.InterceptingUnsubscriptionAsync(e)) is { } unsubscription)
         {
             server.InterceptingUnsubscriptionAsync += unsubscription;
+        }
+
+        if (Chain<IClientSubscribedHook, ClientSubscribedTopicEventArgs>(static (x, e) => x.ClientSubscribedTopicAsync(e)) is { } subscribed)
+        {
+            server.ClientSubscribedTopicAsync += subscribed;
+        }
+
+        if (Chain<IClientAcknowledgedPublishHook, ClientAcknowledgedPublishPacketEventArgs>(static (x, e) => x.ClientAcknowledgedPublishPacketAsync(e)) is { } acknowledged)
+        {
+            server.ClientAcknowledgedPublishPacketAsync += acknowledged;
         }
 
         if (Chain<IClientUnsubscribedHook, ClientUnsubscribedTopicEventArgs>(static (x, e) => x.ClientUnsubscribedTopicAsync(e)) is { } unsubscribed)

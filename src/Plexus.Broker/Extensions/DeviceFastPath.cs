@@ -258,6 +258,7 @@ internal sealed class DeviceFastPath : IDevicePublishHandler, IValidatingConnect
             MqttInputRefusal.ReceiveMaximumExceeded => $"0x93 Receive Maximum exceeded: more than {_options.ReceiveMaximum} QoS 1/2 messages unacknowledged, the Receive Maximum the CONNACK advertised (--mqtt-receive-maximum)",
             MqttInputRefusal.TopicAliasInvalid => $"0x94 Topic Alias invalid: alias {packetSize}, the CONNACK allowed 1 to {_options.TopicAliasMaximum} (--mqtt-max-topic-aliases)",
             MqttInputRefusal.TopicAliasUnknown => "0x82 Protocol error: a PUBLISH without a topic name and with no topic alias set earlier on the connection",
+            MqttInputRefusal.PublishHeaderTooLarge => $"0x83 Implementation specific error: a PUBLISH whose topic and properties take more than {packetSize} bytes (the broker checks them before the payload; send large data in the payload)",
             _ => null,
         };
         if (violation is not null)

@@ -435,7 +435,7 @@ public sealed partial class RetainedMessageJournal : IDisposable
         return (message, owner);
     }
 
-    private static int TextSize(string text) => 2 + Encoding.UTF8.GetByteCount(text);
+    internal static int TextSize(string text) => 2 + Encoding.UTF8.GetByteCount(text);
 
     private static void WriteText(Span<byte> destination, ref int position, string text)
     {
@@ -451,7 +451,7 @@ public sealed partial class RetainedMessageJournal : IDisposable
         position += 4 + bytes.Length;
     }
 
-    private static string ReadText(ReadOnlySpan<byte> body, ref int position)
+    internal static string ReadText(ReadOnlySpan<byte> body, ref int position)
     {
         int length = BinaryPrimitives.ReadUInt16LittleEndian(body[position..]);
         string text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(body.Slice(position + 2, length));
@@ -459,7 +459,7 @@ public sealed partial class RetainedMessageJournal : IDisposable
         return text;
     }
 
-    private static byte[] ReadBytes(ReadOnlySpan<byte> body, ref int position)
+    internal static byte[] ReadBytes(ReadOnlySpan<byte> body, ref int position)
     {
         int length = checked((int)BinaryPrimitives.ReadUInt32LittleEndian(body[position..]));
         byte[] bytes = body.Slice(position + 4, length).ToArray();

@@ -12,29 +12,51 @@ namespace Plexus.Broker.Transport;
 
 internal sealed partial class DevicePublishChannel
 {
-    /// <summary>Counts a QoS 1/2 PUBLISH MQTTnet will answer; false when it is one more than the server's Receive Maximum.</summary>
-    private bool CountInbound()
+    /// <summary>
+    /// Counts a QoS 1/2 PUBLISH MQTTnet will answer; false when it is one more than the server's Receive Maximum. A
+    /// QoS 2 PUBLISH whose flow is already open (a resend with DUP) is the same flow and is not counted again.
+    /// </summary>
+    private bool CountInbound(int qos, ushort packetId)
     {
         lock (_ackSync)
         {
+            if (qos == 2 && !(_awaitingRelease ??= []).Add(packetId))
+            {
+                return true;
+            }
+
             return ++_inboundInFlight <= _limits.ReceiveMaximum;
         }
     }
 
-    /// <summary>An answer of MQTTnet's that ends an inbound QoS 1/2 flow (PUBACK, PUBCOMP, PUBREC with a failure code): counted before it is sent, since the client may publish again once it has it.</summary>
+    /// <summary>
+    /// An answer of MQTTnet's that ends an inbound QoS 1/2 flow (PUBACK; PUBCOMP or a PUBREC with a failure code for a
+    /// QoS 2 flow that is open): counted before it is sent, since the client may publish again once it has it. MQTTnet
+    /// answers every PUBREL with a PUBCOMP, also one for a packet id the client never published; such a PUBCOMP ends nothing.
+    /// </summary>
     private void InboundAnswered(ReadOnlySpan<byte> packet)
     {
         int type = packet[0] >> 4;
-        bool ends = type is MqttWire.PubAckType or MqttWire.PubCompType
-            || (type == MqttWire.PubRecType && MqttWire.TryReadFixedHeader(packet, out int headerLength, out int remaining, out _) && remaining >= 3 && packet.Length > headerLength + 2 && packet[headerLength + 2] >= 0x80);
-        if (ends)
+        if (type is not (MqttWire.PubAckType or MqttWire.PubCompType or MqttWire.PubRecType)
+            || !MqttWire.TryReadFixedHeader(packet, out int headerLength, out int remaining, out _)
+            || remaining < 2 || packet.Length < headerLength + 2)
         {
-            lock (_ackSync)
+            return;
+        }
+
+        bool failed = remaining >= 3 && packet.Length > headerLength + 2 && packet[headerLength + 2] >= 0x80;
+        if (type == MqttWire.PubRecType && !failed)
+        {
+            return;
+        }
+
+        ushort packetId = System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(packet[headerLength..]);
+        lock (_ackSync)
+        {
+            bool ends = type == MqttWire.PubAckType || (_awaitingRelease?.Remove(packetId) ?? false);
+            if (ends && _inboundInFlight > 0)
             {
-                if (_inboundInFlight > 0)
-                {
-                    _inboundInFlight--;
-                }
+                _inboundInFlight--;
             }
         }
     }

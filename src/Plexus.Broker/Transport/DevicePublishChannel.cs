@@ -85,6 +85,10 @@ internal sealed partial class DevicePublishChannel : IMqttChannel, IIngestAcknow
     // and what the client asked of the packets sent to it.
     private int _inboundInFlight;
 
+    // The QoS 2 packet ids whose flow is open (PUBLISH counted, PUBCOMP not sent yet), under _ackSync: only the PUBCOMP
+    // of one of these ends a flow, so a PUBREL for an id the client never published cannot lower the count.
+    private HashSet<ushort>? _awaitingRelease;
+
     // Set under the write lock once the framing sent its DISCONNECT: MQTT 5 §4.13 lets nothing follow it, so PUBRECs
     // MQTTnet still had queued for earlier packets are dropped, not sent after it.
     private bool _disconnectSent;
@@ -409,7 +413,7 @@ internal sealed partial class DevicePublishChannel : IMqttChannel, IIngestAcknow
         {
             if (_v5)
             {
-                CountInbound();
+                CountInbound(publish.Qos, publish.PacketId);
             }
 
             CommitStaged();
@@ -458,19 +462,24 @@ internal sealed partial class DevicePublishChannel : IMqttChannel, IIngestAcknow
         if (type == MqttWire.PublishType)
         {
             var header = MqttWire.TryReadPublishHeader(available, headerLength, remaining, out int topicLength, out int propertiesStart, out int propertiesLength);
-            if (header == MqttWire.PublishHeaderStatus.NeedMore && available.Length < _buffer.Length)
+            if (header == MqttWire.PublishHeaderStatus.NeedMore)
             {
-                return Step.NeedMore;
+                // A topic and properties that do not fit the receive buffer cannot be checked for a topic alias (which
+                // MQTTnet would take at any value, holding its topic for the connection's life): refused, not passed on.
+                return available.Length < _buffer.Length
+                    ? Step.NeedMore
+                    : Refuse(MqttInputRefusal.PublishHeaderTooLarge, MqttWire.ImplementationSpecificError, BufferSize);
             }
 
-            // Properties longer than the buffer are not checked here (MQTTnet still resolves the alias).
             if (header == MqttWire.PublishHeaderStatus.Complete
                 && CheckTopicAlias(topicLength > 0, available.Slice(propertiesStart, propertiesLength), (long)headerLength + remaining) is { } refused)
             {
                 return refused;
             }
 
-            if (((available[0] >> 1) & 0x03) > 0 && !CountInbound())
+            int qos = (available[0] >> 1) & 0x03;
+            if (qos > 0 && header == MqttWire.PublishHeaderStatus.Complete
+                && !CountInbound(qos, System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(available[(headerLength + 2 + topicLength)..])))
             {
                 return Refuse(MqttInputRefusal.ReceiveMaximumExceeded, MqttWire.ReceiveMaximumExceeded, (long)headerLength + remaining);
             }

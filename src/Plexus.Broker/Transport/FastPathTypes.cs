@@ -93,6 +93,9 @@ internal enum MqttInputRefusal
 
     /// <summary>MQTT 5: a PUBLISH with neither a topic name nor an alias set before on the connection (DISCONNECT 0x82).</summary>
     TopicAliasUnknown,
+
+    /// <summary>MQTT 5: a PUBLISH whose topic and properties do not fit the 32 KiB receive buffer, so its topic alias cannot be checked (DISCONNECT 0x83).</summary>
+    PublishHeaderTooLarge,
 }
 
 /// <summary>

@@ -144,6 +144,7 @@ internal static class MqttWire
 
     /// <summary>MQTT 5 reason codes the framing disconnects with.</summary>
     public const byte ProtocolError = 0x82;
+    public const byte ImplementationSpecificError = 0x83;
     public const byte ReceiveMaximumExceeded = 0x93;
     public const byte TopicAliasInvalid = 0x94;
 
