@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using Plexus.Core;
+using Plexus.Storage;
 
 namespace Plexus.Devices;
 
@@ -15,6 +16,22 @@ internal static class DeviceHistoryPoints
     public const int MaxDeadLetterPayloadBytes = 1024;
 
     private const int MaxReasonChars = 1024;
+
+    /// <summary>
+    /// The store creates a measurement with its first row, so on a new database <c>state_history</c> and
+    /// <c>dead_letters</c> would not exist until a device first reported state or sent a bad message, and the query a
+    /// reader runs first (<c>SELECT * FROM dead_letters</c>) would fail. An empty view with their documented columns
+    /// answers until then; the store's first write of the measurement replaces it with its own view
+    /// (<c>CREATE OR REPLACE VIEW</c>), and an existing view, the measurement's or this one, is left alone.
+    /// </summary>
+    public static void CreateEmptyViews(MetadataConnection connection)
+    {
+        connection.Execute(EmptyView(DeviceDataNames.StateHistory, "NULL::VARCHAR AS device, NULL::VARCHAR AS property, NULL::VARCHAR AS value, NULL::DOUBLE AS value_num, NULL::VARCHAR AS reason"));
+        connection.Execute(EmptyView(DeviceDataNames.DeadLetters, "NULL::VARCHAR AS device, NULL::VARCHAR AS topic, NULL::VARCHAR AS reason, NULL::VARCHAR AS payload, NULL::VARCHAR AS content_type"));
+    }
+
+    private static string EmptyView(string measurement, string columns) =>
+        $"CREATE VIEW IF NOT EXISTS {DeviceDataNames.Namespace}.{measurement} AS SELECT NULL::TIMESTAMP_NS AS time, {columns} WHERE false";
 
     public static void AddStateHistory(PointBatch batch, string device, string property, string value, double? number, string? reason, long time)
     {

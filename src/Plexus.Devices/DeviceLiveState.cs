@@ -87,6 +87,7 @@ public sealed class DeviceLiveState : IAsyncDisposable
             state._snapshot.EnsureCreated();
             state._deadLettersTotal = LiveStateLoader.Load(state._connection, state._entries);
             await state.MarkOfflineAsync(ConnectivityReasons.ServerRestart);
+            DeviceHistoryPoints.CreateEmptyViews(state._connection);
             state._snapshot.Rewrite();
             state._snapshot.Start(state.FlushInterval, state._time);
             return state;

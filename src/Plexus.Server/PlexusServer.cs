@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -66,6 +68,12 @@ public sealed class PlexusServer : IAsyncDisposable
     }
 
     public Uri HttpAddress { get; }
+
+    /// <summary>
+    /// The HTTP endpoints the server maps (route and methods), as ASP.NET Core routes requests to them; the scope table
+    /// of docs/http-api.md is checked against this list.
+    /// </summary>
+    public IReadOnlyList<Endpoint> HttpEndpoints => ((IEndpointRouteBuilder)_app).DataSources.SelectMany(source => source.Endpoints).ToList();
 
     /// <summary>The one way data enters the store; components observe stored data at <see cref="IngestPipeline.Observers"/>.</summary>
     public IngestPipeline Pipeline { get; private init; } = null!;

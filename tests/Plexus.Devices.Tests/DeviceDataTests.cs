@@ -107,6 +107,35 @@ public sealed class DeviceDataTests
     }
 
     [Fact]
+    public async Task State_history_and_dead_letters_answer_with_their_columns_and_no_rows_before_any_device_sent_one()
+    {
+        using var data = new TempDirectory();
+        await using (var server = await PlexusTestServer.StartAsync(data.Path))
+        {
+            await AssertEmptyAsync(server, "dead_letters", "time", "device", "topic", "reason", "payload", "content_type");
+            await AssertEmptyAsync(server, "state_history", "time", "device", "property", "value", "value_num", "reason");
+
+            // The first dead letter makes the measurement, which takes the empty view's place.
+            string token = server.Server.Devices.Add(new NewDevice("d1")).Token;
+            using var device = await ConnectAsync(server, "d1", token);
+            Assert.Equal(MqttClientPublishReasonCode.PayloadFormatInvalid, (await PublishAsync(device, "devices/d1/state", "[1, 2]")).ReasonCode);
+            Assert.Equal(["d1", "devices/d1/state"], Assert.Single(await server.RowsAsync("SELECT device, topic FROM dead_letters")).Select(v => v.GetString()));
+        }
+
+        // A restart keeps the rows and leaves the measurement's view as it is.
+        await using var restarted = await PlexusTestServer.StartAsync(data.Path);
+        Assert.Single(await restarted.RowsAsync("SELECT device FROM dead_letters"));
+        Assert.Equal(1, restarted.Server.DeviceState.DeadLettersTotal);
+
+        static async Task AssertEmptyAsync(PlexusTestServer server, string measurement, params string[] columns)
+        {
+            var answer = await server.SqlAsync($"SELECT * FROM {measurement}");
+            Assert.Equal(columns, answer.GetProperty("columns").EnumerateArray().Select(c => c.GetProperty("name").GetString()));
+            Assert.Empty(answer.GetProperty("rows").EnumerateArray());
+        }
+    }
+
+    [Fact]
     public async Task State_keeps_only_changes_in_history_and_merges_into_the_live_state()
     {
         await using var server = await PlexusTestServer.StartAsync();
@@ -384,7 +413,8 @@ public sealed class DeviceDataTests
         Assert.Contains(reasons, r => r!.StartsWith("measurement \"dead_letters\" in namespace \"main\" is reserved", StringComparison.Ordinal));
         Assert.Contains(reasons, r => r!.StartsWith("measurement \"device_state\" in namespace \"main\" is reserved", StringComparison.Ordinal));
         Assert.Single(await server.RowsAsync("SELECT * FROM positions"));
-        Assert.Empty(await server.RowsAsync("SELECT * FROM information_schema.tables WHERE table_name IN ('state_history', 'dead_letters')"));
+        Assert.Empty(await server.RowsAsync("SELECT device FROM state_history"));
+        Assert.Empty(await server.RowsAsync("SELECT device FROM dead_letters"));
     }
 
     [Fact]

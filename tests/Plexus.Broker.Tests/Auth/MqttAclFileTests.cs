@@ -9,16 +9,8 @@ namespace Plexus.Broker.Tests.Auth;
 /// <summary>The MQTT ACL file (--mqtt-acl-file): its rules, its substitutions that nobody can widen, its reload, over real clients.</summary>
 public sealed class MqttAclFileTests
 {
-    private const string Rules = """
-        # every application may read the public topics
-        topic read public/#
-        user dashboard
-        topic read devices/+/telemetry
-        user etl
-        topic write ingest/#
-        pattern readwrite clients/%c/#
-        pattern read users/%u/#
-        """;
+    /// <summary>The ACL file docs/mqtt.md shows: the tests grant by the page's own example.</summary>
+    private static readonly string Rules = DocsPages.Runnable("mqtt.md", "conf").Single().Code;
 
     [Fact]
     public void Users_topics_and_patterns_grant_what_the_file_says()

@@ -26,6 +26,10 @@ public sealed class DemoRunnerTests
         Assert.Equal(10, await DocsShell.CountAsync(server, "SELECT count(*) FROM devices WHERE tags['demo'] = 'true'"));
         Assert.Equal(2, await DocsShell.CountAsync(server, "SELECT count(*) FROM geofences WHERE name LIKE 'demo-%'"));
 
+        // The query cli.md shows with the demo running: a row per demo device.
+        var query = Assert.Single(DocsPages.Runnable("cli.md", "sql"), block => block.File is null);
+        Assert.Equal(10, (await server.RowsAsync(query.Code)).Count);
+
         await stop.CancelAsync();
         await demo;
         Assert.DoesNotContain("stopped:", log.ToString(), StringComparison.Ordinal);

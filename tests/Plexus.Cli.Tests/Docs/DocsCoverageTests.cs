@@ -14,6 +14,10 @@ public sealed class DocsCoverageTests
     [
         // The shell, Python and JavaScript blocks of every page, and the files they read (marked <!-- file: name -->).
         ("*", DocsShell.Languages, "Plexus.Cli.Tests.Docs.DocsShellExamplesTests"),
+        // The config file and what plexus serve prints when it starts, from a real plexus serve on free ports.
+        ("configuration.md", ["json", ""], "Plexus.Cli.Tests.Docs.ServeDocsTests"),
+        ("cli.md", ["sql"], "Plexus.Cli.Tests.Client.DemoRunnerTests.Serve_demo_shows_devices_positions_and_state_in_sql_within_a_minute_and_remove_takes_it_away"),
+        ("mqtt.md", ["conf"], "Plexus.Broker.Tests.Auth.MqttAclFileTests (the ACL file the tests grant by)"),
         ("sql.md", ["sql"], "Plexus.Server.Tests.DocsExamplesTests"),
         ("assets.md", ["sql"], "Plexus.Server.Tests.DocsExamplesTests"),
         ("storage.md", ["sql"], "Plexus.Server.Tests.ColdTierQueryTests.The_partitions_query_of_storage_md_lists_both_tiers_with_their_rows"),
@@ -62,7 +66,8 @@ public sealed class DocsCoverageTests
     }
 
     private static string? RunnerOf(DocsBlock block) =>
-        block.File is not null
+        DocsShell.StartsServer(block) ? "Plexus.Cli.Tests.Docs.ServeDocsTests.Shell_blocks_that_start_a_server_run_with_it_on_free_ports"
+        : block.File is not null
             ? Runners[0].Test
             : Runners.Where(runner => (runner.Page == "*" || runner.Page == block.Page) && runner.Languages.Contains(block.Language)).Select(runner => runner.Test).FirstOrDefault();
 }
