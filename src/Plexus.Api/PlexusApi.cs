@@ -45,6 +45,12 @@ public sealed record ApiServices(
     /// <summary>Live device state for <c>GET /api/v1/devices/{id}</c> and the dead-letter stats.</summary>
     public DeviceLiveState? DeviceState { get; init; }
 
+    /// <summary>Desired properties of devices (docs/devices.md#desired-properties-and-commands).</summary>
+    public Devices.Twin.DesiredProperties? Desired { get; init; }
+
+    /// <summary>Commands to devices and their outcome.</summary>
+    public Devices.Twin.DeviceCommands? Commands { get; init; }
+
     /// <summary>Device messages of the HTTP device API (the pipeline's device stage).</summary>
     public DeviceIngest? DeviceMessages { get; init; }
 
@@ -127,6 +133,10 @@ public sealed class ApiContext
 
     public DeviceLiveState? DeviceState => Services?.DeviceState;
 
+    public Devices.Twin.DesiredProperties? Desired => Services?.Desired;
+
+    public Devices.Twin.DeviceCommands? Commands => Services?.Commands;
+
     public GeofenceRegistry? Geofences => Services?.Geofences;
 
     public PositionSourceRegistry? PositionSources => Services?.PositionSources;
@@ -180,6 +190,7 @@ public static class PlexusApi
         SqlEndpoints.Map(endpoints, context);
         InfluxQueryEndpoints.Map(endpoints, context);
         DevicesEndpoints.Map(endpoints, context);
+        DeviceTwinEndpoints.Map(endpoints, context);
         DeviceDataEndpoints.Map(endpoints, context);
         TokensEndpoints.Map(endpoints, context);
         GeofencesEndpoints.Map(endpoints, context);

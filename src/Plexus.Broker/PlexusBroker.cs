@@ -10,6 +10,7 @@ using Plexus.Broker.Extensions;
 using Plexus.Broker.Retained;
 using Plexus.Broker.Sessions;
 using Plexus.Broker.Transport;
+using Plexus.Devices.Twin;
 using Plexus.Pipeline.Devices;
 using Plexus.Storage.Writing;
 
@@ -129,6 +130,15 @@ public sealed class PlexusBroker : IAsyncDisposable
         [
             new RateLimitExtension(_rateLimiter, options.MaxMessagesPerSecond, time, _logger),
             _retained,
+        ]);
+        if (options.Commands is not null)
+        {
+            // After the ACL, which refuses a foreign answer before it is read and a session that may not receive a command.
+            ordered.Add(new DeviceTwinExtension(options.Commands, _owners));
+        }
+
+        ordered.AddRange(
+        [
             new DeviceIngestExtension(_ingest, connectivity, _gate, _logger),
             new OutboundExtension(outboundRules, clients, limits, options.MaxMessageSize, _logger),
             new WillExtension(_wills),
@@ -184,6 +194,11 @@ public sealed class PlexusBroker : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(writer);
         var broker = new PlexusBroker(options, authenticator, writer, loggerFactory ?? NullLoggerFactory.Instance, time ?? TimeProvider.System);
         broker._retained.Load();
+        if (options.Desired is { } desired)
+        {
+            broker._retained.AddLoaded(desired.RetainedMessages().Select(m => DesiredMessage(m.Topic, m.Payload)));
+        }
+
         await broker._sessions.RestoreAsync();
         await broker._server.StartAsync();
         broker._sessions.Start();
@@ -252,6 +267,53 @@ public sealed class PlexusBroker : IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(topic);
         var message = new MQTTnet.MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithContentType(contentType).Build();
         var items = new System.Collections.Hashtable { [Extensions.ConnectionEvents.PrincipalKey] = MqttPrincipal.AdminApplication };
+        return _server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = ServerClientId, CustomSessionItems = items });
+    }
+
+    /// <summary>
+    /// Publishes a device's desired properties retained on <c>devices/&lt;id&gt;/desired</c> (QoS 1), so a device that
+    /// subscribes now or later gets the newest; an empty payload clears it. Kept by the desired properties' table, not
+    /// by the retained journal.
+    /// </summary>
+    public Task PublishDesiredAsync(string deviceId, byte[] payload)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(deviceId);
+        ArgumentNullException.ThrowIfNull(payload);
+        return InjectTwinMessage(DesiredMessage(TwinTopics.Desired(deviceId), payload));
+    }
+
+    /// <summary>
+    /// Publishes a command on <c>devices/&lt;id&gt;/commands/&lt;name&gt;</c> (QoS 1, not retained): the envelope for every
+    /// client, and for MQTT 5 the response topic, the command id as correlation data and the timeout as message
+    /// expiry, so a persistent session does not hand over a command nobody waits for any more.
+    /// </summary>
+    public Task PublishCommandAsync(DeviceCommand command, byte[] envelope)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        ArgumentNullException.ThrowIfNull(envelope);
+        var message = new MQTTnet.MqttApplicationMessageBuilder()
+            .WithTopic(TwinTopics.Command(command.Device, command.Name))
+            .WithPayload(envelope)
+            .WithContentType("application/json")
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithResponseTopic(command.ResponseTopic)
+            .WithCorrelationData(System.Text.Encoding.UTF8.GetBytes(command.Id))
+            .WithMessageExpiryInterval((uint)Math.Max(1, Math.Ceiling(command.Timeout.TotalSeconds)))
+            .Build();
+        return InjectTwinMessage(message);
+    }
+
+    private static MQTTnet.MqttApplicationMessage DesiredMessage(string topic, byte[] payload) =>
+        new MQTTnet.MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithContentType("application/json")
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag().Build();
+
+    private Task InjectTwinMessage(MQTTnet.MqttApplicationMessage message)
+    {
+        var items = new System.Collections.Hashtable
+        {
+            [Extensions.ConnectionEvents.PrincipalKey] = MqttPrincipal.AdminApplication,
+            [DeviceTwinExtension.TwinKey] = true,
+        };
         return _server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = ServerClientId, CustomSessionItems = items });
     }
 

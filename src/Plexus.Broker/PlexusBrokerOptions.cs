@@ -25,6 +25,12 @@ public sealed class PlexusBrokerOptions
     /// <summary>Device live state: positions, reported properties, connectivity history, dead letters (docs/devices.md). Null keeps none.</summary>
     public Plexus.Devices.DeviceLiveState? DeviceState { get; init; }
 
+    /// <summary>Desired properties, retained on <c>devices/&lt;id&gt;/desired</c> from the start (docs/devices.md#desired-properties-and-commands). Null keeps none.</summary>
+    public Plexus.Devices.Twin.DesiredProperties? Desired { get; init; }
+
+    /// <summary>Commands, whose delivery and answers the broker reports to them. Null: answers are forwarded and not recorded.</summary>
+    public Plexus.Devices.Twin.DeviceCommands? Commands { get; init; }
+
     /// <summary>Default largest packet a client may send (256 KiB); advertised to MQTT 5 clients as Maximum Packet Size.</summary>
     public const int DefaultMaxMessageSize = 256 * 1024;
 

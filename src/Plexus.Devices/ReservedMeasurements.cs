@@ -10,7 +10,7 @@ public static class ReservedMeasurements
     public const string Namespace = "main";
 
     /// <summary>The measurements the broker writes itself; a foreign row would corrupt the live state they feed.</summary>
-    private static readonly string[] DeviceDataReserved = [DeviceDataNames.DeviceState, DeviceDataNames.StateHistory, DeviceDataNames.DeadLetters];
+    private static readonly string[] DeviceDataReserved = [DeviceDataNames.DeviceState, DeviceDataNames.StateHistory, DeviceDataNames.DeadLetters, Twin.DesiredProperties.ViewName, Twin.DeviceCommands.ViewName];
 
     /// <summary>The rule engine's views: its rules, alarms, their transitions and the actions that failed for good.</summary>
     private static readonly string[] RulesReserved = ["rules", "alarms", "alarm_history", "rule_dead_letters"];

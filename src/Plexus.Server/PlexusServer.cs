@@ -17,6 +17,7 @@ using Plexus.Broker;
 using Plexus.Broker.Auth;
 using Plexus.Core;
 using Plexus.Devices;
+using Plexus.Devices.Twin;
 using Plexus.Geo;
 using Plexus.PgWire;
 using Plexus.Pipeline;
@@ -127,6 +128,9 @@ public sealed class PlexusServer : IAsyncDisposable
 
     /// <summary>Stored points of watched devices for live streams (the console's live charts).</summary>
     public DeviceLiveFeed LiveFeed { get; private init; } = null!;
+
+    /// <summary>Commands sent to devices and their outcome (docs/devices.md#desired-properties-and-commands).</summary>
+    public DeviceCommands Commands { get; private init; } = null!;
 
     /// <summary>Declared position sources and the view main.device_positions (docs/geo.md#position-sources).</summary>
     public PositionSourceRegistry PositionSources { get; private init; } = null!;
@@ -246,6 +250,15 @@ public sealed class PlexusServer : IAsyncDisposable
             var deviceState = owned.Own("the live device state", await DeviceLiveState.OpenAsync(store, pipeline.For(IngestOrigin.Internal), time, loggerFactory.CreateLogger("Plexus.Devices")));
             deviceState.AllowLists = devices.AllowLists;
 
+            // Desired properties and commands (docs/devices.md#desired-properties-and-commands): after the live state,
+            // whose view the desired view joins; the broker, which delivers them, starts later and is set below.
+            var desired = owned.Own("the desired properties", DesiredProperties.Open(store, options.MaxDesiredBytes, time, loggerFactory.CreateLogger("Plexus.Devices")));
+            var commands = owned.Own("the device commands", DeviceCommands.Open(
+                store,
+                new DeviceCommandOptions { MaxBytes = options.MaxCommandBytes, MaxTimeout = options.MaxCommandTimeout, MaxPendingPerDevice = options.MaxPendingCommands },
+                time,
+                loggerFactory.CreateLogger("Plexus.Devices")));
+
             // The live position follows every stored write of main.positions, whichever source wrote it, and every delete.
             pipeline.Observers.Add(new LiveStateObserver(deviceState));
             store.Writer.DeleteObserver = (selection, result) =>
@@ -283,7 +296,7 @@ public sealed class PlexusServer : IAsyncDisposable
             pipeline.Observers.Add(liveFeed);
 
             // After the store: the broker's first acknowledgement needs a store to be durable in.
-            var broker = mqttEndpoint is null ? null : owned.Own("the MQTT broker", await StartBrokerAsync(options, mqttEndpoint, tokens, apiTokens, devices, audit, deviceState, pipeline, loggerFactory, time));
+            var broker = mqttEndpoint is null ? null : owned.Own("the MQTT broker", await StartBrokerAsync(options, mqttEndpoint, tokens, apiTokens, devices, audit, deviceState, desired, commands, pipeline, loggerFactory, time));
             actionBroker = broker;
             if (broker is not null)
             {
@@ -291,6 +304,8 @@ public sealed class PlexusServer : IAsyncDisposable
                 devices.TokenRevoked = id => _ = broker.DisconnectDeviceAsync(id);
                 apiTokens.TokenRevoked = name => _ = broker.DisconnectApplicationAsync(name);
                 mqttWebSocket.Broker = broker;
+                desired.Publisher = broker.PublishDesiredAsync;
+                commands.Publisher = broker.PublishCommandAsync;
             }
 
             var queries = owned.Own("the query service", new SqlQueryService(store, new QueryOptions
@@ -309,6 +324,8 @@ public sealed class PlexusServer : IAsyncDisposable
             api.MarkReady(new ApiServices(new RequestAuthenticator(tokens, apiTokens, devices), pipeline.For(new IngestOrigin(IngestSource.HttpWrite)), queries, options.DataDirectory, devices, apiTokens, store.Writer)
             {
                 DeviceState = deviceState,
+                Desired = desired,
+                Commands = commands,
                 DeviceMessages = new DeviceIngest(pipeline.For(new IngestOrigin(IngestSource.HttpDevice)), Namespaces.Default, time, deviceState, loggerFactory.CreateLogger("Plexus.Devices")),
                 Assets = assets,
                 Geofences = geofences,
@@ -337,6 +354,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 Alarms = alarms,
                 RuleEngine = ruleEngine,
                 LiveFeed = liveFeed,
+                Commands = commands,
             };
         }
         catch
@@ -355,6 +373,8 @@ public sealed class PlexusServer : IAsyncDisposable
         DeviceRegistry devices,
         AuditLog audit,
         DeviceLiveState deviceState,
+        DesiredProperties desired,
+        DeviceCommands commands,
         IngestPipeline pipeline,
         ILoggerFactory loggerFactory,
         TimeProvider time)
@@ -373,6 +393,8 @@ public sealed class PlexusServer : IAsyncDisposable
                     Endpoint = mqttEndpoint,
                     DataDirectory = options.DataDirectory,
                     DeviceState = deviceState,
+                    Desired = desired,
+                    Commands = commands,
                     TlsEndpoint = IsOff(options.MqttTlsEndpoint) ? null : ParseEndpoint(options.MqttTlsEndpoint!),
                     TlsCertificatePath = options.MqttTlsCertificate,
                     TlsKeyPath = options.MqttTlsKey,

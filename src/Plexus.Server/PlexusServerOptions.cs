@@ -174,6 +174,18 @@ public sealed record PlexusServerOptions
     /// <summary>Points one live stream may fall behind before new ones are dropped for it (<c>--live-queue</c>).</summary>
     public int LiveQueue { get; init; } = DefaultLiveQueue;
 
+    /// <summary>The largest desired-properties document of one device, in bytes of JSON (<c>--max-desired-bytes</c>).</summary>
+    public int MaxDesiredBytes { get; init; } = Plexus.Devices.Twin.DesiredProperties.DefaultMaxBytes;
+
+    /// <summary>The largest command payload and recorded answer, in bytes (<c>--max-command-bytes</c>).</summary>
+    public int MaxCommandBytes { get; init; } = Plexus.Devices.Twin.DeviceCommandOptions.DefaultMaxBytes;
+
+    /// <summary>The longest timeout a command may ask for (<c>--max-command-timeout</c>).</summary>
+    public TimeSpan MaxCommandTimeout { get; init; } = Plexus.Devices.Twin.DeviceCommandOptions.DefaultMaxTimeout;
+
+    /// <summary>Commands of one device waiting for an answer at once (<c>--max-pending-commands</c>).</summary>
+    public int MaxPendingCommands { get; init; } = Plexus.Devices.Twin.DeviceCommandOptions.DefaultMaxPendingPerDevice;
+
     /// <summary>How long a webhook call may take unless its action says otherwise.</summary>
     public TimeSpan WebhookTimeout { get; init; } = DefaultWebhookTimeout;
 

@@ -54,6 +54,19 @@ public sealed class DeviceDocsExamplesTests
         }
 
         Assert.Equal(MqttClientPublishReasonCode.PayloadFormatInvalid, (await PublishAsync(truck1, "devices/truck-1/telemetry", "{not json")).ReasonCode);
+        // Desired properties and a command (it fails at once: nothing subscribes to truck-1's commands), for
+        // device_desired and device_commands.
+        using (var desire = new HttpRequestMessage(HttpMethod.Patch, "/api/v1/devices/truck-1/desired") { Content = JsonContent.Create(new { firmware = "1.2.0", interval = 30 }) })
+        using (var desired = await server.Client.SendAsync(desire))
+        {
+            Assert.Equal(HttpStatusCode.OK, desired.StatusCode);
+        }
+
+        using (var command = await server.Client.PostAsJsonAsync("/api/v1/devices/truck-1/commands", new { name = "reboot" }))
+        {
+            Assert.Equal(HttpStatusCode.Created, command.StatusCode);
+        }
+
         await truck2.DisconnectAsync();
         await Eventually.TrueAsync(async () => (await OnlineRowsAsync(server, "truck-2")).Count == 2);
         server.Server.DeviceState.Flush();

@@ -30,7 +30,7 @@ internal static class DevicesEndpoints
         endpoints.MapGet("/api/v1/devices", RegistryEndpoints.Run(Route, context, ApiScope.Read, (http, registry) => ListAsync(http, context, registry)));
         endpoints.MapGet("/api/v1/devices/{id}", RegistryEndpoints.Show(Route, context, (registry, id) => registry.Get(id), (http, _, device) => ShowAsync(http, context, device)));
         endpoints.MapMethods("/api/v1/devices/{id}", ["PATCH"], AuditTrail.Audited(context, "device.update", "device", "id", RegistryEndpoints.Change(Route, context, http => ReadJsonAsync(http, ChangesExample), UpdateAsync)));
-        endpoints.MapDelete("/api/v1/devices/{id}", AuditTrail.Audited(context, "device.remove", "device", "id", RegistryEndpoints.Remove(Route, context, (_, registry, id) => registry.Remove(id))));
+        endpoints.MapDelete("/api/v1/devices/{id}", AuditTrail.Audited(context, "device.remove", "device", "id", RegistryEndpoints.Remove(Route, context, (_, registry, id) => Remove(context, registry, id))));
         endpoints.MapPost("/api/v1/devices/{id}/rotate-token", AuditTrail.Audited(context, "device.rotate_token", "device", "id", RegistryEndpoints.Run(Route, context, ApiScope.Admin, RotateAsync)));
         endpoints.MapGet("/api/v1/dead-letters", http => DeviceStateEndpoints.DeadLettersAsync(http, context));
     }
@@ -222,7 +222,20 @@ internal static class DevicesEndpoints
         {
             WriteDevice(json, device, token: null);
             DeviceStateEndpoints.Write(json, live);
+            DeviceTwinEndpoints.WriteDesired(json, context, device.Id);
         });
+    }
+
+    /// <summary>A removed device's desired properties go with it, so a device registered later under its id starts without them.</summary>
+    private static bool Remove(ApiContext context, DeviceRegistry registry, string id)
+    {
+        if (!registry.Remove(id))
+        {
+            return false;
+        }
+
+        _ = context.Desired?.RemoveAsync(id);
+        return true;
     }
 
     private static Task UpdateAsync(HttpContext http, DeviceRegistry registry, JsonDocument document)

@@ -1,3 +1,5 @@
+using Plexus.Devices.Twin;
+
 namespace Plexus.Broker.Auth;
 
 /// <summary>
@@ -30,6 +32,18 @@ public static class MqttTopicAcl
         ? (principal.MayUse(DeviceNamespace) || !FirstLevelMayBeDevices(filter))
             && (principal.TopicRules is null || (filter is not null && principal.TopicRules.AllowsSubscription(filter)))
         : IsUnderOwnPrefix(principal, filter));
+
+    /// <summary>
+    /// The topics of desired properties and commands (docs/mqtt.md#desired-properties-and-commands), beyond
+    /// <see cref="MayPublish"/>: <c>devices/&lt;id&gt;/desired</c> and <c>devices/&lt;id&gt;/commands/…</c> only Plexus
+    /// publishes (<paramref name="fromServerTwin"/>: its own desired and command messages; not a rule's action, nor any
+    /// client, the device itself included, so nobody overwrites the retained desired state or sends an unrecorded
+    /// command); <c>devices/&lt;id&gt;/responses/…</c> only a device (its own, by <see cref="MayPublish"/>), so no
+    /// application answers for it. Every other topic: true.
+    /// </summary>
+    public static bool MayPublishTwinTopic(MqttPrincipal? principal, string? topic, bool fromServerTwin) =>
+        TwinTopics.IsServerOnly(topic) ? fromServerTwin
+        : !TwinTopics.IsResponse(topic) || principal is { Kind: MqttPrincipalKind.Device };
 
     /// <summary>True when the topic or filter is under <c>devices/</c> or its first level is a wildcard that matches it.</summary>
     private static bool FirstLevelMayBeDevices(string? topicOrFilter)

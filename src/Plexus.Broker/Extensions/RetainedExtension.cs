@@ -22,6 +22,12 @@ internal sealed class RetainedExtension(RetainedMessageStore store, MqttSessionO
     /// </summary>
     public void Load() => _loaded = store.Load();
 
+    /// <summary>
+    /// Retained messages whose truth is elsewhere (the devices' desired properties, in the database), retained from the
+    /// start after the journal's and never written to it: their owner publishes every change again.
+    /// </summary>
+    public void AddLoaded(IEnumerable<MQTTnet.MqttApplicationMessage> messages) => (_loaded ??= []).AddRange(messages);
+
     public Task LoadingRetainedMessagesAsync(LoadingRetainedMessagesEventArgs e)
     {
         var messages = _loaded ?? [];
@@ -54,7 +60,7 @@ internal sealed class RetainedExtension(RetainedMessageStore store, MqttSessionO
     public Task InterceptingPublishAsync(InterceptingPublishEventArgs e)
     {
         var message = e.ApplicationMessage;
-        if (!e.ProcessPublish || !message.Retain)
+        if (!e.ProcessPublish || !message.Retain || e.SessionItems?[DeviceTwinExtension.TwinKey] is true)
         {
             return Task.CompletedTask;
         }

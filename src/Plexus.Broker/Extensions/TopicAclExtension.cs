@@ -33,7 +33,9 @@ internal sealed class TopicAclExtension(MqttSessionOwnership owners, ILogger log
     {
         var principal = PublisherOf(owners, e);
         string topic = e.ApplicationMessage.Topic;
-        if (!MqttTopicAcl.MayPublish(principal, topic) || !owners.AclFileAllows(principal, e.ClientId, topic, read: false))
+        bool fromServerTwin = e.SessionItems?[DeviceTwinExtension.TwinKey] is true && string.Equals(e.ClientId, PlexusBroker.ServerClientId, StringComparison.Ordinal);
+        if (!MqttTopicAcl.MayPublish(principal, topic) || !owners.AclFileAllows(principal, e.ClientId, topic, read: false)
+            || !MqttTopicAcl.MayPublishTwinTopic(principal, topic, fromServerTwin))
         {
             if (_publishRefusalLogged.TryAdd(e.ClientId, 0))
             {

@@ -6,7 +6,7 @@ using static Plexus.Cli.Commands.CommandSupport;
 
 namespace Plexus.Cli.Commands;
 
-/// <summary>`plexus devices add|list|show|update|remove|rotate-token|import`: the device registry (docs/devices.md).</summary>
+/// <summary>`plexus devices add|list|show|update|remove|rotate-token|import|desire|command`: the device registry (docs/devices.md).</summary>
 internal static class DevicesCommand
 {
     private const string TokenNote = "note: the token is shown only now; the server keeps only its hash. Give it to the device as its MQTT password (user name = device id).";
@@ -21,6 +21,8 @@ internal static class DevicesCommand
         command.Subcommands.Add(Remove());
         command.Subcommands.Add(RotateToken());
         command.Subcommands.Add(Import());
+        command.Subcommands.Add(DeviceTwinCommands.Desire());
+        command.Subcommands.Add(DeviceTwinCommands.SendCommand());
         return command;
     }
 

@@ -65,6 +65,10 @@ internal static partial class ServeCommand
     private static readonly Option<string?> MapTilesOption = new("--map-tiles") { Description = "A tile server for the console's map, e.g. https://tile.example.org/{z}/{x}/{y}.png (env PLEXUS_MAP_TILES; default none: the land outline packaged with Plexus, nothing loaded from elsewhere)" };
     private static readonly Option<string?> MapAttribution = new("--map-attribution") { Description = "The credit the tile provider requires, shown under the map (env PLEXUS_MAP_ATTRIBUTION)" };
     private static readonly Option<string?> LiveMaxClients = new("--live-max-clients") { Description = "Live device streams (the console's live charts) open at once (env PLEXUS_LIVE_MAX_CLIENTS, default 100)" };
+    private static readonly Option<string?> MaxDesiredBytes = new("--max-desired-bytes") { Description = "Largest desired-properties document of one device, in bytes of JSON, e.g. 64KiB (env PLEXUS_MAX_DESIRED_BYTES, default 64KiB)" };
+    private static readonly Option<string?> MaxCommandBytes = new("--max-command-bytes") { Description = "Largest command payload and recorded device answer, e.g. 64KiB (env PLEXUS_MAX_COMMAND_BYTES, default 64KiB)" };
+    private static readonly Option<string?> MaxCommandTimeout = new("--max-command-timeout") { Description = "Longest timeout a command may ask for, e.g. 1h (env PLEXUS_MAX_COMMAND_TIMEOUT, default 1h)" };
+    private static readonly Option<string?> MaxPendingCommands = new("--max-pending-commands") { Description = "Commands of one device waiting for an answer at once (env PLEXUS_MAX_PENDING_COMMANDS, default 100)" };
     private static readonly Option<string?> LiveQueue = new("--live-queue") { Description = "Points a live stream's client may fall behind before new ones are dropped for it (env PLEXUS_LIVE_QUEUE, default 1024)" };
     private static readonly Option<string?> WebhookTimeout = new("--webhook-timeout") { Description = "How long a rule's webhook call may take, unless the action sets its own (env PLEXUS_WEBHOOK_TIMEOUT, default 5s)" };
     private static readonly Option<string?> WebhookRetries = new("--webhook-retries") { Description = "Retries of a failed webhook call, 1 s, 2 s, 4 s... apart, before it becomes a dead letter (env PLEXUS_WEBHOOK_RETRIES, default 3)" };
@@ -170,6 +174,10 @@ internal static partial class ServeCommand
             MapTiles = Get(MapTilesOption, "PLEXUS_MAP_TILES") is { } mapTiles ? Api.MapTiles.Parse(mapTiles, Get(MapAttribution, "PLEXUS_MAP_ATTRIBUTION")) : null,
             LiveMaxClients = Get(LiveMaxClients, "PLEXUS_LIVE_MAX_CLIENTS") is { } liveClients ? Units.ParsePositiveInt(liveClients, "live-max-clients") : PlexusServerOptions.DefaultLiveMaxClients,
             LiveQueue = Get(LiveQueue, "PLEXUS_LIVE_QUEUE") is { } liveQueue ? Units.ParsePositiveInt(liveQueue, "live-queue") : PlexusServerOptions.DefaultLiveQueue,
+            MaxDesiredBytes = Get(MaxDesiredBytes, "PLEXUS_MAX_DESIRED_BYTES") is { } desiredBytes ? (int)Math.Clamp(Units.ParseBytes(desiredBytes, "max-desired-bytes"), 2, 16 << 20) : Plexus.Devices.Twin.DesiredProperties.DefaultMaxBytes,
+            MaxCommandBytes = Get(MaxCommandBytes, "PLEXUS_MAX_COMMAND_BYTES") is { } commandBytes ? (int)Math.Clamp(Units.ParseBytes(commandBytes, "max-command-bytes"), 4, 16 << 20) : Plexus.Devices.Twin.DeviceCommandOptions.DefaultMaxBytes,
+            MaxCommandTimeout = Get(MaxCommandTimeout, "PLEXUS_MAX_COMMAND_TIMEOUT") is { } commandTimeout ? Units.ParseDuration(commandTimeout, "max-command-timeout") : Plexus.Devices.Twin.DeviceCommandOptions.DefaultMaxTimeout,
+            MaxPendingCommands = Get(MaxPendingCommands, "PLEXUS_MAX_PENDING_COMMANDS") is { } pendingCommands ? Units.ParsePositiveInt(pendingCommands, "max-pending-commands") : Plexus.Devices.Twin.DeviceCommandOptions.DefaultMaxPendingPerDevice,
         };
         if (options.MapTiles is null && Get(MapAttribution, "PLEXUS_MAP_ATTRIBUTION") is not null)
         {
