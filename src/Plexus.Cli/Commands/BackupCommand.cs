@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Plexus.Cli.Client;
+using Plexus.Core;
 using Plexus.Storage.Backup;
 
 namespace Plexus.Cli.Commands;
@@ -24,6 +25,8 @@ internal static class BackupCommand
                 throw new CliException($"{target} exists and is not an empty folder; give a new folder for the backup", exitCode: 1);
             }
 
+            // The backup holds token hashes and every row: readable by this account only, as the server keeps its data folder.
+            PrivateFiles.RestrictProcessUmask();
             var time = TimeProvider.System;
             long started = time.GetTimestamp();
             using var request = new HttpRequestMessage(HttpMethod.Post, "api/v1/backup");

@@ -82,6 +82,8 @@ public static class BackupRestore
             copied += file.Bytes;
         }
 
+        // File.Copy keeps the backup's permission bits; the data folder's files are the server account's only.
+        _ = PrivateFiles.Tighten(dataFolder);
         foreach (string folder in manifest.Files.Select(f => Path.GetDirectoryName(Path.Combine(dataFolder, f.Path))!).Distinct(StringComparer.Ordinal))
         {
             DurableFile.SyncDirectory(folder);

@@ -84,6 +84,10 @@ public sealed class BackupRestoreTests
         Assert.False(File.Exists(Path.Combine(target.Path, "plexus.log")), "the old write log would replay into the restored database");
         Assert.True(File.Exists(Path.Combine(target.Path, "cold", "m1", "p.parquet")));
         Assert.Equal("mine", File.ReadAllText(Path.Combine(target.Path, "notes.txt")));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(target.Path, "plexus.duckdb")));
+        }
     }
 
     // A backup folder as plexus backup leaves it: the files and, last, the manifest with their checksums.
@@ -92,6 +96,11 @@ public sealed class BackupRestoreTests
         var folder = new TempDirectory("plexus-backup");
         database = Encoding.UTF8.GetBytes("not really a database, but bytes to check");
         File.WriteAllBytes(Path.Combine(folder.Path, "plexus.duckdb"), database);
+        if (!OperatingSystem.IsWindows())
+        {
+            // As a backup copied around by other tools may be: readable by everyone.
+            File.SetUnixFileMode(Path.Combine(folder.Path, "plexus.duckdb"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        }
         Directory.CreateDirectory(Path.Combine(folder.Path, "cold", "m1"));
         File.WriteAllText(Path.Combine(folder.Path, "cold", "m1", "p.parquet"), "parquet bytes");
         var files = new[] { "plexus.duckdb", "cold/m1/p.parquet" }
