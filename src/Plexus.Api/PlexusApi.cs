@@ -85,6 +85,9 @@ public sealed record ApiServices(
 
     /// <summary>Counters of parts the API does not hold (the MQTT broker...), added to <c>GET /metrics</c>.</summary>
     public Func<IReadOnlyList<MetricSample>>? ServerMetrics { get; init; }
+
+    /// <summary>The files beside the database that a backup copies (token hashes, device credentials, retained messages).</summary>
+    public IReadOnlyList<string> BackupMetadataFiles { get; init; } = [];
 }
 
 /// <summary>
@@ -203,6 +206,7 @@ public static class PlexusApi
         AlarmsEndpoints.Map(endpoints, context);
         DeleteEndpoints.Map(endpoints, context);
         RetentionEndpoints.Map(endpoints, context);
+        BackupEndpoints.Map(endpoints, context);
         ConsoleEndpoints.Map(endpoints, context.Options);
         ConsoleApiEndpoints.Map(endpoints, context);
         LiveEndpoints.Map(endpoints, context);

@@ -109,6 +109,18 @@ public static partial class DurableFile
         }
     }
 
+    /// <summary>
+    /// Makes <paramref name="link"/> a second name of the file <paramref name="existing"/> (a hard link), which costs no
+    /// bytes and keeps the file's contents reachable after the first name is deleted; false where the file system or the
+    /// platform has none (the caller copies instead).
+    /// </summary>
+    public static bool TryHardLink(string existing, string link)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(existing);
+        ArgumentException.ThrowIfNullOrEmpty(link);
+        return !OperatingSystem.IsWindows() && Link(existing, link) == 0;
+    }
+
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags);
 
@@ -117,6 +129,9 @@ public static partial class DurableFile
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Link(string existing, string link);
 
     [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
     private static partial int FDataSync(SafeFileHandle fd);

@@ -29,6 +29,9 @@ public sealed class DeviceRegistry : IDisposable
     public const string TokenPrefix = "plxd_";
     public const string TableName = "_plexus.devices";
 
+    /// <summary>The journal of device token hashes in the data folder.</summary>
+    public const string CredentialFileName = DeviceCredentialFile.FileName;
+
     /// <summary>The SQL view; the measurement name <c>devices</c> in namespace <c>main</c> is therefore reserved.</summary>
     public const string ViewName = "main.devices";
 

@@ -339,6 +339,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 RuleActions = ruleActions,
                 LiveFeed = liveFeed,
                 ServerMetrics = () => ServerMetrics.Of(pipeline, broker),
+                BackupMetadataFiles = BackupMetadataFiles,
             });
             logger.LogInformation("Plexus is ready on {Address}; MQTT on {MqttEndpoint}; PostgreSQL on {PgEndpoint}; data in {DataDirectory}", address, broker?.Endpoint.ToString() ?? "off", pg?.Endpoint.ToString() ?? "off", Path.GetFullPath(options.DataDirectory));
             return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger, owned)
@@ -364,6 +365,13 @@ public sealed class PlexusServer : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// Every file the data folder holds beside the database, its write log and the cold folder: what a backup copies
+    /// (docs/storage.md#backup-and-restore). A part of the server that keeps a new file there adds it here.
+    /// </summary>
+    public static IReadOnlyList<string> BackupMetadataFiles { get; } =
+        [AdminTokenStore.FileName, ApiTokenStore.FileName, DeviceRegistry.CredentialFileName, Plexus.Broker.Retained.RetainedMessageJournal.FileName, Plexus.Broker.Retained.RetainedMessageFile.FileName];
 
     private static async Task<PlexusBroker> StartBrokerAsync(
         PlexusServerOptions options,
