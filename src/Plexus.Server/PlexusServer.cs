@@ -267,7 +267,7 @@ public sealed class PlexusServer : IAsyncDisposable
             alarms.Transition = ruleActions.OnTransition;
 
             // Rules run off the writer's thread: with none defined the observer costs one check per write.
-            var ruleEngine = new RuleEngine(rules, alarms, devices, new LiveStateFacts(deviceState), deviceTags.TagFor, geofences.ShapeOf, time, options.RulesQueue, loggerFactory.CreateLogger("Plexus.Rules"));
+            var ruleEngine = new RuleEngine(rules, alarms, devices, new LiveStateFacts(deviceState), deviceTags.TagFor, geofences.ShapeOf, time, options.RulesQueue, loggerFactory.CreateLogger("Plexus.Rules"), new RuleStateOptions { DataDirectory = options.DataDirectory, Interval = options.RulesStateInterval });
             owned.Own("the rule engine", new ObserverRegistration(pipeline.Observers, ruleEngine));
 
             // The console's live charts: with nobody watching it costs one check per write.

@@ -155,6 +155,9 @@ public sealed record PlexusServerOptions
     /// <summary>Stored writes that may wait for the rule engine; past it a write's points are not evaluated (counted, logged).</summary>
     public int RulesQueue { get; init; } = DefaultRulesQueue;
 
+    /// <summary>How often the rule engine's state (pending <c>for</c>, windows) is written while it changes; a crash loses at most this much (docs/rules.md#restarts).</summary>
+    public TimeSpan RulesStateInterval { get; init; } = Rules.Engine.RuleStateOptions.DefaultInterval;
+
     /// <summary>Serve <c>GET /metrics</c> without a token (<c>--metrics-public</c>).</summary>
     public bool MetricsPublic { get; init; }
 

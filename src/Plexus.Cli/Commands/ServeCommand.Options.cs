@@ -55,6 +55,7 @@ internal static partial class ServeCommand
     private static readonly Option<string?> QueryMaxBytes = new("--query-max-bytes") { Description = "Most bytes one query answer holds; past it the answer ends flagged truncated, e.g. 64MiB (env PLEXUS_QUERY_MAX_BYTES, default 64MiB)" };
     private static readonly Option<string?> RulesMax = new("--rules-max") { Description = "Rules one server keeps (env PLEXUS_RULES_MAX, default 10000)" };
     private static readonly Option<string?> RulesQueue = new("--rules-queue") { Description = "Stored writes waiting for the rule engine; past it a write's points are not evaluated, counted and logged (env PLEXUS_RULES_QUEUE, default 1024)" };
+    private static readonly Option<string?> RulesStateInterval = new("--rules-state-interval") { Description = "How often the rules' state (pending for, windows, previous values) is written to the data folder while it changes; a stop always writes it, a crash loses at most this much (env PLEXUS_RULES_STATE_INTERVAL, default 1m)" };
     private static readonly Option<string?> RetentionCheckInterval = new("--retention-check-interval") { Description = "How often retention policies delete expired rows (env PLEXUS_RETENTION_CHECK_INTERVAL, default 10m)" };
     private static readonly Option<string?> Compaction = new("--compaction") { Description = "true: closed time partitions are compacted into Parquet files, the cold tier (env PLEXUS_COMPACTION, default true)" };
     private static readonly Option<string?> PartitionSpan = new("--partition-span") { Description = "The time range of one partition of a measurement, aligned to UTC, at least 1m (env PLEXUS_PARTITION_SPAN, default 1d)" };
@@ -152,6 +153,7 @@ internal static partial class ServeCommand
             QueryConcurrency = Get(QueryConcurrency, "PLEXUS_QUERY_CONCURRENCY") is { } concurrency ? Units.ParsePositiveInt(concurrency, "query-concurrency") : Query.QueryOptions.DefaultMaxConcurrent,
             RulesMax = Get(RulesMax, "PLEXUS_RULES_MAX") is { } rulesMax ? Units.ParsePositiveInt(rulesMax, "rules-max") : PlexusServerOptions.DefaultRulesMax,
             RulesQueue = Get(RulesQueue, "PLEXUS_RULES_QUEUE") is { } rulesQueue ? Units.ParsePositiveInt(rulesQueue, "rules-queue") : PlexusServerOptions.DefaultRulesQueue,
+            RulesStateInterval = Get(RulesStateInterval, "PLEXUS_RULES_STATE_INTERVAL") is { } rulesStateInterval ? Units.ParseDuration(rulesStateInterval, "rules-state-interval") : Rules.Engine.RuleStateOptions.DefaultInterval,
             RetentionCheckInterval = Get(RetentionCheckInterval, "PLEXUS_RETENTION_CHECK_INTERVAL") is { } retentionInterval ? Units.ParseDuration(retentionInterval, "retention-check-interval") : PlexusServerOptions.DefaultRetentionCheckInterval,
             ColdTier = new ColdTierOptions
             {

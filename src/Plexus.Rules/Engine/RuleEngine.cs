@@ -107,7 +107,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
     private long _droppedPoints;
     private long _droppedWrites;
 
-    public RuleEngine(RuleRegistry registry, AlarmStore alarms, DeviceRegistry? devices, IRuleStateSource? facts, Func<string, string>? deviceTagFor = null, Func<string, GeoShape?>? geofences = null, TimeProvider? time = null, int capacity = 1024, ILogger? logger = null)
+    public RuleEngine(RuleRegistry registry, AlarmStore alarms, DeviceRegistry? devices, IRuleStateSource? facts, Func<string, string>? deviceTagFor = null, Func<string, GeoShape?>? geofences = null, TimeProvider? time = null, int capacity = 1024, ILogger? logger = null, RuleStateOptions? state = null)
         : base("rules", Math.Max(2, capacity), logger)
     {
         ArgumentNullException.ThrowIfNull(registry);
@@ -121,8 +121,10 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         _time = time ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
         _row = new RuleRow(_symbols);
+        _stateOptions = state;
         registry.Changed += Rebuild;
         Rebuild();
+        RestoreState();
         _ticker = _time.CreateTimer(_ => QueueTick(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
@@ -222,12 +224,21 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         if (ReferenceEquals(item, RuleWork.Tick))
         {
             Volatile.Write(ref _tickQueued, 0);
-            using (_alarms.BeginBatch())
+            if (_set.Absence.Length > 0)
             {
-                CheckAbsence(_set);
+                using (_alarms.BeginBatch())
+                {
+                    CheckAbsence(_set);
+                }
+
+                Interlocked.Increment(ref _clockChecks);
             }
 
-            Interlocked.Increment(ref _clockChecks);
+            if (SnapshotDue(_time.GetUtcNow().UtcTicks))
+            {
+                SaveState();
+            }
+
             return;
         }
 
@@ -238,6 +249,11 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
             using (_alarms.BeginBatch())
             {
                 (evaluated, late) = Evaluate(item);
+            }
+
+            if (evaluated > 0)
+            {
+                Volatile.Write(ref _stateChanged, 1);
             }
 
             // Counted once the write's alarms are written: a reader that sees the count sees their effect.
@@ -253,17 +269,20 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         await Task.CompletedTask;
     }
 
-    /// <summary>Stops the clock, evaluates what is queued, then stops.</summary>
+    /// <summary>Stops the clock, evaluates what is queued, writes the state (when kept), then stops.</summary>
     public new async ValueTask DisposeAsync()
     {
         _registry.Changed -= Rebuild;
         await _ticker.DisposeAsync();
         await base.DisposeAsync();
+
+        // The engine's task has ended: this thread is now the only one touching the state.
+        SaveState();
     }
 
     private void QueueTick()
     {
-        if (_set.Absence.Length > 0 && Interlocked.Exchange(ref _tickQueued, 1) == 0)
+        if ((_set.Absence.Length > 0 || SnapshotDue(_time.GetUtcNow().UtcTicks)) && Interlocked.Exchange(ref _tickQueued, 1) == 0)
         {
             Enqueue(RuleWork.Tick);
         }

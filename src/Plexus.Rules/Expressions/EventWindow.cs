@@ -1,3 +1,5 @@
+using Plexus.Rules.Engine;
+
 namespace Plexus.Rules.Expressions;
 
 /// <summary>
@@ -49,6 +51,35 @@ internal sealed class EventWindow
         }
 
         return _count;
+    }
+
+    /// <summary>The times, oldest first (docs/rules.md#restarts).</summary>
+    public void Save(RuleStateWriter writer)
+    {
+        writer.Int32(_count);
+        for (int i = 0; i < _count; i++)
+        {
+            int at = _start + i;
+            writer.Int64(_times[at >= _times.Length ? at - _times.Length : at]);
+        }
+    }
+
+    public static EventWindow Load(RuleStateReader reader)
+    {
+        int count = reader.Count(0, MaxCount, "count_within's number of times");
+        var window = new EventWindow();
+        if (count > window._times.Length)
+        {
+            window._times = new long[(int)Math.Min(MaxCount, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)count))];
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            window._times[i] = reader.Int64();
+        }
+
+        window._count = count;
+        return window;
     }
 
     private void Grow()

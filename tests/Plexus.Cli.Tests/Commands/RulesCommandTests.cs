@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Net.Http.Json;
 using Plexus.Cli.Commands;
 using Plexus.TestKit;
 
@@ -90,6 +91,42 @@ public sealed class RulesCommandTests
         Assert.Contains("404 not found: no alarm 7", missing.Error, StringComparison.Ordinal);
         var bad = await RunAsync(["alarms", "list", "--status", "open", .. connection]);
         Assert.Contains("400 invalid: status \"open\" is not one of active, acknowledged, cleared", bad.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Alarms_list_with_an_asset_shows_the_alarms_of_the_devices_below_it()
+    {
+        await using var server = await PlexusTestServer.StartAsync(configure: o => o with { MqttEndpoint = "off" });
+        using (var site = await server.Client.PostAsJsonAsync("/api/v1/assets", new { id = "site-1" }))
+        {
+            Assert.True(site.IsSuccessStatusCode, await site.Content.ReadAsStringAsync());
+        }
+
+        using (var device = await server.Client.PostAsJsonAsync("/api/v1/devices", new { id = "f1", parent = "site-1" }))
+        {
+            Assert.True(device.IsSuccessStatusCode, await device.Content.ReadAsStringAsync());
+        }
+
+        using (var write = await server.WriteAsync("telemetry,device=f1 temperature=20 1000000000"))
+        {
+            Assert.True(write.IsSuccessStatusCode);
+        }
+
+        string[] connection = ["--url", server.Address.ToString(), "--token", PlexusTestServer.AdminToken];
+        Assert.Equal(0, (await RunAsync(["rules", "add", "hot", "--from", "telemetry", "--where", "temperature > 80", .. connection])).ExitCode);
+        using (var write = await server.WriteAsync("telemetry,device=f1 temperature=90 2000000000\ntelemetry,device=f2 temperature=90 2000000000"))
+        {
+            Assert.True(write.IsSuccessStatusCode);
+        }
+
+        await Eventually.TrueAsync(async () => (await RunAsync(["alarms", "list", .. connection])).Error.Contains("2 alarms", StringComparison.Ordinal));
+        var list = await RunAsync(["alarms", "list", "--asset", "site-1", .. connection]);
+        Assert.True(list.ExitCode == 0, list.Error);
+        Assert.Equal("f1", list.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[1].Split(' ', StringSplitOptions.RemoveEmptyEntries)[2]);
+        Assert.Contains("1 alarm", list.Error, StringComparison.Ordinal);
+        var missing = await RunAsync(["alarms", "list", "--asset", "site-2", .. connection]);
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("404 not found: no asset \"site-2\" exists", missing.Error, StringComparison.Ordinal);
     }
 
     private static async Task<CliResult> RunAsync(string[] args)
