@@ -252,7 +252,7 @@ public sealed class PlexusServer : IAsyncDisposable
             var geofences = owned.Own("the geofences", GeofenceRegistry.Open(store, time));
 
             // Rules (docs/rules.md): checked against the catalog and the geofences when they are made.
-            var rules = owned.Own("the rules", RuleRegistry.Open(store, geofences.ShapeOf, time, options.RulesMax));
+            var rules = owned.Own("the rules", RuleRegistry.Open(store, geofences.ShapeOf, time, options.RulesMax, options.RuleLimits));
             var alarms = owned.Own("the alarms", AlarmStore.Open(store, time, loggerFactory.CreateLogger("Plexus.Rules")));
 
             // Actions publish through the broker, which starts later; disposed after the engine, which may still clear alarms.

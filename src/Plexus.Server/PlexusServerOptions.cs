@@ -158,6 +158,9 @@ public sealed record PlexusServerOptions
     /// <summary>How often the rule engine's state (pending <c>for</c>, windows) is written while it changes; a crash loses at most this much (docs/rules.md#restarts).</summary>
     public TimeSpan RulesStateInterval { get; init; } = Rules.Engine.RuleStateOptions.DefaultInterval;
 
+    /// <summary>How much rules' windows may hold: per device, per count_within, per rule across its devices (docs/rules.md#limits).</summary>
+    public Rules.RuleLimits RuleLimits { get; init; } = Rules.RuleLimits.Default;
+
     /// <summary>Serve <c>GET /metrics</c> without a token (<c>--metrics-public</c>).</summary>
     public bool MetricsPublic { get; init; }
 

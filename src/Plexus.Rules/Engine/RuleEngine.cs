@@ -149,7 +149,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
                 {
                     try
                     {
-                        compiled = CompiledRule.Compile(stored.Definition, new RuleCompileOptions { Symbols = _symbols, Geofences = _geofences });
+                        compiled = CompiledRule.Compile(stored.Definition, new RuleCompileOptions { Symbols = _symbols, Geofences = _geofences, Limits = _registry.Limits });
                     }
                     catch (RegistryException error)
                     {
@@ -590,12 +590,19 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         return Encoding.UTF8.GetString(_json.WrittenSpan);
     }
 
-    private void Untracked(CompiledRule rule)
+    private void Untracked(CompiledRule rule, int tracked)
     {
         long untracked = Interlocked.Increment(ref _untracked);
         if (untracked == 1 || untracked % 1000 == 0)
         {
-            Log.TooManyKeys(_logger, rule.Name, MaxKeysPerRule, untracked);
+            if (tracked >= MaxKeysPerRule)
+            {
+                Log.TooManyKeys(_logger, rule.Name, MaxKeysPerRule, untracked);
+            }
+            else
+            {
+                Log.TooMuchState(_logger, rule.Name, tracked, rule.WindowBytes, _registry.Limits.StateBytesPerRule, untracked);
+            }
         }
     }
 
@@ -619,9 +626,10 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
                 return state;
             }
 
-            if (_keys.Count >= MaxKeysPerRule)
+            // Each device may fill its windows: past the rule's bound a new device is refused rather than memory run out.
+            if (_keys.Count >= MaxKeysPerRule || (rule.WindowBytes > 0 && (_keys.Count + 1L) * rule.WindowBytes > engine._registry.Limits.StateBytesPerRule))
             {
-                engine.Untracked(rule);
+                engine.Untracked(rule, _keys.Count);
                 return null;
             }
 
@@ -658,5 +666,8 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
 
         [LoggerMessage(EventId = 3203, Level = LogLevel.Warning, Message = "Rule {Rule} keeps state for {Max} devices or series at most; points of others are not evaluated ({Untracked} so far)")]
         public static partial void TooManyKeys(ILogger logger, string rule, int max, long untracked);
+
+        [LoggerMessage(EventId = 3208, Level = LogLevel.Warning, Message = "Rule {Rule} tracks no more devices or series: the windows of its {Tracked} can hold {BytesPerDevice} bytes each, and --rules-max-state-bytes allows {Limit} for one rule; points of others are not evaluated ({Untracked} so far). Raise the option or give the rule smaller windows")]
+        public static partial void TooMuchState(ILogger logger, string rule, int tracked, long bytesPerDevice, long limit, long untracked);
     }
 }
