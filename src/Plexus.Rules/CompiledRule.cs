@@ -36,6 +36,9 @@ public sealed class CompiledRule
 
     public bool IsAbsence => Definition.AbsentFor is not null;
 
+    /// <summary>The most its windows can hold per device, in bytes: what each device it tracks may cost.</summary>
+    public long WindowBytes { get; private init; }
+
     /// <summary>
     /// Compiles <paramref name="definition"/>; a refusal names the member (<c>where</c>, <c>clear_when</c>) and the problem
     /// in it, with its position.
@@ -45,7 +48,7 @@ public sealed class CompiledRule
         ArgumentNullException.ThrowIfNull(definition);
         var where = definition.Where is null ? null : CompileMember("where", definition.Where, options);
         var clear = definition.ClearWhen is null ? null : CompileMember("clear_when", definition.ClearWhen, options with { FirstSlot = where?.EndSlot ?? 0 });
-        return new CompiledRule(definition, where, clear) { MemorySlots = clear?.EndSlot ?? where?.EndSlot ?? 0 };
+        return new CompiledRule(definition, where, clear) { MemorySlots = clear?.EndSlot ?? where?.EndSlot ?? 0, WindowBytes = (where?.WindowBytes ?? 0) + (clear?.WindowBytes ?? 0) };
     }
 
     private static CompiledExpression CompileMember(string member, string text, RuleCompileOptions options)

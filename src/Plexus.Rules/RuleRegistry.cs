@@ -45,7 +45,10 @@ public sealed class RuleRegistry : IDisposable
     /// <summary>Raised after every change, outside the lock; the engine rebuilds its compiled set.</summary>
     public event Action? Changed;
 
-    public static RuleRegistry Open(PlexusStore store, Func<string, GeoShape?>? geofences = null, TimeProvider? time = null, int maxRules = 10_000)
+    /// <summary>How much rules' windows may hold (checked when a rule is saved, and by the engine per device).</summary>
+    public RuleLimits Limits { get; private init; } = RuleLimits.Default;
+
+    public static RuleRegistry Open(PlexusStore store, Func<string, GeoShape?>? geofences = null, TimeProvider? time = null, int maxRules = 10_000, RuleLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRules);
@@ -63,7 +66,7 @@ public sealed class RuleRegistry : IDisposable
                        json_extract_string(definition, '$.severity') AS severity, paused, definition::JSON AS definition, created_at, updated_at
                 FROM {Table}
                 """);
-            var registry = new RuleRegistry(connection, time ?? TimeProvider.System, geofences, maxRules);
+            var registry = new RuleRegistry(connection, time ?? TimeProvider.System, geofences, maxRules) { Limits = limits ?? RuleLimits.Default };
             registry.Load();
             return registry;
         }
@@ -150,7 +153,7 @@ public sealed class RuleRegistry : IDisposable
             throw RegistryException.Invalid("from", $"no measurement \"{definition.Measurement}\" in namespace \"{definition.Namespace}\"; write to it first or check the name (SELECT namespace, name FROM _plexus.measurements lists them)");
         }
 
-        return CompiledRule.Compile(definition, new RuleCompileOptions { KnownColumns = columns, Geofences = _geofences });
+        return CompiledRule.Compile(definition, new RuleCompileOptions { KnownColumns = columns, Geofences = _geofences, Limits = Limits });
     }
 
     public void Dispose()

@@ -273,7 +273,7 @@ public sealed class PlexusServer : IAsyncDisposable
             var geofences = owned.Own("the geofences", GeofenceRegistry.Open(store, time));
 
             // Rules (docs/rules.md): checked against the catalog and the geofences when they are made.
-            var rules = owned.Own("the rules", RuleRegistry.Open(store, geofences.ShapeOf, time, options.RulesMax));
+            var rules = owned.Own("the rules", RuleRegistry.Open(store, geofences.ShapeOf, time, options.RulesMax, options.RuleLimits));
             var alarms = owned.Own("the alarms", AlarmStore.Open(store, time, loggerFactory.CreateLogger("Plexus.Rules")));
 
             // Actions publish through the broker, which starts later; disposed after the engine, which may still clear alarms.
@@ -288,7 +288,7 @@ public sealed class PlexusServer : IAsyncDisposable
             alarms.Transition = ruleActions.OnTransition;
 
             // Rules run off the writer's thread: with none defined the observer costs one check per write.
-            var ruleEngine = new RuleEngine(rules, alarms, devices, new LiveStateFacts(deviceState), deviceTags.TagFor, geofences.ShapeOf, time, options.RulesQueue, loggerFactory.CreateLogger("Plexus.Rules"));
+            var ruleEngine = new RuleEngine(rules, alarms, devices, new LiveStateFacts(deviceState), deviceTags.TagFor, geofences.ShapeOf, time, options.RulesQueue, loggerFactory.CreateLogger("Plexus.Rules"), new RuleStateOptions { DataDirectory = options.DataDirectory, Interval = options.RulesStateInterval });
             owned.Own("the rule engine", new ObserverRegistration(pipeline.Observers, ruleEngine));
 
             // The console's live charts: with nobody watching it costs one check per write.

@@ -158,6 +158,12 @@ public sealed record PlexusServerOptions
     /// <summary>Stored writes that may wait for the rule engine; past it a write's points are not evaluated (counted, logged).</summary>
     public int RulesQueue { get; init; } = DefaultRulesQueue;
 
+    /// <summary>How often the rule engine's state (pending <c>for</c>, windows) is written while it changes; a crash loses at most this much (docs/rules.md#restarts).</summary>
+    public TimeSpan RulesStateInterval { get; init; } = Rules.Engine.RuleStateOptions.DefaultInterval;
+
+    /// <summary>How much rules' windows may hold: per device, per count_within, per rule across its devices (docs/rules.md#limits).</summary>
+    public Rules.RuleLimits RuleLimits { get; init; } = Rules.RuleLimits.Default;
+
     /// <summary>Serve <c>GET /metrics</c> without a token (<c>--metrics-public</c>).</summary>
     public bool MetricsPublic { get; init; }
 

@@ -85,7 +85,21 @@ internal static class AlarmsEndpoints
             return;
         }
 
-        var list = alarms.List(status, NullIfEmpty(http.Request.Query["device"]), NullIfEmpty(http.Request.Query["rule"]), limit);
+        string? asset = null;
+        if (NullIfEmpty(http.Request.Query["asset"]) is { } assetText)
+        {
+            try
+            {
+                asset = ResolveAsset(context, assetText);
+            }
+            catch (RegistryException error)
+            {
+                await RegistryErrors.WriteAsync(http, error);
+                return;
+            }
+        }
+
+        var list = alarms.List(status, NullIfEmpty(http.Request.Query["device"]), NullIfEmpty(http.Request.Query["rule"]), limit, asset);
         await JsonBodies.WriteAsync(http, StatusCodes.Status200OK, json =>
         {
             json.WriteStartArray("alarms");
@@ -126,6 +140,39 @@ internal static class AlarmsEndpoints
     }
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    /// <summary>
+    /// An asset id, or its path of ids from the root (<c>north/depot-1/hall-a</c>; ids have no <c>/</c>), each the parent
+    /// of the next: the id of the asset it names.
+    /// </summary>
+    private static string ResolveAsset(ApiContext context, string text)
+    {
+        var assets = context.Assets ?? throw RegistryException.Invalid("asset", "assets are not available on this server");
+        string? parent = null;
+        string[] path = text.Split('/');
+        for (int i = 0; i < path.Length; i++)
+        {
+            var asset = assets.Get(path[i]);
+            if (asset is null)
+            {
+                string step = path.Length > 1 ? $" (step {i + 1} of the path \"{Truncated(text)}\")" : string.Empty;
+                throw RegistryException.NotFound("asset", $"no asset \"{Truncated(path[i])}\" exists{step}");
+            }
+
+            if (i == 0 ? path.Length > 1 && asset.Parent is not null : asset.Parent != parent)
+            {
+                throw RegistryException.NotFound("asset", i == 0
+                    ? $"the path \"{Truncated(text)}\" does not start at a root: \"{asset.Id}\" has the parent \"{asset.Parent}\" (give its id alone, or the whole path)"
+                    : $"the path \"{Truncated(text)}\" is not a chain of parents: \"{asset.Id}\" is not a child of \"{parent}\"");
+            }
+
+            parent = asset.Id;
+        }
+
+        return parent!;
+    }
+
+    private static string Truncated(string text) => text.Length <= 200 ? text : text[..200] + "…";
 
     internal static void Write(Utf8JsonWriter json, AlarmRecord alarm) => AlarmJson.WriteMembers(json, alarm);
 }

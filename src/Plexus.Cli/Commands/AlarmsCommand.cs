@@ -22,9 +22,10 @@ internal static class AlarmsCommand
         var status = new Option<string?>("--status") { Description = "Only alarms in this state: active, acknowledged or cleared" };
         var device = new Option<string?>("--device") { Description = "Only this device's alarms (or series, for data without a device)" };
         var rule = new Option<string?>("--rule") { Description = "Only this rule's alarms" };
+        var asset = new Option<string?>("--asset") { Description = "Only alarms of devices in this asset or below it: its id, or its path of ids from the root (north/depot-1)" };
         var limit = new Option<int?>("--limit") { Description = "At most this many, newest first (server default 100)" };
         var format = FormatOption();
-        var command = new Command("list", "List alarms, newest first") { status, device, rule, limit, format };
+        var command = new Command("list", "List alarms, newest first") { status, device, rule, asset, limit, format };
         return WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
             var query = new List<string>();
@@ -39,6 +40,7 @@ internal static class AlarmsCommand
             Add("status", parse.GetValue(status));
             Add("device", parse.GetValue(device));
             Add("rule", parse.GetValue(rule));
+            Add("asset", parse.GetValue(asset));
             Add("limit", parse.GetValue(limit)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
             using var document = await SendAsync(client, HttpMethod.Get, query.Count == 0 ? ApiPath : ApiPath + "?" + string.Join('&', query), null, cancellationToken, ownBadRequest: true);
             var root = document!.RootElement;

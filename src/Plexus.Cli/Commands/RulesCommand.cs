@@ -27,7 +27,7 @@ internal static class RulesCommand
     /// <summary>The flags that make or change a rule; each one given sets that member of the JSON.</summary>
     private sealed class RuleFlags
     {
-        public Option<FileInfo?> File { get; } = new("--file") { Description = "A JSON file with the rule (docs/rules.md#the-rule); flags given as well override its members" };
+        public Option<FileInfo?> File { get; } = new("--file", "-f") { Description = "A JSON or YAML (.yaml, .yml) file with the rule (docs/rules.md#the-rule); flags given as well override its members" };
         public Option<string?> From { get; } = new("--from") { Description = "The measurement watched: telemetry (namespace main) or plant.telemetry" };
         public Option<string?> Where { get; } = new("--where") { Description = "The condition, a SQL expression, e.g. \"temperature > 80 AND device.type = 'freezer'\"" };
         public Option<string?> For { get; } = new("--for") { Description = "How long (event time) the condition must hold first, e.g. 5m" };
@@ -54,8 +54,10 @@ internal static class RulesCommand
             {
                 try
                 {
-                    rule = JsonNode.Parse(await System.IO.File.ReadAllTextAsync(file.FullName, cancellationToken)) as JsonObject
-                        ?? throw new CliException($"{file.Name} does not hold a JSON object");
+                    string text = await System.IO.File.ReadAllTextAsync(file.FullName, cancellationToken);
+                    rule = RuleYaml.IsYaml(file.Name)
+                        ? RuleYaml.ToJson(text, file.Name)
+                        : JsonNode.Parse(text) as JsonObject ?? throw new CliException($"{file.Name} does not hold a JSON object");
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
                 {

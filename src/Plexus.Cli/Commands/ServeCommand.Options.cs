@@ -56,6 +56,10 @@ internal static partial class ServeCommand
     private static readonly Option<string?> QueryMaxBytes = new("--query-max-bytes") { Description = "Most bytes one query answer holds; past it the answer ends flagged truncated, e.g. 64MiB (env PLEXUS_QUERY_MAX_BYTES, default 64MiB)" };
     private static readonly Option<string?> RulesMax = new("--rules-max") { Description = "Rules one server keeps (env PLEXUS_RULES_MAX, default 10000)" };
     private static readonly Option<string?> RulesQueue = new("--rules-queue") { Description = "Stored writes waiting for the rule engine; past it a write's points are not evaluated, counted and logged (env PLEXUS_RULES_QUEUE, default 1024)" };
+    private static readonly Option<string?> RulesStateInterval = new("--rules-state-interval") { Description = "How often the rules' state (pending for, windows, previous values) is written to the data folder while it changes; a stop always writes it, a crash loses at most this much (env PLEXUS_RULES_STATE_INTERVAL, default 1m)" };
+    private static readonly Option<string?> RulesMaxWindowBytes = new("--rules-max-window-bytes") { Description = "Most the windows of one rule expression (count_within, anomaly) may hold per device, e.g. 64KiB; checked when a rule is saved (env PLEXUS_RULES_MAX_WINDOW_BYTES, default 64KiB)" };
+    private static readonly Option<string?> RulesMaxCountWithin = new("--rules-max-count-within") { Description = "Point times one count_within call keeps per device; a count past it stays at it (env PLEXUS_RULES_MAX_COUNT_WITHIN, default 4096)" };
+    private static readonly Option<string?> RulesMaxStateBytes = new("--rules-max-state-bytes") { Description = "Most one rule's windows may hold across its devices, at their fullest; past it the rule tracks no new device, counted and logged (env PLEXUS_RULES_MAX_STATE_BYTES, default 1GiB)" };
     private static readonly Option<string?> RetentionCheckInterval = new("--retention-check-interval") { Description = "How often retention policies delete expired rows (env PLEXUS_RETENTION_CHECK_INTERVAL, default 10m)" };
     private static readonly Option<string?> Compaction = new("--compaction") { Description = "true: closed time partitions are compacted into Parquet files, the cold tier (env PLEXUS_COMPACTION, default true)" };
     private static readonly Option<string?> PartitionSpan = new("--partition-span") { Description = "The time range of one partition of a measurement, aligned to UTC, at least 1m (env PLEXUS_PARTITION_SPAN, default 1d)" };
@@ -158,6 +162,13 @@ internal static partial class ServeCommand
             QueryConcurrency = Get(QueryConcurrency, "PLEXUS_QUERY_CONCURRENCY") is { } concurrency ? Units.ParsePositiveInt(concurrency, "query-concurrency") : Query.QueryOptions.DefaultMaxConcurrent,
             RulesMax = Get(RulesMax, "PLEXUS_RULES_MAX") is { } rulesMax ? Units.ParsePositiveInt(rulesMax, "rules-max") : PlexusServerOptions.DefaultRulesMax,
             RulesQueue = Get(RulesQueue, "PLEXUS_RULES_QUEUE") is { } rulesQueue ? Units.ParsePositiveInt(rulesQueue, "rules-queue") : PlexusServerOptions.DefaultRulesQueue,
+            RulesStateInterval = Get(RulesStateInterval, "PLEXUS_RULES_STATE_INTERVAL") is { } rulesStateInterval ? Units.ParseDuration(rulesStateInterval, "rules-state-interval") : Rules.Engine.RuleStateOptions.DefaultInterval,
+            RuleLimits = new Rules.RuleLimits
+            {
+                WindowBytesPerDevice = Get(RulesMaxWindowBytes, "PLEXUS_RULES_MAX_WINDOW_BYTES") is { } windowBytes ? ParseIntRange(Units.ParseBytes(windowBytes, "rules-max-window-bytes"), 8, int.MaxValue, "rules-max-window-bytes", windowBytes) : Rules.RuleLimits.DefaultWindowBytesPerDevice,
+                CountWithinTimes = Get(RulesMaxCountWithin, "PLEXUS_RULES_MAX_COUNT_WITHIN") is { } countWithin ? ParseIntRange(Units.ParsePositiveInt(countWithin, "rules-max-count-within"), 1, 1 << 24, "rules-max-count-within", countWithin) : Rules.RuleLimits.DefaultCountWithinTimes,
+                StateBytesPerRule = Get(RulesMaxStateBytes, "PLEXUS_RULES_MAX_STATE_BYTES") is { } stateBytes ? Units.ParseBytes(stateBytes, "rules-max-state-bytes") : Rules.RuleLimits.DefaultStateBytesPerRule,
+            },
             RetentionCheckInterval = Get(RetentionCheckInterval, "PLEXUS_RETENTION_CHECK_INTERVAL") is { } retentionInterval ? Units.ParseDuration(retentionInterval, "retention-check-interval") : PlexusServerOptions.DefaultRetentionCheckInterval,
             ColdTier = new ColdTierOptions
             {
@@ -232,6 +243,9 @@ internal static partial class ServeCommand
 
         return options;
     }
+
+    private static int ParseIntRange(long value, int min, int max, string name, string text) =>
+        value >= min && value <= max ? (int)value : throw new ArgumentException($"{name}: \"{text}\" is not from {min:N0} to {max:N0}");
 
     private static int ParseRetries(string value) =>
         int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int retries) && retries <= 10

@@ -264,17 +264,21 @@ public sealed partial class AlarmStore : IDisposable
         }
     }
 
-    /// <summary>Alarms newest first, filtered by status, device and rule.</summary>
-    public IReadOnlyList<AlarmRecord> List(AlarmStatus? status = null, string? device = null, string? rule = null, int limit = 100)
+    /// <summary>
+    /// Alarms newest first, filtered by status, device, rule and asset: the devices that have <paramref name="asset"/>
+    /// among their ancestors (the asset tree's <c>main.device_ancestors</c>, so devices under a gateway device count).
+    /// </summary>
+    public IReadOnlyList<AlarmRecord> List(AlarmStatus? status = null, string? device = null, string? rule = null, int limit = 100, string? asset = null)
     {
         lock (_lock)
         {
             ThrowIfDisposed();
             var alarms = new List<AlarmRecord>();
             _connection.Query(
-                $"SELECT {Columns} FROM {Table} WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR device = $2) AND ($3 IS NULL OR rule = $3) ORDER BY id DESC LIMIT $4",
+                $"SELECT {Columns} FROM {Table} WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR device = $2) AND ($3 IS NULL OR rule = $3) "
+                + "AND ($5 IS NULL OR device IN (SELECT device_id FROM main.device_ancestors WHERE ancestor_id = $5)) ORDER BY id DESC LIMIT $4",
                 reader => alarms.Add(Read(reader)),
-                status is { } s ? Text(s) : null, device, rule, limit);
+                status is { } s ? Text(s) : null, device, rule, limit, asset);
             return alarms;
         }
     }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Plexus.Rules.Engine;
 
 namespace Plexus.Rules.Anomalies;
 
@@ -109,6 +110,10 @@ public sealed class AnomalyWindow
 
     public int Count => _count;
 
+    internal AnomalyMethod Method => _method;
+
+    internal int Points => _values.Length;
+
     /// <summary>Scores <paramref name="value"/> against the window, then adds it. A value that is not finite is neither scored nor kept.</summary>
     public double Score(double value)
     {
@@ -120,6 +125,50 @@ public sealed class AnomalyWindow
         double score = _count == _values.Length ? Measure(value) : double.NaN;
         Add(value);
         return score;
+    }
+
+    /// <summary>The method, the size, the ring as it is and, for the MAD, its sorted copy (docs/rules.md#restarts).</summary>
+    internal void Save(RuleStateWriter writer)
+    {
+        writer.Byte((byte)_method);
+        writer.Int32(_values.Length);
+        writer.Int32(_count);
+        writer.Int32(_next);
+        writer.Doubles(_values);
+        if (_sorted is { } sorted)
+        {
+            writer.Doubles(sorted.AsSpan(0, _count));
+        }
+    }
+
+    /// <summary>A window as <see cref="Save"/> wrote it; <paramref name="ewmaWeights"/> gives the shared weights of a size.</summary>
+    internal static AnomalyWindow Load(RuleStateReader reader, Func<int, double[]> ewmaWeights)
+    {
+        int at = reader.Position;
+        var method = (AnomalyMethod)reader.Byte();
+        if (method is not (AnomalyMethod.ZScore or AnomalyMethod.Ewma or AnomalyMethod.Mad))
+        {
+            throw reader.Damaged(at, $"{(int)method} is not an anomaly method of one window");
+        }
+
+        int points = reader.Count(MinPoints, MaxPoints, "an anomaly window's size");
+        var window = new AnomalyWindow(method, points, method == AnomalyMethod.Ewma ? ewmaWeights(points) : null);
+        window._count = reader.Count(0, points, "an anomaly window's number of values");
+        window._next = reader.Count(0, points - 1, "an anomaly window's next slot");
+        reader.Doubles(window._values);
+        if (window._sorted is { } sorted)
+        {
+            reader.Doubles(sorted.AsSpan(0, window._count));
+            for (int i = 1; i < window._count; i++)
+            {
+                if (!(sorted[i - 1] <= sorted[i]))
+                {
+                    throw reader.Damaged(at, "a MAD window's sorted values are not in order");
+                }
+            }
+        }
+
+        return window;
     }
 
     private double Measure(double value) => _method switch
@@ -281,5 +330,35 @@ public sealed class SeasonalAnomalyWindow(int points)
 
         var window = _hours[hour] ??= new AnomalyWindow(AnomalyMethod.Mad, points);
         return window.Score(value);
+    }
+
+    /// <summary>The size and the windows of the hours seen.</summary>
+    internal void Save(RuleStateWriter writer)
+    {
+        writer.Int32(points);
+        foreach (var window in _hours)
+        {
+            writer.Byte(window is null ? (byte)0 : (byte)1);
+            window?.Save(writer);
+        }
+    }
+
+    internal static SeasonalAnomalyWindow Load(RuleStateReader reader)
+    {
+        int points = reader.Count(AnomalyWindow.MinPoints, AnomalyWindow.MaxPoints, "a seasonal window's size");
+        var seasonal = new SeasonalAnomalyWindow(points);
+        for (int hour = 0; hour < 24; hour++)
+        {
+            if (reader.Byte() != 0)
+            {
+                int at = reader.Position;
+                var window = AnomalyWindow.Load(reader, static _ => []);
+                seasonal._hours[hour] = window.Method == AnomalyMethod.Mad && window.Points == points
+                    ? window
+                    : throw reader.Damaged(at, "an hour of a seasonal window is not a MAD window of its size");
+            }
+        }
+
+        return seasonal;
     }
 }

@@ -107,7 +107,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
     private long _droppedPoints;
     private long _droppedWrites;
 
-    public RuleEngine(RuleRegistry registry, AlarmStore alarms, DeviceRegistry? devices, IRuleStateSource? facts, Func<string, string>? deviceTagFor = null, Func<string, GeoShape?>? geofences = null, TimeProvider? time = null, int capacity = 1024, ILogger? logger = null)
+    public RuleEngine(RuleRegistry registry, AlarmStore alarms, DeviceRegistry? devices, IRuleStateSource? facts, Func<string, string>? deviceTagFor = null, Func<string, GeoShape?>? geofences = null, TimeProvider? time = null, int capacity = 1024, ILogger? logger = null, RuleStateOptions? state = null)
         : base("rules", Math.Max(2, capacity), logger)
     {
         ArgumentNullException.ThrowIfNull(registry);
@@ -121,8 +121,10 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         _time = time ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
         _row = new RuleRow(_symbols);
+        _stateOptions = state;
         registry.Changed += Rebuild;
         Rebuild();
+        RestoreState();
         _ticker = _time.CreateTimer(_ => QueueTick(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
@@ -147,7 +149,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
                 {
                     try
                     {
-                        compiled = CompiledRule.Compile(stored.Definition, new RuleCompileOptions { Symbols = _symbols, Geofences = _geofences });
+                        compiled = CompiledRule.Compile(stored.Definition, new RuleCompileOptions { Symbols = _symbols, Geofences = _geofences, Limits = _registry.Limits });
                     }
                     catch (RegistryException error)
                     {
@@ -222,12 +224,21 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         if (ReferenceEquals(item, RuleWork.Tick))
         {
             Volatile.Write(ref _tickQueued, 0);
-            using (_alarms.BeginBatch())
+            if (_set.Absence.Length > 0)
             {
-                CheckAbsence(_set);
+                using (_alarms.BeginBatch())
+                {
+                    CheckAbsence(_set);
+                }
+
+                Interlocked.Increment(ref _clockChecks);
             }
 
-            Interlocked.Increment(ref _clockChecks);
+            if (SnapshotDue(_time.GetUtcNow().UtcTicks))
+            {
+                SaveState();
+            }
+
             return;
         }
 
@@ -238,6 +249,11 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
             using (_alarms.BeginBatch())
             {
                 (evaluated, late) = Evaluate(item);
+            }
+
+            if (evaluated > 0)
+            {
+                Volatile.Write(ref _stateChanged, 1);
             }
 
             // Counted once the write's alarms are written: a reader that sees the count sees their effect.
@@ -253,17 +269,20 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         await Task.CompletedTask;
     }
 
-    /// <summary>Stops the clock, evaluates what is queued, then stops.</summary>
+    /// <summary>Stops the clock, evaluates what is queued, writes the state (when kept), then stops.</summary>
     public new async ValueTask DisposeAsync()
     {
         _registry.Changed -= Rebuild;
         await _ticker.DisposeAsync();
         await base.DisposeAsync();
+
+        // The engine's task has ended: this thread is now the only one touching the state.
+        SaveState();
     }
 
     private void QueueTick()
     {
-        if (_set.Absence.Length > 0 && Interlocked.Exchange(ref _tickQueued, 1) == 0)
+        if ((_set.Absence.Length > 0 || SnapshotDue(_time.GetUtcNow().UtcTicks)) && Interlocked.Exchange(ref _tickQueued, 1) == 0)
         {
             Enqueue(RuleWork.Tick);
         }
@@ -571,12 +590,19 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         return Encoding.UTF8.GetString(_json.WrittenSpan);
     }
 
-    private void Untracked(CompiledRule rule)
+    private void Untracked(CompiledRule rule, int tracked)
     {
         long untracked = Interlocked.Increment(ref _untracked);
         if (untracked == 1 || untracked % 1000 == 0)
         {
-            Log.TooManyKeys(_logger, rule.Name, MaxKeysPerRule, untracked);
+            if (tracked >= MaxKeysPerRule)
+            {
+                Log.TooManyKeys(_logger, rule.Name, MaxKeysPerRule, untracked);
+            }
+            else
+            {
+                Log.TooMuchState(_logger, rule.Name, tracked, rule.WindowBytes, _registry.Limits.StateBytesPerRule, untracked);
+            }
         }
     }
 
@@ -600,9 +626,10 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
                 return state;
             }
 
-            if (_keys.Count >= MaxKeysPerRule)
+            // Each device may fill its windows: past the rule's bound a new device is refused rather than memory run out.
+            if (_keys.Count >= MaxKeysPerRule || (rule.WindowBytes > 0 && (_keys.Count + 1L) * rule.WindowBytes > engine._registry.Limits.StateBytesPerRule))
             {
-                engine.Untracked(rule);
+                engine.Untracked(rule, _keys.Count);
                 return null;
             }
 
@@ -639,5 +666,8 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
 
         [LoggerMessage(EventId = 3203, Level = LogLevel.Warning, Message = "Rule {Rule} keeps state for {Max} devices or series at most; points of others are not evaluated ({Untracked} so far)")]
         public static partial void TooManyKeys(ILogger logger, string rule, int max, long untracked);
+
+        [LoggerMessage(EventId = 3208, Level = LogLevel.Warning, Message = "Rule {Rule} tracks no more devices or series: the windows of its {Tracked} can hold {BytesPerDevice} bytes each, and --rules-max-state-bytes allows {Limit} for one rule; points of others are not evaluated ({Untracked} so far). Raise the option or give the rule smaller windows")]
+        public static partial void TooMuchState(ILogger logger, string rule, int tracked, long bytesPerDevice, long limit, long untracked);
     }
 }

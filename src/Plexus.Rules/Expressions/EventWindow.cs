@@ -1,3 +1,5 @@
+using Plexus.Rules.Engine;
+
 namespace Plexus.Rules.Expressions;
 
 /// <summary>
@@ -6,15 +8,17 @@ namespace Plexus.Rules.Expressions;
 /// oldest leave from the front of a ring.
 /// </summary>
 /// <remarks>
-/// The ring starts small and doubles up to <see cref="MaxCount"/>, so a device that counts a few events keeps a few
-/// longs. Past <see cref="MaxCount"/> in one window the oldest is forgotten early: the count stays at
-/// <see cref="MaxCount"/>, which is enough for any threshold below it.
+/// The ring starts small and doubles up to its most (<c>--rules-max-count-within</c>, 4,096 by default), so a device
+/// that counts a few events keeps a few longs. Past the most in one window the oldest is forgotten early: the count
+/// stays at the most, which is enough for any threshold below it.
 /// </remarks>
-internal sealed class EventWindow
+internal sealed class EventWindow(int maxCount)
 {
-    public const int MaxCount = 4096;
+    /// <summary>The most any <c>count_within</c> may keep, whatever the option says: bounds a restored window too.</summary>
+    public const int CeilingCount = 1 << 24;
 
-    private long[] _times = new long[8];
+    private readonly int _maxCount = Math.Clamp(maxCount, 1, CeilingCount);
+    private long[] _times = new long[Math.Min(8, Math.Clamp(maxCount, 1, CeilingCount))];
     private int _start;
     private int _count;
 
@@ -32,7 +36,7 @@ internal sealed class EventWindow
         {
             if (_count == _times.Length)
             {
-                if (_times.Length < MaxCount)
+                if (_times.Length < _maxCount)
                 {
                     Grow();
                 }
@@ -51,9 +55,40 @@ internal sealed class EventWindow
         return _count;
     }
 
+    /// <summary>The times, oldest first (docs/rules.md#restarts).</summary>
+    public void Save(RuleStateWriter writer)
+    {
+        writer.Int32(_maxCount);
+        writer.Int32(_count);
+        for (int i = 0; i < _count; i++)
+        {
+            int at = _start + i;
+            writer.Int64(_times[at >= _times.Length ? at - _times.Length : at]);
+        }
+    }
+
+    public static EventWindow Load(RuleStateReader reader)
+    {
+        int max = reader.Count(1, CeilingCount, "count_within's most times");
+        int count = reader.Count(0, max, "count_within's number of times");
+        var window = new EventWindow(max);
+        if (count > window._times.Length)
+        {
+            window._times = new long[(int)Math.Min(max, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)count))];
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            window._times[i] = reader.Int64();
+        }
+
+        window._count = count;
+        return window;
+    }
+
     private void Grow()
     {
-        var grown = new long[_times.Length * 2];
+        var grown = new long[Math.Min(_times.Length * 2, _maxCount)];
         for (int i = 0; i < _count; i++)
         {
             int from = _start + i;

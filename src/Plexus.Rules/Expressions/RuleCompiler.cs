@@ -33,6 +33,9 @@ public sealed record RuleCompileOptions
 
     /// <summary>Finds a geofence by name for <c>inside_geofence</c> (at evaluation, so a changed fence takes effect); null refuses the function.</summary>
     public Func<string, GeoShape?>? Geofences { get; init; }
+
+    /// <summary>How much the expression's windows may hold per device.</summary>
+    public RuleLimits Limits { get; init; } = RuleLimits.Default;
 }
 
 /// <summary>A compiled expression and what it reads.</summary>
@@ -60,6 +63,9 @@ public sealed class CompiledExpression
     /// <summary>One past the last memory slot it uses (<see cref="RuleCompileOptions.FirstSlot"/> when it uses none).</summary>
     public int EndSlot { get; }
 
+    /// <summary>The most its windows (<c>count_within</c>, <c>anomaly</c>) can hold per device, in bytes.</summary>
+    public long WindowBytes { get; init; }
+
     /// <summary>Whether it reads <c>device.*</c>, <c>state.*</c> or <c>position.*</c>.</summary>
     public bool ReadsDevice { get; }
 
@@ -77,12 +83,6 @@ public static class RuleCompiler
 {
     /// <summary>Longest expression text accepted.</summary>
     public const int MaxLength = 4096;
-
-    /// <summary>
-    /// What the windows of one expression (<c>anomaly</c>, <c>count_within</c>) may hold per device at most: the state a
-    /// rule keeps grows with its devices, so each device's share is bounded by the rule's text.
-    /// </summary>
-    public const int MaxWindowBytesPerDevice = 65_536;
 
     /// <summary>Compiles a condition: it must be true or false (a comparison, a boolean column...).</summary>
     public static CompiledExpression CompileCondition(string text, RuleCompileOptions? options = null)
@@ -104,14 +104,18 @@ public static class RuleCompiler
             throw new RuleSyntaxException(MaxLength, $"the expression is {text.Length} characters; at most {MaxLength}");
         }
 
-        var compilation = new Compilation(options ?? new RuleCompileOptions());
+        options ??= new RuleCompileOptions();
+        var compilation = new Compilation(options);
         var (evaluate, type) = compilation.Compile(RuleParser.Parse(text));
-        if (compilation.WindowBytes > MaxWindowBytesPerDevice)
+
+        // The state a rule keeps grows with its devices, so each device's share is bounded by the rule's text.
+        int limit = options.Limits.WindowBytesPerDevice;
+        if (compilation.WindowBytes > limit)
         {
-            throw new RuleSyntaxException(0, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the windows of this expression hold up to {compilation.WindowBytes:N0} bytes per device; at most {MaxWindowBytesPerDevice:N0} (a rule keeps them for up to {Engine.RuleEngine.MaxKeysPerRule:N0} devices): give anomaly fewer points or use fewer window functions"));
+            throw new RuleSyntaxException(0, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the windows of this expression hold up to {compilation.WindowBytes:N0} bytes per device; at most {limit:N0} (--rules-max-window-bytes; a rule keeps them for up to {Engine.RuleEngine.MaxKeysPerRule:N0} devices): give anomaly fewer points or use fewer window functions"));
         }
 
-        return new CompiledExpression(text, type, evaluate, [.. compilation.Columns], compilation.ReadsDevice, compilation.NextSlot);
+        return new CompiledExpression(text, type, evaluate, [.. compilation.Columns], compilation.ReadsDevice, compilation.NextSlot) { WindowBytes = compilation.WindowBytes };
     }
 
     internal static string Describe(RuleType type) => type switch
@@ -128,6 +132,8 @@ public static class RuleCompiler
         public readonly List<string> Columns = [];
         public bool ReadsDevice;
         public int NextSlot = options.FirstSlot;
+
+        public RuleLimits Limits => options.Limits;
 
         /// <summary>The most the expression's windows can hold per device, in bytes.</summary>
         public long WindowBytes;

@@ -1,3 +1,6 @@
+using Plexus.Rules.Anomalies;
+using Plexus.Rules.Engine;
+
 namespace Plexus.Rules.Expressions;
 
 /// <summary>
@@ -35,9 +38,13 @@ public sealed class RuleMemory(int slots)
         return inside ? (timeNs - Times[slot]) / 1e9 : 0;
     }
 
-    /// <summary>The window object of a slot, made by <paramref name="create"/> the first time (once per device and call, not per point).</summary>
+    /// <summary>
+    /// The window object of a slot, made by <paramref name="create"/> the first time (once per device and call, not per
+    /// point). A window of another kind, restored from a state file an earlier version of the compiler wrote, is
+    /// replaced rather than cast.
+    /// </summary>
     internal T Window<T>(int slot, Func<T> create)
-        where T : class => (T)(Windows[slot] ??= create());
+        where T : class => Windows[slot] as T ?? (T)(Windows[slot] = create());
 
     /// <summary>Whether <paramref name="value"/> differs from what the slot holds (false the first time), then remembers it.</summary>
     internal bool Changed(RuleRow row, int slot, in RuleValue value)
@@ -65,6 +72,71 @@ public sealed class RuleMemory(int slots)
         Remember(row, slot, value);
         return rate;
     }
+
+    /// <summary>Every slot: its previous value and time, its text, and its window (docs/rules.md#restarts).</summary>
+    internal void Save(RuleStateWriter writer)
+    {
+        for (int slot = 0; slot < Seen.Length; slot++)
+        {
+            writer.Byte(Seen[slot] ? (byte)1 : (byte)0);
+            writer.Byte((byte)Kinds[slot]);
+            writer.Double(Numbers[slot]);
+            writer.Int64(Times[slot]);
+            writer.Bytes(Texts[slot].AsSpan(0, TextLengths[slot]), isNull: Texts[slot] is null);
+            switch (Windows[slot])
+            {
+                case EventWindow count:
+                    writer.Byte(WindowCount);
+                    count.Save(writer);
+                    break;
+                case AnomalyWindow anomaly:
+                    writer.Byte(WindowAnomaly);
+                    anomaly.Save(writer);
+                    break;
+                case SeasonalAnomalyWindow seasonal:
+                    writer.Byte(WindowSeasonal);
+                    seasonal.Save(writer);
+                    break;
+                default:
+                    writer.Byte(WindowNone);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Fills the slots from what <see cref="Save"/> wrote for a rule compiled from the same text.</summary>
+    internal void Load(RuleStateReader reader, Func<int, double[]> ewmaWeights)
+    {
+        for (int slot = 0; slot < Seen.Length; slot++)
+        {
+            Seen[slot] = reader.Byte() != 0;
+            int at = reader.Position;
+            byte kind = reader.Byte();
+            Kinds[slot] = Enum.IsDefined((RuleValueKind)kind) ? (RuleValueKind)kind : throw reader.Damaged(at, $"{kind} is not a kind of value");
+            Numbers[slot] = reader.Double();
+            Times[slot] = reader.Int64();
+            var text = reader.Bytes(MaxRememberedText, "a remembered text's length", out bool isNull);
+            Texts[slot] = isNull ? null : text.ToArray();
+            TextLengths[slot] = text.Length;
+            at = reader.Position;
+            Windows[slot] = reader.Byte() switch
+            {
+                WindowNone => null,
+                WindowCount => EventWindow.Load(reader),
+                WindowAnomaly => AnomalyWindow.Load(reader, ewmaWeights),
+                WindowSeasonal => SeasonalAnomalyWindow.Load(reader),
+                var other => throw reader.Damaged(at, $"{other} is not a kind of window"),
+            };
+        }
+    }
+
+    /// <summary>The longest text a slot is restored with: a field's value is at most this long when written.</summary>
+    private const int MaxRememberedText = 16 * 1024 * 1024;
+
+    private const byte WindowNone = 0;
+    private const byte WindowCount = 1;
+    private const byte WindowAnomaly = 2;
+    private const byte WindowSeasonal = 3;
 
     private bool Same(RuleRow row, int slot, in RuleValue value)
     {

@@ -68,8 +68,9 @@ internal static class StatefulFunctions
         RuleEvaluator? condition = call.Arguments.Count == 2 ? compilation.Expect(call.Arguments[1], RuleType.Boolean, "the condition of count_within") : null;
         long windowNs = window.Ticks * 100;
         int slot = compilation.NextSlot++;
-        compilation.WindowBytes += EventWindow.MaxCount * sizeof(long);
-        Func<EventWindow> create = static () => new EventWindow();
+        int maxTimes = compilation.Limits.CountWithinTimes;
+        compilation.WindowBytes += (long)maxTimes * sizeof(long);
+        Func<EventWindow> create = () => new EventWindow(maxTimes);
         return (row =>
         {
             if (row.Memory is not { } memory)
