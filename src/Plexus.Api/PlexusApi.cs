@@ -180,6 +180,7 @@ public static class PlexusApi
         SqlEndpoints.Map(endpoints, context);
         InfluxQueryEndpoints.Map(endpoints, context);
         DevicesEndpoints.Map(endpoints, context);
+        DeviceCertificatesEndpoints.Map(endpoints, context);
         DeviceDataEndpoints.Map(endpoints, context);
         TokensEndpoints.Map(endpoints, context);
         GeofencesEndpoints.Map(endpoints, context);
