@@ -299,6 +299,54 @@ public sealed class ClientCertificateTests
     }
 
     [Fact]
+    public async Task Registered_certificates_survive_a_restart_and_go_with_their_device()
+    {
+        using var folder = new TempDirectory();
+        using var data = new TempDirectory();
+        using var kept = CreateClient("meter-1");
+        using var dropped = CreateClient("meter-2");
+        await using (var first = await StartAsync(folder, dataDirectory: data.Path))
+        {
+            first.Server.Devices.Add(new NewDevice("meter-1"));
+            first.Server.Devices.Add(new NewDevice("meter-2"));
+            first.Server.Devices.Certificates.Add("meter-1", Pem(kept));
+            first.Server.Devices.Certificates.Add("meter-2", Pem(dropped));
+            Assert.True(first.Server.Devices.Remove("meter-2"));
+        }
+
+        await using var server = await StartAsync(folder, dataDirectory: data.Path);
+        var certificate = Assert.Single(server.Server.Devices.Certificates.List("meter-1"));
+        Assert.Equal(Thumbprint(kept), certificate.Thumbprint);
+        Assert.Equal("CN=meter-1", certificate.Subject);
+        Assert.Null(server.Server.Devices.Certificates.DeviceOf(Thumbprint(dropped)));
+
+        var (client, result) = await TryConnectAsync(server, kept);
+        client.Dispose();
+        Assert.Equal(MqttClientConnectResultCode.Success, result.ResultCode);
+    }
+
+    [Fact]
+    public async Task Client_ca_that_is_missing_not_a_ca_or_without_a_tls_listener_stops_the_start_with_the_reason()
+    {
+        using var folder = new TempDirectory();
+        var (certificatePath, keyPath, _) = TestCertificates.WriteSelfSignedPem(folder.Path);
+        using var device = CreateClient("meter-1");
+        string notCa = Path.Combine(folder.Path, "device.pem");
+        await File.WriteAllTextAsync(notCa, Pem(device));
+        string missing = Path.Combine(folder.Path, "missing.pem");
+
+        var noFile = await Assert.ThrowsAsync<IOException>(() => PlexusTestServer.StartAsync(configure: o => o with { MqttTlsEndpoint = "127.0.0.1:0", MqttTlsCertificate = certificatePath, MqttTlsKey = keyPath, MqttClientCa = missing }));
+        Assert.Contains("--mqtt-client-ca", noFile.Message, StringComparison.Ordinal);
+        Assert.Contains("does not exist", noFile.Message, StringComparison.Ordinal);
+
+        var deviceCertificate = await Assert.ThrowsAsync<IOException>(() => PlexusTestServer.StartAsync(configure: o => o with { MqttTlsEndpoint = "127.0.0.1:0", MqttTlsCertificate = certificatePath, MqttTlsKey = keyPath, MqttClientCa = notCa }));
+        Assert.Contains("is not a CA certificate", deviceCertificate.Message, StringComparison.Ordinal);
+
+        var noTls = await Assert.ThrowsAsync<IOException>(() => PlexusTestServer.StartAsync(configure: o => o with { MqttClientCa = certificatePath }));
+        Assert.Contains("needs the MQTT TLS listener", noTls.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Token_clients_keep_connecting_on_the_tls_listener_that_asks_for_certificates()
     {
         using var folder = new TempDirectory();
@@ -334,7 +382,7 @@ public sealed class ClientCertificateTests
         Assert.Contains("bad user name or password", refusedError, StringComparison.OrdinalIgnoreCase);
     }
 
-    private static async Task<PlexusTestServer> StartAsync(TempDirectory folder, X509Certificate2? authority = null)
+    private static async Task<PlexusTestServer> StartAsync(TempDirectory folder, X509Certificate2? authority = null, string? dataDirectory = null)
     {
         var (certificatePath, keyPath, _) = TestCertificates.WriteSelfSignedPem(folder.Path);
         string? authorityPath = null;
@@ -344,7 +392,7 @@ public sealed class ClientCertificateTests
             await File.WriteAllTextAsync(authorityPath, Pem(authority));
         }
 
-        return await PlexusTestServer.StartAsync(configure: o => o with
+        return await PlexusTestServer.StartAsync(dataDirectory, configure: o => o with
         {
             MqttTlsEndpoint = "127.0.0.1:0",
             MqttTlsCertificate = certificatePath,
