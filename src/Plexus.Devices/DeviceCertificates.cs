@@ -40,6 +40,9 @@ public sealed class DeviceCertificates
     private readonly Func<string, bool> _isRegisteredUnlocked;
     private readonly ConcurrentDictionary<string, DeviceCertificate> _byThumbprint = new(StringComparer.Ordinal);
 
+    // Each device's certificates, oldest first; replaced whole under the lock, read without it (a CONNECT in CA mode).
+    private readonly ConcurrentDictionary<string, DeviceCertificate[]> _byDevice = new(StringComparer.Ordinal);
+
     internal DeviceCertificates(MetadataConnection connection, Lock registryLock, Func<string, bool> isRegisteredUnlocked, TimeProvider time)
     {
         _isRegisteredUnlocked = isRegisteredUnlocked;
@@ -49,8 +52,9 @@ public sealed class DeviceCertificates
     }
 
     /// <summary>
-    /// Called with a device id after one of its certificates was added or removed, or the device removed, outside
-    /// the lock: the server closes the device's connections whose certificate is no longer accepted.
+    /// Called with a device id after one of its certificates was added or removed, outside the lock: the server
+    /// closes the device's connections whose certificate is no longer accepted. (A removed device's connections
+    /// are all closed through <see cref="DeviceRegistry.TokenRevoked"/>.)
     /// </summary>
     public Action<string>? Changed { get; set; }
 
@@ -59,22 +63,10 @@ public sealed class DeviceCertificates
         _byThumbprint.TryGetValue(thumbprint.ToLowerInvariant(), out var certificate) ? certificate.DeviceId : null;
 
     /// <summary>Whether the device has registered certificates (then only those are accepted for it).</summary>
-    public bool HasAny(string deviceId)
-    {
-        foreach (var certificate in _byThumbprint.Values)
-        {
-            if (string.Equals(certificate.DeviceId, deviceId, StringComparison.Ordinal))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    public bool HasAny(string deviceId) => _byDevice.ContainsKey(deviceId);
 
     /// <summary>The device's certificates, oldest first.</summary>
-    public IReadOnlyList<DeviceCertificate> List(string deviceId) =>
-        [.. _byThumbprint.Values.Where(c => string.Equals(c.DeviceId, deviceId, StringComparison.Ordinal)).OrderBy(c => c.AddedAt).ThenBy(c => c.Thumbprint, StringComparer.Ordinal)];
+    public IReadOnlyList<DeviceCertificate> List(string deviceId) => _byDevice.GetValueOrDefault(deviceId) ?? [];
 
     /// <summary>
     /// Registers a certificate for a registered device: a PEM certificate (<c>-----BEGIN CERTIFICATE-----</c>) or its
@@ -99,7 +91,7 @@ public sealed class DeviceCertificates
                     : RegistryException.Conflict("certificate", $"certificate {parsed.Thumbprint} is registered for another device; one certificate authenticates one device, remove it there first");
             }
 
-            int count = _byThumbprint.Values.Count(c => string.Equals(c.DeviceId, deviceId, StringComparison.Ordinal));
+            int count = List(deviceId).Count;
             if (count >= MaxPerDevice)
             {
                 throw RegistryException.Invalid("certificate", $"device \"{deviceId}\" already has {count} certificates, the most a device may have ({MaxPerDevice}); remove one it no longer uses first");
@@ -110,6 +102,7 @@ public sealed class DeviceCertificates
                 $"INSERT INTO {TableName} (thumbprint, device_id, subject, issuer, not_before, not_after, added_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 added.Thumbprint, added.DeviceId, added.Subject, added.Issuer, added.NotBefore?.UtcDateTime, added.NotAfter?.UtcDateTime, added.AddedAt.UtcDateTime);
             _byThumbprint[added.Thumbprint] = added;
+            _byDevice[deviceId] = [.. List(deviceId), added];
         }
 
         Changed?.Invoke(deviceId);
@@ -131,6 +124,15 @@ public sealed class DeviceCertificates
 
             _connection.Execute($"DELETE FROM {TableName} WHERE thumbprint = $1", key);
             _byThumbprint.TryRemove(key, out _);
+            var rest = List(deviceId).Where(c => c.Thumbprint != key).ToArray();
+            if (rest.Length == 0)
+            {
+                _byDevice.TryRemove(deviceId, out _);
+            }
+            else
+            {
+                _byDevice[deviceId] = rest;
+            }
         }
 
         Changed?.Invoke(deviceId);
@@ -144,9 +146,9 @@ public sealed class DeviceCertificates
     /// <summary>After the removal committed: the device's certificates stop working.</summary>
     internal void ForgetDeviceUnlocked(string deviceId)
     {
-        foreach (var certificate in _byThumbprint.Values)
+        if (_byDevice.TryRemove(deviceId, out var certificates))
         {
-            if (string.Equals(certificate.DeviceId, deviceId, StringComparison.Ordinal))
+            foreach (var certificate in certificates)
             {
                 _byThumbprint.TryRemove(certificate.Thumbprint, out _);
             }
@@ -177,6 +179,10 @@ public sealed class DeviceCertificates
                 RegistryFields.AsUtc(reader.GetDateTime(6)));
             _byThumbprint[certificate.Thumbprint] = certificate;
         });
+        foreach (var device in _byThumbprint.Values.GroupBy(c => c.DeviceId, StringComparer.Ordinal))
+        {
+            _byDevice[device.Key] = [.. device.OrderBy(c => c.AddedAt).ThenBy(c => c.Thumbprint, StringComparer.Ordinal)];
+        }
     }
 
     /// <summary>The SHA-256 thumbprint of a certificate's DER bytes, lower-case hex: the form the registry stores and matches.</summary>

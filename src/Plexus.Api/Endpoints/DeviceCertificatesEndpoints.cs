@@ -88,20 +88,8 @@ internal static class DeviceCertificatesEndpoints
         json.WriteString("thumbprint", certificate.Thumbprint);
         json.WriteString("subject", certificate.Subject);
         json.WriteString("issuer", certificate.Issuer);
-        WriteTimeOrNull(json, "not_before", certificate.NotBefore);
-        WriteTimeOrNull(json, "not_after", certificate.NotAfter);
+        DeviceStateEndpoints.WriteTime(json, "not_before", certificate.NotBefore);
+        DeviceStateEndpoints.WriteTime(json, "not_after", certificate.NotAfter);
         json.WriteString("added_at", certificate.AddedAt.UtcDateTime);
-    }
-
-    private static void WriteTimeOrNull(Utf8JsonWriter json, string name, DateTimeOffset? value)
-    {
-        if (value is { } time)
-        {
-            json.WriteString(name, time.UtcDateTime);
-        }
-        else
-        {
-            json.WriteNull(name);
-        }
     }
 }
