@@ -194,6 +194,7 @@ public static class PlexusApi
         InfluxQueryEndpoints.Map(endpoints, context);
         DevicesEndpoints.Map(endpoints, context);
         DeviceTwinEndpoints.Map(endpoints, context);
+        DeviceCertificatesEndpoints.Map(endpoints, context);
         DeviceDataEndpoints.Map(endpoints, context);
         TokensEndpoints.Map(endpoints, context);
         GeofencesEndpoints.Map(endpoints, context);

@@ -329,6 +329,22 @@ public sealed class PlexusBroker : IAsyncDisposable
             (clientId, reason) => MqttAclLog.DeviceDisconnectFailed(_logger, deviceId, clientId, reason));
     }
 
+    /// <summary>
+    /// After a device's certificates changed: closes its connections that authenticated with a certificate
+    /// <paramref name="stillAccepted"/> now refuses (removed, or no longer accepted since the device pinned others),
+    /// as a rotated token closes the connections that used it. Token connections of the device stay.
+    /// </summary>
+    public Task DisconnectDeviceCertificatesAsync(string deviceId, Func<string, bool> stillAccepted)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(deviceId);
+        ArgumentNullException.ThrowIfNull(stillAccepted);
+        return DisconnectWhereAsync(
+            p => p.Kind == MqttPrincipalKind.Device && string.Equals(p.DeviceId, deviceId, StringComparison.Ordinal)
+                && p.CertificateThumbprint is { } thumbprint && !stillAccepted(thumbprint),
+            clientId => MqttAclLog.DeviceDisconnected(_logger, deviceId, clientId),
+            (clientId, reason) => MqttAclLog.DeviceDisconnectFailed(_logger, deviceId, clientId, reason));
+    }
+
     /// <summary>Closes every connection of an application whose API token was revoked (MQTT 5: DISCONNECT 0x87).</summary>
     public Task DisconnectApplicationAsync(string tokenName)
     {

@@ -49,6 +49,39 @@ public static class TlsCertificate
         }
     }
 
+    /// <summary>
+    /// Reads the CA certificates of a PEM file (one or more <c>-----BEGIN CERTIFICATE-----</c> blocks): the trust
+    /// store for client certificates. Errors name the file and the option, as <see cref="IOException"/>.
+    /// </summary>
+    public static X509Certificate2Collection LoadAuthorities(string path, string option)
+    {
+        RequireFile(path, option, "CA certificate");
+        var authorities = new X509Certificate2Collection();
+        try
+        {
+            authorities.ImportFromPemFile(path);
+        }
+        catch (CryptographicException error)
+        {
+            throw new IOException($"cannot read the CA certificates in {path} (--{option}): {error.Message}; the file must hold PEM certificates (-----BEGIN CERTIFICATE-----)", error);
+        }
+
+        if (authorities.Count == 0)
+        {
+            throw new IOException($"{path} (--{option}) holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+        }
+
+        foreach (var authority in authorities)
+        {
+            if (authority.Extensions.OfType<X509BasicConstraintsExtension>().FirstOrDefault() is not { CertificateAuthority: true })
+            {
+                throw new IOException($"{authority.Subject} in {path} (--{option}) is not a CA certificate (its basic constraints do not say CA:TRUE); the file must hold the CAs that issue device certificates, not the devices' own");
+            }
+        }
+
+        return authorities;
+    }
+
     private static void RequireFile(string path, string option, string what)
     {
         if (!File.Exists(path))

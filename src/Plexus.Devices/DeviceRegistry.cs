@@ -55,7 +55,11 @@ public sealed class DeviceRegistry : IDisposable
         _credentials = credentials;
         _storedHashes = storedHashes;
         _time = time;
+        Certificates = new DeviceCertificates(connection, _lock, ContainsUnlocked, time);
     }
+
+    /// <summary>The client certificates devices authenticate with over MQTT TLS.</summary>
+    public DeviceCertificates Certificates { get; }
 
     /// <summary>
     /// Called with the device id after its token stopped working (rotated, or the device removed), outside the
@@ -94,6 +98,7 @@ public sealed class DeviceRegistry : IDisposable
             var registry = new DeviceRegistry(connection, credentials, hashes, time ?? TimeProvider.System);
             registry.EnsureCreated();
             registry.Load();
+            registry.Certificates.EnsureCreatedAndLoad();
             return registry;
         }
         catch
@@ -407,10 +412,12 @@ public sealed class DeviceRegistry : IDisposable
             _connection.InTransaction(() =>
             {
                 _connection.Execute($"DELETE FROM {TableName} WHERE id = $1", id);
+                Certificates.RemoveDeviceUnlocked(id);
                 RegistryHistory.Close(_connection, RegistryHistory.DeviceTable, id, Now(existing.UpdatedAt).UtcDateTime);
             });
             _credentials.Remove(id);
             _devices.Remove(id);
+            Certificates.ForgetDeviceUnlocked(id);
             AllowLists.Set(id, null);
             if (_tokenHashes.TryRemove(id, out byte[]? removed))
             {

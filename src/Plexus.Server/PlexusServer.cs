@@ -302,6 +302,8 @@ public sealed class PlexusServer : IAsyncDisposable
             {
                 // A rotated or removed token also ends the device's open connections, not only new CONNECTs.
                 devices.TokenRevoked = id => _ = broker.DisconnectDeviceAsync(id);
+                devices.Certificates.Changed = id => _ = broker.DisconnectDeviceCertificatesAsync(
+                    id, thumbprint => devices.Certificates.DeviceOf(thumbprint) == id || (options.MqttClientCa is not null && !devices.Certificates.HasAny(id)));
                 apiTokens.TokenRevoked = name => _ = broker.DisconnectApplicationAsync(name);
                 mqttWebSocket.Broker = broker;
                 desired.Publisher = broker.PublishDesiredAsync;
@@ -387,12 +389,25 @@ public sealed class PlexusServer : IAsyncDisposable
         ILoggerFactory loggerFactory,
         TimeProvider time)
     {
-        // Applications with an API token (its scope decides), devices with their id and device token.
+        // Applications with an API token (its scope decides), devices with their id and device token or with a
+        // client certificate over TLS (registered, or issued by the client CA with CN = device id).
+        if (options.MqttClientCa is not null && IsOff(options.MqttTlsEndpoint))
+        {
+            throw new IOException("--mqtt-client-ca needs the MQTT TLS listener: set --mqtt-tls (with --mqtt-tls-cert and --mqtt-tls-key), or drop --mqtt-client-ca");
+        }
+
+        var certificates = new MqttClientCertificates(
+            devices.Certificates.DeviceOf,
+            devices.Certificates.HasAny,
+            id => devices.Get(id) is not null,
+            options.MqttClientCa is null ? null : TlsCertificate.LoadAuthorities(options.MqttClientCa, "mqtt-client-ca"),
+            time);
         var authenticator = new DeviceMqttAuthenticator(
             token => ApplicationOf(tokens, apiTokens, token),
             devices.Validate,
             string.IsNullOrEmpty(options.ProvisioningKey) ? null : new DeviceProvisioning(options.ProvisioningKey, id => devices.Get(id) is not null, (id, token) => Provision(devices, audit, time, id, token)),
-            loggerFactory.CreateLogger("Plexus.Broker"));
+            loggerFactory.CreateLogger("Plexus.Broker"),
+            certificates);
         try
         {
             return await PlexusBroker.StartAsync(

@@ -52,6 +52,12 @@ public sealed record PlexusServerOptions
     /// <summary>PEM file with the MQTT TLS certificate's private key.</summary>
     public string? MqttTlsKey { get; init; }
 
+    /// <summary>
+    /// PEM file of the CAs trusted to issue device client certificates on the MQTT TLS listener (the subject's CN is
+    /// the device id); null accepts only certificates registered for a device.
+    /// </summary>
+    public string? MqttClientCa { get; init; }
+
     /// <summary>An MQTT ACL file (Mosquitto's format) for applications, reloaded on change and SIGHUP; null for none.</summary>
     public string? MqttAclFile { get; init; }
 

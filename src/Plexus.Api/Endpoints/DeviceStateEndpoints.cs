@@ -187,7 +187,8 @@ internal static class DeviceStateEndpoints
         await json.FlushAsync(http.RequestAborted);
     }
 
-    private static void WriteTime(Utf8JsonWriter json, string name, DateTimeOffset? time)
+    /// <summary>A time in UTC, or null.</summary>
+    internal static void WriteTime(Utf8JsonWriter json, string name, DateTimeOffset? time)
     {
         if (time is { } t)
         {

@@ -221,6 +221,7 @@ internal static class DevicesEndpoints
         return WriteAsync(http, StatusCodes.Status200OK, json =>
         {
             WriteDevice(json, device, token: null);
+            DeviceCertificatesEndpoints.WriteList(json, context.Devices!.Certificates.List(device.Id));
             DeviceStateEndpoints.Write(json, live);
             DeviceTwinEndpoints.WriteDesired(json, context, device.Id);
         });

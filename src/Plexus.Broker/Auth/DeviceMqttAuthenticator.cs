@@ -15,6 +15,7 @@ public sealed class DeviceMqttAuthenticator : IMqttAuthenticator
     private readonly Func<string, MqttPrincipal?> _findApplication;
     private readonly Func<string, string, bool> _isDeviceToken;
     private readonly DeviceProvisioning? _provisioning;
+    private readonly MqttClientCertificates? _certificates;
     private readonly ILogger _logger;
 
     /// <param name="isApplicationToken">Checks an admin-scope API token.</param>
@@ -28,8 +29,10 @@ public sealed class DeviceMqttAuthenticator : IMqttAuthenticator
     /// <param name="findApplication">The application principal (token name and scope) of an API token, or null.</param>
     /// <param name="isDeviceToken">Checks (device id, token) against the registry, in constant time.</param>
     /// <param name="provisioning">Auto-provisioning; null when off.</param>
-    public DeviceMqttAuthenticator(Func<string, MqttPrincipal?> findApplication, Func<string, string, bool> isDeviceToken, DeviceProvisioning? provisioning, ILogger? logger)
+    /// <param name="certificates">Judges TLS client certificates; null ignores them.</param>
+    public DeviceMqttAuthenticator(Func<string, MqttPrincipal?> findApplication, Func<string, string, bool> isDeviceToken, DeviceProvisioning? provisioning, ILogger? logger, MqttClientCertificates? certificates = null)
     {
+        _certificates = certificates;
         ArgumentNullException.ThrowIfNull(findApplication);
         ArgumentNullException.ThrowIfNull(isDeviceToken);
         _findApplication = findApplication;
@@ -40,6 +43,11 @@ public sealed class DeviceMqttAuthenticator : IMqttAuthenticator
 
     public ValueTask<MqttAuthentication> AuthenticateAsync(MqttCredentials credentials, CancellationToken cancellationToken)
     {
+        if (credentials.ClientCertificate is { } certificate && _certificates is not null)
+        {
+            return ValueTask.FromResult(AuthenticateWithCertificate(credentials, _certificates.Check(certificate)));
+        }
+
         string? password = credentials.Password;
         if (string.IsNullOrEmpty(password))
         {
@@ -63,6 +71,29 @@ public sealed class DeviceMqttAuthenticator : IMqttAuthenticator
         }
 
         return ValueTask.FromResult(MqttAuthentication.Refused(MqttAuthenticationResult.BadUserNameOrPassword));
+    }
+
+    /// <summary>
+    /// A client that presents a certificate is judged by it, whatever else it sends: a certificate that is not
+    /// acceptable refuses the CONNECT even beside a valid token, so a revoked or expired certificate never goes
+    /// unnoticed. The user name alone is ignored (clients send all kinds); a password beside the certificate must
+    /// be the same device's token, so that one connection never carries two identities.
+    /// </summary>
+    private MqttAuthentication AuthenticateWithCertificate(MqttCredentials credentials, MqttCertificateCheck check)
+    {
+        if (check.DeviceId is not { } deviceId)
+        {
+            return MqttAuthentication.Refused(check.Failure, check.Reason);
+        }
+
+        if (!string.IsNullOrEmpty(credentials.Password)
+            && !(string.Equals(credentials.UserName, deviceId, StringComparison.Ordinal) && _isDeviceToken(deviceId, credentials.Password)))
+        {
+            return MqttAuthentication.Refused(MqttAuthenticationResult.NotAuthorized,
+                $"the client certificate authenticates device \"{deviceId}\" but the user name and password are not that device's id and token; send the certificate without a password");
+        }
+
+        return MqttAuthentication.Accepted(MqttPrincipal.DeviceWithCertificate(deviceId, check.Thumbprint));
     }
 
     private MqttAuthentication Provision(string clientId, string? deviceId)

@@ -1,7 +1,9 @@
+using System.Security.Cryptography.X509Certificates;
+
 namespace Plexus.Broker.Auth;
 
-/// <summary>What a client presented in its CONNECT packet.</summary>
-public readonly record struct MqttCredentials(string ClientId, string? UserName, string? Password);
+/// <summary>What a client presented in its CONNECT packet, and the certificate it presented in its TLS handshake (null when none).</summary>
+public readonly record struct MqttCredentials(string ClientId, string? UserName, string? Password, X509Certificate2? ClientCertificate = null);
 
 /// <summary>The answer to a CONNECT, mapped by the broker to the reason code of the client's protocol version.</summary>
 public enum MqttAuthenticationResult
@@ -15,12 +17,15 @@ public enum MqttAuthenticationResult
     NotAuthorized,
 }
 
-/// <summary>The answer to a CONNECT: the result, and for an accepted client who it is (which decides its topic ACL).</summary>
-public readonly record struct MqttAuthentication(MqttAuthenticationResult Result, MqttPrincipal? Principal)
+/// <summary>
+/// The answer to a CONNECT: the result, and for an accepted client who it is (which decides its topic ACL); for a
+/// refused one, when the authenticator knows more than the result says, why (logged with the refusal).
+/// </summary>
+public readonly record struct MqttAuthentication(MqttAuthenticationResult Result, MqttPrincipal? Principal, string? Reason = null)
 {
     public static MqttAuthentication Accepted(MqttPrincipal principal) => new(MqttAuthenticationResult.Accepted, principal);
 
-    public static MqttAuthentication Refused(MqttAuthenticationResult result) => new(result, null);
+    public static MqttAuthentication Refused(MqttAuthenticationResult result, string? reason = null) => new(result, null, reason);
 }
 
 /// <summary>

@@ -71,6 +71,17 @@ public sealed class MqttPrincipal
         return new MqttPrincipal(MqttPrincipalKind.Device, deviceId, null, 0);
     }
 
+    /// <summary>A device that authenticated with a client certificate (TLS), whose SHA-256 thumbprint decides whether the connection outlives a change of the device's certificates.</summary>
+    public static MqttPrincipal DeviceWithCertificate(string deviceId, string certificateThumbprint)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(deviceId);
+        ArgumentException.ThrowIfNullOrEmpty(certificateThumbprint);
+        return new MqttPrincipal(MqttPrincipalKind.Device, deviceId, null, 0) { CertificateThumbprint = certificateThumbprint };
+    }
+
+    /// <summary>The SHA-256 thumbprint (lower-case hex) of the client certificate a device authenticated with; null for a token.</summary>
+    public string? CertificateThumbprint { get; private init; }
+
     public static MqttPrincipal Application(string tokenName, MqttApplicationScope scope, IReadOnlyList<string>? namespaces = null, MqttTopicRules? topicRules = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(tokenName);

@@ -14,7 +14,7 @@ internal sealed class ConnectionAuthentication(IMqttAuthenticator authenticator,
     public async Task ValidatingConnectionAsync(ValidatingConnectionEventArgs e)
     {
         AssignClientIdentifierIfEmpty(e);
-        var credentials = new MqttCredentials(e.ClientId, e.UserName, e.Password);
+        var credentials = new MqttCredentials(e.ClientId, e.UserName, e.Password, ConnectionEvents.ChannelOf(e.RemoteEndPoint)?.ClientCertificate);
         MqttAuthentication authentication = await authenticator.AuthenticateAsync(credentials, CancellationToken.None);
         MqttAuthenticationResult result = authentication.Result == MqttAuthenticationResult.Accepted && authentication.Principal is null
             ? MqttAuthenticationResult.NotAuthorized
@@ -29,7 +29,8 @@ internal sealed class ConnectionAuthentication(IMqttAuthenticator authenticator,
         };
         if (result != MqttAuthenticationResult.Accepted)
         {
-            BrokerLog.ConnectionRefused(logger, result.ToString(), e.ClientId, e.UserName, e.RemoteEndPoint?.ToString());
+            string reason = authentication.Reason is null ? result.ToString() : result + ": " + authentication.Reason;
+            BrokerLog.ConnectionRefused(logger, reason, e.ClientId, e.UserName, e.RemoteEndPoint?.ToString());
             return;
         }
 

@@ -111,7 +111,8 @@ internal sealed partial class DevicePublishChannel : IMqttChannel, IIngestAcknow
         _connectDeadline = time.CreateTimer(static state => ((DevicePublishChannel)state!).ConnectTimedOut(), this, connectTimeLeft > TimeSpan.Zero ? connectTimeLeft : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
     }
 
-    public X509Certificate2 ClientCertificate => null!;
+    /// <summary>The certificate the client presented in its TLS handshake; null without TLS or when it sent none (MQTTnet's type says otherwise).</summary>
+    public X509Certificate2 ClientCertificate => _transport.ClientCertificate!;
 
     public EndPoint RemoteEndPoint { get; }
 

@@ -161,6 +161,21 @@ internal sealed partial class DeviceTcpServerAdapter : IMqttServerAdapter
         }
     }
 
+    /// <summary>
+    /// The client certificate is asked for but not required, so token clients keep working, and any certificate (or
+    /// none) passes the handshake: it is judged at CONNECT by the authenticator (registered thumbprints, the
+    /// configured client CA, never the machine's trust store), where a refusal is a CONNACK with a reason code and
+    /// one log line, not a TLS alert the client reports as a broken connection.
+    /// </summary>
+    private SslServerAuthenticationOptions ServerOptions => new()
+    {
+        ServerCertificate = _certificate,
+        ClientCertificateRequired = true,
+#pragma warning disable CA5359 // A client's certificate, not the server's: judged at CONNECT, see above.
+        RemoteCertificateValidationCallback = static (_, _, _, _) => true,
+#pragma warning restore CA5359
+    };
+
     /// <summary>The TLS handshake, within the connect timeout; null (and the socket closed) when it fails.</summary>
     private async Task<MqttTransport?> HandshakeAsync(Socket client, string remote)
     {
@@ -169,7 +184,7 @@ internal sealed partial class DeviceTcpServerAdapter : IMqttServerAdapter
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, _stopping.Token);
         try
         {
-            await stream.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = _certificate, ClientCertificateRequired = false }, stopping.Token);
+            await stream.AuthenticateAsServerAsync(ServerOptions, stopping.Token);
             return new TlsTransport(client, stream);
         }
         catch (Exception error) when (error is System.Security.Authentication.AuthenticationException or IOException or OperationCanceledException or SocketException)

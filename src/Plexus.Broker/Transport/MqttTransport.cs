@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Net.WebSockets;
+using System.Security.Cryptography.X509Certificates;
 
 namespace Plexus.Broker.Transport;
 
@@ -16,6 +17,9 @@ internal abstract class MqttTransport : IDisposable
     public abstract EndPoint LocalEndPoint { get; }
 
     public abstract bool IsSecure { get; }
+
+    /// <summary>The certificate the client presented in the TLS handshake; null without TLS or when it sent none.</summary>
+    public virtual X509Certificate2? ClientCertificate => null;
 
     /// <summary>Reads what has arrived, at least one byte; 0 at the end of the connection.</summary>
     public abstract ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken);
@@ -80,6 +84,8 @@ internal sealed class TlsTransport(Socket socket, SslStream stream) : MqttTransp
     public override EndPoint LocalEndPoint { get; } = socket.LocalEndPoint!;
 
     public override bool IsSecure => true;
+
+    public override X509Certificate2? ClientCertificate { get; } = stream.RemoteCertificate as X509Certificate2;
 
     public override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) => stream.ReadAsync(buffer, cancellationToken);
 

@@ -6,7 +6,7 @@ using static Plexus.Cli.Commands.CommandSupport;
 
 namespace Plexus.Cli.Commands;
 
-/// <summary>`plexus devices add|list|show|update|remove|rotate-token|import|desire|command`: the device registry (docs/devices.md).</summary>
+/// <summary>`plexus devices add|list|show|update|remove|rotate-token|import|desire|command|cert`: the device registry (docs/devices.md).</summary>
 internal static class DevicesCommand
 {
     private const string TokenNote = "note: the token is shown only now; the server keeps only its hash. Give it to the device as its MQTT password (user name = device id).";
@@ -23,6 +23,7 @@ internal static class DevicesCommand
         command.Subcommands.Add(Import());
         command.Subcommands.Add(DeviceTwinCommands.Desire());
         command.Subcommands.Add(DeviceTwinCommands.SendCommand());
+        command.Subcommands.Add(DeviceCertificatesCommand.Create());
         return command;
     }
 
@@ -126,15 +127,32 @@ internal static class DevicesCommand
         var id = IdArgument();
         var (name, type, tags, parent) = MetadataOptions();
         var measurements = MeasurementOption("A measurement of namespace main the device may write; repeat for several. Without it the device may write any measurement");
-        var command = new Command("add", "Register a device and print its token (shown once)") { id, name, type, tags, parent, measurements };
+        var certificate = DeviceCertificatesCommand.CertOption();
+        var command = new Command("add", "Register a device and print its token (shown once)") { id, name, type, tags, parent, measurements, certificate };
         return WithClient(command, async (parse, client, output, error, cancellationToken) =>
         {
             string[]? allowed = parse.GetValue(measurements) is { Length: > 0 } given ? given : null;
             string body = NewEntryJson(parse.GetValue(id), parse.GetValue(name), parse.GetValue(type), parse.GetValue(parent), ParseTags(parse.GetValue(tags)),
                 json => WriteMeasurements(json, allowed));
+
+            // The certificate file is read before the device is registered, so a wrong path registers nothing.
+            string? certificateBody = parse.GetValue(certificate) is { } file ? DeviceCertificatesCommand.AddBody(file) : null;
             using var document = await SendAsync(client, HttpMethod.Post, "api/v1/devices", body, cancellationToken);
             await output.WriteLineAsync(Pretty(document!.RootElement));
             await error.WriteLineAsync(TokenNote);
+            if (certificateBody is not null)
+            {
+                string deviceId = parse.GetValue(id)!;
+                try
+                {
+                    using var added = await SendAsync(client, HttpMethod.Post, DeviceCertificatesCommand.PathOf(deviceId), certificateBody, cancellationToken);
+                    await error.WriteLineAsync($"certificate {added!.RootElement.GetProperty("thumbprint").GetString()} registered: the device may connect to the MQTT TLS listener with it");
+                }
+                catch (CliException refused)
+                {
+                    throw new CliException($"device {deviceId} is registered, but its certificate was refused: {refused.Message}; fix it and run `plexus devices cert add {deviceId} <pem>`", refused.ExitCode, refused);
+                }
+            }
         });
     }
 

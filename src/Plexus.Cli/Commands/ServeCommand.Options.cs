@@ -17,6 +17,7 @@ internal static partial class ServeCommand
     private static readonly Option<string?> MqttTls = new("--mqtt-tls") { Description = "MQTT over TLS listen address host:port, or off (env PLEXUS_MQTT_TLS, default off); needs --mqtt-tls-cert and --mqtt-tls-key" };
     private static readonly Option<string?> MqttTlsCert = new("--mqtt-tls-cert") { Description = "PEM certificate for the MQTT TLS listener (env PLEXUS_MQTT_TLS_CERT)" };
     private static readonly Option<string?> MqttTlsKey = new("--mqtt-tls-key") { Description = "PEM private key of that certificate, not encrypted (env PLEXUS_MQTT_TLS_KEY)" };
+    private static readonly Option<string?> MqttClientCa = new("--mqtt-client-ca") { Description = "PEM file of the CAs whose client certificates authenticate devices on the MQTT TLS listener, CN = device id (env PLEXUS_MQTT_CLIENT_CA, default none: only registered certificates)" };
     private static readonly Option<string?> MqttMaxMessageSize = new("--mqtt-max-message-size") { Description = "Largest MQTT packet a client may send, e.g. 256KiB (env PLEXUS_MQTT_MAX_MESSAGE_SIZE, default 256KiB)" };
     private static readonly Option<string?> MqttMaxConnectSize = new("--mqtt-max-connect-size") { Description = "Largest MQTT CONNECT packet (the first packet of a connection), e.g. 64KiB (env PLEXUS_MQTT_MAX_CONNECT_SIZE, default 64KiB)" };
     private static readonly Option<string?> MqttConnectTimeout = new("--mqtt-connect-timeout") { Description = "Time a new MQTT connection has to send its whole CONNECT, TLS handshake included, e.g. 10s (env PLEXUS_MQTT_CONNECT_TIMEOUT, default 10s)" };
@@ -119,6 +120,7 @@ internal static partial class ServeCommand
             MqttTlsEndpoint = Get(MqttTls, "PLEXUS_MQTT_TLS"),
             MqttTlsCertificate = Get(MqttTlsCert, "PLEXUS_MQTT_TLS_CERT"),
             MqttTlsKey = Get(MqttTlsKey, "PLEXUS_MQTT_TLS_KEY"),
+            MqttClientCa = Get(MqttClientCa, "PLEXUS_MQTT_CLIENT_CA"),
             MqttAclFile = Get(MqttAclFile, "PLEXUS_MQTT_ACL_FILE"),
             MqttMaxMessageSize = Get(MqttMaxMessageSize, "PLEXUS_MQTT_MAX_MESSAGE_SIZE") is { } mqttSize ? Units.ParseBytes(mqttSize, "mqtt-max-message-size") : 256 * 1024,
             MqttMaxConnectSize = Get(MqttMaxConnectSize, "PLEXUS_MQTT_MAX_CONNECT_SIZE") is { } connectSize ? Units.ParseBytes(connectSize, "mqtt-max-connect-size") : Broker.PlexusBrokerOptions.DefaultMaxConnectSize,
