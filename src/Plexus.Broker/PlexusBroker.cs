@@ -47,6 +47,7 @@ public sealed class PlexusBroker : IAsyncDisposable
     private readonly DeviceIngest _ingest;
     private readonly ILogger _logger;
     private readonly MqttSessionOwnership _owners;
+    private readonly TopicAclExtension _topicAcl;
     private readonly MqttAclFileSource? _aclFile;
     private readonly ClientRateLimiter _rateLimiter;
     private readonly WillKeeper _wills;
@@ -114,12 +115,13 @@ public sealed class PlexusBroker : IAsyncDisposable
         // - shared subscriptions before the fast path's index: a shared filter is not MQTTnet's and is not indexed;
         // - session persistence before the connected-clients table: at a disconnect it reads whether the session persists;
         // - the connected-clients table last: at a disconnect, the hooks before it still read whether the session persists.
+        _topicAcl = new TopicAclExtension(_owners, _logger);
         var ordered = new List<IBrokerExtension>
         {
             new ConnectionAuthentication(authenticator, _logger),
             new SessionOwnershipExtension(_owners, _logger),
             new SessionExpiryExtension(_server, options.MaxSessionExpiry),
-            new TopicAclExtension(_owners, _logger),
+            _topicAcl,
         };
         if (connectivity is not null)
         {
@@ -181,6 +183,12 @@ public sealed class PlexusBroker : IAsyncDisposable
 
     /// <summary>Connections refused at accept over <see cref="PlexusBrokerOptions.MaxConnections"/> or <see cref="PlexusBrokerOptions.MaxConnectionsPerIp"/>.</summary>
     public long RefusedConnections => _admission.Refused;
+
+    /// <summary>Publishes the topic ACL refused (token filters, the ACL file, device and twin topics).</summary>
+    public long AclRefusedPublishes => _topicAcl.PublishesRefused;
+
+    /// <summary>Subscriptions the topic ACL refused.</summary>
+    public long AclRefusedSubscriptions => _topicAcl.SubscriptionsRefused;
 
     public static async Task<PlexusBroker> StartAsync(
         PlexusBrokerOptions options,

@@ -29,6 +29,8 @@ internal static class ServerMetrics
         [
             new("plexus_mqtt_connections", "MQTT connections open now (TCP, TLS and WebSocket).", "gauge", broker.OpenConnections),
             new("plexus_mqtt_connections_refused_total", "MQTT connections refused at accept over the connection limits.", "counter", broker.RefusedConnections),
+            new("plexus_mqtt_acl_refusals_total", "MQTT publishes (action=publish) and subscriptions (action=subscribe) the topic ACL refused; only the first of each per connection is logged.", "counter", broker.AclRefusedPublishes, "action=\"publish\""),
+            new("plexus_mqtt_acl_refusals_total", "MQTT publishes and subscriptions the topic ACL refused.", "counter", broker.AclRefusedSubscriptions, "action=\"subscribe\""),
             new("plexus_mqtt_fast_path_messages_total", "Device messages stored through the MQTT fast path.", "counter", broker.FastPathMessages),
             new("plexus_mqtt_messages_too_large_total", "MQTT packets refused as larger than --mqtt-max-message-size.", "counter", broker.TooLargeRefused),
             new("plexus_mqtt_messages_dropped_total", "MQTT messages dropped: a subscriber fell behind (reason=subscriber_queue) or a client published over --mqtt-max-rate (reason=rate).", "counter", broker.DroppedMessages, "reason=\"subscriber_queue\""),

@@ -17,6 +17,14 @@ internal sealed class TopicAclExtension(MqttSessionOwnership owners, ILogger log
     // keeps publishing where it may not would otherwise write a warning per message.
     private readonly ConcurrentDictionary<string, byte> _publishRefusalLogged = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _subscribeRefusalLogged = new(StringComparer.Ordinal);
+    private long _publishesRefused;
+    private long _subscriptionsRefused;
+
+    /// <summary>Publishes refused by the ACL since start, every one counted (only the first per connection is logged).</summary>
+    public long PublishesRefused => Interlocked.Read(ref _publishesRefused);
+
+    /// <summary>Subscriptions refused by the ACL since start.</summary>
+    public long SubscriptionsRefused => Interlocked.Read(ref _subscriptionsRefused);
 
     /// <summary>
     /// The principal a publish is judged as: its client id's owner, or for a delayed will (WillKeeper) that comes
@@ -37,6 +45,7 @@ internal sealed class TopicAclExtension(MqttSessionOwnership owners, ILogger log
         if (!MqttTopicAcl.MayPublish(principal, topic) || !owners.AclFileAllows(principal, e.ClientId, topic, read: false)
             || !MqttTopicAcl.MayPublishTwinTopic(principal, topic, fromServerTwin))
         {
+            Interlocked.Increment(ref _publishesRefused);
             if (_publishRefusalLogged.TryAdd(e.ClientId, 0))
             {
                 MqttAclLog.PublishRefused(logger, principal?.ToString() ?? "unknown client", e.ClientId, topic);
@@ -56,6 +65,7 @@ internal sealed class TopicAclExtension(MqttSessionOwnership owners, ILogger log
         string filter = SharedSubscriptions.AclFilter(e.TopicFilter.Topic);
         if (!MqttTopicAcl.MaySubscribe(principal, filter) || !owners.AclFileAllows(principal, e.ClientId, filter, read: true))
         {
+            Interlocked.Increment(ref _subscriptionsRefused);
             if (_subscribeRefusalLogged.TryAdd(e.ClientId, 0))
             {
                 MqttAclLog.SubscribeRefused(logger, principal?.ToString() ?? "unknown client", e.ClientId, filter);

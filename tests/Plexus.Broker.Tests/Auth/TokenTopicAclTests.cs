@@ -69,6 +69,8 @@ public sealed class TokenTopicAclTests
         }
 
         Assert.Single(server.Logs.Entries, e => e.Message.Contains("application dashboard (scope read)", StringComparison.Ordinal) && e.Message.Contains("may not subscribe", StringComparison.Ordinal));
+        string metrics = await server.Client.GetStringAsync("/metrics");
+        Assert.Contains("plexus_mqtt_acl_refusals_total{action=\"subscribe\"} 2\n", metrics, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -104,6 +106,8 @@ public sealed class TokenTopicAclTests
 
         Assert.True(app.IsConnected);
         Assert.Single(server.Logs.Entries, e => e.Message.Contains("application dash (scope write)", StringComparison.Ordinal) && e.Message.Contains("may not publish", StringComparison.Ordinal));
+        string metrics = await server.Client.GetStringAsync("/metrics");
+        Assert.Contains("plexus_mqtt_acl_refusals_total{action=\"publish\"} 3\n", metrics, StringComparison.Ordinal);
     }
 
     [Fact]
