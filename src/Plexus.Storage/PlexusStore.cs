@@ -95,6 +95,7 @@ public sealed class PlexusStore : IAsyncDisposable
             Catalog.Execute(root, $"SET allowed_directories = [{Schema.SqlNames.Literal(cold.Directory)}]");
             Catalog.Execute(root, "SET enable_external_access = false");
             Catalog.EnsureCreated(root);
+            RemoveLeftoverBackup(options.DataDirectory, logger);
             ColdStore.EnsureCreated(root);
             cold.Open(root);
 
@@ -128,6 +129,27 @@ public sealed class PlexusStore : IAsyncDisposable
             }
 
             throw new StorageException($"Cannot open the database at {options.DatabasePath}: {error.Message}", error);
+        }
+    }
+
+    // A server stopped (or killed) while a backup was staged leaves its copy behind: it can be as large as the database
+    // and nothing will send it. The database is open, so no other server is using this folder.
+    private static void RemoveLeftoverBackup(string dataDirectory, ILogger logger)
+    {
+        string staging = Path.Combine(dataDirectory, Backup.BackupSnapshot.StagingFolderName);
+        if (!Directory.Exists(staging))
+        {
+            return;
+        }
+
+        try
+        {
+            Directory.Delete(staging, recursive: true);
+            logger.LogInformation("Removed {Folder}, a backup copy left by a server that stopped while sending it", staging);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning("Could not remove {Folder}, a backup copy left by a server that stopped while sending it: {Error}", staging, error.Message);
         }
     }
 

@@ -53,6 +53,9 @@ public sealed class StorageOptions
     /// <summary>The write log's file operations; tests replace them to make a write, a sync or a truncation fail.</summary>
     internal Writing.LogFileOperations LogFile { get; init; } = Writing.LogFileOperations.Real;
 
+    /// <summary>Bytes free on the disk that holds a folder; tests replace it to make a backup find the disk full.</summary>
+    internal Func<string, long> FreeSpace { get; init; } = folder => new DriveInfo(Path.GetFullPath(folder)).AvailableFreeSpace;
+
     public string DatabasePath => Path.Combine(DataDirectory, DatabaseFileName);
 
     /// <summary>The writer's clock: when the log is applied, when a failing store is retried, how long a reader waits.</summary>

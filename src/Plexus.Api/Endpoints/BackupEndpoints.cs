@@ -48,6 +48,11 @@ internal static class BackupEndpoints
             await ApiErrors.WriteAsync(http, StatusCodes.Status409Conflict, "conflict", error.Message);
             return;
         }
+        catch (BackupSpaceException error)
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status507InsufficientStorage, "insufficient_storage", error.Message);
+            return;
+        }
 
         try
         {

@@ -240,3 +240,32 @@ public sealed class BackupInProgressException : Exception
     {
     }
 }
+
+/// <summary>The data folder's disk has too little free space to stage a backup; nothing was staged.</summary>
+public sealed class BackupSpaceException : Exception
+{
+    public BackupSpaceException(long needed, long free)
+        : base($"a backup needs about {needed:N0} bytes free on the data folder's disk to stage a copy of the database, and {free:N0} are free; free some space (or compact and expire old data) and try again")
+    {
+        Needed = needed;
+        Free = free;
+    }
+
+    public BackupSpaceException()
+    {
+    }
+
+    public BackupSpaceException(string message)
+        : base(message)
+    {
+    }
+
+    public BackupSpaceException(string message, Exception? inner)
+        : base(message, inner)
+    {
+    }
+
+    public long Needed { get; }
+
+    public long Free { get; }
+}

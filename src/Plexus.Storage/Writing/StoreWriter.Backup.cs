@@ -18,6 +18,9 @@ public sealed partial class StoreWriter
 
     private static readonly TimeSpan CheckpointRetryWait = TimeSpan.FromMilliseconds(50);
 
+    // Room left for the writes that arrive while the copy is made and for the log they go to.
+    private const long BackupSpaceMargin = 64L << 20;
+
     private int _backupRunning;
 
     /// <summary>
@@ -87,6 +90,7 @@ public sealed partial class StoreWriter
         }
 
         Checkpoint();
+        EnsureSpaceFor(folder, metadataFiles);
         var paths = new List<string>();
         CopyDatabaseFile(Path.Combine(folder, StorageOptions.DatabaseFileName));
         paths.Add(StorageOptions.DatabaseFileName);
@@ -121,6 +125,24 @@ public sealed partial class StoreWriter
         }
 
         return (paths, _time.GetElapsedTime(started));
+    }
+
+    // The copy of the database is the backup's one large file (cold files are linked); a disk that fills while it is
+    // copied would fail the backup anyway, and would also fail every write the server acknowledges meanwhile.
+    private void EnsureSpaceFor(string folder, IReadOnlyList<string> metadataFiles)
+    {
+        long needed = new FileInfo(_options.DatabasePath).Length + BackupSpaceMargin;
+        foreach (string name in metadataFiles)
+        {
+            var file = new FileInfo(Path.Combine(_options.DataDirectory, name));
+            needed += file.Exists ? file.Length : 0;
+        }
+
+        long free = _options.FreeSpace(folder);
+        if (free < needed)
+        {
+            throw new BackupSpaceException(needed, free);
+        }
     }
 
     private void Checkpoint()
