@@ -255,7 +255,7 @@ public sealed class PlexusServer : IAsyncDisposable
             var desired = owned.Own("the desired properties", DesiredProperties.Open(store, options.MaxDesiredBytes, time, loggerFactory.CreateLogger("Plexus.Devices")));
             var commands = owned.Own("the device commands", DeviceCommands.Open(
                 store,
-                new DeviceCommandOptions { MaxBytes = options.MaxCommandBytes, MaxTimeout = options.MaxCommandTimeout, MaxPendingPerDevice = options.MaxPendingCommands },
+                new DeviceCommandOptions { MaxBytes = options.MaxCommandBytes, MaxTimeout = options.MaxCommandTimeout, MaxPendingPerDevice = options.MaxPendingCommands, HistoryRetention = options.CommandHistoryRetention },
                 time,
                 loggerFactory.CreateLogger("Plexus.Devices")));
 
