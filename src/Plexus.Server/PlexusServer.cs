@@ -287,6 +287,13 @@ public sealed class PlexusServer : IAsyncDisposable
                 loggerFactory.CreateLogger("Plexus.Rules")));
             alarms.Transition = ruleActions.OnTransition;
 
+            // Derived points go through the pipeline like any write, under their own origin: the engine skips them, so
+            // that no rule re-triggers itself through what its actions write.
+            ruleActions.Points = pipeline.For(new IngestOrigin(IngestSource.Rules));
+            ruleActions.Desired = desired;
+            ruleActions.Commands = commands;
+            ruleActions.IsRegisteredDevice = id => devices.Get(id) is not null;
+
             // Rules run off the writer's thread: with none defined the observer costs one check per write.
             var ruleEngine = new RuleEngine(rules, alarms, devices, new LiveStateFacts(deviceState), deviceTags.TagFor, geofences.ShapeOf, time, options.RulesQueue, loggerFactory.CreateLogger("Plexus.Rules"), new RuleStateOptions { DataDirectory = options.DataDirectory, Interval = options.RulesStateInterval });
             owned.Own("the rule engine", new ObserverRegistration(pipeline.Observers, ruleEngine));
