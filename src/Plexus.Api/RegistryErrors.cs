@@ -14,6 +14,7 @@ public static class RegistryErrors
         RegistryErrorKind.Invalid => (StatusCodes.Status400BadRequest, "invalid"),
         RegistryErrorKind.NotFound => (StatusCodes.Status404NotFound, "not_found"),
         RegistryErrorKind.Conflict => (StatusCodes.Status409Conflict, "conflict"),
+        RegistryErrorKind.TooLarge => (StatusCodes.Status413PayloadTooLarge, "too_large"),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "a registry error kind without an HTTP answer; add it here"),
     };
 

@@ -17,6 +17,9 @@ public enum IngestSource
 
     /// <summary>Plexus's own data: the live state's history and dead letters.</summary>
     Internal,
+
+    /// <summary>Points derived by rule actions (docs/rules.md#derived-points); the rule engine does not evaluate them.</summary>
+    Rules,
 }
 
 /// <summary>The source of a write and, where one principal sent all of it, who: a device id or a token's name.</summary>

@@ -11,6 +11,9 @@ public enum RegistryErrorKind
 
     /// <summary>The operation clashes with what exists: the id is taken, the entry still has children.</summary>
     Conflict,
+
+    /// <summary>A part of the request is larger than a configured limit; the message names the option that raises it.</summary>
+    TooLarge,
 }
 
 /// <summary>
@@ -50,4 +53,6 @@ public sealed class RegistryException : Exception
     public static RegistryException NotFound(string? field, string message) => new(RegistryErrorKind.NotFound, field, message);
 
     public static RegistryException Conflict(string? field, string message) => new(RegistryErrorKind.Conflict, field, message);
+
+    public static RegistryException TooLarge(string? field, string message) => new(RegistryErrorKind.TooLarge, field, message);
 }

@@ -12,11 +12,45 @@ public enum RuleSeverity
     Info,
 }
 
-/// <summary>What a rule does when its alarm opens or clears: call a webhook, or publish on MQTT.</summary>
+/// <summary>
+/// What a rule does when its alarm opens or clears: call a webhook, publish on MQTT, write a derived point, patch the
+/// device's desired properties or send it a command (docs/rules.md#actions).
+/// </summary>
 public sealed record RuleAction(string Type, string? Url = null, string? Topic = null, TimeSpan? Timeout = null, string? Payload = null)
 {
     public const string Webhook = "webhook";
     public const string Mqtt = "mqtt";
+    public const string Point = "point";
+    public const string Desired = "desired";
+    public const string Command = "command";
+
+    /// <summary>A point action's measurement as written: <c>alarm_events</c> (namespace main) or <c>plant.alarm_events</c>.</summary>
+    public string? Measurement { get; init; }
+
+    /// <summary>A point action's fields, a JSON object's compact text: numbers, booleans and (templated) strings.</summary>
+    public string? Fields { get; init; }
+
+    /// <summary>A point action's tags, a JSON object's compact text of (templated) strings; null for none.</summary>
+    public string? Tags { get; init; }
+
+    /// <summary>
+    /// JSON text whose strings are templated: the merge patch of a desired action, the payload of a command action
+    /// (<see cref="Payload"/> is the MQTT action's payload template, plain text).
+    /// </summary>
+    public string? Json { get; init; }
+
+    /// <summary>A command action's command name.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>Where a failed action is recorded as having gone: the url, topic, measurement or device twin part.</summary>
+    public string Target => Type switch
+    {
+        Webhook => Url!,
+        Mqtt => Topic!,
+        Point => Measurement!,
+        Desired => "desired",
+        _ => "commands/" + Name,
+    };
 }
 
 /// <summary>

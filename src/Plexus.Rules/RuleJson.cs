@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Plexus.Core;
+using Plexus.Devices.Twin;
+using Plexus.Rules.Actions;
 
 namespace Plexus.Rules;
 
@@ -12,6 +14,7 @@ public static class RuleJson
     public const int MaxNameLength = 128;
     public const int MaxActions = 10;
     public const int MaxDescriptionLength = 1024;
+    public const int MaxJsonLength = 65_536;
 
     public const string Example = """{"name": "overheat", "from": "telemetry", "where": "temperature > 80", "for": "5m", "severity": "major"}""";
 
@@ -157,9 +160,32 @@ public static class RuleJson
                 json.WriteString("topic", action.Topic);
             }
 
+            if (action.Name is not null)
+            {
+                json.WriteString("name", action.Name);
+            }
+
+            if (action.Measurement is not null)
+            {
+                json.WriteString("measurement", action.Measurement);
+                json.WritePropertyName("fields");
+                json.WriteRawValue(action.Fields!);
+                if (action.Tags is not null)
+                {
+                    json.WritePropertyName("tags");
+                    json.WriteRawValue(action.Tags);
+                }
+            }
+
             if (action.Payload is not null)
             {
                 json.WriteString("payload", action.Payload);
+            }
+
+            if (action.Json is not null)
+            {
+                json.WritePropertyName(action.Type == RuleAction.Desired ? "properties" : "payload");
+                json.WriteRawValue(action.Json);
             }
 
             if (action.Timeout is { } timeout)
@@ -211,22 +237,37 @@ public static class RuleJson
             string field = $"actions[{index++}]";
             if (action.ValueKind != JsonValueKind.Object)
             {
-                throw RegistryException.Invalid(field, "an action is an object with a \"type\": webhook or mqtt");
+                throw RegistryException.Invalid(field, $"an action is an object with a \"type\": {ActionTypes}");
             }
 
             foreach (var member in action.EnumerateObject())
             {
-                if (member.Name is not ("type" or "url" or "topic" or "timeout" or "payload"))
+                if (member.Name is not ("type" or "url" or "topic" or "timeout" or "payload" or "measurement" or "fields" or "tags" or "properties" or "name"))
                 {
-                    throw RegistryException.Invalid($"{field}.{member.Name}", $"unknown member \"{member.Name}\"; an action has type, url (webhook), topic and payload (mqtt), timeout");
+                    throw RegistryException.Invalid($"{field}.{member.Name}", $"unknown member \"{member.Name}\"; an action has type, url (webhook), topic and payload (mqtt), measurement, fields and tags (point), properties (desired), name and payload (command), timeout");
                 }
             }
 
             string? type = String(action, "type", field);
             var timeout = Duration(action, "timeout", field);
-            if (timeout is { } t && (t <= TimeSpan.Zero || t > TimeSpan.FromMinutes(1)))
+            if (type == RuleAction.Command)
+            {
+                if (timeout is { } commandTimeout && commandTimeout < TimeSpan.FromSeconds(1))
+                {
+                    throw RegistryException.Invalid($"{field}.timeout", "a command's timeout is at least 1s (and at most --max-command-timeout)");
+                }
+            }
+            else if (timeout is { } t && (t <= TimeSpan.Zero || t > TimeSpan.FromMinutes(1)))
             {
                 throw RegistryException.Invalid($"{field}.timeout", "an action's timeout is between 1ms and 1m");
+            }
+
+            foreach (string member in (string[])["url", "topic", "measurement", "fields", "tags", "properties", "name", "payload", "timeout"])
+            {
+                if (action.TryGetProperty(member, out var present) && present.ValueKind != JsonValueKind.Null && !Applies(type, member))
+                {
+                    throw RegistryException.Invalid($"{field}.{member}", $"\"{member}\" does not belong to a {type} action");
+                }
             }
 
             switch (type)
@@ -261,12 +302,91 @@ public static class RuleJson
                         break;
                     }
 
+                case RuleAction.Point:
+                    {
+                        string? measurement = String(action, "measurement", field);
+                        var (fields, tags) = DerivedPoint.Check(field, measurement, Member(action, "fields"), Member(action, "tags"));
+                        list.Add(new RuleAction(type) { Measurement = measurement, Fields = fields, Tags = tags });
+                        break;
+                    }
+
+                case RuleAction.Desired:
+                    {
+                        var properties = Member(action, "properties");
+                        if (properties is not { ValueKind: JsonValueKind.Object } patch)
+                        {
+                            throw RegistryException.Invalid($"{field}.properties", """a desired action needs "properties", a JSON merge patch of the device's desired properties, e.g. {"mode": "safe", "alarm": "{rule}"}""");
+                        }
+
+                        list.Add(new RuleAction(type) { Json = CheckJson($"{field}.properties", patch, desired: true) });
+                        break;
+                    }
+
+                case RuleAction.Command:
+                    {
+                        string? name = String(action, "name", field);
+                        try
+                        {
+                            DeviceCommands.CheckName(name);
+                        }
+                        catch (RegistryException error)
+                        {
+                            throw RegistryException.Invalid($"{field}.name", error.Message);
+                        }
+
+                        string? payload = Member(action, "payload") is { } value ? CheckJson($"{field}.payload", value, desired: false) : null;
+                        list.Add(new RuleAction(type, Timeout: timeout) { Name = name, Json = payload });
+                        break;
+                    }
+
                 default:
-                    throw RegistryException.Invalid($"{field}.type", $"action type \"{type}\" is not one of webhook, mqtt");
+                    throw RegistryException.Invalid($"{field}.type", $"action type \"{type}\" is not one of {ActionTypes}");
             }
         }
 
         return list;
+    }
+
+    private const string ActionTypes = "webhook, mqtt, point, desired, command";
+
+    private static bool Applies(string? type, string member) => (type, member) switch
+    {
+        (RuleAction.Webhook, "url" or "timeout") => true,
+        (RuleAction.Mqtt, "topic" or "payload" or "timeout") => true,
+        (RuleAction.Point, "measurement" or "fields" or "tags") => true,
+        (RuleAction.Desired, "properties") => true,
+        (RuleAction.Command, "name" or "payload" or "timeout") => true,
+        (RuleAction.Webhook or RuleAction.Mqtt or RuleAction.Point or RuleAction.Desired or RuleAction.Command, _) => false,
+
+        // An unknown type is refused by its own check, which names it.
+        _ => true,
+    };
+
+    private static JsonElement? Member(JsonElement root, string name) =>
+        root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
+
+    /// <summary>A desired patch or command payload: compact, at most 65,536 characters, and (a patch) names a device could report.</summary>
+    private static string CheckJson(string field, JsonElement value, bool desired)
+    {
+        string text = JsonSerializer.Serialize(value);
+        if (text.Length > MaxJsonLength)
+        {
+            throw RegistryException.Invalid(field, $"{field} takes {text.Length} characters of JSON; at most {MaxJsonLength}");
+        }
+
+        if (desired)
+        {
+            try
+            {
+                DesiredDocument.Apply(null, value, int.MaxValue);
+            }
+            catch (RegistryException error)
+            {
+                throw RegistryException.Invalid(field, error.Message);
+            }
+        }
+
+        return text;
     }
 
     private static string? String(JsonElement root, string name, string? parent = null)

@@ -255,7 +255,7 @@ public sealed class PlexusServer : IAsyncDisposable
             var desired = owned.Own("the desired properties", DesiredProperties.Open(store, options.MaxDesiredBytes, time, loggerFactory.CreateLogger("Plexus.Devices")));
             var commands = owned.Own("the device commands", DeviceCommands.Open(
                 store,
-                new DeviceCommandOptions { MaxBytes = options.MaxCommandBytes, MaxTimeout = options.MaxCommandTimeout, MaxPendingPerDevice = options.MaxPendingCommands },
+                new DeviceCommandOptions { MaxBytes = options.MaxCommandBytes, MaxTimeout = options.MaxCommandTimeout, MaxPendingPerDevice = options.MaxPendingCommands, HistoryRetention = options.CommandHistoryRetention },
                 time,
                 loggerFactory.CreateLogger("Plexus.Devices")));
 
@@ -286,6 +286,13 @@ public sealed class PlexusServer : IAsyncDisposable
                 time,
                 loggerFactory.CreateLogger("Plexus.Rules")));
             alarms.Transition = ruleActions.OnTransition;
+
+            // Derived points go through the pipeline like any write, under their own origin: the engine skips them, so
+            // that no rule re-triggers itself through what its actions write.
+            ruleActions.Points = pipeline.For(new IngestOrigin(IngestSource.Rules));
+            ruleActions.Desired = desired;
+            ruleActions.Commands = commands;
+            ruleActions.IsRegisteredDevice = id => devices.Get(id) is not null;
 
             // Rules run off the writer's thread: with none defined the observer costs one check per write.
             var ruleEngine = new RuleEngine(rules, alarms, devices, new LiveStateFacts(deviceState), deviceTags.TagFor, geofences.ShapeOf, time, options.RulesQueue, loggerFactory.CreateLogger("Plexus.Rules"), new RuleStateOptions { DataDirectory = options.DataDirectory, Interval = options.RulesStateInterval });

@@ -198,6 +198,9 @@ public sealed record PlexusServerOptions
     /// <summary>Commands of one device waiting for an answer at once (<c>--max-pending-commands</c>).</summary>
     public int MaxPendingCommands { get; init; } = Plexus.Devices.Twin.DeviceCommandOptions.DefaultMaxPendingPerDevice;
 
+    /// <summary>How long a finished command stays in <c>main.device_commands</c> (<c>--command-history-retention</c>).</summary>
+    public TimeSpan CommandHistoryRetention { get; init; } = Plexus.Devices.Twin.DeviceCommandOptions.DefaultHistoryRetention;
+
     /// <summary>How long a webhook call may take unless its action says otherwise.</summary>
     public TimeSpan WebhookTimeout { get; init; } = DefaultWebhookTimeout;
 

@@ -45,6 +45,7 @@ internal static class ServerMetrics
         IngestSource.HttpDevice => "http_device",
         IngestSource.Mqtt => "mqtt",
         IngestSource.Internal => "internal",
+        IngestSource.Rules => "rules",
         _ => "unspecified",
     };
 }

@@ -12,6 +12,7 @@ public sealed class RegistryErrorsTests
     [InlineData(RegistryErrorKind.Invalid, 400, "invalid")]
     [InlineData(RegistryErrorKind.NotFound, 404, "not_found")]
     [InlineData(RegistryErrorKind.Conflict, 409, "conflict")]
+    [InlineData(RegistryErrorKind.TooLarge, 413, "too_large")]
     public void Kind_maps_to_its_status_and_code(RegistryErrorKind kind, int status, string code) =>
         Assert.Equal((status, code), RegistryErrors.Of(kind));
 

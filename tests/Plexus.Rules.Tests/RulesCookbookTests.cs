@@ -41,6 +41,9 @@ public sealed class RulesCookbookTests
         await WriteAsync(server, $"telemetry,device=f9 temperature=-10 {T0}\ntelemetry,device=f9 temperature=-12 {T0 + (10 * Minute)}", 2);
         await Eventually.TrueAsync(async () => (await AlarmsAsync(server, "?rule=freezer-warm")).Count == 1);
 
+        // The derived-points example reads alarm_events, which freezer-events' point action writes off the ingest path.
+        await Eventually.TrueAsync(async () => (await server.RowsAsync("SELECT count(*) FROM _plexus.measurements WHERE name = 'alarm_events'"))[0][0].GetInt64() == 1);
+
         foreach (string sql in Blocks("sql"))
         {
             foreach (string statement in sql.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))

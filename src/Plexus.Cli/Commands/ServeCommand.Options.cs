@@ -74,6 +74,7 @@ internal static partial class ServeCommand
     private static readonly Option<string?> MaxCommandBytes = new("--max-command-bytes") { Description = "Largest command payload and recorded device answer, e.g. 64KiB (env PLEXUS_MAX_COMMAND_BYTES, default 64KiB)" };
     private static readonly Option<string?> MaxCommandTimeout = new("--max-command-timeout") { Description = "Longest timeout a command may ask for, e.g. 1h (env PLEXUS_MAX_COMMAND_TIMEOUT, default 1h)" };
     private static readonly Option<string?> MaxPendingCommands = new("--max-pending-commands") { Description = "Commands of one device waiting for an answer at once (env PLEXUS_MAX_PENDING_COMMANDS, default 100)" };
+    private static readonly Option<string?> CommandHistoryRetention = new("--command-history-retention") { Description = "How long finished commands (succeeded, failed, timed out) stay in main.device_commands, e.g. 30d (env PLEXUS_COMMAND_HISTORY_RETENTION, default 30d)" };
     private static readonly Option<string?> LiveQueue = new("--live-queue") { Description = "Points a live stream's client may fall behind before new ones are dropped for it (env PLEXUS_LIVE_QUEUE, default 1024)" };
     private static readonly Option<string?> WebhookTimeout = new("--webhook-timeout") { Description = "How long a rule's webhook call may take, unless the action sets its own (env PLEXUS_WEBHOOK_TIMEOUT, default 5s)" };
     private static readonly Option<string?> WebhookRetries = new("--webhook-retries") { Description = "Retries of a failed webhook call, 1 s, 2 s, 4 s... apart, before it becomes a dead letter (env PLEXUS_WEBHOOK_RETRIES, default 3)" };
@@ -191,6 +192,7 @@ internal static partial class ServeCommand
             MaxCommandBytes = Get(MaxCommandBytes, "PLEXUS_MAX_COMMAND_BYTES") is { } commandBytes ? (int)Math.Clamp(Units.ParseBytes(commandBytes, "max-command-bytes"), 4, 16 << 20) : Plexus.Devices.Twin.DeviceCommandOptions.DefaultMaxBytes,
             MaxCommandTimeout = Get(MaxCommandTimeout, "PLEXUS_MAX_COMMAND_TIMEOUT") is { } commandTimeout ? Units.ParseDuration(commandTimeout, "max-command-timeout") : Plexus.Devices.Twin.DeviceCommandOptions.DefaultMaxTimeout,
             MaxPendingCommands = Get(MaxPendingCommands, "PLEXUS_MAX_PENDING_COMMANDS") is { } pendingCommands ? Units.ParsePositiveInt(pendingCommands, "max-pending-commands") : Plexus.Devices.Twin.DeviceCommandOptions.DefaultMaxPendingPerDevice,
+            CommandHistoryRetention = Get(CommandHistoryRetention, "PLEXUS_COMMAND_HISTORY_RETENTION") is { } commandRetention ? Units.ParseDuration(commandRetention, "command-history-retention") : Plexus.Devices.Twin.DeviceCommandOptions.DefaultHistoryRetention,
         };
         if (options.MapTiles is null && Get(MapAttribution, "PLEXUS_MAP_ATTRIBUTION") is not null)
         {

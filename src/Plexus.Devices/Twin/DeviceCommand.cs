@@ -64,6 +64,7 @@ public sealed record DeviceCommandOptions
 {
     public const int DefaultMaxBytes = 64 * 1024;
     public const int DefaultMaxPendingPerDevice = 100;
+    public static readonly TimeSpan DefaultHistoryRetention = TimeSpan.FromDays(30);
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan DefaultMaxTimeout = TimeSpan.FromHours(1);
 
@@ -75,4 +76,7 @@ public sealed record DeviceCommandOptions
 
     /// <summary>Commands of one device waiting for an answer at once (<c>--max-pending-commands</c>).</summary>
     public int MaxPendingPerDevice { get; init; } = DefaultMaxPendingPerDevice;
+
+    /// <summary>How long a finished command stays in <c>main.device_commands</c> after it finished (<c>--command-history-retention</c>).</summary>
+    public TimeSpan HistoryRetention { get; init; } = DefaultHistoryRetention;
 }

@@ -42,6 +42,7 @@ public sealed class DeviceCommands : IDisposable
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Waiting> _waiting = new(StringComparer.Ordinal);
+    private ITimer? _sweeper;
     private int _disposed;
 
     private DeviceCommands(MetadataConnection connection, DeviceCommandOptions options, TimeProvider time, ILogger logger)
@@ -82,6 +83,8 @@ public sealed class DeviceCommands : IDisposable
             var commands = new DeviceCommands(connection, options ?? new DeviceCommandOptions(), time ?? TimeProvider.System, logger ?? NullLogger.Instance);
             commands.EnsureCreated();
             commands.ResumeWaiting();
+            var every = SweepInterval(commands.Options.HistoryRetention);
+            commands._sweeper = commands._time.CreateTimer(static state => ((DeviceCommands)state!).RemoveFinishedBefore(), commands, every, every);
             return commands;
         }
         catch
@@ -105,7 +108,7 @@ public sealed class DeviceCommands : IDisposable
         int payloadBytes = Encoding.UTF8.GetByteCount(payload);
         if (payloadBytes > Options.MaxBytes)
         {
-            throw RegistryException.Invalid("payload", $"the payload takes {payloadBytes} bytes of JSON, the limit is {Options.MaxBytes} (--max-command-bytes)");
+            throw RegistryException.TooLarge("payload", $"the payload takes {payloadBytes} bytes of JSON, the limit is {Options.MaxBytes} (--max-command-bytes); send a smaller payload or raise the limit");
         }
 
         var wait = timeout ?? (DeviceCommandOptions.DefaultTimeout < Options.MaxTimeout ? DeviceCommandOptions.DefaultTimeout : Options.MaxTimeout);
@@ -247,6 +250,7 @@ public sealed class DeviceCommands : IDisposable
                 return;
             }
 
+            _sweeper?.Dispose();
             foreach (var waiting in _waiting.Values)
             {
                 waiting.Timer.Dispose();
@@ -257,6 +261,30 @@ public sealed class DeviceCommands : IDisposable
             _connection.Dispose();
         }
     }
+
+    /// <summary>
+    /// Removes the commands that finished (succeeded, failed, timed out) longer than <c>--command-history-retention</c>
+    /// ago; waiting ones stay whatever their age. Run by a timer of the injected clock (<see cref="SweepInterval"/>).
+    /// </summary>
+    public void RemoveFinishedBefore()
+    {
+        lock (_lock)
+        {
+            if (_disposed != 0)
+            {
+                return;
+            }
+
+            var cutoff = _time.GetUtcNow() - Options.HistoryRetention;
+            TryWrite(() => _connection.Execute(
+                $"DELETE FROM {TableName} WHERE status IN ('succeeded', 'failed', 'timed_out') AND completed_at < $1",
+                cutoff.UtcDateTime));
+        }
+    }
+
+    /// <summary>How often finished commands are looked for: a tenth of the retention, between a second and an hour.</summary>
+    public static TimeSpan SweepInterval(TimeSpan retention) =>
+        TimeSpan.FromTicks(Math.Clamp(retention.Ticks / 10, TimeSpan.TicksPerSecond, TimeSpan.TicksPerHour));
 
     /// <summary>What the device receives: <c>{"id", "name", "payload", "response_topic", "sent_at", "expires_at"}</c>.</summary>
     public static byte[] Envelope(DeviceCommand command)

@@ -4,8 +4,11 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Plexus.Core;
+using Plexus.Devices.Twin;
 using Plexus.Rules.Alarms;
 using Plexus.Storage;
+using Plexus.Storage.Writing;
 
 namespace Plexus.Rules.Actions;
 
@@ -77,6 +80,21 @@ public sealed partial class RuleActions : IAsyncDisposable
         _worker = Task.Run(RunAsync);
     }
 
+    /// <summary>
+    /// Where <c>point</c> actions write: the ingest pipeline with the origin <see cref="IngestSource.Rules"/>, whose
+    /// writes the rule engine does not evaluate (docs/rules.md#derived-points). Null: point actions are dead letters.
+    /// </summary>
+    public IPointWriter? Points { get; set; }
+
+    /// <summary>The devices' desired properties, for <c>desired</c> actions; null: they are dead letters.</summary>
+    public DesiredProperties? Desired { get; set; }
+
+    /// <summary>The devices' commands, for <c>command</c> actions; null: they are dead letters.</summary>
+    public DeviceCommands? Commands { get; set; }
+
+    /// <summary>Whether an alarm's device is a registered device, which <c>desired</c> and <c>command</c> actions need.</summary>
+    public Func<string, bool>? IsRegisteredDevice { get; set; }
+
     /// <summary>Actions that succeeded.</summary>
     public long Delivered => Interlocked.Read(ref _delivered);
 
@@ -122,18 +140,92 @@ public sealed partial class RuleActions : IAsyncDisposable
         _running.Dispose();
     }
 
-    /// <summary>Fills a topic or payload template: {rule}, {device}, {severity}, {status}, {id}; in a topic, a value's '/', '+' and '#' become '_'.</summary>
+    /// <summary>
+    /// Fills a template: {rule}, {device}, {severity}, {status}, {id}, and the values of the point that opened or cleared
+    /// the alarm, {value} (the first the condition reads) and {value.NAME} (empty when it has none); in a topic, a value's
+    /// '/', '+' and '#' become '_'.
+    /// </summary>
     public static string Fill(string template, AlarmRecord alarm, bool topic)
     {
         ArgumentNullException.ThrowIfNull(template);
         ArgumentNullException.ThrowIfNull(alarm);
         string Safe(string value) => topic ? value.Replace('/', '_').Replace('+', '_').Replace('#', '_').Replace('\0', '_') : value;
-        return template
+        string filled = template
             .Replace("{rule}", Safe(alarm.Rule), StringComparison.Ordinal)
             .Replace("{device}", Safe(alarm.Device), StringComparison.Ordinal)
             .Replace("{severity}", AlarmStore.Text(alarm.Severity), StringComparison.Ordinal)
             .Replace("{status}", AlarmStore.Text(alarm.Status), StringComparison.Ordinal)
             .Replace("{id}", alarm.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        return filled.Contains("{value", StringComparison.Ordinal) ? FillValues(filled, alarm, Safe) : filled;
+    }
+
+    /// <summary>Fills the strings of JSON text (a desired patch, a command payload); a value stays a valid JSON string.</summary>
+    public static string FillJson(string json, AlarmRecord alarm) =>
+        Fill(json, alarm with { Rule = JsonText(alarm.Rule), Device = JsonText(alarm.Device), LastValue = EscapedValues(alarm.LastValue) }, topic: false);
+
+    private static string FillValues(string template, AlarmRecord alarm, Func<string, string> safe)
+    {
+        using var values = DerivedPoint.ParseValues(alarm.LastValue);
+        var text = new StringBuilder(template.Length);
+        int at = 0;
+        while (at < template.Length)
+        {
+            int start = template.IndexOf("{value", at, StringComparison.Ordinal);
+            int end = start < 0 ? -1 : template.IndexOf('}', start);
+            if (start < 0 || end < 0)
+            {
+                text.Append(template, at, template.Length - at);
+                break;
+            }
+
+            text.Append(template, at, start - at);
+            string placeholder = template[start..(end + 1)];
+            if (placeholder == "{value}" || placeholder.StartsWith("{value.", StringComparison.Ordinal))
+            {
+                text.Append(DerivedPoint.ValueOf(values?.RootElement, placeholder) is { } value ? safe(value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText()) : string.Empty);
+            }
+            else
+            {
+                text.Append(placeholder);
+            }
+
+            at = end + 1;
+        }
+
+        return text.ToString();
+    }
+
+    private static string JsonText(string value) => JsonEncodedText.Encode(value, System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping).ToString();
+
+    /// <summary>The alarm's values with each string's text JSON-escaped, so that filling it into a JSON string keeps the JSON valid.</summary>
+    private static string EscapedValues(string values)
+    {
+        using var document = DerivedPoint.ParseValues(values);
+        if (document?.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            return values;
+        }
+
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            foreach (var member in document.RootElement.EnumerateObject())
+            {
+                if (member.Value.ValueKind == JsonValueKind.String)
+                {
+                    json.WriteString(member.Name, JsonText(member.Value.GetString()!));
+                }
+                else
+                {
+                    member.WriteTo(json);
+                }
+            }
+
+            json.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.ToArray());
     }
 
     private static byte[] Body(AlarmEvent change)
@@ -179,6 +271,27 @@ public sealed partial class RuleActions : IAsyncDisposable
 
     private async Task DeliverAsync(Delivery delivery)
     {
+        if (delivery.Action.Type is RuleAction.Point or RuleAction.Desired or RuleAction.Command)
+        {
+            Interlocked.Increment(ref _attempts);
+            string? error = delivery.Action.Type switch
+            {
+                RuleAction.Point => await WritePointAsync(delivery),
+                RuleAction.Desired => await PatchDesiredAsync(delivery),
+                _ => await SendCommandAsync(delivery),
+            };
+            if (error is null)
+            {
+                Interlocked.Increment(ref _delivered);
+            }
+            else
+            {
+                DeadLetter(delivery, 1, error);
+            }
+
+            return;
+        }
+
         if (delivery.Action.Type == RuleAction.Mqtt)
         {
             Interlocked.Increment(ref _attempts);
@@ -225,6 +338,86 @@ public sealed partial class RuleActions : IAsyncDisposable
         DeadLetter(delivery, attempts, lastError!);
     }
 
+    /// <summary>Writes the action's derived point through the pipeline; null once it is durable, else why not.</summary>
+    private async Task<string?> WritePointAsync(Delivery delivery)
+    {
+        if (Points is not { } points)
+        {
+            return "derived points are not available on this server";
+        }
+
+        var action = delivery.Action;
+        var batch = DerivedPoint.Build(action, delivery.Change);
+        string ns = DerivedPoint.Split(action.Measurement!).Namespace.ToLowerInvariant();
+        try
+        {
+            var result = await points.WriteAsync(ns, batch, _stopping.Token);
+            return result.PointsWritten == 1 ? null : $"the point was refused: {(result.Rejected.Count > 0 ? result.Rejected[0].Reason : "nothing was stored")}";
+        }
+        catch (Exception error) when (error is SchemaLimitException or StoreUnavailableException or OperationCanceledException)
+        {
+            return $"the point was not written: {error.Message}";
+        }
+    }
+
+    private async Task<string?> PatchDesiredAsync(Delivery delivery)
+    {
+        if (Desired is not { } desired)
+        {
+            return "desired properties are not available on this server";
+        }
+
+        var alarm = delivery.Change.Alarm;
+        if (DeviceProblem(alarm.Device) is { } problem)
+        {
+            return problem;
+        }
+
+        try
+        {
+            using var patch = JsonDocument.Parse(FillJson(delivery.Action.Json!, alarm));
+            await desired.PatchAsync(alarm.Device, patch.RootElement, _stopping.Token);
+            return null;
+        }
+        catch (Exception error) when (error is RegistryException or JsonException or OperationCanceledException)
+        {
+            return $"the desired properties of device \"{alarm.Device}\" were not changed: {error.Message}";
+        }
+    }
+
+    private async Task<string?> SendCommandAsync(Delivery delivery)
+    {
+        if (Commands is not { } commands)
+        {
+            return "commands are not available on this server";
+        }
+
+        var alarm = delivery.Change.Alarm;
+        if (DeviceProblem(alarm.Device) is { } problem)
+        {
+            return problem;
+        }
+
+        var action = delivery.Action;
+        try
+        {
+            string? payload = action.Json is null ? null : FillJson(action.Json, alarm);
+            var command = await commands.SendAsync(alarm.Device, action.Name!, payload, action.Timeout);
+
+            // Recorded in device_commands either way; one no session took is also a dead letter, so that it is seen.
+            return command.Status == CommandStatus.Failed ? $"command {command.Id}: {command.Error}" : null;
+        }
+        catch (RegistryException error)
+        {
+            return $"the command was not sent to device \"{alarm.Device}\": {error.Message}";
+        }
+    }
+
+    private string? DeviceProblem(string device) =>
+        IsRegisteredDevice is { } registered && !registered(device)
+            ? $"\"{device}\" is not a registered device (the rule's alarm is per device tag value, or per series for points without one); register it or send this action's rule only device data"
+            : null;
+
     /// <summary>One webhook call; null when it answered 2xx in time, else why not.</summary>
     private async Task<string?> CallAsync(Delivery delivery)
     {
@@ -252,7 +445,7 @@ public sealed partial class RuleActions : IAsyncDisposable
     private void DeadLetter(Delivery delivery, int attempts, string error)
     {
         var alarm = delivery.Change.Alarm;
-        string target = delivery.Action.Type == RuleAction.Mqtt ? Fill(delivery.Action.Topic!, alarm, topic: true) : delivery.Action.Url!;
+        string target = delivery.Action.Type == RuleAction.Mqtt ? Fill(delivery.Action.Topic!, alarm, topic: true) : delivery.Action.Target;
         Log.DeadLetter(_logger, alarm.Rule, alarm.Id, delivery.Action.Type, target, attempts, error);
         try
         {

@@ -176,9 +176,10 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
 
     protected override void Extract(in CommittedWrite write)
     {
-        // The cost with no rules: this check, once per write.
+        // The cost with no rules: this check, once per write. Points derived by rule actions are not evaluated, so that
+        // no rule can re-trigger itself or another through the points it writes (docs/rules.md#derived-points).
         var set = _set;
-        if (set.IsEmpty || set.Namespace(write.Namespace) is not { } measurements)
+        if (set.IsEmpty || write.Origin.Source == IngestSource.Rules || set.Namespace(write.Namespace) is not { } measurements)
         {
             return;
         }
