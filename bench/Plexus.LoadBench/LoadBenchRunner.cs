@@ -377,7 +377,11 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
         if (result.WebhookCalls is { } calls)
         {
             bytes += string.Create(CultureInfo.InvariantCulture,
-                $"  engine caught up {result.EngineCatchUpSeconds:F2} s after  {result.OpenAlarms} open alarms  {calls} webhooks p50 {result.WebhookLatencyP50Ms:F1} ms p99 {result.WebhookLatencyP99Ms:F1} ms max {result.WebhookLatencyMaxMs:F1} ms");
+                $"  engine caught up {result.EngineCatchUpSeconds:F2} s after  {result.OpenAlarms} open alarms  {calls} webhooks");
+            if (calls > 0)
+            {
+                bytes += string.Create(CultureInfo.InvariantCulture, $" p50 {result.WebhookLatencyP50Ms:F1} ms p99 {result.WebhookLatencyP99Ms:F1} ms max {result.WebhookLatencyMaxMs:F1} ms");
+            }
         }
 
         log.WriteLine(string.Create(CultureInfo.InvariantCulture,

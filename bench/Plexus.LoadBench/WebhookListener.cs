@@ -1,13 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.IO.Pipelines;
-using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Plexus.LoadBench;
 
@@ -35,20 +30,13 @@ internal sealed class WebhookListener : IAsyncDisposable
 
     public static async Task<WebhookListener> StartAsync()
     {
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "Plexus.LoadBench.Webhooks" });
-        builder.Services.AddRoutingCore();
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
+        WebhookListener? listener = null;
+        var (_, address) = await LoopbackApp.StartAsync("Plexus.LoadBench.Webhooks", app =>
         {
-            kestrel.Listen(IPAddress.Loopback, 0);
-            kestrel.AddServerHeader = false;
+            listener = new WebhookListener(app);
+            app.MapPost(HookPath, listener.ReceiveAsync);
         });
-        var app = builder.Build();
-        var listener = new WebhookListener(app);
-        app.UseRouting();
-        app.MapPost(HookPath, listener.ReceiveAsync);
-        await app.StartAsync();
-        string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        listener.HookAddress = new Uri(new Uri(bound), HookPath);
+        listener!.HookAddress = new Uri(address, HookPath);
         return listener;
     }
 
