@@ -1,11 +1,6 @@
 using System.IO.Pipelines;
-using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Plexus.LoadBench;
 
@@ -29,20 +24,8 @@ internal sealed class DiscardHttpServer : IAsyncDisposable
 
     public static async Task<DiscardHttpServer> StartAsync()
     {
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "Plexus.LoadBench.Discard" });
-        builder.Services.AddRoutingCore();
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
-        {
-            kestrel.Listen(IPAddress.Loopback, 0);
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = null;
-        });
-        var app = builder.Build();
-        app.UseRouting();
-        app.MapPost("/api/v2/write", DiscardAsync);
-        await app.StartAsync();
-        string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new DiscardHttpServer(app, new Uri(bound));
+        var (app, address) = await LoopbackApp.StartAsync("Plexus.LoadBench.Discard", routes => routes.MapPost("/api/v2/write", DiscardAsync), unlimitedBody: true);
+        return new DiscardHttpServer(app, address);
     }
 
     private static async Task DiscardAsync(HttpContext http)

@@ -56,7 +56,8 @@ internal static class HttpLoad
     /// that long (used for the floors: one pass of theirs is too short to sample a noisy machine over a
     /// window like Plexus's).
     /// </summary>
-    public static async Task<HttpLoadResult> PostAllAsync(HttpClient client, string pathAndQuery, byte[][] batches, int[] linesPerBatch, int count, int writers, TimeSpan minDuration)
+    /// <remarks>With <paramref name="acknowledged"/>, each batch's <see cref="Stopwatch"/> time of its 204 (of the last pass).</remarks>
+    public static async Task<HttpLoadResult> PostAllAsync(HttpClient client, string pathAndQuery, byte[][] batches, int[] linesPerBatch, int count, int writers, TimeSpan minDuration, long[]? acknowledged = null)
     {
         var latencies = new List<double>();
         var wall = TimeSpan.Zero;
@@ -64,7 +65,7 @@ internal static class HttpLoad
         int requests = 0;
         do
         {
-            var pass = await PostPassAsync(client, pathAndQuery, batches, count, writers);
+            var pass = await PostPassAsync(client, pathAndQuery, batches, count, writers, acknowledged);
             wall += pass.Wall;
             latencies.AddRange(pass.Latencies);
             requests += count;
@@ -79,7 +80,7 @@ internal static class HttpLoad
         return new HttpLoadResult(wall, rows, requests, Percentile(sorted, 0.5), Percentile(sorted, 0.99), sorted.Length == 0 ? 0 : sorted[^1]);
     }
 
-    private static async Task<(TimeSpan Wall, double[] Latencies)> PostPassAsync(HttpClient client, string pathAndQuery, byte[][] batches, int count, int writers)
+    private static async Task<(TimeSpan Wall, double[] Latencies)> PostPassAsync(HttpClient client, string pathAndQuery, byte[][] batches, int count, int writers, long[]? acknowledged)
     {
         var latencies = new double[count];
         int next = -1;
@@ -106,7 +107,13 @@ internal static class HttpLoad
                         $"batch {index} was answered {(int)response.StatusCode} {response.ReasonPhrase}, not 204: {Shorten(body)}");
                 }
 
-                latencies[index] = Stopwatch.GetElapsedTime(sent).TotalMilliseconds;
+                long answered = Stopwatch.GetTimestamp();
+                if (acknowledged is not null)
+                {
+                    acknowledged[index] = answered;
+                }
+
+                latencies[index] = Stopwatch.GetElapsedTime(sent, answered).TotalMilliseconds;
             }
         }
 
@@ -121,7 +128,7 @@ internal static class HttpLoad
         return (Stopwatch.GetElapsedTime(started), latencies);
     }
 
-    private static double Percentile(double[] sorted, double p) =>
+    public static double Percentile(double[] sorted, double p) =>
         sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 
     private static string Shorten(string text) => text.Length <= 500 ? text : text[..500] + "…";

@@ -18,8 +18,9 @@ internal sealed class LoadBenchOptions
           --runs N            runs per writer count, default 3
           --seed N            random seed of the generator, default 123
           --out PATH          JSON results file, default bench/results/load-<UTC timestamp>.json
-          --rules N           rules defined before the load (a mix of thresholds with for, hysteresis and absence over
-                              readings and diagnostics), default 0; compare runs with 0 and N for the rules' cost
+          --rules LIST        rule counts, comma-separated, default 0: each run loads Plexus once per count, interleaved
+                              (--rules 0,1000 compares the same run with and without); the rules are the mix of
+                              docs/benchmarks.md#rules, and webhook latency is measured when there are any
           --no-duckdb-floor   skip the direct DuckDB appender baseline
           --keep-data         keep each run's data folder (printed) instead of deleting it
           --help              this text
@@ -41,7 +42,7 @@ internal sealed class LoadBenchOptions
 
     public bool DuckDbFloor { get; private set; } = true;
 
-    public int Rules { get; private set; }
+    public IReadOnlyList<int> Rules { get; private set; } = [0];
 
     public bool KeepData { get; private set; }
 
@@ -89,7 +90,15 @@ internal sealed class LoadBenchOptions
                     options.DuckDbFloor = false;
                     break;
                 case "--rules":
-                    options.Rules = int.Parse(Value(args, ref i), NumberStyles.None, CultureInfo.InvariantCulture);
+                    options.Rules = Value(args, ref i)
+                        .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(r => int.TryParse(r, NumberStyles.None, CultureInfo.InvariantCulture, out int rules) ? rules : throw new ArgumentException($"--rules takes whole numbers, comma-separated, not \"{r}\""))
+                        .ToArray();
+                    if (options.Rules.Count == 0)
+                    {
+                        throw new ArgumentException("--rules needs at least one count, e.g. --rules 0,1000");
+                    }
+
                     break;
                 case "--keep-data":
                     options.KeepData = true;

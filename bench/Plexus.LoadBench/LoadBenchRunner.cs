@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime;
+using System.Text.Json;
+using Plexus.Devices;
 using Plexus.Server;
 using Plexus.Storage;
 using Plexus.Storage.Schema;
@@ -34,7 +36,10 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
                 foreach (int writers in options.Writers)
                 {
                     results.Add(Print(await RunHttpFloorAsync(writers, run, MinFloorDuration)));
-                    results.Add(Print(await RunPlexusAsync(writers, run)));
+                    foreach (int rules in options.Rules)
+                    {
+                        results.Add(Print(await RunPlexusAsync(writers, run, rules)));
+                    }
                 }
 
                 if (options.DuckDbFloor)
@@ -63,6 +68,10 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
     // for the JIT to go quiet (JitQuiet), because every fresh server makes it compile some more.
     private const int MaxWarmUpPasses = 4;
 
+    // Enough rules of every kind of the mix for the engine's code to reach its optimised tier; saving a thousand rules
+    // over HTTP (each a transaction and an audit row) takes longer than the load itself on a busy machine.
+    private const int MaxWarmUpRules = 100;
+
     private async Task WarmUpAsync()
     {
         int writers = options.Writers.Max();
@@ -72,7 +81,7 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
             long methodsBefore = JitInfo.GetCompiledMethodCount();
             long started = Stopwatch.GetTimestamp();
             await RunHttpFloorAsync(writers, 0, TimeSpan.Zero);
-            await RunPlexusAsync(writers, 0, string.Create(CultureInfo.InvariantCulture, $"warm-{pass}"));
+            await RunPlexusAsync(writers, 0, Math.Min(options.Rules.Max(), MaxWarmUpRules), string.Create(CultureInfo.InvariantCulture, $"warm-{pass}"));
             await ParseOnlyStage.RunAsync(data, TimeSpan.Zero);
             if (options.DuckDbFloor)
             {
@@ -106,9 +115,9 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
         }
     }
 
-    private async Task<RunResult> RunPlexusAsync(int writers, int run, string? label = null)
+    private async Task<RunResult> RunPlexusAsync(int writers, int run, int rules, string? label = null)
     {
-        string directory = Path.Combine(_root, string.Create(CultureInfo.InvariantCulture, $"plexus-w{writers}-{label ?? "r" + run}"));
+        string directory = Path.Combine(_root, string.Create(CultureInfo.InvariantCulture, $"plexus-w{writers}-rules{rules}-{label ?? "r" + run}"));
         long maxBody = data.Batches.Max(b => (long)b.Length);
         var server = await PlexusServer.StartAsync(new PlexusServerOptions
         {
@@ -118,22 +127,34 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
             PgEndpoint = PlexusServerOptions.MqttOff,
             AdminToken = AdminToken,
             MaxBodyBytes = Math.Max(25_000_000, 2 * maxBody),
+
+            // The trucks' name tag is their device key, as a deployment of them would set it: rules keep state per truck.
+            DeviceTag = DeviceTagMap.DefaultTag + "," + Namespace + "=name",
         });
         RunResult result;
+        var webhooks = rules > 0 ? await WebhookListener.StartAsync() : null;
         try
         {
             using var client = HttpLoad.CreateClient(server.HttpAddress, AdminToken, writers);
             await HttpLoad.PrimeAsync(client, WritePath, writers);
-            await RuleMix.AddAsync(client, WritePath, Namespace, data.Batches[0], options.Rules);
+            await RuleMix.AddAsync(client, WritePath, Namespace, data.Batches[0], rules, webhooks?.HookAddress);
+
+            // Saving the rules wrote a transaction each to the write-ahead log: checkpointed now, or the first commit of
+            // the load would checkpoint them and the setup's cost would land in the timed section. Done for every count
+            // (with none it is nearly free), so the runs differ only by their rules.
+            server.Store.Checkpoint();
             await JitQuiet.WaitAsync(TimeProvider.System);
             HttpLoadResult load;
             ResourceUsage usage;
+            var acknowledged = new long[data.Batches.Length];
             var sampler = ResourceSampler.Start();
             await using (sampler)
             {
-                load = await HttpLoad.PostAllAsync(client, WritePath, data.Batches, data.LinesPerBatch, data.Batches.Length, writers, TimeSpan.Zero);
+                load = await HttpLoad.PostAllAsync(client, WritePath, data.Batches, data.LinesPerBatch, data.Batches.Length, writers, TimeSpan.Zero, acknowledged);
                 usage = await sampler.StopAsync();
             }
+
+            RulesOutcome? outcome = webhooks is null ? null : await AwaitRulesAsync(server, webhooks, load.Rows, acknowledged);
 
             long commits = server.Store.Writer.Commits;
             long stored = CountRows(server.Store);
@@ -143,10 +164,10 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
             }
 
             long lateRows = CountLateRows(server.Store);
-            if (options.Rules > 0)
+            if (rules > 0)
             {
                 var engine = server.RuleEngine.Statistics;
-                Console.Error.WriteLine($"rules {engine.Rules}: points evaluated {engine.Points}, writes dropped {engine.Dropped}, waiting {engine.Waiting}, open alarms {server.Alarms.OpenCount}");
+                log.WriteLine($"  rules {engine.Rules}: points evaluated {engine.Points}, writes dropped {engine.Dropped}, points dropped {engine.DroppedPoints}, open alarms {server.Alarms.OpenCount}; alarms opened by kind of rule: {AlarmsByKind(server.Store)}");
             }
 
             long checkpointStarted = Stopwatch.GetTimestamp();
@@ -160,15 +181,113 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
 
             await server.StopAsync();
             var bytes = DiskUsage.Measure(directory, StorageOptions.DatabaseFileName) with { UsedBlockBytes = usedBytes };
-            result = RunResult.Create(Targets.Plexus, writers, run, load.Rows, FieldValues(load.Rows), load.Wall, usage, load, commits, checkpoint, bytes, options.KeepData ? directory : null) with { LateRows = lateRows };
+            result = RunResult.Create(Targets.Plexus, writers, run, load.Rows, FieldValues(load.Rows), load.Wall, usage, load, commits, checkpoint, bytes, options.KeepData ? directory : null) with
+            {
+                LateRows = lateRows,
+                Rules = rules,
+                EngineCatchUpSeconds = outcome?.CatchUp.TotalSeconds,
+                OpenAlarms = outcome?.OpenAlarms,
+                WebhookCalls = outcome?.Latencies.Length,
+                WebhookLatencyP50Ms = outcome is null ? null : HttpLoad.Percentile(outcome.Latencies, 0.5),
+                WebhookLatencyP99Ms = outcome is null ? null : HttpLoad.Percentile(outcome.Latencies, 0.99),
+                WebhookLatencyMaxMs = outcome is null || outcome.Latencies.Length == 0 ? null : outcome.Latencies[^1],
+            };
         }
         finally
         {
             await server.DisposeAsync();
+            if (webhooks is not null)
+            {
+                await webhooks.DisposeAsync();
+            }
         }
 
         DeleteUnlessKept(directory);
         return result;
+    }
+
+    /// <summary>How long the engine took to evaluate every point once the load was acknowledged, and the webhook latencies (sorted).</summary>
+    private sealed record RulesOutcome(TimeSpan CatchUp, int OpenAlarms, double[] Latencies);
+
+    private static readonly TimeSpan MaxCatchUp = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Waits until the engine has evaluated every point of the load (or dropped it) and the webhook calls stop coming,
+    /// then matches each call to the batch that held its triggering point: a call's latency is its arrival less that
+    /// batch's acknowledgement, the client's view of the point's durable commit (the store commits before it answers).
+    /// </summary>
+    private async Task<RulesOutcome> AwaitRulesAsync(PlexusServer server, WebhookListener webhooks, long rows, long[] acknowledged)
+    {
+        long loadEnded = acknowledged.Max();
+        var deadline = Stopwatch.GetTimestamp() + (long)(MaxCatchUp.TotalSeconds * Stopwatch.Frequency);
+        long caughtUp = 0;
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            var engine = server.RuleEngine.Statistics;
+            if (engine.Points + engine.DroppedPoints >= rows && engine.Waiting == 0)
+            {
+                caughtUp = Stopwatch.GetTimestamp();
+                break;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(20), TimeProvider.System);
+        }
+
+        if (caughtUp == 0)
+        {
+            throw new InvalidOperationException($"the rule engine had not evaluated the {rows} points {MaxCatchUp.TotalMinutes} minutes after the load");
+        }
+
+        // Calls still on their way: done once none arrived for a second.
+        int seen = -1;
+        while (webhooks.Count != seen && Stopwatch.GetTimestamp() < deadline)
+        {
+            seen = webhooks.Count;
+            await Task.Delay(TimeSpan.FromSeconds(1), TimeProvider.System);
+        }
+
+        var firstLineOfBatch = new long[data.Batches.Length];
+        for (int i = 1; i < firstLineOfBatch.Length; i++)
+        {
+            firstLineOfBatch[i] = firstLineOfBatch[i - 1] + data.LinesPerBatch[i - 1];
+        }
+
+        long startNs = (TsbsIotDataSet.Start - DateTimeOffset.UnixEpoch).Ticks * 100;
+        long intervalNs = TsbsIotDataSet.Interval.Ticks * 100;
+        var latencies = new List<double>();
+        foreach (var (arrived, body) in webhooks.Received)
+        {
+            using var json = JsonDocument.Parse(body);
+            var alarm = json.RootElement.GetProperty("alarm");
+            var values = alarm.GetProperty(json.RootElement.GetProperty("transition").GetString() == "opened" ? "raised_value" : "last_value");
+            long timeNs = values.GetProperty("time_ns").GetInt64();
+            int truck = int.Parse(json.RootElement.GetProperty("device").GetString()!.AsSpan("truck_".Length), CultureInfo.InvariantCulture);
+
+            // The webhook rules watch readings, the first half of each tick's lines.
+            long line = ((timeNs - startNs) / intervalNs * 2 * data.Trucks.Count) + truck;
+            int batch = Array.BinarySearch(firstLineOfBatch, line);
+            batch = batch >= 0 ? batch : ~batch - 1;
+            latencies.Add(Stopwatch.GetElapsedTime(acknowledged[batch], arrived).TotalMilliseconds);
+        }
+
+        latencies.Sort();
+        return new RulesOutcome(Stopwatch.GetElapsedTime(loadEnded, caughtUp), server.Alarms.OpenCount, [.. latencies]);
+    }
+
+    /// <summary>Alarms opened during the run per kind of rule (the name without its number), to show which of the mix fired.</summary>
+    private static string AlarmsByKind(PlexusStore store)
+    {
+        using var connection = store.OpenReadConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT regexp_replace(rule, '-[0-9]+$', '') AS kind, count(*) AS n, count(DISTINCT rule) AS rules FROM _plexus.alarms GROUP BY kind ORDER BY n DESC";
+        using var reader = command.ExecuteReader();
+        var kinds = new List<string>();
+        while (reader.Read())
+        {
+            kinds.Add(string.Create(CultureInfo.InvariantCulture, $"{reader.GetString(0)} {reader.GetInt64(1)} (of {reader.GetInt64(2)} rules)"));
+        }
+
+        return kinds.Count == 0 ? "none" : string.Join(", ", kinds);
     }
 
     private async Task<RunResult> RunDuckDbFloorAsync(int run)
@@ -248,6 +367,21 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
         if (result.LateRows is { } late)
         {
             bytes += string.Create(CultureInfo.InvariantCulture, $"  {result.Commits} commits  {late:N0} late rows");
+        }
+
+        if (result.Target == Targets.Plexus)
+        {
+            bytes += string.Create(CultureInfo.InvariantCulture, $"  rules {result.Rules}");
+        }
+
+        if (result.WebhookCalls is { } calls)
+        {
+            bytes += string.Create(CultureInfo.InvariantCulture,
+                $"  engine caught up {result.EngineCatchUpSeconds:F2} s after  {result.OpenAlarms} open alarms  {calls} webhooks");
+            if (calls > 0)
+            {
+                bytes += string.Create(CultureInfo.InvariantCulture, $" p50 {result.WebhookLatencyP50Ms:F1} ms p99 {result.WebhookLatencyP99Ms:F1} ms max {result.WebhookLatencyMaxMs:F1} ms");
+            }
         }
 
         log.WriteLine(string.Create(CultureInfo.InvariantCulture,

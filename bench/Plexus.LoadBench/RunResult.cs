@@ -39,6 +39,24 @@ internal sealed record RunResult(
     /// <summary>Plexus only: rows that took the store's merge path because a newer row of their series was stored first.</summary>
     public long? LateRows { get; init; }
 
+    /// <summary>Plexus only: the rules defined during the run (the mix of RuleMix).</summary>
+    public int Rules { get; init; }
+
+    /// <summary>With rules: seconds from the last acknowledgement until the engine had evaluated every point.</summary>
+    public double? EngineCatchUpSeconds { get; init; }
+
+    /// <summary>With rules: alarms open when the engine caught up.</summary>
+    public int? OpenAlarms { get; init; }
+
+    /// <summary>With rules: webhook calls received, and from the acknowledgement of the batch holding the triggering point to the call's arrival.</summary>
+    public int? WebhookCalls { get; init; }
+
+    public double? WebhookLatencyP50Ms { get; init; }
+
+    public double? WebhookLatencyP99Ms { get; init; }
+
+    public double? WebhookLatencyMaxMs { get; init; }
+
     public static RunResult Create(string target, int writers, int run, long rows, long fieldValues, TimeSpan wall, ResourceUsage usage,
         HttpLoadResult? load, long? commits, TimeSpan? checkpoint, DiskUsage? bytes, string? dataDirectory)
     {

@@ -13,6 +13,8 @@ public sealed class CompiledRule
         Where = where;
         ClearWhen = clearWhen;
         MeasurementUtf8 = Encoding.UTF8.GetBytes(definition.Measurement);
+        ForNs = definition.For.Ticks * 100;
+        IsAbsence = definition.AbsentFor is not null;
     }
 
     public RuleDefinition Definition { get; }
@@ -29,12 +31,13 @@ public sealed class CompiledRule
     /// <summary>What clears an open alarm; null: the condition is no longer true.</summary>
     public CompiledExpression? ClearWhen { get; }
 
-    public long ForNs => Definition.For.Ticks * 100;
+    // Fields, not computed from the definition: the engine reads them for every point and rule.
+    public long ForNs { get; }
 
     /// <summary>How many values the rule's <c>rate</c> and <c>changed</c> calls remember per device or series.</summary>
     public int MemorySlots { get; private init; }
 
-    public bool IsAbsence => Definition.AbsentFor is not null;
+    public bool IsAbsence { get; }
 
     /// <summary>The most its windows can hold per device, in bytes: what each device it tracks may cost.</summary>
     public long WindowBytes { get; private init; }

@@ -188,6 +188,7 @@ public sealed partial class RuleEngine
         catch (Exception error) when (error is InvalidDataException or IOException or UnauthorizedAccessException or OverflowException)
         {
             _states.Clear();
+            _statesEpoch++;
             Log.StateNotRestored(_logger, options.Path, error.Message);
         }
     }

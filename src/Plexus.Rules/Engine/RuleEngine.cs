@@ -92,6 +92,11 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
     // Worker only.
     private readonly RuleRow _row;
     private readonly Dictionary<CompiledRule, RuleState> _states = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<CompiledRule[], RuleGroup> _groups = new(ReferenceEqualityComparer.Instance);
+    private RuleSet? _groupsOf;
+
+    // Moves on whenever _states is emptied, so that no group keeps the key states of a state that was dropped.
+    private int _statesEpoch;
     private readonly Dictionary<string, byte[]> _deviceTags = new(StringComparer.Ordinal);
     private readonly Utf8Map<DeviceEntry> _deviceCache = new();
     private readonly List<KeyState> _dirty = [];
@@ -302,6 +307,14 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         long evaluated = 0, late = 0;
         byte[] deviceTag = DeviceTagOf(work.Namespace);
         long nowTicks = _time.GetUtcNow().UtcTicks;
+        if (!ReferenceEquals(work.Set, _groupsOf))
+        {
+            ForgetGoneRules(work.Set);
+        }
+
+        // Consecutive points are mostly of one measurement: its group is found again without a lookup.
+        CompiledRule[]? lastRules = null;
+        RuleGroup? group = null;
         for (int i = 0; i < batch.Count; i++)
         {
             ref readonly var point = ref batch[i];
@@ -310,25 +323,36 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
                 continue;
             }
 
+            if (!ReferenceEquals(rules, lastRules))
+            {
+                lastRules = rules;
+                group = GroupOf(rules);
+            }
+
             var key = KeyOf(batch, in point, deviceTag, out bool isDevice);
             var device = isDevice ? DeviceOf(key) : null;
             _row.Bind(batch, i, device);
             evaluated++;
-            foreach (var rule in rules)
+
+            // The device's state in every rule of the measurement, found with one lookup rather than one per rule.
+            var keyStates = group!.KeysOf(key);
+            long timeNs = point.Timestamp;
+            for (int r = 0; r < rules.Length; r++)
             {
-                var state = StateOf(rule);
-                if (state.KeyOf(key, this) is not { } keyState)
+                var rule = rules[r];
+                var keyState = keyStates is null ? group.States[r].KeyOf(key, this) : keyStates[r] ??= group.States[r].KeyOf(key, this);
+                if (keyState is null)
                 {
                     continue;
                 }
 
-                if (point.Timestamp < keyState.NewestNs)
+                if (timeNs < keyState.NewestNs)
                 {
                     late++;
                     continue;
                 }
 
-                keyState.NewestNs = point.Timestamp;
+                keyState.NewestNs = timeNs;
                 _row.Memory = keyState.Memory;
                 if (rule.IsAbsence)
                 {
@@ -336,7 +360,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
                 }
                 else
                 {
-                    Threshold(rule, keyState, i, point.Timestamp);
+                    Threshold(rule, keyState, i, timeNs);
                 }
             }
         }
@@ -453,17 +477,36 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         }
     }
 
+    /// <summary>The rule set changed: the states of rules that are gone are forgotten, and the groups are built afresh.</summary>
+    private void ForgetGoneRules(RuleSet set)
+    {
+        var running = new HashSet<CompiledRule>(set.All, ReferenceEqualityComparer.Instance);
+        foreach (var gone in _states.Keys.Where(r => !running.Contains(r)).ToList())
+        {
+            _states.Remove(gone);
+        }
+
+        _groups.Clear();
+        _groupsOf = set;
+    }
+
+    private RuleGroup GroupOf(CompiledRule[] rules)
+    {
+        if (!_groups.TryGetValue(rules, out var group) || group.Epoch != _statesEpoch)
+        {
+            group = new RuleGroup([.. rules.Select(StateOf)], _statesEpoch);
+            _groups[rules] = group;
+        }
+
+        return group;
+    }
+
     private RuleState StateOf(CompiledRule rule)
     {
         if (!_states.TryGetValue(rule, out var state))
         {
-            // A new or changed rule: forget the states of rules that are gone, and watch again the devices whose alarms
-            // are open (after a restart, an absence rule clears them when data comes back).
-            foreach (var gone in _states.Keys.Where(r => !_set.All.Contains(r)).ToList())
-            {
-                _states.Remove(gone);
-            }
-
+            // A new or changed rule: watch again the devices whose alarms are open (after a restart, an absence rule
+            // clears them when data comes back).
             state = new RuleState(rule);
             _states[rule] = state;
             long now = _time.GetUtcNow().UtcTicks;
@@ -604,6 +647,37 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
             {
                 Log.TooMuchState(_logger, rule.Name, tracked, rule.WindowBytes, _registry.Limits.StateBytesPerRule, untracked);
             }
+        }
+    }
+
+    /// <summary>
+    /// The rules of one measurement, with each device's state in every one of them (null until the rule first sees the
+    /// device), so that a point costs one lookup of its device, not one per rule. Past <see cref="MaxKeysPerRule"/>
+    /// devices the rest are looked up rule by rule, as each rule bounds its own.
+    /// </summary>
+    private sealed class RuleGroup(RuleState[] states, int epoch)
+    {
+        private readonly Utf8Map<KeyState?[]> _keys = new();
+
+        public RuleState[] States { get; } = states;
+
+        public int Epoch { get; } = epoch;
+
+        public KeyState?[]? KeysOf(ReadOnlySpan<byte> key)
+        {
+            if (_keys.TryGetValue(key, out var states))
+            {
+                return states;
+            }
+
+            if (_keys.Count >= MaxKeysPerRule)
+            {
+                return null;
+            }
+
+            states = new KeyState?[States.Length];
+            _keys.Set(key, states);
+            return states;
         }
     }
 

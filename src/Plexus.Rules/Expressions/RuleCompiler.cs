@@ -309,6 +309,11 @@ public static class RuleCompiler
                         var (right, rightType) = Compile(binary.Right);
                         CheckComparable(binary.Position, leftType, rightType);
                         var op = binary.Operator;
+                        if (ColumnAgainstLiteral(binary, op) is { } direct)
+                        {
+                            return (direct, RuleType.Boolean);
+                        }
+
                         return (row => Comparison(row, op, left(row), right(row)), RuleType.Boolean);
                     }
             }
@@ -507,6 +512,56 @@ public static class RuleCompiler
             return a == true || b == true ? RuleValue.True : a is null || b is null ? RuleValue.Null : RuleValue.False;
         }
 
+        /// <summary>
+        /// A point's column compared with a number or text literal (<c>velocity &gt; 95</c>, <c>fleet = 'East'</c>), the
+        /// commonest condition: read and compared in one step rather than through a delegate per side. Same result as
+        /// <see cref="Comparison"/>.
+        /// </summary>
+        private RuleEvaluator? ColumnAgainstLiteral(BinaryNode binary, BinaryOperator op)
+        {
+            if (binary.Left is not NameNode { Parts: [var column] } || string.Equals(column, "time", StringComparison.OrdinalIgnoreCase))
+            {
+                return null;
+            }
+
+            int symbol = options.Symbols.IdOf(column);
+            switch (binary.Right)
+            {
+                case LiteralNode { Kind: LiteralKind.Number } number:
+                    {
+                        double literal = number.Number;
+                        return row =>
+                        {
+                            var value = row.Column(symbol);
+                            return value.Kind == RuleValueKind.Number ? RuleValue.Of(Holds(op, value.Number.CompareTo(literal))) : RuleValue.Null;
+                        };
+                    }
+
+                case LiteralNode { Kind: LiteralKind.Text } text:
+                    {
+                        byte[] literal = Encoding.UTF8.GetBytes(text.Text!);
+                        return row =>
+                        {
+                            var value = row.Column(symbol);
+                            return value.Kind == RuleValueKind.Text ? RuleValue.Of(Holds(op, row.TextOf(value).SequenceCompareTo(literal))) : RuleValue.Null;
+                        };
+                    }
+
+                default:
+                    return null;
+            }
+        }
+
+        private static bool Holds(BinaryOperator op, int order) => op switch
+        {
+            BinaryOperator.Equal => order == 0,
+            BinaryOperator.NotEqual => order != 0,
+            BinaryOperator.Less => order < 0,
+            BinaryOperator.LessOrEqual => order <= 0,
+            BinaryOperator.Greater => order > 0,
+            _ => order >= 0,
+        };
+
         private static bool? And(bool? a, bool? b) => a == false || b == false ? false : a is null || b is null ? null : true;
 
         private static RuleValue Comparison(RuleRow row, BinaryOperator op, in RuleValue left, in RuleValue right)
@@ -516,15 +571,7 @@ public static class RuleCompiler
                 return RuleValue.Null;
             }
 
-            return RuleValue.Of(op switch
-            {
-                BinaryOperator.Equal => order == 0,
-                BinaryOperator.NotEqual => order != 0,
-                BinaryOperator.Less => order < 0,
-                BinaryOperator.LessOrEqual => order <= 0,
-                BinaryOperator.Greater => order > 0,
-                _ => order >= 0,
-            });
+            return RuleValue.Of(Holds(op, order));
         }
 
         private static RuleValue Arithmetic(BinaryOperator op, in RuleValue left, in RuleValue right)

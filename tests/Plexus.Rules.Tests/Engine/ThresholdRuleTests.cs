@@ -180,6 +180,36 @@ public sealed class ThresholdRuleTests
     }
 
     [Fact]
+    public async Task Rule_added_beside_a_running_one_leaves_its_pending_state_and_a_removed_rule_added_again_starts_afresh()
+    {
+        await using var server = await StartAsync();
+        await AddRuleAsync(server, """{"name": "hot-for", "from": "telemetry", "where": "temperature > 80", "for": "5m"}""");
+        await WriteAsync(server, Line("f1", 85, 0) + "\n" + Line("f2", 85, 0), 2);
+
+        // The engine's per-measurement groups are rebuilt for the new set; what hot-for remembers per device is kept.
+        await AddRuleAsync(server, """{"name": "hot-later", "from": "telemetry", "where": "temperature > 80", "for": "5m"}""");
+        await WriteAsync(server, Line("f1", 85, 6), 3);
+        Assert.Equal(["hot-for"], (await AlarmsAsync(server)).Select(a => a.GetProperty("rule").GetString()));
+
+        using (var remove = await server.Client.DeleteAsync("/api/v1/rules/hot-for"))
+        {
+            Assert.True(remove.IsSuccessStatusCode);
+        }
+
+        await AddRuleAsync(server, """{"name": "hot-for", "from": "telemetry", "where": "temperature > 80", "for": "5m"}""");
+
+        // f2 was pending since minute 0 in the removed rule; the new one starts at minute 7, so minute 11 opens nothing.
+        await WriteAsync(server, Line("f2", 85, 7), 4);
+        await WriteAsync(server, Line("f2", 85, 11), 5);
+        var alarms = await AlarmsAsync(server);
+        Assert.DoesNotContain(alarms, a => a.GetProperty("device").GetString() == "f2");
+        await WriteAsync(server, Line("f2", 85, 12), 6);
+        alarms = await AlarmsAsync(server);
+        Assert.Contains(alarms, a => a.GetProperty("rule").GetString() == "hot-for" && a.GetProperty("device").GetString() == "f2");
+        Assert.Contains(alarms, a => a.GetProperty("rule").GetString() == "hot-later" && a.GetProperty("device").GetString() == "f2");
+    }
+
+    [Fact]
     public async Task Paused_rule_is_not_evaluated_and_resumed_rule_is()
     {
         await using var server = await StartAsync();

@@ -103,6 +103,24 @@ public sealed class RuleCompilerTests
     public void Expression_over_a_point_gives_the_SQL_answer(string expression, string expected) =>
         Assert.Equal(expected, Evaluate(expression));
 
+    // A column against a literal compiles to one step of its own: it must answer as the general comparison does.
+    [Theory]
+    [InlineData("temperature <= 82.5", "true")]
+    [InlineData("temperature < 82.5", "false")]
+    [InlineData("count <> 7", "false")]
+    [InlineData("count = 7.0", "true")]
+    [InlineData("big >= 3", "true")]
+    [InlineData("site < 'p'", "true")]
+    [InlineData("site = 'North'", "false")]
+    [InlineData("site = 3", "NULL")]
+    [InlineData("temperature = 'x'", "NULL")]
+    [InlineData("door = 1", "NULL")]
+    [InlineData("missing = 'x'", "NULL")]
+    [InlineData("NOT (missing > 3)", "NULL")]
+    [InlineData("time > 0", "true")]
+    public void Column_compared_with_a_literal_gives_the_SQL_answer(string expression, string expected) =>
+        Assert.Equal(expected, Evaluate(expression));
+
     [Fact]
     public void Device_names_read_the_registry_the_live_state_and_the_position()
     {
