@@ -20,6 +20,9 @@ internal sealed class LoadBenchOptions
           --out PATH          JSON results file, default bench/results/load-<UTC timestamp>.json
           --rules N           rules defined before the load (a mix of thresholds with for, hysteresis and absence over
                               readings and diagnostics), default 0; compare runs with 0 and N for the rules' cost
+          --rollups LIST      rollups of readings added before the load, windows comma-separated (e.g. 1m,1h), default
+                              none; compare runs with and without for the rollups' cost
+          --rollup-interval D how often the rollup maintainer runs during the load (e.g. 10s, the server's default)
           --no-duckdb-floor   skip the direct DuckDB appender baseline
           --keep-data         keep each run's data folder (printed) instead of deleting it
           --help              this text
@@ -42,6 +45,10 @@ internal sealed class LoadBenchOptions
     public bool DuckDbFloor { get; private set; } = true;
 
     public int Rules { get; private set; }
+
+    public IReadOnlyList<string> Rollups { get; private set; } = [];
+
+    public TimeSpan? RollupInterval { get; private set; }
 
     public bool KeepData { get; private set; }
 
@@ -90,6 +97,12 @@ internal sealed class LoadBenchOptions
                     break;
                 case "--rules":
                     options.Rules = int.Parse(Value(args, ref i), NumberStyles.None, CultureInfo.InvariantCulture);
+                    break;
+                case "--rollups":
+                    options.Rollups = Value(args, ref i).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    break;
+                case "--rollup-interval":
+                    options.RollupInterval = TimeSpan.FromSeconds(PositiveDouble(name, Value(args, ref i).TrimEnd('s')));
                     break;
                 case "--keep-data":
                     options.KeepData = true;

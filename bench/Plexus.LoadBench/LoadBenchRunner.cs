@@ -118,6 +118,7 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
             PgEndpoint = PlexusServerOptions.MqttOff,
             AdminToken = AdminToken,
             MaxBodyBytes = Math.Max(25_000_000, 2 * maxBody),
+            RollupInterval = options.RollupInterval ?? PlexusServerOptions.DefaultRollupInterval,
         });
         RunResult result;
         try
@@ -125,6 +126,12 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
             using var client = HttpLoad.CreateClient(server.HttpAddress, AdminToken, writers);
             await HttpLoad.PrimeAsync(client, WritePath, writers);
             await RuleMix.AddAsync(client, WritePath, Namespace, data.Batches[0], options.Rules);
+            foreach (string every in options.Rollups)
+            {
+                using var added = await client.PostAsync("/api/v1/rollups", new StringContent($"{{\"measurement\": \"{Namespace}.readings\", \"every\": \"{every}\"}}", System.Text.Encoding.UTF8, "application/json"));
+                added.EnsureSuccessStatusCode();
+            }
+
             await JitQuiet.WaitAsync(TimeProvider.System);
             HttpLoadResult load;
             ResourceUsage usage;
@@ -143,6 +150,14 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
             }
 
             long lateRows = CountLateRows(server.Store);
+            if (options.Rollups.Count > 0)
+            {
+                // What is left for the maintainer once the load ends: the windows touched since its last run.
+                long catchUpStarted = Stopwatch.GetTimestamp();
+                await server.RollupMaintainer.RunOnceAsync();
+                Console.Error.WriteLine($"rollups {string.Join(',', options.Rollups)}: runs during the load {server.RollupMaintainer.Runs - 1}, catch-up run after it {Stopwatch.GetElapsedTime(catchUpStarted).TotalMilliseconds:F0} ms");
+            }
+
             if (options.Rules > 0)
             {
                 var engine = server.RuleEngine.Statistics;

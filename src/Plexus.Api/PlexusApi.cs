@@ -74,6 +74,9 @@ public sealed record ApiServices(
     /// <summary>Rollups (docs/storage.md#rollups).</summary>
     public Storage.Rollups.RollupRegistry? Rollups { get; init; }
 
+    /// <summary>Brings the rollups up to date on <c>POST /api/v1/rollups/refresh</c>.</summary>
+    public Storage.Rollups.RollupMaintainer? RollupMaintainer { get; init; }
+
     /// <summary>Rules evaluated on stored data (docs/rules.md).</summary>
     public RuleRegistry? Rules { get; init; }
 
@@ -161,6 +164,8 @@ public sealed class ApiContext
     public Storage.Retention.RetentionPolicies? Retention => Services?.Retention;
 
     public Storage.Rollups.RollupRegistry? Rollups => Services?.Rollups;
+
+    public Storage.Rollups.RollupMaintainer? RollupMaintainer => Services?.RollupMaintainer;
 
     public RuleRegistry? Rules => Services?.Rules;
 

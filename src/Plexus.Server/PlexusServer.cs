@@ -353,6 +353,7 @@ public sealed class PlexusServer : IAsyncDisposable
                 Audit = audit,
                 Retention = retention,
                 Rollups = rollups,
+                RollupMaintainer = rollupMaintainer,
                 Rules = rules,
                 Alarms = alarms,
                 RuleEngine = ruleEngine,

@@ -12,7 +12,8 @@ namespace Plexus.Api.Endpoints;
 /// <summary>
 /// Rollups (docs/http-api.md#rollups): <c>GET /api/v1/rollups</c> (scope read, the namespaces the token may use),
 /// <c>POST /api/v1/rollups</c> with <c>{"measurement": "main.readings", "every": "1h", "retention": "400d"}</c> and
-/// <c>DELETE /api/v1/rollups/{namespace.rollup}</c> (scope admin, audited).
+/// <c>DELETE /api/v1/rollups/{namespace.rollup}</c> (scope admin, audited), and <c>POST /api/v1/rollups/refresh</c> (scope
+/// admin), which brings every rollup up to date before it answers.
 /// </summary>
 internal static class RollupEndpoints
 {
@@ -22,6 +23,7 @@ internal static class RollupEndpoints
     {
         endpoints.MapGet("/api/v1/rollups", http => ListAsync(http, context));
         endpoints.MapPost("/api/v1/rollups", AuditTrail.Audited(context, "rollup.add", "rollup", null, http => AddAsync(http, context)));
+        endpoints.MapPost("/api/v1/rollups/refresh", http => RefreshAsync(http, context));
         endpoints.MapDelete("/api/v1/rollups/{rollup}", AuditTrail.Audited(context, "rollup.remove", "rollup", "rollup", http => RemoveAsync(http, context)));
     }
 
@@ -147,6 +149,18 @@ internal static class RollupEndpoints
 
         context.Logger.LogInformation("{Principal} removed the rollup {Namespace}.{Rollup}", principal.AuditName, rollup.Namespace, rollup.Name);
         http.Response.StatusCode = StatusCodes.Status204NoContent;
+    }
+
+    /// <summary>Recomputes now what the maintainer would at its next run, and answers when the rollups are up to date.</summary>
+    private static async Task RefreshAsync(HttpContext http, ApiContext context)
+    {
+        if (await PlexusApi.AdmitServiceAsync(http, context, ApiScope.Admin, context.RollupMaintainer, "rollups are") is not { } maintainer)
+        {
+            return;
+        }
+
+        long windows = await maintainer.RunOnceAsync(http.RequestAborted);
+        await JsonBodies.WriteAsync(http, StatusCodes.Status200OK, json => json.WriteNumber("recomputed", windows));
     }
 
     private static async Task<RollupRegistry?> ServiceAsync(HttpContext http, ApiContext context)

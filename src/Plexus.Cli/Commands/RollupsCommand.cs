@@ -12,6 +12,7 @@ internal static class RollupsCommand
         command.Subcommands.Add(Add());
         command.Subcommands.Add(List());
         command.Subcommands.Add(Remove());
+        command.Subcommands.Add(Refresh());
         return command;
     }
 
@@ -70,6 +71,17 @@ internal static class RollupsCommand
             string name = parse.GetValue(rollup)!;
             using var document = await CommandSupport.SendAsync(client, HttpMethod.Delete, "api/v1/rollups/" + Uri.EscapeDataString(name), null, cancellationToken, ownBadRequest: true);
             await output.WriteLineAsync($"removed the rollup {name}");
+        });
+    }
+
+    private static Command Refresh()
+    {
+        var command = new Command("refresh", "Bring every rollup up to date now, instead of at the maintainer's next run (--rollup-interval)");
+        return CommandSupport.WithClient(command, async (parse, client, output, error, cancellationToken) =>
+        {
+            using var document = await CommandSupport.SendAsync(client, HttpMethod.Post, "api/v1/rollups/refresh", null, cancellationToken);
+            long windows = document!.RootElement.GetProperty("recomputed").GetInt64();
+            await output.WriteLineAsync($"rollups up to date ({windows} window range{(windows == 1 ? "" : "s")} recomputed)");
         });
     }
 
