@@ -294,6 +294,44 @@ public sealed class RollupTests
     }
 
     [Fact]
+    public async Task A_token_limited_to_a_namespace_reads_its_rollups_and_not_those_of_other_namespaces()
+    {
+        await using var server = await StartAsync();
+        await WriteOkAsync(server, $"readings,device=a temp=1 {Base}\n");
+        using (var other = await server.WriteAsync($"readings,device=b temp=2 {Base}\n", "?db=other&precision=ns"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, other.StatusCode);
+        }
+
+        await AddAsync(server, "main.readings", "1h");
+        await AddAsync(server, "other.readings", "1h");
+        await server.Server.RollupMaintainer.RunOnceAsync();
+        using var created = await server.Client.PostAsJsonAsync("/api/v1/tokens", new { name = "main-reader", scope = "read", namespaces = new[] { "main" } });
+        string token = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("token").GetString()!;
+        using var reader = server.ClientWithToken(token);
+
+        using (var own = await reader.PostAsJsonAsync("/api/v1/sql", new { sql = "SELECT temp_max FROM main.readings_1h" }))
+        {
+            string body = await own.Content.ReadAsStringAsync();
+            Assert.True(own.StatusCode == HttpStatusCode.OK, body);
+            Assert.Contains("[1", body, StringComparison.Ordinal);
+        }
+
+        using (var foreign = await reader.PostAsJsonAsync("/api/v1/sql", new { sql = "SELECT temp_max FROM other.readings_1h" }))
+        {
+            string body = await foreign.Content.ReadAsStringAsync();
+            Assert.True(foreign.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.BadRequest, body);
+            Assert.DoesNotContain("[2", body, StringComparison.Ordinal);
+        }
+
+        using (var list = await reader.GetAsync("/api/v1/rollups"))
+        {
+            var rollups = JsonDocument.Parse(await list.Content.ReadAsStringAsync()).RootElement.GetProperty("rollups");
+            Assert.Equal(["main.readings_1h"], rollups.EnumerateArray().Select(r => r.GetProperty("rollup").GetString()));
+        }
+    }
+
+    [Fact]
     public async Task The_rollup_macro_picks_the_coarsest_rollup_at_most_as_coarse_as_the_resolution()
     {
         await using var server = await StartAsync();
