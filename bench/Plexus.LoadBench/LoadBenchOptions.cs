@@ -21,6 +21,9 @@ internal sealed class LoadBenchOptions
           --rules LIST        rule counts, comma-separated, default 0: each run loads Plexus once per count, interleaved
                               (--rules 0,1000 compares the same run with and without); the rules are the mix of
                               docs/benchmarks.md#rules, and webhook latency is measured when there are any
+          --rollups LIST      rollups of readings added before the load, windows comma-separated (e.g. 1m,1h), default
+                              none; compare runs with and without for the rollups' cost
+          --rollup-interval D how often the rollup maintainer runs during the load (e.g. 10s, the server's default)
           --no-duckdb-floor   skip the direct DuckDB appender baseline
           --keep-data         keep each run's data folder (printed) instead of deleting it
           --help              this text
@@ -43,6 +46,10 @@ internal sealed class LoadBenchOptions
     public bool DuckDbFloor { get; private set; } = true;
 
     public IReadOnlyList<int> Rules { get; private set; } = [0];
+
+    public IReadOnlyList<string> Rollups { get; private set; } = [];
+
+    public TimeSpan? RollupInterval { get; private set; }
 
     public bool KeepData { get; private set; }
 
@@ -99,6 +106,12 @@ internal sealed class LoadBenchOptions
                         throw new ArgumentException("--rules needs at least one count, e.g. --rules 0,1000");
                     }
 
+                    break;
+                case "--rollups":
+                    options.Rollups = Value(args, ref i).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    break;
+                case "--rollup-interval":
+                    options.RollupInterval = TimeSpan.FromSeconds(PositiveDouble(name, Value(args, ref i).TrimEnd('s')));
                     break;
                 case "--keep-data":
                     options.KeepData = true;

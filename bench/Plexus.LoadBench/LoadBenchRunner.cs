@@ -130,6 +130,7 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
 
             // The trucks' name tag is their device key, as a deployment of them would set it: rules keep state per truck.
             DeviceTag = DeviceTagMap.DefaultTag + "," + Namespace + "=name",
+            RollupInterval = options.RollupInterval ?? PlexusServerOptions.DefaultRollupInterval,
         });
         RunResult result;
         var webhooks = rules > 0 ? await WebhookListener.StartAsync() : null;
@@ -139,10 +140,17 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
             await HttpLoad.PrimeAsync(client, WritePath, writers);
             await RuleMix.AddAsync(client, WritePath, Namespace, data.Batches[0], rules, webhooks?.HookAddress);
 
-            // Saving the rules wrote a transaction each to the write-ahead log: checkpointed now, or the first commit of
+            foreach (string every in options.Rollups)
+            {
+                using var added = await client.PostAsync("/api/v1/rollups", new StringContent($"{{\"measurement\": \"{Namespace}.readings\", \"every\": \"{every}\"}}", System.Text.Encoding.UTF8, "application/json"));
+                added.EnsureSuccessStatusCode();
+            }
+
+            // Saving the rules (and rollups) wrote a transaction each to the write-ahead log: checkpointed now, or the first commit of
             // the load would checkpoint them and the setup's cost would land in the timed section. Done for every count
             // (with none it is nearly free), so the runs differ only by their rules.
             server.Store.Checkpoint();
+
             await JitQuiet.WaitAsync(TimeProvider.System);
             HttpLoadResult load;
             ResourceUsage usage;
@@ -164,6 +172,14 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
             }
 
             long lateRows = CountLateRows(server.Store);
+            if (options.Rollups.Count > 0)
+            {
+                // What is left for the maintainer once the load ends: the windows touched since its last run.
+                long catchUpStarted = Stopwatch.GetTimestamp();
+                await server.RollupMaintainer.RunOnceAsync();
+                Console.Error.WriteLine($"rollups {string.Join(',', options.Rollups)}: runs during the load {server.RollupMaintainer.Runs - 1}, catch-up run after it {Stopwatch.GetElapsedTime(catchUpStarted).TotalMilliseconds:F0} ms");
+            }
+
             if (rules > 0)
             {
                 var engine = server.RuleEngine.Statistics;

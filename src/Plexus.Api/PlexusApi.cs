@@ -71,6 +71,12 @@ public sealed record ApiServices(
     /// <summary>Retention policies (docs/storage.md#retention).</summary>
     public Storage.Retention.RetentionPolicies? Retention { get; init; }
 
+    /// <summary>Rollups (docs/storage.md#rollups).</summary>
+    public Storage.Rollups.RollupRegistry? Rollups { get; init; }
+
+    /// <summary>Brings the rollups up to date on <c>POST /api/v1/rollups/refresh</c>.</summary>
+    public Storage.Rollups.RollupMaintainer? RollupMaintainer { get; init; }
+
     /// <summary>Rules evaluated on stored data (docs/rules.md).</summary>
     public RuleRegistry? Rules { get; init; }
 
@@ -157,6 +163,10 @@ public sealed class ApiContext
 
     public Storage.Retention.RetentionPolicies? Retention => Services?.Retention;
 
+    public Storage.Rollups.RollupRegistry? Rollups => Services?.Rollups;
+
+    public Storage.Rollups.RollupMaintainer? RollupMaintainer => Services?.RollupMaintainer;
+
     public RuleRegistry? Rules => Services?.Rules;
 
     public AlarmStore? Alarms => Services?.Alarms;
@@ -207,6 +217,7 @@ public static class PlexusApi
         AlarmsEndpoints.Map(endpoints, context);
         DeleteEndpoints.Map(endpoints, context);
         RetentionEndpoints.Map(endpoints, context);
+        RollupEndpoints.Map(endpoints, context);
         BackupEndpoints.Map(endpoints, context);
         ConsoleEndpoints.Map(endpoints, context.Options);
         ConsoleApiEndpoints.Map(endpoints, context);

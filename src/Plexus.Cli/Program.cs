@@ -7,6 +7,7 @@ root.Subcommands.Add(WriteCommand.Create());
 root.Subcommands.Add(QueryCommand.Create());
 root.Subcommands.Add(DeleteCommand.Create());
 root.Subcommands.Add(RetentionCommand.Create());
+root.Subcommands.Add(RollupsCommand.Create());
 root.Subcommands.Add(BackupCommand.Create());
 root.Subcommands.Add(BackupCommand.CreateRestore());
 root.Subcommands.Add(DevicesCommand.Create());

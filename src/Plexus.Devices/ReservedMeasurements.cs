@@ -16,7 +16,7 @@ public static class ReservedMeasurements
     private static readonly string[] RulesReserved = ["rules", "alarms", "alarm_history", "rule_dead_letters"];
 
     /// <summary>Every reserved name, in lower case.</summary>
-    public static readonly IReadOnlyList<string> Names = [.. DeviceLinks.ViewNames.Concat(RelationsSql.ViewNames).Append("geofences").Append("device_positions").Append(Storage.AuditLog.ViewName).Append(Storage.Retention.RetentionPolicies.ViewName).Append(Storage.Cold.ColdStore.PartitionsViewName).Concat(RulesReserved).Concat(DeviceDataReserved).Distinct()];
+    public static readonly IReadOnlyList<string> Names = [.. DeviceLinks.ViewNames.Concat(RelationsSql.ViewNames).Append("geofences").Append("device_positions").Append(Storage.AuditLog.ViewName).Append(Storage.Retention.RetentionPolicies.ViewName).Append(Storage.Cold.ColdStore.PartitionsViewName).Append(Storage.Rollups.RollupRegistry.ViewName).Concat(RulesReserved).Concat(DeviceDataReserved).Distinct()];
 
     /// <summary>True when <paramref name="name"/> is one of <see cref="Names"/>, in any letter case.</summary>
     public static bool IsReservedName(string name) => Names.Contains(name, StringComparer.OrdinalIgnoreCase);
@@ -29,6 +29,8 @@ public static class ReservedMeasurements
                 ? $"measurement \"{name}\" in namespace \"{Namespace}\" is reserved for the audit log's SQL view; write to another measurement or namespace"
             : string.Equals(name, Storage.Retention.RetentionPolicies.ViewName, StringComparison.OrdinalIgnoreCase)
                 ? $"measurement \"{name}\" in namespace \"{Namespace}\" is reserved for the retention policies' SQL view (docs/storage.md#retention); write to another measurement or namespace"
+            : string.Equals(name, Storage.Rollups.RollupRegistry.ViewName, StringComparison.OrdinalIgnoreCase)
+                ? $"measurement \"{name}\" in namespace \"{Namespace}\" is reserved for the rollups' SQL view (docs/storage.md#rollups); write to another measurement or namespace"
             : string.Equals(name, Storage.Cold.ColdStore.PartitionsViewName, StringComparison.OrdinalIgnoreCase)
                 ? $"measurement \"{name}\" in namespace \"{Namespace}\" is reserved for the partitions' SQL view (docs/storage.md#hot-and-cold-tiers); write to another measurement or namespace"
                 : RulesReserved.Contains(name, StringComparer.OrdinalIgnoreCase)

@@ -31,6 +31,7 @@ using Plexus.Rules.Alarms;
 using Plexus.Rules.Engine;
 using Plexus.Storage;
 using Plexus.Storage.Retention;
+using Plexus.Storage.Rollups;
 using Plexus.Storage.Schema;
 using Plexus.Storage.Writing;
 
@@ -53,6 +54,8 @@ public sealed class PlexusServer : IAsyncDisposable
     private readonly DisposalStack _owned;
 
     private DeviceLiveState? _deviceState;
+
+    private RollupMaintainer? _rollupMaintainer;
 
     private PlexusServer(WebApplication app, ApiContext api, PlexusServerOptions options, PlexusStore store, AdminTokenStore tokens, DeviceRegistry devices, Uri address, PlexusBroker? broker, ILogger logger, DisposalStack owned)
     {
@@ -138,6 +141,12 @@ public sealed class PlexusServer : IAsyncDisposable
     /// <summary>Retention policies (docs/storage.md#retention).</summary>
     public RetentionPolicies Retention => _api.Retention!;
 
+    /// <summary>The rollups (docs/storage.md#rollups).</summary>
+    public RollupRegistry Rollups => _api.Rollups!;
+
+    /// <summary>Keeps the rollups up to date; tests run it with <see cref="RollupMaintainer.RunOnceAsync"/>.</summary>
+    public RollupMaintainer RollupMaintainer => _rollupMaintainer!;
+
     public static async Task<PlexusServer> StartAsync(PlexusServerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -215,10 +224,15 @@ public sealed class PlexusServer : IAsyncDisposable
             AnomalyFunctions.Install(store);
 
             // Every write goes through it: HTTP, MQTT on every transport, the HTTP device API, the live state's own history.
-            var pipeline = new IngestPipeline(store.Writer, logger: loggerFactory.CreateLogger("Plexus.Pipeline"), time: time);
+            // Rollups (docs/storage.md#rollups): their names are refused to writes, so the registry comes before the pipeline.
+            var rollups = owned.Own("the rollups", RollupRegistry.Open(store, time, options.RollupsMax));
+            var pipeline = new IngestPipeline(store.Writer, [new ReservedMeasurementGuard(), new RollupNameGuard(rollups)], logger: loggerFactory.CreateLogger("Plexus.Pipeline"), time: time);
             var audit = owned.Own("the audit log", AuditLog.Open(store));
             var retention = owned.Own("the retention policies", RetentionPolicies.Open(store, time));
             owned.Own("the retention enforcer", new RetentionEnforcer(retention, store.Writer, options.RetentionCheckInterval, time, loggerFactory.CreateLogger("Plexus.Storage")));
+            // The maintainer is disposed before the registry and the store: its last run brings every rollup up to date.
+            var rollupMaintainer = owned.Own("the rollup maintainer", new RollupMaintainer(store, rollups, options.RollupInterval, time, loggerFactory.CreateLogger("Plexus.Storage")));
+            pipeline.Observers.Add(new RollupObserver(rollupMaintainer));
             var devices = owned.Own("the device registry", DeviceRegistry.Open(store, time));
             var assets = owned.Own("the asset registry", AssetRegistry.Open(store, devices, time));
             var links = owned.Own("device linking", DeviceLinks.Open(store, deviceTags, loggerFactory, time));
@@ -268,6 +282,9 @@ public sealed class PlexusServer : IAsyncDisposable
                     _ = deviceState.PositionsDeleted(dropped: result.MeasurementsDropped.Contains(DeviceDataNames.Positions));
                 }
             };
+
+            // Deletes of raw rows reach the rollups (their windows are recomputed); retention's do not.
+            store.Writer.DeleteObserver += rollupMaintainer.Deleted;
 
             // Geo SQL functions and geofences (docs/geo.md), before any request or message can query them.
             var geofences = owned.Own("the geofences", GeofenceRegistry.Open(store, time));
@@ -342,6 +359,8 @@ public sealed class PlexusServer : IAsyncDisposable
                 Tracks = new TrackReader(store),
                 Audit = audit,
                 Retention = retention,
+                Rollups = rollups,
+                RollupMaintainer = rollupMaintainer,
                 Rules = rules,
                 Alarms = alarms,
                 RuleEngine = ruleEngine,
@@ -354,6 +373,7 @@ public sealed class PlexusServer : IAsyncDisposable
             return new PlexusServer(app, api, options, store, tokens, devices, address, broker, logger, owned)
             {
                 _deviceState = deviceState,
+                _rollupMaintainer = rollupMaintainer,
                 Pipeline = pipeline,
                 Geofences = geofences,
                 Assets = assets,

@@ -155,6 +155,15 @@ public sealed record PlexusServerOptions
     /// <summary>How often the retention policies delete the rows they let expire (docs/storage.md#retention).</summary>
     public TimeSpan RetentionCheckInterval { get; init; } = DefaultRetentionCheckInterval;
 
+    public static readonly TimeSpan DefaultRollupInterval = Storage.Rollups.RollupMaintainer.DefaultInterval;
+    public const int DefaultRollupsMax = Storage.Rollups.RollupRegistry.DefaultMaxRollups;
+
+    /// <summary>How often the rollups recompute the windows that writes and deletes touched (docs/storage.md#rollups).</summary>
+    public TimeSpan RollupInterval { get; init; } = DefaultRollupInterval;
+
+    /// <summary>Rollups one server keeps (docs/storage.md#rollups).</summary>
+    public int RollupsMax { get; init; } = DefaultRollupsMax;
+
     /// <summary>When closed time partitions are compacted into Parquet files (docs/storage.md#hot-and-cold-tiers).</summary>
     public Storage.Cold.ColdTierOptions ColdTier { get; init; } = new();
 

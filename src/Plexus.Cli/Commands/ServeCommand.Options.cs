@@ -62,6 +62,8 @@ internal static partial class ServeCommand
     private static readonly Option<string?> RulesMaxCountWithin = new("--rules-max-count-within") { Description = "Point times one count_within call keeps per device; a count past it stays at it (env PLEXUS_RULES_MAX_COUNT_WITHIN, default 4096)" };
     private static readonly Option<string?> RulesMaxStateBytes = new("--rules-max-state-bytes") { Description = "Most one rule's windows may hold across its devices, at their fullest; past it the rule tracks no new device, counted and logged (env PLEXUS_RULES_MAX_STATE_BYTES, default 1GiB)" };
     private static readonly Option<string?> RetentionCheckInterval = new("--retention-check-interval") { Description = "How often retention policies delete expired rows (env PLEXUS_RETENTION_CHECK_INTERVAL, default 10m)" };
+    private static readonly Option<string?> RollupInterval = new("--rollup-interval") { Description = "How often the rollups recompute the windows new, late and deleted points touched; a rollup is at most about this much behind its raw rows (env PLEXUS_ROLLUP_INTERVAL, default 10s)" };
+    private static readonly Option<string?> RollupsMax = new("--rollups-max") { Description = "Rollups one server keeps (env PLEXUS_ROLLUPS_MAX, default 100)" };
     private static readonly Option<string?> Compaction = new("--compaction") { Description = "true: closed time partitions are compacted into Parquet files, the cold tier (env PLEXUS_COMPACTION, default true)" };
     private static readonly Option<string?> PartitionSpan = new("--partition-span") { Description = "The time range of one partition of a measurement, aligned to UTC, at least 1m (env PLEXUS_PARTITION_SPAN, default 1d)" };
     private static readonly Option<string?> CompactionGrace = new("--compaction-grace") { Description = "How long after its end a partition takes late points in the hot store before it is compacted (env PLEXUS_COMPACTION_GRACE, default 1h)" };
@@ -173,6 +175,8 @@ internal static partial class ServeCommand
                 StateBytesPerRule = Get(RulesMaxStateBytes, "PLEXUS_RULES_MAX_STATE_BYTES") is { } stateBytes ? Units.ParseBytes(stateBytes, "rules-max-state-bytes") : Rules.RuleLimits.DefaultStateBytesPerRule,
             },
             RetentionCheckInterval = Get(RetentionCheckInterval, "PLEXUS_RETENTION_CHECK_INTERVAL") is { } retentionInterval ? Units.ParseDuration(retentionInterval, "retention-check-interval") : PlexusServerOptions.DefaultRetentionCheckInterval,
+            RollupInterval = Get(RollupInterval, "PLEXUS_ROLLUP_INTERVAL") is { } rollupInterval ? Units.ParseDuration(rollupInterval, "rollup-interval") : PlexusServerOptions.DefaultRollupInterval,
+            RollupsMax = Get(RollupsMax, "PLEXUS_ROLLUPS_MAX") is { } rollupsMax ? Units.ParsePositiveInt(rollupsMax, "rollups-max") : PlexusServerOptions.DefaultRollupsMax,
             ColdTier = new ColdTierOptions
             {
                 Enabled = Get(Compaction, "PLEXUS_COMPACTION") is not { } compaction || Units.ParseBoolean(compaction, "compaction"),

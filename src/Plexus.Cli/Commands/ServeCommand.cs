@@ -19,6 +19,8 @@ internal static partial class ServeCommand
             command.Options.Add(option);
         }
 
+        command.Options.Add(RollupInterval);
+        command.Options.Add(RollupsMax);
         command.Options.Add(Demo);
         command.SetAction(RunAsync);
         return command;

@@ -298,6 +298,21 @@ internal static partial class ReadOnlyQuery
                 scope._tables.Add(SqlNames.SeriesTable(id));
             }
 
+            // A rollup's view in a namespace reads its table in the internal schema.
+            reader.Close();
+            command.CommandText = $"SELECT table_name FROM duckdb_tables() WHERE schema_name = '{SqlNames.InternalSchema}' AND table_name = 'rollups'";
+            command.Parameters.Clear();
+            if (command.ExecuteScalar() is not null)
+            {
+                command.CommandText = $"SELECT 'rollup_' || id FROM {Storage.Rollups.RollupRegistry.Table} WHERE list_contains($1, namespace)";
+                command.Parameters.Add(new DuckDBParameter(namespaces.ToArray()));
+                using var rollups = command.ExecuteReader();
+                while (rollups.Read())
+                {
+                    scope._tables.Add(rollups.GetString(0));
+                }
+            }
+
             return scope;
         }
 
