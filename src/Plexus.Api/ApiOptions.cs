@@ -8,6 +8,11 @@ public sealed class ApiOptions
     /// <summary>Largest device message on the HTTP device API: the MQTT limit (<c>--mqtt-max-message-size</c>), one rule for a device's message whatever carries it.</summary>
     public long MaxDeviceMessageBytes { get; init; } = 256 * 1024;
 
+    /// <summary>Largest import body (<c>--max-import-size</c>), counted after decompression: an import streams, so this bounds time and disk, not memory.</summary>
+    public long MaxImportBytes { get; init; } = DefaultMaxImportBytes;
+
+    public const long DefaultMaxImportBytes = 10L * 1024 * 1024 * 1024;
+
     /// <summary>Rejected lines listed in a 400 response; the count covers all of them.</summary>
     public int MaxReportedErrors { get; init; } = 100;
 

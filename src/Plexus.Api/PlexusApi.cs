@@ -200,6 +200,8 @@ public static class PlexusApi
         ArgumentNullException.ThrowIfNull(context);
         HealthEndpoints.Map(endpoints, context);
         WriteEndpoints.Map(endpoints, context);
+        ExportEndpoints.Map(endpoints, context);
+        ImportEndpoints.Map(endpoints, context);
         SqlEndpoints.Map(endpoints, context);
         InfluxQueryEndpoints.Map(endpoints, context);
         DevicesEndpoints.Map(endpoints, context);

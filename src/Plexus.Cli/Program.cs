@@ -6,6 +6,8 @@ root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(WriteCommand.Create());
 root.Subcommands.Add(QueryCommand.Create());
 root.Subcommands.Add(DeleteCommand.Create());
+root.Subcommands.Add(ExportCommand.Create());
+root.Subcommands.Add(ImportCommand.Create());
 root.Subcommands.Add(RetentionCommand.Create());
 root.Subcommands.Add(RollupsCommand.Create());
 root.Subcommands.Add(BackupCommand.Create());

@@ -21,7 +21,7 @@ public sealed record RunningQuery(IReadOnlyList<QueryColumn> Columns, Task<Query
 /// request pool they would hold workers that HTTP writes and MQTT acknowledgements need. A query's thread lives as
 /// long as the query, and the number of them is the number of slots.
 /// </remarks>
-public sealed class SqlQueryService : IDisposable
+public sealed partial class SqlQueryService : IDisposable
 {
     private readonly PlexusStore _store;
     private readonly QueryOptions _options;

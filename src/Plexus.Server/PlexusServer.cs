@@ -195,7 +195,7 @@ public sealed class PlexusServer : IAsyncDisposable
 
         builder.WebHost.UseShutdownTimeout(options.ShutdownTimeout);
 
-        var api = new ApiContext(new ApiOptions { MaxBodyBytes = options.MaxBodyBytes, MaxDeviceMessageBytes = options.MqttMaxMessageSize, MetricsPublic = options.MetricsPublic, MapTiles = options.MapTiles }, time, loggerFactory);
+        var api = new ApiContext(new ApiOptions { MaxBodyBytes = options.MaxBodyBytes, MaxImportBytes = options.MaxImportBytes, MaxDeviceMessageBytes = options.MqttMaxMessageSize, MetricsPublic = options.MetricsPublic, MapTiles = options.MapTiles }, time, loggerFactory);
         var app = builder.Build();
         app.UseNoContentSniffing();
         app.UseRouting();

@@ -132,6 +132,9 @@ public sealed record PlexusServerOptions
 
     public long MaxBodyBytes { get; init; } = 25_000_000;
 
+    /// <summary>Largest import body after decompression (<c>--max-import-size</c>).</summary>
+    public long MaxImportBytes { get; init; } = Api.ApiOptions.DefaultMaxImportBytes;
+
     /// <summary>How far writes may grow the schema: namespaces, measurements, columns, and what one write may add (docs/configuration.md#schema-limits).</summary>
     public SchemaLimits SchemaLimits { get; init; } = SchemaLimits.Default;
 

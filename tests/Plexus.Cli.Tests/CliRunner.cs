@@ -16,7 +16,7 @@ internal static class CliRunner
 
     public static async Task<CliResult> RunWithInputAsync(string? standardInput, CancellationToken cancellationToken, params string[] args)
     {
-        var root = new RootCommand("plexus (test)") { WriteCommand.Create(), QueryCommand.Create(), DeleteCommand.Create(), RetentionCommand.Create(), DevicesCommand.Create(), TokensCommand.Create(), SimulateCommand.Create(), DemoCommand.Create(), BackupCommand.Create(), BackupCommand.CreateRestore() };
+        var root = new RootCommand("plexus (test)") { WriteCommand.Create(), QueryCommand.Create(), DeleteCommand.Create(), RetentionCommand.Create(), DevicesCommand.Create(), TokensCommand.Create(), SimulateCommand.Create(), DemoCommand.Create(), BackupCommand.Create(), BackupCommand.CreateRestore(), ExportCommand.Create(), ImportCommand.Create() };
         using var output = new StringWriter();
         using var error = new StringWriter();
         using var input = standardInput is null

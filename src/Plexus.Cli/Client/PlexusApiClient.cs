@@ -24,11 +24,11 @@ internal sealed class PlexusApiClient : IDisposable
 
     private readonly HttpClient _http;
 
-    private PlexusApiClient(Uri baseAddress, string? token, HttpMessageHandler handler)
+    private PlexusApiClient(Uri baseAddress, string? token, HttpMessageHandler handler, TimeSpan timeout)
     {
         BaseAddress = baseAddress;
         HasToken = !string.IsNullOrEmpty(token);
-        _http = new HttpClient(handler, disposeHandler: true) { BaseAddress = baseAddress, Timeout = RequestTimeout };
+        _http = new HttpClient(handler, disposeHandler: true) { BaseAddress = baseAddress, Timeout = timeout };
         if (HasToken)
         {
             _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Token", token);
@@ -47,7 +47,8 @@ internal sealed class PlexusApiClient : IDisposable
     public bool HasToken { get; }
 
     /// <summary>Builds a client from the `--url`/`--token`/`--ca-cert` values, falling back to PLEXUS_URL/PLEXUS_TOKEN/PLEXUS_CA_CERT.</summary>
-    public static PlexusApiClient Create(string? url, string? token, int maxConnections = 8, string? caCertificate = null)
+    /// <param name="timeout">Longest a request may take; exports and imports, whose length is their data's, pass <see cref="Timeout.InfiniteTimeSpan"/>.</param>
+    public static PlexusApiClient Create(string? url, string? token, int maxConnections = 8, string? caCertificate = null, TimeSpan? timeout = null)
     {
         string resolved = ClientOptions.ResolveUrl(url);
         if (!Uri.TryCreate(resolved + "/", UriKind.Absolute, out var baseAddress)
@@ -67,7 +68,7 @@ internal sealed class PlexusApiClient : IDisposable
             handler.SslOptions = new SslClientAuthenticationOptions { CertificateChainPolicy = TrustOnly(caPath) };
         }
 
-        return new PlexusApiClient(baseAddress, ClientOptions.ResolveToken(token), handler);
+        return new PlexusApiClient(baseAddress, ClientOptions.ResolveToken(token), handler, timeout ?? RequestTimeout);
     }
 
     /// <summary>

@@ -15,7 +15,8 @@ internal static class CommandSupport
     internal delegate Task ClientAction(ParseResult parse, PlexusApiClient client, TextWriter output, TextWriter error, CancellationToken cancellationToken);
 
     /// <summary>Adds --url, --token and --ca-cert to the command and runs the action with a client; a <see cref="CliException"/> becomes its exit code.</summary>
-    internal static Command WithClient(Command command, ClientAction action)
+    /// <param name="timeout">Longest a request may take (<see cref="PlexusApiClient.RequestTimeout"/> when null).</param>
+    internal static Command WithClient(Command command, ClientAction action, TimeSpan? timeout = null)
     {
         var url = ClientOptions.Url();
         var token = ClientOptions.Token();
@@ -29,7 +30,7 @@ internal static class CommandSupport
             var error = parse.InvocationConfiguration.Error;
             try
             {
-                using var client = PlexusApiClient.Create(parse.GetValue(url), parse.GetValue(token), caCertificate: parse.GetValue(caCertificate));
+                using var client = PlexusApiClient.Create(parse.GetValue(url), parse.GetValue(token), caCertificate: parse.GetValue(caCertificate), timeout: timeout);
                 await action(parse, client, parse.InvocationConfiguration.Output, error, termination.Token);
                 return 0;
             }

@@ -46,6 +46,7 @@ internal static partial class ServeCommand
     private static readonly Option<string?> AdminToken = new("--admin-token") { Description = "Admin token to use; its hash replaces the stored one (env PLEXUS_ADMIN_TOKEN; default: generated on first start and printed once)" };
     private static readonly Option<string?> ProvisioningKey = new("--provisioning-key") { Description = "Turns on auto-provisioning: an unknown device connecting over MQTT with its id as user name and this key as password is registered (env PLEXUS_PROVISIONING_KEY; default off)" };
     private static readonly Option<string?> MaxBodySize = new("--max-body-size") { Description = "Largest write body after decompression, e.g. 25MB (env PLEXUS_MAX_BODY_SIZE)" };
+    private static readonly Option<string?> MaxImportSize = new("--max-import-size") { Description = "Largest import (POST /api/v1/import, plexus import) after decompression, e.g. 10GiB (env PLEXUS_MAX_IMPORT_SIZE)" };
     private static readonly Option<string?> MaxNamespaces = LimitOption(SchemaLimits.MaxNamespacesOption, "Most namespaces holding data, main included", SchemaLimits.Default.MaxNamespaces);
     private static readonly Option<string?> MaxMeasurementsPerNamespace = LimitOption(SchemaLimits.MaxMeasurementsPerNamespaceOption, "Most measurements in one namespace", SchemaLimits.Default.MaxMeasurementsPerNamespace);
     private static readonly Option<string?> MaxColumnsPerMeasurement = LimitOption(SchemaLimits.MaxColumnsPerMeasurementOption, "Most tag and field columns of one measurement", SchemaLimits.Default.MaxColumnsPerMeasurement);
@@ -152,6 +153,7 @@ internal static partial class ServeCommand
             AdminToken = Get(AdminToken, "PLEXUS_ADMIN_TOKEN"),
             ProvisioningKey = Get(ProvisioningKey, "PLEXUS_PROVISIONING_KEY") is { Length: > 0 } key ? key : null,
             MaxBodyBytes = Get(MaxBodySize, "PLEXUS_MAX_BODY_SIZE") is { } size ? Units.ParseBytes(size, "max-body-size") : 25_000_000,
+            MaxImportBytes = Get(MaxImportSize, "PLEXUS_MAX_IMPORT_SIZE") is { } importSize ? Units.ParseBytes(importSize, "max-import-size") : Api.ApiOptions.DefaultMaxImportBytes,
             SchemaLimits = new SchemaLimits
             {
                 MaxNamespaces = Limit(MaxNamespaces, SchemaLimits.Default.MaxNamespaces),

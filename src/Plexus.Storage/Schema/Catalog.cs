@@ -227,7 +227,7 @@ public sealed class Catalog
         return any;
     }
 
-    private static void LoadColumns(DuckDBConnection connection, MeasurementSchema measurement)
+    internal static void LoadColumns(DuckDBConnection connection, MeasurementSchema measurement)
     {
         string sql = $"SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE schema_name = '{SqlNames.InternalSchema}' " +
             $"AND table_name IN ('{SqlNames.SeriesTable(measurement.Id)}', '{SqlNames.DataTable(measurement.Id)}') ORDER BY table_name, column_index";
