@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Plexus.Core;
+using Plexus.Query;
 using Plexus.Storage;
 
 namespace Plexus.Api;
@@ -48,6 +49,32 @@ public static class ApiErrors
         logger.LogWarning(error, "{Method} {Path} answered 503: {Message} (error id {ErrorId})", context.Request.Method, context.Request.Path.Value, error.Message, errorId);
         context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(error.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         return WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "unavailable", error.Message, errorId);
+    }
+
+    /// <summary>True for the reasons a query (a SQL answer, an export, a Parquet import's read) can fail to start, which <see cref="QueryNotStartedAsync"/> answers.</summary>
+    public static bool IsQueryNotStarted(Exception error) =>
+        error is QueryRefusedException or QueryBusyException or QueryTimeoutException or QueryFailedException or StoreUnavailableException;
+
+    /// <summary>One answer per reason a query could not start, for every endpoint that runs one: 403, 503 busy with Retry-After, 408, 400, or the store's 503.</summary>
+    public static Task QueryNotStartedAsync(HttpContext context, ILogger logger, Exception error)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        switch (error)
+        {
+            case QueryRefusedException:
+                return WriteAsync(context, StatusCodes.Status403Forbidden, "forbidden", error.Message);
+            case QueryBusyException busy:
+                context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(busy.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                return WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "busy", error.Message);
+            case QueryTimeoutException:
+                return WriteAsync(context, StatusCodes.Status408RequestTimeout, "timeout", error.Message);
+            case QueryFailedException:
+                return WriteAsync(context, StatusCodes.Status400BadRequest, "invalid", error.Message);
+            case StoreUnavailableException unavailable:
+                return StoreUnavailableAsync(context, logger, unavailable);
+            default:
+                throw new ArgumentException($"{error.GetType().Name} is not a reason a query could not start", nameof(error));
+        }
     }
 
     public static Task UnauthorizedAsync(HttpContext context)

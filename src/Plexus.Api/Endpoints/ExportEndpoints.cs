@@ -146,20 +146,9 @@ internal static class ExportEndpoints
             await Invalid(http, "where", error.Message);
             return;
         }
-        catch (QueryBusyException error)
+        catch (Exception error) when (ApiErrors.IsQueryNotStarted(error))
         {
-            http.Response.Headers.RetryAfter = ((int)Math.Ceiling(error.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-            await ApiErrors.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "busy", error.Message);
-            return;
-        }
-        catch (QueryFailedException error)
-        {
-            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", error.Message);
-            return;
-        }
-        catch (StoreUnavailableException error)
-        {
-            await ApiErrors.StoreUnavailableAsync(http, context.Logger, error);
+            await ApiErrors.QueryNotStartedAsync(http, context.Logger, error);
             return;
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)

@@ -84,14 +84,8 @@ internal static class ImportEndpoints
             return;
         }
 
-        Stream body;
-        try
+        if (await WriteEndpoints.OpenBodyAsync(http) is not { } body)
         {
-            body = LineProtocolStream.OpenBody(http.Request.Body, http.Request.Headers.ContentEncoding);
-        }
-        catch (UnsupportedContentEncodingException error)
-        {
-            await ApiErrors.WriteAsync(http, StatusCodes.Status415UnsupportedMediaType, "invalid", error.Message);
             return;
         }
 
@@ -127,7 +121,7 @@ internal static class ImportEndpoints
         }
         catch (QueryBusyException error)
         {
-            await ApiErrors.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "busy", error.Message);
+            await ApiErrors.QueryNotStartedAsync(http, context.Logger, error);
         }
         finally
         {

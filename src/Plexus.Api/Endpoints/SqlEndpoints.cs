@@ -95,30 +95,9 @@ internal static class SqlEndpoints
         {
             running = await context.Queries!.StartAsync(new QueryRequest(sql, db, principal.Namespaces), format, pipe.Writer, PlexusApi.JsonOptions, http.RequestAborted);
         }
-        catch (QueryRefusedException error)
+        catch (Exception error) when (ApiErrors.IsQueryNotStarted(error))
         {
-            await ApiErrors.WriteAsync(http, StatusCodes.Status403Forbidden, "forbidden", error.Message);
-            return;
-        }
-        catch (QueryBusyException error)
-        {
-            http.Response.Headers.RetryAfter = ((int)Math.Ceiling(error.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-            await ApiErrors.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "busy", error.Message);
-            return;
-        }
-        catch (QueryTimeoutException error)
-        {
-            await ApiErrors.WriteAsync(http, StatusCodes.Status408RequestTimeout, "timeout", error.Message);
-            return;
-        }
-        catch (QueryFailedException error)
-        {
-            await ApiErrors.WriteAsync(http, StatusCodes.Status400BadRequest, "invalid", error.Message);
-            return;
-        }
-        catch (StoreUnavailableException error)
-        {
-            await ApiErrors.StoreUnavailableAsync(http, context.Logger, error);
+            await ApiErrors.QueryNotStartedAsync(http, context.Logger, error);
             return;
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)

@@ -75,14 +75,8 @@ internal static class WriteEndpoints
             return;
         }
 
-        Stream body;
-        try
+        if (await OpenBodyAsync(http) is not { } body)
         {
-            body = LineProtocolStream.OpenBody(http.Request.Body, http.Request.Headers.ContentEncoding);
-        }
-        catch (UnsupportedContentEncodingException error)
-        {
-            await ApiErrors.WriteAsync(http, StatusCodes.Status415UnsupportedMediaType, "invalid", error.Message);
             return;
         }
 
@@ -223,4 +217,18 @@ internal static class WriteEndpoints
     private static PointBatch RentBatch() => Batches.Rent();
 
     private static void ReturnBatch(PointBatch batch) => Batches.Return(batch);
+
+    /// <summary>The request body, decompressed as its Content-Encoding says; null after a 415 for an encoding it cannot read.</summary>
+    internal static async Task<Stream?> OpenBodyAsync(HttpContext http)
+    {
+        try
+        {
+            return LineProtocolStream.OpenBody(http.Request.Body, http.Request.Headers.ContentEncoding);
+        }
+        catch (UnsupportedContentEncodingException error)
+        {
+            await ApiErrors.WriteAsync(http, StatusCodes.Status415UnsupportedMediaType, "invalid", error.Message);
+            return null;
+        }
+    }
 }
