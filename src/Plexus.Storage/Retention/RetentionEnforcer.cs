@@ -110,30 +110,9 @@ public sealed class RetentionEnforcer : IAsyncDisposable
         }
     }
 
-    private async Task LoopAsync()
-    {
-        try
-        {
-            while (await _timer.WaitForNextTickAsync(_stop.Token))
-            {
-                try
-                {
-                    await RunOnceAsync(_stop.Token);
-                }
-                catch (StoreUnavailableException error)
-                {
-                    _logger.LogWarning("Retention could not delete expired rows now ({Reason}); it tries again in {Interval}", error.Message, CheckInterval);
-                }
-                catch (Exception error) when (error is not OperationCanceledException)
-                {
-                    _logger.LogError(error, "A retention run failed; it runs again in {Interval}", CheckInterval);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-        {
-        }
-    }
+    private Task LoopAsync() => BackgroundLoop.RunAsync(_timer, RunOnceAsync,
+        error => _logger.LogWarning("Retention could not delete expired rows now ({Reason}); it tries again in {Interval}", error.Message, CheckInterval),
+        error => _logger.LogError(error, "A retention run failed; it runs again in {Interval}", CheckInterval), _stop.Token);
 
     public async ValueTask DisposeAsync()
     {

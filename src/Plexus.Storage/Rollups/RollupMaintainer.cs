@@ -595,30 +595,8 @@ public sealed partial class RollupMaintainer : IAsyncDisposable
         return start == timeNs ? start : start > long.MaxValue - everyNs ? long.MaxValue : start + everyNs;
     }
 
-    private async Task LoopAsync()
-    {
-        try
-        {
-            while (await _timer.WaitForNextTickAsync(_stop.Token))
-            {
-                try
-                {
-                    await RunOnceAsync(_stop.Token);
-                }
-                catch (StoreUnavailableException error)
-                {
-                    LogUnavailable(error.Message, Interval);
-                }
-                catch (Exception error) when (error is not OperationCanceledException)
-                {
-                    LogRunFailed(error, Interval);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-        {
-        }
-    }
+    private Task LoopAsync() => BackgroundLoop.RunAsync(_timer, RunOnceAsync,
+        error => LogUnavailable(error.Message, Interval), error => LogRunFailed(error, Interval), _stop.Token);
 
     /// <summary>Stops the loop, brings every rollup up to date once more and, when that worked, marks them complete.</summary>
     public async ValueTask DisposeAsync()
