@@ -1,3 +1,6 @@
+// One file on purpose (about 620 lines): every change of the registry follows one order under one lock (credential
+// journal, then SQL, then the in-memory map), and add, update, remove, rotate and the bulk import are that order
+// written out; kept together so the order can be checked in one place.
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;

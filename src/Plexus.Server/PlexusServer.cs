@@ -1,3 +1,6 @@
+// One file on purpose (about 660 lines): the composition root. Start reads top to bottom in the order services are
+// built and pushed on the disposal stack, which is the reverse of the order they stop in; split, that order would be
+// spread over files.
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;

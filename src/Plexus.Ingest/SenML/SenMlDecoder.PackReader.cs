@@ -1,3 +1,5 @@
+// One file on purpose (about 600 lines): one pass over a SenML pack that resolves base values record by record, in
+// JSON and CBOR alike; the record state the pass carries is shared by every member's reader. Hot path, allocation-free.
 using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;

@@ -1,3 +1,6 @@
+// One file on purpose (about 820 lines): the one table from DuckDB's types to PostgreSQL's (OIDs, sizes, text and
+// binary encodings, arrays of each). A type added in one place and not another is a wire bug; kept together so a
+// reader sees every encoding of a type side by side.
 using System.Buffers.Binary;
 using System.Collections;
 using System.Globalization;

@@ -1,3 +1,5 @@
+// One file on purpose (about 750 lines): the engine's queue task, per-device rule state and alarm transitions share
+// the state that only that task touches; the persistence of that state is in RuleEngine.State.cs. Hot path, measured.
 using System.Buffers;
 using System.Text;
 using System.Text.Json;

@@ -1,3 +1,5 @@
+// One file on purpose (about 630 lines): name resolution, type checking and the delegate for every node of the rule
+// expression subset; the operators and functions themselves live in RuleOperations and RuleFunctions.
 using System.Text;
 using Plexus.Geo;
 

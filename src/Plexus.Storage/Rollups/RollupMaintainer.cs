@@ -1,3 +1,6 @@
+// One file on purpose (about 640 lines): the maintainer's state (the windows noted per rollup, the complete flags, the
+// lock that orders a run against the writes it must see) is read and changed by noting, planning, recomputing and
+// retention alike; split, the argument that every noted point is in some run (see the remarks below) spans files.
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Logging;
