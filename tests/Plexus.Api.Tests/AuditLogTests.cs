@@ -120,6 +120,39 @@ public sealed class AuditLogTests
     }
 
     [Fact]
+    public async Task Exports_and_imports_are_recorded_with_what_they_moved_and_by_whom()
+    {
+        await using var server = await PlexusTestServer.StartAsync();
+        string reader = server.Server.ApiTokens.Create("analyst", Api.Auth.ApiScope.Read).Token;
+        using var readerClient = server.ClientWithToken(reader);
+        using (var imported = await SendAsync(server.Client, "POST", "/api/v1/import?format=csv&into=main.readings&tag_columns=device", "time,device,temp\n2026-01-01T00:00:00Z,d1,20.5\n2026-01-01T00:01:00Z,d1,oops\n", "text/csv"))
+        {
+            Assert.Equal(HttpStatusCode.OK, imported.StatusCode);
+        }
+
+        using (var exported = await SendAsync(readerClient, "POST", "/api/v1/export", """{"measurement": "main.readings", "format": "jsonl", "from": "2026-01-01", "where": "device = 'd1'"}""", null))
+        {
+            Assert.Equal(HttpStatusCode.OK, exported.StatusCode);
+            Assert.Contains("20.5", await exported.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using (var refused = await SendAsync(readerClient, "POST", "/api/v1/export", """{"measurement": "main.nothing_here"}""", null))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+        }
+
+        var rows = await server.RowsAsync("SELECT principal, action, target_kind, target_id, outcome, status, detail FROM main.audit_log ORDER BY id");
+        Assert.Equal(3, rows.Count);
+        Assert.Equal("admin import namespace main.readings ok 200", Row(rows[0]));
+        Assert.Equal("1 of 2 rows written, 1 refused", rows[0][6].GetString());
+        Assert.Equal("analyst export measurement main.readings ok 200", Row(rows[1]));
+        Assert.Equal("jsonl, from 2026-01-01 to the end, where device = 'd1'", rows[1][6].GetString());
+        Assert.Equal("analyst export measurement main.nothing_here not_found 404", Row(rows[2]));
+
+        static string Row(List<JsonElement> row) => string.Join(' ', row.Take(6).Select(cell => cell.ToString()));
+    }
+
+    [Fact]
     public async Task The_audit_endpoint_lists_entries_in_order_and_since_a_time()
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));

@@ -30,7 +30,7 @@ internal static class ExportEndpoints
     private static readonly PipeOptions AnswerPipe = new(pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, minimumSegmentSize: 16 * 1024, useSynchronizationContext: false);
 
     public static void Map(IEndpointRouteBuilder endpoints, ApiContext context) =>
-        endpoints.MapPost("/api/v1/export", http => ExportAsync(http, context));
+        endpoints.MapPost("/api/v1/export", AuditTrail.Audited(context, "export", "measurement", null, http => ExportAsync(http, context)));
 
     private static async Task ExportAsync(HttpContext http, ApiContext context)
     {
@@ -124,6 +124,9 @@ internal static class ExportEndpoints
         }
 
         var selection = new ExportSelection(ns, name[(dot + 1)..], from, to, where);
+
+        // A copy of stored data leaving the server is what an audit of who read what needs first.
+        AuditTrail.Target(http, ns + "." + selection.Measurement, (formatText ?? "csv") + (fromText is null && toText is null ? ", all time" : $", from {fromText ?? "the start"} to {toText ?? "the end"}") + (where is null ? "" : ", where " + (whereText!.Length <= 200 ? whereText : whereText[..200] + "…")));
         if (selection.Validate() is { } invalid)
         {
             await Invalid(http, "to", invalid);

@@ -29,7 +29,7 @@ internal static class ImportEndpoints
     private static readonly PointBatchPool Batches = new();
 
     public static void Map(IEndpointRouteBuilder endpoints, ApiContext context) =>
-        endpoints.MapPost("/api/v1/import", http => ImportAsync(http, context));
+        endpoints.MapPost("/api/v1/import", AuditTrail.Audited(context, "import", "namespace", null, http => ImportAsync(http, context)));
 
     private static async Task ImportAsync(HttpContext http, ApiContext context)
     {
@@ -63,6 +63,7 @@ internal static class ImportEndpoints
             return;
         }
 
+        AuditTrail.Target(http, measurement is null ? ns : ns + "." + measurement, format.Name());
         if (!principal.MayUse(ns))
         {
             await ApiErrors.WriteAsync(http, StatusCodes.Status403Forbidden, "forbidden", $"{principal} may write only to namespace(s) {string.Join(", ", principal.Namespaces ?? [])}, not \"{ns}\"");
@@ -240,6 +241,7 @@ internal static class ImportEndpoints
 
     private static Task ReportAsync(HttpContext http, ApiContext context, string ns, ImportReader reader, long written, ImportErrors errors, long refusedByStore, int status, string? failure)
     {
+        AuditTrail.Detail(http, $"{written} of {reader.Rows} rows written, {errors.Count} refused");
         void Members(Utf8JsonWriter json)
         {
             json.WriteString("namespace", ns);
