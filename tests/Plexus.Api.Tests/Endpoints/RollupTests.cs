@@ -249,6 +249,25 @@ public sealed class RollupTests
     }
 
     [Fact]
+    public async Task A_rollup_past_rollups_max_is_refused_naming_the_option_and_one_fits_again_after_a_removal()
+    {
+        await using var server = await PlexusTestServer.StartAsync(configure: options => options with { RollupInterval = TimeSpan.FromHours(1), RollupsMax = 2 });
+        await WriteOkAsync(server, $"readings,device=a temp=1 {Base}\n");
+        await AddAsync(server, "main.readings", "1m");
+        await AddAsync(server, "main.readings", "1h");
+        var refused = await AddAsync(server, "main.readings", "1d", expected: HttpStatusCode.Conflict);
+        Assert.Contains("at most 2 rollups (--rollups-max)", refused.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, (await server.RowsAsync("SELECT count(*) FROM duckdb_views() WHERE view_name = 'readings_1d'"))[0][0].GetInt64());
+
+        using (var removed = await server.Client.DeleteAsync("/api/v1/rollups/main.readings_1m"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, removed.StatusCode);
+        }
+
+        await AddAsync(server, "main.readings", "1d");
+    }
+
+    [Fact]
     public async Task Rollups_are_listed_with_a_read_token_changed_only_with_admin_removed_and_audited()
     {
         await using var server = await StartAsync();
