@@ -33,6 +33,9 @@ public sealed partial class RollupMaintainer : IAsyncDisposable
     /// <summary>Time ranges per statement: the WHERE clause of one recompute stays a few KB.</summary>
     private const int RangesPerStatement = 256;
 
+    /// <summary>Windows one GROUP BY of a whole recompute covers (a 1m rollup: about 17 hours of raw rows; 1h: 42 days).</summary>
+    internal const int WindowsPerWholeChunk = 1_000;
+
     private readonly PlexusStore _store;
     private readonly RollupRegistry _registry;
     private readonly TimeProvider _time;
@@ -335,6 +338,12 @@ public sealed partial class RollupMaintainer : IAsyncDisposable
 
         var source = SourceColumns(rollup);
         bool shapeChanged = EnsureShape(rollup, source);
+        if (work is [(long.MinValue, long.MaxValue)] && source is not null)
+        {
+            RecomputeWhole(rollup, source);
+            work = [];
+        }
+
         for (int offset = 0; offset < work.Count; offset += RangesPerStatement)
         {
             var chunk = work.GetRange(offset, Math.Min(RangesPerStatement, work.Count - offset));
@@ -361,6 +370,45 @@ public sealed partial class RollupMaintainer : IAsyncDisposable
         }
 
         return work.Count;
+    }
+
+    /// <summary>
+    /// A rollup rebuilt from all its measurement's rows (new, or after an unclean stop) in one transaction, so readers see
+    /// the old rollup or the new one; one GROUP BY per span of <see cref="WindowsPerWholeChunk"/> windows, so a year of
+    /// raw rows is never one aggregation whose hash table holds every window of every series at once.
+    /// </summary>
+    private void RecomputeWhole(Rollup rollup, RawColumns source)
+    {
+        string raw = SqlNames.Quote(rollup.Namespace) + "." + SqlNames.Quote(rollup.Measurement);
+        long? first = null, last = null;
+        _connection.Query($"SELECT epoch_ns(min(time)), epoch_ns(max(time)) FROM {raw}", reader =>
+        {
+            if (!reader.IsDBNull(0))
+            {
+                first = reader.GetInt64(0);
+                last = reader.GetInt64(1);
+            }
+        });
+
+        long span = rollup.EveryNs > long.MaxValue / WindowsPerWholeChunk ? long.MaxValue : rollup.EveryNs * WindowsPerWholeChunk;
+        _connection.InTransaction(() =>
+        {
+            _connection.Execute($"DELETE FROM {rollup.Table}");
+            if (first is not { } from || last is not { } to)
+            {
+                return;
+            }
+
+            for (long start = WindowStart(from, rollup.EveryNs); start <= to; start = start > long.MaxValue - span ? long.MaxValue : start + span)
+            {
+                long end = start > long.MaxValue - span ? long.MaxValue : start + span;
+                _connection.Execute(InsertSql(rollup, source, Where([(start, end)])));
+                if (end == long.MaxValue)
+                {
+                    break;
+                }
+            }
+        });
     }
 
     /// <summary>The measurement's tags and numeric fields now, or null when it does not exist (dropped, or never written).</summary>

@@ -119,6 +119,24 @@ public sealed class RollupTests
     }
 
     [Fact]
+    public async Task A_rollup_added_over_days_of_rows_is_computed_whole_in_several_spans_and_equals_a_group_by()
+    {
+        await using var server = await StartAsync();
+        var lines = new StringBuilder();
+        // Every 7 minutes over 3 days, two devices: about 4,300 one-minute windows, more than four spans of a whole recompute.
+        for (long t = 0; t < 3 * 24 * 60; t += 7)
+        {
+            lines.Append(CultureInfo.InvariantCulture, $"readings,device=d{t % 2} temp={(t % 97) - 40.5},n={t}i {Base + (t * Minute) + (t % 3)}\n");
+        }
+
+        await WriteOkAsync(server, lines.ToString());
+        await AddAsync(server, "main.readings", "1m");
+        await server.Server.RollupMaintainer.RunOnceAsync();
+        await AssertMatchesRawAsync(server, "readings", "readings_1m", Minute);
+        Assert.Equal(618, (await server.RowsAsync("SELECT count(*) FROM readings_1m"))[0][0].GetInt64());
+    }
+
+    [Fact]
     public async Task A_field_added_later_is_rolled_up_and_earlier_windows_have_no_values_for_it()
     {
         await using var server = await StartAsync();
