@@ -2,9 +2,7 @@
 // it closes) and travels as `Authorization: Token …` on each call, never in a cookie: a request another site makes
 // the browser send carries no credential, so there is nothing for cross-site request forgery to use (docs/console.md).
 
-import { storedToken, takeEarly } from './early.js';
-
-const TOKEN_KEY = 'plexus.token';
+import { TOKEN_KEY, storedToken, takeEarly } from './early.js';
 
 export class ApiError extends Error {
   constructor(status, message, body) {

@@ -4,7 +4,8 @@
 // path; the router forgets the rest once the first page has started. The paths are built here, and the pages use the
 // same builders, so what starts early is exactly what the page asks for.
 
-const TOKEN_KEY = 'plexus.token';
+/** Where this tab keeps its token (sessionStorage: this tab only). */
+export const TOKEN_KEY = 'plexus.token';
 /** Rows on one page of the devices list. */
 export const DEVICES_PAGE = 50;
 const CHART_MARGINS = 56;
