@@ -211,6 +211,7 @@ public static class PlexusApi
         TokensEndpoints.Map(endpoints, context);
         GeofencesEndpoints.Map(endpoints, context);
         TrackEndpoints.Map(endpoints, context);
+        DeviceHistoryEndpoints.Map(endpoints, context);
         DeviceStateEndpoints.Map(endpoints, context);
         PositionSourcesEndpoints.Map(endpoints, context);
         AssetsEndpoints.Map(endpoints, context);

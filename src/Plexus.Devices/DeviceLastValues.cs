@@ -23,6 +23,9 @@ public static class DeviceLastValues
         DeviceDataNames.StateHistory, DeviceDataNames.DeadLetters,
     };
 
+    /// <summary>Plexus's own records of a device (its state history, its refused messages): not its data.</summary>
+    public static bool IsInternal(string measurement) => Excluded.Contains(measurement);
+
     public static IReadOnlyList<LastValue> Query(PlexusStore store, string device)
     {
         ArgumentNullException.ThrowIfNull(store);
@@ -45,7 +48,7 @@ public static class DeviceLastValues
             while (reader.Read())
             {
                 string measurement = reader.GetString(0);
-                if (Excluded.Contains(measurement))
+                if (IsInternal(measurement))
                 {
                     continue;
                 }

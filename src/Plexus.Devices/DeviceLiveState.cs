@@ -220,6 +220,10 @@ public sealed class DeviceLiveState : IAsyncDisposable
     /// <summary>The last value and time of every field of every measurement in <c>main</c> carrying the device (SQL, by time).</summary>
     public IReadOnlyList<LastValue> LastValues(string device) => DeviceLastValues.Query(_store, device);
 
+    /// <summary>One numeric field of the device decimated over a range; with no field given, its first numeric field (SQL).</summary>
+    public DeviceHistoryAnswer History(string device, string? measurement, string? field, long fromNs, long toNs, int buckets) =>
+        DeviceHistory.Query(_store, device, measurement, field, fromNs, toNs, buckets);
+
     /// <summary>Dead letters per device, highest first.</summary>
     public IReadOnlyList<KeyValuePair<string, long>> DeadLettersPerDevice() =>
         [.. _entries.Where(e => Volatile.Read(ref e.Value.DeadLetters) > 0)

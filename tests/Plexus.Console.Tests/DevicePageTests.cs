@@ -138,6 +138,43 @@ public sealed class DevicePageTests(ConsoleFixture fixture) : IClassFixture<Cons
         Assert.Contains("has sent no data", await nobody.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [BrowserFact]
+    public async Task The_history_chart_is_drawn_while_the_device_call_has_not_answered()
+    {
+        // Two points in the page's default range (the last hour), so the chart has a band to draw.
+        long now = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000;
+        using (var written = await fixture.Server.WriteAsync($"telemetry,device=chart-first state=\"on\",temperature=20.5 {now - 600_000_000_000L}\ntelemetry,device=chart-first temperature=23.25 {now - 300_000_000_000L}\n"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, written.StatusCode);
+        }
+
+        var page = await fixture.SignedInPageAsync(PlexusTestServer.AdminToken);
+        // The device call (its last values name the fields) is held back: the chart must not need it.
+        var held = new TaskCompletionSource();
+        await page.RouteAsync("**/api/v1/devices/chart-first", async route =>
+        {
+            await held.Task;
+            await route.ContinueAsync();
+        });
+
+        await page.GotoAsync("/#/devices/chart-first");
+        await Expect(page.Locator("#history-chart polygon")).ToHaveCountAsync(1);
+        await Expect(page.Locator("#chart-field")).ToHaveValueAsync("telemetry.temperature");
+        await Expect(page.Locator("#last-values")).ToBeEmptyAsync();
+        held.SetResult();
+        await Expect(page.Locator("[data-key='telemetry.temperature']")).ToHaveTextAsync("23.25");
+
+        // Opened afresh, the page starts its calls before its modules load (js/early.js): the same holds.
+        held = new TaskCompletionSource();
+        await page.ReloadAsync();
+        await Expect(page.Locator("#history-chart polygon")).ToHaveCountAsync(1);
+        await Expect(page.Locator("#last-values")).ToBeEmptyAsync();
+        held.SetResult();
+        await Expect(page.Locator("[data-key='telemetry.temperature']")).ToHaveTextAsync("23.25");
+        await Expect(page.Locator("#history-error")).ToBeEmptyAsync();
+        await page.CloseAsync();
+    }
+
     private async Task<long> CountAsync(string sql)
     {
         try

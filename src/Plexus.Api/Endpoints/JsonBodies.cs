@@ -250,6 +250,20 @@ internal static class JsonBodies
         json.WriteEndArray();
     }
 
+    /// <summary>A string member, or null when there is none.</summary>
+    public static void WriteStringOrNull(Utf8JsonWriter json, string name, string? value)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        if (value is null)
+        {
+            json.WriteNull(name);
+        }
+        else
+        {
+            json.WriteString(name, value);
+        }
+    }
+
     public static Task WriteAsync(HttpContext http, int status, Action<Utf8JsonWriter> body) =>
         RegistryEndpoints.WriteJsonAsync(http, status, "application/json; charset=utf-8", json =>
         {

@@ -102,7 +102,7 @@ internal static class TrackEndpoints
         await json.FlushAsync(http.RequestAborted);
     }
 
-    private static bool TryTime(HttpContext http, string name, DateTimeOffset fallback, out DateTimeOffset value, out string? problem)
+    internal static bool TryTime(HttpContext http, string name, DateTimeOffset fallback, out DateTimeOffset value, out string? problem)
     {
         string? text = http.Request.Query[name];
         problem = null;
@@ -161,7 +161,7 @@ internal static class TrackEndpoints
         return false;
     }
 
-    private static long ToUnixNs(DateTimeOffset time) => (time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100;
+    internal static long ToUnixNs(DateTimeOffset time) => (time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100;
 
     /// <summary>RFC 3339 with all nine digits of the nanoseconds, as stored.</summary>
     internal static string FormatNs(long unixNs)

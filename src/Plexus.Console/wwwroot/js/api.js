@@ -2,7 +2,7 @@
 // it closes) and travels as `Authorization: Token …` on each call, never in a cookie: a request another site makes
 // the browser send carries no credential, so there is nothing for cross-site request forgery to use (docs/console.md).
 
-const TOKEN_KEY = 'plexus.token';
+import { TOKEN_KEY, storedToken, takeEarly } from './early.js';
 
 export class ApiError extends Error {
   constructor(status, message, body) {
@@ -13,7 +13,7 @@ export class ApiError extends Error {
 }
 
 export function token() {
-  return sessionStorage.getItem(TOKEN_KEY);
+  return storedToken();
 }
 
 export function setToken(value) {
@@ -40,7 +40,9 @@ export async function api(path, { method = 'GET', body, accept, signal } = {}) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  const response = await fetch(path, init);
+  // A plain GET the console started before its modules loaded (early.js) is answered by that call.
+  const early = method === 'GET' && body === undefined && !accept && !signal ? takeEarly(path) : null;
+  const response = await (early || fetch(path, init));
   if (response.status === 401 && path !== '/api/v1/whoami') {
     clearToken();
     window.dispatchEvent(new Event('plexus:signed-out'));

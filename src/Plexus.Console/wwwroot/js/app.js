@@ -1,6 +1,7 @@
 // The console's entry point: sign-in, the page router (hash routes, so every page is a link), the header.
 import { api, ApiError, clearToken, setToken, token } from './api.js';
 import { errorBox, h, fill } from './dom.js';
+import { forgetEarly } from './early.js';
 import { session, setSession } from './session.js';
 import { overviewPage } from './pages/overview.js';
 import { devicesPage } from './pages/devices.js';
@@ -64,15 +65,20 @@ function showSignIn(message) {
 }
 
 async function start() {
-  const who = await api('/api/v1/whoami');
-  setSession(who);
-  document.getElementById('who-name').textContent = who.name + ' (' + who.scope + ')';
-  document.getElementById('nav').hidden = false;
-  document.getElementById('who').hidden = false;
-  if (!location.hash || location.hash === '#' || location.hash === '#/signin') {
-    location.hash = '#/overview';
-  } else {
-    route();
+  try {
+    const who = await api('/api/v1/whoami');
+    setSession(who);
+    document.getElementById('who-name').textContent = who.name + ' (' + who.scope + ')';
+    document.getElementById('nav').hidden = false;
+    document.getElementById('who').hidden = false;
+    if (!location.hash || location.hash === '#' || location.hash === '#/signin') {
+      location.hash = '#/overview';
+    } else {
+      route();
+    }
+  } finally {
+    // The first page has made its calls (or there is none to make): what early.js started for it is not handed on.
+    forgetEarly();
   }
 }
 

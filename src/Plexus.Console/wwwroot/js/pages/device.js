@@ -3,18 +3,16 @@ import { chartElement, drawChart } from '../chart.js';
 import { clear, copyButton, errorBox, formatTime, h, table, fill } from '../dom.js';
 import { drawTrack, trackElement } from '../track.js';
 import { may } from '../session.js';
+import { DEVICE_RANGES, deviceRange, historyPath } from '../early.js';
 
-const RANGES = [['15 minutes', 900], ['1 hour', 3600], ['6 hours', 21600], ['24 hours', 86400], ['7 days', 604800]];
 const LIVE_WINDOW_MS = 5 * 60 * 1000;
 const HISTORY_PAGE = 20;
-const CHART_MARGINS = 56;
 const MAX_ASSET_DEPTH = 32;
 
 // Plexus's own records of the device (connectivity, refused messages): shown as its status, not as its data.
 const INTERNAL = new Set(['state_history', 'dead_letters']);
 
-/** A SQL identifier in double quotes and a string literal in single quotes, each with its quote doubled. */
-const ident = name => '"' + String(name).replaceAll('"', '""') + '"';
+/** A SQL string literal in single quotes, its quotes doubled. */
 const literal = text => "'" + String(text).replaceAll("'", "''") + "'";
 
 export function devicePage(id, query = new URLSearchParams()) {
@@ -22,9 +20,9 @@ export function devicePage(id, query = new URLSearchParams()) {
   const values = h('div', { id: 'last-values' });
   const liveStatus = h('p', { class: 'muted', id: 'live-status', role: 'status' }, 'Connecting to live data…');
   const fieldSelect = h('select', { id: 'chart-field' });
-  const rangeSelect = h('select', { id: 'chart-range' }, RANGES.map(([label, seconds]) => h('option', { value: String(seconds) }, label)));
+  const rangeSelect = h('select', { id: 'chart-range' }, DEVICE_RANGES.map(([label, seconds]) => h('option', { value: String(seconds) }, label)));
   // The range is part of the address (#/devices/truck-7?range=604800), so a chosen view can be linked.
-  rangeSelect.value = RANGES.some(([, seconds]) => String(seconds) === query.get('range')) ? query.get('range') : '3600';
+  rangeSelect.value = deviceRange(query);
   const liveChart = chartElement('Live values of the chosen field, last 5 minutes', 'live-chart');
   const rangeChart = chartElement('Minimum and maximum of the chosen field per pixel over the chosen range', 'history-chart');
   const rangeError = h('div', { 'aria-live': 'polite', id: 'history-error' });
@@ -92,32 +90,47 @@ export function devicePage(id, query = new URLSearchParams()) {
     drawChart(liveChart, { points, emptyText: 'Waiting for new points…', label: 'Live ' + fieldSelect.value });
   }
 
+  /** Draws a history answer; returns the key (measurement.field) it shows, or null with no numeric field. */
+  function drawHistory(answer) {
+    clear(rangeError);
+    if (!answer.measurement) {
+      drawChart(rangeChart, { emptyText: 'No numeric field yet' });
+      return null;
+    }
+    const key = keyOf(answer.measurement, answer.field);
+    drawChart(rangeChart, { buckets: answer.buckets.map(([t, min, max]) => ({ t, min, max })), label: 'History of ' + key });
+    return key;
+  }
+
   async function loadRange() {
     const key = fieldSelect.value;
     if (!key) {
       drawChart(rangeChart, { emptyText: 'No numeric field yet' });
       return;
     }
-    const dot = key.indexOf('.');
-    const measurement = key.slice(0, dot);
-    const field = key.slice(dot + 1);
-    const seconds = Number(rangeSelect.value);
-    // One bucket per pixel column of the plot (the chart less its axis margins): more rows would draw nothing more.
-    const pixels = Math.max(184, (Math.round(rangeChart.getBoundingClientRect().width) || 600) - CHART_MARGINS);
-    const bucketMs = Math.max(1, Math.ceil(seconds * 1000 / pixels));
-    // Times are UTC without a zone, as the time column holds them; the range ends at this browser's clock.
-    const from = new Date(Date.now() - seconds * 1000).toISOString().replace('T', ' ').replace('Z', '');
-    // Decimated in the database: one row per pixel column, its minimum and maximum.
-    const sql = `SELECT (epoch_ms(time) // ${bucketMs}) * ${bucketMs} AS bucket, min(${ident(field)}) AS lo, max(${ident(field)}) AS hi ` +
-      `FROM ${ident(measurement)} WHERE device = ${literal(id)} AND time >= CAST(${literal(from)} AS TIMESTAMP_NS) ` +
-      'GROUP BY bucket ORDER BY bucket';
     try {
-      const result = await api('/api/v1/sql', { method: 'POST', body: { sql } });
-      clear(rangeError);
-      drawChart(rangeChart, { buckets: result.rows.map(([t, min, max]) => ({ t: Number(t), min: Number(min), max: Number(max) })), label: 'History of ' + key });
+      // Decimated in the database: one row per pixel column, its minimum and maximum.
+      drawHistory(await api(historyPath(id, Number(rangeSelect.value), Math.round(rangeChart.getBoundingClientRect().width), key)));
     } catch (error) {
       fill(rangeError, errorBox(error));
     }
+  }
+
+  /**
+   * The first chart, asked for with no field beside the device call rather than after it: the server picks the field
+   * the device's values would (the first numeric one), so the chart need not wait for them. Resolves to the key drawn.
+   */
+  function firstRange() {
+    return api(historyPath(id, Number(rangeSelect.value), 0, null)).then(answer => {
+      // The device's values came first and chose another field (one the server's catalog pick has no value of).
+      if (fieldSelect.value && answer.measurement && fieldSelect.value !== keyOf(answer.measurement, answer.field)) return null;
+      const key = drawHistory(answer);
+      if (key && !fieldSelect.value) fieldSelect.replaceChildren(h('option', { value: key }, key));
+      return key;
+    }, error => {
+      fill(rangeError, errorBox(error));
+      return undefined;
+    });
   }
 
   async function loadTrack() {
@@ -298,7 +311,7 @@ export function devicePage(id, query = new URLSearchParams()) {
   let shownParent = null;
   // Filled when the asset calls answer, not awaited: the chart's query does not wait for them.
   const assetCell = h('dd', {});
-  async function load(first = true) {
+  async function load(first = true, chart = null) {
     try {
       const device = await deviceOrState();
       // Drawn once, and not again when registering from this page turns it true: the new token stays on screen.
@@ -332,10 +345,11 @@ export function devicePage(id, query = new URLSearchParams()) {
         last.set(measurement, map);
       }
       if (!first) return;
-      // One decimation query for the first chart (rendering the values picks the field; it does not query), and the
-      // rest of the page after it: on a small server they would otherwise share its cores with the chart's query.
+      // The rest of the page waits for the first chart: on a small server it would share the cores with the chart's
+      // query. Rendering the values picks the field; only when it is not the one the server drew is there a new query.
       renderValues();
-      await loadRange();
+      const drawn = await chart;
+      if (drawn !== undefined && drawn !== fieldSelect.value && fieldSelect.value) await loadRange();
     } catch (error) {
       fill(info, errorBox(error));
       if (first) trackStatus.textContent = '';
@@ -374,7 +388,7 @@ export function devicePage(id, query = new URLSearchParams()) {
   }, error => { liveStatus.textContent = 'Live data is not available: ' + error.message; });
 
   drawChart(liveChart, { emptyText: 'Waiting for new points…' });
-  load();
+  load(true, firstRange());
   // The status (online, last seen) follows the device while the page is open.
   const refresh = setInterval(() => load(false), 5000);
   return { element, title: 'Device ' + id, leave: () => { stop(); clearInterval(refresh); } };

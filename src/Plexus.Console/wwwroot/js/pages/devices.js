@@ -1,8 +1,8 @@
 import { api } from '../api.js';
 import { copyButton, errorBox, formatTime, h, table, fill } from '../dom.js';
 import { may } from '../session.js';
+import { DEVICES_PAGE as PAGE, devicesListPath } from '../early.js';
 
-const PAGE = 50;
 
 export function devicesPage(query) {
   const q = query.get('q') || '';
@@ -47,13 +47,8 @@ export function devicesPage(query) {
   }
 
   async function load() {
-    const parameters = new URLSearchParams({ limit: String(PAGE), offset: String(offset) });
-    if (q) parameters.set('q', q);
-    if (type) parameters.set('type', type);
-    if (tag) parameters.set('tag', tag);
-    if (online) parameters.set('online', online);
     try {
-      const page = await api('/api/v1/devices?' + parameters);
+      const page = await api(devicesListPath(query));
       if (page.total === 0) {
         fill(list, h('p', { class: 'empty' }, q || type || tag || online
           ? 'No device matches these filters.'
