@@ -13,8 +13,9 @@ public sealed record LastValue(string Measurement, string Field, object Value, D
 /// computed with SQL when asked: the newest by time, not by arrival, so late data and restarts change nothing.
 /// </summary>
 /// <remarks>
-/// Cost: one aggregate query per measurement that carries a device tag, filtered on the device (the filter reaches
-/// the series table first). Fine for a device page; not meant for every device at once — use SQL for that.
+/// Cost: per measurement that carries a device tag, one aggregate query over the device's last day of rows (before
+/// its newest point), and a second over its whole history only for fields that day lacks. Fine for a device page;
+/// not meant for every device at once — use SQL for that.
 /// </remarks>
 public static class DeviceLastValues
 {
@@ -65,35 +66,59 @@ public static class DeviceLastValues
         var values = new List<LastValue>();
         foreach (var (measurement, columns) in fields)
         {
-            var sql = new StringBuilder("SELECT ");
-            for (int i = 0; i < columns.Count; i++)
+            // The newest values are nearly always in the device's newest rows: read the last day before its newest
+            // point first, and the whole history only for the fields that day did not have.
+            var missing = new List<string>();
+            AddLastValues(connection, measurement, columns, device, RecentSpan, values, missing);
+            if (missing.Count > 0)
             {
-                string column = SqlNames.Quote(columns[i]);
-                sql.Append(i == 0 ? string.Empty : ", ")
-                    .Append($"arg_max({column}, time) FILTER (WHERE {column} IS NOT NULL), epoch_ns(max(time) FILTER (WHERE {column} IS NOT NULL))");
-            }
-
-            sql.Append($" FROM {SqlNames.Quote(DeviceDataNames.Namespace)}.{SqlNames.Quote(measurement)} WHERE device = $1");
-            using var command = connection.CreateCommand();
-            command.CommandText = sql.ToString();
-            command.Parameters.Add(new DuckDBParameter(device));
-            using var reader = command.ExecuteReader();
-            if (!reader.Read())
-            {
-                continue;
-            }
-
-            for (int i = 0; i < columns.Count; i++)
-            {
-                if (reader.IsDBNull(2 * i) || reader.IsDBNull((2 * i) + 1))
-                {
-                    continue;
-                }
-
-                values.Add(new LastValue(measurement, columns[i], reader.GetValue(2 * i), DateTimeOffset.UnixEpoch.AddTicks(reader.GetInt64((2 * i) + 1) / 100)));
+                AddLastValues(connection, measurement, missing, device, null, values, null);
             }
         }
 
         return values;
+    }
+
+    /// <summary>How far before a device's newest point the first pass looks for each field's last value.</summary>
+    private static readonly TimeSpan RecentSpan = TimeSpan.FromDays(1);
+
+    private static void AddLastValues(DuckDBConnection connection, string measurement, List<string> columns, string device, TimeSpan? recent,
+        List<LastValue> values, List<string>? missing)
+    {
+        string source = $"{SqlNames.Quote(DeviceDataNames.Namespace)}.{SqlNames.Quote(measurement)}";
+        var sql = new StringBuilder("SELECT ");
+        for (int i = 0; i < columns.Count; i++)
+        {
+            string column = SqlNames.Quote(columns[i]);
+            sql.Append(i == 0 ? string.Empty : ", ")
+                .Append($"arg_max({column}, time) FILTER (WHERE {column} IS NOT NULL), epoch_ns(max(time) FILTER (WHERE {column} IS NOT NULL))");
+        }
+
+        sql.Append($" FROM {source} WHERE device = $1");
+        if (recent is { } span)
+        {
+            sql.Append($" AND time >= (SELECT max(time) FROM {source} WHERE device = $1) - INTERVAL {(long)span.TotalSeconds} SECOND");
+        }
+
+        using var command = connection.CreateCommand();
+        command.CommandText = sql.ToString();
+        command.Parameters.Add(new DuckDBParameter(device));
+        using var reader = command.ExecuteReader();
+        if (!reader.Read())
+        {
+            missing?.AddRange(columns);
+            return;
+        }
+
+        for (int i = 0; i < columns.Count; i++)
+        {
+            if (reader.IsDBNull(2 * i) || reader.IsDBNull((2 * i) + 1))
+            {
+                missing?.Add(columns[i]);
+                continue;
+            }
+
+            values.Add(new LastValue(measurement, columns[i], reader.GetValue(2 * i), DateTimeOffset.UnixEpoch.AddTicks(reader.GetInt64((2 * i) + 1) / 100)));
+        }
     }
 }

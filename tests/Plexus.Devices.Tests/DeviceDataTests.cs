@@ -336,6 +336,9 @@ public sealed class DeviceDataTests
             // Late: older than what is there; temp stays 2.5, hum appears with its own time.
             Assert.True((await PublishAsync(device, "devices/truck-7/telemetry", """{"temp": 1.5, "hum": 40, "ts": 1767322000000}""")).IsSuccess);
             Assert.True((await PublishAsync(device, "devices/truck-7/telemetry/engine", """{"rpm": 1800, "ok": true, "ts": 1767323000000}""")).IsSuccess);
+
+            // Last reported days before the device's newest point: beyond the recent rows read first.
+            Assert.True((await PublishAsync(device, "devices/truck-7/telemetry", """{"pressure": 3.25, "ts": 1767000000000}""")).IsSuccess);
             Assert.True((await PublishAsync(device, "devices/truck-7/location", """{"lat": 48.1, "lon": 11.6, "ts": 1767323000000}""")).IsSuccess);
             Assert.True((await PublishAsync(device, "devices/truck-7/location", """{"lat": 40.0, "lon": 10.0, "ts": 1767000000000}""")).IsSuccess);
             Assert.True((await PublishAsync(device, "devices/truck-7/state", """{"firmware": "3.1"}""")).IsSuccess);
@@ -358,6 +361,8 @@ public sealed class DeviceDataTests
             Assert.Equal("2026-01-02T03:03:20Z", telemetry.GetProperty("temp").GetProperty("time").GetString());
             Assert.Equal(40, telemetry.GetProperty("hum").GetProperty("value").GetDouble());
             Assert.Equal("2026-01-02T02:46:40Z", telemetry.GetProperty("hum").GetProperty("time").GetString());
+            Assert.Equal(3.25, telemetry.GetProperty("pressure").GetProperty("value").GetDouble());
+            Assert.Equal("2025-12-29T09:20:00Z", telemetry.GetProperty("pressure").GetProperty("time").GetString());
             var engine = page.GetProperty("last_values").GetProperty("engine");
             Assert.Equal(1800, engine.GetProperty("rpm").GetProperty("value").GetDouble());
             Assert.True(engine.GetProperty("ok").GetProperty("value").GetBoolean());
