@@ -59,6 +59,7 @@ public sealed partial class RuleEngine
         }
 
         long now = _time.GetUtcNow().UtcTicks;
+        CatchUpSkipped();
         try
         {
             var running = new HashSet<CompiledRule>(_set.All, ReferenceEqualityComparer.Instance);

@@ -337,33 +337,43 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
             evaluated++;
 
             // The device's state in every rule of the measurement, found with one lookup rather than one per rule.
-            var keyStates = group!.KeysOf(key);
+            var entry = group!.EntryOf(key);
             long timeNs = point.Timestamp;
-            for (int r = 0; r < rules.Length; r++)
+            if (entry is null)
             {
-                var rule = rules[r];
-                var keyState = keyStates is null ? group.States[r].KeyOf(key, this) : keyStates[r] ??= group.States[r].KeyOf(key, this);
-                if (keyState is null)
+                for (int r = 0; r < rules.Length; r++)
                 {
-                    continue;
+                    late += Visit(rules[r], group.States[r].KeyOf(key, this), i, timeNs, nowTicks);
+                }
+            }
+            else if (entry.Candidates is { } candidates && timeNs >= entry.NewestNs && group.SameSeries(entry, _row))
+            {
+                // In order and the same series as when the rules were sorted: only those that can hold are evaluated.
+                foreach (int r in candidates)
+                {
+                    late += Visit(rules[r], entry.States[r] ??= group.States[r].KeyOf(key, this, entry.Name(key)), i, timeNs, nowTicks);
                 }
 
-                if (timeNs < keyState.NewestNs)
+                entry.NewestNs = timeNs;
+                if (entry.Skipped.Length > 0)
                 {
-                    late++;
-                    continue;
+                    entry.SkippedUpToNs = timeNs;
+                }
+            }
+            else
+            {
+                // A new device or series, or a late point: every rule, exactly as without the prefilter, then sorted again.
+                entry.CatchUpSkipped();
+                long newest = entry.NewestNs;
+                for (int r = 0; r < rules.Length; r++)
+                {
+                    var keyState = entry.States[r] ??= group.States[r].KeyOf(key, this, entry.Name(key));
+                    late += Visit(rules[r], keyState, i, timeNs, nowTicks);
+                    newest = Math.Max(newest, keyState?.NewestNs ?? long.MinValue);
                 }
 
-                keyState.NewestNs = timeNs;
-                _row.Memory = keyState.Memory;
-                if (rule.IsAbsence)
-                {
-                    Arrived(rule, keyState, i, nowTicks);
-                }
-                else
-                {
-                    Threshold(rule, keyState, i, timeNs);
-                }
+                entry.NewestNs = newest;
+                group.Sort(entry, _row);
             }
         }
 
@@ -382,6 +392,33 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
 
         _dirty.Clear();
         return (evaluated, late);
+    }
+
+    /// <summary>One rule at the bound point; 1 when the point is late for it (older than the newest it saw from the device).</summary>
+    private int Visit(CompiledRule rule, KeyState? keyState, int index, long timeNs, long nowTicks)
+    {
+        if (keyState is null)
+        {
+            return 0;
+        }
+
+        if (timeNs < keyState.NewestNs)
+        {
+            return 1;
+        }
+
+        keyState.NewestNs = timeNs;
+        _row.Memory = keyState.Memory;
+        if (rule.IsAbsence)
+        {
+            Arrived(rule, keyState, index, nowTicks);
+        }
+        else
+        {
+            Threshold(rule, keyState, index, timeNs);
+        }
+
+        return 0;
     }
 
     private void Threshold(CompiledRule rule, KeyState key, int index, long timeNs)
@@ -488,6 +525,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
             _states.Remove(gone);
         }
 
+        CatchUpSkipped();
         _groups.Clear();
         _groupsOf = set;
     }
@@ -496,7 +534,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
     {
         if (!_groups.TryGetValue(rules, out var group) || group.Epoch != _statesEpoch)
         {
-            group = new RuleGroup([.. rules.Select(StateOf)], _statesEpoch);
+            group = new RuleGroup(rules, [.. rules.Select(StateOf)], _statesEpoch);
             _groups[rules] = group;
         }
 
@@ -652,24 +690,58 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         }
     }
 
+    /// <summary>Brings the skipped rules' newest times up to date in every group: before their states are read or the groups dropped.</summary>
+    private void CatchUpSkipped()
+    {
+        foreach (var group in _groups.Values)
+        {
+            group.CatchUpSkipped();
+        }
+    }
+
     /// <summary>
     /// The rules of one measurement, with each device's state in every one of them (null until the rule first sees the
     /// device), so that a point costs one lookup of its device, not one per rule. Past <see cref="MaxKeysPerRule"/>
     /// devices the rest are looked up rule by rule, as each rule bounds its own.
     /// </summary>
-    private sealed class RuleGroup(RuleState[] states, int epoch)
+    /// <remarks>
+    /// The prefilter: a rule whose condition needs a text equality (<see cref="TextRequirement"/>) that a device's series
+    /// does not meet cannot be true for its points, so it is skipped until the series changes. Which rules a device
+    /// evaluates is decided at its first point, and again when a point's equality columns, the device's registry facts
+    /// (a new <see cref="RuleDevice"/>) or the rule set (a new group) change. Only a rule that would do nothing is
+    /// skipped: no open alarm and no pending <c>for</c> (the decision follows a point every rule has seen, which settles
+    /// both), no memory (<c>rate</c>, windows must see every point) and not an absence rule. Its newest time is kept
+    /// up to date lazily (<see cref="DeviceRules.SkippedUpToNs"/>), and a late point is evaluated by every rule, so
+    /// which points are late is as without it.
+    /// </remarks>
+    private sealed class RuleGroup
     {
-        private readonly Utf8Map<KeyState?[]> _keys = new();
+        private readonly Utf8Map<DeviceRules> _keys = new();
+        private readonly List<DeviceRules> _all = [];
+        private readonly IReadOnlyList<TextRequirement>[] _requirements;
+        private readonly int[] _symbols;
+        private readonly int[] _everyRule;
+        private readonly bool _filtered;
 
-        public RuleState[] States { get; } = states;
-
-        public int Epoch { get; } = epoch;
-
-        public KeyState?[]? KeysOf(ReadOnlySpan<byte> key)
+        public RuleGroup(CompiledRule[] rules, RuleState[] states, int epoch)
         {
-            if (_keys.TryGetValue(key, out var states))
+            States = states;
+            Epoch = epoch;
+            _requirements = [.. rules.Select(r => r.IsAbsence || r.MemorySlots > 0 || r.Where is null ? [] : r.Where.Requirements)];
+            _filtered = _requirements.Any(r => r.Count > 0);
+            _symbols = [.. _requirements.SelectMany(r => r).Where(q => q.Symbol >= 0).Select(q => q.Symbol).Distinct()];
+            _everyRule = [.. Enumerable.Range(0, rules.Length)];
+        }
+
+        public RuleState[] States { get; }
+
+        public int Epoch { get; }
+
+        public DeviceRules? EntryOf(ReadOnlySpan<byte> key)
+        {
+            if (_keys.TryGetValue(key, out var entry))
             {
-                return states;
+                return entry;
             }
 
             if (_keys.Count >= MaxKeysPerRule)
@@ -677,9 +749,140 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
                 return null;
             }
 
-            states = new KeyState?[States.Length];
-            _keys.Set(key, states);
-            return states;
+            entry = new DeviceRules(States.Length, _symbols.Length);
+            _keys.Set(key, entry);
+            _all.Add(entry);
+            return entry;
+        }
+
+        /// <summary>Whether the bound point reads as the point the rules were sorted at: the same device facts and equality columns.</summary>
+        public bool SameSeries(DeviceRules entry, RuleRow row)
+        {
+            if (!_filtered)
+            {
+                return true;
+            }
+
+            if (!ReferenceEquals(entry.SeenDevice, row.Device))
+            {
+                return false;
+            }
+
+            int offset = 0;
+            for (int s = 0; s < _symbols.Length; s++)
+            {
+                var value = row.Column(_symbols[s]);
+                int length = entry.SeenLengths[s];
+                if (value.Kind != RuleValueKind.Text)
+                {
+                    if (length >= 0)
+                    {
+                        return false;
+                    }
+
+                    continue;
+                }
+
+                if (length < 0 || !row.TextOf(value).SequenceEqual(entry.SeenValues.AsSpan(offset, length)))
+                {
+                    return false;
+                }
+
+                offset += length;
+            }
+
+            return true;
+        }
+
+        /// <summary>Decides which rules the device evaluates while its series reads as the bound point, which every rule has just seen.</summary>
+        public void Sort(DeviceRules entry, RuleRow row)
+        {
+            if (!_filtered)
+            {
+                entry.Candidates = _everyRule;
+                return;
+            }
+
+            var candidates = new List<int>(States.Length);
+            var skipped = new List<int>();
+            for (int r = 0; r < States.Length; r++)
+            {
+                var keyState = entry.States[r];
+                bool idle = keyState is { Alarm: not { IsOpen: true }, PendingSinceNs: NoPending };
+                (idle && _requirements[r].Any(q => !q.IsMet(row)) ? skipped : candidates).Add(r);
+            }
+
+            entry.Candidates = candidates.Count == States.Length ? _everyRule : [.. candidates];
+            entry.Skipped = [.. skipped];
+            entry.SeenDevice = row.Device;
+            var values = new ArrayBufferWriter<byte>();
+            for (int s = 0; s < _symbols.Length; s++)
+            {
+                var value = row.Column(_symbols[s]);
+                if (value.Kind == RuleValueKind.Text)
+                {
+                    var text = row.TextOf(value);
+                    values.Write(text);
+                    entry.SeenLengths[s] = text.Length;
+                }
+                else
+                {
+                    entry.SeenLengths[s] = -1;
+                }
+            }
+
+            entry.SeenValues = values.WrittenSpan.ToArray();
+        }
+
+        public void CatchUpSkipped()
+        {
+            foreach (var entry in _all)
+            {
+                entry.CatchUpSkipped();
+            }
+        }
+    }
+
+    /// <summary>A device's (or series') state in every rule of a measurement, and which of them its points are evaluated by.</summary>
+    private sealed class DeviceRules(int rules, int symbols)
+    {
+        public readonly KeyState?[] States = new KeyState?[rules];
+
+        /// <summary>The rules its points are evaluated by (indexes into the group); null until its first point.</summary>
+        public int[]? Candidates;
+
+        public int[] Skipped = [];
+
+        /// <summary>Not older than the newest point any rule of the group saw from it: a point at least this new is late for none.</summary>
+        public long NewestNs = long.MinValue;
+
+        /// <summary>The newest point the skipped rules did not see; they saw it, as far as lateness goes.</summary>
+        public long SkippedUpToNs = long.MinValue;
+
+        public RuleDevice? SeenDevice;
+        public byte[] SeenValues = [];
+        private string? _name;
+        public readonly int[] SeenLengths = new int[symbols];
+
+        /// <summary>The key as text, made once and shared by its state in every rule rather than once per rule.</summary>
+        public string Name(ReadOnlySpan<byte> key) => _name ??= Encoding.UTF8.GetString(key);
+
+        public void CatchUpSkipped()
+        {
+            if (SkippedUpToNs == long.MinValue)
+            {
+                return;
+            }
+
+            foreach (int r in Skipped)
+            {
+                if (States[r] is { } keyState && keyState.NewestNs < SkippedUpToNs)
+                {
+                    keyState.NewestNs = SkippedUpToNs;
+                }
+            }
+
+            SkippedUpToNs = long.MinValue;
         }
     }
 
@@ -696,7 +899,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
 
         public List<KeyState> All { get; } = [];
 
-        public KeyState? KeyOf(ReadOnlySpan<byte> key, RuleEngine engine)
+        public KeyState? KeyOf(ReadOnlySpan<byte> key, RuleEngine engine, string? name = null)
         {
             if (_keys.TryGetValue(key, out var state))
             {
@@ -710,7 +913,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
                 return null;
             }
 
-            string name = Encoding.UTF8.GetString(key);
+            name ??= Encoding.UTF8.GetString(key);
             state = new KeyState(rule, name) { Alarm = engine._alarms.FindOpen(rule.Name, name) };
             _keys.Set(key, state);
             All.Add(state);

@@ -68,6 +68,9 @@ public sealed class CompiledExpression
     /// <summary>The most its windows (<c>count_within</c>, <c>anomaly</c>) can hold per device, in bytes.</summary>
     public long WindowBytes { get; init; }
 
+    /// <summary>Text equalities it cannot be true without (see <see cref="TextRequirement"/>); empty when it has none.</summary>
+    internal IReadOnlyList<TextRequirement> Requirements { get; init; } = [];
+
     /// <summary>Whether it reads <c>device.*</c>, <c>state.*</c> or <c>position.*</c>.</summary>
     public bool ReadsDevice { get; }
 
@@ -108,7 +111,8 @@ public static class RuleCompiler
 
         options ??= new RuleCompileOptions();
         var compilation = new Compilation(options);
-        var (evaluate, type) = compilation.Compile(RuleParser.Parse(text));
+        var tree = RuleParser.Parse(text);
+        var (evaluate, type) = compilation.Compile(tree);
 
         // The state a rule keeps grows with its devices, so each device's share is bounded by the rule's text.
         int limit = options.Limits.WindowBytesPerDevice;
@@ -117,7 +121,11 @@ public static class RuleCompiler
             throw new RuleSyntaxException(0, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the windows of this expression hold up to {compilation.WindowBytes:N0} bytes per device; at most {limit:N0} (--rules-max-window-bytes; a rule keeps them for up to {Engine.RuleEngine.MaxKeysPerRule:N0} devices): give anomaly fewer points or use fewer window functions"));
         }
 
-        return new CompiledExpression(text, type, evaluate, [.. compilation.Columns], compilation.ReadsDevice, compilation.NextSlot) { WindowBytes = compilation.WindowBytes };
+        return new CompiledExpression(text, type, evaluate, [.. compilation.Columns], compilation.ReadsDevice, compilation.NextSlot)
+        {
+            WindowBytes = compilation.WindowBytes,
+            Requirements = TextRequirement.Of(tree, options.Symbols),
+        };
     }
 
     internal static string Describe(RuleType type) => type switch
