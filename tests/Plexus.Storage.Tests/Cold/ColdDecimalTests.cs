@@ -12,8 +12,7 @@ namespace Plexus.Storage.Tests.Cold;
 /// </summary>
 public sealed class ColdDecimalTests : IDisposable
 {
-    // 2026-01-01T00:00:00Z: every partition of the test data is long closed.
-    private const long Day0 = 1_767_225_600_000_000_000;
+    private const long Day0 = ColdTierTests.Day0;
     private const long Step = 60_000_000_000;
     private const int RowsPerDevice = 400;
 
@@ -51,12 +50,7 @@ public sealed class ColdDecimalTests : IDisposable
     [Fact]
     public async Task Doubles_stored_as_decimals_read_back_bit_for_bit_through_compaction_merges_and_deletes_and_the_rest_stay_doubles()
     {
-        await using var store = PlexusStore.Open(new StorageOptions
-        {
-            DataDirectory = _dir.Path,
-            Threads = 2,
-            ColdTier = new ColdTierOptions { Grace = TimeSpan.Zero, CheckInterval = TimeSpan.FromHours(1) },
-        });
+        await using var store = ColdTierTests.OpenStore(_dir.Path);
         var random = new Random(20260101);
         var points = new PointBuilder();
         foreach (string device in Devices)

@@ -9,15 +9,18 @@ public sealed class ColdTierTests : IDisposable
     private const long Day = 86_400_000_000_000;
 
     // 2026-01-01T00:00:00Z: far enough in the past that every partition of the test data is closed.
-    private const long Day0 = 1_767_225_600_000_000_000;
+    internal const long Day0 = 1_767_225_600_000_000_000;
 
     private readonly TempDirectory _dir = new("plexus-cold");
 
     public void Dispose() => _dir.Dispose();
 
-    private PlexusStore Open() => PlexusStore.Open(new StorageOptions
+    private PlexusStore Open() => OpenStore(_dir.Path);
+
+    /// <summary>A store whose compactions run when a test asks.</summary>
+    internal static PlexusStore OpenStore(string dataDirectory) => PlexusStore.Open(new StorageOptions
     {
-        DataDirectory = _dir.Path,
+        DataDirectory = dataDirectory,
         Threads = 2,
 
         // The tests compact when they ask; the background check never comes in a test's time.
