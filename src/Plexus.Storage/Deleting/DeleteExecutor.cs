@@ -131,7 +131,7 @@ internal static class DeleteExecutor
                 condition.Append($" AND {SqlNames.SeriesIdColumn} IN (").AppendJoin(", ", seriesIds).Append(')');
             }
 
-            string select = $"SELECT * FROM read_parquet({SqlNames.Literal(cold.PathOf(partition.FileName))}) WHERE NOT ({condition}) ORDER BY {SqlNames.SeriesIdColumn}, {SqlNames.TimeColumn}";
+            string select = $"SELECT * FROM read_parquet({SqlNames.Literal(cold.PathOf(partition.FileName))}) WHERE NOT ({condition})";
             var rewritten = cold.Write(connection, measurement.Id, partition.StartNs, partition.EndNs, select, partition.Fields);
             long left = rewritten?.Rows ?? 0;
             if (left == partition.Rows)

@@ -234,17 +234,22 @@ public sealed class MeasurementSchema
     }
 
     /// <summary>
-    /// The cold rows as the data columns: one <c>read_parquet</c> per set of files with the same fields (usually one), a
-    /// field a file lacks as a typed NULL.
+    /// The cold rows as the data columns: one <c>read_parquet</c> per set of files with the same fields stored the same
+    /// way (usually one), a field a file lacks as a typed NULL, a field stored as a decimal cast back to its DOUBLE.
     /// </summary>
+    /// <remarks>
+    /// Files whose scales differ are never read by one <c>read_parquet</c>: it would read every file as the first one's
+    /// type, and a decimal of fewer decimals than a file's would round its values.
+    /// </remarks>
     internal string ColdSelect(string coldDirectory) => ColdSelect(coldDirectory, _coldPartitions);
 
     internal string ColdSelect(string coldDirectory, IEnumerable<ColdPartition> partitions)
     {
         var sql = new StringBuilder();
-        foreach (var group in partitions.GroupBy(p => string.Join('\0', p.Fields)))
+        foreach (var group in partitions.GroupBy(p => string.Join('\0', p.Fields.Zip(p.Scales, (f, k) => f + '\0' + k))))
         {
-            var present = new HashSet<string>(group.First().Fields, StringComparer.Ordinal);
+            var first = group.First();
+            var present = new Dictionary<string, int?>(first.Fields.Zip(first.Scales, KeyValuePair.Create), StringComparer.Ordinal);
             if (sql.Length > 0)
             {
                 sql.Append(" UNION ALL ");
@@ -255,9 +260,9 @@ public sealed class MeasurementSchema
             {
                 string name = SqlNames.Quote(field.Name);
                 sql.Append(", ");
-                if (present.Contains(field.Name))
+                if (present.TryGetValue(field.Name, out int? scale))
                 {
-                    sql.Append(name);
+                    sql.Append(scale is null ? name : $"CAST({name} AS DOUBLE) AS {name}");
                 }
                 else
                 {

@@ -165,8 +165,8 @@ public sealed partial class StoreWriter
     }
 
     /// <summary>
-    /// The rows of a partition as the file holds them: <c>_series_id</c>, <c>time</c>, the tags, the fields, sorted by
-    /// series and time. With a file already there, its rows and the hot ones are merged: a hot row is the later write
+    /// The rows of a partition as the file holds them: <c>_series_id</c>, <c>time</c>, the tags, the fields (the file's
+    /// writer sorts them). With a file already there, its rows and the hot ones are merged: a hot row is the later write
     /// of its series and time and wins field by field, as in the hot store.
     /// </summary>
     private string CompactionSelect(MeasurementSchema measurement, long startNs, long endNs, ColdPartition? existing)
@@ -213,6 +213,6 @@ public sealed partial class StoreWriter
             select.Append(" LEFT JOIN ").Append(measurement.SeriesTable).Append(" AS s ON s.").Append(SqlNames.SeriesIdColumn).Append(" = d.").Append(SqlNames.SeriesIdColumn);
         }
 
-        return select.Append(" ORDER BY d.").Append(SqlNames.SeriesIdColumn).Append(", d.").Append(SqlNames.TimeColumn).ToString();
+        return select.ToString();
     }
 }

@@ -8,7 +8,8 @@ namespace Plexus.Storage.Tests.Cold;
 /// Parquet.Net 6.1 decodes DELTA_BINARY_PACKED pages of INT64 columns, but its conversion to <see cref="DateTime"/> does not
 /// take that encoding ("element type System.DateTime is not supported in DELTA_BINARY_PACKED"), so timestamp columns are
 /// read as the INT64 nanoseconds they physically are, through a schema that names them so; their logical type is
-/// checked separately (<see cref="TimestampColumns"/>).
+/// checked separately (<see cref="TimestampColumns"/>). Nor does it decode decimals in DELTA_BINARY_PACKED, so a decimal
+/// column is read as its INT64 unscaled values and scaled here.
 /// </remarks>
 internal static class ParquetFile
 {
@@ -22,8 +23,9 @@ internal static class ParquetFile
     public static async Task<Dictionary<string, List<object?>>> ReadAsync(string path)
     {
         await using var reader = await ParquetReader.CreateAsync(path);
+        var scales = reader.Schema.GetDataFields().OfType<DecimalDataField>().ToDictionary(f => f.Name, f => f.Scale);
         var schema = new ParquetSchema(reader.Schema.GetDataFields()
-            .Select(f => f is DateTimeDataField ? new DataField<long?>(f.Name) : (Field)f));
+            .Select(f => f is DateTimeDataField or DecimalDataField ? new DataField<long?>(f.Name) : (Field)f));
         var fields = schema.GetDataFields();
         var columns = fields.ToDictionary(f => f.Name, _ => new List<object?>());
         for (int group = 0; group < reader.RowGroupCount; group++)
@@ -32,7 +34,14 @@ internal static class ParquetFile
             int rows = (int)rowGroup.RowCount;
             foreach (var field in fields)
             {
-                columns[field.Name].AddRange(await ReadColumnAsync(rowGroup, field, rows));
+                var values = await ReadColumnAsync(rowGroup, field, rows);
+                if (scales.TryGetValue(field.Name, out int scale))
+                {
+                    decimal unit = (decimal)Math.Pow(10, scale);
+                    values = values.Select(v => v is long unscaled ? (object?)(unscaled / unit) : null);
+                }
+
+                columns[field.Name].AddRange(values);
             }
         }
 
