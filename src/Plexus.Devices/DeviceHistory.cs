@@ -26,6 +26,8 @@ public static class DeviceHistory
     /// <summary>More buckets than any screen has pixel columns: past it the answer grows and the chart shows nothing more.</summary>
     public const int MaxBuckets = 10_000;
 
+    private static readonly HashSet<string> NumericTypes = ["DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT"];
+
     public static DeviceHistoryAnswer Query(PlexusStore store, string device, string? measurement, string? field, long fromNs, long toNs, int buckets)
     {
         ArgumentNullException.ThrowIfNull(store);
@@ -80,34 +82,12 @@ public static class DeviceHistory
     /// <summary>The given field if it is numeric and its measurement has a device tag, else the device's first numeric field.</summary>
     private static (string Measurement, string Field)? ChooseField(DuckDBConnection connection, string device, string? measurement, string? field)
     {
-        var candidates = new List<(int Id, string Measurement, string Field)>();
-        using (var command = connection.CreateCommand())
-        {
-            // The types whose values the API writes as JSON numbers: those a chart can draw.
-            command.CommandText = $"""
-                SELECT m.id, m.name, c.column_name
-                FROM {SqlNames.InternalSchema}.measurements m
-                JOIN duckdb_columns() c ON c.schema_name = '{SqlNames.InternalSchema}' AND c.table_name = 'd' || m.id
-                WHERE m.namespace = $1 AND c.column_name NOT IN ('{SqlNames.SeriesIdColumn}', '{SqlNames.TimeColumn}')
-                  AND (c.data_type IN ('DOUBLE', 'FLOAT', 'BIGINT', 'INTEGER', 'SMALLINT', 'TINYINT', 'UBIGINT', 'UINTEGER', 'USMALLINT', 'UTINYINT') OR c.data_type LIKE 'DECIMAL%')
-                  {(measurement is null ? string.Empty : "AND m.name = $2 AND c.column_name = $3")}
-                  AND EXISTS (SELECT 1 FROM duckdb_columns() t
-                              WHERE t.schema_name = '{SqlNames.InternalSchema}' AND t.table_name = 's' || m.id AND t.column_name = 'device')
-                ORDER BY m.name, c.column_index
-                """;
-            command.Parameters.Add(new DuckDBParameter(DeviceDataNames.Namespace));
-            if (measurement is not null)
-            {
-                command.Parameters.Add(new DuckDBParameter(measurement));
-                command.Parameters.Add(new DuckDBParameter(field!));
-            }
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                candidates.Add((reader.GetInt32(0), reader.GetString(1), reader.GetString(2)));
-            }
-        }
-
+        // The types whose values the API writes as JSON numbers: those a chart can draw.
+        var candidates = DeviceLastValues.DeviceFieldColumns(connection)
+            .Where(c => NumericTypes.Contains(c.DataType) || c.DataType.StartsWith("DECIMAL", StringComparison.Ordinal))
+            .Where(c => measurement is null || (c.Measurement == measurement && c.Column == field))
+            .Select(c => (Id: c.MeasurementId, c.Measurement, Field: c.Column))
+            .ToList();
         if (measurement is not null)
         {
             return candidates.Count == 0 ? null : (candidates[0].Measurement, candidates[0].Field);
@@ -117,11 +97,6 @@ public static class DeviceHistory
         bool hasSeries = false;
         foreach (var (id, name, column) in candidates)
         {
-            if (DeviceLastValues.IsInternal(name))
-            {
-                continue;
-            }
-
             if (id != checkedId)
             {
                 checkedId = id;

@@ -27,40 +27,51 @@ public static class DeviceLastValues
     /// <summary>Plexus's own records of a device (its state history, its refused messages): not its data.</summary>
     public static bool IsInternal(string measurement) => Excluded.Contains(measurement);
 
+    /// <summary>
+    /// The field columns of every measurement in <c>main</c> with a <c>device</c> tag, Plexus's own records left out, by
+    /// measurement name then column order: the order the device page shows them in.
+    /// </summary>
+    internal static List<(int MeasurementId, string Measurement, string Column, string DataType)> DeviceFieldColumns(DuckDBConnection connection)
+    {
+        var columns = new List<(int, string, string, string)>();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            SELECT m.id, m.name, c.column_name, c.data_type
+            FROM {SqlNames.InternalSchema}.measurements m
+            JOIN duckdb_columns() c ON c.schema_name = '{SqlNames.InternalSchema}' AND c.table_name = 'd' || m.id
+            WHERE m.namespace = $1 AND c.column_name NOT IN ('{SqlNames.SeriesIdColumn}', '{SqlNames.TimeColumn}')
+              AND EXISTS (SELECT 1 FROM duckdb_columns() t
+                          WHERE t.schema_name = '{SqlNames.InternalSchema}' AND t.table_name = 's' || m.id AND t.column_name = 'device')
+            ORDER BY m.name, c.column_index
+            """;
+        command.Parameters.Add(new DuckDBParameter(DeviceDataNames.Namespace));
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            string measurement = reader.GetString(1);
+            if (!IsInternal(measurement))
+            {
+                columns.Add((reader.GetInt32(0), measurement, reader.GetString(2), reader.GetString(3)));
+            }
+        }
+
+        return columns;
+    }
+
     public static IReadOnlyList<LastValue> Query(PlexusStore store, string device)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(device);
         using var connection = store.OpenReadConnection();
         var fields = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        using (var command = connection.CreateCommand())
+        foreach (var column in DeviceFieldColumns(connection))
         {
-            command.CommandText = $"""
-                SELECT m.name, c.column_name
-                FROM {SqlNames.InternalSchema}.measurements m
-                JOIN duckdb_columns() c ON c.schema_name = '{SqlNames.InternalSchema}' AND c.table_name = 'd' || m.id
-                WHERE m.namespace = $1 AND c.column_name NOT IN ('{SqlNames.SeriesIdColumn}', '{SqlNames.TimeColumn}')
-                  AND EXISTS (SELECT 1 FROM duckdb_columns() t
-                              WHERE t.schema_name = '{SqlNames.InternalSchema}' AND t.table_name = 's' || m.id AND t.column_name = 'device')
-                ORDER BY m.name, c.column_index
-                """;
-            command.Parameters.Add(new DuckDBParameter(DeviceDataNames.Namespace));
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
+            if (!fields.TryGetValue(column.Measurement, out var list))
             {
-                string measurement = reader.GetString(0);
-                if (IsInternal(measurement))
-                {
-                    continue;
-                }
-
-                if (!fields.TryGetValue(measurement, out var list))
-                {
-                    fields[measurement] = list = [];
-                }
-
-                list.Add(reader.GetString(1));
+                fields[column.Measurement] = list = [];
             }
+
+            list.Add(column.Column);
         }
 
         var values = new List<LastValue>();
