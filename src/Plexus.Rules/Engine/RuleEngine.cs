@@ -351,10 +351,11 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
                 // In order and the same series as when the rules were sorted: only those that can hold are evaluated.
                 foreach (int r in candidates)
                 {
-                    late += Visit(rules[r], entry.States[r] ??= group.States[r].KeyOf(key, this, entry.Name(key)), i, timeNs, nowTicks);
+                    late += Visit(rules[r], entry.States[r] ?? group.NewState(entry, r, key, this), i, timeNs, nowTicks);
                 }
 
                 entry.NewestNs = timeNs;
+                entry.SeenNs = timeNs;
                 if (entry.Skipped.Length > 0)
                 {
                     entry.SkippedUpToNs = timeNs;
@@ -367,12 +368,21 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
                 long newest = entry.NewestNs;
                 for (int r = 0; r < rules.Length; r++)
                 {
-                    var keyState = entry.States[r] ??= group.States[r].KeyOf(key, this, entry.Name(key));
+                    if (entry.States[r] is null && group.CannotHold(r, _row))
+                    {
+                        // No state yet and none needed: it would only note the point's time, which the entry notes for
+                        // every rule it keeps no state for, so most devices cost no state in most rules.
+                        late += timeNs < entry.SeenNs ? 1 : 0;
+                        continue;
+                    }
+
+                    var keyState = entry.States[r] ?? group.NewState(entry, r, key, this);
                     late += Visit(rules[r], keyState, i, timeNs, nowTicks);
                     newest = Math.Max(newest, keyState?.NewestNs ?? long.MinValue);
                 }
 
-                entry.NewestNs = newest;
+                entry.NewestNs = Math.Max(newest, timeNs);
+                entry.SeenNs = Math.Max(entry.SeenNs, timeNs);
                 group.Sort(entry, _row);
             }
         }
@@ -750,9 +760,46 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
             }
 
             entry = new DeviceRules(States.Length, _symbols.Length);
+            for (int r = 0; r < States.Length; r++)
+            {
+                // States made before this group (restored, an open alarm's, or the same rule's in the previous rule set).
+                entry.States[r] = States[r].Find(key);
+            }
+
             _keys.Set(key, entry);
             _all.Add(entry);
             return entry;
+        }
+
+        /// <summary>Whether rule <paramref name="r"/> cannot be true at the bound point by its text equalities.</summary>
+        public bool CannotHold(int r, RuleRow row)
+        {
+            var requirements = _requirements[r];
+            for (int q = 0; q < requirements.Count; q++)
+            {
+                if (!requirements[q].IsMet(row))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        /// <summary>
+        /// Makes the device's state in rule <paramref name="r"/>, which it had none in: as if the rule had seen every
+        /// earlier point of the device, as it would have without the prefilter (so which points are late is the same).
+        /// </summary>
+        public KeyState? NewState(DeviceRules entry, int r, ReadOnlySpan<byte> key, RuleEngine engine)
+        {
+            var state = States[r].KeyOf(key, engine, entry.Name(key));
+            if (state is not null && state.NewestNs < entry.SeenNs)
+            {
+                state.NewestNs = entry.SeenNs;
+            }
+
+            entry.States[r] = state;
+            return state;
         }
 
         /// <summary>Whether the bound point reads as the point the rules were sorted at: the same device facts and equality columns.</summary>
@@ -808,8 +855,8 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
             for (int r = 0; r < States.Length; r++)
             {
                 var keyState = entry.States[r];
-                bool idle = keyState is { Alarm: not { IsOpen: true }, PendingSinceNs: NoPending };
-                (idle && _requirements[r].Any(q => !q.IsMet(row)) ? skipped : candidates).Add(r);
+                bool idle = keyState is null or { Alarm: not { IsOpen: true }, PendingSinceNs: NoPending };
+                (idle && CannotHold(r, row) ? skipped : candidates).Add(r);
             }
 
             entry.Candidates = candidates.Count == States.Length ? _everyRule : [.. candidates];
@@ -859,6 +906,9 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         /// <summary>The newest point the skipped rules did not see; they saw it, as far as lateness goes.</summary>
         public long SkippedUpToNs = long.MinValue;
 
+        /// <summary>The newest of its points since the entry was made: the newest time of every rule it has no state in.</summary>
+        public long SeenNs = long.MinValue;
+
         public RuleDevice? SeenDevice;
         public byte[] SeenValues = [];
         private string? _name;
@@ -898,6 +948,8 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         private readonly Utf8Map<KeyState> _keys = new();
 
         public List<KeyState> All { get; } = [];
+
+        public KeyState? Find(ReadOnlySpan<byte> key) => _keys.Count > 0 && _keys.TryGetValue(key, out var state) ? state : null;
 
         public KeyState? KeyOf(ReadOnlySpan<byte> key, RuleEngine engine, string? name = null)
         {

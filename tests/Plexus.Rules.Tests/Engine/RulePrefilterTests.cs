@@ -124,6 +124,26 @@ public sealed class RulePrefilterTests
         Assert.Equal("west-fast", Assert.Single(await AlarmsAsync(server)).GetProperty("rule").GetString());
     }
 
+    [Fact]
+    public async Task A_rule_skipped_for_a_device_from_its_first_point_keeps_no_state_for_it_yet_matches_once_the_series_does()
+    {
+        using var folder = new TempDirectory("plexus-rule-prefilter");
+        await using (var server = await PlexusTestServer.StartAsync(folder.Path))
+        {
+            using var seed = await server.WriteAsync("trucks,device=seed,fleet=none speed=0 1");
+            await AddRuleAsync(server, """{"name": "east-fast", "from": "trucks", "where": "speed > 80 AND fleet = 'East'", "for": "1m", "severity": "minor"}""");
+            await AddRuleAsync(server, """{"name": "any-fast", "from": "trucks", "where": "speed > 200", "severity": "minor"}""");
+            await WriteAsync(server, $"{Truck("West", 90, 0)}\n{Truck("West", 90, 1)}", 2);
+        }
+
+        // The state written at stop holds the device in the rule it could meet, not in the one it could not.
+        await using var restarted = await PlexusTestServer.StartAsync(folder.Path);
+        Assert.Equal(1, restarted.Server.RuleEngine.RestoredKeys);
+
+        await WriteAsync(restarted, $"{Truck("East", 90, 2)}\n{Truck("East", 90, 3)}", 2);
+        Assert.Equal("east-fast", Assert.Single(await AlarmsAsync(restarted)).GetProperty("rule").GetString());
+    }
+
     private static async Task PatchDeviceAsync(PlexusTestServer server, string id, object patch)
     {
         using var response = await server.Client.PatchAsJsonAsync($"/api/v1/devices/{id}", patch);
