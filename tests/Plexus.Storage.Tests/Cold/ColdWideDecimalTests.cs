@@ -97,9 +97,7 @@ public sealed class ColdWideDecimalTests : IDisposable
         var expected = _expected.Select(row => Line(row.Key.Device, row.Key.Time, row.Value.Walk, row.Value.Steady)).ToList();
         var stored = StoreRows.Read(store, "SELECT device, epoch_ns(time), walk, steady FROM main.m ORDER BY device, time")
             .Select(row => Line((string)row[0]!, Convert.ToInt64(row[1], CultureInfo.InvariantCulture), (double)row[2]!, (double)row[3]!)).ToList();
-        var firstDifference = expected.Zip(stored).FirstOrDefault(pair => pair.First != pair.Second);
-        Assert.Equal(firstDifference.First, firstDifference.Second);
-        Assert.Equal(expected.Count, stored.Count);
+        ColdDecimalTests.AssertSameLines(expected, stored);
     }
 
     private static string Line(string device, long time, double walk, double steady) => string.Create(CultureInfo.InvariantCulture,
