@@ -262,7 +262,8 @@ public sealed class MeasurementSchema
                 sql.Append(", ");
                 if (present.TryGetValue(field.Name, out int? scale))
                 {
-                    sql.Append(scale is null ? name : $"CAST({name} AS DOUBLE) AS {name}");
+                    // Through DECIMAL(18,k), the cast the compaction tested every value with, whichever width the file chose.
+                    sql.Append(scale is null ? name : $"CAST(CAST({name} AS DECIMAL(18, {scale})) AS DOUBLE) AS {name}");
                 }
                 else
                 {

@@ -98,8 +98,12 @@ public sealed class ColdDecimalTests : IDisposable
     /// <summary>Every row as expected, bit for bit; a failure shows the first row that differs, whole.</summary>
     private void AssertStored(PlexusStore store)
     {
-        var expected = Expected();
-        var stored = Stored(store);
+        AssertSameLines(Expected(), Stored(store));
+    }
+
+    /// <summary>The same lines in the same order; a failure shows the first line that differs, whole.</summary>
+    internal static void AssertSameLines(List<string> expected, List<string> stored)
+    {
         var firstDifference = expected.Zip(stored).FirstOrDefault(pair => pair.First != pair.Second);
         Assert.Equal(firstDifference.First, firstDifference.Second);
         Assert.Equal(expected.Count, stored.Count);

@@ -9,7 +9,7 @@ namespace Plexus.Storage.Tests.Cold;
 /// take that encoding ("element type System.DateTime is not supported in DELTA_BINARY_PACKED"), so timestamp columns are
 /// read as the INT64 nanoseconds they physically are, through a schema that names them so; their logical type is
 /// checked separately (<see cref="TimestampColumns"/>). Nor does it decode decimals in DELTA_BINARY_PACKED, so a decimal
-/// column is read as its INT64 unscaled values and scaled here.
+/// column of up to 18 digits is read as its INT64 unscaled values and scaled here.
 /// </remarks>
 internal static class ParquetFile
 {
@@ -23,9 +23,10 @@ internal static class ParquetFile
     public static async Task<Dictionary<string, List<object?>>> ReadAsync(string path)
     {
         await using var reader = await ParquetReader.CreateAsync(path);
-        var scales = reader.Schema.GetDataFields().OfType<DecimalDataField>().ToDictionary(f => f.Name, f => f.Scale);
+        // A wide decimal (a 16-byte FIXED_LEN_BYTE_ARRAY, PLAIN) Parquet.Net reads as decimal itself.
+        var scales = reader.Schema.GetDataFields().OfType<DecimalDataField>().Where(f => f.Precision <= 18).ToDictionary(f => f.Name, f => f.Scale);
         var schema = new ParquetSchema(reader.Schema.GetDataFields()
-            .Select(f => f is DateTimeDataField or DecimalDataField ? new DataField<long?>(f.Name) : (Field)f));
+            .Select(f => f is DateTimeDataField || scales.ContainsKey(f.Name) ? new DataField<long?>(f.Name) : (Field)f));
         var fields = schema.GetDataFields();
         var columns = fields.ToDictionary(f => f.Name, _ => new List<object?>());
         for (int group = 0; group < reader.RowGroupCount; group++)
@@ -63,6 +64,7 @@ internal static class ParquetFile
             var t when t == typeof(long) => await ReadValuesAsync<long>(rowGroup, field, rows),
             var t when t == typeof(ulong) => await ReadValuesAsync<ulong>(rowGroup, field, rows),
             var t when t == typeof(double) => await ReadValuesAsync<double>(rowGroup, field, rows),
+            var t when t == typeof(decimal) => await ReadValuesAsync<decimal>(rowGroup, field, rows),
             var t when t == typeof(bool) => await ReadValuesAsync<bool>(rowGroup, field, rows),
             var t when t == typeof(DateTime) => await ReadValuesAsync<DateTime>(rowGroup, field, rows),
             _ => throw new InvalidOperationException($"column {field.Name} has type {field.ClrType}, which the test does not read"),
