@@ -79,6 +79,35 @@ public sealed class StoreWriterTests : IDisposable
     }
 
     [Fact]
+    public async Task A_point_shaped_almost_like_the_one_before_it_is_resolved_on_its_own()
+    {
+        await using var store = Open();
+        await store.Writer.WriteAsync("main", new PointBuilder()
+            .Point("m", 1, [("host", "a")], ("v", 1.0), ("w", 1.0))
+            .Point("n", 1, [("host", "a")], ("v", 1.0), ("w", 1.0)).Batch);
+
+        // Every point of this write after the first has the measurement and keys of the one before it but one thing.
+        var result = await store.Writer.WriteAsync("main", new PointBuilder()
+            .Point("m", 2, [("host", "a")], ("v", 2.0), ("w", 20.0))
+            .Point("m", 3, [("host", "b")], ("v", 3L), ("w", 30.0))
+            .Point("m", 4, [("host", "c")], ("w", 40.0), ("v", 4.0))
+            .Point("m", 5, [("site", "x")], ("w", 50.0), ("v", 5.0))
+            .Point("n", 6, [("site", "x")], ("w", 60.0), ("v", 6.0))
+            .Point("n", 7, [("site", "x")], ("w", 70.0), ("v", 7.0), ("u", 7.5)).Batch);
+
+        Assert.Equal(5, result.PointsWritten);
+        var refused = Assert.Single(result.Rejected);
+        Assert.Equal(2, refused.Line);
+        Assert.Contains("field type conflict", refused.Reason);
+        Assert.Equal(
+            [[2L, "a", null, 2.0, 20.0], [4L, "c", null, 4.0, 40.0], [5L, null, "x", 5.0, 50.0]],
+            Rows(store, "SELECT epoch_ns(time), host, site, v, w FROM m WHERE time > make_timestamp_ns(1) ORDER BY time"));
+        Assert.Equal(
+            [[6L, null, "x", 6.0, 60.0, null], [7L, null, "x", 7.0, 70.0, 7.5]],
+            Rows(store, "SELECT epoch_ns(time), host, site, v, w, u FROM n WHERE time > make_timestamp_ns(1) ORDER BY time"));
+    }
+
+    [Fact]
     public async Task Names_that_differ_only_in_case_are_refused_with_a_reason()
     {
         await using var store = Open();

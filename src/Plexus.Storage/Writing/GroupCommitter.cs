@@ -188,6 +188,8 @@ internal sealed class GroupCommitter
         }
 
         ns ??= Catalog.GetOrAddNamespace(_connection, request.Namespace);
+        MeasurementSchema? stagedMeasurement = null;
+        MeasurementStage stage = null!;
         for (int i = 0; i < batch.Count; i++)
         {
             ref readonly var point = ref batch[i];
@@ -203,7 +205,12 @@ internal sealed class GroupCommitter
                 }
             }
 
-            var stage = StageOf(measurement!);
+            if (!ReferenceEquals(measurement, stagedMeasurement))
+            {
+                stage = StageOf(measurement!);
+                stagedMeasurement = measurement;
+            }
+
             int seriesId = _resolvedSeries[i];
             if (seriesId < 0)
             {
@@ -264,13 +271,38 @@ internal sealed class GroupCommitter
             _growth.Start(request.Namespace, ns);
         }
 
+        // The last point whose measurement and columns were found: a client usually writes one shape point after point,
+        // and comparing a point's keys with that point's costs less than hashing each of them into the schema's lookups.
+        int shapeOf = -1;
         for (int i = 0; i < batch.Count; i++)
         {
             ref readonly var point = ref batch[i];
-            var measurement = ns?.Find(batch.Text(point.Measurement));
-            _resolvedMeasurements[i] = measurement;
             int firstColumn = _fieldColumns.Count;
-            if (measurement is not null && TryResolveColumns(batch, point, measurement))
+            MeasurementSchema? measurement;
+            bool columnsFound;
+            if (shapeOf >= 0 && SameShape(batch, in batch[shapeOf], in point))
+            {
+                measurement = _resolvedMeasurements[shapeOf];
+                int from = _resolvedColumns[shapeOf];
+                for (int f = 0; f < point.FieldCount; f++)
+                {
+                    _fieldColumns.Add(_fieldColumns[from + f]);
+                }
+
+                columnsFound = true;
+            }
+            else
+            {
+                measurement = ns?.Find(batch.Text(point.Measurement));
+                columnsFound = measurement is not null && TryResolveColumns(batch, point, measurement);
+                if (columnsFound)
+                {
+                    shapeOf = i;
+                }
+            }
+
+            _resolvedMeasurements[i] = measurement;
+            if (columnsFound)
             {
                 _resolvedColumns[i] = firstColumn;
             }
@@ -374,6 +406,41 @@ internal sealed class GroupCommitter
     /// Fast path for the usual point, whose tags and fields are all known columns of the right type: looks
     /// each field's column up once and remembers its ordinal for the append. False leaves nothing behind.
     /// </summary>
+    /// <summary>
+    /// True when <paramref name="point"/> names the same measurement, tag keys and field keys and types as
+    /// <paramref name="resolved"/>, in the same order: it then has the same measurement and columns.
+    /// </summary>
+    private static bool SameShape(PointBatch batch, in PointEntry resolved, in PointEntry point)
+    {
+        if (point.TagCount != resolved.TagCount || point.FieldCount != resolved.FieldCount
+            || !batch.Text(point.Measurement).SequenceEqual(batch.Text(resolved.Measurement)))
+        {
+            return false;
+        }
+
+        var tags = batch.Tags(point);
+        var resolvedTags = batch.Tags(resolved);
+        for (int t = 0; t < tags.Length; t++)
+        {
+            if (!batch.Text(tags[t].Key).SequenceEqual(batch.Text(resolvedTags[t].Key)))
+            {
+                return false;
+            }
+        }
+
+        var fields = batch.Fields(point);
+        var resolvedFields = batch.Fields(resolved);
+        for (int f = 0; f < fields.Length; f++)
+        {
+            if (fields[f].Type != resolvedFields[f].Type || !batch.Text(fields[f].Key).SequenceEqual(batch.Text(resolvedFields[f].Key)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     private bool TryResolveColumns(PointBatch batch, in PointEntry point, MeasurementSchema measurement)
     {
         foreach (ref readonly var tag in batch.Tags(point))
