@@ -175,6 +175,58 @@ public sealed class DevicePageTests(ConsoleFixture fixture) : IClassFixture<Cons
         await page.CloseAsync();
     }
 
+    [BrowserFact]
+    public async Task The_device_call_waits_for_the_chart_query_to_answer()
+    {
+        long now = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000;
+        using (var written = await fixture.Server.WriteAsync($"telemetry,device=chart-alone temperature=20.5 {now - 600_000_000_000L}\ntelemetry,device=chart-alone temperature=23.25 {now - 300_000_000_000L}\n"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, written.StatusCode);
+        }
+
+        var page = await fixture.SignedInPageAsync(PlexusTestServer.AdminToken);
+        // The chart's query is held back; the device call (its last values, a second scan of the device's rows) must not
+        // be sent meanwhile.
+        var held = new TaskCompletionSource();
+        int deviceCalls = 0;
+        await page.RouteAsync(url => new Uri(url).AbsolutePath == "/api/v1/devices/chart-alone/history", async route =>
+        {
+            await held.Task;
+            await route.ContinueAsync();
+        });
+        await page.RouteAsync("**/api/v1/devices/chart-alone", route =>
+        {
+            Interlocked.Increment(ref deviceCalls);
+            return route.ContinueAsync();
+        });
+
+        // Reached from the overview (the page's own calls), then opened afresh (early.js's calls): the same order.
+        foreach (bool reload in new[] { false, true })
+        {
+            held = new TaskCompletionSource();
+            deviceCalls = 0;
+            if (reload)
+            {
+                await page.ReloadAsync();
+            }
+            else
+            {
+                await page.EvaluateAsync("() => { location.hash = '#/devices/chart-alone'; }");
+            }
+
+            // The live stream opens after both calls would have been sent together: a round trip later, none was.
+            await Expect(page.Locator("#live-status")).ToHaveTextAsync("Live: new points appear as they are stored.");
+            Assert.Equal(0, Volatile.Read(ref deviceCalls));
+            await Expect(page.Locator("#last-values")).ToBeEmptyAsync();
+            held.SetResult();
+            await Expect(page.Locator("#history-chart polygon")).ToHaveCountAsync(1);
+            await Expect(page.Locator("[data-key='telemetry.temperature']")).ToHaveTextAsync("23.25");
+            Assert.True(Volatile.Read(ref deviceCalls) >= 1, "the device call is sent once the chart's query has answered");
+        }
+
+        await page.CloseAsync();
+    }
+
     private async Task<long> CountAsync(string sql)
     {
         try
