@@ -117,7 +117,7 @@ export function devicePage(id, query = new URLSearchParams()) {
   }
 
   /**
-   * The first chart, asked for with no field beside the device call rather than after it: the server picks the field
+   * The first chart, asked for with no field before the device call rather than after it: the server picks the field
    * the device's values would (the first numeric one), so the chart need not wait for them. Resolves to the key drawn.
    */
   function firstRange() {
