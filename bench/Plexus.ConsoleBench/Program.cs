@@ -107,6 +107,16 @@ try
         deviceTimes.Add(watch.Elapsed.TotalMilliseconds);
     }
 
+    // The same two calls sent together, as the device page sends them, still without a browser: how much of their time
+    // in the browser is the two queries sharing the cores with each other rather than with chromium.
+    var togetherTimes = new List<double>();
+    for (int run = 0; run < runs; run++)
+    {
+        var watch = Stopwatch.StartNew();
+        await Task.WhenAll(http.GetStringAsync($"/api/v1/devices/{Device}"), http.GetStringAsync(historyPath));
+        togetherTimes.Add(watch.Elapsed.TotalMilliseconds);
+    }
+
     using var playwright = await Playwright.CreateAsync();
     await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = chromium, Headless = true, Args = ["--no-sandbox"] });
 
@@ -124,24 +134,42 @@ try
         """;
 
     // Where the chart page's time goes, from the browser's resource timings: its bootstrap until the first API call,
-    // then each of the three calls the chart needs (whoami, the device with its last values, the history) from when it
-    // starts, as offsets from navigation start — calls sent together start together — and how long each takes as the
-    // browser sees it (server and transfer), then from the history's last byte to the painted frame (parsing, drawing).
+    // then each of the three calls the chart needs (whoami, the device with its last values, the history): when it
+    // starts (offsets from navigation start; calls sent together start together), how long it waits for a connection,
+    // the server's own time (its Server-Timing header: from the request reaching the pipeline to the answer's headers),
+    // the rest of the wait for the first byte (the request and answer crossing the loopback, queued behind a busy
+    // browser or thread pool), the transfer and the answer's size; then from the history's last byte to the painted
+    // frame (parsing, drawing).
     var phases = new Dictionary<string, List<double>>();
-    string[] phaseNames = ["page and modules, to the first API call", "GET whoami: starts at", "GET whoami: takes", "GET the device (last values): starts at", "GET the device (last values): takes", "GET the history (chart query): starts at", "GET the history (chart query): takes", "its last byte to the painted chart"];
+    var phaseNames = new List<string> { "page and modules, to the first API call" };
+    (string Label, Func<string, bool> Match)[] profiled =
+    [
+        ("GET whoami", p => p == "/api/v1/whoami"),
+        ("GET the device (last values)", p => p == "/api/v1/devices/" + Device),
+        ("GET the history (chart query)", p => p == $"/api/v1/devices/{Device}/history"),
+    ];
+    string[] parts = ["starts at", "connection wait", "server (Server-Timing)", "rest of the wait", "transfer", "takes", "bytes"];
+    phaseNames.AddRange(profiled.SelectMany(c => parts.Select(part => c.Label + ": " + part)));
+    phaseNames.Add("its last byte to the painted chart");
 
     void AddPhases(double rendered, IReadOnlyList<JsonElement> calls)
     {
-        JsonElement? Find(Func<string, bool> match) => calls.Where(c => match(new Uri(c.GetProperty("name").GetString()!).AbsolutePath)).Cast<JsonElement?>().FirstOrDefault();
-        if (Find(p => p == "/api/v1/whoami") is not { } who || Find(p => p == "/api/v1/devices/" + Device) is not { } device || Find(p => p == $"/api/v1/devices/{Device}/history") is not { } chart)
+        var found = profiled.Select(c => calls.Where(e => c.Match(new Uri(e.GetProperty("name").GetString()!).AbsolutePath)).Cast<JsonElement?>().FirstOrDefault()).ToList();
+        if (found.Any(c => c is null))
         {
             return;
         }
 
-        double Start(JsonElement call) => call.GetProperty("start").GetDouble();
-        double End(JsonElement call) => call.GetProperty("end").GetDouble();
-        double[] values = [Math.Min(Start(who), Math.Min(Start(device), Start(chart))), Start(who), End(who) - Start(who), Start(device), End(device) - Start(device), Start(chart), End(chart) - Start(chart), rendered - End(chart)];
-        for (int i = 0; i < phaseNames.Length; i++)
+        double At(JsonElement? call, string name) => call!.Value.GetProperty(name).GetDouble();
+        var values = new List<double> { found.Min(c => At(c, "start")) };
+        foreach (var call in found)
+        {
+            double server = At(call, "server");
+            values.AddRange([At(call, "start"), At(call, "request") - At(call, "start"), server, At(call, "response") - At(call, "request") - server, At(call, "end") - At(call, "response"), At(call, "end") - At(call, "start"), At(call, "bytes")]);
+        }
+
+        values.Add(rendered - At(found[^1], "end"));
+        for (int i = 0; i < phaseNames.Count; i++)
         {
             (phases.TryGetValue(phaseNames[i], out var list) ? list : phases[phaseNames[i]] = []).Add(values[i]);
         }
@@ -157,7 +185,7 @@ try
         double rendered = await page.EvaluateAsync<double>("() => window.__rendered");
         if (profile)
         {
-            var calls = await page.EvaluateAsync<JsonElement>("() => performance.getEntriesByType('resource').filter(e => e.initiatorType === 'fetch').map(e => ({ name: e.name, start: e.startTime, end: e.responseEnd }))");
+            var calls = await page.EvaluateAsync<JsonElement>("() => performance.getEntriesByType('resource').filter(e => e.initiatorType === 'fetch').map(e => ({ name: e.name, start: e.startTime, request: e.requestStart, response: e.responseStart, end: e.responseEnd, bytes: e.encodedBodySize, server: (e.serverTiming.find(t => t.name === 'app') || { duration: 0 }).duration }))");
             AddPhases(rendered, [.. calls.EnumerateArray()]);
         }
 
@@ -203,11 +231,12 @@ try
 
     foreach (string phaseName in phaseNames.Where(phases.ContainsKey))
     {
-        Console.WriteLine($"  chart page: {phaseName,-46} {Median(phases[phaseName]),10:F0} {phases[phaseName].Max(),9:F0}");
+        Console.WriteLine($"  chart page: {phaseName,-57} {Median(phases[phaseName]),10:F0} {phases[phaseName].Max(),9:F0}");
     }
 
     Console.WriteLine($"{"GET /api/v1/devices/{id} with last values (server side)",-58} {Median(deviceTimes),10:F0} {deviceTimes.Max(),9:F0} {Median(deviceTimes) / baseline,11:F2}");
     Console.WriteLine($"{"GET /api/v1/devices/{id}/history, 1,200 buckets (server side)",-58} {Median(historyTimes),10:F0} {historyTimes.Max(),9:F0} {Median(historyTimes) / baseline,11:F2}");
+    Console.WriteLine($"{"both at once, as the page sends them (server side)",-58} {Median(togetherTimes),10:F0} {togetherTimes.Max(),9:F0} {Median(togetherTimes) / baseline,11:F2}");
     return 0;
 }
 finally

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -244,6 +245,27 @@ public static class PlexusApi
     }
 
     internal const string NoSniff = "nosniff";
+
+    /// <summary>
+    /// Adds <c>Server-Timing: app;dur=…</c> (milliseconds from the request reaching the pipeline to its headers) to every
+    /// answer, so that a browser's resource timings tell the server's share of a call from the network's and its own
+    /// (the console's first render is measured that way: docs/benchmarks.md#the-consoles-first-render).
+    /// </summary>
+    public static IApplicationBuilder UseServerTiming(this IApplicationBuilder app, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        ArgumentNullException.ThrowIfNull(time);
+        return app.Use((http, next) =>
+        {
+            long started = time.GetTimestamp();
+            http.Response.OnStarting(() =>
+            {
+                http.Response.Headers["Server-Timing"] = "app;dur=" + time.GetElapsedTime(started).TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture);
+                return Task.CompletedTask;
+            });
+            return next(http);
+        });
+    }
 
     /// <summary>
     /// Answers 503 with Retry-After for every endpoint that meets a store that cannot serve now: a query whose read

@@ -200,6 +200,7 @@ public sealed class PlexusServer : IAsyncDisposable
 
         var api = new ApiContext(new ApiOptions { MaxBodyBytes = options.MaxBodyBytes, MaxImportBytes = options.MaxImportBytes, MaxDeviceMessageBytes = options.MqttMaxMessageSize, MetricsPublic = options.MetricsPublic, MapTiles = options.MapTiles }, time, loggerFactory);
         var app = builder.Build();
+        app.UseServerTiming(time);
         app.UseNoContentSniffing();
         app.UseRouting();
         app.UseStoreUnavailableAnswers(api);

@@ -141,21 +141,11 @@ public sealed class DevicePageTests(ConsoleFixture fixture) : IClassFixture<Cons
     [BrowserFact]
     public async Task The_history_chart_is_drawn_while_the_device_call_has_not_answered()
     {
-        // Two points in the page's default range (the last hour), so the chart has a band to draw.
-        long now = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000;
-        using (var written = await fixture.Server.WriteAsync($"telemetry,device=chart-first state=\"on\",temperature=20.5 {now - 600_000_000_000L}\ntelemetry,device=chart-first temperature=23.25 {now - 300_000_000_000L}\n"))
-        {
-            Assert.Equal(HttpStatusCode.NoContent, written.StatusCode);
-        }
-
+        await WriteTwoTemperaturesAsync("chart-first", "state=\"on\",");
         var page = await fixture.SignedInPageAsync(PlexusTestServer.AdminToken);
         // The device call (its last values name the fields) is held back: the chart must not need it.
         var held = new TaskCompletionSource();
-        await page.RouteAsync("**/api/v1/devices/chart-first", async route =>
-        {
-            await held.Task;
-            await route.ContinueAsync();
-        });
+        await HoldAsync(page, "/api/v1/devices/chart-first", () => held.Task);
 
         await page.GotoAsync("/#/devices/chart-first");
         await Expect(page.Locator("#history-chart polygon")).ToHaveCountAsync(1);
@@ -174,6 +164,65 @@ public sealed class DevicePageTests(ConsoleFixture fixture) : IClassFixture<Cons
         await Expect(page.Locator("#history-error")).ToBeEmptyAsync();
         await page.CloseAsync();
     }
+
+    [BrowserFact]
+    public async Task The_device_call_waits_for_the_chart_query_to_answer()
+    {
+        await WriteTwoTemperaturesAsync("chart-alone", string.Empty);
+        var page = await fixture.SignedInPageAsync(PlexusTestServer.AdminToken);
+        // The chart's query is held back; the device call (its last values, a second scan of the device's rows) must not
+        // be sent meanwhile.
+        var held = new TaskCompletionSource();
+        int deviceCalls = 0;
+        await HoldAsync(page, "/api/v1/devices/chart-alone/history", () => held.Task);
+        await page.RouteAsync("**/api/v1/devices/chart-alone", route =>
+        {
+            Interlocked.Increment(ref deviceCalls);
+            return route.ContinueAsync();
+        });
+
+        // Reached from the overview (the page's own calls), then opened afresh (early.js's calls): the same order.
+        foreach (bool reload in new[] { false, true })
+        {
+            held = new TaskCompletionSource();
+            deviceCalls = 0;
+            if (reload)
+            {
+                await page.ReloadAsync();
+            }
+            else
+            {
+                await page.EvaluateAsync("() => { location.hash = '#/devices/chart-alone'; }");
+            }
+
+            // The live stream opens after both calls would have been sent together: a round trip later, none was.
+            await Expect(page.Locator("#live-status")).ToHaveTextAsync("Live: new points appear as they are stored.");
+            Assert.Equal(0, Volatile.Read(ref deviceCalls));
+            await Expect(page.Locator("#last-values")).ToBeEmptyAsync();
+            held.SetResult();
+            await Expect(page.Locator("#history-chart polygon")).ToHaveCountAsync(1);
+            await Expect(page.Locator("[data-key='telemetry.temperature']")).ToHaveTextAsync("23.25");
+            Assert.True(Volatile.Read(ref deviceCalls) >= 1, "the device call is sent once the chart's query has answered");
+        }
+
+        await page.CloseAsync();
+    }
+
+    /// <summary>Two temperatures 10 and 5 minutes ago, in the page's default range (the last hour): a band to draw.</summary>
+    private async Task WriteTwoTemperaturesAsync(string device, string otherFields)
+    {
+        long now = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000;
+        using var written = await fixture.Server.WriteAsync($"telemetry,device={device} {otherFields}temperature=20.5 {now - 600_000_000_000L}\ntelemetry,device={device} temperature=23.25 {now - 300_000_000_000L}\n");
+        Assert.Equal(HttpStatusCode.NoContent, written.StatusCode);
+    }
+
+    /// <summary>Holds the page's calls of <paramref name="path"/> (any query) until <paramref name="release"/>'s task ends.</summary>
+    private static async Task HoldAsync(IPage page, string path, Func<Task> release) =>
+        await page.RouteAsync(url => new Uri(url).AbsolutePath == path, async route =>
+        {
+            await release();
+            await route.ContinueAsync();
+        });
 
     private async Task<long> CountAsync(string sql)
     {

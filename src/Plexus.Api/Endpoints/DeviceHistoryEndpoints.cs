@@ -9,7 +9,7 @@ namespace Plexus.Api.Endpoints;
 
 /// <summary>
 /// <c>GET /api/v1/devices/{id}/history</c>: one numeric field of a device as min/max per bucket, the field chosen by the
-/// server when none is given (docs/devices.md#history-chart-get-apiv1devicesidhistory). The console sends it beside the
+/// server when none is given (docs/devices.md#history-chart-get-apiv1devicesidhistory). The console sends it before the
 /// device call rather than after it, so its chart does not wait for the device's field list.
 /// </summary>
 internal static class DeviceHistoryEndpoints

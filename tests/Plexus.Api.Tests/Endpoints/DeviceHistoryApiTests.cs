@@ -104,6 +104,22 @@ public sealed class DeviceHistoryApiTests
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
     }
 
+    [Fact]
+    public async Task The_answer_says_how_long_the_server_took_so_a_browser_can_tell_it_from_the_network()
+    {
+        await using var server = await PlexusTestServer.StartAsync();
+        await WriteAsync(server, $"telemetry,device=truck-7 temperature=20 {Ns(1)}");
+
+        long started = TimeProvider.System.GetTimestamp();
+        using var response = await server.Client.GetAsync($"/api/v1/devices/truck-7/history?{Range}");
+        double elapsed = TimeProvider.System.GetElapsedTime(started).TotalMilliseconds;
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        string timing = Assert.Single(response.Headers.GetValues("Server-Timing"));
+        Assert.StartsWith("app;dur=", timing, StringComparison.Ordinal);
+        Assert.InRange(double.Parse(timing["app;dur=".Length..], System.Globalization.CultureInfo.InvariantCulture), 0, elapsed);
+    }
+
     private static string Ns(int second) => ((Base + (second * 1000L)) * 1_000_000).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static async Task WriteAsync(PlexusTestServer server, string lines)

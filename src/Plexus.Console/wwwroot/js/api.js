@@ -33,8 +33,11 @@ function headers(extra) {
   return result;
 }
 
-/** Calls the API and returns its JSON (null for 204); throws ApiError with the server's message otherwise. */
-export async function api(path, { method = 'GET', body, accept, signal } = {}) {
+/**
+ * Calls the API and returns its JSON (null for 204); throws ApiError with the server's message otherwise. With `after`
+ * (a promise), a call not already started early waits for it to settle before it is sent.
+ */
+export async function api(path, { method = 'GET', body, accept, signal, after } = {}) {
   const init = { method, headers: headers(accept ? { Accept: accept } : {}), signal, cache: 'no-store' };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
@@ -42,6 +45,7 @@ export async function api(path, { method = 'GET', body, accept, signal } = {}) {
   }
   // A plain GET the console started before its modules loaded (early.js) is answered by that call.
   const early = method === 'GET' && body === undefined && !accept && !signal ? takeEarly(path) : null;
+  if (!early && after) await after.catch(() => {});
   const response = await (early || fetch(path, init));
   if (response.status === 401 && path !== '/api/v1/whoami') {
     clearToken();

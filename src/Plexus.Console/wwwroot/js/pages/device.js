@@ -117,7 +117,7 @@ export function devicePage(id, query = new URLSearchParams()) {
   }
 
   /**
-   * The first chart, asked for with no field beside the device call rather than after it: the server picks the field
+   * The first chart, asked for with no field before the device call rather than after it: the server picks the field
    * the device's values would (the first numeric one), so the chart need not wait for them. Resolves to the key drawn.
    */
   function firstRange() {
@@ -297,10 +297,13 @@ export function devicePage(id, query = new URLSearchParams()) {
     }
   }
 
-  /** The registry's entry with the live state, or for a device that sends without being registered its state alone. */
-  async function deviceOrState() {
+  /**
+   * The registry's entry with the live state, or for a device that sends without being registered its state alone;
+   * sent once `after` has settled unless it was started early.
+   */
+  async function deviceOrState(after) {
     try {
-      return { ...(await api('/api/v1/devices/' + encodeURIComponent(id))), registered: true };
+      return { ...(await api('/api/v1/devices/' + encodeURIComponent(id), { after })), registered: true };
     } catch (error) {
       if (error.status !== 404) throw error;
       return api('/api/v1/devices/' + encodeURIComponent(id) + '/state');
@@ -313,7 +316,9 @@ export function devicePage(id, query = new URLSearchParams()) {
   const assetCell = h('dd', {});
   async function load(first = true, chart = null) {
     try {
-      const device = await deviceOrState();
+      // The first time, after the chart's query: both read the device's rows, and on a small server the chart would
+      // share the cores with the last values' scan.
+      const device = await deviceOrState(first ? chart : null);
       // Drawn once, and not again when registering from this page turns it true: the new token stays on screen.
       if (registered === null) {
         fill(registration, device.registered ? null : h('div', { class: 'notice', id: 'not-registered' },
