@@ -60,6 +60,21 @@ public sealed class ConsoleApiTests(ConsoleApiTests.SharedServer shared) : IClas
     }
 
     [Fact]
+    public void The_page_asks_for_every_module_at_once_rather_than_import_by_import()
+    {
+        // Each module is revalidated on every load, so a module left to be found through its importers waits for them.
+        string page = Encoding.UTF8.GetString(WebConsole.ConsoleAssets.Find(WebConsole.ConsoleAssets.IndexPath)!.Content.Span);
+        var modules = WebConsole.ConsoleAssets.Files.Keys.Where(path => path.StartsWith("js/", StringComparison.Ordinal) && path.EndsWith(".js", StringComparison.Ordinal)).ToList();
+        Assert.Contains("js/pages/device.js", modules);
+        foreach (string module in modules)
+        {
+            string url = "/console/" + module;
+            Assert.True(page.Contains($"<link rel=\"modulepreload\" href=\"{url}\">", StringComparison.Ordinal) || page.Contains($"<script type=\"module\" src=\"{url}\">", StringComparison.Ordinal),
+                $"index.html neither loads nor preloads {url}: add <link rel=\"modulepreload\" href=\"{url}\"> beside the others");
+        }
+    }
+
+    [Fact]
     public async Task An_unknown_console_file_is_404_and_an_unchanged_one_is_304()
     {
         var server = shared.Server;
