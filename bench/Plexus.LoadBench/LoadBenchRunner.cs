@@ -316,10 +316,10 @@ internal sealed class LoadBenchRunner(LoadBenchOptions options, TsbsIotDataSet d
     }
 
     /// <summary>
-    /// Rows that went through the store's merge path: a row older than one already stored for its series is
-    /// appended by the merge's INSERT after it, so in physical (rowid) order it comes after a newer row of
-    /// its series; rows of the plain append path never do. With one writer this is 0; with several, a
-    /// batch committed after a later one makes all its rows late. Reads the internal tables (measurement
+    /// Rows stored out of time order: in physical (rowid) order after a newer row of their series. With one writer
+    /// this is 0; with several, a batch committed after a later one makes all its rows late. Most are appended, not
+    /// merged (the store's per-series window of recent times tells them from duplicates), so they cost compression
+    /// rather than the merge; rows the merge inserts are counted too. Reads the internal tables (measurement
     /// ids in _plexus.measurements, data tables _plexus.d{id}), so it follows the store's layout.
     /// </summary>
     private static long CountLateRows(PlexusStore store)
