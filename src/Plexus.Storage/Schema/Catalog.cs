@@ -66,6 +66,8 @@ public sealed class Catalog
         Execute(connection, $"INSERT INTO {SqlNames.InternalSchema}.measurements VALUES ({measurement.Id}, {SqlNames.Literal(ns.Name)}, {SqlNames.Literal(name)})");
         Execute(connection, $"CREATE TABLE {measurement.SeriesTable} ({SqlNames.SeriesIdColumn} INTEGER NOT NULL)");
         Execute(connection, $"CREATE TABLE {measurement.DataTable} ({SqlNames.SeriesIdColumn} INTEGER NOT NULL, {SqlNames.TimeColumn} TIMESTAMP_NS NOT NULL)");
+        Execute(connection, $"CREATE TABLE {measurement.LatestTable} ({SqlNames.SeriesIdColumn} INTEGER NOT NULL, {SqlNames.TimeColumn} TIMESTAMP_NS NOT NULL)");
+        measurement.HasLatestView = ns.FindFolded(measurement.LatestViewName) is null;
         ns.Add(measurement);
         MarkViewStale(measurement);
         _measurementsChanged = true;
@@ -82,6 +84,7 @@ public sealed class Catalog
     public void AddFieldColumn(DuckDBConnection connection, MeasurementSchema measurement, string name, FieldType type)
     {
         Execute(connection, $"ALTER TABLE {measurement.DataTable} ADD COLUMN {SqlNames.Quote(name)} {SqlType(type)}");
+        Execute(connection, $"ALTER TABLE {measurement.LatestTable} ADD COLUMN {SqlNames.Quote(name)} {SqlType(type)}");
         measurement.AddField(name, type);
         MarkViewStale(measurement);
     }
@@ -108,6 +111,10 @@ public sealed class Catalog
         foreach (var measurement in _staleViews)
         {
             Execute(connection, measurement.ViewSql(ColdDirectory));
+            if (measurement.HasLatestView)
+            {
+                Execute(connection, measurement.LatestViewSql());
+            }
         }
 
         _staleViews.Clear();
@@ -210,7 +217,47 @@ public sealed class Catalog
             catalog._nextMeasurementId = Math.Max(catalog._nextMeasurementId, id + 1);
         }
 
+        foreach (var ns in catalog._namespaces.Values)
+        {
+            foreach (var measurement in ns.Measurements)
+            {
+                measurement.HasLatestView = ns.FindFolded(measurement.LatestViewName) is null;
+                LoadLatest(connection, catalog, measurement);
+            }
+        }
+
         return catalog;
+    }
+
+    /// <summary>
+    /// Reads each series' newest time from the measurement's latest-values table. A store made before there were such
+    /// tables gets one here, filled from both tiers once, with its view.
+    /// </summary>
+    private static void LoadLatest(DuckDBConnection connection, Catalog catalog, MeasurementSchema measurement)
+    {
+        bool exists = false;
+        ForEachRow(connection, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2",
+            reader => exists = reader.GetInt64(0) > 0, SqlNames.InternalSchema, SqlNames.LatestTable(measurement.Id));
+        if (!exists)
+        {
+            Execute(connection, $"CREATE TABLE {measurement.LatestTable} AS SELECT * FROM {measurement.DataTable} LIMIT 0");
+            Execute(connection, measurement.LatestRecomputeSql(catalog.ColdDirectory));
+            if (measurement.HasLatestView)
+            {
+                Execute(connection, measurement.LatestViewSql());
+            }
+        }
+
+        ReloadLatest(connection, measurement);
+    }
+
+    /// <summary>Sets each series' newest time from the latest-values table (after a load, or a delete that recomputed it).</summary>
+    internal static void ReloadLatest(DuckDBConnection connection, MeasurementSchema measurement)
+    {
+        var latest = new Dictionary<int, long>();
+        ForEachRow(connection, $"SELECT {SqlNames.SeriesIdColumn}, epoch_ns({SqlNames.TimeColumn}) FROM {measurement.LatestTable}",
+            reader => latest[reader.GetInt32(0)] = reader.GetInt64(1));
+        measurement.SetLatest(latest);
     }
 
     /// <summary>Whether the hot store holds rows below the cold horizon (late points not yet folded into their partition).</summary>

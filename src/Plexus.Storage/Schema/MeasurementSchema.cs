@@ -180,11 +180,14 @@ public sealed class MeasurementSchema
     /// join, so a filter on time reaches each branch and each file's statistics (a file outside the range is skipped
     /// after its footer is read).
     /// </summary>
-    public string ViewSql(string? coldDirectory)
+    public string ViewSql(string? coldDirectory) => SeriesJoinViewSql(DataSource(coldDirectory));
+
+    /// <summary>The data columns of both tiers as one relation (the data table alone while nothing is cold).</summary>
+    internal string DataSource(string? coldDirectory)
     {
         if (_coldPartitions.Count == 0 || coldDirectory is null)
         {
-            return HotViewSql();
+            return DataTable;
         }
 
         var data = new StringBuilder();
@@ -217,7 +220,36 @@ public sealed class MeasurementSchema
                 .Append(" = l.").Append(SqlNames.TimeColumn).Append(')');
         }
 
-        return HotViewSql("(" + data + ")");
+        return "(" + data + ")";
+    }
+
+    public string LatestTable => SqlNames.Qualified(SqlNames.LatestTable(Id));
+
+    /// <summary>The name of the view of each series' newest row: <c>namespace.measurement_latest</c>.</summary>
+    public string LatestViewName => Name + SqlNames.LatestSuffix;
+
+    /// <summary>False when a measurement created before the suffix was reserved already has <see cref="LatestViewName"/>.</summary>
+    public bool HasLatestView { get; set; } = true;
+
+    /// <summary>The view <c>namespace.measurement_latest</c>: the latest-values table joined with the series table, columns as in the measurement's view.</summary>
+    public string LatestViewSql() =>
+        SeriesJoinViewSql(LatestTable, LatestViewName);
+
+    /// <summary>
+    /// Fills the latest-values table with the newest row of each series (of those <paramref name="seriesFilter"/> keeps,
+    /// a condition on <c>_series_id</c>) from both tiers, merged as the measurement's view merges them.
+    /// </summary>
+    internal string LatestRecomputeSql(string? coldDirectory, string seriesFilter = "true") =>
+        $"INSERT INTO {LatestTable} BY NAME SELECT * FROM {DataSource(coldDirectory)} AS d WHERE {seriesFilter} " +
+        $"QUALIFY row_number() OVER (PARTITION BY d.{SqlNames.SeriesIdColumn} ORDER BY d.{SqlNames.TimeColumn} DESC) = 1";
+
+    /// <summary>Each series' newest time from the latest-values table; a series without a row there has none.</summary>
+    internal void SetLatest(IReadOnlyDictionary<int, long> latest)
+    {
+        for (int id = 0; id < _seriesTimes.Count; id++)
+        {
+            _seriesTimes[id].LatestNs = latest.TryGetValue(id, out long ns) ? ns : long.MinValue;
+        }
     }
 
     /// <summary>The data columns (<c>_series_id</c>, <c>time</c>, the fields) with a prefix.</summary>
@@ -279,10 +311,10 @@ public sealed class MeasurementSchema
         return sql.ToString();
     }
 
-    private string HotViewSql(string? dataSource = null)
+    private string SeriesJoinViewSql(string dataSource, string? viewName = null)
     {
         var sql = new StringBuilder();
-        sql.Append("CREATE OR REPLACE VIEW ").Append(SqlNames.Quote(Namespace)).Append('.').Append(SqlNames.Quote(Name));
+        sql.Append("CREATE OR REPLACE VIEW ").Append(SqlNames.Quote(Namespace)).Append('.').Append(SqlNames.Quote(viewName ?? Name));
         sql.Append(" AS SELECT d.").Append(SqlNames.TimeColumn);
         foreach (var tag in _tags)
         {
@@ -294,7 +326,7 @@ public sealed class MeasurementSchema
             sql.Append(", d.").Append(SqlNames.Quote(field.Name));
         }
 
-        sql.Append(" FROM ").Append(dataSource ?? DataTable).Append(" AS d");
+        sql.Append(" FROM ").Append(dataSource).Append(" AS d");
         if (_tags.Count > 0)
         {
             sql.Append(" JOIN ").Append(SeriesTable).Append(" AS s ON d.").Append(SqlNames.SeriesIdColumn)

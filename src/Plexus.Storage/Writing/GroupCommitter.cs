@@ -38,6 +38,9 @@ internal sealed class GroupCommitter
     private readonly List<int> _fieldColumns = [];
     private byte[] _keyBuffer = new byte[256];
 
+    // Numbers the commits, so that a series' slot in a stage's latest rows is known to be of this commit.
+    private long _commitNumber;
+
     // What the resolve pass found for each point of the request being staged: its measurement if it exists, the index
     // of its first field column in _fieldColumns (-1: the point brings a new measurement, tag or field, or conflicts)
     // and its series id (-1: a new series).
@@ -124,6 +127,7 @@ internal sealed class GroupCommitter
     public void Commit(IReadOnlyList<WriteRequest> group, long appliedLsn = -1)
     {
         _touched.Clear();
+        _commitNumber++;
         using var transaction = _connection.BeginTransaction();
         foreach (var request in group)
         {
@@ -135,6 +139,8 @@ internal sealed class GroupCommitter
             AppendNewSeries(stage);
             AppendInOrder(stage);
             MergeSuspects(stage);
+            ReplaceLatest(stage);
+            MergeLatest(stage);
         }
 
         if (Catalog.RefreshStaleViews(_connection))
@@ -242,6 +248,11 @@ internal sealed class GroupCommitter
             }
 
             times.Record(point.Timestamp);
+            if (point.Timestamp >= times.LatestNs)
+            {
+                StageLatest(stage, times, row, point.Timestamp);
+            }
+
             request.Written++;
         }
     }
@@ -368,6 +379,13 @@ internal sealed class GroupCommitter
             if (folded is not null)
             {
                 request.Reject(index, point, $"measurement \"{name}\" differs only in letter case from existing measurement \"{folded.Name}\" (SQL names ignore case)");
+                return null;
+            }
+
+            if (name.EndsWith(SqlNames.LatestSuffix, StringComparison.OrdinalIgnoreCase))
+            {
+                request.Reject(index, point,
+                    $"measurement \"{name}\": names ending in \"{SqlNames.LatestSuffix}\" are reserved for the latest-values views (docs/storage.md#latest-values); write to another measurement");
                 return null;
             }
 
@@ -722,25 +740,8 @@ internal sealed class GroupCommitter
         string data = measurement.DataTable;
         string id = SqlNames.SeriesIdColumn;
         string time = SqlNames.TimeColumn;
-        Catalog.Execute(_connection, $"CREATE OR REPLACE TEMP TABLE plexus_pending AS SELECT *, 0::BIGINT AS _seq FROM {data} LIMIT 0");
-        using (var appender = new NativeChunkAppender(_connection, "temp", "main", "plexus_pending", DataTypes(measurement, withSequence: true), nonNullLeadingColumns: 2))
-        {
-            AppendRows(appender, measurement, stage.Suspects, withSequence: true);
-            appender.Close();
-        }
+        string set = Fold(measurement, stage.Suspects);
 
-        var folded = new StringBuilder();
-        var set = new StringBuilder();
-        foreach (var field in measurement.Fields)
-        {
-            string column = SqlNames.Quote(field.Name);
-            // arg_max skips rows whose value is NULL (arg_max_null would not), so this is the latest non-NULL value.
-            // The same with FILTER (WHERE column IS NOT NULL) cost O(fields²): 19 s for 1,000 fields against 0.3 s.
-            folded.Append($", arg_max({column}, _seq) AS {column}");
-            set.Append(set.Length == 0 ? "" : ", ").Append($"{column} = COALESCE(m.{column}, d.{column})");
-        }
-
-        Catalog.Execute(_connection, $"CREATE OR REPLACE TEMP TABLE plexus_merged AS SELECT {id}, {time}{folded} FROM plexus_pending GROUP BY {id}, {time}");
         // Both statements join against the data table; literal time bounds let DuckDB's zone maps skip every
         // row group outside the suspects' range, so the cost follows the late data, not the table's size.
         long minTime = long.MaxValue;
@@ -758,7 +759,102 @@ internal sealed class GroupCommitter
         Catalog.Execute(_connection,
             $"INSERT INTO {data} BY NAME SELECT m.* FROM plexus_merged AS m WHERE NOT EXISTS " +
             $"(SELECT 1 FROM {data} AS x WHERE x.{id} = m.{id} AND x.{time} = m.{time} AND x.{time} {range})");
-        Catalog.Execute(_connection, "DROP TABLE plexus_pending; DROP TABLE plexus_merged");
+        Catalog.Execute(_connection, "DROP TABLE plexus_merged");
+    }
+
+    /// <summary>
+    /// Folds <paramref name="rows"/> into the temporary table <c>plexus_merged</c>, one row per series and time with the
+    /// latest non-NULL value of each field in arrival order; returns the SET clause that merges <c>m</c> (the folded
+    /// row) over <c>d</c> (a stored row of the same series and time) field by field.
+    /// </summary>
+    private string Fold(MeasurementSchema measurement, List<RowRef> rows)
+    {
+        Catalog.Execute(_connection, $"CREATE OR REPLACE TEMP TABLE plexus_pending AS SELECT *, 0::BIGINT AS _seq FROM {measurement.DataTable} LIMIT 0");
+        using (var appender = new NativeChunkAppender(_connection, "temp", "main", "plexus_pending", DataTypes(measurement, withSequence: true), nonNullLeadingColumns: 2))
+        {
+            AppendRows(appender, measurement, rows, withSequence: true);
+            appender.Close();
+        }
+
+        var folded = new StringBuilder();
+        var set = new StringBuilder();
+        foreach (var field in measurement.Fields)
+        {
+            string column = SqlNames.Quote(field.Name);
+            // arg_max skips rows whose value is NULL (arg_max_null would not), so this is the latest non-NULL value.
+            // The same with FILTER (WHERE column IS NOT NULL) cost O(fields²): 19 s for 1,000 fields against 0.3 s.
+            folded.Append($", arg_max({column}, _seq) AS {column}");
+            set.Append(set.Length == 0 ? "" : ", ").Append($"{column} = COALESCE(m.{column}, d.{column})");
+        }
+
+        Catalog.Execute(_connection,
+            $"CREATE OR REPLACE TEMP TABLE plexus_merged AS SELECT {SqlNames.SeriesIdColumn}, {SqlNames.TimeColumn}{folded} FROM plexus_pending GROUP BY {SqlNames.SeriesIdColumn}, {SqlNames.TimeColumn}");
+        Catalog.Execute(_connection, "DROP TABLE plexus_pending");
+        return set.ToString();
+    }
+
+    /// <summary>
+    /// Notes a point at or after its series' newest time: a newer one becomes the series' row in the latest-values table
+    /// (one slot per series and commit, so a commit replaces each series' row once, with its newest point); one at that
+    /// time is merged into the row, field by field, as the store merges a duplicate.
+    /// </summary>
+    private void StageLatest(MeasurementStage stage, SeriesTimes times, RowRef row, long timeNs)
+    {
+        if (timeNs == times.LatestNs)
+        {
+            stage.LatestMerges.Add(row);
+            return;
+        }
+
+        times.LatestNs = timeNs;
+        if (times.LatestCommit == _commitNumber)
+        {
+            stage.LatestRows[times.LatestSlot] = row;
+            return;
+        }
+
+        times.LatestCommit = _commitNumber;
+        times.LatestSlot = stage.LatestRows.Count;
+        stage.LatestRows.Add(row);
+    }
+
+    /// <summary>Replaces the latest-values rows of the series that have a newer point in this commit.</summary>
+    private void ReplaceLatest(MeasurementStage stage)
+    {
+        if (stage.LatestRows.Count == 0)
+        {
+            return;
+        }
+
+        var measurement = stage.Measurement;
+        string latest = measurement.LatestTable;
+        Catalog.Execute(_connection, $"CREATE OR REPLACE TEMP TABLE plexus_latest AS SELECT * FROM {latest} LIMIT 0");
+        using (var appender = new NativeChunkAppender(_connection, "temp", "main", "plexus_latest", DataTypes(measurement, withSequence: false), nonNullLeadingColumns: 2))
+        {
+            AppendRows(appender, measurement, stage.LatestRows, withSequence: false);
+            appender.Close();
+        }
+
+        string id = SqlNames.SeriesIdColumn;
+        Catalog.Execute(_connection,
+            $"DELETE FROM {latest} AS l USING plexus_latest AS n WHERE l.{id} = n.{id}; INSERT INTO {latest} SELECT * FROM plexus_latest; DROP TABLE plexus_latest");
+    }
+
+    /// <summary>Merges the points that repeat a series' newest time into its latest-values row, as the store merged them into the data.</summary>
+    private void MergeLatest(MeasurementStage stage)
+    {
+        if (stage.LatestMerges.Count == 0)
+        {
+            return;
+        }
+
+        string set = Fold(stage.Measurement, stage.LatestMerges);
+        string id = SqlNames.SeriesIdColumn;
+        string time = SqlNames.TimeColumn;
+
+        // A merged point that a newer one of the same commit replaced matches no row: its time is no longer the newest.
+        Catalog.Execute(_connection,
+            $"UPDATE {stage.Measurement.LatestTable} AS d SET {set} FROM plexus_merged AS m WHERE d.{id} = m.{id} AND d.{time} = m.{time}; DROP TABLE plexus_merged");
     }
 
     private readonly record struct RowRef(PointBatch Batch, int Point, int Series, int FirstColumn);
@@ -775,12 +871,20 @@ internal sealed class GroupCommitter
 
         public List<RowRef> Suspects { get; } = [];
 
+        /// <summary>Each series' newest point of the commit, when newer than its row in the latest-values table.</summary>
+        public List<RowRef> LatestRows { get; } = [];
+
+        /// <summary>Points at their series' newest time, merged into its latest-values row.</summary>
+        public List<RowRef> LatestMerges { get; } = [];
+
         public void Clear()
         {
             Touched = false;
             NewSeries.Clear();
             InOrder.Clear();
             Suspects.Clear();
+            LatestRows.Clear();
+            LatestMerges.Clear();
         }
     }
 }

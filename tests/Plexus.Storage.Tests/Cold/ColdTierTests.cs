@@ -189,6 +189,25 @@ public sealed class ColdTierTests : IDisposable
     }
 
     [Fact]
+    public async Task A_delete_with_an_open_end_rewrites_the_cold_partitions_it_reaches_in_part()
+    {
+        await using var store = Open();
+        await SeedAsync(store, NowNs());
+        await store.CompactAsync();
+        Assert.True(TagPredicate.TryParse("device = 'b'", out var deviceB, out _));
+
+        // From the middle of day 1 on, no end: half of b's day 1 (72 rows) goes from the middle of a file.
+        var fromOnly = await store.Writer.DeleteAsync(new DeleteSelection("main", "readings", FromNs: Day0 + Day + (Day / 2), Where: deviceB));
+        Assert.Equal(72, fromOnly.RowsDeleted);
+
+        // Up to the middle of day 0, no start.
+        var toOnly = await store.Writer.DeleteAsync(new DeleteSelection("main", "readings", ToNs: Day0 + (Day / 2), Where: deviceB));
+        Assert.Equal(72, toOnly.RowsDeleted);
+        Assert.Equal(144, Count(store, "SELECT count(*) FROM main.readings WHERE device = 'b'"));
+        Assert.Equal(289, Count(store, "SELECT count(*) FROM main.readings WHERE device = 'a'"));
+    }
+
+    [Fact]
     public async Task Dropping_a_measurement_counts_its_cold_rows_and_forgets_its_partitions()
     {
         await using var store = Open();
