@@ -1,6 +1,7 @@
 using System.Globalization;
 using Plexus.Storage.Deleting;
 using Plexus.Storage.Tests.Cold;
+using Plexus.Storage.Writing;
 using Plexus.TestKit;
 
 namespace Plexus.Storage.Tests;
@@ -40,6 +41,9 @@ public sealed class LatestValuesTests : IDisposable
         string[] devices = ["a", "b", "c", "d"];
         long day0 = ColdTierTests.Day0;
         var store = Open();
+
+        // Fold the latest-values table at every commit, so that the folded and the appended forms both meet every case.
+        GroupCommitter.LatestFoldSlack = 0;
         try
         {
             // Seed three closed days, so that compaction has partitions to move, and some rows of every series.
@@ -124,6 +128,7 @@ public sealed class LatestValuesTests : IDisposable
         }
         finally
         {
+            GroupCommitter.LatestFoldSlack = 10_000;
             await store.DisposeAsync();
         }
     }
@@ -170,6 +175,28 @@ public sealed class LatestValuesTests : IDisposable
         // Dropping the measurement drops its latest view.
         await store.Writer.DeleteAsync(new DeleteSelection("fleet", "positions"));
         Assert.Equal("0", Rows(store, "SELECT count(*) FROM duckdb_views() WHERE schema_name = 'fleet' AND view_name = 'positions_latest'"));
+    }
+
+    [Fact]
+    public async Task Once_no_write_waits_the_latest_table_is_folded_to_one_row_per_series()
+    {
+        await using var store = Open();
+        for (int write = 1; write <= 3; write++)
+        {
+            await store.Writer.WriteAsync("main", new PointBuilder()
+                .Point("readings", write * 10, [("device", "a"), ("site", "x")], ("temp", (double)write))
+                .Point("readings", write * 10, [("device", "b"), ("site", "x")], ("speed", (long)write), ("note", "w" + write)).Batch);
+        }
+
+        // Each write appended a row per series; the writer folds them when its queue is empty.
+        var deadline = TimeProvider.System.GetUtcNow().AddSeconds(30);
+        while (Rows(store, "SELECT count(*) FROM _plexus.l1") != "2")
+        {
+            Assert.True(TimeProvider.System.GetUtcNow() < deadline, "the latest-values table was not folded: " + Rows(store, "SELECT count(*) FROM _plexus.l1"));
+            await Task.Delay(20);
+        }
+
+        Assert.Equal("a|x|30|3|NULL|NULL\nb|x|30|NULL|3|w3", Rows(store, Latest));
     }
 
     [Fact]

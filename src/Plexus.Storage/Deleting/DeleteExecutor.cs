@@ -101,7 +101,7 @@ internal static class DeleteExecutor
         var gone = new List<int>();
         using (var command = connection.CreateCommand())
         {
-            command.CommandText = $"SELECT {SqlNames.SeriesIdColumn} FROM {measurement.LatestTable} WHERE {condition}";
+            command.CommandText = $"SELECT DISTINCT {SqlNames.SeriesIdColumn} FROM {measurement.LatestTable} WHERE {condition}";
             foreach (object? value in parameters)
             {
                 command.Parameters.Add(new DuckDBParameter(value ?? DBNull.Value));

@@ -66,7 +66,7 @@ public sealed class Catalog
         Execute(connection, $"INSERT INTO {SqlNames.InternalSchema}.measurements VALUES ({measurement.Id}, {SqlNames.Literal(ns.Name)}, {SqlNames.Literal(name)})");
         Execute(connection, $"CREATE TABLE {measurement.SeriesTable} ({SqlNames.SeriesIdColumn} INTEGER NOT NULL)");
         Execute(connection, $"CREATE TABLE {measurement.DataTable} ({SqlNames.SeriesIdColumn} INTEGER NOT NULL, {SqlNames.TimeColumn} TIMESTAMP_NS NOT NULL)");
-        Execute(connection, $"CREATE TABLE {measurement.LatestTable} ({SqlNames.SeriesIdColumn} INTEGER NOT NULL, {SqlNames.TimeColumn} TIMESTAMP_NS NOT NULL)");
+        Execute(connection, $"CREATE TABLE {measurement.LatestTable} ({SqlNames.SeriesIdColumn} INTEGER NOT NULL, {SqlNames.TimeColumn} TIMESTAMP_NS NOT NULL, _seq BIGINT NOT NULL)");
         measurement.HasLatestView = ns.FindFolded(measurement.LatestViewName) is null;
         ns.Add(measurement);
         MarkViewStale(measurement);
@@ -240,7 +240,7 @@ public sealed class Catalog
             reader => exists = reader.GetInt64(0) > 0, SqlNames.InternalSchema, SqlNames.LatestTable(measurement.Id));
         if (!exists)
         {
-            Execute(connection, $"CREATE TABLE {measurement.LatestTable} AS SELECT * FROM {measurement.DataTable} LIMIT 0");
+            Execute(connection, $"CREATE TABLE {measurement.LatestTable} AS SELECT {SqlNames.SeriesIdColumn}, {SqlNames.TimeColumn}, 0::BIGINT AS _seq, * EXCLUDE ({SqlNames.SeriesIdColumn}, {SqlNames.TimeColumn}) FROM {measurement.DataTable} LIMIT 0");
             Execute(connection, measurement.LatestRecomputeSql(catalog.ColdDirectory));
             if (measurement.HasLatestView)
             {
@@ -251,13 +251,31 @@ public sealed class Catalog
         ReloadLatest(connection, measurement);
     }
 
-    /// <summary>Sets each series' newest time from the latest-values table (after a load, or a delete that recomputed it).</summary>
+    /// <summary>
+    /// Sets each series' newest time, the table's row count and the next sequence number from the latest-values table
+    /// (after a load, or a delete that recomputed it).
+    /// </summary>
     internal static void ReloadLatest(DuckDBConnection connection, MeasurementSchema measurement)
     {
         var latest = new Dictionary<int, long>();
-        ForEachRow(connection, $"SELECT {SqlNames.SeriesIdColumn}, epoch_ns({SqlNames.TimeColumn}) FROM {measurement.LatestTable}",
-            reader => latest[reader.GetInt32(0)] = reader.GetInt64(1));
+        long rows = 0, sequence = 0;
+        ForEachRow(connection, $"SELECT {SqlNames.SeriesIdColumn}, epoch_ns(max({SqlNames.TimeColumn})), count(*), max(_seq) FROM {measurement.LatestTable} GROUP BY ALL", reader =>
+        {
+            latest[reader.GetInt32(0)] = reader.GetInt64(1);
+            rows += reader.GetInt64(2);
+            sequence = Math.Max(sequence, reader.GetInt64(3));
+        });
         measurement.SetLatest(latest);
+        measurement.LatestRowCount = rows;
+        measurement.LatestSequence = sequence + 1;
+    }
+
+    /// <summary>Rewrites the latest-values table as one row per series, in the caller's transaction.</summary>
+    internal static void FoldLatest(DuckDBConnection connection, MeasurementSchema measurement)
+    {
+        Execute(connection, $"CREATE OR REPLACE TEMP TABLE plexus_latest_fold AS {measurement.LatestFoldSelect()}");
+        Execute(connection, $"DELETE FROM {measurement.LatestTable}; INSERT INTO {measurement.LatestTable} BY NAME SELECT * FROM plexus_latest_fold; DROP TABLE plexus_latest_fold");
+        measurement.LatestRowCount = measurement.SeriesCount;
     }
 
     /// <summary>Whether the hot store holds rows below the cold horizon (late points not yet folded into their partition).</summary>

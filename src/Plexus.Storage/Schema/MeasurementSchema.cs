@@ -231,16 +231,45 @@ public sealed class MeasurementSchema
     /// <summary>False when a measurement created before the suffix was reserved already has <see cref="LatestViewName"/>.</summary>
     public bool HasLatestView { get; set; } = true;
 
-    /// <summary>The view <c>namespace.measurement_latest</c>: the latest-values table joined with the series table, columns as in the measurement's view.</summary>
+    /// <summary>The sequence number the writer gives the next row it appends to the latest-values table.</summary>
+    public long LatestSequence { get; set; } = 1;
+
+    /// <summary>Rows in the latest-values table: one per series after a fold, more as writes append.</summary>
+    public long LatestRowCount { get; set; }
+
+    /// <summary>
+    /// The view <c>namespace.measurement_latest</c>: the latest-values table folded to one row per series, joined with
+    /// the series table, columns as in the measurement's view.
+    /// </summary>
     public string LatestViewSql() =>
-        SeriesJoinViewSql(LatestTable, LatestViewName);
+        SeriesJoinViewSql("(" + LatestFoldSelect() + ")", LatestViewName);
+
+    /// <summary>
+    /// Each series' rows at its greatest time in the latest-values table folded into one, field by field, the later
+    /// sequence number winning (<c>arg_max</c> skips NULLs): a newer point's row alone, a duplicate's fields merged.
+    /// </summary>
+    internal string LatestFoldSelect()
+    {
+        var sql = new StringBuilder();
+        sql.Append("SELECT ").Append(SqlNames.SeriesIdColumn).Append(", ").Append(SqlNames.TimeColumn).Append(", max(_seq) AS _seq");
+        foreach (var field in _fields)
+        {
+            string name = SqlNames.Quote(field.Name);
+            sql.Append(", arg_max(").Append(name).Append(", _seq) AS ").Append(name);
+        }
+
+        sql.Append(" FROM (SELECT *, max(").Append(SqlNames.TimeColumn).Append(") OVER (PARTITION BY ").Append(SqlNames.SeriesIdColumn)
+            .Append(") AS _newest FROM ").Append(LatestTable).Append(") WHERE ").Append(SqlNames.TimeColumn).Append(" = _newest GROUP BY ")
+            .Append(SqlNames.SeriesIdColumn).Append(", ").Append(SqlNames.TimeColumn);
+        return sql.ToString();
+    }
 
     /// <summary>
     /// Fills the latest-values table with the newest row of each series (of those <paramref name="seriesFilter"/> keeps,
     /// a condition on <c>_series_id</c>) from both tiers, merged as the measurement's view merges them.
     /// </summary>
     internal string LatestRecomputeSql(string? coldDirectory, string seriesFilter = "true") =>
-        $"INSERT INTO {LatestTable} BY NAME SELECT * FROM {DataSource(coldDirectory)} AS d WHERE {seriesFilter} " +
+        $"INSERT INTO {LatestTable} BY NAME SELECT *, 0::BIGINT AS _seq FROM {DataSource(coldDirectory)} AS d WHERE {seriesFilter} " +
         $"QUALIFY row_number() OVER (PARTITION BY d.{SqlNames.SeriesIdColumn} ORDER BY d.{SqlNames.TimeColumn} DESC) = 1";
 
     /// <summary>Each series' newest time from the latest-values table; a series without a row there has none.</summary>

@@ -41,6 +41,9 @@ internal sealed class GroupCommitter
     // Numbers the commits, so that a series' slot in a stage's latest rows is known to be of this commit.
     private long _commitNumber;
 
+    /// <summary>Rows the latest-values table may hold beyond two per series before it is folded (a few commits of a large fleet); tests lower it.</summary>
+    internal static int LatestFoldSlack { get; set; } = 10_000;
+
     // What the resolve pass found for each point of the request being staged: its measurement if it exists, the index
     // of its first field column in _fieldColumns (-1: the point brings a new measurement, tag or field, or conflicts)
     // and its series id (-1: a new series).
@@ -139,8 +142,7 @@ internal sealed class GroupCommitter
             AppendNewSeries(stage);
             AppendInOrder(stage);
             MergeSuspects(stage);
-            ReplaceLatest(stage);
-            MergeLatest(stage);
+            AppendLatest(stage);
         }
 
         if (Catalog.RefreshStaleViews(_connection))
@@ -652,14 +654,24 @@ internal sealed class GroupCommitter
         }
 
         using var appender = new NativeChunkAppender(_connection, "", SqlNames.InternalSchema, SqlNames.DataTable(stage.Measurement.Id), DataTypes(stage.Measurement, withSequence: false), nonNullLeadingColumns: 2);
-        AppendRows(appender, stage.Measurement, stage.InOrder, withSequence: false);
+        long none = 0;
+        AppendRows(appender, stage.Measurement, stage.InOrder, RowLayout.Plain, ref none);
         appender.Close();
     }
 
-    private void AppendRows(NativeChunkAppender appender, MeasurementSchema measurement, List<RowRef> rows, bool withSequence)
+    /// <summary>
+    /// Appends the rows' series, time and fields; <paramref name="layout"/> says where a sequence number goes (counting up
+    /// from <paramref name="sequence"/>) and how far the field columns sit from the data table's.
+    /// </summary>
+    private void AppendRows(NativeChunkAppender appender, MeasurementSchema measurement, List<RowRef> rows, RowLayout layout, ref long sequence)
     {
-        int sequenceColumn = MeasurementSchema.FirstFieldOrdinal + measurement.Fields.Count;
-        long sequence = 0;
+        int sequenceColumn = layout switch
+        {
+            RowLayout.SequenceLast => MeasurementSchema.FirstFieldOrdinal + measurement.Fields.Count,
+            RowLayout.SequenceThird => MeasurementSchema.FirstFieldOrdinal,
+            _ => -1,
+        };
+        int shift = layout == RowLayout.SequenceThird ? 1 : 0;
         foreach (var row in rows)
         {
             var batch = row.Batch;
@@ -671,7 +683,7 @@ internal sealed class GroupCommitter
             for (int f = 0; f < fields.Length; f++)
             {
                 ref readonly var field = ref fields[f];
-                int column = _fieldColumns[row.FirstColumn + f];
+                int column = _fieldColumns[row.FirstColumn + f] + shift;
                 switch (field.Type)
                 {
                     case FieldType.Float:
@@ -690,7 +702,7 @@ internal sealed class GroupCommitter
                 }
             }
 
-            if (withSequence)
+            if (sequenceColumn >= 0)
             {
                 appender.SetInt64(sequenceColumn, sequence++);
             }
@@ -699,14 +711,20 @@ internal sealed class GroupCommitter
         }
     }
 
-    private static DuckDBType[] DataTypes(MeasurementSchema measurement, bool withSequence)
+    private static DuckDBType[] DataTypes(MeasurementSchema measurement, bool withSequence, bool sequenceThird = false)
     {
-        var types = new DuckDBType[MeasurementSchema.FirstFieldOrdinal + measurement.Fields.Count + (withSequence ? 1 : 0)];
+        int shift = sequenceThird ? 1 : 0;
+        var types = new DuckDBType[MeasurementSchema.FirstFieldOrdinal + measurement.Fields.Count + (withSequence || sequenceThird ? 1 : 0)];
         types[0] = DuckDBType.Integer;
         types[1] = DuckDBType.TimestampNs;
+        if (sequenceThird)
+        {
+            types[2] = DuckDBType.BigInt;
+        }
+
         for (int i = 0; i < measurement.Fields.Count; i++)
         {
-            types[MeasurementSchema.FirstFieldOrdinal + i] = measurement.Fields[i].Type switch
+            types[MeasurementSchema.FirstFieldOrdinal + shift + i] = measurement.Fields[i].Type switch
             {
                 FieldType.Float => DuckDBType.Double,
                 FieldType.Integer => DuckDBType.BigInt,
@@ -772,7 +790,8 @@ internal sealed class GroupCommitter
         Catalog.Execute(_connection, $"CREATE OR REPLACE TEMP TABLE plexus_pending AS SELECT *, 0::BIGINT AS _seq FROM {measurement.DataTable} LIMIT 0");
         using (var appender = new NativeChunkAppender(_connection, "temp", "main", "plexus_pending", DataTypes(measurement, withSequence: true), nonNullLeadingColumns: 2))
         {
-            AppendRows(appender, measurement, rows, withSequence: true);
+            long sequence = 0;
+            AppendRows(appender, measurement, rows, RowLayout.SequenceLast, ref sequence);
             appender.Close();
         }
 
@@ -795,7 +814,7 @@ internal sealed class GroupCommitter
 
     /// <summary>
     /// Notes a point at or after its series' newest time: a newer one becomes the series' row in the latest-values table
-    /// (one slot per series and commit, so a commit replaces each series' row once, with its newest point); one at that
+    /// (one slot per series and commit, so a commit appends one row per series, its newest point); one at that
     /// time is merged into the row, field by field, as the store merges a duplicate.
     /// </summary>
     private void StageLatest(MeasurementStage stage, SeriesTimes times, RowRef row, long timeNs)
@@ -818,43 +837,66 @@ internal sealed class GroupCommitter
         stage.LatestRows.Add(row);
     }
 
-    /// <summary>Replaces the latest-values rows of the series that have a newer point in this commit.</summary>
-    private void ReplaceLatest(MeasurementStage stage)
+    /// <summary>
+    /// Appends to the latest-values table each series' newest point of this commit (when newer than its row) and then
+    /// the points at a series' newest time, numbered in that order: the view folds a series' rows at its greatest time,
+    /// the later number winning field by field. Appending costs no statement but the append; the table is folded down
+    /// to one row per series once it holds twice as many rows as series, plus some.
+    /// </summary>
+    private void AppendLatest(MeasurementStage stage)
     {
-        if (stage.LatestRows.Count == 0)
+        if (stage.LatestRows.Count == 0 && stage.LatestMerges.Count == 0)
         {
             return;
         }
 
         var measurement = stage.Measurement;
-        string latest = measurement.LatestTable;
-        Catalog.Execute(_connection, $"CREATE OR REPLACE TEMP TABLE plexus_latest AS SELECT * FROM {latest} LIMIT 0");
-        using (var appender = new NativeChunkAppender(_connection, "temp", "main", "plexus_latest", DataTypes(measurement, withSequence: false), nonNullLeadingColumns: 2))
+        long sequence = measurement.LatestSequence;
+        using (var appender = new NativeChunkAppender(_connection, "", SqlNames.InternalSchema, SqlNames.LatestTable(measurement.Id), DataTypes(measurement, withSequence: false, sequenceThird: true), nonNullLeadingColumns: 3))
         {
-            AppendRows(appender, measurement, stage.LatestRows, withSequence: false);
+            AppendRows(appender, measurement, stage.LatestRows, RowLayout.SequenceThird, ref sequence);
+            AppendRows(appender, measurement, stage.LatestMerges, RowLayout.SequenceThird, ref sequence);
             appender.Close();
         }
 
-        string id = SqlNames.SeriesIdColumn;
-        Catalog.Execute(_connection,
-            $"DELETE FROM {latest} AS l USING plexus_latest AS n WHERE l.{id} = n.{id}; INSERT INTO {latest} SELECT * FROM plexus_latest; DROP TABLE plexus_latest");
+        measurement.LatestSequence = sequence;
+        measurement.LatestRowCount += stage.LatestRows.Count + stage.LatestMerges.Count;
+        if (measurement.LatestRowCount > (2L * measurement.SeriesCount) + LatestFoldSlack)
+        {
+            Catalog.FoldLatest(_connection, measurement);
+        }
+        else
+        {
+            LatestUnfolded = true;
+        }
     }
 
-    /// <summary>Merges the points that repeat a series' newest time into its latest-values row, as the store merged them into the data.</summary>
-    private void MergeLatest(MeasurementStage stage)
+    /// <summary>True when a latest-values table holds more rows than series since the last <see cref="FoldLatest"/>.</summary>
+    public bool LatestUnfolded { get; set; }
+
+    /// <summary>Folds every latest-values table holding more rows than series, in the caller's transaction.</summary>
+    public void FoldLatest()
     {
-        if (stage.LatestMerges.Count == 0)
+        foreach (var ns in Catalog.Namespaces)
         {
-            return;
+            foreach (var measurement in ns.Measurements)
+            {
+                if (measurement.LatestRowCount > measurement.SeriesCount)
+                {
+                    Catalog.FoldLatest(_connection, measurement);
+                }
+            }
         }
 
-        string set = Fold(stage.Measurement, stage.LatestMerges);
-        string id = SqlNames.SeriesIdColumn;
-        string time = SqlNames.TimeColumn;
+        LatestUnfolded = false;
+    }
 
-        // A merged point that a newer one of the same commit replaced matches no row: its time is no longer the newest.
-        Catalog.Execute(_connection,
-            $"UPDATE {stage.Measurement.LatestTable} AS d SET {set} FROM plexus_merged AS m WHERE d.{id} = m.{id} AND d.{time} = m.{time}; DROP TABLE plexus_merged");
+    /// <summary>Where <see cref="AppendRows"/> puts a sequence number: nowhere, after the fields, or third (the latest-values table).</summary>
+    private enum RowLayout
+    {
+        Plain,
+        SequenceLast,
+        SequenceThird,
     }
 
     private readonly record struct RowRef(PointBatch Batch, int Point, int Series, int FirstColumn);

@@ -270,6 +270,31 @@ public sealed partial class StoreWriter : IPointWriter, IAsyncDisposable
         $"the query was not run, so that it cannot answer without them ({(restartRequired ? "the server must be restarted" : "retry in a moment")})",
         StoreUnavailableException.DefaultRetryAfter);
 
+    /// <summary>
+    /// With no write waiting, folds the latest-values tables that writes appended to down to one row per series, so
+    /// that a <c>_latest</c> view reads one row per series once a burst of writes is over. A failure is logged and
+    /// left to the next fold: the appended rows answer the same.
+    /// </summary>
+    private void FoldLatestWhileIdle()
+    {
+        if (!_committer.LatestUnfolded || _databaseFault is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            using var transaction = _connection.BeginTransaction();
+            _committer.FoldLatest();
+            transaction.Commit();
+        }
+        catch (Exception error) when (error is DuckDBException or IOException)
+        {
+            _committer.LatestUnfolded = false;
+            _logger.LogWarning(error, "Folding the latest-values tables failed; the next write's fold tries again");
+        }
+    }
+
     private async Task RunAsync()
     {
         var reader = _queue.Reader;
@@ -289,6 +314,7 @@ public sealed partial class StoreWriter : IPointWriter, IAsyncDisposable
 
             if (!reader.TryPeek(out _))
             {
+                FoldLatestWhileIdle();
                 waiting ??= reader.WaitToReadAsync().AsTask();
                 long wakeAt = Math.Min(_pending.Length > 0 ? _applyDueAt : long.MaxValue, RetryDue() ? _retryDueAt : long.MaxValue);
                 if (wakeAt != long.MaxValue && !waiting.IsCompleted)
