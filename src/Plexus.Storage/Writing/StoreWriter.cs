@@ -60,6 +60,11 @@ public sealed partial class StoreWriter : IPointWriter, IAsyncDisposable
     private long _lastIssuedLsn;
     private int _pendingPoints;
     private long _applyDueAt;
+
+    // When the latest-values tables may be folded: a second after the last write was taken, so that a writer idle only
+    // between one client's requests does not fold at every commit.
+    private long _latestFoldDueAt;
+    private const long LatestFoldQuietMs = 1_000;
     private volatile bool _applyRequested;
 
     // What keeps the store from writing, if anything: appends to the write log fail, or DuckDB commits do. Set by
@@ -271,7 +276,7 @@ public sealed partial class StoreWriter : IPointWriter, IAsyncDisposable
         StoreUnavailableException.DefaultRetryAfter);
 
     /// <summary>
-    /// With no write waiting, folds the latest-values tables that writes appended to down to one row per series, so
+    /// With no write taken for a second, folds the latest-values tables that writes appended to down to one row per series, so
     /// that a <c>_latest</c> view reads one row per series once a burst of writes is over. A failure is logged and
     /// left to the next fold: the appended rows answer the same.
     /// </summary>
@@ -314,9 +319,14 @@ public sealed partial class StoreWriter : IPointWriter, IAsyncDisposable
 
             if (!reader.TryPeek(out _))
             {
-                FoldLatestWhileIdle();
+                if (_committer.LatestUnfolded && NowMs() >= _latestFoldDueAt)
+                {
+                    FoldLatestWhileIdle();
+                }
+
                 waiting ??= reader.WaitToReadAsync().AsTask();
                 long wakeAt = Math.Min(_pending.Length > 0 ? _applyDueAt : long.MaxValue, RetryDue() ? _retryDueAt : long.MaxValue);
+                wakeAt = Math.Min(wakeAt, _committer.LatestUnfolded && _databaseFault is null ? _latestFoldDueAt : long.MaxValue);
                 if (wakeAt != long.MaxValue && !waiting.IsCompleted)
                 {
                     long left = wakeAt - NowMs();
@@ -342,6 +352,7 @@ public sealed partial class StoreWriter : IPointWriter, IAsyncDisposable
             }
 
             _group.Clear();
+            _latestFoldDueAt = NowMs() + LatestFoldQuietMs;
             int points = 0;
             while (points < _options.MaxPointsPerCommit && reader.TryRead(out var request))
             {
