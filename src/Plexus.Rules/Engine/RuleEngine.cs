@@ -381,7 +381,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
                 long newest = entry.NewestNs;
                 for (int r = 0; r < rules.Length; r++)
                 {
-                    if (entry.States[r] is null && group.CannotHold(r, _row))
+                    if (entry.States[r] is null && (group.CannotHold(r, _row) || (_indexRules && group.FailsBound(r, _row))))
                     {
                         // No state yet and none needed: it would only note the point's time, which the entry notes for
                         // every rule it keeps no state for, so most devices cost no state in most rules.
@@ -838,7 +838,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         private readonly IReadOnlyList<TextRequirement>[] _requirements;
         private readonly int[] _symbols;
         private readonly int[] _everyRule;
-        private readonly bool[] _indexed;
+        private readonly NumericBound?[] _bounds;
         private readonly bool _filtered;
 
         public RuleGroup(CompiledRule[] rules, RuleState[] states, int epoch)
@@ -852,9 +852,8 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
 
             // Indexed by the same test as the prefilter: a rule that remembers (rate, windows, geofence transitions) must
             // see every point, and an absence rule notes every arrival.
-            var bounds = rules.Select((rule, r) => (Rule: r, Bound: rule.IsAbsence || rule.MemorySlots > 0 ? null : rule.Where?.Bound)).Where(b => b.Bound is not null).ToList();
-            _indexed = new bool[rules.Length];
-            bounds.ForEach(b => _indexed[b.Rule] = true);
+            _bounds = [.. rules.Select(rule => rule.IsAbsence || rule.MemorySlots > 0 ? null : rule.Where?.Bound)];
+            var bounds = _bounds.Select((bound, r) => (Rule: r, Bound: bound)).Where(b => b.Bound is not null).ToList();
             Index = [.. bounds.GroupBy(b => b.Bound!.Symbol).Select(field => new FieldIndex(
                 field.Key,
                 [.. field.Where(b => b.Bound!.Above).Select(b => new IndexedBound(b.Bound!.Threshold, b.Bound.Inclusive, b.Rule)).OrderBy(b => b.Threshold)],
@@ -906,6 +905,10 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
 
             return false;
         }
+
+        /// <summary>Whether rule <paramref name="r"/> has a numeric bound that the bound point does not meet (so its condition is not true).</summary>
+        public bool FailsBound(int r, RuleRow row) =>
+            _bounds[r] is { } bound && !(row.Column(bound.Symbol) is { Kind: RuleValueKind.Number } value && bound.IsMetBy(value.Number));
 
         /// <summary>
         /// Makes the device's state in rule <paramref name="r"/>, which it had none in: as if the rule had seen every
@@ -980,7 +983,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
                     entry.Modes[r] = DeviceRules.ModeSkipped;
                     skipping = true;
                 }
-                else if (index && _indexed[r])
+                else if (index && _bounds[r] is not null)
                 {
                     indexing = true;
                     entry.Modes[r] = idle ? DeviceRules.ModeIdle : DeviceRules.ModeActive;

@@ -109,6 +109,25 @@ public sealed class RuleIndexTests
     }
 
     [Fact]
+    public async Task A_rule_whose_comparison_a_device_never_met_keeps_no_state_for_it_yet_fires_once_it_does()
+    {
+        using var folder = new TempDirectory("plexus-rule-index");
+        await using (var server = await PlexusTestServer.StartAsync(folder.Path))
+        {
+            using var seed = await server.WriteAsync("trucks,device=seed,fleet=none speed=0 1");
+            await AddRuleAsync(server, """{"name": "fast", "from": "trucks", "where": "speed > 80", "for": "1m", "severity": "minor"}""");
+            await WriteAsync(server, $"{Truck("t1", 50, 0)}\n{Truck("t1", 60, 1)}", 2);
+        }
+
+        // Its first point could not meet speed > 80, nor could any later one: the state written at stop does not hold it.
+        await using var restarted = await PlexusTestServer.StartAsync(folder.Path);
+        Assert.Equal(0, restarted.Server.RuleEngine.RestoredKeys);
+
+        await WriteAsync(restarted, $"{Truck("t1", 90, 2)}\n{Truck("t1", 90, 3)}", 2);
+        Assert.Equal(T0 + (3 * Minute), Assert.Single(await AlarmsAsync(restarted)).GetProperty("raised_value").GetProperty("time_ns").GetInt64());
+    }
+
+    [Fact]
     public async Task Random_points_open_clear_and_repeat_exactly_the_alarms_they_do_without_the_index()
     {
         // Every shape of bound (>, >=, <, <=, =, BETWEEN, literal first, negative), with for, clear_when, text equalities,
