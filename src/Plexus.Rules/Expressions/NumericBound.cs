@@ -25,13 +25,13 @@ internal sealed record NumericBound(int Symbol, bool Above, double Threshold, bo
     public static NumericBound? Of(RuleNode node, RuleSymbols symbols) => node switch
     {
         BinaryNode { Operator: BinaryOperator.And } and => Of(and.Left, symbols) ?? Of(and.Right, symbols),
-        BinaryNode { Left: NameNode name, Right: var right } binary when Number(right) is { } literal => Make(name, binary.Operator, literal, symbols),
-        BinaryNode { Left: var left, Right: NameNode name } binary when Number(left) is { } literal => Make(name, Flip(binary.Operator), literal, symbols),
-        BetweenNode { Negated: false, Subject: NameNode name, Low: var low } when Number(low) is { } literal => Make(name, BinaryOperator.GreaterOrEqual, literal, symbols),
+        BinaryNode { Left: NameNode name, Right: var right } binary when Number(right) is { } literal => Make(name, binary.Operator, literal, literalFirst: false, symbols),
+        BinaryNode { Left: var left, Right: NameNode name } binary when Number(left) is { } literal => Make(name, binary.Operator, literal, literalFirst: true, symbols),
+        BetweenNode { Negated: false, Subject: NameNode name, Low: var low } when Number(low) is { } literal => Make(name, BinaryOperator.GreaterOrEqual, literal, literalFirst: false, symbols),
         _ => null,
     };
 
-    private static NumericBound? Make(NameNode name, BinaryOperator op, double literal, RuleSymbols symbols)
+    private static NumericBound? Make(NameNode name, BinaryOperator op, double literal, bool literalFirst, RuleSymbols symbols)
     {
         // Only a point column: time, device.*, state.* and position.* are not read from the point's fields.
         if (name.Parts is not [var column] || string.Equals(column, "time", StringComparison.OrdinalIgnoreCase) || double.IsNaN(literal))
@@ -39,14 +39,21 @@ internal sealed record NumericBound(int Symbol, bool Above, double Threshold, bo
             return null;
         }
 
-        return op switch
+        // 95 < velocity is velocity > 95: with the literal first, the column is above where the operator says below.
+        bool? above = op switch
         {
-            BinaryOperator.Greater => new NumericBound(symbols.IdOf(column), true, literal, false),
-            BinaryOperator.GreaterOrEqual or BinaryOperator.Equal => new NumericBound(symbols.IdOf(column), true, literal, true),
-            BinaryOperator.Less => new NumericBound(symbols.IdOf(column), false, literal, false),
-            BinaryOperator.LessOrEqual => new NumericBound(symbols.IdOf(column), false, literal, true),
+            BinaryOperator.Greater or BinaryOperator.GreaterOrEqual or BinaryOperator.Equal => !literalFirst,
+            BinaryOperator.Less or BinaryOperator.LessOrEqual => literalFirst,
             _ => null,
         };
+        if (above is not { } isAbove)
+        {
+            return null;
+        }
+
+        // = needs >= whichever side the literal is on.
+        bool inclusive = op is BinaryOperator.GreaterOrEqual or BinaryOperator.LessOrEqual or BinaryOperator.Equal;
+        return new NumericBound(symbols.IdOf(column), op == BinaryOperator.Equal || isAbove, literal, inclusive);
     }
 
     private static double? Number(RuleNode node) => node switch
@@ -54,14 +61,5 @@ internal sealed record NumericBound(int Symbol, bool Above, double Threshold, bo
         LiteralNode { Kind: LiteralKind.Number } literal => literal.Number,
         UnaryNode { Operator: UnaryOperator.Negate, Operand: LiteralNode { Kind: LiteralKind.Number } literal } => -literal.Number,
         _ => null,
-    };
-
-    private static BinaryOperator Flip(BinaryOperator op) => op switch
-    {
-        BinaryOperator.Greater => BinaryOperator.Less,
-        BinaryOperator.GreaterOrEqual => BinaryOperator.LessOrEqual,
-        BinaryOperator.Less => BinaryOperator.Greater,
-        BinaryOperator.LessOrEqual => BinaryOperator.GreaterOrEqual,
-        _ => op,
     };
 }
