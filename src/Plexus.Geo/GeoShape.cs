@@ -171,5 +171,17 @@ public sealed class GeoCircle : GeoShape
         }
     }
 
-    public override bool Contains(double lat, double lon) => GeoMath.DistanceM(lat, lon, Lat, Lon) <= RadiusM;
+    public override bool Contains(double lat, double lon)
+    {
+        // The great-circle distance between valid latitudes is never less than their difference along a meridian, so a
+        // point farther than the radius in latitude alone is outside without the trigonometry (a rule engine asks this
+        // for every point and geofence rule); the margin keeps every answer the haversine's despite rounding.
+        double apartM = Math.Abs(lat - Lat) * (Math.PI / 180.0) * GeoMath.EarthRadiusM;
+        if (apartM > (RadiusM * (1 + 1e-9)) + 1e-6 && Math.Abs(lat) <= 90 && Math.Abs(Lat) <= 90)
+        {
+            return false;
+        }
+
+        return GeoMath.DistanceM(lat, lon, Lat, Lon) <= RadiusM;
+    }
 }

@@ -113,6 +113,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
     private long _waitingPoints;
     private long _droppedPoints;
     private long _droppedWrites;
+    private volatile bool _indexRules = true;
 
     public RuleEngine(RuleRegistry registry, AlarmStore alarms, DeviceRegistry? devices, IRuleStateSource? facts, Func<string, string>? deviceTagFor = null, Func<string, GeoShape?>? geofences = null, TimeProvider? time = null, int capacity = 1024, ILogger? logger = null, RuleStateOptions? state = null)
         : base("rules", Math.Max(2, capacity), logger)
@@ -133,6 +134,13 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         Rebuild();
         RestoreState();
         _ticker = _time.CreateTimer(_ => QueueTick(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>Whether rules with a numeric bound are indexed (see <see cref="VisitIndexed"/>); off only to compare outcomes in tests. Read when a device's rules are sorted.</summary>
+    internal bool IndexRules
+    {
+        get => _indexRules;
+        set => _indexRules = value;
     }
 
     public RuleEngineStatistics Statistics => new(_set.All.Length, Interlocked.Read(ref _points), Interlocked.Read(ref _late), Dropped + Interlocked.Read(ref _droppedWrites), Waiting, Interlocked.Read(ref _untracked), Interlocked.Read(ref _clockChecks), Interlocked.Read(ref _droppedPoints));
@@ -354,9 +362,14 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
                     late += Visit(rules[r], entry.States[r] ?? group.NewState(entry, r, key, this), i, timeNs, nowTicks);
                 }
 
+                if (entry.Indexing)
+                {
+                    VisitIndexed(group, entry, rules, key, i, timeNs, nowTicks);
+                }
+
                 entry.NewestNs = timeNs;
                 entry.SeenNs = timeNs;
-                if (entry.Skipped.Length > 0)
+                if (entry.Skipping)
                 {
                     entry.SkippedUpToNs = timeNs;
                 }
@@ -368,7 +381,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
                 long newest = entry.NewestNs;
                 for (int r = 0; r < rules.Length; r++)
                 {
-                    if (entry.States[r] is null && group.CannotHold(r, _row))
+                    if (entry.States[r] is null && (group.CannotHold(r, _row) || (_indexRules && group.FailsBound(r, _row))))
                     {
                         // No state yet and none needed: it would only note the point's time, which the entry notes for
                         // every rule it keeps no state for, so most devices cost no state in most rules.
@@ -383,7 +396,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
 
                 entry.NewestNs = Math.Max(newest, timeNs);
                 entry.SeenNs = Math.Max(entry.SeenNs, timeNs);
-                group.Sort(entry, _row);
+                group.Sort(entry, _row, _indexRules);
             }
         }
 
@@ -403,6 +416,100 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         _dirty.Clear();
         return (evaluated, late);
     }
+
+    /// <summary>
+    /// The indexed rules of an in-order point: those whose <see cref="NumericBound"/> the point meets, found by reading
+    /// each indexed column once, and those pending or with an open alarm (active), which must see every point to clear,
+    /// repeat or end their <c>for</c>. An idle rule whose bound the point fails would only note the point's time (its
+    /// condition is not true): <see cref="DeviceRules.SkippedUpToNs"/> notes it for all of them at once. No point
+    /// here is late for any rule (it is at least as new as the newest any rule of the group saw), so none is counted.
+    /// </summary>
+    private void VisitIndexed(RuleGroup group, DeviceRules entry, CompiledRule[] rules, ReadOnlySpan<byte> key, int index, long timeNs, long nowTicks)
+    {
+        // Rules made active here join the list after it has been walked, so that none is visited twice for one point.
+        int wereActive = entry.ActiveCount;
+        foreach (var field in group.Index)
+        {
+            var value = _row.Column(field.Symbol);
+            if (value.Kind != RuleValueKind.Number)
+            {
+                continue;
+            }
+
+            // Thresholds ascending for '>' and descending for '<': the rules a value meets are a prefix of each.
+            double x = value.Number;
+            foreach (var bound in field.Above)
+            {
+                if (!(bound.Threshold <= x))
+                {
+                    break;
+                }
+
+                if (bound.Threshold < x || bound.Inclusive)
+                {
+                    VisitIdle(group, entry, rules, bound.Rule, key, index, timeNs, nowTicks);
+                }
+            }
+
+            // NaN orders below every number (double.CompareTo, as the comparison itself): it meets every '<'.
+            bool nan = double.IsNaN(x);
+            foreach (var bound in field.Below)
+            {
+                if (!nan && bound.Threshold < x)
+                {
+                    break;
+                }
+
+                if (nan || bound.Threshold > x || bound.Inclusive)
+                {
+                    VisitIdle(group, entry, rules, bound.Rule, key, index, timeNs, nowTicks);
+                }
+            }
+        }
+
+        int kept = 0;
+        var active = entry.Active;
+        for (int a = 0; a < wereActive; a++)
+        {
+            int r = active[a];
+            var keyState = entry.States[r];
+            Visit(rules[r], keyState, index, timeNs, nowTicks);
+            if (IsIdle(keyState))
+            {
+                entry.Modes[r] = DeviceRules.ModeIdle;
+            }
+            else
+            {
+                active[kept++] = r;
+            }
+        }
+
+        for (int a = wereActive; a < entry.ActiveCount; a++)
+        {
+            active[kept++] = active[a];
+        }
+
+        entry.ActiveCount = kept;
+    }
+
+    private void VisitIdle(RuleGroup group, DeviceRules entry, CompiledRule[] rules, int r, ReadOnlySpan<byte> key, int index, long timeNs, long nowTicks)
+    {
+        if (entry.Modes[r] != DeviceRules.ModeIdle)
+        {
+            return;
+        }
+
+        var keyState = entry.States[r] ?? group.NewState(entry, r, key, this);
+        Visit(rules[r], keyState, index, timeNs, nowTicks);
+        if (!IsIdle(keyState))
+        {
+            entry.Modes[r] = DeviceRules.ModeActive;
+            entry.Active[entry.ActiveCount++] = r;
+        }
+    }
+
+    /// <summary>No pending <c>for</c> and no open alarm: a point that does not make its condition true changes nothing but its newest time.</summary>
+    private static bool IsIdle(KeyState? keyState) => keyState is null || (keyState.Alarm is not { IsOpen: true } && keyState.PendingSinceNs == NoPending);
 
     /// <summary>One rule at the bound point; 1 when the point is late for it (older than the newest it saw from the device).</summary>
     private int Visit(CompiledRule rule, KeyState? keyState, int index, long timeNs, long nowTicks)
@@ -731,6 +838,7 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         private readonly IReadOnlyList<TextRequirement>[] _requirements;
         private readonly int[] _symbols;
         private readonly int[] _everyRule;
+        private readonly NumericBound?[] _bounds;
         private readonly bool _filtered;
 
         public RuleGroup(CompiledRule[] rules, RuleState[] states, int epoch)
@@ -741,9 +849,21 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
             _filtered = _requirements.Any(r => r.Count > 0);
             _symbols = [.. _requirements.SelectMany(r => r).Where(q => q.Symbol >= 0).Select(q => q.Symbol).Distinct()];
             _everyRule = [.. Enumerable.Range(0, rules.Length)];
+
+            // Indexed by the same test as the prefilter: a rule that remembers (rate, windows, geofence transitions) must
+            // see every point, and an absence rule notes every arrival.
+            _bounds = [.. rules.Select(rule => rule.IsAbsence || rule.MemorySlots > 0 ? null : rule.Where?.Bound)];
+            var bounds = _bounds.Select((bound, r) => (Rule: r, Bound: bound)).Where(b => b.Bound is not null).ToList();
+            Index = [.. bounds.GroupBy(b => b.Bound!.Symbol).Select(field => new FieldIndex(
+                field.Key,
+                [.. field.Where(b => b.Bound!.Above).Select(b => new IndexedBound(b.Bound!.Threshold, b.Bound.Inclusive, b.Rule)).OrderBy(b => b.Threshold)],
+                [.. field.Where(b => !b.Bound!.Above).Select(b => new IndexedBound(b.Bound!.Threshold, b.Bound.Inclusive, b.Rule)).OrderByDescending(b => b.Threshold)]))];
         }
 
         public RuleState[] States { get; }
+
+        /// <summary>The indexed rules by the column their bound reads.</summary>
+        public FieldIndex[] Index { get; }
 
         public int Epoch { get; }
 
@@ -785,6 +905,10 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
 
             return false;
         }
+
+        /// <summary>Whether rule <paramref name="r"/> has a numeric bound that the bound point does not meet (so its condition is not true).</summary>
+        public bool FailsBound(int r, RuleRow row) =>
+            _bounds[r] is { } bound && !(row.Column(bound.Symbol) is { Kind: RuleValueKind.Number } value && bound.IsMetBy(value.Number));
 
         /// <summary>
         /// Makes the device's state in rule <paramref name="r"/>, which it had none in: as if the rule had seen every
@@ -841,26 +965,48 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
             return true;
         }
 
-        /// <summary>Decides which rules the device evaluates while its series reads as the bound point, which every rule has just seen.</summary>
-        public void Sort(DeviceRules entry, RuleRow row)
+        /// <summary>
+        /// Decides which rules the device evaluates while its series reads as the bound point, which every rule has just
+        /// seen: skipped (prefilter), indexed (idle or active), or every point (<see cref="DeviceRules.Candidates"/>).
+        /// </summary>
+        public void Sort(DeviceRules entry, RuleRow row, bool index)
         {
-            if (!_filtered)
-            {
-                entry.Candidates = _everyRule;
-                return;
-            }
-
             var candidates = new List<int>(States.Length);
-            var skipped = new List<int>();
+            bool skipping = false, indexing = false;
+            entry.ActiveCount = 0;
             for (int r = 0; r < States.Length; r++)
             {
                 var keyState = entry.States[r];
-                bool idle = keyState is null or { Alarm: not { IsOpen: true }, PendingSinceNs: NoPending };
-                (idle && CannotHold(r, row) ? skipped : candidates).Add(r);
+                bool idle = IsIdle(keyState);
+                if (_filtered && idle && CannotHold(r, row))
+                {
+                    entry.Modes[r] = DeviceRules.ModeSkipped;
+                    skipping = true;
+                }
+                else if (index && _bounds[r] is not null)
+                {
+                    indexing = true;
+                    entry.Modes[r] = idle ? DeviceRules.ModeIdle : DeviceRules.ModeActive;
+                    if (!idle)
+                    {
+                        entry.Active[entry.ActiveCount++] = r;
+                    }
+                }
+                else
+                {
+                    entry.Modes[r] = DeviceRules.ModeAlways;
+                    candidates.Add(r);
+                }
             }
 
             entry.Candidates = candidates.Count == States.Length ? _everyRule : [.. candidates];
-            entry.Skipped = [.. skipped];
+            entry.Indexing = indexing;
+            entry.Skipping = skipping || indexing;
+            if (!_filtered)
+            {
+                return;
+            }
+
             entry.SeenDevice = row.Device;
             var values = new ArrayBufferWriter<byte>();
             for (int s = 0; s < _symbols.Length; s++)
@@ -890,20 +1036,42 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
         }
     }
 
+    /// <summary>One indexed column of a group: its rules' bounds, '&gt;' by threshold ascending, '&lt;' descending.</summary>
+    private sealed record FieldIndex(int Symbol, IndexedBound[] Above, IndexedBound[] Below);
+
+    private readonly record struct IndexedBound(double Threshold, bool Inclusive, int Rule);
+
     /// <summary>A device's (or series') state in every rule of a measurement, and which of them its points are evaluated by.</summary>
     private sealed class DeviceRules(int rules, int symbols)
     {
+        /// <summary>What <see cref="Modes"/> holds for a rule: how the device's in-order points reach it.</summary>
+        public const byte ModeSkipped = 0, ModeAlways = 1, ModeIdle = 2, ModeActive = 3;
+
         public readonly KeyState?[] States = new KeyState?[rules];
 
-        /// <summary>The rules its points are evaluated by (indexes into the group); null until its first point.</summary>
+        /// <summary>The rules every point of it is evaluated by (indexes into the group); null until its first point.</summary>
         public int[]? Candidates;
 
-        public int[] Skipped = [];
+        /// <summary>
+        /// Per rule: skipped by the prefilter, evaluated at every point, or indexed; an indexed rule is idle (evaluated
+        /// when the point meets its bound) or active (pending or with an open alarm: evaluated at every point, listed in
+        /// <see cref="Active"/>).
+        /// </summary>
+        public readonly byte[] Modes = new byte[rules];
+
+        public readonly int[] Active = new int[rules];
+        public int ActiveCount;
+
+        /// <summary>Whether some rule is indexed for it.</summary>
+        public bool Indexing;
+
+        /// <summary>Whether an in-order point may pass some rule over (prefilter or index), so <see cref="SkippedUpToNs"/> must follow it.</summary>
+        public bool Skipping;
 
         /// <summary>Not older than the newest point any rule of the group saw from it: a point at least this new is late for none.</summary>
         public long NewestNs = long.MinValue;
 
-        /// <summary>The newest point the skipped rules did not see; they saw it, as far as lateness goes.</summary>
+        /// <summary>The newest in-order point, which every rule saw or was passed over at; they saw it, as far as lateness goes.</summary>
         public long SkippedUpToNs = long.MinValue;
 
         /// <summary>The newest of its points since the entry was made: the newest time of every rule it has no state in.</summary>
@@ -924,9 +1092,10 @@ public sealed partial class RuleEngine : QueuedObserver<RuleWork>, IAsyncDisposa
                 return;
             }
 
-            foreach (int r in Skipped)
+            // Every rule evaluated at that point is at least that new already; the others are brought up to it.
+            foreach (var keyState in States)
             {
-                if (States[r] is { } keyState && keyState.NewestNs < SkippedUpToNs)
+                if (keyState is not null && keyState.NewestNs < SkippedUpToNs)
                 {
                     keyState.NewestNs = SkippedUpToNs;
                 }

@@ -71,6 +71,9 @@ public sealed class CompiledExpression
     /// <summary>Text equalities it cannot be true without (see <see cref="TextRequirement"/>); empty when it has none.</summary>
     internal IReadOnlyList<TextRequirement> Requirements { get; init; } = [];
 
+    /// <summary>A numeric comparison it cannot be true without (see <see cref="NumericBound"/>); null when it has none.</summary>
+    internal NumericBound? Bound { get; init; }
+
     /// <summary>Whether it reads <c>device.*</c>, <c>state.*</c> or <c>position.*</c>.</summary>
     public bool ReadsDevice { get; }
 
@@ -125,6 +128,7 @@ public static class RuleCompiler
         {
             WindowBytes = compilation.WindowBytes,
             Requirements = TextRequirement.Of(tree, options.Symbols),
+            Bound = NumericBound.Of(tree, options.Symbols),
         };
     }
 

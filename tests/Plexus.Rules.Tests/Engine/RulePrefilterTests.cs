@@ -132,7 +132,7 @@ public sealed class RulePrefilterTests
         {
             using var seed = await server.WriteAsync("trucks,device=seed,fleet=none speed=0 1");
             await AddRuleAsync(server, """{"name": "east-fast", "from": "trucks", "where": "speed > 80 AND fleet = 'East'", "for": "1m", "severity": "minor"}""");
-            await AddRuleAsync(server, """{"name": "any-fast", "from": "trucks", "where": "speed > 200", "severity": "minor"}""");
+            await AddRuleAsync(server, """{"name": "any-fast", "from": "trucks", "where": "speed > 200 OR speed < 0", "severity": "minor"}""");
             await WriteAsync(server, $"{Truck("West", 90, 0)}\n{Truck("West", 90, 1)}", 2);
         }
 
