@@ -110,16 +110,6 @@ internal class PlexusSystem : BenchSystem
               GROUP BY {Tags})
             WHERE current_load / load_capacity > 0.9
             """),
-        // The same two questions through the latest-values views (docs/storage.md#latest-values): one row per series,
-        // the series' newest row, so the same answer as arg_max_null grouped by the series' tags without a scan.
-        new("last-loc-latest", $"""
-            SELECT name, driver, longitude, latitude
-            FROM bench.readings_latest WHERE name IS NOT NULL AND fleet = '{w.Fleet}'
-            """),
-        new("low-fuel-latest", $"""
-            SELECT name, driver, fuel_state
-            FROM bench.diagnostics_latest WHERE name IS NOT NULL AND fleet = '{w.Fleet}' AND fuel_state < 0.1
-            """),
         new("stationary-trucks", $"""
             SELECT name, driver FROM bench.readings
             WHERE time >= {Ts(w.StationaryStart)} AND time < {Ts(w.StationaryEnd)} AND name IS NOT NULL AND fleet = '{w.Fleet}'

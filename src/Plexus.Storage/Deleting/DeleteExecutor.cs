@@ -85,45 +85,7 @@ internal static class DeleteExecutor
             rows += DeleteColdRows(connection, catalog, measurement, selection, cold, changes);
         }
 
-        RecomputeLatest(connection, catalog, measurement, selection);
         return rows;
-    }
-
-    /// <summary>
-    /// The series whose newest row the delete took get their newest remaining row (from both tiers, as they are now)
-    /// in the latest-values table, or none; the other series' rows are untouched. Retention finds none to recompute
-    /// unless a series stopped before the cutoff, and then no row of it is left.
-    /// </summary>
-    private static void RecomputeLatest(DuckDBConnection connection, Catalog catalog, MeasurementSchema measurement, DeleteSelection selection)
-    {
-        var parameters = new List<object?>();
-        string condition = SelectionCondition(measurement, selection, parameters);
-        var gone = new List<int>();
-        using (var command = connection.CreateCommand())
-        {
-            command.CommandText = $"SELECT DISTINCT {SqlNames.SeriesIdColumn} FROM {measurement.LatestTable} WHERE {condition}";
-            foreach (object? value in parameters)
-            {
-                command.Parameters.Add(new DuckDBParameter(value ?? DBNull.Value));
-            }
-
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                gone.Add(reader.GetInt32(0));
-            }
-        }
-
-        if (gone.Count == 0)
-        {
-            return;
-        }
-
-        // Literal ids rather than a subquery: DuckDB then skips the row groups of other series in the cold files.
-        string ids = $"{SqlNames.SeriesIdColumn} IN ({string.Join(", ", gone)})";
-        Catalog.Execute(connection, $"DELETE FROM {measurement.LatestTable} WHERE {ids}");
-        Catalog.Execute(connection, measurement.LatestRecomputeSql(catalog.ColdDirectory, "d." + ids));
-        Catalog.ReloadLatest(connection, measurement);
     }
 
     /// <summary>
@@ -236,21 +198,8 @@ internal static class DeleteExecutor
 
     private static long DeleteHotRows(DuckDBConnection connection, MeasurementSchema measurement, DeleteSelection selection)
     {
+        var sql = new StringBuilder("DELETE FROM ").Append(measurement.DataTable).Append(" WHERE true");
         var parameters = new List<object?>();
-        using var command = connection.CreateCommand();
-        command.CommandText = $"DELETE FROM {measurement.DataTable} WHERE {SelectionCondition(measurement, selection, parameters)}";
-        foreach (object? value in parameters)
-        {
-            command.Parameters.Add(new DuckDBParameter(value ?? DBNull.Value));
-        }
-
-        return command.ExecuteNonQuery();
-    }
-
-    /// <summary>The selection as a condition on a table of <c>_series_id</c> and <c>time</c>, its values added to <paramref name="parameters"/>.</summary>
-    private static string SelectionCondition(MeasurementSchema measurement, DeleteSelection selection, List<object?> parameters)
-    {
-        var sql = new StringBuilder("true");
         if (selection.FromNs is { } from)
         {
             parameters.Add(from);
@@ -270,7 +219,14 @@ internal static class DeleteExecutor
             sql.Append(')');
         }
 
-        return sql.ToString();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql.ToString();
+        foreach (object? value in parameters)
+        {
+            command.Parameters.Add(new DuckDBParameter(value ?? DBNull.Value));
+        }
+
+        return command.ExecuteNonQuery();
     }
 
     private static long Drop(DuckDBConnection connection, Catalog catalog, NamespaceSchema ns, MeasurementSchema measurement, ColdChanges changes)
@@ -284,13 +240,7 @@ internal static class DeleteExecutor
         }
 
         Catalog.Execute(connection, $"DROP VIEW IF EXISTS {SqlNames.Quote(ns.Name)}.{SqlNames.Quote(measurement.Name)}");
-        if (measurement.HasLatestView)
-        {
-            Catalog.Execute(connection, $"DROP VIEW IF EXISTS {SqlNames.Quote(ns.Name)}.{SqlNames.Quote(measurement.LatestViewName)}");
-        }
-
         Catalog.Execute(connection, $"DROP TABLE {measurement.DataTable}");
-        Catalog.Execute(connection, $"DROP TABLE IF EXISTS {measurement.LatestTable}");
         Catalog.Execute(connection, $"DROP TABLE {measurement.SeriesTable}");
         Catalog.Execute(connection, $"DELETE FROM {SqlNames.InternalSchema}.measurements WHERE id = $1", measurement.Id);
         ColdStore.DeleteManifest(connection, measurement.Id);

@@ -66,8 +66,6 @@ public sealed class Catalog
         Execute(connection, $"INSERT INTO {SqlNames.InternalSchema}.measurements VALUES ({measurement.Id}, {SqlNames.Literal(ns.Name)}, {SqlNames.Literal(name)})");
         Execute(connection, $"CREATE TABLE {measurement.SeriesTable} ({SqlNames.SeriesIdColumn} INTEGER NOT NULL)");
         Execute(connection, $"CREATE TABLE {measurement.DataTable} ({SqlNames.SeriesIdColumn} INTEGER NOT NULL, {SqlNames.TimeColumn} TIMESTAMP_NS NOT NULL)");
-        Execute(connection, $"CREATE TABLE {measurement.LatestTable} ({SqlNames.SeriesIdColumn} INTEGER NOT NULL, {SqlNames.TimeColumn} TIMESTAMP_NS NOT NULL, _seq BIGINT NOT NULL)");
-        measurement.HasLatestView = ns.FindFolded(measurement.LatestViewName) is null;
         ns.Add(measurement);
         MarkViewStale(measurement);
         _measurementsChanged = true;
@@ -84,7 +82,6 @@ public sealed class Catalog
     public void AddFieldColumn(DuckDBConnection connection, MeasurementSchema measurement, string name, FieldType type)
     {
         Execute(connection, $"ALTER TABLE {measurement.DataTable} ADD COLUMN {SqlNames.Quote(name)} {SqlType(type)}");
-        Execute(connection, $"ALTER TABLE {measurement.LatestTable} ADD COLUMN {SqlNames.Quote(name)} {SqlType(type)}");
         measurement.AddField(name, type);
         MarkViewStale(measurement);
     }
@@ -111,10 +108,6 @@ public sealed class Catalog
         foreach (var measurement in _staleViews)
         {
             Execute(connection, measurement.ViewSql(ColdDirectory));
-            if (measurement.HasLatestView)
-            {
-                Execute(connection, measurement.LatestViewSql());
-            }
         }
 
         _staleViews.Clear();
@@ -217,65 +210,7 @@ public sealed class Catalog
             catalog._nextMeasurementId = Math.Max(catalog._nextMeasurementId, id + 1);
         }
 
-        foreach (var ns in catalog._namespaces.Values)
-        {
-            foreach (var measurement in ns.Measurements)
-            {
-                measurement.HasLatestView = ns.FindFolded(measurement.LatestViewName) is null;
-                LoadLatest(connection, catalog, measurement);
-            }
-        }
-
         return catalog;
-    }
-
-    /// <summary>
-    /// Reads each series' newest time from the measurement's latest-values table. A store made before there were such
-    /// tables gets one here, filled from both tiers once, with its view.
-    /// </summary>
-    private static void LoadLatest(DuckDBConnection connection, Catalog catalog, MeasurementSchema measurement)
-    {
-        bool exists = false;
-        ForEachRow(connection, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2",
-            reader => exists = reader.GetInt64(0) > 0, SqlNames.InternalSchema, SqlNames.LatestTable(measurement.Id));
-        if (!exists)
-        {
-            Execute(connection, $"CREATE TABLE {measurement.LatestTable} AS SELECT {SqlNames.SeriesIdColumn}, {SqlNames.TimeColumn}, 0::BIGINT AS _seq, * EXCLUDE ({SqlNames.SeriesIdColumn}, {SqlNames.TimeColumn}) FROM {measurement.DataTable} LIMIT 0");
-            Execute(connection, measurement.LatestRecomputeSql(catalog.ColdDirectory));
-            if (measurement.HasLatestView)
-            {
-                Execute(connection, measurement.LatestViewSql());
-            }
-        }
-
-        ReloadLatest(connection, measurement);
-    }
-
-    /// <summary>
-    /// Sets each series' newest time, the table's row count and the next sequence number from the latest-values table
-    /// (after a load, or a delete that recomputed it).
-    /// </summary>
-    internal static void ReloadLatest(DuckDBConnection connection, MeasurementSchema measurement)
-    {
-        var latest = new Dictionary<int, long>();
-        long rows = 0, sequence = 0;
-        ForEachRow(connection, $"SELECT {SqlNames.SeriesIdColumn}, epoch_ns(max({SqlNames.TimeColumn})), count(*), max(_seq) FROM {measurement.LatestTable} GROUP BY ALL", reader =>
-        {
-            latest[reader.GetInt32(0)] = reader.GetInt64(1);
-            rows += reader.GetInt64(2);
-            sequence = Math.Max(sequence, reader.GetInt64(3));
-        });
-        measurement.SetLatest(latest);
-        measurement.LatestRowCount = rows;
-        measurement.LatestSequence = sequence + 1;
-    }
-
-    /// <summary>Rewrites the latest-values table as one row per series, in the caller's transaction.</summary>
-    internal static void FoldLatest(DuckDBConnection connection, MeasurementSchema measurement)
-    {
-        Execute(connection, $"CREATE OR REPLACE TEMP TABLE plexus_latest_fold AS {measurement.LatestFoldSelect()}");
-        Execute(connection, $"DELETE FROM {measurement.LatestTable}; INSERT INTO {measurement.LatestTable} BY NAME SELECT * FROM plexus_latest_fold; DROP TABLE plexus_latest_fold");
-        measurement.LatestRowCount = measurement.SeriesCount;
     }
 
     /// <summary>Whether the hot store holds rows below the cold horizon (late points not yet folded into their partition).</summary>

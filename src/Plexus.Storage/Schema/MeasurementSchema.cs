@@ -180,14 +180,11 @@ public sealed class MeasurementSchema
     /// join, so a filter on time reaches each branch and each file's statistics (a file outside the range is skipped
     /// after its footer is read).
     /// </summary>
-    public string ViewSql(string? coldDirectory) => SeriesJoinViewSql(DataSource(coldDirectory));
-
-    /// <summary>The data columns of both tiers as one relation (the data table alone while nothing is cold).</summary>
-    internal string DataSource(string? coldDirectory)
+    public string ViewSql(string? coldDirectory)
     {
         if (_coldPartitions.Count == 0 || coldDirectory is null)
         {
-            return DataTable;
+            return HotViewSql();
         }
 
         var data = new StringBuilder();
@@ -220,65 +217,7 @@ public sealed class MeasurementSchema
                 .Append(" = l.").Append(SqlNames.TimeColumn).Append(')');
         }
 
-        return "(" + data + ")";
-    }
-
-    public string LatestTable => SqlNames.Qualified(SqlNames.LatestTable(Id));
-
-    /// <summary>The name of the view of each series' newest row: <c>namespace.measurement_latest</c>.</summary>
-    public string LatestViewName => Name + SqlNames.LatestSuffix;
-
-    /// <summary>False when a measurement created before the suffix was reserved already has <see cref="LatestViewName"/>.</summary>
-    public bool HasLatestView { get; set; } = true;
-
-    /// <summary>The sequence number the writer gives the next row it appends to the latest-values table.</summary>
-    public long LatestSequence { get; set; } = 1;
-
-    /// <summary>Rows in the latest-values table: one per series after a fold, more as writes append.</summary>
-    public long LatestRowCount { get; set; }
-
-    /// <summary>
-    /// The view <c>namespace.measurement_latest</c>: the latest-values table folded to one row per series, joined with
-    /// the series table, columns as in the measurement's view.
-    /// </summary>
-    public string LatestViewSql() =>
-        SeriesJoinViewSql("(" + LatestFoldSelect() + ")", LatestViewName);
-
-    /// <summary>
-    /// Each series' rows at its greatest time in the latest-values table folded into one, field by field, the later
-    /// sequence number winning (<c>arg_max</c> skips NULLs): a newer point's row alone, a duplicate's fields merged.
-    /// </summary>
-    internal string LatestFoldSelect()
-    {
-        var sql = new StringBuilder();
-        sql.Append("SELECT ").Append(SqlNames.SeriesIdColumn).Append(", ").Append(SqlNames.TimeColumn).Append(", max(_seq) AS _seq");
-        foreach (var field in _fields)
-        {
-            string name = SqlNames.Quote(field.Name);
-            sql.Append(", arg_max(").Append(name).Append(", _seq) AS ").Append(name);
-        }
-
-        sql.Append(" FROM (SELECT *, max(").Append(SqlNames.TimeColumn).Append(") OVER (PARTITION BY ").Append(SqlNames.SeriesIdColumn)
-            .Append(") AS _newest FROM ").Append(LatestTable).Append(") WHERE ").Append(SqlNames.TimeColumn).Append(" = _newest GROUP BY ")
-            .Append(SqlNames.SeriesIdColumn).Append(", ").Append(SqlNames.TimeColumn);
-        return sql.ToString();
-    }
-
-    /// <summary>
-    /// Fills the latest-values table with the newest row of each series (of those <paramref name="seriesFilter"/> keeps,
-    /// a condition on <c>_series_id</c>) from both tiers, merged as the measurement's view merges them.
-    /// </summary>
-    internal string LatestRecomputeSql(string? coldDirectory, string seriesFilter = "true") =>
-        $"INSERT INTO {LatestTable} BY NAME SELECT *, 0::BIGINT AS _seq FROM {DataSource(coldDirectory)} AS d WHERE {seriesFilter} " +
-        $"QUALIFY row_number() OVER (PARTITION BY d.{SqlNames.SeriesIdColumn} ORDER BY d.{SqlNames.TimeColumn} DESC) = 1";
-
-    /// <summary>Each series' newest time from the latest-values table; a series without a row there has none.</summary>
-    internal void SetLatest(IReadOnlyDictionary<int, long> latest)
-    {
-        for (int id = 0; id < _seriesTimes.Count; id++)
-        {
-            _seriesTimes[id].LatestNs = latest.TryGetValue(id, out long ns) ? ns : long.MinValue;
-        }
+        return HotViewSql("(" + data + ")");
     }
 
     /// <summary>The data columns (<c>_series_id</c>, <c>time</c>, the fields) with a prefix.</summary>
@@ -340,10 +279,10 @@ public sealed class MeasurementSchema
         return sql.ToString();
     }
 
-    private string SeriesJoinViewSql(string dataSource, string? viewName = null)
+    private string HotViewSql(string? dataSource = null)
     {
         var sql = new StringBuilder();
-        sql.Append("CREATE OR REPLACE VIEW ").Append(SqlNames.Quote(Namespace)).Append('.').Append(SqlNames.Quote(viewName ?? Name));
+        sql.Append("CREATE OR REPLACE VIEW ").Append(SqlNames.Quote(Namespace)).Append('.').Append(SqlNames.Quote(Name));
         sql.Append(" AS SELECT d.").Append(SqlNames.TimeColumn);
         foreach (var tag in _tags)
         {
@@ -355,7 +294,7 @@ public sealed class MeasurementSchema
             sql.Append(", d.").Append(SqlNames.Quote(field.Name));
         }
 
-        sql.Append(" FROM ").Append(dataSource).Append(" AS d");
+        sql.Append(" FROM ").Append(dataSource ?? DataTable).Append(" AS d");
         if (_tags.Count > 0)
         {
             sql.Append(" JOIN ").Append(SeriesTable).Append(" AS s ON d.").Append(SqlNames.SeriesIdColumn)

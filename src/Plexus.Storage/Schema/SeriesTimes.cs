@@ -36,18 +36,6 @@ public sealed class SeriesTimes
 
     public long Max { get; private set; }
 
-    /// <summary>
-    /// The time of the series' row in its measurement's latest-values table (docs/storage.md#latest-values): the newest
-    /// time stored in either tier. Unlike <see cref="Max"/> it is exact (a delete lowers it), so a point newer than it
-    /// replaces the latest row and one at it merges into that row.
-    /// </summary>
-    public long LatestNs { get; set; } = long.MinValue;
-
-    /// <summary>The commit that last put a row of this series in the latest rows it stages, and that row's slot.</summary>
-    internal long LatestCommit { get; set; } = -1;
-
-    internal int LatestSlot { get; set; }
-
     public long CoveredAbove { get; private set; }
 
     /// <summary>False when a point at <paramref name="time"/> is certainly not stored yet.</summary>

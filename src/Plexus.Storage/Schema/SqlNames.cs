@@ -19,12 +19,6 @@ public static class SqlNames
 
     public static string DataTable(int measurementId) => $"d{measurementId}";
 
-    /// <summary>The table of each series' newest row of a measurement, behind the view <c>namespace.measurement_latest</c>.</summary>
-    public static string LatestTable(int measurementId) => $"l{measurementId}";
-
-    /// <summary>What a measurement's name takes for the name of its latest-values view; no measurement's name may end with it.</summary>
-    public const string LatestSuffix = "_latest";
-
     public static string Qualified(string table) => $"{InternalSchema}.{table}";
 
     public static string Utf8(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);

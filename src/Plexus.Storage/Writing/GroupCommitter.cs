@@ -38,12 +38,6 @@ internal sealed class GroupCommitter
     private readonly List<int> _fieldColumns = [];
     private byte[] _keyBuffer = new byte[256];
 
-    // Numbers the commits, so that a series' slot in a stage's latest rows is known to be of this commit.
-    private long _commitNumber;
-
-    /// <summary>Rows the latest-values table may hold beyond two per series before it is folded (a few commits of a large fleet); tests lower it.</summary>
-    internal static int LatestFoldSlack { get; set; } = 10_000;
-
     // What the resolve pass found for each point of the request being staged: its measurement if it exists, the index
     // of its first field column in _fieldColumns (-1: the point brings a new measurement, tag or field, or conflicts)
     // and its series id (-1: a new series).
@@ -130,7 +124,6 @@ internal sealed class GroupCommitter
     public void Commit(IReadOnlyList<WriteRequest> group, long appliedLsn = -1)
     {
         _touched.Clear();
-        _commitNumber++;
         using var transaction = _connection.BeginTransaction();
         foreach (var request in group)
         {
@@ -142,7 +135,6 @@ internal sealed class GroupCommitter
             AppendNewSeries(stage);
             AppendInOrder(stage);
             MergeSuspects(stage);
-            AppendLatest(stage);
         }
 
         if (Catalog.RefreshStaleViews(_connection))
@@ -250,11 +242,6 @@ internal sealed class GroupCommitter
             }
 
             times.Record(point.Timestamp);
-            if (point.Timestamp >= times.LatestNs)
-            {
-                StageLatest(stage, times, row, point.Timestamp);
-            }
-
             request.Written++;
         }
     }
@@ -381,13 +368,6 @@ internal sealed class GroupCommitter
             if (folded is not null)
             {
                 request.Reject(index, point, $"measurement \"{name}\" differs only in letter case from existing measurement \"{folded.Name}\" (SQL names ignore case)");
-                return null;
-            }
-
-            if (name.EndsWith(SqlNames.LatestSuffix, StringComparison.OrdinalIgnoreCase))
-            {
-                request.Reject(index, point,
-                    $"measurement \"{name}\": names ending in \"{SqlNames.LatestSuffix}\" are reserved for the latest-values views (docs/storage.md#latest-values); write to another measurement");
                 return null;
             }
 
@@ -654,24 +634,14 @@ internal sealed class GroupCommitter
         }
 
         using var appender = new NativeChunkAppender(_connection, "", SqlNames.InternalSchema, SqlNames.DataTable(stage.Measurement.Id), DataTypes(stage.Measurement, withSequence: false), nonNullLeadingColumns: 2);
-        long none = 0;
-        AppendRows(appender, stage.Measurement, stage.InOrder, RowLayout.Plain, ref none);
+        AppendRows(appender, stage.Measurement, stage.InOrder, withSequence: false);
         appender.Close();
     }
 
-    /// <summary>
-    /// Appends the rows' series, time and fields; <paramref name="layout"/> says where a sequence number goes (counting up
-    /// from <paramref name="sequence"/>) and how far the field columns sit from the data table's.
-    /// </summary>
-    private void AppendRows(NativeChunkAppender appender, MeasurementSchema measurement, List<RowRef> rows, RowLayout layout, ref long sequence)
+    private void AppendRows(NativeChunkAppender appender, MeasurementSchema measurement, List<RowRef> rows, bool withSequence)
     {
-        int sequenceColumn = layout switch
-        {
-            RowLayout.SequenceLast => MeasurementSchema.FirstFieldOrdinal + measurement.Fields.Count,
-            RowLayout.SequenceThird => MeasurementSchema.FirstFieldOrdinal,
-            _ => -1,
-        };
-        int shift = layout == RowLayout.SequenceThird ? 1 : 0;
+        int sequenceColumn = MeasurementSchema.FirstFieldOrdinal + measurement.Fields.Count;
+        long sequence = 0;
         foreach (var row in rows)
         {
             var batch = row.Batch;
@@ -683,7 +653,7 @@ internal sealed class GroupCommitter
             for (int f = 0; f < fields.Length; f++)
             {
                 ref readonly var field = ref fields[f];
-                int column = _fieldColumns[row.FirstColumn + f] + shift;
+                int column = _fieldColumns[row.FirstColumn + f];
                 switch (field.Type)
                 {
                     case FieldType.Float:
@@ -702,7 +672,7 @@ internal sealed class GroupCommitter
                 }
             }
 
-            if (sequenceColumn >= 0)
+            if (withSequence)
             {
                 appender.SetInt64(sequenceColumn, sequence++);
             }
@@ -711,20 +681,14 @@ internal sealed class GroupCommitter
         }
     }
 
-    private static DuckDBType[] DataTypes(MeasurementSchema measurement, bool withSequence, bool sequenceThird = false)
+    private static DuckDBType[] DataTypes(MeasurementSchema measurement, bool withSequence)
     {
-        int shift = sequenceThird ? 1 : 0;
-        var types = new DuckDBType[MeasurementSchema.FirstFieldOrdinal + measurement.Fields.Count + (withSequence || sequenceThird ? 1 : 0)];
+        var types = new DuckDBType[MeasurementSchema.FirstFieldOrdinal + measurement.Fields.Count + (withSequence ? 1 : 0)];
         types[0] = DuckDBType.Integer;
         types[1] = DuckDBType.TimestampNs;
-        if (sequenceThird)
-        {
-            types[2] = DuckDBType.BigInt;
-        }
-
         for (int i = 0; i < measurement.Fields.Count; i++)
         {
-            types[MeasurementSchema.FirstFieldOrdinal + shift + i] = measurement.Fields[i].Type switch
+            types[MeasurementSchema.FirstFieldOrdinal + i] = measurement.Fields[i].Type switch
             {
                 FieldType.Float => DuckDBType.Double,
                 FieldType.Integer => DuckDBType.BigInt,
@@ -758,8 +722,25 @@ internal sealed class GroupCommitter
         string data = measurement.DataTable;
         string id = SqlNames.SeriesIdColumn;
         string time = SqlNames.TimeColumn;
-        string set = Fold(measurement, stage.Suspects);
+        Catalog.Execute(_connection, $"CREATE OR REPLACE TEMP TABLE plexus_pending AS SELECT *, 0::BIGINT AS _seq FROM {data} LIMIT 0");
+        using (var appender = new NativeChunkAppender(_connection, "temp", "main", "plexus_pending", DataTypes(measurement, withSequence: true), nonNullLeadingColumns: 2))
+        {
+            AppendRows(appender, measurement, stage.Suspects, withSequence: true);
+            appender.Close();
+        }
 
+        var folded = new StringBuilder();
+        var set = new StringBuilder();
+        foreach (var field in measurement.Fields)
+        {
+            string column = SqlNames.Quote(field.Name);
+            // arg_max skips rows whose value is NULL (arg_max_null would not), so this is the latest non-NULL value.
+            // The same with FILTER (WHERE column IS NOT NULL) cost O(fields²): 19 s for 1,000 fields against 0.3 s.
+            folded.Append($", arg_max({column}, _seq) AS {column}");
+            set.Append(set.Length == 0 ? "" : ", ").Append($"{column} = COALESCE(m.{column}, d.{column})");
+        }
+
+        Catalog.Execute(_connection, $"CREATE OR REPLACE TEMP TABLE plexus_merged AS SELECT {id}, {time}{folded} FROM plexus_pending GROUP BY {id}, {time}");
         // Both statements join against the data table; literal time bounds let DuckDB's zone maps skip every
         // row group outside the suspects' range, so the cost follows the late data, not the table's size.
         long minTime = long.MaxValue;
@@ -777,126 +758,7 @@ internal sealed class GroupCommitter
         Catalog.Execute(_connection,
             $"INSERT INTO {data} BY NAME SELECT m.* FROM plexus_merged AS m WHERE NOT EXISTS " +
             $"(SELECT 1 FROM {data} AS x WHERE x.{id} = m.{id} AND x.{time} = m.{time} AND x.{time} {range})");
-        Catalog.Execute(_connection, "DROP TABLE plexus_merged");
-    }
-
-    /// <summary>
-    /// Folds <paramref name="rows"/> into the temporary table <c>plexus_merged</c>, one row per series and time with the
-    /// latest non-NULL value of each field in arrival order; returns the SET clause that merges <c>m</c> (the folded
-    /// row) over <c>d</c> (a stored row of the same series and time) field by field.
-    /// </summary>
-    private string Fold(MeasurementSchema measurement, List<RowRef> rows)
-    {
-        Catalog.Execute(_connection, $"CREATE OR REPLACE TEMP TABLE plexus_pending AS SELECT *, 0::BIGINT AS _seq FROM {measurement.DataTable} LIMIT 0");
-        using (var appender = new NativeChunkAppender(_connection, "temp", "main", "plexus_pending", DataTypes(measurement, withSequence: true), nonNullLeadingColumns: 2))
-        {
-            long sequence = 0;
-            AppendRows(appender, measurement, rows, RowLayout.SequenceLast, ref sequence);
-            appender.Close();
-        }
-
-        var folded = new StringBuilder();
-        var set = new StringBuilder();
-        foreach (var field in measurement.Fields)
-        {
-            string column = SqlNames.Quote(field.Name);
-            // arg_max skips rows whose value is NULL (arg_max_null would not), so this is the latest non-NULL value.
-            // The same with FILTER (WHERE column IS NOT NULL) cost O(fields²): 19 s for 1,000 fields against 0.3 s.
-            folded.Append($", arg_max({column}, _seq) AS {column}");
-            set.Append(set.Length == 0 ? "" : ", ").Append($"{column} = COALESCE(m.{column}, d.{column})");
-        }
-
-        Catalog.Execute(_connection,
-            $"CREATE OR REPLACE TEMP TABLE plexus_merged AS SELECT {SqlNames.SeriesIdColumn}, {SqlNames.TimeColumn}{folded} FROM plexus_pending GROUP BY {SqlNames.SeriesIdColumn}, {SqlNames.TimeColumn}");
-        Catalog.Execute(_connection, "DROP TABLE plexus_pending");
-        return set.ToString();
-    }
-
-    /// <summary>
-    /// Notes a point at or after its series' newest time: a newer one becomes the series' row in the latest-values table
-    /// (one slot per series and commit, so a commit appends one row per series, its newest point); one at that
-    /// time is merged into the row, field by field, as the store merges a duplicate.
-    /// </summary>
-    private void StageLatest(MeasurementStage stage, SeriesTimes times, RowRef row, long timeNs)
-    {
-        if (timeNs == times.LatestNs)
-        {
-            stage.LatestMerges.Add(row);
-            return;
-        }
-
-        times.LatestNs = timeNs;
-        if (times.LatestCommit == _commitNumber)
-        {
-            stage.LatestRows[times.LatestSlot] = row;
-            return;
-        }
-
-        times.LatestCommit = _commitNumber;
-        times.LatestSlot = stage.LatestRows.Count;
-        stage.LatestRows.Add(row);
-    }
-
-    /// <summary>
-    /// Appends to the latest-values table each series' newest point of this commit (when newer than its row) and then
-    /// the points at a series' newest time, numbered in that order: the view folds a series' rows at its greatest time,
-    /// the later number winning field by field. Appending costs no statement but the append; the table is folded down
-    /// to one row per series once it holds twice as many rows as series, plus some.
-    /// </summary>
-    private void AppendLatest(MeasurementStage stage)
-    {
-        if (stage.LatestRows.Count == 0 && stage.LatestMerges.Count == 0)
-        {
-            return;
-        }
-
-        var measurement = stage.Measurement;
-        long sequence = measurement.LatestSequence;
-        using (var appender = new NativeChunkAppender(_connection, "", SqlNames.InternalSchema, SqlNames.LatestTable(measurement.Id), DataTypes(measurement, withSequence: false, sequenceThird: true), nonNullLeadingColumns: 3))
-        {
-            AppendRows(appender, measurement, stage.LatestRows, RowLayout.SequenceThird, ref sequence);
-            AppendRows(appender, measurement, stage.LatestMerges, RowLayout.SequenceThird, ref sequence);
-            appender.Close();
-        }
-
-        measurement.LatestSequence = sequence;
-        measurement.LatestRowCount += stage.LatestRows.Count + stage.LatestMerges.Count;
-        if (measurement.LatestRowCount > (2L * measurement.SeriesCount) + LatestFoldSlack)
-        {
-            Catalog.FoldLatest(_connection, measurement);
-        }
-        else
-        {
-            LatestUnfolded = true;
-        }
-    }
-
-    /// <summary>True when a latest-values table holds more rows than series since the last <see cref="FoldLatest"/>.</summary>
-    public bool LatestUnfolded { get; set; }
-
-    /// <summary>Folds every latest-values table holding more rows than series, in the caller's transaction.</summary>
-    public void FoldLatest()
-    {
-        foreach (var ns in Catalog.Namespaces)
-        {
-            foreach (var measurement in ns.Measurements)
-            {
-                if (measurement.LatestRowCount > measurement.SeriesCount)
-                {
-                    Catalog.FoldLatest(_connection, measurement);
-                }
-            }
-        }
-
-        LatestUnfolded = false;
-    }
-
-    /// <summary>Where <see cref="AppendRows"/> puts a sequence number: nowhere, after the fields, or third (the latest-values table).</summary>
-    private enum RowLayout
-    {
-        Plain,
-        SequenceLast,
-        SequenceThird,
+        Catalog.Execute(_connection, "DROP TABLE plexus_pending; DROP TABLE plexus_merged");
     }
 
     private readonly record struct RowRef(PointBatch Batch, int Point, int Series, int FirstColumn);
@@ -913,20 +775,12 @@ internal sealed class GroupCommitter
 
         public List<RowRef> Suspects { get; } = [];
 
-        /// <summary>Each series' newest point of the commit, when newer than its row in the latest-values table.</summary>
-        public List<RowRef> LatestRows { get; } = [];
-
-        /// <summary>Points at their series' newest time, merged into its latest-values row.</summary>
-        public List<RowRef> LatestMerges { get; } = [];
-
         public void Clear()
         {
             Touched = false;
             NewSeries.Clear();
             InOrder.Clear();
             Suspects.Clear();
-            LatestRows.Clear();
-            LatestMerges.Clear();
         }
     }
 }

@@ -60,11 +60,6 @@ public sealed partial class StoreWriter : IPointWriter, IAsyncDisposable
     private long _lastIssuedLsn;
     private int _pendingPoints;
     private long _applyDueAt;
-
-    // When the latest-values tables may be folded: a second after the last write was taken, so that a writer idle only
-    // between one client's requests does not fold at every commit.
-    private long _latestFoldDueAt;
-    private const long LatestFoldQuietMs = 1_000;
     private volatile bool _applyRequested;
 
     // What keeps the store from writing, if anything: appends to the write log fail, or DuckDB commits do. Set by
@@ -275,31 +270,6 @@ public sealed partial class StoreWriter : IPointWriter, IAsyncDisposable
         $"the query was not run, so that it cannot answer without them ({(restartRequired ? "the server must be restarted" : "retry in a moment")})",
         StoreUnavailableException.DefaultRetryAfter);
 
-    /// <summary>
-    /// With no write taken for a second, folds the latest-values tables that writes appended to down to one row per series, so
-    /// that a <c>_latest</c> view reads one row per series once a burst of writes is over. A failure is logged and
-    /// left to the next fold: the appended rows answer the same.
-    /// </summary>
-    private void FoldLatestWhileIdle()
-    {
-        if (!_committer.LatestUnfolded || _databaseFault is not null)
-        {
-            return;
-        }
-
-        try
-        {
-            using var transaction = _connection.BeginTransaction();
-            _committer.FoldLatest();
-            transaction.Commit();
-        }
-        catch (Exception error) when (error is DuckDBException or IOException)
-        {
-            _committer.LatestUnfolded = false;
-            _logger.LogWarning(error, "Folding the latest-values tables failed; the next write's fold tries again");
-        }
-    }
-
     private async Task RunAsync()
     {
         var reader = _queue.Reader;
@@ -319,14 +289,8 @@ public sealed partial class StoreWriter : IPointWriter, IAsyncDisposable
 
             if (!reader.TryPeek(out _))
             {
-                if (_committer.LatestUnfolded && NowMs() >= _latestFoldDueAt)
-                {
-                    FoldLatestWhileIdle();
-                }
-
                 waiting ??= reader.WaitToReadAsync().AsTask();
                 long wakeAt = Math.Min(_pending.Length > 0 ? _applyDueAt : long.MaxValue, RetryDue() ? _retryDueAt : long.MaxValue);
-                wakeAt = Math.Min(wakeAt, _committer.LatestUnfolded && _databaseFault is null ? _latestFoldDueAt : long.MaxValue);
                 if (wakeAt != long.MaxValue && !waiting.IsCompleted)
                 {
                     long left = wakeAt - NowMs();
@@ -352,7 +316,6 @@ public sealed partial class StoreWriter : IPointWriter, IAsyncDisposable
             }
 
             _group.Clear();
-            _latestFoldDueAt = NowMs() + LatestFoldQuietMs;
             int points = 0;
             while (points < _options.MaxPointsPerCommit && reader.TryRead(out var request))
             {

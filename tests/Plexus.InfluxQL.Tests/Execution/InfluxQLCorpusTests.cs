@@ -41,15 +41,15 @@ public sealed class InfluxQLCorpusTests(InfluxLab lab) : IClassFixture<InfluxLab
     {
         // ---- Grafana's metadata queries (tests/Plexus.InfluxQL.Tests/GrafanaStatements.cs) ----
         ["SHOW MEASUREMENTS LIMIT 1"] = new([], ["name"],
-            "SELECT 'measurements', table_name FROM information_schema.tables WHERE table_schema = 'lab' AND NOT ends_with(table_name, '_latest') ORDER BY table_name LIMIT 1"),
+            "SELECT 'measurements', table_name FROM information_schema.tables WHERE table_schema = 'lab' ORDER BY table_name LIMIT 1"),
         ["SHOW DATABASES"] = new([], ["name"],
             "SELECT 'databases', schema_name FROM information_schema.schemata WHERE catalog_name = current_database() AND schema_name NOT IN ('_plexus', 'information_schema', 'pg_catalog') ORDER BY schema_name"),
         ["SHOW RETENTION POLICIES on \"lab\""] = new([], ["name", "duration", "shardGroupDuration", "replicaN", "default"],
             "SELECT NULL, 'autogen', '0s', '168h0m0s', 1, true"),
         ["SHOW MEASUREMENTS LIMIT 100"] = new([], ["name"],
-            "SELECT 'measurements', table_name FROM information_schema.tables WHERE table_schema = 'lab' AND NOT ends_with(table_name, '_latest') ORDER BY table_name LIMIT 100"),
+            "SELECT 'measurements', table_name FROM information_schema.tables WHERE table_schema = 'lab' ORDER BY table_name LIMIT 100"),
         ["SHOW MEASUREMENTS WITH MEASUREMENT =~ /(?i)CPU/ LIMIT 100"] = new([], ["name"],
-            "SELECT 'measurements', table_name FROM information_schema.tables WHERE table_schema = 'lab' AND NOT ends_with(table_name, '_latest') AND regexp_matches(table_name, '(?i)CPU') ORDER BY table_name"),
+            "SELECT 'measurements', table_name FROM information_schema.tables WHERE table_schema = 'lab' AND regexp_matches(table_name, '(?i)CPU') ORDER BY table_name"),
         ["SHOW FIELD KEYS"] = new([], ["fieldKey", "fieldType"], FieldKeys("TRUE")),
         ["SHOW FIELD KEYS FROM \"cpu\""] = new([], ["fieldKey", "fieldType"], FieldKeys("table_name = 'cpu'")),
         ["SHOW FIELD KEYS FROM \"autogen\".\"cpu\""] = new([], ["fieldKey", "fieldType"], FieldKeys("table_name = 'cpu'")),
@@ -170,7 +170,7 @@ public sealed class InfluxQLCorpusTests(InfluxLab lab) : IClassFixture<InfluxLab
 
     private static string FieldKeys(string where) =>
         "SELECT table_name, column_name, CASE data_type WHEN 'DOUBLE' THEN 'float' WHEN 'BIGINT' THEN 'integer' WHEN 'VARCHAR' THEN 'string' WHEN 'BOOLEAN' THEN 'boolean' END " +
-        $"FROM information_schema.columns WHERE table_schema = 'lab' AND NOT ends_with(table_name, '_latest') AND column_name NOT IN ('time', 'host', 'region') AND {where} ORDER BY table_name, column_name";
+        $"FROM information_schema.columns WHERE table_schema = 'lab' AND column_name NOT IN ('time', 'host', 'region') AND {where} ORDER BY table_name, column_name";
 
     public static TheoryData<string> Statements()
     {

@@ -25,12 +25,6 @@ internal static class FleetReference
                 .Select(g => Row(g.Key.Name, g.Key.Driver, g.Last.FuelState)).ToList(),
             ["high-load"] = f => Latest(f.Diagnostics, "South").Where(g => g.Last.CurrentLoad / g.Key.LoadCapacity > 0.9)
                 .Select(g => Row(g.Key.Name, g.Key.Driver, g.Last.CurrentLoad, g.Key.LoadCapacity)).ToList(),
-            // The latest-values views: one row per series (the five string tags), its newest row, numeric "tags" (fields) included.
-            ["last-loc-latest"] = f => NewestPerSeries(f.Readings, "South").Select(r => Row(r.Tags.Name, r.Tags.Driver, r.Longitude, r.Latitude)).ToList(),
-            ["low-fuel-latest"] = f => NewestPerSeries(f.Diagnostics, "South").Where(r => r.FuelState < 0.1)
-                .Select(r => Row(r.Tags.Name, r.Tags.Driver, r.FuelState)).ToList(),
-            ["high-load-latest"] = f => NewestPerSeries(f.Diagnostics, "South").Where(r => r.CurrentLoad / r.Tags.LoadCapacity > 0.9)
-                .Select(r => Row(r.Tags.Name, r.Tags.Driver, r.CurrentLoad, r.Tags.LoadCapacity)).ToList(),
             ["stationary-trucks"] = f => f.Readings
                 .Where(r => In(r, Start.AddHours(12), Start.AddHours(12).AddMinutes(10)) && r.Tags.Name is not null && r.Tags.Fleet == "South")
                 .GroupBy(r => (r.Tags.Name, r.Tags.Driver))
@@ -90,11 +84,6 @@ internal static class FleetReference
 
         return count == 0 ? null : sum / count;
     }
-
-    private static IEnumerable<StoredRow> NewestPerSeries(List<StoredRow> rows, string fleet) =>
-        rows.GroupBy(r => (r.Tags.Name, r.Tags.Fleet, r.Tags.Driver, r.Tags.Model, r.Tags.DeviceVersion))
-            .Select(g => g.MaxBy(r => r.Time)!)
-            .Where(r => r.Tags.Name is not null && r.Tags.Fleet == fleet);
 
     private static IEnumerable<(TagSet Key, StoredRow Last)> Latest(List<StoredRow> rows, string fleet) =>
         rows.Where(r => r.Tags.Name is not null && r.Tags.Fleet == fleet)
