@@ -5,6 +5,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Playwright;
+using Plexus.ConsoleBench;
 using Plexus.Server;
 
 // Time to first render of the console's two heaviest pages, in a real browser, from navigation start (the
@@ -131,7 +132,7 @@ try
           requestAnimationFrame(() => { window.__rendered = performance.now(); });
         };
         new MutationObserver(watch).observe(document, { childList: true, subtree: true, attributes: true });
-        """;
+        """ + BrowserProfile.TimelineScript;
 
     // Where the chart page's time goes, from the browser's resource timings: its bootstrap until the first API call,
     // then each of the three calls the chart needs (whoami, the device with its last values, the history): when it
@@ -180,9 +181,16 @@ try
         await using var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 800 }, BaseURL = server.HttpAddress.ToString() });
         await context.AddInitScriptAsync((signedIn ? init : init.Replace("sessionStorage.setItem", "void", StringComparison.Ordinal)).Replace("window.__watch", JsonSerializer.Serialize(selector), StringComparison.Ordinal));
         var page = await context.NewPageAsync();
+        var browserProfile = profile && BrowserProfile.Requested ? await BrowserProfile.StartAsync(context, page) : null;
         await page.GotoAsync("/" + route);
         await page.WaitForFunctionAsync("() => window.__rendered > 0", null, new PageWaitForFunctionOptions { Timeout = 60_000 });
         double rendered = await page.EvaluateAsync<double>("() => window.__rendered");
+        if (browserProfile is not null)
+        {
+            Console.WriteLine("the chart page's timeline and profile (ms from navigation start):");
+            await browserProfile.PrintAsync(page, rendered);
+        }
+
         if (profile)
         {
             var calls = await page.EvaluateAsync<JsonElement>("() => performance.getEntriesByType('resource').filter(e => e.initiatorType === 'fetch').map(e => ({ name: e.name, start: e.startTime, request: e.requestStart, response: e.responseStart, end: e.responseEnd, bytes: e.encodedBodySize, server: (e.serverTiming.find(t => t.name === 'app') || { duration: 0 }).duration }))");

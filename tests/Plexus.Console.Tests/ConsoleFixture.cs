@@ -58,13 +58,14 @@ public sealed class ConsoleFixture : IAsyncLifetime
         await Server.DisposeAsync();
     }
 
-    /// <summary>A fresh page at 1280×800 (or the given size) on the console's address.</summary>
-    public async Task<IPage> NewPageAsync(int width = 1280, int height = 800)
+    /// <summary>A fresh page at 1280×800 (or the given size and browser locale) on the console's address.</summary>
+    public async Task<IPage> NewPageAsync(int width = 1280, int height = 800, string? locale = null)
     {
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions
         {
             ViewportSize = new ViewportSize { Width = width, Height = height },
             BaseURL = Server.Address.ToString(),
+            Locale = locale,
         });
         var page = await context.NewPageAsync();
         page.SetDefaultTimeout(15_000);
@@ -72,9 +73,9 @@ public sealed class ConsoleFixture : IAsyncLifetime
     }
 
     /// <summary>Opens the console and signs in with <paramref name="token"/>; returns when the overview shows.</summary>
-    public async Task<IPage> SignedInPageAsync(string token, int width = 1280, int height = 800)
+    public async Task<IPage> SignedInPageAsync(string token, int width = 1280, int height = 800, string? locale = null)
     {
-        var page = await NewPageAsync(width, height);
+        var page = await NewPageAsync(width, height, locale);
         await page.GotoAsync("/");
         await page.GetByLabel("API token").FillAsync(token);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();

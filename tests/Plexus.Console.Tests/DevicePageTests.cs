@@ -208,6 +208,44 @@ public sealed class DevicePageTests(ConsoleFixture fixture) : IClassFixture<Cons
         await page.CloseAsync();
     }
 
+    [BrowserFact]
+    public async Task Times_are_written_without_the_browsers_locale_formatting()
+    {
+        await WriteTwoTemperaturesAsync("clock-7", string.Empty);
+        long twoDaysAgo = (TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds() - (2 * 86_400_000L)) * 1_000_000;
+        using (var older = await fixture.Server.WriteAsync($"telemetry,device=clock-7 temperature=18 {twoDaysAgo}\n"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, older.StatusCode);
+        }
+
+        // German would write 6.12.2026, 11:43:38 with toLocaleString; the console writes 2026-12-06 11:43:38 in any locale.
+        var page = await fixture.SignedInPageAsync(PlexusTestServer.AdminToken, locale: "de-DE");
+        // The first locale formatting of a page loads the browser's locale data (25-45 ms of the first chart on a small
+        // machine): the device page's first render must not ask for it.
+        await page.AddInitScriptAsync("""
+            window.__localeCalls = 0;
+            for (const name of ['toLocaleString', 'toLocaleTimeString', 'toLocaleDateString']) {
+              const original = Date.prototype[name];
+              Date.prototype[name] = function (...args) { window.__localeCalls++; return original.apply(this, args); };
+            }
+            """);
+        await page.GotoAsync("/#/devices/clock-7");
+        await page.ReloadAsync();
+
+        await Expect(page.Locator("#history-chart polygon")).ToHaveCountAsync(1);
+        await Expect(page.Locator("[data-key='telemetry.temperature']")).ToHaveTextAsync("23.25");
+        // The last values' time and the chart's axis (an hour: to the second).
+        await Expect(page.Locator("#last-values td").Last).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$"));
+        var axis = await page.Locator("#history-chart text").AllTextContentsAsync();
+        Assert.Equal(2, axis.Count(label => System.Text.RegularExpressions.Regex.IsMatch(label, @"^\d\d:\d\d:\d\d$")));
+        Assert.Equal(0, await page.EvaluateAsync<int>("() => window.__localeCalls"));
+
+        // Seven days, with a point two days old: the axis needs the date, to the minute.
+        await page.Locator("#chart-range").SelectOptionAsync("604800");
+        await Expect(page.Locator("#history-chart text").Last).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"^\d\d-\d\d \d\d:\d\d$"));
+        await page.CloseAsync();
+    }
+
     /// <summary>Two temperatures 10 and 5 minutes ago, in the page's default range (the last hour): a band to draw.</summary>
     private async Task WriteTwoTemperaturesAsync(string device, string otherFields)
     {

@@ -1,4 +1,5 @@
 // A small SVG chart: a line of values over time, or min/max bands per pixel bucket. Attributes only, no inline styles.
+import { localTime } from './dom.js';
 
 const NS = 'http://www.w3.org/2000/svg';
 
@@ -51,9 +52,11 @@ export function drawChart(svg, { points = [], buckets = null, emptyText = 'No da
     text.textContent = Number(value.toPrecision(4)).toString();
     svg.append(text);
   }
+  // A range longer than a day needs the date to be read; a shorter one the seconds.
+  const parts = t1 - t0 > 24 * 3600 * 1000 ? 'minutes' : 'seconds';
   for (const [t, anchor, at] of [[t0, 'start', pad.left], [t1, 'end', width - pad.right]]) {
     const text = el('text', { x: at, y: height - 6, 'text-anchor': anchor });
-    text.textContent = new Date(t).toLocaleTimeString();
+    text.textContent = localTime(new Date(t), parts);
     svg.append(text);
   }
 }
