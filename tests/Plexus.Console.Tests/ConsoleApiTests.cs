@@ -69,9 +69,20 @@ public sealed class ConsoleApiTests(ConsoleApiTests.SharedServer shared) : IClas
         foreach (string module in modules)
         {
             string url = "/console/" + module;
-            Assert.True(page.Contains($"<link rel=\"modulepreload\" href=\"{url}\">", StringComparison.Ordinal) || page.Contains($"<script type=\"module\" src=\"{url}\">", StringComparison.Ordinal),
+            Assert.True(page.Contains($"<link rel=\"modulepreload\" href=\"{url}\">", StringComparison.Ordinal) || page.Contains($"<script type=\"module\" src=\"{url}\">", StringComparison.Ordinal)
+                    || page.Contains($"<script type=\"module\" async src=\"{url}\">", StringComparison.Ordinal),
                 $"index.html neither loads nor preloads {url}: add <link rel=\"modulepreload\" href=\"{url}\"> beside the others");
         }
+    }
+
+    [Fact]
+    public void The_first_calls_start_without_waiting_for_the_stylesheet_or_the_parse()
+    {
+        // A deferred module runs after the page is parsed and its stylesheets are loaded; the first API calls need neither.
+        string page = Encoding.UTF8.GetString(WebConsole.ConsoleAssets.Find(WebConsole.ConsoleAssets.IndexPath)!.Content.Span);
+        int early = page.IndexOf("<script type=\"module\" async src=\"/console/js/early.js\">", StringComparison.Ordinal);
+        Assert.True(early >= 0, "index.html loads js/early.js as an async module");
+        Assert.True(early < page.IndexOf("<link rel=\"stylesheet\"", StringComparison.Ordinal), "js/early.js is asked for before the stylesheet");
     }
 
     [Fact]
