@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Deque.AxeCore.Playwright;
 using Microsoft.Playwright;
 using MQTTnet;
@@ -235,14 +236,14 @@ public sealed class DevicePageTests(ConsoleFixture fixture) : IClassFixture<Cons
         await Expect(page.Locator("#history-chart polygon")).ToHaveCountAsync(1);
         await Expect(page.Locator("[data-key='telemetry.temperature']")).ToHaveTextAsync("23.25");
         // The last values' time and the chart's axis (an hour: to the second).
-        await Expect(page.Locator("#last-values td").Last).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$"));
+        await Expect(page.Locator("#last-values td").Last).ToHaveTextAsync(new Regex(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$"));
         var axis = await page.Locator("#history-chart text").AllTextContentsAsync();
-        Assert.Equal(2, axis.Count(label => System.Text.RegularExpressions.Regex.IsMatch(label, @"^\d\d:\d\d:\d\d$")));
+        Assert.Equal(2, axis.Count(label => Regex.IsMatch(label, @"^\d\d:\d\d:\d\d$")));
         Assert.Equal(0, await page.EvaluateAsync<int>("() => window.__localeCalls"));
 
         // Seven days, with a point two days old: the axis needs the date, to the minute.
         await page.Locator("#chart-range").SelectOptionAsync("604800");
-        await Expect(page.Locator("#history-chart text").Last).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"^\d\d-\d\d \d\d:\d\d$"));
+        await Expect(page.Locator("#history-chart text").Last).ToHaveTextAsync(new Regex(@"^\d\d-\d\d \d\d:\d\d$"));
         await page.CloseAsync();
     }
 

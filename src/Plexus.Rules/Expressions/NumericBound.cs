@@ -40,9 +40,11 @@ internal sealed record NumericBound(int Symbol, bool Above, double Threshold, bo
         }
 
         // 95 < velocity is velocity > 95: with the literal first, the column is above where the operator says below.
+        // = needs >= whichever side the literal is on.
         bool? above = op switch
         {
-            BinaryOperator.Greater or BinaryOperator.GreaterOrEqual or BinaryOperator.Equal => !literalFirst,
+            BinaryOperator.Equal => true,
+            BinaryOperator.Greater or BinaryOperator.GreaterOrEqual => !literalFirst,
             BinaryOperator.Less or BinaryOperator.LessOrEqual => literalFirst,
             _ => null,
         };
@@ -51,9 +53,8 @@ internal sealed record NumericBound(int Symbol, bool Above, double Threshold, bo
             return null;
         }
 
-        // = needs >= whichever side the literal is on.
         bool inclusive = op is BinaryOperator.GreaterOrEqual or BinaryOperator.LessOrEqual or BinaryOperator.Equal;
-        return new NumericBound(symbols.IdOf(column), op == BinaryOperator.Equal || isAbove, literal, inclusive);
+        return new NumericBound(symbols.IdOf(column), isAbove, literal, inclusive);
     }
 
     private static double? Number(RuleNode node) => node switch

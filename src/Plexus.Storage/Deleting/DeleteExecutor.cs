@@ -101,6 +101,14 @@ internal static class DeleteExecutor
         var kept = new List<ColdPartition>();
         long deleted = 0;
         bool changed = false;
+        // The rows a partly selected file loses, the same for every file (literals: the statement is the file's COPY).
+        var condition = new StringBuilder("true");
+        AppendTimeBounds(condition, selection, ns => ns.ToString(CultureInfo.InvariantCulture));
+        if (seriesIds is not null)
+        {
+            condition.Append($" AND {SqlNames.SeriesIdColumn} IN (").AppendJoin(", ", seriesIds).Append(')');
+        }
+
         foreach (var partition in measurement.ColdPartitions)
         {
             bool reached = partition.MaxTimeNs >= from && partition.MinTimeNs < to && seriesIds is not { Count: 0 };
@@ -123,23 +131,6 @@ internal static class DeleteExecutor
             {
                 kept.Add(partition);
                 continue;
-            }
-
-            // Only the bounds the selection has: an open end as long.MaxValue is out of TIMESTAMP_NS's range.
-            var condition = new StringBuilder("true");
-            if (selection.FromNs is not null)
-            {
-                condition.Append($" AND {SqlNames.TimeColumn} >= make_timestamp_ns({from.ToString(CultureInfo.InvariantCulture)})");
-            }
-
-            if (selection.ToNs is not null)
-            {
-                condition.Append($" AND {SqlNames.TimeColumn} < make_timestamp_ns({to.ToString(CultureInfo.InvariantCulture)})");
-            }
-
-            if (seriesIds is not null)
-            {
-                condition.Append($" AND {SqlNames.SeriesIdColumn} IN (").AppendJoin(", ", seriesIds).Append(')');
             }
 
             string select = $"SELECT * FROM read_parquet({SqlNames.Literal(cold.PathOf(partition.FileName))}) WHERE NOT ({condition})";
@@ -200,17 +191,11 @@ internal static class DeleteExecutor
     {
         var sql = new StringBuilder("DELETE FROM ").Append(measurement.DataTable).Append(" WHERE true");
         var parameters = new List<object?>();
-        if (selection.FromNs is { } from)
+        AppendTimeBounds(sql, selection, ns =>
         {
-            parameters.Add(from);
-            sql.Append($" AND {SqlNames.TimeColumn} >= make_timestamp_ns(${parameters.Count})");
-        }
-
-        if (selection.ToNs is { } to)
-        {
-            parameters.Add(to);
-            sql.Append($" AND {SqlNames.TimeColumn} < make_timestamp_ns(${parameters.Count})");
-        }
+            parameters.Add(ns);
+            return "$" + parameters.Count.ToString(CultureInfo.InvariantCulture);
+        });
 
         if (selection.Where is { } where)
         {
@@ -227,6 +212,23 @@ internal static class DeleteExecutor
         }
 
         return command.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// Appends the selection's time bounds, only those it has (an open end as long.MaxValue is out of TIMESTAMP_NS's
+    /// range), each value written by <paramref name="value"/> (a parameter or a literal).
+    /// </summary>
+    private static void AppendTimeBounds(StringBuilder sql, DeleteSelection selection, Func<long, string> value)
+    {
+        if (selection.FromNs is { } from)
+        {
+            sql.Append($" AND {SqlNames.TimeColumn} >= make_timestamp_ns({value(from)})");
+        }
+
+        if (selection.ToNs is { } to)
+        {
+            sql.Append($" AND {SqlNames.TimeColumn} < make_timestamp_ns({value(to)})");
+        }
     }
 
     private static long Drop(DuckDBConnection connection, Catalog catalog, NamespaceSchema ns, MeasurementSchema measurement, ColdChanges changes)
