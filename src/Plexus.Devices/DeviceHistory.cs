@@ -28,9 +28,10 @@ public static class DeviceHistory
 
     private static readonly HashSet<string> NumericTypes = ["DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT"];
 
-    public static DeviceHistoryAnswer Query(PlexusStore store, string device, string? measurement, string? field, long fromNs, long toNs, int buckets)
+    public static DeviceHistoryAnswer Query(PlexusStore store, DeviceFieldCatalog catalog, string device, string? measurement, string? field, long fromNs, long toNs, int buckets)
     {
         ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfLessThan(buckets, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(buckets, MaxBuckets);
@@ -42,7 +43,7 @@ public static class DeviceHistory
 
         long bucketMs = Math.Max(1, (long)Math.Ceiling((toNs - fromNs) / 1e6 / buckets));
         using var connection = store.OpenReadConnection();
-        if (ChooseField(connection, device, measurement, field) is not { } chosen)
+        if (ChooseField(connection, catalog, device, measurement, field) is not { } chosen)
         {
             if (measurement is not null)
             {
@@ -80,10 +81,10 @@ public static class DeviceHistory
     }
 
     /// <summary>The given field if it is numeric and its measurement has a device tag, else the device's first numeric field.</summary>
-    private static (string Measurement, string Field)? ChooseField(DuckDBConnection connection, string device, string? measurement, string? field)
+    private static (string Measurement, string Field)? ChooseField(DuckDBConnection connection, DeviceFieldCatalog catalog, string device, string? measurement, string? field)
     {
         // The types whose values the API writes as JSON numbers: those a chart can draw.
-        var candidates = DeviceLastValues.DeviceFieldColumns(connection)
+        var candidates = catalog.Columns(connection)
             .Where(c => NumericTypes.Contains(c.DataType) || c.DataType.StartsWith("DECIMAL", StringComparison.Ordinal))
             .Where(c => measurement is null || (c.Measurement == measurement && c.Column == field))
             .Select(c => (Id: c.MeasurementId, c.Measurement, Field: c.Column))

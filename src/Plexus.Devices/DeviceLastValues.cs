@@ -58,13 +58,14 @@ public static class DeviceLastValues
         return columns;
     }
 
-    public static IReadOnlyList<LastValue> Query(PlexusStore store, string device)
+    public static IReadOnlyList<LastValue> Query(PlexusStore store, DeviceFieldCatalog catalog, string device)
     {
         ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(device);
         using var connection = store.OpenReadConnection();
         var fields = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        foreach (var column in DeviceFieldColumns(connection))
+        foreach (var column in catalog.Columns(connection))
         {
             if (!fields.TryGetValue(column.Measurement, out var list))
             {

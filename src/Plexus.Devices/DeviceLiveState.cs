@@ -38,6 +38,7 @@ public sealed class DeviceLiveState : IAsyncDisposable
     public const int MaxDeadLetterPayloadBytes = DeviceHistoryPoints.MaxDeadLetterPayloadBytes;
 
     private readonly PlexusStore _store;
+    private readonly DeviceFieldCatalog _fieldCatalog;
     private readonly IPointWriter _writer;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -51,6 +52,7 @@ public sealed class DeviceLiveState : IAsyncDisposable
     private DeviceLiveState(PlexusStore store, IPointWriter writer, TimeProvider time, ILogger logger, TimeSpan flushInterval)
     {
         _store = store;
+        _fieldCatalog = new DeviceFieldCatalog(store);
         _writer = writer;
         _time = time;
         _logger = logger;
@@ -218,11 +220,11 @@ public sealed class DeviceLiveState : IAsyncDisposable
     }
 
     /// <summary>The last value and time of every field of every measurement in <c>main</c> carrying the device (SQL, by time).</summary>
-    public IReadOnlyList<LastValue> LastValues(string device) => DeviceLastValues.Query(_store, device);
+    public IReadOnlyList<LastValue> LastValues(string device) => DeviceLastValues.Query(_store, _fieldCatalog, device);
 
     /// <summary>One numeric field of the device decimated over a range; with no field given, its first numeric field (SQL).</summary>
     public DeviceHistoryAnswer History(string device, string? measurement, string? field, long fromNs, long toNs, int buckets) =>
-        DeviceHistory.Query(_store, device, measurement, field, fromNs, toNs, buckets);
+        DeviceHistory.Query(_store, _fieldCatalog, device, measurement, field, fromNs, toNs, buckets);
 
     /// <summary>Dead letters per device, highest first.</summary>
     public IReadOnlyList<KeyValuePair<string, long>> DeadLettersPerDevice() =>

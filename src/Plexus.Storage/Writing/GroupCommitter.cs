@@ -55,7 +55,7 @@ internal sealed class GroupCommitter
 
     public Catalog Catalog { get; private set; }
 
-    /// <summary>Grows with every group that created a measurement or a column (counted before its commit).</summary>
+    /// <summary>Grows with every group that created a measurement or a column, once it is committed.</summary>
     public long SchemaVersion => Interlocked.Read(ref _schemaVersion);
 
     /// <summary>Points that went through the duplicate merge instead of a plain append, since start (committed or not).</summary>
@@ -137,17 +137,19 @@ internal sealed class GroupCommitter
             MergeSuspects(stage);
         }
 
-        if (Catalog.RefreshStaleViews(_connection))
-        {
-            Interlocked.Increment(ref _schemaVersion);
-        }
-
+        bool schemaChanged = Catalog.RefreshStaleViews(_connection);
         if (appliedLsn >= 0)
         {
             Catalog.WriteAppliedLsn(_connection, appliedLsn);
         }
 
         transaction.Commit();
+
+        // After the commit, not before: whoever sees the new number and then reads the catalog must find the change.
+        if (schemaChanged)
+        {
+            Interlocked.Increment(ref _schemaVersion);
+        }
         foreach (var stage in _touched)
         {
             stage.Clear();

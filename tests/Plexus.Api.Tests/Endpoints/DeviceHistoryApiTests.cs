@@ -92,6 +92,36 @@ public sealed class DeviceHistoryApiTests
     }
 
     [Fact]
+    public async Task The_device_fields_follow_each_acknowledged_write_and_delete_that_changes_the_schema()
+    {
+        // The device measurements' columns are read from DuckDB's catalog once per schema change, not per call: every
+        // step below reads them right after the change is acknowledged, so a list kept a step too long fails it.
+        await using var server = await PlexusTestServer.StartAsync();
+        await WriteAsync(server, $"telemetry,device=truck-7 state=\"on\" {Ns(1)}");
+        var first = await GetAsync(server, $"/api/v1/devices/truck-7/history?{Range}");
+        Assert.Equal(JsonValueKind.Null, first.GetProperty("field").ValueKind);
+
+        await WriteAsync(server, $"telemetry,device=truck-7 rpm=1800i {Ns(2)}");
+        var widened = await GetAsync(server, $"/api/v1/devices/truck-7/history?{Range}");
+        Assert.Equal(("telemetry", "rpm"), (widened.GetProperty("measurement").GetString(), widened.GetProperty("field").GetString()));
+        Assert.Equal([(Base, 1800.0, 1800.0)], Buckets(widened));
+
+        // A measurement sorting first takes over the chart, and its field shows among the last values.
+        await WriteAsync(server, $"engine,device=truck-7 oil=3.5 {Ns(3)}");
+        var created = await GetAsync(server, $"/api/v1/devices/truck-7/history?{Range}");
+        Assert.Equal(("engine", "oil"), (created.GetProperty("measurement").GetString(), created.GetProperty("field").GetString()));
+        var state = await GetAsync(server, "/api/v1/devices/truck-7/state");
+        Assert.Equal(3.5, state.GetProperty("last_values").GetProperty("engine").GetProperty("oil").GetProperty("value").GetDouble());
+
+        using var dropped = await server.Client.DeleteAsync("/api/v1/measurements/main.engine");
+        Assert.True(dropped.IsSuccessStatusCode, await dropped.Content.ReadAsStringAsync());
+        var after = await GetAsync(server, $"/api/v1/devices/truck-7/history?{Range}");
+        Assert.Equal(("telemetry", "rpm"), (after.GetProperty("measurement").GetString(), after.GetProperty("field").GetString()));
+        var stateAfter = await GetAsync(server, "/api/v1/devices/truck-7/state");
+        Assert.False(stateAfter.GetProperty("last_values").TryGetProperty("engine", out _));
+    }
+
+    [Fact]
     public async Task A_token_without_namespace_main_may_not_read_device_history()
     {
         await using var server = await PlexusTestServer.StartAsync();
