@@ -6,7 +6,7 @@ namespace Plexus.Devices;
 /// <summary>
 /// <see cref="DeviceLastValues.DeviceFieldColumns"/> read once per schema version of the store instead of on every
 /// device page: the query joins DuckDB's whole catalog (<c>duckdb_columns()</c>, every table of every schema), which
-/// took 5–7 ms alone and up to 370 ms while a browser started the page on the same two cores, on the path of the
+/// took 5–9 ms alone and up to 372 ms while a browser started the page on the same two cores, on the path of the
 /// page's first chart.
 /// </summary>
 /// <remarks>

@@ -150,6 +150,7 @@ internal sealed class GroupCommitter
         {
             Interlocked.Increment(ref _schemaVersion);
         }
+
         foreach (var stage in _touched)
         {
             stage.Clear();
