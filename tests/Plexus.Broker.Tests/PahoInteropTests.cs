@@ -79,17 +79,21 @@ public sealed class PahoUnsubscribe311Tests(PahoBroker broker, ITestOutputHelper
     /// <summary>
     /// An UNSUBSCRIBE takes effect before anything published after it is routed (MQTT 3.1.1 section 3.10.4, MQTT 5
     /// section 3.10.4: the server stops adding new messages for delivery to the client): the Paho test publishes from a
-    /// second client right after the UNSUBSCRIBE, which a race between the two clients' packets failed about one run in ten.
+    /// second client right after sending the UNSUBSCRIBE, which a race between the two clients' packets failed about one
+    /// run in ten. The test does not wait for the UNSUBACK, and the specification lets a message the server routes before
+    /// it has read the UNSUBSCRIBE be delivered: on CI's shared machine that happened in 2 of 4 runs of the suite (one
+    /// run of twenty each time), so one run of the twenty may fail if its rerun passes. What is exact after the UNSUBACK
+    /// is <see cref="BrokerProtocolTests"/>' to check.
     /// </summary>
     [PythonFact]
-    public Task Mqtt311_unsubscribe_suite_test_passes_twenty_times_in_a_row() => broker.RepeatAsync(output, "3", "test_unsubscribe", 20);
+    public Task Mqtt311_unsubscribe_suite_test_passes_twenty_runs_with_at_most_one_rerun() => broker.RepeatAsync(output, "3", "test_unsubscribe", 20);
 }
 
 public sealed class PahoUnsubscribe5Tests(PahoBroker broker, ITestOutputHelper output) : IClassFixture<PahoBroker>
 {
     /// <summary>The same for MQTT 5, in a class of its own so that the two repeats run side by side.</summary>
     [PythonFact]
-    public Task Mqtt5_unsubscribe_suite_test_passes_twenty_times_in_a_row() => broker.RepeatAsync(output, "5", "test_unsubscribe", 20);
+    public Task Mqtt5_unsubscribe_suite_test_passes_twenty_runs_with_at_most_one_rerun() => broker.RepeatAsync(output, "5", "test_unsubscribe", 20);
 }
 
 /// <summary>One class's server, started (and warmed up) by its first test, and the runner of one Paho test against it.</summary>
@@ -127,12 +131,21 @@ public sealed class PahoBroker : IAsyncLifetime
         Assert.True(exit == 0, $"Paho {version} Test.{test} failed twice in a row:\n{errors}");
     }
 
+    /// <summary>Runs one suite test <paramref name="times"/> times; one failed run may be rerun once, a second failure fails.</summary>
     public async Task RepeatAsync(ITestOutputHelper output, string version, string test, int times)
     {
+        int? rerun = null;
         for (int run = 1; run <= times; run++)
         {
             var (exit, errors) = await RunPahoAsync(output, version, test);
-            Assert.True(exit == 0, $"Paho {version} Test.{test} failed in run {run}:\n{errors}");
+            if (exit != 0 && rerun is null)
+            {
+                rerun = run;
+                output.WriteLine($"Paho {version} Test.{test} failed in run {run} and runs again; its errors:\n{errors}");
+                (exit, errors) = await RunPahoAsync(output, version, test);
+            }
+
+            Assert.True(exit == 0, $"Paho {version} Test.{test} failed in run {run}{(rerun is { } first ? $" (run {first} was rerun already)" : "")}:\n{errors}");
         }
     }
     /// <summary>
